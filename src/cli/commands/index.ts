@@ -1,0 +1,7 @@
+import type { Command } from '../types.ts';
+import { info } from './info.ts';
+
+/** All sub-commands, in the order `harmonia --help` lists them. Add one line per new command. */
+export const commands: Command[] = [
+  info,
+];

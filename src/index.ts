@@ -1,0 +1,9 @@
+/** Harmonia public API. */
+export { HarmoniaError } from './errors.ts';
+export { initEngine, engineInfo } from './engine/index.ts';
+export type { EngineInfo, BackendName, BackendRequest } from './engine/index.ts';
+export * from './image/types.ts';
+export { readImage, readMask, readCutout, writeImage, writeMask, encodeImage, probeImage, DEFAULT_MAX_PIXELS } from './image/io.ts';
+export { resizeImage, resizeMask, fitWithin } from './image/resize.ts';
+export type { ResizeKernel } from './image/resize.ts';
+export { writeFileAtomic } from './image/atomic.ts';

@@ -1,0 +1,81 @@
+import { tf } from '../engine/tf.ts';
+import type { Scalar, Tensor } from '../engine/tf.ts';
+import { HarmoniaError } from '../errors.ts';
+
+/**
+ * Pixel losses between a generated image x and the ground truth X (NHWC, same shape) with an
+ * optional mask m (N×H×W×1, 1 = foreground, broadcast over channels). All are means over every
+ * element (N·H·W·C), exactly as the paper's formulas read: L1(x·m, X·m) averages over the whole
+ * image, so its size depends on the foreground share (that is what `foregroundNormalizedMse` fixes).
+ */
+
+function assertSameShape(a: Tensor, b: Tensor, what: string): void {
+  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+    throw new HarmoniaError(`${what}: shapes differ: [${a.shape.join(', ')}] vs [${b.shape.join(', ')}]`);
+  }
+}
+
+function assertMask(x: Tensor, mask: Tensor, what: string): void {
+  if (x.rank !== 4 || mask.rank !== 4 || mask.shape[3] !== 1 || mask.shape[0] !== x.shape[0] ||
+    mask.shape[1] !== x.shape[1] || mask.shape[2] !== x.shape[2]) {
+    throw new HarmoniaError(`${what}: mask must be N×H×W×1 matching the image [${x.shape.join(', ')}], got [${mask.shape.join(', ')}]`);
+  }
+}
+
+/** mean |x − X|. */
+export function l1Loss(x: Tensor, target: Tensor): Scalar {
+  assertSameShape(x, target, 'l1Loss');
+  return tf.tidy(() => tf.mean(tf.abs(tf.sub(x, target))) as Scalar);
+}
+
+/** mean (x − X)². */
+export function mseLoss(x: Tensor, target: Tensor): Scalar {
+  assertSameShape(x, target, 'mseLoss');
+  return tf.tidy(() => tf.mean(tf.squaredDifference(x, target)) as Scalar);
+}
+
+/** L1(x·w, X·w) = mean |(x − X)·w| for a weight map w (N×H×W×1), averaged over all elements. */
+export function weightedL1(x: Tensor, target: Tensor, weight: Tensor): Scalar {
+  assertSameShape(x, target, 'weightedL1');
+  assertMask(x, weight, 'weightedL1');
+  return tf.tidy(() => tf.mean(tf.abs(tf.sub(x, target).mul(weight))) as Scalar);
+}
+
+/**
+ * The paper's "content + mask" loss: λ_unmask·L1(x·(1−m), X·(1−m)) + λ_mask·L1(x·m, X·m).
+ * Returns the total and both weighted parts.
+ */
+export function maskedContentLoss(
+  x: Tensor, target: Tensor, mask: Tensor, lambdaMask: number, lambdaUnmask: number,
+): { total: Scalar; foreground: Scalar; background: Scalar } {
+  if (!(lambdaMask >= 0) || !(lambdaUnmask >= 0)) {
+    throw new HarmoniaError(`maskedContentLoss: lambdaMask and lambdaUnmask must be ≥ 0, got ${lambdaMask} and ${lambdaUnmask}`);
+  }
+  assertSameShape(x, target, 'maskedContentLoss');
+  assertMask(x, mask, 'maskedContentLoss');
+  return tf.tidy(() => {
+    const absDiff = tf.abs(tf.sub(x, target));
+    const foreground = tf.mean(absDiff.mul(mask)).mul(lambdaMask) as Scalar;
+    const background = tf.mean(absDiff.mul(tf.sub(1, mask))).mul(lambdaUnmask) as Scalar;
+    return { total: foreground.add(background) as Scalar, foreground, background };
+  });
+}
+
+/**
+ * Foreground-normalised MSE (iS²AM, Sofiiuk et al. WACV 2021): per image
+ * Σ_{h,w,c} (x − X)² / max(A_min, Σ_{h,w} m), averaged over the batch. A_min = `minAreaFraction`·H·W
+ * (iS²AM uses 100 px at 256², i.e. ≈ 0.0015), so tiny objects do not blow the loss up.
+ */
+export function foregroundNormalizedMse(x: Tensor, target: Tensor, mask: Tensor, minAreaFraction = 100 / (256 * 256)): Scalar {
+  if (!(minAreaFraction > 0 && minAreaFraction <= 1)) {
+    throw new HarmoniaError(`foregroundNormalizedMse: minAreaFraction must be in (0, 1], got ${minAreaFraction}`);
+  }
+  assertSameShape(x, target, 'foregroundNormalizedMse');
+  assertMask(x, mask, 'foregroundNormalizedMse');
+  return tf.tidy(() => {
+    const [, h, w] = x.shape;
+    const perImage = tf.sum(tf.squaredDifference(x, target), [1, 2, 3]);
+    const area = tf.maximum(tf.sum(mask, [1, 2, 3]), minAreaFraction * h * w);
+    return tf.mean(perImage.div(area)) as Scalar;
+  });
+}

@@ -7,3 +7,5 @@ export { readImage, readMask, readCutout, writeImage, writeMask, encodeImage, pr
 export { resizeImage, resizeMask, fitWithin } from './image/resize.ts';
 export type { ResizeKernel } from './image/resize.ts';
 export { writeFileAtomic } from './image/atomic.ts';
+export { buildGenerator, runGenerator, countParams, PAPER_GENERATOR, buildDiscriminator, PAPER_DISCRIMINATOR, saveModel, loadModel, fileSystemHandler } from './models/index.ts';
+export type { GeneratorConfig, RunGeneratorOptions, DiscriminatorConfig } from './models/index.ts';

@@ -9,3 +9,6 @@ export type { ResizeKernel } from './image/resize.ts';
 export { writeFileAtomic } from './image/atomic.ts';
 export { buildGenerator, runGenerator, countParams, PAPER_GENERATOR, buildDiscriminator, PAPER_DISCRIMINATOR, saveModel, loadModel, fileSystemHandler } from './models/index.ts';
 export type { GeneratorConfig, RunGeneratorOptions, DiscriminatorConfig } from './models/index.ts';
+export * from './image/color.ts';
+export { parseCompositeName, compositeFileName, maskFileName, readIHarmonyDataset, checkSampleSizes, writeSubsetLists } from './data/iharmony4.ts';
+export type { HarmonizationSample, Split } from './data/iharmony4.ts';

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { tf } from './tf.ts';
 import { HarmoniaError } from '../errors.ts';
 
@@ -11,26 +12,47 @@ export interface EngineInfo {
   reason: string;
   /** Threads the backend uses for one op. */
   threads: number;
+  /** The project's kernels registered for this backend (non-empty only for wasm). */
+  kernels: string[];
 }
 
+const BACKENDS: readonly BackendRequest[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
 let current: EngineInfo | undefined;
 
+function parseRequest(value: string, source: string): BackendRequest {
+  if (!(BACKENDS as readonly string[]).includes(value)) {
+    throw new HarmoniaError(`${source}: backend must be auto, tensorflow, wasm or cpu, got "${value}"`);
+  }
+  return value as BackendRequest;
+}
+
 /**
- * Chooses and initialises the TensorFlow.js backend: 'tensorflow' (@tensorflow/tfjs-node, optional)
- * when importable, else 'wasm' (with the project's registered kernels), else 'cpu'.
+ * Chooses and initialises the TensorFlow.js backend. 'auto' (the default) honours the HARMONIA_BACKEND
+ * environment variable when set, else tries 'tensorflow' (@tensorflow/tfjs-node, an optional
+ * dependency), then 'wasm' (with the project's registered kernels), then 'cpu'. An explicit backend
+ * is used as is, or throws. May be called again to switch backends within a process (tensors move
+ * lazily; the wasm kernels stay registered).
  */
 export async function initEngine(opts: { backend?: BackendRequest; quiet?: boolean } = {}): Promise<EngineInfo> {
-  const want = opts.backend ?? ((process.env.HARMONIA_BACKEND as BackendRequest | undefined) ?? 'auto');
-  if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(want)) {
-    throw new HarmoniaError(`initEngine: backend must be auto, tensorflow, wasm or cpu, got "${want}"`);
+  let want = parseRequest(opts.backend ?? 'auto', 'initEngine');
+  let source = opts.backend && opts.backend !== 'auto' ? 'requested' : 'auto';
+  const env = process.env.HARMONIA_BACKEND;
+  if (want === 'auto' && env) {
+    want = parseRequest(env, 'HARMONIA_BACKEND');
+    source = 'HARMONIA_BACKEND';
   }
-  if (current && (want === 'auto' || want === current.backend)) return current;
+  const active = tf.getBackend() as string | undefined;
+  if (current && current.backend === active && (want === 'auto' || want === current.backend)) return current;
   const tried: string[] = [];
   const order: BackendName[] = want === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [want];
   for (const name of order) {
     try {
-      await activate(name);
-      current = { backend: name, reason: want === 'auto' ? (tried.length ? `auto: ${tried.join('; ')}` : 'auto: first choice') : 'requested', threads: 1 };
+      const kernels = await activate(name);
+      const reason = want === 'auto'
+        ? `auto: ${tried.length ? tried.join('; ') : `${name} is the first choice`}`
+        : source === 'HARMONIA_BACKEND' ? `HARMONIA_BACKEND=${name}` : 'requested';
+      current = { backend: name, reason, threads: await threadsOf(name), kernels };
+      if (!opts.quiet && process.env.HARMONIA_DEBUG) console.error(`harmonia: backend ${name} (${reason})`);
       return current;
     } catch (err) {
       const msg = (err as Error).message.split('\n')[0];
@@ -46,7 +68,8 @@ export function engineInfo(): EngineInfo | undefined {
   return current;
 }
 
-async function activate(name: BackendName): Promise<void> {
+async function activate(name: BackendName): Promise<string[]> {
+  let kernels: string[] = [];
   if (name === 'tensorflow') {
     const modName = '@tensorflow/tfjs-node';
     await import(/* @vite-ignore */ modName);
@@ -54,10 +77,20 @@ async function activate(name: BackendName): Promise<void> {
   } else if (name === 'wasm') {
     await import('@tensorflow/tfjs-backend-wasm');
     const { registerWasmKernels } = await import('./kernels/index.ts');
+    kernels = registerWasmKernels();
     if (!(await tf.setBackend('wasm'))) throw new Error('setBackend(wasm) failed');
-    registerWasmKernels();
   } else {
     if (!(await tf.setBackend('cpu'))) throw new Error('setBackend(cpu) failed');
   }
   await tf.ready();
+  return kernels;
+}
+
+async function threadsOf(name: BackendName): Promise<number> {
+  if (name === 'wasm') {
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    return Math.max(1, wasm.getThreadsCount());
+  }
+  // libtensorflow's intra-op pool defaults to one thread per core; the cpu backend is single-threaded JS.
+  return name === 'tensorflow' ? availableParallelism() : 1;
 }

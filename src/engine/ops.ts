@@ -1,0 +1,77 @@
+/**
+ * Safe replacements for TensorFlow.js ops whose gradient is wrong or missing on every backend
+ * (see docs/ENGINE.md, "Ops to avoid"). Built only from ops with correct gradients (slice, reverse,
+ * concat, reshape, rank-4 transpose), so they train correctly on wasm, cpu and tfjs-node alike.
+ */
+import { tf } from './tf.ts';
+import { HarmoniaError } from '../errors.ts';
+
+/** Padding per side: one number for all four, or [top, bottom, left, right]. */
+export type Padding4 = number | readonly [number, number, number, number];
+
+function sides(pad: Padding4): [number, number, number, number] {
+  const p: [number, number, number, number] = typeof pad === 'number' ? [pad, pad, pad, pad] : [pad[0], pad[1], pad[2], pad[3]];
+  for (const v of p) {
+    if (!Number.isInteger(v) || v < 0) throw new HarmoniaError(`reflectPad: padding must be non-negative integers, got [${p}]`);
+  }
+  return p;
+}
+
+/** Reflect-pads one axis (1 = height, 2 = width) of an NHWC tensor. */
+function reflectAxis(x: tf.Tensor4D, axis: 1 | 2, before: number, after: number): tf.Tensor4D {
+  if (before === 0 && after === 0) return x;
+  const n = x.shape[axis];
+  if (before >= n || after >= n) {
+    throw new HarmoniaError(`reflectPad: padding ${Math.max(before, after)} must be smaller than the ${axis === 1 ? 'height' : 'width'} ${n}`);
+  }
+  const part = (start: number, size: number): tf.Tensor4D => {
+    const begin = [0, 0, 0, 0], sz = [-1, -1, -1, -1];
+    begin[axis] = start;
+    sz[axis] = size;
+    return tf.reverse(tf.slice(x, begin, sz), axis);
+  };
+  const pieces: tf.Tensor4D[] = [];
+  if (before > 0) pieces.push(part(1, before)); // rows before..1, mirrored about row 0
+  pieces.push(x);
+  if (after > 0) pieces.push(part(n - 1 - after, after)); // rows n-2..n-1-after
+  return tf.concat(pieces, axis);
+}
+
+/**
+ * Reflection padding of an NHWC batch (PyTorch ReflectionPad2d / tf.mirrorPad 'reflect': the edge
+ * pixel is not repeated). Unlike tf.mirrorPad, whose gradient drops the reflected contributions,
+ * the gradient is exact. Each padding must be smaller than the padded dimension.
+ */
+export function reflectPad(x: tf.Tensor4D, pad: Padding4): tf.Tensor4D {
+  if (x.rank !== 4) throw new HarmoniaError(`reflectPad: expected an NHWC rank-4 tensor, got shape [${x.shape}]`);
+  const [t, b, l, r] = sides(pad);
+  return tf.tidy(() => reflectAxis(reflectAxis(x, 1, t, b), 2, l, r));
+}
+
+function checkFactor(op: string, r: number): void {
+  if (!Number.isInteger(r) || r < 1) throw new HarmoniaError(`${op}: factor must be a positive integer, got ${r}`);
+}
+
+/**
+ * Pixel shuffle (depth-to-space): [N, H, W, r²·C] → [N, r·H, r·W, C], with tf.depthToSpace's NHWC
+ * channel order (channel (i·r + j)·C + c goes to pixel offset (i, j)). tf.depthToSpace has no gradient;
+ * this is reshape + a rank-4 transpose (rank-5/6 transposes are slow on wasm), so it trains.
+ */
+export function pixelShuffle(x: tf.Tensor4D, r: number): tf.Tensor4D {
+  checkFactor('pixelShuffle', r);
+  const [n, h, w, c] = x.shape;
+  if (c % (r * r) !== 0) throw new HarmoniaError(`pixelShuffle: channels ${c} are not divisible by ${r}² = ${r * r}`);
+  if (r === 1) return x.clone();
+  const co = c / (r * r);
+  return tf.tidy(() => tf.reshape(tf.transpose(tf.reshape(x, [n * h, w, r, r * co]), [0, 2, 1, 3]), [n, h * r, w * r, co]));
+}
+
+/** Inverse of pixelShuffle (space-to-depth): [N, r·H, r·W, C] → [N, H, W, r²·C]. */
+export function pixelUnshuffle(x: tf.Tensor4D, r: number): tf.Tensor4D {
+  checkFactor('pixelUnshuffle', r);
+  const [n, hr, wr, c] = x.shape;
+  if (hr % r !== 0 || wr % r !== 0) throw new HarmoniaError(`pixelUnshuffle: size ${hr}×${wr} is not divisible by ${r}`);
+  if (r === 1) return x.clone();
+  const h = hr / r, w = wr / r;
+  return tf.tidy(() => tf.reshape(tf.transpose(tf.reshape(x, [n * h, r, w, r * c]), [0, 2, 1, 3]), [n, h, w, r * r * c]));
+}

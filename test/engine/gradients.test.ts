@@ -170,7 +170,7 @@ test('Adam: 3 updates of 1000 parameters are identical on wasm and cpu', async (
     const opt = tf.train.adam(2e-4, 0.5, 0.999);
     for (let s = 0; s < 3; s++) {
       const g = tf.tensor(rand([10, 100], 201 + s).data, [10, 100]);
-      opt.applyGradients({ [v.name]: g });
+      opt.applyGradients([{ name: v.name, tensor: g }]);
       g.dispose();
     }
     const out = v.dataSync() as Float32Array;

@@ -1,0 +1,88 @@
+/**
+ * Vite config for the Harmonia browser app (root: web/). The app imports the library straight from
+ * ../src (Vite compiles the .ts files). Two project-specific plugins:
+ *  - `harmonia-no-node`: fails the build when any file of ours (src/ or web/) imports a Node built-in,
+ *    so nothing node-only is ever bundled silently (dependencies map theirs away via "browser").
+ *  - `harmonia-models`: serves <repo>/models/default/ at ./models/default/ in dev and preview, and copies
+ *    it into the build when it exists. Without it the app runs the intrinsic stage only.
+ */
+import { defineConfig, type Plugin } from 'vite';
+import { builtinModules } from 'node:module';
+import { createReadStream, existsSync, mkdirSync, readdirSync, copyFileSync, statSync } from 'node:fs';
+import { join, resolve, relative, sep, normalize } from 'node:path';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+const webRoot = new URL('.', import.meta.url).pathname;
+const repoRoot = resolve(webRoot, '..');
+const modelDir = resolve(repoRoot, 'models', 'default');
+const outDir = resolve(repoRoot, 'dist', 'web');
+const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
+
+function noNodeBuiltins(): Plugin {
+  return {
+    name: 'harmonia-no-node',
+    enforce: 'pre',
+    resolveId(source, importer) {
+      if (!importer || importer.includes(`${sep}node_modules${sep}`)) return null;
+      const bare = source.startsWith('node:') ? source : source.split('/')[0];
+      if (builtins.has(source) || builtins.has(bare)) {
+        const where = relative(repoRoot, importer);
+        throw new Error(`harmonia-no-node: ${where} imports the Node built-in "${source}", which cannot run in the browser app`);
+      }
+      return null;
+    },
+  };
+}
+
+const MIME: Record<string, string> = { '.json': 'application/json', '.bin': 'application/octet-stream' };
+
+function serveModels(req: IncomingMessage, res: ServerResponse, next: () => void): void {
+  const url = (req.url ?? '').split('?')[0];
+  const m = /(?:^|\/)models\/default\/(.+)$/.exec(url);
+  if (!m) return next();
+  const file = normalize(join(modelDir, decodeURIComponent(m[1])));
+  if (!file.startsWith(modelDir + sep) || !existsSync(file) || !statSync(file).isFile()) {
+    res.statusCode = 404;
+    res.end('not found');
+    return;
+  }
+  const ext = file.slice(file.lastIndexOf('.'));
+  res.setHeader('Content-Type', MIME[ext] ?? 'application/octet-stream');
+  createReadStream(file).pipe(res);
+}
+
+function models(): Plugin {
+  return {
+    name: 'harmonia-models',
+    configureServer(server) {
+      server.middlewares.use(serveModels);
+    },
+    configurePreviewServer(server) {
+      server.middlewares.use(serveModels);
+    },
+    writeBundle() {
+      if (!existsSync(join(modelDir, 'model.json'))) return;
+      const dest = join(outDir, 'models', 'default');
+      mkdirSync(dest, { recursive: true });
+      for (const name of readdirSync(modelDir)) {
+        const src = join(modelDir, name);
+        if (statSync(src).isFile()) copyFileSync(src, join(dest, name));
+      }
+    },
+  };
+}
+
+export default defineConfig({
+  root: webRoot,
+  base: './',
+  plugins: [noNodeBuiltins(), models()],
+  server: { port: 5173, strictPort: true, host: '127.0.0.1', fs: { allow: [repoRoot] } },
+  preview: { port: 4173, strictPort: true, host: '127.0.0.1' },
+  build: {
+    outDir,
+    emptyOutDir: true,
+    target: 'es2022',
+    chunkSizeWarningLimit: 4096,
+  },
+  optimizeDeps: { exclude: ['@tensorflow/tfjs-backend-wasm'] },
+});

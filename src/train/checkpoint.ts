@@ -1,0 +1,159 @@
+/**
+ * Training checkpoints: one folder holding everything needed to continue exactly, written under a
+ * temporary name and swapped in by rename, so a crash (even SIGKILL) at any moment leaves either
+ * the previous complete checkpoint or the new complete one, never a mixture.
+ *
+ *   checkpoint/
+ *     generator/      model.json + weights.bin (standard TensorFlow.js format: loads in Node and browsers)
+ *     discriminator/  model.json + weights.bin
+ *     optimizer.bin   Adam moments m, v of G then D (little-endian float32, in state.json's order)
+ *     state.json      step, epoch, batch position, Adam step counts, config, run notes
+ */
+import { promises as fsp, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { tf } from '../engine/tf.ts';
+import { HarmoniaError } from '../errors.ts';
+import { writeFileAtomic, describeFsError } from '../image/atomic.ts';
+import { saveModel, loadModel } from '../models/index.ts';
+import type { AdamState } from './adam.ts';
+import type { TrainConfig } from './config.ts';
+
+export const CHECKPOINT_DIR = 'checkpoint';
+export const CHECKPOINT_VERSION = 1;
+
+export interface CheckpointPosition {
+  /** Optimisation steps done. */
+  step: number;
+  /** Epoch (0-based) and batch index within it of the NEXT batch to train on. */
+  epoch: number;
+  batch: number;
+}
+
+export interface CheckpointState extends CheckpointPosition {
+  version: number;
+  config: TrainConfig;
+  /** Notes that every output must repeat (e.g. random VGG-19 features). */
+  notes: string[];
+  adam: { G: { t: number; sizes: number[] }; D: { t: number; sizes: number[] } };
+  savedAt: string;
+}
+
+export interface Checkpoint {
+  state: CheckpointState;
+  weights: { G: Float32Array[]; D: Float32Array[] };
+  adam: { G: AdamState; D: AdamState };
+}
+
+function concat(arrays: readonly Float32Array[]): Uint8Array {
+  const total = arrays.reduce((a, x) => a + x.length, 0);
+  const out = new Float32Array(total);
+  let off = 0;
+  for (const a of arrays) { out.set(a, off); off += a.length; }
+  return new Uint8Array(out.buffer);
+}
+
+function split(bytes: Uint8Array, sizes: readonly number[], file: string): Float32Array[] {
+  const total = sizes.reduce((a, b) => a + b, 0);
+  if (bytes.byteLength !== total * 4) throw new HarmoniaError(`expected ${total * 4} bytes, found ${bytes.byteLength} (truncated or mismatched checkpoint)`, { file });
+  const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  const out: Float32Array[] = [];
+  let off = 0;
+  for (const n of sizes) { out.push(all.slice(off, off + n)); off += n; }
+  return out;
+}
+
+/** Copies weight arrays into a model's trainable variables (same order as GanStep.getWeights). */
+function assignModel(model: tf.LayersModel, values: readonly Float32Array[]): void {
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  tf.tidy(() => vars.forEach((v, i) => v.assign(tf.tensor(values[i], v.shape, 'float32'))));
+}
+
+function readModelWeights(model: tf.LayersModel): Float32Array[] {
+  return model.trainableWeights.map((w) => new Float32Array((w.read() as tf.Variable).dataSync()));
+}
+
+/**
+ * Writes a checkpoint into `runDir/checkpoint` atomically. `models` are the live models whose
+ * topology is saved; their variables are set to `weights` first (they normally already hold them).
+ */
+export async function saveCheckpoint(
+  runDir: string,
+  models: { G: tf.LayersModel; D: tf.LayersModel },
+  ck: Checkpoint,
+): Promise<void> {
+  const final = join(runDir, CHECKPOINT_DIR);
+  const tmp = join(runDir, `.${CHECKPOINT_DIR}.tmp-${process.pid}`);
+  const old = join(runDir, `.${CHECKPOINT_DIR}.old`);
+  try {
+    await fsp.rm(tmp, { recursive: true, force: true });
+    await fsp.mkdir(tmp, { recursive: true });
+    assignModel(models.G, ck.weights.G);
+    assignModel(models.D, ck.weights.D);
+    await saveModel(models.G, join(tmp, 'generator'));
+    await saveModel(models.D, join(tmp, 'discriminator'));
+    await writeFileAtomic(join(tmp, 'optimizer.bin'), concat([...ck.adam.G.m, ...ck.adam.G.v, ...ck.adam.D.m, ...ck.adam.D.v]));
+    await writeFileAtomic(join(tmp, 'state.json'), JSON.stringify(ck.state, null, 1));
+    const dirHandle = await fsp.open(tmp, 'r');
+    await dirHandle.sync().catch(() => undefined);
+    await dirHandle.close();
+    await fsp.rm(old, { recursive: true, force: true });
+    if (existsSync(final)) await fsp.rename(final, old);
+    await fsp.rename(tmp, final);
+    await fsp.rm(old, { recursive: true, force: true });
+  } catch (err) {
+    await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    if (err instanceof HarmoniaError) throw err;
+    throw new HarmoniaError(`cannot write checkpoint: ${describeFsError(err)}`, { file: final, cause: err });
+  }
+}
+
+/** The folder of the newest complete checkpoint in `runDir`, or undefined. */
+export function findCheckpoint(runDir: string): string | undefined {
+  const final = join(runDir, CHECKPOINT_DIR);
+  if (existsSync(join(final, 'state.json'))) return final;
+  // killed between the two renames of a swap: the previous checkpoint is complete under .old
+  const old = join(runDir, `.${CHECKPOINT_DIR}.old`);
+  if (existsSync(join(old, 'state.json'))) return old;
+  return undefined;
+}
+
+/** Reads a checkpoint folder written by saveCheckpoint. */
+export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
+  const statePath = join(dir, 'state.json');
+  let state: CheckpointState;
+  try {
+    state = JSON.parse(await fsp.readFile(statePath, 'utf8')) as CheckpointState;
+  } catch (err) {
+    throw new HarmoniaError(`cannot read checkpoint state: ${(err as Error).message}`, { file: statePath, cause: err });
+  }
+  if (state.version !== CHECKPOINT_VERSION) throw new HarmoniaError(`checkpoint version ${state.version} is not supported (expected ${CHECKPOINT_VERSION})`, { file: statePath });
+  const G = await loadModel(join(dir, 'generator'));
+  const D = await loadModel(join(dir, 'discriminator'));
+  const weights = { G: readModelWeights(G), D: readModelWeights(D) };
+  G.dispose();
+  D.dispose();
+  const check = (net: 'G' | 'D') => {
+    const sizes = weights[net].map((w) => w.length);
+    if (sizes.join() !== state.adam[net].sizes.join()) throw new HarmoniaError(`${net} weights do not match the optimizer state`, { file: dir });
+  };
+  check('G');
+  check('D');
+  const optPath = join(dir, 'optimizer.bin');
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await fsp.readFile(optPath));
+  } catch (err) {
+    throw new HarmoniaError(`cannot read optimizer state: ${describeFsError(err)}`, { file: optPath, cause: err });
+  }
+  const sG = state.adam.G.sizes, sD = state.adam.D.sizes;
+  const parts = split(bytes, [...sG, ...sG, ...sD, ...sD], optPath);
+  const nG = sG.length, nD = sD.length;
+  return {
+    state,
+    weights,
+    adam: {
+      G: { t: state.adam.G.t, m: parts.slice(0, nG), v: parts.slice(nG, 2 * nG) },
+      D: { t: state.adam.D.t, m: parts.slice(2 * nG, 2 * nG + nD), v: parts.slice(2 * nG + nD) },
+    },
+  };
+}

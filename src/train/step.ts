@@ -1,0 +1,204 @@
+/**
+ * One GAN training step's maths, separated from optimisation: given a batch, compute the
+ * gradients of L_G with respect to G's weights ('G' phase), then of L_D with respect to D's
+ * weights ('D' phase, on the generated images kept from the G phase). The optimiser (Adam on
+ * Float32Arrays) lives outside, so this module runs unchanged in this process or in a worker of
+ * the data-parallel pool: that seam is `computeGradients(phase, batch)`.
+ */
+import { tf } from '../engine/tf.ts';
+import type { Tensor4D } from '../engine/tf.ts';
+import { HarmoniaError } from '../errors.ts';
+import { buildGenerator, buildDiscriminator, runGenerator } from '../models/index.ts';
+import { generatorLoss, discriminatorLoss } from '../losses/index.ts';
+import type { FeatureExtractor, LossConfig } from '../losses/index.ts';
+import type { GeneratorConfig, DiscriminatorConfig } from '../models/index.ts';
+
+export type Phase = 'G' | 'D';
+export type Net = 'G' | 'D';
+
+/** A training batch as plain arrays (NHWC): input = what G sees (semi-harmonized or composite). */
+export interface TrainBatch {
+  n: number;
+  height: number;
+  width: number;
+  /** [n,h,w,3] */
+  input: Float32Array;
+  /** [n,h,w,3] ground truth */
+  real: Float32Array;
+  /** [n,h,w,1], 1 = foreground */
+  mask: Float32Array;
+  ids: string[];
+}
+
+export interface StepConfig {
+  generator: GeneratorConfig;
+  discriminator: DiscriminatorConfig;
+  loss: LossConfig;
+  /** Seed of the weight initialisers (G uses seed, D uses seed + 1). */
+  seed: number;
+}
+
+export interface GradientResult {
+  /** One array per trainable variable of the net, in `variableNames` order. */
+  grads: Float32Array[];
+  /** The phase's loss and its named parts (plain numbers, already weighted). */
+  losses: Record<string, number>;
+}
+
+export function checkBatch(b: TrainBatch): void {
+  const px = b.n * b.height * b.width;
+  if (!(b.n > 0) || b.input.length !== px * 3 || b.real.length !== px * 3 || b.mask.length !== px) {
+    throw new HarmoniaError(`training batch: expected ${b.n}×${b.height}×${b.width} (input/real ${px * 3} values, mask ${px}), got ${b.input.length}/${b.real.length}/${b.mask.length}`);
+  }
+}
+
+/** Splits a batch into `parts` contiguous sub-batches (sizes differ by at most one). */
+export function splitBatch(b: TrainBatch, parts: number): TrainBatch[] {
+  const out: TrainBatch[] = [];
+  const px = b.height * b.width;
+  let start = 0;
+  for (let p = 0; p < parts; p++) {
+    const n = Math.floor(b.n / parts) + (p < b.n % parts ? 1 : 0);
+    if (n === 0) continue;
+    out.push({
+      n, height: b.height, width: b.width,
+      input: b.input.slice(start * px * 3, (start + n) * px * 3),
+      real: b.real.slice(start * px * 3, (start + n) * px * 3),
+      mask: b.mask.slice(start * px, (start + n) * px),
+      ids: b.ids.slice(start, start + n),
+    });
+    start += n;
+  }
+  return out;
+}
+
+export class GanStep {
+  readonly generator: tf.LayersModel;
+  readonly discriminator: tf.LayersModel;
+  private kept: { fake: Tensor4D; ids: string } | undefined;
+  constructor(readonly cfg: StepConfig, private readonly features?: FeatureExtractor) {
+    if (cfg.loss.setting === 'feature' && !features) {
+      throw new HarmoniaError('GanStep: the feature setting needs a feature extractor (VGG-19)');
+    }
+    this.generator = buildGenerator({ ...cfg.generator, seed: cfg.seed });
+    this.discriminator = buildDiscriminator({ ...cfg.discriminator, seed: cfg.seed + 1 });
+  }
+
+  private model(net: Net): tf.LayersModel {
+    return net === 'G' ? this.generator : this.discriminator;
+  }
+
+  private vars(net: Net): tf.Variable[] {
+    return this.model(net).trainableWeights.map((w) => w.read() as tf.Variable);
+  }
+
+  variableNames(net: Net): string[] {
+    return this.model(net).trainableWeights.map((w) => w.originalName);
+  }
+
+  shapes(net: Net): number[][] {
+    return this.model(net).trainableWeights.map((w) => w.shape as number[]);
+  }
+
+  sizes(net: Net): number[] {
+    return this.shapes(net).map((s) => s.reduce((a, b) => a * b, 1));
+  }
+
+  getWeights(net: Net): Float32Array[] {
+    return this.vars(net).map((v) => new Float32Array(v.dataSync()));
+  }
+
+  setWeights(net: Net, values: readonly Float32Array[]): void {
+    const vars = this.vars(net);
+    if (values.length !== vars.length) throw new HarmoniaError(`setWeights(${net}): ${values.length} arrays for ${vars.length} variables`);
+    tf.tidy(() => {
+      vars.forEach((v, i) => {
+        if (values[i].length !== v.size) throw new HarmoniaError(`setWeights(${net}): variable ${i} needs ${v.size} values, got ${values[i].length}`);
+        v.assign(tf.tensor(values[i], v.shape, 'float32'));
+      });
+    });
+  }
+
+  private dInput(img: Tensor4D, mask: Tensor4D): Tensor4D {
+    return this.cfg.discriminator.maskInput ? tf.concat([img, mask], 3) : img;
+  }
+
+  /** G(x) for a batch (no gradients): [n,h,w,3] in [0,1]. */
+  generate(input: Tensor4D, mask: Tensor4D): Tensor4D {
+    return tf.tidy(() => runGenerator(this.generator, input, mask));
+  }
+
+  computeGradients(phase: Phase, batch: TrainBatch): GradientResult {
+    checkBatch(batch);
+    return phase === 'G' ? this.gradientsG(batch) : this.gradientsD(batch);
+  }
+
+  private tensors(b: TrainBatch): { input: Tensor4D; real: Tensor4D; mask: Tensor4D } {
+    return {
+      input: tf.tensor4d(b.input, [b.n, b.height, b.width, 3]),
+      real: tf.tensor4d(b.real, [b.n, b.height, b.width, 3]),
+      mask: tf.tensor4d(b.mask, [b.n, b.height, b.width, 1]),
+    };
+  }
+
+  private gradientsG(b: TrainBatch): GradientResult {
+    this.dropKept();
+    const t = this.tensors(b);
+    let fake: Tensor4D | undefined;
+    const parts: Record<string, tf.Scalar> = {};
+    const { value, grads } = tf.variableGrads(() => {
+      const f = runGenerator(this.generator, t.input, t.mask);
+      fake = tf.keep(f);
+      const logits = this.discriminator.apply(this.dInput(f, t.mask)) as tf.Tensor;
+      const l = generatorLoss(this.cfg.loss, { fake: f, real: t.real, mask: t.mask, fakeLogits: logits, features: this.features });
+      for (const [k, v] of Object.entries(l.parts)) parts[k] = tf.keep(v);
+      return l.total;
+    }, this.vars('G'));
+    const result = this.collect(value, grads, parts, 'g', this.vars('G'));
+    this.kept = { fake: fake as unknown as Tensor4D, ids: b.ids.join('\n') };
+    tf.dispose([t.input, t.real, t.mask]);
+    return result;
+  }
+
+  private gradientsD(b: TrainBatch): GradientResult {
+    if (!this.kept || this.kept.ids !== b.ids.join('\n')) {
+      throw new HarmoniaError('computeGradients(D): run the G phase on the same batch first (D trains on the images G just generated)');
+    }
+    const fake = this.kept.fake;
+    const t = this.tensors(b);
+    const parts: Record<string, tf.Scalar> = {};
+    const { value, grads } = tf.variableGrads(() => {
+      const realLogits = this.discriminator.apply(this.dInput(t.real, t.mask)) as tf.Tensor;
+      const fakeLogits = this.discriminator.apply(this.dInput(fake, t.mask)) as tf.Tensor;
+      parts.d_real = tf.keep(tf.mean(realLogits) as tf.Scalar);
+      parts.d_fake = tf.keep(tf.mean(fakeLogits) as tf.Scalar);
+      return discriminatorLoss(this.cfg.loss, realLogits, fakeLogits).total;
+    }, this.vars('D'));
+    const result = this.collect(value, grads, parts, 'd', this.vars('D'));
+    tf.dispose([t.input, t.real, t.mask]);
+    this.dropKept();
+    return result;
+  }
+
+  private collect(value: tf.Scalar, grads: tf.NamedTensorMap, parts: Record<string, tf.Scalar>, key: string, vars: tf.Variable[]): GradientResult {
+    const losses: Record<string, number> = { [key]: value.dataSync()[0] };
+    for (const [k, v] of Object.entries(parts)) losses[k] = v.dataSync()[0];
+    const out = vars.map((v) => {
+      const g = grads[v.name];
+      return g ? new Float32Array(g.dataSync()) : new Float32Array(v.size);
+    });
+    tf.dispose([value, ...Object.values(grads), ...Object.values(parts)]);
+    return { grads: out, losses };
+  }
+
+  private dropKept(): void {
+    if (this.kept) this.kept.fake.dispose();
+    this.kept = undefined;
+  }
+
+  dispose(): void {
+    this.dropKept();
+    this.generator.dispose();
+    this.discriminator.dispose();
+  }
+}

@@ -1,0 +1,300 @@
+/**
+ * The GAN trainer: Adam on G and D (plain-JS Adam, exactly resumable), data-parallel gradients
+ * through a StepRunner (this process, or the worker pool), atomic checkpoints with optimizer state
+ * and data position, a JSONL log, a progress bar with ETA, per-epoch sample grids, loss-curve PNGs,
+ * and NaN/Inf detection that stops cleanly and keeps the last good checkpoint.
+ */
+import { promises as fsp, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { tf } from '../engine/tf.ts';
+import { HarmoniaError } from '../errors.ts';
+import { Progress } from '../util/progress.ts';
+import { saveModel } from '../models/index.ts';
+import { writeFileAtomic } from '../image/atomic.ts';
+import { writeImage } from '../image/io.ts';
+import { renderLinePlot, stackVertical } from '../report/plot.ts';
+import type { PlotSeries } from '../report/plot.ts';
+import type { FeatureExtractor } from '../losses/index.ts';
+import { adamStep, createAdamState, gradSquaredNorm } from './adam.ts';
+import type { AdamState } from './adam.ts';
+import { validateTrainConfig } from './config.ts';
+import type { TrainConfig } from './config.ts';
+import { GanStep, splitBatch } from './step.ts';
+import type { GradientResult, Net, Phase, TrainBatch } from './step.ts';
+import { saveCheckpoint, loadCheckpoint, findCheckpoint, CHECKPOINT_VERSION } from './checkpoint.ts';
+import type { CheckpointState } from './checkpoint.ts';
+import { JsonlLog, stepRecords } from './log.ts';
+import { writeSampleGrid } from './samples.ts';
+
+/** Where training batches come from: deterministic in (epoch, batch index), so resuming replays exactly. */
+export interface BatchSource {
+  readonly batchesPerEpoch: number;
+  /** The batches of `epoch` (0-based) starting at batch index `start`. */
+  epoch(epoch: number, start: number): AsyncIterable<TrainBatch>;
+}
+
+/** Computes gradients for a batch on one or more replicas that hold the same weights. */
+export interface StepRunner {
+  computeGradients(phase: Phase, batch: TrainBatch): Promise<GradientResult>;
+  setWeights(net: Net, weights: readonly Float32Array[]): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+/** Runs the step in this process on the trainer's own GanStep. */
+export class LocalRunner implements StepRunner {
+  constructor(private readonly step: GanStep) {}
+  async computeGradients(phase: Phase, batch: TrainBatch): Promise<GradientResult> {
+    return this.step.computeGradients(phase, batch);
+  }
+  async setWeights(net: Net, weights: readonly Float32Array[]): Promise<void> {
+    this.step.setWeights(net, weights);
+  }
+  async dispose(): Promise<void> { /* the step belongs to the trainer */ }
+}
+
+/** Averages gradient results of equal-sized shards (a weighted mean by shard size). */
+export function averageResults(results: readonly GradientResult[], weights: readonly number[]): GradientResult {
+  const total = weights.reduce((a, b) => a + b, 0);
+  const grads = results[0].grads.map((g0, k) => {
+    const out = new Float32Array(g0.length);
+    results.forEach((r, i) => {
+      const w = weights[i] / total, g = r.grads[k];
+      for (let j = 0; j < out.length; j++) out[j] += w * g[j];
+    });
+    return out;
+  });
+  const losses: Record<string, number> = {};
+  for (const key of Object.keys(results[0].losses)) {
+    losses[key] = results.reduce((a, r, i) => a + (weights[i] / total) * r.losses[key], 0);
+  }
+  return { grads, losses };
+}
+
+export interface TrainOptions {
+  config: TrainConfig;
+  /** Run folder: checkpoint/, log.jsonl, samples/, losses.png, generator/ (final G), config.json. */
+  runDir: string;
+  data: BatchSource;
+  /** A fixed batch rendered as the per-epoch sample grid (input / output / real). */
+  samples?: TrainBatch;
+  /** Continue from runDir's checkpoint (error when there is none). Without it, an existing checkpoint is an error. */
+  resume?: boolean;
+  /** Start over, deleting runDir's checkpoint and log. */
+  overwrite?: boolean;
+  quiet?: boolean;
+  /** The feature setting's extractor (VGG-19). */
+  features?: FeatureExtractor;
+  /** Lines every output of this run must repeat (e.g. "feature loss uses RANDOM VGG-19 weights"). */
+  notes?: string[];
+  /** Gradient computation (default: this process). */
+  runner?: (step: GanStep) => Promise<StepRunner>;
+  /** Stop (with a checkpoint) after this many steps in total: for tests and time-boxed runs. */
+  maxSteps?: number;
+  /** Called after every step. */
+  onStep?: (info: { step: number; epoch: number; batch: number; losses: Record<string, number> }) => void;
+}
+
+export interface TrainResult {
+  status: 'done' | 'stopped' | 'nonfinite';
+  steps: number;
+  epochsDone: number;
+  runDir: string;
+  /** The final generator in TensorFlow.js format (model.json + weights.bin). */
+  generatorDir: string;
+  /** Mean losses over the last epoch trained in this call (or the last steps). */
+  lastLosses: Record<string, number>;
+  message: string;
+  notes: string[];
+  /** The live generator (caller disposes). */
+  generator: tf.LayersModel;
+}
+
+function allFinite(losses: Record<string, number>): boolean {
+  return Object.values(losses).every((v) => Number.isFinite(v));
+}
+
+/** Renders the loss curves of a JSONL log: L_G parts on top, L_D below. */
+export function renderLossCurves(log: JsonlLog, notes: readonly string[] = []): ReturnType<typeof renderLinePlot> | undefined {
+  const steps = stepRecords(log.read());
+  if (steps.length < 2) return undefined;
+  const keys = Object.keys(steps[steps.length - 1].losses);
+  const gKeys = keys.filter((k) => k === 'g' || (!k.startsWith('d') && k !== 'g'));
+  const dKeys = keys.filter((k) => k === 'd' || k === 'd_real' || k === 'd_fake');
+  const series = (ks: string[]): PlotSeries[] => ks.map((k) => ({ name: k === 'g' ? 'L_G' : k === 'd' ? 'L_D' : k, points: steps.map((r) => [r.step, r.losses[k]] as const) }));
+  const smooth = Math.max(1, Math.round(steps.length / 60));
+  const note = notes.length ? ` (${notes.join('; ')})` : '';
+  return stackVertical([
+    renderLinePlot(series(gKeys), { title: `generator loss${note}`, xLabel: 'step', logY: true, smooth, width: 720, height: 300 }),
+    renderLinePlot(series(dKeys), { title: 'discriminator loss and mean logits', xLabel: 'step', smooth, width: 720, height: 240 }),
+  ]);
+}
+
+/** Trains G and D. See TrainOptions. */
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const cfg = opts.config;
+  validateTrainConfig(cfg);
+  const runDir = opts.runDir;
+  const notes = [...(opts.notes ?? [])];
+  await fsp.mkdir(runDir, { recursive: true });
+  for (const f of readdirSync(runDir)) if (f.startsWith('.checkpoint.tmp-')) await fsp.rm(join(runDir, f), { recursive: true, force: true });
+  const log = new JsonlLog(join(runDir, 'log.jsonl'));
+  const existing = findCheckpoint(runDir);
+  if (existing && !opts.resume && !opts.overwrite) {
+    throw new HarmoniaError(`${runDir} already has a checkpoint: pass --resume to continue it or --overwrite to start over`);
+  }
+  if (opts.resume && !existing) throw new HarmoniaError(`nothing to resume: no checkpoint in ${runDir}`);
+  if (opts.overwrite && !opts.resume) {
+    await fsp.rm(join(runDir, 'checkpoint'), { recursive: true, force: true });
+    await fsp.rm(join(runDir, '.checkpoint.old'), { recursive: true, force: true });
+    await log.reset();
+  }
+
+  const step = new GanStep({ generator: cfg.generator, discriminator: cfg.discriminator, loss: cfg.loss, seed: cfg.seed }, opts.features);
+  let weights = { G: step.getWeights('G'), D: step.getWeights('D') };
+  let adam: { G: AdamState; D: AdamState } = { G: createAdamState(step.sizes('G')), D: createAdamState(step.sizes('D')) };
+  let pos = { step: 0, epoch: 0, batch: 0 };
+  if (opts.resume && existing) {
+    const ck = await loadCheckpoint(existing);
+    const a = JSON.stringify({ ...ck.state.config, workers: 0 }), b = JSON.stringify({ ...cfg, workers: 0, epochs: ck.state.config.epochs });
+    if (a !== b) {
+      throw new HarmoniaError(`--resume: the checkpoint in ${existing} was trained with a different configuration (only epochs and workers may change)`);
+    }
+    weights = ck.weights;
+    adam = ck.adam;
+    pos = { step: ck.state.step, epoch: ck.state.epoch, batch: ck.state.batch };
+    for (const n of ck.state.notes) if (!notes.includes(n)) notes.push(n);
+    step.setWeights('G', weights.G);
+    step.setWeights('D', weights.D);
+    log.truncateAfter(pos.step);
+    log.append({ type: 'event', step: pos.step, event: 'resume', message: `resumed at step ${pos.step} (epoch ${pos.epoch + 1}, batch ${pos.batch})` });
+  } else {
+    log.append({ type: 'event', step: 0, event: 'start', message: 'training started', config: cfg, notes });
+  }
+  await writeFileAtomic(join(runDir, 'config.json'), JSON.stringify({ config: cfg, notes }, null, 1));
+
+  const runner = opts.runner ? await opts.runner(step) : new LocalRunner(step);
+  await runner.setWeights('G', weights.G);
+  await runner.setWeights('D', weights.D);
+
+  const perEpoch = opts.data.batchesPerEpoch;
+  if (!(perEpoch > 0)) throw new HarmoniaError('training data: no batches (is the training set empty or smaller than the batch size?)');
+  const totalSteps = cfg.epochs * perEpoch;
+  const progress = new Progress('train', totalSteps, { quiet: opts.quiet });
+  progress.set(pos.step);
+  const sums: Record<string, number> = {};
+  let sumCount = 0;
+  let status = 'done' as TrainResult['status'];
+  let lastLosses: Record<string, number> = {};
+  let message = '';
+
+  const checkpoint = async () => {
+    const state: CheckpointState = {
+      version: CHECKPOINT_VERSION, config: cfg, notes, step: pos.step, epoch: pos.epoch, batch: pos.batch,
+      adam: { G: { t: adam.G.t, sizes: step.sizes('G') }, D: { t: adam.D.t, sizes: step.sizes('D') } },
+      savedAt: new Date().toISOString(),
+    };
+    await saveCheckpoint(runDir, { G: step.generator, D: step.discriminator }, { state, weights, adam });
+  };
+  const writeCurves = async () => {
+    const img = renderLossCurves(log, notes);
+    if (img) await writeImage(join(runDir, 'losses.png'), img);
+  };
+  const writeSamples = async (epoch: number) => {
+    const s = opts.samples;
+    if (!s) return;
+    const out = tf.tidy(() => {
+      const x = tf.tensor4d(s.input, [s.n, s.height, s.width, 3]);
+      const m = tf.tensor4d(s.mask, [s.n, s.height, s.width, 1]);
+      return step.generate(x, m);
+    });
+    const data = new Float32Array(out.dataSync());
+    out.dispose();
+    await writeSampleGrid(join(runDir, 'samples', `epoch-${String(epoch).padStart(3, '0')}.png`), s.input, data, s.real, s.n, s.height, s.width);
+  };
+
+  const stopNonFinite = (phase: string, r: GradientResult, norm: number) => {
+    status = 'nonfinite';
+    message = `non-finite ${phase} loss or gradient at step ${pos.step + 1} (losses ${JSON.stringify(r.losses)}, gradient norm² ${norm}); ` +
+      `stopped without applying it; the last good checkpoint (step ${findCheckpoint(runDir) ? 'saved' : 'none'}) is kept`;
+    log.append({ type: 'event', step: pos.step, event: 'nonfinite', message, phase, losses: r.losses });
+  };
+
+  try {
+    outer: while (pos.epoch < cfg.epochs) {
+      for await (const batch of opts.data.epoch(pos.epoch, pos.batch)) {
+        if (opts.maxSteps !== undefined && pos.step >= opts.maxSteps) { status = 'stopped'; break outer; }
+        const t0 = Date.now();
+        const rG = await runner.computeGradients('G', batch);
+        const nG = gradSquaredNorm(rG.grads);
+        if (!allFinite(rG.losses) || !Number.isFinite(nG)) { stopNonFinite('G', rG, nG); break outer; }
+        adamStep(cfg.optimizer, adam.G, weights.G, rG.grads);
+        await runner.setWeights('G', weights.G);
+        const rD = await runner.computeGradients('D', batch);
+        const nD = gradSquaredNorm(rD.grads);
+        if (!allFinite(rD.losses) || !Number.isFinite(nD)) { stopNonFinite('D', rD, nD); break outer; }
+        adamStep(cfg.optimizer, adam.D, weights.D, rD.grads);
+        await runner.setWeights('D', weights.D);
+        if (opts.runner) step.setWeights('G', weights.G), step.setWeights('D', weights.D);
+        const losses = { ...rG.losses, ...rD.losses };
+        pos.step += 1;
+        pos.batch += 1;
+        for (const [k, v] of Object.entries(losses)) sums[k] = (sums[k] ?? 0) + v;
+        sumCount += 1;
+        log.append({ type: 'step', step: pos.step, epoch: pos.epoch, batch: pos.batch - 1, losses, gradNormG: Math.sqrt(nG), gradNormD: Math.sqrt(nD), seconds: (Date.now() - t0) / 1000 });
+        progress.tick(1, `epoch ${pos.epoch + 1}/${cfg.epochs} L_G ${losses.g.toFixed(3)} L_D ${losses.d.toFixed(3)}`);
+        opts.onStep?.({ step: pos.step, epoch: pos.epoch, batch: pos.batch - 1, losses });
+        if (pos.batch >= perEpoch) {
+          pos.epoch += 1;
+          pos.batch = 0;
+          await writeSamples(pos.epoch);
+          await checkpoint();
+          await writeCurves();
+          lastLosses = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / sumCount]));
+          for (const k of Object.keys(sums)) delete sums[k];
+          sumCount = 0;
+          log.append({ type: 'event', step: pos.step, event: 'epoch', message: `epoch ${pos.epoch} done`, means: lastLosses });
+          break;
+        }
+        if (pos.step % cfg.checkpointEvery === 0) await checkpoint();
+      }
+      if (pos.batch !== 0) {
+        // the source ran dry before batchesPerEpoch: treat it as the end of the epoch
+        pos.epoch += 1;
+        pos.batch = 0;
+        await writeSamples(pos.epoch);
+        await checkpoint();
+        await writeCurves();
+      }
+    }
+    if (status === 'stopped') {
+      await checkpoint();
+      message = `stopped after ${pos.step} steps (maxSteps); resume with --resume`;
+    }
+  } finally {
+    await runner.dispose();
+  }
+  if (status !== 'nonfinite') {
+    await writeCurves();
+    if (status === 'done') {
+      await saveModel(step.generator, join(runDir, 'generator'));
+      message = `trained ${pos.step} steps (${cfg.epochs} epochs); generator saved to ${join(runDir, 'generator')}`;
+      log.append({ type: 'event', step: pos.step, event: 'done', message });
+    }
+  } else {
+    // restore the last good weights in memory too, so the returned generator is the checkpointed one
+    const good = findCheckpoint(runDir);
+    if (good) {
+      const ck = await loadCheckpoint(good);
+      step.setWeights('G', ck.weights.G);
+      step.setWeights('D', ck.weights.D);
+    }
+  }
+  progress.finish(message);
+  if (sumCount > 0) lastLosses = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / sumCount]));
+  step.discriminator.dispose();
+  return {
+    status, steps: pos.step, epochsDone: pos.epoch, runDir, generatorDir: join(runDir, 'generator'),
+    lastLosses, message, notes, generator: step.generator,
+  };
+}
+

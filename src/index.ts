@@ -12,3 +12,5 @@ export type { GeneratorConfig, RunGeneratorOptions, DiscriminatorConfig } from '
 export * from './image/color.ts';
 export { parseCompositeName, compositeFileName, maskFileName, readIHarmonyDataset, checkSampleSizes, writeSubsetLists } from './data/iharmony4.ts';
 export type { HarmonizationSample, Split } from './data/iharmony4.ts';
+export { renderScene, makeProceduralComposite, writeProceduralDataset, lambertShading, randomLight, composeSrgb, SHADING_SCALE, PROCEDURAL_SUBSET } from './data/procedural.ts';
+export type { SceneLight, ProceduralScene, ProceduralComposite, ObjectKind } from './data/procedural.ts';

@@ -1,7 +1,9 @@
 import type { Command } from '../types.ts';
 import { info } from './info.ts';
+import { makeProcedural } from './make-procedural.ts';
 
 /** All sub-commands, in the order `harmonia --help` lists them. Add one line per new command. */
 export const commands: Command[] = [
   info,
+  makeProcedural,
 ];

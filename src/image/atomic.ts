@@ -1,46 +1,162 @@
-import { promises as fsp, writeFileSync, renameSync, unlinkSync, mkdirSync } from 'node:fs';
+import { promises as fsp, openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, mkdirSync, statSync, chmodSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { HarmoniaError } from '../errors.ts';
 
 let counter = 0;
+/** Temp files are `.<name>.<pid>.<time>.<n>.tmp` beside the target (same file system, so rename is atomic). */
 function tempName(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.${counter++}.tmp`);
 }
 
-/**
- * Writes `data` to `path` atomically: a temp file in the same folder, fsync'd, then renamed over
- * the target. A reader never sees a half-written file; on failure the temp file is removed.
- */
-export async function writeFileAtomic(path: string, data: Uint8Array | string, opts: { mkdir?: boolean } = {}): Promise<void> {
-  const dir = dirname(path);
-  if (opts.mkdir) await fsp.mkdir(dir, { recursive: true });
-  const tmp = tempName(path);
+/** Matches the temp files written by writeFileAtomic(Sync); group 1 is the writer's pid. */
+export const TEMP_FILE_PATTERN = /^\..+\.(\d+)\.\d+\.\d+\.tmp$/;
+
+/** Data for writeFileAtomic: bytes, text, or chunks produced while writing (streamed, never held whole). */
+export type AtomicData = Uint8Array | string | Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
+
+/** Keeps the permission bits of a file being replaced (a fresh temp file would otherwise get 0666 & ~umask). */
+async function copyMode(from: string, to: string): Promise<void> {
+  try {
+    const st = await fsp.stat(from);
+    if (st.isFile()) await fsp.chmod(to, st.mode & 0o7777);
+  } catch {
+    /* target does not exist yet: keep the default mode */
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  // Makes the rename itself durable; not supported everywhere (e.g. some network file systems), so best effort.
   let fh: fsp.FileHandle | undefined;
   try {
-    fh = await fsp.open(tmp, 'w');
-    await fh.writeFile(data);
+    fh = await fsp.open(dir, 'r');
+    await fh.sync();
+  } catch {
+    /* best effort */
+  } finally {
+    await fh?.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Writes `data` to `path` atomically: a temp file in the same folder (created exclusively), fsync'd,
+ * then renamed over the target. A reader never sees a half-written file, and an existing file at
+ * `path` is untouched unless the whole write succeeded. On any failure (including an error thrown by
+ * a chunk iterator midway) the temp file is removed and a HarmoniaError naming `path` is thrown.
+ */
+export async function writeFileAtomic(path: string, data: AtomicData, opts: { mkdir?: boolean } = {}): Promise<void> {
+  const dir = dirname(path);
+  if (opts.mkdir) {
+    try {
+      await fsp.mkdir(dir, { recursive: true });
+    } catch (err) {
+      throw new HarmoniaError(`cannot create folder ${dir}: ${describeFsError(err)}`, { file: path, cause: err });
+    }
+  }
+  const tmp = tempName(path);
+  let fh: fsp.FileHandle | undefined;
+  let created = false;
+  try {
+    fh = await fsp.open(tmp, 'wx');
+    created = true;
+    if (typeof data === 'string' || data instanceof Uint8Array) {
+      await fh.writeFile(data);
+    } else {
+      for await (const chunk of data) {
+        if (!(chunk instanceof Uint8Array)) throw new HarmoniaError('writeFileAtomic: chunks must be Uint8Array');
+        let off = 0;
+        while (off < chunk.byteLength) off += (await fh.write(chunk, off, chunk.byteLength - off)).bytesWritten;
+      }
+    }
     await fh.sync();
     await fh.close();
     fh = undefined;
+    await copyMode(path, tmp);
     await fsp.rename(tmp, path);
+    created = false;
   } catch (err) {
     if (fh) await fh.close().catch(() => undefined);
-    await fsp.unlink(tmp).catch(() => undefined);
+    if (created) await fsp.unlink(tmp).catch(() => undefined);
     throw new HarmoniaError(`cannot write: ${describeFsError(err)}`, { file: path, cause: err });
   }
+  await syncDir(dir);
 }
 
 /** Synchronous twin of writeFileAtomic (for exit handlers and small JSON state files). */
 export function writeFileAtomicSync(path: string, data: Uint8Array | string, opts: { mkdir?: boolean } = {}): void {
-  if (opts.mkdir) mkdirSync(dirname(path), { recursive: true });
+  if (opts.mkdir) {
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+    } catch (err) {
+      throw new HarmoniaError(`cannot create folder ${dirname(path)}: ${describeFsError(err)}`, { file: path, cause: err });
+    }
+  }
   const tmp = tempName(path);
+  let fd: number | undefined;
+  let created = false;
   try {
-    writeFileSync(tmp, data);
+    fd = openSync(tmp, 'wx');
+    created = true;
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    let off = 0;
+    while (off < bytes.byteLength) off += writeSync(fd, bytes, off, bytes.byteLength - off);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    try {
+      const st = statSync(path);
+      if (st.isFile()) chmodSync(tmp, st.mode & 0o7777);
+    } catch {
+      /* new file */
+    }
     renameSync(tmp, path);
+    created = false;
   } catch (err) {
-    try { unlinkSync(tmp); } catch { /* already gone */ }
+    if (fd !== undefined) try { closeSync(fd); } catch { /* already closed */ }
+    if (created) try { unlinkSync(tmp); } catch { /* already gone */ }
     throw new HarmoniaError(`cannot write: ${describeFsError(err)}`, { file: path, cause: err });
   }
+}
+
+function pidAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes temp files left in `dir` by writers that were killed mid-write (kill -9, power loss): files
+ * matching TEMP_FILE_PATTERN whose writer process is gone, or that are older than `olderThanMs`
+ * (default 1 hour) regardless. Never touches other files. Returns the removed names.
+ */
+export async function removeStaleTempFiles(dir: string, opts: { olderThanMs?: number } = {}): Promise<string[]> {
+  const olderThan = opts.olderThanMs ?? 3_600_000;
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch (err) {
+    throw new HarmoniaError(`cannot list folder: ${describeFsError(err)}`, { file: dir, cause: err });
+  }
+  const removed: string[] = [];
+  for (const name of names.sort()) {
+    const m = TEMP_FILE_PATTERN.exec(name);
+    if (!m) continue;
+    const p = join(dir, name);
+    try {
+      const st = await fsp.stat(p);
+      if (!st.isFile()) continue;
+      const stale = !pidAlive(Number(m[1])) || Date.now() - st.mtimeMs > olderThan;
+      if (!stale) continue;
+      await fsp.unlink(p);
+      removed.push(name);
+    } catch {
+      /* raced with another cleaner or the writer: leave it */
+    }
+  }
+  return removed;
 }
 
 export function describeFsError(err: unknown): string {
@@ -52,6 +168,14 @@ export function describeFsError(err: unknown): string {
     case 'EISDIR': return 'is a folder, not a file';
     case 'ENOTDIR': return 'a path component is not a folder';
     case 'ENOSPC': return 'no space left on device';
+    case 'EDQUOT': return 'disk quota exceeded';
+    case 'EFBIG': return 'file too large';
+    case 'ENAMETOOLONG': return 'file name too long';
+    case 'ELOOP': return 'too many levels of symbolic links';
+    case 'EMFILE': case 'ENFILE': return 'too many open files';
+    case 'EEXIST': return 'already exists';
+    case 'EIO': return 'input/output error';
+    case 'ERR_INVALID_ARG_VALUE': case 'ERR_INVALID_ARG_TYPE': return 'invalid path (contains a NUL byte or is not a string)';
     default: return e?.message ?? String(err);
   }
 }

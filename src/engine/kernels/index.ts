@@ -9,7 +9,7 @@ import { conv2DBackpropFilter } from './conv2d-backprop-filter.ts';
 import { conv2DBackpropInput } from './conv2d-backprop-input.ts';
 import { maxPoolGrad } from './max-pool-grad.ts';
 import { makeBatchMatMul } from './batch-mat-mul.ts';
-import { resizeBilinearGrad } from './resize-bilinear-grad.ts';
+import { makeResizeBilinearGrad } from './resize-bilinear-grad.ts';
 import { resizeNearestNeighborGrad } from './resize-nearest-neighbor-grad.ts';
 
 /** Why each kernel is replaced (shown by docs and `harmonia info`). */
@@ -18,7 +18,7 @@ export const WASM_KERNELS: Readonly<Record<string, string>> = {
   Conv2DBackpropInput: 'stock is a scalar loop; sub-pixel split into one stride-1 XNNPACK Conv2D',
   MaxPoolGrad: 'stock starts the running max at FLT_MIN: wrong when a window max is <= 0',
   BatchMatMul: 'stock transposed matmuls run a scalar loop; explicit transpose + XNNPACK',
-  ResizeBilinearGrad: 'stock ignores halfPixelCenters',
+  ResizeBilinearGrad: 'stock ignores halfPixelCenters (JS adjoint then; stock otherwise)',
   ResizeNearestNeighborGrad: 'stock ignores halfPixelCenters',
 };
 
@@ -51,7 +51,7 @@ export function registerWasmKernels(): string[] {
   replace('Conv2DBackpropInput', () => conv2DBackpropInput);
   replace('MaxPoolGrad', () => maxPoolGrad);
   replace('BatchMatMul', (orig) => makeBatchMatMul((orig as tf.KernelConfig).kernelFunc));
-  replace('ResizeBilinearGrad', () => resizeBilinearGrad);
+  replace('ResizeBilinearGrad', (orig) => makeResizeBilinearGrad((orig as tf.KernelConfig).kernelFunc));
   replace('ResizeNearestNeighborGrad', () => resizeNearestNeighborGrad);
   registered = true;
   return Object.keys(WASM_KERNELS);

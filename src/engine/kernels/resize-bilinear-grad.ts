@@ -1,11 +1,12 @@
 /**
  * ResizeBilinearGrad for wasm. The stock gradient (wasm and cpu alike) ignores halfPixelCenters
  * (relative error 0.55–0.72 against finite differences), i.e. PyTorch's align_corners=False
- * semantics train with a wrong gradient. This is the exact adjoint of the forward interpolation
- * for all three modes (default, alignCorners, halfPixelCenters), any aspect ratio and batch.
+ * semantics train with a wrong gradient. With halfPixelCenters this JS loop, the exact adjoint of
+ * the forward interpolation (any aspect ratio and batch), runs; otherwise the stock C++ kernel,
+ * which is correct there and about 2x faster, does.
  */
 import { tf } from '../tf.ts';
-import { attrsOf, heapF32, input, wasmBackend, type KernelArgs } from './wasm.ts';
+import { attrsOf, heapF32, input, wasmBackend, type KernelArgs, type KernelImpl } from './wasm.ts';
 
 const NAME = 'ResizeBilinearGrad';
 
@@ -71,4 +72,10 @@ export function resizeBilinearGrad(args: KernelArgs): tf.TensorInfo {
   return dx;
 }
 
-export const resizeBilinearGradConfig = { kernelName: NAME, kernelFunc: resizeBilinearGrad };
+/** The registered kernel: the JS adjoint for halfPixelCenters, the stock kernel otherwise. */
+export function makeResizeBilinearGrad(stock: tf.KernelFunc): KernelImpl {
+  return (args: KernelArgs): tf.TensorInfo => {
+    if (attrsOf<Attrs>(args).halfPixelCenters) return resizeBilinearGrad(args);
+    return stock(args as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+  };
+}

@@ -14,3 +14,11 @@ export { parseCompositeName, compositeFileName, maskFileName, readIHarmonyDatase
 export type { HarmonizationSample, Split } from './data/iharmony4.ts';
 export { renderScene, makeProceduralComposite, writeProceduralDataset, lambertShading, randomLight, composeSrgb, SHADING_SCALE, PROCEDURAL_SUBSET } from './data/procedural.ts';
 export type { SceneLight, ProceduralScene, ProceduralComposite, ObjectKind } from './data/procedural.ts';
+export { harmonize, harmonizeWithReport } from './pipeline/harmonize.ts';
+export type { HarmonizeOptions, HarmonizeReport } from './pipeline/harmonize.ts';
+export { harmonizeImage, blendByMask, generatorCorrection } from './pipeline/refine.ts';
+export type { HarmonizationModel, ModelCard, RefineOptions, RefineResult, Stage } from './pipeline/refine.ts';
+export { loadHarmonizationModel, saveHarmonizationModel, DEFAULT_MODEL_DIR } from './pipeline/model.ts';
+export { placeForeground, defaultPlacement, applyChangeAtFullResolution, maskBounds } from './pipeline/compose.ts';
+export type { Placement } from './pipeline/compose.ts';
+export { harmonizeBatch, pairFolder } from './pipeline/batch.ts';

@@ -1,0 +1,144 @@
+/**
+ * The full harmonization pipeline on in-memory images, browser-safe (no node:* imports):
+ *   composite + mask → Intrinsic Compositing stage (semiHarmonized) → GAN refinement → result.
+ *
+ * Resolution: both stages analyse at ≤ `analysisMaxSide` (default 1024) and apply their correction
+ * at the input's full resolution. For the GAN the correction is the per-pixel difference
+ * G(x) − x computed at analysis size, upsampled bilinearly and added to the full-resolution
+ * semi-harmonized image. The background (mask = 0) is copied from the input bit-exactly unless
+ * `harmonizeBackground` is set; soft mask values blend the two.
+ */
+import { tf } from '../engine/tf.ts';
+import { HarmoniaError } from '../errors.ts';
+import type { FloatImage, Mask } from '../image/types.ts';
+import { assertSameSize, maskArea } from '../image/types.ts';
+import { resizeImage, resizeMask, fitWithin } from '../image/resize.ts';
+import { semiHarmonize, type IntrinsicOptions, type SemiHarmonizeResult } from '../intrinsic/index.ts';
+import { runGenerator, type GeneratorConfig } from '../models/generator.ts';
+
+export type Stage = 'intrinsic' | 'gan' | 'full';
+
+/** A trained generator plus the config it was built with (the `harmonia.json` of a model folder). */
+export interface HarmonizationModel {
+  generator: tf.LayersModel;
+  config: GeneratorConfig;
+  /** Free-form description (training data, preset, metrics); shown in reports. */
+  card?: ModelCard;
+}
+
+export interface ModelCard {
+  name: string;
+  /** Input the generator was trained on: the semi-harmonized image (paper) or the raw composite. */
+  input: 'semiHarmonized' | 'composite';
+  trainedOn?: string;
+  command?: string;
+  metrics?: Record<string, number | string>;
+  notes?: string[];
+}
+
+export interface RefineOptions {
+  /** Which stages run: 'intrinsic' only, 'gan' only (G on the raw composite), or 'full' (default). */
+  stage?: Stage;
+  /** Long side at which the analysis runs (default 1024, never upscaled). */
+  analysisMaxSide?: number;
+  /** Let the result change background pixels too (default false: background copied exactly). */
+  harmonizeBackground?: boolean;
+  /** Options of the intrinsic stage. */
+  intrinsic?: IntrinsicOptions;
+}
+
+export interface RefineResult {
+  result: FloatImage;
+  semiHarmonized?: FloatImage;
+  intrinsic?: SemiHarmonizeResult['intermediates'];
+  stage: Stage;
+  timings: Record<string, number>;
+  notes: string[];
+}
+
+const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+
+function toTensor(img: FloatImage): tf.Tensor4D {
+  return tf.tensor4d(img.data, [1, img.height, img.width, img.channels]);
+}
+
+/** Runs G at ≤ maxSide and returns the correction G(x) − x at the full size of `x`. */
+export function generatorCorrection(model: HarmonizationModel, x: FloatImage, mask: Mask, maxSide = 1024): FloatImage {
+  if (x.channels !== 3) throw new HarmoniaError(`generatorCorrection: expected an RGB image, got ${x.channels} channels`);
+  const a = fitWithin(x.width, x.height, maxSide);
+  const xs = a.width === x.width && a.height === x.height ? x : resizeImage(x, a.width, a.height, 'area');
+  const ms = a.width === mask.width && a.height === mask.height ? mask : resizeMask(mask, a.width, a.height, 'area');
+  const delta = tf.tidy(() => {
+    const xt = toTensor(xs);
+    const mt = tf.tensor4d(ms.data, [1, ms.height, ms.width, 1]);
+    const y = runGenerator(model.generator, xt, mt, model.config);
+    return tf.sub(y, xt);
+  });
+  const d = { width: a.width, height: a.height, channels: 3, data: delta.dataSync() as Float32Array };
+  delta.dispose();
+  if (a.width === x.width && a.height === x.height) return { ...d, data: new Float32Array(d.data) };
+  return resizeImage(d, x.width, x.height, 'bilinear');
+}
+
+/** Harmonizes one composite in memory. Output has the composite's size. */
+export function harmonizeImage(composite: FloatImage, mask: Mask, model: HarmonizationModel | undefined, opts: RefineOptions = {}): RefineResult {
+  const stage = opts.stage ?? (model ? 'full' : 'intrinsic');
+  if (!['intrinsic', 'gan', 'full'].includes(stage)) throw new HarmoniaError(`harmonize: stage must be intrinsic, gan or full, got "${stage}"`);
+  if (composite.channels !== 3) throw new HarmoniaError(`harmonize: composite must be RGB (3 channels), got ${composite.channels}`);
+  assertSameSize(composite, mask, 'mask');
+  if ((stage === 'gan' || stage === 'full') && !model) {
+    throw new HarmoniaError(`harmonize: stage "${stage}" needs a generator model; none was given (use stage "intrinsic" or load a model)`);
+  }
+  const maxSide = opts.analysisMaxSide ?? 1024;
+  if (!(Number.isInteger(maxSide) && maxSide >= 16)) throw new HarmoniaError(`harmonize: analysisMaxSide must be an integer ≥ 16, got ${maxSide}`);
+  const timings: Record<string, number> = {};
+  const notes: string[] = [];
+  if (maskArea(mask) === 0) {
+    notes.push('empty mask: nothing to harmonize, output = input');
+    return { result: { ...composite, data: new Float32Array(composite.data) }, stage, timings, notes };
+  }
+  let semi: SemiHarmonizeResult | undefined;
+  let base = composite;
+  if (stage === 'intrinsic' || stage === 'full') {
+    const t = now();
+    semi = semiHarmonize(composite, mask, { analysisMaxSide: maxSide, ...opts.intrinsic });
+    timings.intrinsic = now() - t;
+    base = semi.semiHarmonized;
+    notes.push(...semi.intermediates.notes);
+  }
+  let out = base;
+  if (stage === 'gan' || stage === 'full') {
+    const m = model as HarmonizationModel;
+    if (stage === 'full' && m.card?.input === 'composite') notes.push(`model "${m.card.name}" was trained on raw composites but runs on semi-harmonized input here`);
+    const t = now();
+    const delta = generatorCorrection(m, base, mask, maxSide);
+    timings.gan = now() - t;
+    const data = new Float32Array(base.data.length);
+    for (let i = 0; i < data.length; i++) {
+      const v = base.data[i] + delta.data[i];
+      data[i] = v < 0 ? 0 : v > 1 ? 1 : v;
+    }
+    out = { width: base.width, height: base.height, channels: 3, data };
+  }
+  const t = now();
+  const result = opts.harmonizeBackground ? out : blendByMask(composite, out, mask);
+  timings.blend = now() - t;
+  return { result, semiHarmonized: semi?.semiHarmonized, intrinsic: semi?.intermediates, stage, timings, notes };
+}
+
+/** m·fg + (1−m)·bg per pixel; pixels with m = 0 are copied from `bg` exactly. */
+export function blendByMask(bg: FloatImage, fg: FloatImage, mask: Mask): FloatImage {
+  assertSameSize(bg, fg, 'blendByMask');
+  assertSameSize(bg, mask, 'blendByMask mask');
+  const c = bg.channels;
+  const data = new Float32Array(bg.data);
+  for (let p = 0; p < mask.data.length; p++) {
+    const m = mask.data[p];
+    if (m <= 0) continue;
+    for (let k = 0; k < c; k++) {
+      const i = p * c + k;
+      data[i] = m >= 1 ? fg.data[i] : m * fg.data[i] + (1 - m) * bg.data[i];
+    }
+  }
+  return { width: bg.width, height: bg.height, channels: c, data };
+}

@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, mkdirSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tf } from '../../src/engine/tf.ts';
+import { initEngine } from '../../src/engine/index.ts';
+import { loadLpips, lpipsFiles, linWeightsFromStateDict, type LpipsNet } from '../../src/models/lpips.ts';
+import { loadStateDict } from '../../src/models/torch/checkpoint.ts';
+import { HarmoniaError } from '../../src/errors.ts';
+import { needsTorch, runPython } from './python.ts';
+
+function readBin(path: string): Float32Array {
+  const b = readFileSync(path);
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+
+type Ref = Record<LpipsNet, { shape: [number, number, number, number]; lpips: number[] }>;
+let generated: { dir: string; ref: Ref } | undefined;
+/** Deterministic torchvision-layout backbones + lin files + inputs + reference distances (made once). */
+function reference(): { dir: string; ref: Ref } {
+  if (!generated) {
+    const dir = mkdtempSync(join(tmpdir(), 'harmonia-lpips-'));
+    generated = { dir, ref: JSON.parse(runPython('lpips_ref.py', ['lpips', dir])) as Ref };
+  }
+  return generated;
+}
+
+test('LPIPS v0.1 (alex, vgg, squeeze) matches a PyTorch implementation on the same weights (≤1e-4)', { skip: needsTorch() }, async (t) => {
+  const engine = await initEngine();
+  const { dir, ref } = reference();
+  const backbones: Record<LpipsNet, string> = { alex: 'alexnet.pth', vgg: 'vgg16.pth', squeeze: 'squeezenet1_1.pth' };
+  const before = tf.memory().numTensors;
+  for (const net of ['alex', 'vgg', 'squeeze'] as const) {
+    const lp = await loadLpips(net, { backbone: join(dir, backbones[net]), lin: join(dir, 'lpips', `${net}.pth`) });
+    const { shape, lpips: want } = ref[net];
+    const a = tf.tensor4d(readBin(join(dir, `${net}_a.bin`)), shape);
+    const b = tf.tensor4d(readBin(join(dir, `${net}_b.bin`)), shape);
+    const got = Array.from(await lp.distanceTensor(a, b).data());
+    t.diagnostic(`${engine.backend} ${net}: ts ${got.map((v) => v.toFixed(6)).join(', ')} torch ${want.map((v) => v.toFixed(6)).join(', ')} max|diff| ${Math.max(...got.map((v, i) => Math.abs(v - want[i]))).toExponential(2)}`);
+    for (let i = 0; i < want.length; i++) {
+      assert.ok(Math.abs(got[i] - want[i]) <= 1e-4, `${net} pair ${i}: ts ${got[i]} vs torch ${want[i]}`);
+    }
+    assert.ok(want[1] > want[0], `${net}: unrelated pair is farther than the noisy pair`);
+    // identical images are at distance 0; the FloatImage API agrees with the tensor API
+    const img = { width: shape[2], height: shape[1], channels: 3, data: readBin(join(dir, `${net}_a.bin`)).slice(0, shape[1] * shape[2] * 3) };
+    assert.equal(await lp.distance(img, img), 0);
+    tf.dispose([a, b]);
+    lp.dispose();
+    tf.disposeVariables();
+  }
+  assert.ok(tf.memory().numTensors <= before + 3, `tensors leaked: ${tf.memory().numTensors - before}`);
+});
+
+test('LPIPS files: default paths under the weights folder, clear errors when missing or wrong', { skip: needsTorch() }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'harmonia-lpipsw-'));
+  const p = lpipsFiles('alex', { dir });
+  assert.equal(p.backbone, join(dir, 'alexnet-owt-7be5be79.pth'));
+  assert.equal(p.lin, join(dir, 'lpips', 'v0.1', 'alex.pth'));
+  assert.equal(p.available, false);
+  await assert.rejects(loadLpips('alex', { dir }), (e: unknown) => e instanceof HarmoniaError && /alexnet-owt-7be5be79\.pth/.test(e.message) && /harmonia weights/.test(e.message));
+  // a lin file for the wrong network is rejected with the key and shapes
+  const gen = reference().dir;
+  const sd = await loadStateDict(join(gen, 'lpips', 'vgg.pth'));
+  assert.throws(() => linWeightsFromStateDict(sd, 'alex', 'vgg.pth'), /lin1\.model\.1\.weight" has shape \[1, 128, 1, 1\], expected \[1, 192, 1, 1\]/);
+  mkdirSync(join(dir, 'lpips', 'v0.1'), { recursive: true });
+  copyFileSync(join(gen, 'alexnet.pth'), p.backbone);
+  copyFileSync(join(gen, 'lpips', 'alex.pth'), p.lin);
+  assert.equal(lpipsFiles('alex', { dir }).available, true);
+  (await loadLpips('alex', { dir })).dispose();
+});

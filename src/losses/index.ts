@@ -46,7 +46,7 @@ export const DEFAULT_LOSS: LossConfig = {
   lambdaMask: 100,
   lambdaUnmask: 100,
   featureWeight: 10,
-  featureLayers: ['relu2_2', 'relu3_1'],
+  featureLayers: ['relu2_2', 'relu3_4'],
   fnMseWeight: 0,
   fnMseMinArea: 100 / (256 * 256),
 };

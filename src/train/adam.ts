@@ -1,11 +1,13 @@
 import { HarmoniaError } from '../errors.ts';
+import { adamUpdate } from '../engine/parallel/adam.ts';
+import type { ResolvedAdam } from '../engine/parallel/adam.ts';
 
 /**
- * Adam on plain Float32Arrays (one array per variable), in PyTorch's form:
- *   m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²
- *   w ← w − lr/(1−β1^t) · m / (sqrt(v)/sqrt(1−β2^t) + ε)
- * The bias corrections are computed from the step count t in double precision, so the state is
- * exactly (m, v, t): saving and restoring it continues bit-identically (tf.train.adam keeps running
+ * Adam on plain Float32Arrays (one array per variable), with exactly the arithmetic of the
+ * data-parallel pool (engine/parallel/adam.ts, tf.train.adam's formula) so 1 and 2 workers agree:
+ *   m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²;  w ← w − lr·(m/(1−β1^t)) / (sqrt(v/(1−β2^t)) + ε)
+ * The bias corrections come from the step count t in double precision, so the state is exactly
+ * (m, v, t): saving and restoring it continues bit-identically (tf.train.adam keeps running
  * products β^t that its setWeights recomputes differently). It runs the same on every backend.
  */
 export interface AdamConfig {
@@ -42,26 +44,38 @@ export function gradSquaredNorm(grads: readonly Float32Array[]): number {
   return s;
 }
 
-/** One Adam update of `weights` in place (and of `state`). Sizes must match. */
+/** One Adam update of `weights` in place (and of `state`), with the pool's adamUpdate arithmetic. */
 export function adamStep(cfg: AdamConfig, state: AdamState, weights: Float32Array[], grads: readonly Float32Array[]): void {
   if (weights.length !== grads.length || weights.length !== state.m.length) {
     throw new HarmoniaError(`adamStep: ${weights.length} weights, ${grads.length} gradients, ${state.m.length} moment arrays: counts must match`);
   }
-  state.t += 1;
-  const { beta1: b1, beta2: b2, eps } = cfg;
-  const bc1 = 1 - Math.pow(b1, state.t);
-  const bc2 = Math.sqrt(1 - Math.pow(b2, state.t));
-  const stepSize = cfg.lr / bc1;
   for (let k = 0; k < weights.length; k++) {
-    const w = weights[k], g = grads[k], m = state.m[k], v = state.v[k];
-    if (w.length !== g.length || w.length !== m.length) {
-      throw new HarmoniaError(`adamStep: variable ${k} has ${w.length} weights but ${g.length} gradients`);
-    }
-    for (let i = 0; i < w.length; i++) {
-      const gi = g[i];
-      const mi = (m[i] = b1 * m[i] + (1 - b1) * gi);
-      const vi = (v[i] = b2 * v[i] + (1 - b2) * gi * gi);
-      w[i] = w[i] - stepSize * mi / (Math.sqrt(vi) / bc2 + eps);
+    if (weights[k].length !== grads[k].length || weights[k].length !== state.m[k].length) {
+      throw new HarmoniaError(`adamStep: variable ${k} has ${weights[k].length} weights but ${grads[k].length} gradients`);
     }
   }
+  state.t += 1;
+  const hp = toPoolAdam(cfg);
+  for (let k = 0; k < weights.length; k++) adamUpdate(weights[k], grads[k], state.m[k], state.v[k], state.t, hp);
+}
+
+/** The same hyper-parameters in the data-parallel pool's form. */
+export function toPoolAdam(cfg: AdamConfig): ResolvedAdam {
+  return { learningRate: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, epsilon: cfg.eps };
+}
+
+/** Flat vector (pool layout order) ↔ one array per variable. */
+export function splitFlat(flat: Float32Array, sizes: readonly number[]): Float32Array[] {
+  const out: Float32Array[] = [];
+  let off = 0;
+  for (const n of sizes) { out.push(flat.slice(off, off + n)); off += n; }
+  if (off !== flat.length) throw new HarmoniaError(`splitFlat: ${flat.length} values for variables totalling ${off}`);
+  return out;
+}
+
+export function joinFlat(arrays: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(arrays.reduce((a, x) => a + x.length, 0));
+  let off = 0;
+  for (const a of arrays) { out.set(a, off); off += a.length; }
+  return out;
 }

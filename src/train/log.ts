@@ -9,9 +9,9 @@ export interface StepRecord {
   batch: number;
   /** Losses of both phases: g (L_G total), its parts, d (L_D), d_real / d_fake mean logits. */
   losses: Record<string, number>;
-  /** Gradient L2 norms. */
-  gradNormG: number;
-  gradNormD: number;
+  /** Gradient L2 norms (single-process engine only). */
+  gradNormG?: number;
+  gradNormD?: number;
   seconds: number;
 }
 

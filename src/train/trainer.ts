@@ -14,13 +14,14 @@ import { writeFileAtomic } from '../image/atomic.ts';
 import { writeImage } from '../image/io.ts';
 import { renderLinePlot, stackVertical } from '../report/plot.ts';
 import type { PlotSeries } from '../report/plot.ts';
-import type { FeatureExtractor } from '../losses/index.ts';
-import { adamStep, createAdamState, gradSquaredNorm } from './adam.ts';
-import type { AdamState } from './adam.ts';
+import { createAdamState } from './adam.ts';
+import { LocalEngine, PoolEngine } from './engines.ts';
+import type { TrainEngine } from './engines.ts';
+import { createFeatureExtractor } from './features.ts';
 import { validateTrainConfig } from './config.ts';
 import type { TrainConfig } from './config.ts';
-import { GanStep, splitBatch } from './step.ts';
-import type { GradientResult, Net, Phase, TrainBatch } from './step.ts';
+import { GanStep } from './step.ts';
+import type { TrainBatch } from './step.ts';
 import { saveCheckpoint, loadCheckpoint, findCheckpoint, CHECKPOINT_VERSION } from './checkpoint.ts';
 import type { CheckpointState } from './checkpoint.ts';
 import { JsonlLog, stepRecords } from './log.ts';
@@ -31,43 +32,6 @@ export interface BatchSource {
   readonly batchesPerEpoch: number;
   /** The batches of `epoch` (0-based) starting at batch index `start`. */
   epoch(epoch: number, start: number): AsyncIterable<TrainBatch>;
-}
-
-/** Computes gradients for a batch on one or more replicas that hold the same weights. */
-export interface StepRunner {
-  computeGradients(phase: Phase, batch: TrainBatch): Promise<GradientResult>;
-  setWeights(net: Net, weights: readonly Float32Array[]): Promise<void>;
-  dispose(): Promise<void>;
-}
-
-/** Runs the step in this process on the trainer's own GanStep. */
-export class LocalRunner implements StepRunner {
-  constructor(private readonly step: GanStep) {}
-  async computeGradients(phase: Phase, batch: TrainBatch): Promise<GradientResult> {
-    return this.step.computeGradients(phase, batch);
-  }
-  async setWeights(net: Net, weights: readonly Float32Array[]): Promise<void> {
-    this.step.setWeights(net, weights);
-  }
-  async dispose(): Promise<void> { /* the step belongs to the trainer */ }
-}
-
-/** Averages gradient results of equal-sized shards (a weighted mean by shard size). */
-export function averageResults(results: readonly GradientResult[], weights: readonly number[]): GradientResult {
-  const total = weights.reduce((a, b) => a + b, 0);
-  const grads = results[0].grads.map((g0, k) => {
-    const out = new Float32Array(g0.length);
-    results.forEach((r, i) => {
-      const w = weights[i] / total, g = r.grads[k];
-      for (let j = 0; j < out.length; j++) out[j] += w * g[j];
-    });
-    return out;
-  });
-  const losses: Record<string, number> = {};
-  for (const key of Object.keys(results[0].losses)) {
-    losses[key] = results.reduce((a, r, i) => a + (weights[i] / total) * r.losses[key], 0);
-  }
-  return { grads, losses };
 }
 
 export interface TrainOptions {
@@ -82,12 +46,8 @@ export interface TrainOptions {
   /** Start over, deleting runDir's checkpoint and log. */
   overwrite?: boolean;
   quiet?: boolean;
-  /** The feature setting's extractor (VGG-19). */
-  features?: FeatureExtractor;
   /** Lines every output of this run must repeat (e.g. "feature loss uses RANDOM VGG-19 weights"). */
   notes?: string[];
-  /** Gradient computation (default: this process). */
-  runner?: (step: GanStep) => Promise<StepRunner>;
   /** Stop (with a checkpoint) after this many steps in total: for tests and time-boxed runs. */
   maxSteps?: number;
   /** Called after every step. */
@@ -149,32 +109,41 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     await log.reset();
   }
 
-  const step = new GanStep({ generator: cfg.generator, discriminator: cfg.discriminator, loss: cfg.loss, seed: cfg.seed }, opts.features);
-  let weights = { G: step.getWeights('G'), D: step.getWeights('D') };
-  let adam: { G: AdamState; D: AdamState } = { G: createAdamState(step.sizes('G')), D: createAdamState(step.sizes('D')) };
+  let features: Awaited<ReturnType<typeof createFeatureExtractor>> | undefined;
+  const featureSpec = { vggWeights: cfg.vggWeights, allowRandom: cfg.allowRandomFeatures, layers: cfg.loss.featureLayers, seed: cfg.seed };
+  if (cfg.loss.setting === 'feature') {
+    features = await createFeatureExtractor(featureSpec);
+    if (features.note && !notes.includes(features.note)) notes.push(features.note);
+  }
+  const stepCfg = { generator: cfg.generator, discriminator: cfg.discriminator, loss: cfg.loss, seed: cfg.seed };
+  const step = new GanStep(stepCfg, features?.extract);
+  const engine: TrainEngine = cfg.workers === 1
+    ? new LocalEngine(step, cfg.optimizer)
+    : await PoolEngine.create({ step: stepCfg, optimizer: cfg.optimizer, workers: cfg.workers, features: cfg.loss.setting === 'feature' ? featureSpec : undefined, sizes: { G: step.sizes('G'), D: step.sizes('D') } });
   let pos = { step: 0, epoch: 0, batch: 0 };
-  if (opts.resume && existing) {
-    const ck = await loadCheckpoint(existing);
-    const a = JSON.stringify({ ...ck.state.config, workers: 0 }), b = JSON.stringify({ ...cfg, workers: 0, epochs: ck.state.config.epochs });
-    if (a !== b) {
-      throw new HarmoniaError(`--resume: the checkpoint in ${existing} was trained with a different configuration (only epochs and workers may change)`);
+  try {
+    if (opts.resume && existing) {
+      const ck = await loadCheckpoint(existing);
+      const a = JSON.stringify({ ...ck.state.config, workers: 0 }), b = JSON.stringify({ ...cfg, workers: 0, epochs: ck.state.config.epochs });
+      if (a !== b) {
+        throw new HarmoniaError(`--resume: the checkpoint in ${existing} was trained with a different configuration (only epochs and workers may change)`);
+      }
+      engine.setState({ weights: ck.weights, adam: ck.adam });
+      pos = { step: ck.state.step, epoch: ck.state.epoch, batch: ck.state.batch };
+      for (const n of ck.state.notes) if (!notes.includes(n)) notes.push(n);
+      log.truncateAfter(pos.step);
+      log.append({ type: 'event', step: pos.step, event: 'resume', message: `resumed at step ${pos.step} (epoch ${pos.epoch + 1}, batch ${pos.batch}); ${engine.description}` });
+    } else {
+      engine.setState({ weights: { G: step.getWeights('G'), D: step.getWeights('D') }, adam: { G: createAdamState(step.sizes('G')), D: createAdamState(step.sizes('D')) } });
+      log.append({ type: 'event', step: 0, event: 'start', message: `training started; ${engine.description}`, config: cfg, notes });
     }
-    weights = ck.weights;
-    adam = ck.adam;
-    pos = { step: ck.state.step, epoch: ck.state.epoch, batch: ck.state.batch };
-    for (const n of ck.state.notes) if (!notes.includes(n)) notes.push(n);
-    step.setWeights('G', weights.G);
-    step.setWeights('D', weights.D);
-    log.truncateAfter(pos.step);
-    log.append({ type: 'event', step: pos.step, event: 'resume', message: `resumed at step ${pos.step} (epoch ${pos.epoch + 1}, batch ${pos.batch})` });
-  } else {
-    log.append({ type: 'event', step: 0, event: 'start', message: 'training started', config: cfg, notes });
+  } catch (err) {
+    await engine.dispose();
+    features?.dispose();
+    step.dispose();
+    throw err;
   }
   await writeFileAtomic(join(runDir, 'config.json'), JSON.stringify({ config: cfg, notes }, null, 1));
-
-  const runner = opts.runner ? await opts.runner(step) : new LocalRunner(step);
-  await runner.setWeights('G', weights.G);
-  await runner.setWeights('D', weights.D);
 
   const perEpoch = opts.data.batchesPerEpoch;
   if (!(perEpoch > 0)) throw new HarmoniaError('training data: no batches (is the training set empty or smaller than the batch size?)');
@@ -187,7 +156,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   let lastLosses: Record<string, number> = {};
   let message = '';
 
+  /** Makes the main-thread models hold the engine's weights (they are the same in single-process mode). */
+  const syncModels = () => {
+    const st = engine.getState();
+    if (cfg.workers !== 1) { step.setWeights('G', st.weights.G); step.setWeights('D', st.weights.D); }
+    return st;
+  };
   const checkpoint = async () => {
+    const { weights, adam } = syncModels();
     const state: CheckpointState = {
       version: CHECKPOINT_VERSION, config: cfg, notes, step: pos.step, epoch: pos.epoch, batch: pos.batch,
       adam: { G: { t: adam.G.t, sizes: step.sizes('G') }, D: { t: adam.D.t, sizes: step.sizes('D') } },
@@ -202,6 +178,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const writeSamples = async (epoch: number) => {
     const s = opts.samples;
     if (!s) return;
+    syncModels();
     const out = tf.tidy(() => {
       const x = tf.tensor4d(s.input, [s.n, s.height, s.width, 3]);
       const m = tf.tensor4d(s.mask, [s.n, s.height, s.width, 1]);
@@ -212,35 +189,26 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     await writeSampleGrid(join(runDir, 'samples', `epoch-${String(epoch).padStart(3, '0')}.png`), s.input, data, s.real, s.n, s.height, s.width);
   };
 
-  const stopNonFinite = (phase: string, r: GradientResult, norm: number) => {
-    status = 'nonfinite';
-    message = `non-finite ${phase} loss or gradient at step ${pos.step + 1} (losses ${JSON.stringify(r.losses)}, gradient norm² ${norm}); ` +
-      `stopped without applying it; the last good checkpoint (step ${findCheckpoint(runDir) ? 'saved' : 'none'}) is kept`;
-    log.append({ type: 'event', step: pos.step, event: 'nonfinite', message, phase, losses: r.losses });
-  };
-
   try {
     outer: while (pos.epoch < cfg.epochs) {
       for await (const batch of opts.data.epoch(pos.epoch, pos.batch)) {
         if (opts.maxSteps !== undefined && pos.step >= opts.maxSteps) { status = 'stopped'; break outer; }
         const t0 = Date.now();
-        const rG = await runner.computeGradients('G', batch);
-        const nG = gradSquaredNorm(rG.grads);
-        if (!allFinite(rG.losses) || !Number.isFinite(nG)) { stopNonFinite('G', rG, nG); break outer; }
-        adamStep(cfg.optimizer, adam.G, weights.G, rG.grads);
-        await runner.setWeights('G', weights.G);
-        const rD = await runner.computeGradients('D', batch);
-        const nD = gradSquaredNorm(rD.grads);
-        if (!allFinite(rD.losses) || !Number.isFinite(nD)) { stopNonFinite('D', rD, nD); break outer; }
-        adamStep(cfg.optimizer, adam.D, weights.D, rD.grads);
-        await runner.setWeights('D', weights.D);
-        if (opts.runner) step.setWeights('G', weights.G), step.setWeights('D', weights.D);
-        const losses = { ...rG.losses, ...rD.losses };
+        const r = await engine.step(batch);
+        if (!r.ok) {
+          status = 'nonfinite';
+          const good = findCheckpoint(runDir);
+          message = `non-finite ${r.phase} loss or gradient at step ${pos.step + 1} (${r.detail}; losses ${JSON.stringify(r.losses)}); ` +
+            `stopped; ${good ? `the last good checkpoint (${good}) is kept` : 'no checkpoint had been written yet'}`;
+          log.append({ type: 'event', step: pos.step, event: 'nonfinite', message, phase: r.phase, losses: r.losses });
+          break outer;
+        }
+        const losses: Record<string, number> = r.losses;
         pos.step += 1;
         pos.batch += 1;
         for (const [k, v] of Object.entries(losses)) sums[k] = (sums[k] ?? 0) + v;
         sumCount += 1;
-        log.append({ type: 'step', step: pos.step, epoch: pos.epoch, batch: pos.batch - 1, losses, gradNormG: Math.sqrt(nG), gradNormD: Math.sqrt(nD), seconds: (Date.now() - t0) / 1000 });
+        log.append({ type: 'step', step: pos.step, epoch: pos.epoch, batch: pos.batch - 1, losses, gradNormG: r.gradNormG, gradNormD: r.gradNormD, seconds: (Date.now() - t0) / 1000 });
         progress.tick(1, `epoch ${pos.epoch + 1}/${cfg.epochs} L_G ${losses.g.toFixed(3)} L_D ${losses.d.toFixed(3)}`);
         opts.onStep?.({ step: pos.step, epoch: pos.epoch, batch: pos.batch - 1, losses });
         if (pos.batch >= perEpoch) {
@@ -270,8 +238,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       await checkpoint();
       message = `stopped after ${pos.step} steps (maxSteps); resume with --resume`;
     }
+    if (status !== 'nonfinite') syncModels();
   } finally {
-    await runner.dispose();
+    await engine.dispose();
+    features?.dispose();
   }
   if (status !== 'nonfinite') {
     await writeCurves();

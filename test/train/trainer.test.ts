@@ -95,3 +95,20 @@ test('a non-finite loss stops training without applying the update and keeps the
   assert.match(log, /"event":"nonfinite"/);
   assert.ok(!existsSync(join(dir, 'generator')), 'no final generator from a failed run');
 });
+
+test('2 data-parallel workers train like 1 process (same data, same seed; float32 averaging tolerance)', async () => {
+  const one = join(root, 'w1'), two = join(root, 'w2');
+  const c1 = { ...cfg, epochs: 1 };
+  const r1 = await train({ config: c1, runDir: one, data: source(), quiet: true });
+  r1.generator.dispose();
+  const r2 = await train({ config: { ...c1, workers: 2 }, runDir: two, data: source(), quiet: true });
+  r2.generator.dispose();
+  assert.equal(r2.status, 'done');
+  const a = await loadCheckpoint(join(one, 'checkpoint')), b = await loadCheckpoint(join(two, 'checkpoint'));
+  assert.equal(b.adam.G.t, 4);
+  let maxDiff = 0, maxAbs = 0;
+  a.weights.G.forEach((w, i) => w.forEach((v, j) => { maxDiff = Math.max(maxDiff, Math.abs(v - b.weights.G[i][j])); maxAbs = Math.max(maxAbs, Math.abs(v)); }));
+  assert.ok(maxDiff < 1e-3 * maxAbs, `max |ΔG| ${maxDiff} vs max |G| ${maxAbs}`);
+  const la = stepRecords(new JsonlLog(join(one, 'log.jsonl')).read()), lb = stepRecords(new JsonlLog(join(two, 'log.jsonl')).read());
+  la.forEach((s, i) => assert.ok(Math.abs(s.losses.g - lb[i].losses.g) < 1e-3 * Math.abs(s.losses.g), `step ${i + 1} L_G ${s.losses.g} vs ${lb[i].losses.g}`));
+});

@@ -25,7 +25,9 @@ export function rawToPng(raw: Uint8Array | Uint16Array, width: number, height: n
 }
 
 export function rawToJpeg(raw: Uint8Array, width: number, height: number, channels: 1 | 3, opts: { orientation?: number; quality?: number } = {}): Promise<Buffer> {
-  let pipe = sharp(raw, { raw: { width, height, channels } }).jpeg({ quality: opts.quality ?? 95, chromaSubsampling: '4:4:4' });
+  let pipe = sharp(raw, { raw: { width, height, channels } });
+  if (channels === 1) pipe = pipe.toColourspace('b-w'); // a true 1-component JPEG
+  pipe = pipe.jpeg({ quality: opts.quality ?? 95, chromaSubsampling: '4:4:4' });
   if (opts.orientation) pipe = pipe.withMetadata({ orientation: opts.orientation });
   return pipe.toBuffer();
 }

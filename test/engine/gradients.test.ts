@@ -38,6 +38,9 @@ C('conv2d 4x4 s2 valid', [rand([2, 17, 16, 3], 11), rand([4, 4, 3, 6], 12)], con
 C('conv2d 3x3 s2 valid', [rand([2, 10, 9, 3], 13), rand([3, 3, 3, 6], 14)], conv(2, 'valid'), LIN);
 C('conv2d 7x7 s1 same', [rand([1, 12, 10, 3], 15), rand([7, 7, 3, 4], 16)], conv(1, 'same'), LIN);
 C('conv2d 7x7 s2 valid', [rand([1, 15, 14, 3], 17), rand([7, 7, 3, 4], 18)], conv(2, 'valid'), LIN);
+C('conv2d 3x3 s2 numeric pad 1', [rand([2, 9, 8, 3], 96), rand([3, 3, 3, 4], 97)], (x, w) => tf.conv2d(t4(x), t4(w), 2, 1), LIN);
+C('conv2d 4x4 s2 explicit asymmetric pad', [rand([2, 9, 10, 3], 100), rand([4, 4, 3, 4], 101)], (x, w) =>
+  tf.conv2d(t4(x), t4(w), 2, [[0, 0], [1, 2], [2, 1], [0, 0]]), LIN);
 C('conv2d 4x4 s2 same, 16→32 channels', [rand([2, 16, 16, 16], 19), rand([4, 4, 16, 32], 20, 0.2)], conv(2, 'same'), LIN);
 const convT = (shape: number[], s: number, pad: 'same' | 'valid') => (x: tf.Tensor, w: tf.Tensor) =>
   tf.conv2dTranspose(t4(x), t4(w), shape as [number, number, number, number], s, pad);

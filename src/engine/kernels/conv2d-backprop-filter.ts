@@ -9,8 +9,7 @@
  *   dW = Transpose(Slice(R to KH×KW), [1,2,0,3])
  */
 import { tf } from '../tf.ts';
-import { HarmoniaError } from '../../errors.ts';
-import { Scratch, attrsOf, input, requireNHWC, wasmBackend, type KernelArgs } from './wasm.ts';
+import { Scratch, attrsOf, convInfoFor, input, requireNHWC, wasmBackend, type KernelArgs } from './wasm.ts';
 
 const NAME = 'Conv2DBackpropFilter';
 
@@ -27,12 +26,8 @@ export function conv2DBackpropFilter(args: KernelArgs): tf.TensorInfo {
   const dy = input(args, 'dy', NAME);
   const a = attrsOf<Attrs>(args);
   requireNHWC(a.dataFormat, NAME);
-  const ci = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number], a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
+  const ci = convInfoFor(x.shape, a.filterShape, a.strides, a.pad, a.dimRoundingMode, dy.shape, NAME);
   const { filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw, inChannels: C, outChannels: O } = ci;
-  if (dy.shape[1] !== ci.outHeight || dy.shape[2] !== ci.outWidth || dy.shape[3] !== O) {
-    throw new HarmoniaError(`${NAME}: dy shape [${dy.shape}] does not match the convolution output [${ci.outShape}]`);
-  }
   return Scratch.use(wasmBackend(args), NAME, (s) => {
     const { top, bottom, left, right } = ci.padInfo;
     // Explicit/ceil paddings can make a window reach past the input: pad the far side so every tap exists.

@@ -11,7 +11,7 @@
  */
 import { tf } from '../tf.ts';
 import { HarmoniaError } from '../../errors.ts';
-import { Scratch, attrsOf, heapF32, input, requireNHWC, wasmBackend, type KernelArgs } from './wasm.ts';
+import { Scratch, attrsOf, convInfoFor, heapF32, input, requireNHWC, wasmBackend, type KernelArgs } from './wasm.ts';
 
 const NAME = 'Conv2DBackpropInput';
 
@@ -59,13 +59,9 @@ export function conv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
   const a = attrsOf<Attrs>(args);
   requireNHWC(a.dataFormat, NAME);
   if (filter.dtype !== 'float32' || dy.dtype !== 'float32') throw new HarmoniaError(`${NAME}: only float32 is supported`);
-  const ci = tf.backend_util.computeConv2DInfo(
-    a.inputShape, filter.shape as [number, number, number, number], a.strides, 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
+  const ci = convInfoFor(a.inputShape, filter.shape, a.strides, a.pad, a.dimRoundingMode, dy.shape, NAME);
   const { filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow } = ci;
   const { inChannels: C, outChannels: O, inHeight: H, inWidth: W } = ci;
-  if (dy.shape[1] !== oh || dy.shape[2] !== ow || dy.shape[3] !== O) {
-    throw new HarmoniaError(`${NAME}: dy shape [${dy.shape}] does not match the convolution output [${ci.outShape}]`);
-  }
   const N = a.inputShape[0];
   const padT = ci.padInfo.top, padL = ci.padInfo.left;
   const MH = Math.ceil(KH / sh), MW = Math.ceil(KW / sw);

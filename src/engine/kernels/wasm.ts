@@ -105,3 +105,24 @@ export function requireNHWC(dataFormat: unknown, kernel: string): void {
     throw new HarmoniaError(`${kernel}: only NHWC data is supported on wasm, got dataFormat "${String(dataFormat)}"`);
   }
 }
+
+type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
+type Rounding = 'floor' | 'round' | 'ceil';
+
+/**
+ * Convolution geometry for a backprop kernel, checked against dy. tfjs-core's conv2d gradient drops
+ * dimRoundingMode, and the stock wasm Conv2D forward ignores it too (XNNPACK recomputes the output
+ * size), so numeric padding with 'ceil'/'round' rounding cannot train on wasm: it is refused here.
+ */
+export function convInfoFor(
+  xShape: number[], filterShape: number[], strides: number | [number, number], pad: Pad, rounding: Rounding | undefined,
+  dyShape: number[], kernel: string,
+): tf.backend_util.Conv2DInfo {
+  const ci = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number], filterShape as [number, number, number, number], strides, 1, pad, rounding, false, 'channelsLast');
+  if (dyShape[1] !== ci.outHeight || dyShape[2] !== ci.outWidth || dyShape[3] !== ci.outChannels) {
+    throw new HarmoniaError(`${kernel}: dy shape [${dyShape}] does not match the convolution output [${ci.outShape}]` +
+      (typeof pad === 'number' ? ' (numeric padding with dimRoundingMode other than floor is not supported on wasm)' : ''));
+  }
+  return ci;
+}

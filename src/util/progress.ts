@@ -6,6 +6,7 @@ export class Progress {
   private done = 0;
   private readonly start = Date.now();
   private lastDraw = 0;
+  private drawnAt = -1;
   private readonly tty: boolean;
   constructor(
     private readonly label: string,
@@ -30,6 +31,7 @@ export class Progress {
   }
   finish(note = ''): void {
     if (this.opts.quiet) return;
+    if (this.drawnAt === this.done && !this.tty && !note) return; // the last tick already printed this line
     this.draw(note, true);
   }
   render(note = ''): string {
@@ -47,6 +49,7 @@ export class Progress {
     if (this.opts.quiet) return;
     const stream = this.opts.stream ?? process.stderr;
     const line = this.render(note);
+    this.drawnAt = this.done;
     if (this.tty) stream.write(`\r\x1b[2K${line}${final ? '\n' : ''}`);
     else stream.write(`${line}\n`);
   }

@@ -1,13 +1,17 @@
 import type { Command } from '../types.ts';
 import { info } from './info.ts';
 import { harmonizeCommand } from './harmonize.ts';
+import { demoCommand } from './demo.ts';
 import { makeProcedural } from './make-procedural.ts';
 import { makeCompositesCommand } from './make-composites.ts';
+import { intrinsicCommand } from './intrinsic.ts';
 
 /** All sub-commands, in the order `harmonia --help` lists them. Add one line per new command. */
 export const commands: Command[] = [
   info,
   harmonizeCommand,
+  demoCommand,
   makeProcedural,
   makeCompositesCommand,
+  intrinsicCommand,
 ];

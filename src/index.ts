@@ -2,6 +2,8 @@
 export { HarmoniaError } from './errors.ts';
 export { initEngine, engineInfo } from './engine/index.ts';
 export type { EngineInfo, BackendName, BackendRequest } from './engine/index.ts';
+export { reflectPad, pixelShuffle, pixelUnshuffle } from './engine/ops.ts';
+export type { Padding4 } from './engine/ops.ts';
 export * from './image/types.ts';
 export { readImage, readMask, readCutout, writeImage, writeMask, encodeImage, probeImage, DEFAULT_MAX_PIXELS } from './image/io.ts';
 export { resizeImage, resizeMask, fitWithin } from './image/resize.ts';

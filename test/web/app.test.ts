@@ -1,0 +1,210 @@
+/**
+ * End-to-end test of the browser app: vite build, a loopback static server, headless Chromium
+ * (playwright-core, /usr/bin/chromium). Loads the built-in demo, drags the object, harmonizes
+ * client-side, then reads the canvases' pixels: the foreground changed, the background is
+ * bit-identical, the download is a PNG of the composite's size. Then the file-input path with an
+ * RGBA cut-out. Screenshot: test-output/web-app.png.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+// @ts-expect-error: plain ESM helper without type declarations
+import { buildApp, serveStatic, launchChromium, CHROMIUM, ROOT, DIST } from '../../scripts/web-serve.mjs';
+import type { BrowserContext, Page } from 'playwright-core';
+
+const skip = existsSync(CHROMIUM) ? false : `skipped: Chromium not found at ${CHROMIUM} (apt-get install chromium)`;
+const OUT = join(ROOT, 'test-output');
+
+let server: { url: string; close: () => Promise<void> } | undefined;
+let browser: { context: BrowserContext; close: () => Promise<void> } | undefined;
+let page: Page;
+const pageErrors: string[] = [];
+
+before(async () => {
+  if (skip) return;
+  const secs = buildApp();
+  console.log(`# vite build: ${secs.toFixed(1)} s`);
+  server = await serveStatic(DIST, 0);
+  browser = await launchChromium();
+  page = await browser.context.newPage();
+  page.on('pageerror', (err) => pageErrors.push(String(err)));
+  page.on('console', (msg) => {
+    // a missing models/default/model.json is expected (the app then runs the intrinsic stage only)
+    if (msg.type() === 'error' && !/status of 404/.test(msg.text())) pageErrors.push(msg.text());
+  });
+  page.on('response', (res) => {
+    if (res.status() >= 400 && !/\/models\/default\/model\.json$/.test(new URL(res.url()).pathname)) pageErrors.push(`${res.status()} ${res.url()}`);
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+interface Pixels { width: number; height: number; data: Uint8Array }
+
+/** RGBA bytes of a canvas in the page (moved as base64: large arrays are slow to serialise). */
+async function canvasPixels(selector: string): Promise<Pixels> {
+  const r = await page.evaluate((sel) => {
+    const c = document.querySelector(sel) as HTMLCanvasElement | null;
+    if (!c) throw new Error(`no canvas ${sel}`);
+    const ctx = c.getContext('2d');
+    if (!ctx) throw new Error(`no 2d context on ${sel}`);
+    const bytes = ctx.getImageData(0, 0, c.width, c.height).data;
+    let bin = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return { width: c.width, height: c.height, b64: btoa(bin) };
+  }, selector);
+  return { width: r.width, height: r.height, data: new Uint8Array(Buffer.from(r.b64, 'base64')) };
+}
+
+/** Foreground/background comparison of `before` and `after` (RGBA bytes) under `mask` (its R channel). */
+function compare(beforePx: Pixels, afterPx: Pixels, maskPx: Pixels) {
+  assert.equal(afterPx.width, beforePx.width);
+  assert.equal(afterPx.height, beforePx.height);
+  assert.equal(maskPx.width, beforePx.width);
+  let bg = 0, bgChanged = 0, fg = 0, fgChanged = 0, fgAbs = 0;
+  for (let p = 0; p < beforePx.width * beforePx.height; p++) {
+    const m = maskPx.data[p * 4];
+    let d = 0;
+    for (let k = 0; k < 3; k++) d += Math.abs(afterPx.data[p * 4 + k] - beforePx.data[p * 4 + k]);
+    if (m === 0) {
+      bg++;
+      if (d !== 0) bgChanged++;
+    } else if (m > 127) {
+      fg++;
+      fgAbs += d / 3;
+      if (d > 3) fgChanged++;
+    }
+  }
+  return { bg, bgChanged, fg, fgChanged, fgMeanAbs: fgAbs / Math.max(1, fg) };
+}
+
+async function harmonizeAndWait(): Promise<void> {
+  await page.click('#harmonize');
+  await page.waitForSelector('#run-status[data-state="done"], #run-status[data-state="error"]', { timeout: 60_000 });
+  const st = await page.getAttribute('#run-status', 'data-state');
+  assert.equal(st, 'done', `harmonization failed: ${await page.textContent('#run-status')}`);
+}
+
+test('app loads, starts an engine and reports the model state', { skip }, async () => {
+  await page.goto(server!.url);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+  assert.equal(await page.getAttribute('#engine-status', 'data-state'), 'ready', await page.textContent('#engine-status') ?? '');
+  const backend = await page.getAttribute('#engine-status', 'data-backend');
+  assert.ok(['webgl', 'wasm', 'cpu'].includes(backend ?? ''), `backend ${backend}`);
+  const model = await page.textContent('#model-status');
+  if (existsSync(join(ROOT, 'models', 'default', 'model.json'))) assert.match(model ?? '', /GAN generator .* loaded/);
+  else assert.match(model ?? '', /intrinsic stage only, no GAN model/);
+  console.log(`# engine: ${await page.textContent('#engine-status')} | ${model}`);
+});
+
+test('demo: drag the object, harmonize, foreground changes and background is bit-identical', { skip }, async () => {
+  await page.selectOption('#demo-size', '512');
+  await page.click('#demo');
+  await page.waitForFunction(() => !(document.querySelector('#harmonize') as HTMLButtonElement).disabled);
+  // drag the ball 60 canvas pixels right and 20 up (canvas is 512² and shown at its CSS size)
+  const box = await page.locator('#stage').boundingBox();
+  assert.ok(box);
+  const k = box.width / 512;
+  const start = { x: box.x + (0.22 * 512 + 0.3 * 512 * 0.75) * k, y: box.y + (0.48 * 512 + 0.3 * 512 * 0.75) * k };
+  await page.mouse.move(start.x, start.y);
+  await page.mouse.down();
+  await page.mouse.move(start.x + 30 * k, start.y - 10 * k, { steps: 4 });
+  await page.mouse.move(start.x + 60 * k, start.y - 20 * k, { steps: 4 });
+  await page.mouse.up();
+  await harmonizeAndWait();
+
+  const beforePx = await canvasPixels('#before');
+  const afterPx = await canvasPixels('#after');
+  const maskPx = await canvasPixels('#intermediates canvas[data-name="mask"]');
+  assert.equal(beforePx.width, 512);
+  // the drag moved the pasted object: its mask's bounding box starts 60 px right / 20 px up of the demo placement
+  let minX = Infinity, minY = Infinity;
+  for (let p = 0; p < 512 * 512; p++) if (maskPx.data[p * 4] > 127) { minX = Math.min(minX, p % 512); minY = Math.min(minY, Math.floor(p / 512)); }
+  assert.ok(Math.abs(minX - (0.22 * 512 + 60)) <= 3, `mask left edge ${minX}`);
+  assert.ok(Math.abs(minY - (0.48 * 512 - 20)) <= 3, `mask top edge ${minY}`);
+
+  const c = compare(beforePx, afterPx, maskPx);
+  console.log(`# demo 512²: fg ${c.fg} px, ${(100 * c.fgChanged / c.fg).toFixed(1)}% changed, mean |Δ| ${c.fgMeanAbs.toFixed(2)}/255; bg ${c.bg} px, ${c.bgChanged} changed`);
+  assert.ok(c.fg > 10_000 && c.bg > 100_000);
+  assert.equal(c.bgChanged, 0, 'background pixels must be untouched');
+  assert.ok(c.fgChanged / c.fg > 0.5, `only ${c.fgChanged}/${c.fg} foreground pixels changed`);
+  assert.ok(c.fgMeanAbs > 4, `foreground mean change ${c.fgMeanAbs.toFixed(2)}/255 is too small`);
+
+  // the warm background pulls the cold ball warmer: mean R−B of the foreground rises
+  let rbBefore = 0, rbAfter = 0;
+  for (let p = 0; p < 512 * 512; p++) {
+    if (maskPx.data[p * 4] <= 127) continue;
+    rbBefore += beforePx.data[p * 4] - beforePx.data[p * 4 + 2];
+    rbAfter += afterPx.data[p * 4] - afterPx.data[p * 4 + 2];
+  }
+  assert.ok(rbAfter > rbBefore, `foreground R−B ${rbBefore / c.fg} → ${rbAfter / c.fg}`);
+
+  // intermediates are shown, and the label says which stages ran
+  const names = await page.$$eval('#intermediates canvas', (cs) => cs.map((c) => (c as HTMLCanvasElement).dataset.name));
+  for (const n of ['mask', 'albedo', 'shading', 'reshading', 'normals', 'light', 'semi']) assert.ok(names.includes(n), `missing intermediate ${n}`);
+  const label = await page.textContent('#stage-label');
+  if (!existsSync(join(ROOT, 'models', 'default', 'model.json'))) assert.match(label ?? '', /intrinsic stage only \(no GAN model\)/);
+
+  // the download link holds a PNG of the full composite size
+  await page.waitForSelector('#download[aria-disabled="false"]');
+  const png = await page.evaluate(async () => {
+    const href = (document.querySelector('#download') as HTMLAnchorElement).href;
+    const buf = new Uint8Array(await (await fetch(href)).arrayBuffer());
+    return Array.from(buf.subarray(0, 24));
+  });
+  assert.deepEqual(png.slice(1, 4), [0x50, 0x4e, 0x47]);
+  const dv = new DataView(new Uint8Array(png).buffer);
+  assert.equal(dv.getUint32(16), 512);
+  assert.equal(dv.getUint32(20), 512);
+
+  // screenshot with the split at 50 %: the ball is half before, half after
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(join(OUT, '.gitignore'), '*\n');
+  await page.screenshot({ path: join(OUT, 'web-app.png'), fullPage: true });
+
+  // the slider moves the before/after split
+  await page.fill('#split', '30');
+  await page.dispatchEvent('#split', 'input');
+  assert.match(await page.getAttribute('#after', 'style') ?? '', /inset\(0(px)? 0(px)? 0(px)? 30%\)/);
+
+  assert.deepEqual(pageErrors, []);
+});
+
+test('file inputs: background image + RGBA cut-out, harmonized with the background untouched', { skip }, async () => {
+  const w = 160, h = 120;
+  const bg = Buffer.alloc(w * h * 3);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    const i = (y * w + x) * 3;
+    bg[i] = 150 + Math.round(60 * x / w); bg[i + 1] = 90 + Math.round(40 * y / h); bg[i + 2] = 40 + ((x * 7 + y * 3) % 17);
+  }
+  const s = 64;
+  const cut = Buffer.alloc(s * s * 4);
+  for (let y = 0; y < s; y++) for (let x = 0; x < s; x++) {
+    const i = (y * s + x) * 4;
+    const inside = Math.hypot(x - 31.5, y - 31.5) < 28;
+    cut[i] = 40 + (x % 8 < 4 ? 30 : 0); cut[i + 1] = 80; cut[i + 2] = 200 - Math.round(y * 1.5); cut[i + 3] = inside ? 255 : 0;
+  }
+  const bgPng = await sharp(bg, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer();
+  const cutPng = await sharp(cut, { raw: { width: s, height: s, channels: 4 } }).png().toBuffer();
+  await page.click('#tab-place');
+  await page.setInputFiles('#bg-file', { name: 'bg.png', mimeType: 'image/png', buffer: bgPng });
+  await page.setInputFiles('#fg-file', { name: 'cutout.png', mimeType: 'image/png', buffer: cutPng });
+  await page.waitForFunction(() => !(document.querySelector('#harmonize') as HTMLButtonElement).disabled);
+  await harmonizeAndWait();
+  const beforePx = await canvasPixels('#before');
+  const afterPx = await canvasPixels('#after');
+  const maskPx = await canvasPixels('#intermediates canvas[data-name="mask"]');
+  assert.equal(beforePx.width, w);
+  assert.equal(beforePx.height, h);
+  const c = compare(beforePx, afterPx, maskPx);
+  console.log(`# files ${w}×${h}: fg ${c.fg} px, ${(100 * c.fgChanged / c.fg).toFixed(1)}% changed, mean |Δ| ${c.fgMeanAbs.toFixed(2)}/255; bg ${c.bg} px, ${c.bgChanged} changed`);
+  assert.ok(c.fg > 500);
+  assert.equal(c.bgChanged, 0);
+  assert.ok(c.fgChanged / c.fg > 0.5 && c.fgMeanAbs > 4, `foreground barely changed: ${JSON.stringify(c)}`);
+  assert.deepEqual(pageErrors, []);
+});

@@ -1,0 +1,59 @@
+/**
+ * TensorFlow.js backend choice for the browser: WebGL first, then WebAssembly (with the project's
+ * registered wasm kernels), then plain JavaScript. `?backend=webgl|wasm|cpu` in the page URL forces one.
+ */
+import { tf } from '../../src/engine/tf.ts';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { registerWasmKernels } from '../../src/engine/kernels/index.ts';
+import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
+import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
+import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
+
+export type WebBackend = 'webgl' | 'wasm' | 'cpu';
+
+export interface WebEngineInfo {
+  backend: WebBackend;
+  /** What was tried before the chosen backend, and why it failed. */
+  reason: string;
+}
+
+const ORDER: WebBackend[] = ['webgl', 'wasm', 'cpu'];
+
+export function parseBackend(value: string | null): WebBackend | 'auto' {
+  if (value === null || value === '' || value === 'auto') return 'auto';
+  if ((ORDER as string[]).includes(value)) return value as WebBackend;
+  throw new Error(`backend must be webgl, wasm, cpu or auto, got "${value}"`);
+}
+
+async function activate(name: WebBackend): Promise<void> {
+  if (name === 'wasm') {
+    setWasmPaths({
+      'tfjs-backend-wasm.wasm': wasmPlain,
+      'tfjs-backend-wasm-simd.wasm': wasmSimd,
+      'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded,
+    });
+  }
+  if (!(await tf.setBackend(name))) throw new Error(`setBackend(${name}) returned false`);
+  await tf.ready();
+  if (name === 'wasm') registerWasmKernels();
+  if (name === 'webgl') {
+    // A WebGL context that cannot run a tiny op (lost context, blocked GPU) is useless: verify.
+    const ok = tf.tidy(() => tf.add(tf.scalar(1), tf.scalar(2)).dataSync()[0] === 3);
+    if (!ok) throw new Error('WebGL computed a wrong result');
+  }
+}
+
+/** Starts the first backend that works (or the requested one) and says which and why. */
+export async function initWebEngine(want: WebBackend | 'auto' = 'auto'): Promise<WebEngineInfo> {
+  const order = want === 'auto' ? ORDER : [want];
+  const tried: string[] = [];
+  for (const name of order) {
+    try {
+      await activate(name);
+      return { backend: name, reason: want === 'auto' ? (tried.length ? tried.join('; ') : 'first choice') : 'requested' };
+    } catch (err) {
+      tried.push(`${name} unavailable (${(err as Error).message.split('\n')[0]})`);
+    }
+  }
+  throw new Error(`no TensorFlow.js backend could start: ${tried.join('; ')}`);
+}

@@ -50,6 +50,9 @@ export function parseCompositeName(fileName: string): { realName: string; maskIn
   if (!/^\d+$/.test(v) || !/^\d+$/.test(m) || realName === '') {
     throw new HarmoniaError(`composite name "${base}" is not <real>_<maskIndex>_<variant> (mask index and variant must be integers)`);
   }
+  if (!Number.isSafeInteger(Number(m)) || !Number.isSafeInteger(Number(v))) {
+    throw new HarmoniaError(`composite name "${base}": mask index or variant is too large`);
+  }
   return { realName, maskIndex: Number(m), variant: Number(v) };
 }
 

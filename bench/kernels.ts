@@ -27,20 +27,24 @@ function median(a: number[]): number {
   return b[b.length >> 1];
 }
 
-/** Median ms per call of `fn`, and its output values from the last call. */
-function time(fn: tf.KernelFunc, inputs: Record<string, tf.Tensor>, attrs: object): { ms: number; out: Float32Array } {
+interface Timing { ms: number; out: Float32Array }
+
+/** Median ms per call of each function, calls interleaved (A, B, A, B, …) so load changes hit both alike. */
+function time(fns: tf.KernelFunc[], inputs: Record<string, tf.Tensor>, attrs: object): Timing[] {
   const backend = tf.backend() as unknown as Backend;
-  const ts: number[] = [];
-  let out = new Float32Array(0);
+  const ts: number[][] = fns.map(() => []);
+  const outs: Float32Array[] = fns.map(() => new Float32Array(0));
   for (let i = 0; i < WARMUP + REPS; i++) {
-    const t0 = performance.now();
-    const o = fn({ inputs, backend, attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo;
-    const dt = performance.now() - t0;
-    if (i >= WARMUP) ts.push(dt);
-    if (i === WARMUP + REPS - 1) out = backend.readSync(o.dataId).slice();
-    backend.disposeData(o.dataId);
+    fns.forEach((fn, k) => {
+      const t0 = performance.now();
+      const o = fn({ inputs, backend, attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo;
+      const dt = performance.now() - t0;
+      if (i >= WARMUP) ts[k].push(dt);
+      if (i === WARMUP + REPS - 1) outs[k] = backend.readSync(o.dataId).slice();
+      backend.disposeData(o.dataId);
+    });
   }
-  return { ms: median(ts), out };
+  return fns.map((_, k) => ({ ms: median(ts[k]), out: outs[k] }));
 }
 
 function relDiff(a: Float32Array, b: Float32Array): number {
@@ -67,13 +71,13 @@ async function main(): Promise<void> {
 
   const rows: string[][] = [];
   const add = (label: string, flop: number, stockFn: tf.KernelFunc | undefined, ours: tf.KernelFunc, inputs: Record<string, tf.Tensor>, attrs: object): void => {
-    const o = time(ours, inputs, attrs);
-    const s = stockFn ? time(stockFn, inputs, attrs) : undefined;
+    const [o, s] = time(stockFn ? [ours, stockFn] : [ours], inputs, attrs) as [Timing, Timing | undefined];
     const gf = (ms: number): string => (flop ? ` (${(flop / ms / 1e6).toFixed(1)} GF/s)` : '');
+    const reference = !stockFn && ours === k('Conv2D');
     rows.push([
       label,
-      s ? `${s.ms.toFixed(1)}${gf(s.ms)}` : 'missing',
-      `${o.ms.toFixed(1)}${gf(o.ms)}`,
+      s ? `${s.ms.toFixed(1)}${gf(s.ms)}` : reference ? `${o.ms.toFixed(1)}${gf(o.ms)}` : 'missing',
+      reference ? '(stock kept)' : `${o.ms.toFixed(1)}${gf(o.ms)}`,
       s ? `${(s.ms / o.ms).toFixed(1)}x` : '–',
       s ? relDiff(o.out, s.out).toExponential(1) : '–',
     ]);

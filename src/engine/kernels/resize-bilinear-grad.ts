@@ -31,28 +31,40 @@ export function bilinearTaps(inSize: number, outSize: number, alignCorners: bool
   return { lo, hi, frac };
 }
 
-/** dx += adjoint of bilinear resize applied to dy (NHWC, row-major; dx zeroed by the caller). Pure. */
+/**
+ * dx += adjoint of bilinear resize applied to dy (NHWC, row-major; dx zeroed by the caller). Pure.
+ * Separable: rows first (contiguous axpy over whole OW·C rows into a [N, H, OW, C] buffer), then
+ * columns; ~2x faster in JS than scattering four taps per output pixel.
+ */
 export function resizeBilinearGradInto(
   dy: Float32Array, dx: Float32Array, N: number, H: number, W: number, C: number, OH: number, OW: number,
   alignCorners: boolean, halfPixelCenters: boolean,
 ): void {
   const rt = bilinearTaps(H, OH, alignCorners, halfPixelCenters);
   const ct = bilinearTaps(W, OW, alignCorners, halfPixelCenters);
-  let o = 0;
+  const rowLen = OW * C;
+  const tmp = new Float32Array(N * H * rowLen);
   for (let b = 0; b < N; b++) {
-    const bOff = b * H * W * C;
     for (let r = 0; r < OH; r++) {
-      const top = bOff + rt.lo[r] * W * C, bot = bOff + rt.hi[r] * W * C, rf = rt.frac[r];
-      for (let c = 0; c < OW; c++) {
-        const l = ct.lo[c] * C, rr = ct.hi[c] * C, cf = ct.frac[c];
-        const wTL = (1 - rf) * (1 - cf), wTR = (1 - rf) * cf, wBL = rf * (1 - cf), wBR = rf * cf;
-        for (let d = 0; d < C; d++) {
-          const g = dy[o++];
-          dx[top + l + d] += g * wTL;
-          dx[top + rr + d] += g * wTR;
-          dx[bot + l + d] += g * wBL;
-          dx[bot + rr + d] += g * wBR;
-        }
+      const src = (b * OH + r) * rowLen;
+      const lo = (b * H + rt.lo[r]) * rowLen, hi = (b * H + rt.hi[r]) * rowLen;
+      const wh = rt.frac[r], wl = 1 - wh;
+      for (let k = 0; k < rowLen; k++) {
+        const g = dy[src + k];
+        tmp[lo + k] += g * wl;
+        tmp[hi + k] += g * wh;
+      }
+    }
+  }
+  for (let bh = 0; bh < N * H; bh++) {
+    const src = bh * rowLen, dst = bh * W * C;
+    for (let c = 0; c < OW; c++) {
+      const s0 = src + c * C, lo = dst + ct.lo[c] * C, hi = dst + ct.hi[c] * C;
+      const wh = ct.frac[c], wl = 1 - wh;
+      for (let d = 0; d < C; d++) {
+        const g = tmp[s0 + d];
+        dx[lo + d] += g * wl;
+        dx[hi + d] += g * wh;
       }
     }
   }

@@ -29,3 +29,28 @@ export { loadHarmonizationModel, saveHarmonizationModel, DEFAULT_MODEL_DIR } fro
 export { placeForeground, defaultPlacement, applyChangeAtFullResolution, maskBounds } from './pipeline/compose.ts';
 export type { Placement } from './pipeline/compose.ts';
 export { harmonizeBatch, pairFolder } from './pipeline/batch.ts';
+export {
+  semiHarmonize, checkLight, decompose, evaluateShading, solveAlbedoParams, applyAlbedoEdits, identityAlbedoParams,
+  fitLightOfficial, fitLightLeastSquares, accumulateLightStats, estimateLightFromShading, lightDirection, angleBetweenDeg,
+  renderLightSphere, inflateNormals, insideDistance, outsideDistance, squaredDistanceTransform, reshade,
+} from './intrinsic/index.ts';
+export type {
+  IntrinsicOptions, SemiHarmonizeResult, LightInfo, LightMethod, LightCoeffs, LightStats, AlbedoParams, AlbedoStrengths,
+  DecompositionMethod, DecomposeOptions, ShadingModel, ReshadeOptions,
+} from './intrinsic/index.ts';
+export { precomputeSemiHarmonized, semiHarmonizedCachePath } from './intrinsic/batch.ts';
+export type { PrecomputeOptions, PrecomputeResult } from './intrinsic/batch.ts';
+export { makeComposites, synthesizeComposite, foregroundPixels, foregroundMse255, DEFAULT_MIN_FMSE, DEFAULT_MAX_FMSE } from './data/composites.ts';
+export type { SynthesisOptions, SynthesisRecord, SynthesisSummary } from './data/composites.ts';
+export { transferColors, TRANSFER_METHODS, isTransferMethod, reinhardTransfer, covarianceTransfer, mongeKantorovich, histogramTransfer, matchHistogram1D, idtTransfer, regrain } from './data/transfer/index.ts';
+export type { TransferMethod } from './data/transfer/index.ts';
+export { applyIllumination, randomIllumination, NO_ILLUMINATION_CHANGE } from './data/illumination.ts';
+export type { IlluminationParams } from './data/illumination.ts';
+export { readRealSource, normalizeCategory } from './data/sources.ts';
+export type { RealEntry, RealSource } from './data/sources.ts';
+export { createLoader, orderForEpoch, batchesPerEpoch, cropGeometry, applyGeometry, transformedInput, encodeFloatImage, decodeFloatImage } from './data/loader.ts';
+export type { Batch, Loader, LoaderOptions, InputTransform, CropMode, Geometry } from './data/loader.ts';
+export { compositeCopyBaseline, contactSheet } from './data/report.ts';
+export type { BaselineStats } from './data/report.ts';
+export { imageGrid, maskToImage } from './report/grid.ts';
+export type { GridOptions } from './report/grid.ts';

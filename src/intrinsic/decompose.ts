@@ -45,6 +45,8 @@ export interface ShadingModel {
   a: Float32Array;
   b: Float32Array;
   k: number;
+  /** the linear RGB image on the solve grid (interleaved), for statistics that run at ≤512 px */
+  linear: Float32Array;
 }
 
 export const LOG_EPS = 1e-4;
@@ -134,7 +136,7 @@ export function decompose(lin: Float32Array, width: number, height: number, opti
   }
   const p = quantile(ratio, options.scalePercentile ?? 0.97);
   const k = p > 0 && Number.isFinite(p) ? p / (options.scaleTarget ?? 0.85) : 1;
-  return { method, width: sw, height: sh, a, b, k };
+  return { method, width: sw, height: sh, a, b, k, linear: small };
 }
 
 function retinexPoisson(small: Float32Array, l: Float32Array, sw: number, sh: number, options: DecomposeOptions): Float32Array {

@@ -11,10 +11,10 @@
 import { HarmoniaError } from '../errors.ts';
 import { assertSameSize, type FloatImage, type Mask } from '../image/types.ts';
 import { fitWithin, resizeImage, resizeMask } from '../image/resize.ts';
-import { GAMMA, INV_GAMMA, LUMA_B, LUMA_G, LUMA_R, linearize } from './color.ts';
+import { INV_GAMMA, LUMA_B, LUMA_G, LUMA_R, linearize, toLinear } from './color.ts';
 import { decompose, evaluateShading, LOG_EPS, type DecomposeOptions, type DecompositionMethod, type ShadingModel } from './decompose.ts';
 import {
-  applyEditsPixel, compileEdits, identityAlbedoParams, solveAlbedoParams,
+  applyAlbedoEdits, applyEditsPixel, compileEdits, identityAlbedoParams, solveAlbedoParams,
   type AlbedoParams, type AlbedoStrengths,
 } from './albedo.ts';
 import {
@@ -129,28 +129,26 @@ export function semiHarmonize(composite: FloatImage, mask: Mask, options: Intrin
   const same = w === W && h === H;
   const srgb = same ? composite.data : resizeImage(composite, w, h, 'bilinear').data;
   const msk = same ? mask.data : resizeMask(mask, w, h, 'bilinear').data;
-  const hard = new Float32Array(n);
+  const hard = hardOf(msk);
   let fgCount = 0;
-  for (let i = 0; i < n; i++) if (msk[i] > 0.5) { hard[i] = 1; fgCount++; }
+  for (let i = 0; i < n; i++) fgCount += hard[i];
   const lin = linearize(srgb);
   lap('prepare');
 
   // 1. decomposition
   const model = decompose(lin, w, h, { ...options.decomposeOptions, method: options.decomposition ?? 'poisson' });
   const S = evaluateShading(model, lin, w, h);
-  const albedoGamma = new Float32Array(n * 3);
-  const aMin = Math.pow(1e-4, INV_GAMMA);
-  for (let i = 0, j = 0; i < n; i++, j += 3) {
-    const g = Math.pow(S[i], -INV_GAMMA);
-    albedoGamma[j] = Math.max(aMin, srgb[j] * g);
-    albedoGamma[j + 1] = Math.max(aMin, srgb[j + 1] * g);
-    albedoGamma[j + 2] = Math.max(aMin, srgb[j + 2] * g);
-  }
+  const albedoGamma = gammaAlbedo(srgb, S);
   lap('decompose');
 
-  // distances (shared by the albedo ring, normals and re-shading)
-  const dIn = insideDistance(hard, w, h);
-  const dOut = fgCount > 0 ? outsideDistance(hard, w, h) : new Float32Array(n).fill(Infinity);
+  // region of interest: the foreground bounding box plus a margin covering the context ring; distances,
+  // normals and re-shading only run inside it (outside it nothing changes)
+  const roi = foregroundRoi(hard, w, h, options, fgCount);
+  const cw = roi.x1 - roi.x0;
+  const chh = roi.y1 - roi.y0;
+  const cHard = crop(hard, w, roi, 1);
+  const dIn = insideDistance(cHard, cw, chh);
+  const dOut = outsideDistance(cHard, cw, chh);
   lap('distance');
 
   // 2. albedo parameters
@@ -159,67 +157,69 @@ export function semiHarmonize(composite: FloatImage, mask: Mask, options: Intrin
     if (options.albedoParams) albedoParams = options.albedoParams;
     else {
       const ring = options.backgroundRingFrac !== undefined ? options.backgroundRingFrac * Math.hypot(w, h) : undefined;
-      albedoParams = solveAlbedoParams(albedoGamma, hard, { strengths: options.strengths, backgroundRing: ring, outsideDistance: ring !== undefined ? dOut : undefined }).params;
+      let fullOut: Float32Array | undefined;
+      if (ring !== undefined) {
+        fullOut = new Float32Array(n).fill(Infinity);
+        paste(fullOut, w, roi, dOut, 1);
+      }
+      albedoParams = solveAlbedoParams(albedoGamma, hard, { strengths: options.strengths, backgroundRing: ring, outsideDistance: fullOut }).params;
     }
   }
   const ce = compileEdits(albedoParams);
-  const harmonizedAlbedo = new Float32Array(albedoGamma);
-  if (ce.steps.length > 0) {
-    const rgb = new Float64Array(3);
-    const tmp = new Float64Array(3);
-    for (let i = 0, j = 0; i < n; i++, j += 3) {
-      const m = msk[i];
-      if (m <= 0) continue;
-      rgb[0] = harmonizedAlbedo[j]; rgb[1] = harmonizedAlbedo[j + 1]; rgb[2] = harmonizedAlbedo[j + 2];
-      applyEditsPixel(ce, m, rgb, tmp);
-      harmonizedAlbedo[j] = rgb[0]; harmonizedAlbedo[j + 1] = rgb[1]; harmonizedAlbedo[j + 2] = rgb[2];
-    }
-  }
+  const harmonizedAlbedo = applyAlbedoEdits(albedoGamma, msk, albedoParams);
   lap('albedo');
 
-  // 3. light
+  // 3. light, on the solve grid (≤512 px, as the official fit)
   let light: LightInfo = { coeffs: [0, 0, 0, 0.1], direction: [0, 0, 1], ambient: 0.1, strength: 0, method: 'none' };
-  const bgNormals = options.backgroundNormals ? resizeNormals(options.backgroundNormals, w, h) : null;
   if (options.light) {
     light = lightInfo(checkLight(options.light), 'manual');
   } else if (doShading && fgCount > 0) {
-    const valid = new Uint8Array(n);
+    const sw = model.width;
+    const sh = model.height;
+    const sn = sw * sh;
+    const small = model.linear;
+    const sMask = sw === w && sh === h ? msk : resizeMask({ width: w, height: h, data: msk }, sw, sh, 'bilinear').data;
+    const valid = validBackground(small, sMask);
     let nValid = 0;
-    for (let i = 0, j = 0; i < n; i++, j += 3) {
-      const mean = (srgb[j] + srgb[j + 1] + srgb[j + 2]) / 3;
-      if (msk[i] < 0.5 && hard[i] === 0 && mean > 0.05 && mean < 0.95) { valid[i] = 1; nValid++; }
-    }
+    for (let i = 0; i < sn; i++) nValid += valid[i];
+    const sS = evaluateShading(model, small, sw, sh);
     const method = options.lightMethod ?? 'statistics';
     if (nValid < 16) {
       notes.push(`shading stage skipped: only ${nValid} valid background pixels to estimate the light from`);
     } else if (method === 'statistics') {
-      const est = estimateLightFromShading(gaussianBlur(S, w, h, 1), valid, w, h);
+      const est = estimateLightFromShading(gaussianBlur(sS, sw, sh, 1), valid, sw, sh);
       light = lightInfo(est.coeffs, 'statistics');
     } else {
-      if (!bgNormals) throw new HarmoniaError(`semiHarmonize: lightMethod "${method}" needs backgroundNormals`);
-      const stats = accumulateLightStats(bgNormals, S, valid);
+      if (!options.backgroundNormals) throw new HarmoniaError(`semiHarmonize: lightMethod "${method}" needs backgroundNormals`);
+      const stats = accumulateLightStats(resizeNormals(options.backgroundNormals, sw, sh), sS, valid);
       const coeffs = method === 'official' ? fitLightOfficial(stats).coeffs : fitLightLeastSquares(stats).coeffs;
       light = lightInfo(coeffs, method);
     }
   }
   lap('light');
 
-  // 4–5. normals and re-shading
-  const inflation = inflateNormals(hard, w, h, { distance: dIn });
+  // 4–5. normals and re-shading (inside the region of interest)
+  const inflation = inflateNormals(cHard, cw, chh, { distance: dIn });
+  const bgNormals = options.backgroundNormals ? resizeNormals(options.backgroundNormals, w, h) : null;
   const normals = new Float32Array(n * 3);
-  for (let i = 0, j = 0; i < n; i++, j += 3) {
-    const src = hard[i] > 0 ? inflation.normals : bgNormals;
-    if (src) { normals[j] = src[j]; normals[j + 1] = src[j + 1]; normals[j + 2] = src[j + 2]; }
-    else normals[j + 2] = 1;
+  if (bgNormals) normals.set(bgNormals);
+  else for (let j = 2; j < normals.length; j += 3) normals[j] = 1;
+  for (let y = roi.y0; y < roi.y1; y++) {
+    for (let x = roi.x0; x < roi.x1; x++) {
+      const i = y * w + x;
+      if (!hard[i]) continue;
+      const c = ((y - roi.y0) * cw + (x - roi.x0)) * 3;
+      normals[i * 3] = inflation.normals[c]; normals[i * 3 + 1] = inflation.normals[c + 1]; normals[i * 3 + 2] = inflation.normals[c + 2];
+    }
   }
   lap('normals');
-  let logRatio: Float32Array = new Float32Array(n);
-  let reshading: Float32Array = S;
+  const logRatio = new Float32Array(n);
+  const reshading = new Float32Array(S);
   let shadingGain = 1;
   if (doShading && fgCount > 0 && light.method !== 'none') {
-    const r = reshade({ width: w, height: h, shading: S, mask: hard, insideDist: dIn, outsideDist: dOut, normals: inflation.normals, light: light.coeffs }, options.reshade);
-    logRatio = r.logRatio;
-    reshading = r.shading;
+    const r = reshade({ width: cw, height: chh, shading: crop(S, w, roi, 1), mask: cHard, insideDist: dIn, outsideDist: dOut, normals: inflation.normals, light: light.coeffs }, options.reshade);
+    paste(logRatio, w, roi, r.logRatio, 1);
+    paste(reshading, w, roi, r.shading, 1);
     shadingGain = r.gain;
   }
   lap('reshade');
@@ -245,6 +245,81 @@ export function semiHarmonize(composite: FloatImage, mask: Mask, options: Intrin
       notes,
     },
   };
+}
+
+function hardOf(msk: Float32Array): Float32Array {
+  const hard = new Float32Array(msk.length);
+  for (let i = 0; i < msk.length; i++) if (msk[i] > 0.5) hard[i] = 1;
+  return hard;
+}
+
+/** x^p for x > 0 through exp/log (about twice as fast as Math.pow in V8). */
+function powPos(x: number, p: number): number {
+  return Math.exp(p * Math.log(x));
+}
+
+/** Gamma albedo a = max(1e-4, I_lin/S)^(1/2.2) = max(1e-4^(1/2.2), srgb·S^(−1/2.2)). */
+function gammaAlbedo(srgb: Float32Array, S: Float32Array): Float32Array {
+  const n = S.length;
+  const out = new Float32Array(n * 3);
+  const aMin = Math.pow(1e-4, INV_GAMMA);
+  for (let i = 0, j = 0; i < n; i++, j += 3) {
+    const g = powPos(S[i], -INV_GAMMA);
+    const r = srgb[j] * g, gg = srgb[j + 1] * g, b = srgb[j + 2] * g;
+    out[j] = r > aMin ? r : aMin;
+    out[j + 1] = gg > aMin ? gg : aMin;
+    out[j + 2] = b > aMin ? b : aMin;
+  }
+  return out;
+}
+
+/** Official light-fit validity: background (mask < 0.5) and 0.05 < mean(srgb) < 0.95. */
+function validBackground(lin: Float32Array, mask: Float32Array): Uint8Array {
+  const n = mask.length;
+  const valid = new Uint8Array(n);
+  for (let i = 0, j = 0; i < n; i++, j += 3) {
+    if (!(mask[i] < 0.5)) continue;
+    const r = lin[j], g = lin[j + 1], b = lin[j + 2];
+    const mean = ((r > 0 ? powPos(r, INV_GAMMA) : 0) + (g > 0 ? powPos(g, INV_GAMMA) : 0) + (b > 0 ? powPos(b, INV_GAMMA) : 0)) / 3;
+    if (mean > 0.05 && mean < 0.95) valid[i] = 1;
+  }
+  return valid;
+}
+
+interface Roi { x0: number; y0: number; x1: number; y1: number }
+
+/** Foreground bounding box grown by the widest neighbourhood any stage looks at, clipped to the image. */
+function foregroundRoi(hard: Float32Array, w: number, h: number, options: IntrinsicOptions, fgCount: number): Roi {
+  if (fgCount === 0) return { x0: 0, y0: 0, x1: Math.min(w, 1), y1: Math.min(h, 1) };
+  let x0 = w, y0 = h, x1 = -1, y1 = -1;
+  for (let y = 0; y < h; y++) {
+    const row = y * w;
+    for (let x = 0; x < w; x++) {
+      if (hard[row + x]) {
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+        if (y < y0) y0 = y;
+        if (y > y1) y1 = y;
+      }
+    }
+  }
+  const size = Math.sqrt((x1 - x0 + 1) * (y1 - y0 + 1));
+  const band = Math.max(2, (options.reshade?.ringFrac ?? 0.04) * size);
+  const ring = options.backgroundRingFrac !== undefined ? options.backgroundRingFrac * Math.hypot(w, h) : 0;
+  const margin = Math.ceil(Math.max(band, ring)) + 2;
+  return { x0: Math.max(0, x0 - margin), y0: Math.max(0, y0 - margin), x1: Math.min(w, x1 + 1 + margin), y1: Math.min(h, y1 + 1 + margin) };
+}
+
+function crop(src: Float32Array, w: number, r: Roi, c: number): Float32Array {
+  const cw = r.x1 - r.x0;
+  const out = new Float32Array(cw * (r.y1 - r.y0) * c);
+  for (let y = r.y0; y < r.y1; y++) out.set(src.subarray((y * w + r.x0) * c, (y * w + r.x1) * c), (y - r.y0) * cw * c);
+  return out;
+}
+
+function paste(dst: Float32Array, w: number, r: Roi, src: Float32Array, c: number): void {
+  const cw = r.x1 - r.x0;
+  for (let y = r.y0; y < r.y1; y++) dst.set(src.subarray((y - r.y0) * cw * c, (y - r.y0 + 1) * cw * c), (y * w + r.x0) * c);
 }
 
 function lightInfo(coeffs: LightCoeffs, method: LightInfo['method']): LightInfo {
@@ -301,7 +376,7 @@ function recompose(composite: FloatImage, mask: Mask, model: ShadingModel, ce: R
       const ratio = reshaded ? Math.exp(top + (bot - top) * rfy) : 1;
       const j = i * 3;
       const r = src[j] > 0 ? src[j] : 0, g = src[j + 1] > 0 ? src[j + 1] : 0, bl = src[j + 2] > 0 ? src[j + 2] : 0;
-      const lr = Math.pow(r, GAMMA), lg = Math.pow(g, GAMMA), lb = Math.pow(bl, GAMMA);
+      const lr = toLinear(r), lg = toLinear(g), lb = toLinear(bl);
       let outR: number, outG: number, outB: number;
       if (editing) {
         // S at this pixel
@@ -312,20 +387,20 @@ function recompose(composite: FloatImage, mask: Mask, model: ShadingModel, ce: R
         const bt = b[mr0 + mx0] + (b[mr0 + mx1] - b[mr0 + mx0]) * mfx;
         const bb = b[mr1 + mx0] + (b[mr1 + mx1] - b[mr1 + mx0]) * mfx;
         const S = k * Math.exp((at + (ab - at) * mfy) * ll + bt + (bb - bt) * mfy);
-        const gS = Math.pow(S, -INV_GAMMA);
+        const gS = powPos(S, -INV_GAMMA);
         rgb[0] = Math.max(aMin, r * gS); rgb[1] = Math.max(aMin, g * gS); rgb[2] = Math.max(aMin, bl * gS);
         applyEditsPixel(ce, m, rgb, tmp);
         const f = S * ratio;
-        outR = Math.pow(rgb[0], GAMMA) * f;
-        outG = Math.pow(rgb[1], GAMMA) * f;
-        outB = Math.pow(rgb[2], GAMMA) * f;
+        outR = toLinear(rgb[0]) * f;
+        outG = toLinear(rgb[1]) * f;
+        outB = toLinear(rgb[2]) * f;
       } else {
         // A·S = I_lin exactly, so only the ratio acts
         outR = lr * ratio; outG = lg * ratio; outB = lb * ratio;
       }
-      out[j] = outR >= 1 ? 1 : outR > 0 ? Math.pow(outR, INV_GAMMA) : 0;
-      out[j + 1] = outG >= 1 ? 1 : outG > 0 ? Math.pow(outG, INV_GAMMA) : 0;
-      out[j + 2] = outB >= 1 ? 1 : outB > 0 ? Math.pow(outB, INV_GAMMA) : 0;
+      out[j] = outR >= 1 ? 1 : outR > 0 ? powPos(outR, INV_GAMMA) : 0;
+      out[j + 1] = outG >= 1 ? 1 : outG > 0 ? powPos(outG, INV_GAMMA) : 0;
+      out[j + 2] = outB >= 1 ? 1 : outB > 0 ? powPos(outB, INV_GAMMA) : 0;
     }
   }
   return { width: W, height: H, channels: 3, data: out };

@@ -30,56 +30,49 @@ export function gaussianWindow(size = SSIM_WINDOW, sigma = SSIM_SIGMA): Float64A
   return w;
 }
 
-/** "Valid" separable filtering of one plane: (h−size+1)×(w−size+1) output. */
-function filterValid(src: Float64Array, w: number, h: number, taps: Float64Array): Float64Array {
-  const k = taps.length;
-  const ow = w - k + 1, oh = h - k + 1;
-  const tmp = new Float64Array(h * ow);
-  for (let y = 0; y < h; y++) {
-    const row = y * w;
-    for (let x = 0; x < ow; x++) {
-      let s = 0;
-      for (let t = 0; t < k; t++) s += taps[t] * src[row + x + t];
-      tmp[y * ow + x] = s;
-    }
-  }
-  const out = new Float64Array(oh * ow);
-  for (let y = 0; y < oh; y++) {
-    for (let x = 0; x < ow; x++) {
-      let s = 0;
-      for (let t = 0; t < k; t++) s += taps[t] * tmp[(y + t) * ow + x];
-      out[y * ow + x] = s;
-    }
-  }
-  return out;
-}
-
-/** Mean SSIM of one channel plane (values on the 0–255 scale). */
+/**
+ * Mean SSIM of one channel plane (values on the 0–255 scale). One fused pass: the five local
+ * moments (μx, μy, E[x²], E[y²], E[xy]) are filtered together, horizontally then vertically, over
+ * the "valid" region only.
+ */
 export function ssimPlane(a: Float64Array, b: Float64Array, width: number, height: number): number {
   const taps = gaussianWindow();
-  const n = width * height;
-  const aa = new Float64Array(n), bb = new Float64Array(n), ab = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    aa[i] = a[i] * a[i];
-    bb[i] = b[i] * b[i];
-    ab[i] = a[i] * b[i];
+  const k = taps.length;
+  const ow = width - k + 1, oh = height - k + 1;
+  const n = height * ow;
+  const hx = new Float64Array(n), hy = new Float64Array(n), hxx = new Float64Array(n), hyy = new Float64Array(n), hxy = new Float64Array(n);
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    for (let x = 0; x < ow; x++) {
+      let sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
+      for (let t = 0; t < k; t++) {
+        const w = taps[t];
+        const u = a[row + x + t], v = b[row + x + t];
+        const wu = w * u, wv = w * v;
+        sx += wu; sy += wv; sxx += wu * u; syy += wv * v; sxy += wu * v;
+      }
+      const o = y * ow + x;
+      hx[o] = sx; hy[o] = sy; hxx[o] = sxx; hyy[o] = syy; hxy[o] = sxy;
+    }
   }
-  const mx = filterValid(a, width, height, taps);
-  const my = filterValid(b, width, height, taps);
-  const mxx = filterValid(aa, width, height, taps);
-  const myy = filterValid(bb, width, height, taps);
-  const mxy = filterValid(ab, width, height, taps);
   const c1 = (SSIM_K1 * PEAK) ** 2;
   const c2 = (SSIM_K2 * PEAK) ** 2;
-  let s = 0;
-  for (let i = 0; i < mx.length; i++) {
-    const ux = mx[i], uy = my[i];
-    const vx = mxx[i] - ux * ux;
-    const vy = myy[i] - uy * uy;
-    const vxy = mxy[i] - ux * uy;
-    s += ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2));
+  let total = 0;
+  for (let y = 0; y < oh; y++) {
+    for (let x = 0; x < ow; x++) {
+      let ux = 0, uy = 0, mxx = 0, myy = 0, mxy = 0;
+      for (let t = 0; t < k; t++) {
+        const w = taps[t];
+        const o = (y + t) * ow + x;
+        ux += w * hx[o]; uy += w * hy[o]; mxx += w * hxx[o]; myy += w * hyy[o]; mxy += w * hxy[o];
+      }
+      const vx = mxx - ux * ux;
+      const vy = myy - uy * uy;
+      const vxy = mxy - ux * uy;
+      total += ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2));
+    }
   }
-  return s / mx.length;
+  return total / (oh * ow);
 }
 
 /** SSIM per channel (0–255 scale, Gaussian 11/1.5, K1 .01, K2 .03), averaged over channels. */

@@ -74,22 +74,35 @@ export class Lpips {
     if (a.shape.some((v, i) => v !== b.shape[i]) || a.shape[3] !== 3) {
       throw new HarmoniaError(`LPIPS: inputs must be NHWC RGB of one shape, got [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`);
     }
-    return tf.tidy(() => {
-      const n = a.shape[0];
-      const x = tf.concat([a, b], 0);
-      const scaled = tf.div(tf.sub(tf.sub(tf.mul(x, 2), 1), this.shift), this.scale) as tf.Tensor4D;
-      const feats = this.backbone.features(scaled);
-      let total: tf.Tensor1D = tf.zeros([n]);
-      feats.forEach((f, k) => {
-        const norm = tf.add(tf.sqrt(tf.sum(tf.square(f), 3, true)), LPIPS_EPS);
-        const u = tf.div(f, norm);
-        const [ua, ub] = tf.split(u, [n, n], 0);
-        const d = tf.square(tf.sub(ua, ub));
-        const lin = tf.sum(tf.mul(d, this.lins[k]), 3); // [N, H, W]
-        total = tf.add(total, tf.mean(lin, [1, 2]));
-      });
-      return total;
+    const n = a.shape[0];
+    return tf.tidy(() => this.combine(tf.concat([a, b], 0), n, n));
+  }
+
+  /**
+   * LPIPS of each of M candidates [M,H,W,3] against one reference [1,H,W,3], in one backbone pass
+   * (the evaluator scores the composite and the prediction against the same real image) → [M].
+   */
+  distancesToReference(ref: tf.Tensor4D, candidates: tf.Tensor4D): tf.Tensor1D {
+    if (ref.shape[0] !== 1 || ref.shape.slice(1).some((v, i) => v !== candidates.shape[i + 1]) || ref.shape[3] !== 3) {
+      throw new HarmoniaError(`LPIPS: reference must be [1,H,W,3] matching the candidates, got [${ref.shape.join(', ')}] and [${candidates.shape.join(', ')}]`);
+    }
+    return tf.tidy(() => this.combine(tf.concat([ref, candidates], 0), 1, candidates.shape[0]));
+  }
+
+  /** Backbone pass on [first; second] (first broadcasts when it has 1 item), then the LPIPS sum. */
+  private combine(x: tf.Tensor4D, nFirst: number, nSecond: number): tf.Tensor1D {
+    const scaled = tf.div(tf.sub(tf.sub(tf.mul(x, 2), 1), this.shift), this.scale) as tf.Tensor4D;
+    const feats = this.backbone.features(scaled);
+    let total: tf.Tensor1D = tf.zeros([nSecond]);
+    feats.forEach((f, k) => {
+      const norm = tf.add(tf.sqrt(tf.sum(tf.square(f), 3, true)), LPIPS_EPS);
+      const u = tf.div(f, norm);
+      const [ua, ub] = tf.split(u, [nFirst, nSecond], 0);
+      const d = tf.square(tf.sub(ua, ub));
+      const lin = tf.sum(tf.mul(d, this.lins[k]), 3); // [N, H, W]: the 1×1 conv C→1 without bias
+      total = tf.add(total, tf.mean(lin, [1, 2]));
     });
+    return total;
   }
 
   /** LPIPS distance of two RGB images in [0,1] of the same size. */

@@ -8,6 +8,11 @@ import { initEngine } from '../../src/engine/index.ts';
 import { loadLpips, lpipsFiles, linWeightsFromStateDict, type LpipsNet } from '../../src/models/lpips.ts';
 import { loadStateDict } from '../../src/models/torch/checkpoint.ts';
 import { HarmoniaError } from '../../src/errors.ts';
+import { readImage } from '../../src/image/io.ts';
+import { readIHarmonyDataset } from '../../src/data/iharmony4.ts';
+import { toEvalImage } from '../../src/metrics/index.ts';
+import { evaluateSamples, resultMarkdown } from '../../src/eval/evaluate.ts';
+import { writeSplit } from './fixtures.ts';
 import { needsTorch, runPython } from './python.ts';
 
 function readBin(path: string): Float32Array {
@@ -67,5 +72,27 @@ test('LPIPS files: default paths under the weights folder, clear errors when mis
   copyFileSync(join(gen, 'alexnet.pth'), p.backbone);
   copyFileSync(join(gen, 'lpips', 'alex.pth'), p.lin);
   assert.equal(lpipsFiles('alex', { dir }).available, true);
-  (await loadLpips('alex', { dir })).dispose();
+  // the evaluator picks the weights up from the folder and reports real LPIPS numbers
+  const data = join(dir, 'data');
+  await writeSplit(data);
+  const samples = (await readIHarmonyDataset(join(data, 'Gen'), { split: 'test' })).slice(0, 3);
+  const r = await evaluateSamples(samples, { oracle: (s) => readImage(s.real) }, { quiet: true, lpips: 'alex', weightsDir: dir });
+  assert.equal(r.lpips.available, true);
+  const lp = await loadLpips('alex', { dir });
+  for (const s of samples) {
+    const comp = r.rows.find((x) => x.id === s.id && x.method === 'composite')!;
+    const oracle = r.rows.find((x) => x.id === s.id && x.method === 'oracle')!;
+    assert.equal(oracle.lpips, 0);
+    const direct = await lp.distance(toEvalImage(await readImage(s.composite)), toEvalImage(await readImage(s.real)));
+    assert.ok(comp.lpips! > 0 && Math.abs(comp.lpips! - direct) < 1e-6, `${s.id}: evaluator ${comp.lpips} vs direct ${direct}`);
+  }
+  assert.match(resultMarkdown(r), /LPIPS \(alex\) ↓/);
+  // batched scoring against one reference equals pairwise scoring
+  const ref = tf.randomUniform([1, 40, 36, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+  const cands = tf.randomUniform([3, 40, 36, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
+  const batched = await lp.distancesToReference(ref, cands).data();
+  const pairwise = await lp.distanceTensor(tf.tile(ref, [3, 1, 1, 1]) as tf.Tensor4D, cands).data();
+  for (let i = 0; i < 3; i++) assert.ok(Math.abs(batched[i] - pairwise[i]) < 1e-6);
+  tf.dispose([ref, cands]);
+  lp.dispose();
 });

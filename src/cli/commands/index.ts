@@ -4,6 +4,7 @@ import { harmonizeCommand } from './harmonize.ts';
 import { demoCommand } from './demo.ts';
 import { makeProcedural } from './make-procedural.ts';
 import { makeCompositesCommand } from './make-composites.ts';
+import { evaluateCommand } from './evaluate.ts';
 import { intrinsicCommand } from './intrinsic.ts';
 
 /** All sub-commands, in the order `harmonia --help` lists them. Add one line per new command. */
@@ -13,5 +14,6 @@ export const commands: Command[] = [
   demoCommand,
   makeProcedural,
   makeCompositesCommand,
+  evaluateCommand,
   intrinsicCommand,
 ];

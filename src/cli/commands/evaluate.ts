@@ -1,0 +1,59 @@
+import type { Command } from '../types.ts';
+import { HarmoniaError } from '../../errors.ts';
+import { evaluateDataset, resultMarkdown, COMPOSITE_METHOD } from '../../eval/evaluate.ts';
+import { isLpipsNet, type LpipsNet } from '../../models/lpips.ts';
+import { markdownTable, formatNumber } from '../../report/table.ts';
+
+export const evaluateCommand: Command = {
+  name: 'evaluate',
+  summary: 'metrics (MSE, PSNR, fMSE, fPSNR, bMSE, SSIM, LPIPS) of predictions vs the composite baseline',
+  usage: 'harmonia evaluate --data <dir> [--list <file>] [--pred <dir>] [--out <dir>] [--lpips alex|vgg|squeeze|none] [--name NAME]',
+  options: {
+    data: { type: 'string', description: 'dataset root or subset folder (iHarmony4 layout)' },
+    list: { type: 'string', description: 'list of composites to evaluate (e.g. HFlickr_test.txt); default: the test lists' },
+    pred: { type: 'string', description: 'folder of predictions named like the composites (<base>.png|.jpg|.jpeg|.webp, optionally under <subset>/); without it only the composite baseline is evaluated' },
+    name: { type: 'string', default: 'prediction', description: 'name of the predictions in the tables' },
+    out: { type: 'string', description: 'write per_image.csv, summary.json and table.md here' },
+    lpips: { type: 'string', default: 'alex', description: 'LPIPS backbone: alex, vgg, squeeze or none (no weight files → "n/a (no weights)")' },
+    weights: { type: 'string', description: 'weights folder (default $HARMONIA_WEIGHTS or ~/.cache/harmonia/weights)' },
+    size: { type: 'string', default: '256', description: 'evaluation size (the protocol uses 256)' },
+    full: { type: 'boolean', default: false, description: 'print the per-subset and per-foreground-ratio tables too' },
+    quiet: { type: 'boolean', default: false, description: 'no progress bar' },
+  },
+  async run({ values }) {
+    if (typeof values.data !== 'string' || values.data === '') throw new HarmoniaError('--data <dir> is required');
+    const lpips = String(values.lpips);
+    if (lpips !== 'none' && !isLpipsNet(lpips)) throw new HarmoniaError(`--lpips must be alex, vgg, squeeze or none, got "${lpips}"`);
+    const size = Number(values.size);
+    if (!Number.isInteger(size) || size < 11) throw new HarmoniaError(`--size must be an integer ≥ 11, got "${String(values.size)}"`);
+    if (values.name === COMPOSITE_METHOD) throw new HarmoniaError(`--name cannot be "${COMPOSITE_METHOD}" (that is the baseline)`);
+    const r = await evaluateDataset({
+      data: values.data,
+      list: typeof values.list === 'string' ? values.list : undefined,
+      pred: typeof values.pred === 'string' ? values.pred : undefined,
+      name: String(values.name),
+      out: typeof values.out === 'string' ? values.out : undefined,
+      lpips: lpips as LpipsNet | 'none',
+      weightsDir: typeof values.weights === 'string' ? values.weights : undefined,
+      size,
+      quiet: Boolean(values.quiet),
+    });
+    if (values.full) {
+      console.log(resultMarkdown(r));
+    } else {
+      const lp = r.lpips.available ? null : (r.lpips.net === 'none' ? 'not computed' : 'n/a (no weights)');
+      const rows = r.methods.map((m) => {
+        const g = r.summary[m].All;
+        const worse = g.worseFmse?.share;
+        return [m, formatNumber(g.mse), formatNumber(g.psnr), formatNumber(g.fmse), formatNumber(g.fpsnr), formatNumber(g.bmse),
+          formatNumber(g.ssim, 4), lp ?? formatNumber(g.lpips, 4), worse === undefined ? '–' : worse === null ? 'n/a' : `${(worse * 100).toFixed(1)}%`];
+      });
+      console.log(`${r.images} images, ${r.size}×${r.size} protocol (MISSION.md §3), per-image means; LPIPS: ${r.lpips.note}`);
+      console.log(markdownTable(['Method', 'MSE', 'PSNR', 'fMSE', 'fPSNR', 'bMSE', 'SSIM', r.lpips.available ? `LPIPS (${r.lpips.net})` : 'LPIPS', 'fMSE worse'], rows,
+        { align: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'] }));
+    }
+    if (r.files) console.log(`wrote ${r.files.csv}, ${r.files.json}, ${r.files.markdown}`);
+    console.log(`evaluated in ${r.seconds.toFixed(1)} s`);
+    return 0;
+  },
+};

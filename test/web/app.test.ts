@@ -10,7 +10,6 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-// @ts-expect-error: plain ESM helper without type declarations
 import { buildApp, serveStatic, launchChromium, CHROMIUM, ROOT, DIST } from '../../scripts/web-serve.mjs';
 import type { BrowserContext, Page } from 'playwright-core';
 import { buildGenerator } from '../../src/models/generator.ts';

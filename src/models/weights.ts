@@ -26,19 +26,19 @@ export interface WeightSpec {
   url: string;
   /** First 8 hex digits of the SHA-256 (torchvision names), when known. */
   sha256Prefix?: string;
-  /** Approximate size in bytes, for the listing. */
+  /** Rough size in bytes, for the listing only (never checked). */
   approxBytes: number;
   usedFor: string;
 }
 
 export const KNOWN_WEIGHTS: readonly WeightSpec[] = [
-  { id: 'alexnet', file: 'alexnet-owt-7be5be79.pth', url: 'https://download.pytorch.org/models/alexnet-owt-7be5be79.pth', sha256Prefix: '7be5be79', approxBytes: 244_408_911, usedFor: 'LPIPS --lpips alex (default) backbone' },
-  { id: 'vgg16', file: 'vgg16-397923af.pth', url: 'https://download.pytorch.org/models/vgg16-397923af.pth', sha256Prefix: '397923af', approxBytes: 553_433_881, usedFor: 'LPIPS --lpips vgg backbone' },
-  { id: 'squeezenet1_1', file: 'squeezenet1_1-b8a52dc0.pth', url: 'https://download.pytorch.org/models/squeezenet1_1-b8a52dc0.pth', sha256Prefix: 'b8a52dc0', approxBytes: 4_966_400, usedFor: 'LPIPS --lpips squeeze backbone' },
-  { id: 'vgg19', file: 'vgg19-dcbb9e9d.pth', url: 'https://download.pytorch.org/models/vgg19-dcbb9e9d.pth', sha256Prefix: 'dcbb9e9d', approxBytes: 574_673_361, usedFor: 'GAN feature loss (content + feature setting)' },
-  { id: 'lpips-alex', file: 'lpips/v0.1/alex.pth', url: 'https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/alex.pth', approxBytes: 6_009, usedFor: 'LPIPS alex lin layers (1,152 weights)' },
-  { id: 'lpips-vgg', file: 'lpips/v0.1/vgg.pth', url: 'https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/vgg.pth', approxBytes: 7_289, usedFor: 'LPIPS vgg lin layers (1,472 weights)' },
-  { id: 'lpips-squeeze', file: 'lpips/v0.1/squeeze.pth', url: 'https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/squeeze.pth', approxBytes: 10_811, usedFor: 'LPIPS squeeze lin layers (2,240 weights)' },
+  { id: 'alexnet', file: 'alexnet-owt-7be5be79.pth', url: 'https://download.pytorch.org/models/alexnet-owt-7be5be79.pth', sha256Prefix: '7be5be79', approxBytes: 244_000_000, usedFor: 'LPIPS --lpips alex (default) backbone' },
+  { id: 'vgg16', file: 'vgg16-397923af.pth', url: 'https://download.pytorch.org/models/vgg16-397923af.pth', sha256Prefix: '397923af', approxBytes: 553_000_000, usedFor: 'LPIPS --lpips vgg backbone' },
+  { id: 'squeezenet1_1', file: 'squeezenet1_1-b8a52dc0.pth', url: 'https://download.pytorch.org/models/squeezenet1_1-b8a52dc0.pth', sha256Prefix: 'b8a52dc0', approxBytes: 5_000_000, usedFor: 'LPIPS --lpips squeeze backbone' },
+  { id: 'vgg19', file: 'vgg19-dcbb9e9d.pth', url: 'https://download.pytorch.org/models/vgg19-dcbb9e9d.pth', sha256Prefix: 'dcbb9e9d', approxBytes: 575_000_000, usedFor: 'GAN feature loss (content + feature setting)' },
+  { id: 'lpips-alex', file: 'lpips/v0.1/alex.pth', url: 'https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/alex.pth', approxBytes: 6_000, usedFor: 'LPIPS alex lin layers (1,152 weights)' },
+  { id: 'lpips-vgg', file: 'lpips/v0.1/vgg.pth', url: 'https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/vgg.pth', approxBytes: 7_000, usedFor: 'LPIPS vgg lin layers (1,472 weights)' },
+  { id: 'lpips-squeeze', file: 'lpips/v0.1/squeeze.pth', url: 'https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/squeeze.pth', approxBytes: 11_000, usedFor: 'LPIPS squeeze lin layers (2,240 weights)' },
 ];
 
 /** The weights folder: explicit dir, else $HARMONIA_WEIGHTS, else ~/.cache/harmonia/weights. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, mkdirSync, copyFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, mkdirSync, copyFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf } from '../../src/engine/tf.ts';
@@ -13,6 +13,8 @@ import { readIHarmonyDataset } from '../../src/data/iharmony4.ts';
 import { toEvalImage } from '../../src/metrics/index.ts';
 import { evaluateSamples, resultMarkdown } from '../../src/eval/evaluate.ts';
 import { writeSplit } from './fixtures.ts';
+import { main } from '../../src/cli/main.ts';
+import { sha256File, weightsDir } from '../../src/models/weights.ts';
 import { needsTorch, runPython } from './python.ts';
 
 function readBin(path: string): Float32Array {
@@ -57,7 +59,7 @@ test('LPIPS v0.1 (alex, vgg, squeeze) matches a PyTorch implementation on the sa
   assert.ok(tf.memory().numTensors <= before + 3, `tensors leaked: ${tf.memory().numTensors - before}`);
 });
 
-test('LPIPS files: default paths under the weights folder, clear errors when missing or wrong', { skip: needsTorch() }, async () => {
+test('LPIPS files: default paths under the weights folder, clear errors when missing or wrong', { skip: needsTorch() }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'harmonia-lpipsw-'));
   const p = lpipsFiles('alex', { dir });
   assert.equal(p.backbone, join(dir, 'alexnet-owt-7be5be79.pth'));
@@ -72,6 +74,20 @@ test('LPIPS files: default paths under the weights folder, clear errors when mis
   copyFileSync(join(gen, 'alexnet.pth'), p.backbone);
   copyFileSync(join(gen, 'lpips', 'alex.pth'), p.lin);
   assert.equal(lpipsFiles('alex', { dir }).available, true);
+  // `harmonia weights`: the lin file loads; the generated backbone fails the SHA-256 check of its name
+  const logs: string[] = [];
+  const errs: string[] = [];
+  t.mock.method(console, 'log', (...a: unknown[]) => { logs.push(a.join(' ')); });
+  t.mock.method(console, 'error', (...a: unknown[]) => { errs.push(a.join(' ')); });
+  const code = await main(['weights', '--dir', dir]);
+  t.mock.restoreAll();
+  const text = logs.join('\n');
+  assert.equal(code, 1, text);
+  assert.match(text, /\| lpips\/v0\.1\/alex\.pth \| present \([\d.]+ kB\) \| ok \(loads, shapes match\) \|/);
+  assert.match(text, /\| alexnet-owt-7be5be79\.pth \| present \([\d.]+ MB\) \| MISMATCH: sha256 [0-9a-f]{8}…, name says 7be5be79 \|/);
+  assert.match(text, /\| vgg19-dcbb9e9d\.pth \| missing \|/);
+  assert.match(text, /https:\/\/download\.pytorch\.org\/models\/vgg19-dcbb9e9d\.pth\n\s+-> .*vgg19-dcbb9e9d\.pth/);
+  assert.match(errs.join('\n'), /1 file\(s\) failed verification/);
   // the evaluator picks the weights up from the folder and reports real LPIPS numbers
   const data = join(dir, 'data');
   await writeSplit(data);
@@ -95,4 +111,21 @@ test('LPIPS files: default paths under the weights folder, clear errors when mis
   for (let i = 0; i < 3; i++) assert.ok(Math.abs(batched[i] - pairwise[i]) < 1e-6);
   tf.dispose([ref, cands]);
   lp.dispose();
+});
+
+test('weights folder resolution and SHA-256 of a known input', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'harmonia-sha-'));
+  const f = join(dir, 'abc.txt');
+  writeFileSync(f, 'abc');
+  assert.equal(await sha256File(f), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  const saved = process.env.HARMONIA_WEIGHTS;
+  process.env.HARMONIA_WEIGHTS = dir;
+  try {
+    assert.equal(weightsDir(), dir);
+    assert.equal(weightsDir('/x/y'), '/x/y');
+    delete process.env.HARMONIA_WEIGHTS;
+    assert.match(weightsDir(), /\.cache\/harmonia\/weights$/);
+  } finally {
+    if (saved === undefined) delete process.env.HARMONIA_WEIGHTS; else process.env.HARMONIA_WEIGHTS = saved;
+  }
 });

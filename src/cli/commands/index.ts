@@ -5,6 +5,7 @@ import { demoCommand } from './demo.ts';
 import { makeProcedural } from './make-procedural.ts';
 import { makeCompositesCommand } from './make-composites.ts';
 import { evaluateCommand } from './evaluate.ts';
+import { weightsCommand } from './weights.ts';
 import { intrinsicCommand } from './intrinsic.ts';
 
 /** All sub-commands, in the order `harmonia --help` lists them. Add one line per new command. */
@@ -15,5 +16,6 @@ export const commands: Command[] = [
   makeProcedural,
   makeCompositesCommand,
   evaluateCommand,
+  weightsCommand,
   intrinsicCommand,
 ];

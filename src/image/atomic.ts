@@ -49,7 +49,7 @@ export async function writeFileAtomic(path: string, data: AtomicData, opts: { mk
     try {
       await fsp.mkdir(dir, { recursive: true });
     } catch (err) {
-      throw new HarmoniaError(`cannot create folder ${dir}: ${describeFsError(err)}`, { file: path, cause: err });
+      throw new HarmoniaError(`cannot create folder ${dir}: ${describeMkdirError(dir, err)}`, { file: path, cause: err });
     }
   }
   const tmp = tempName(path);
@@ -87,7 +87,7 @@ export function writeFileAtomicSync(path: string, data: Uint8Array | string, opt
     try {
       mkdirSync(dirname(path), { recursive: true });
     } catch (err) {
-      throw new HarmoniaError(`cannot create folder ${dirname(path)}: ${describeFsError(err)}`, { file: path, cause: err });
+      throw new HarmoniaError(`cannot create folder ${dirname(path)}: ${describeMkdirError(dirname(path), err)}`, { file: path, cause: err });
     }
   }
   const tmp = tempName(path);
@@ -157,6 +157,28 @@ export async function removeStaleTempFiles(dir: string, opts: { olderThanMs?: nu
     }
   }
   return removed;
+}
+
+/**
+ * Why `mkdir -p dir` failed, in words: when a path component exists but is a file (EEXIST / ENOTDIR),
+ * names that file instead of the bare "already exists".
+ */
+export function describeMkdirError(dir: string, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'EEXIST' || code === 'ENOTDIR') {
+    let cur = dir;
+    for (;;) {
+      try {
+        if (!statSync(cur).isDirectory()) return `${cur} is a file, not a folder`;
+        break;
+      } catch {
+        const parent = dirname(cur);
+        if (parent === cur) break;
+        cur = parent;
+      }
+    }
+  }
+  return describeFsError(err);
 }
 
 export function describeFsError(err: unknown): string {

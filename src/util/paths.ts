@@ -5,7 +5,7 @@
 import { realpathSync, statSync, accessSync, mkdirSync, constants, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { HarmoniaError } from '../errors.ts';
-import { describeFsError } from '../image/atomic.ts';
+import { describeFsError, describeMkdirError } from '../image/atomic.ts';
 
 function statOrUndefined(p: string): Stats | undefined {
   try {
@@ -75,7 +75,7 @@ export function assertWritableOutput(output: string, opts: { inputs?: readonly s
     try {
       mkdirSync(dir, { recursive: true });
     } catch (err) {
-      throw new HarmoniaError(`cannot create the ${what} folder ${dir}: ${describeFsError(err)}`, { file: output, cause: err });
+      throw new HarmoniaError(`cannot create the ${what} folder ${dir}: ${describeMkdirError(dir, err)}`, { file: output, cause: err });
     }
   }
   const dst = statOrUndefined(dir);

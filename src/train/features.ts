@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { HarmoniaError } from '../errors.ts';
 import { loadVgg19Features, createRandomVgg19 } from '../models/vgg.ts';
+import { weightPath } from '../models/weights.ts';
 import type { FeatureExtractor } from '../losses/index.ts';
 
 export interface FeatureSpec {
@@ -17,20 +18,19 @@ export interface FeatureSpec {
 
 export const RANDOM_FEATURES_NOTE = 'feature loss uses a RANDOMLY INITIALISED VGG-19 (vgg19-dcbb9e9d.pth not available; --allow-random-features)';
 
-/** Where the VGG-19 weights are looked for when none is given. */
-export function defaultVggPath(): string | undefined {
-  return process.env.HARMONIA_VGG19 || undefined;
+/** Where the VGG-19 weights are looked for when none is given: $HARMONIA_VGG19, else the weights folder (models/weights.ts). */
+export function defaultVggPath(): string {
+  return process.env.HARMONIA_VGG19 || weightPath('vgg19');
 }
 
 /** Decides which VGG-19 the feature setting will use; throws when no weights and random is not allowed. */
 export function resolveFeatureSource(spec: FeatureSpec): { path?: string; random: boolean; note?: string } {
   const path = spec.vggWeights ?? defaultVggPath();
-  if (path && existsSync(path)) return { path, random: false };
+  if (existsSync(path)) return { path, random: false };
   if (spec.allowRandom) return { random: true, note: RANDOM_FEATURES_NOTE };
   throw new HarmoniaError(
-    path
-      ? `VGG-19 weights not found at ${path}; the feature setting needs torchvision's vgg19-dcbb9e9d.pth (or pass --allow-random-features to run with random features, which every output will then say)`
-      : 'the feature setting needs VGG-19 weights: give --vgg19 <vgg19-dcbb9e9d.pth> or set HARMONIA_VGG19 (or pass --allow-random-features to run with random features, which every output will then say)',
+    `VGG-19 weights not found at ${path}: the feature setting needs torchvision's vgg19-dcbb9e9d.pth (give --vgg19 <file>, set HARMONIA_VGG19, or put it in the weights folder; see \`harmonia weights\`), ` +
+    'or pass --allow-random-features to run with random features, which every output will then say',
   );
 }
 

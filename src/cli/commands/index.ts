@@ -7,6 +7,9 @@ import { makeCompositesCommand } from './make-composites.ts';
 import { evaluateCommand } from './evaluate.ts';
 import { weightsCommand } from './weights.ts';
 import { intrinsicCommand } from './intrinsic.ts';
+import { trainCommand } from './train.ts';
+import { experimentCommand } from './experiment.ts';
+import { sweepCommand } from './sweep.ts';
 
 /** All sub-commands, in the order `harmonia --help` lists them. Add one line per new command. */
 export const commands: Command[] = [
@@ -18,4 +21,7 @@ export const commands: Command[] = [
   evaluateCommand,
   weightsCommand,
   intrinsicCommand,
+  trainCommand,
+  experimentCommand,
+  sweepCommand,
 ];

@@ -1,0 +1,148 @@
+import type { Command, OptionSpec } from '../types.ts';
+import { HarmoniaError } from '../../errors.ts';
+import { initEngine } from '../../engine/index.ts';
+import type { BackendRequest } from '../../engine/index.ts';
+import { join } from 'node:path';
+import { getPreset, settingConfig, PRESET_NAMES } from '../../train/presets.ts';
+import { mergeTrainConfig } from '../../train/config.ts';
+import type { PartialTrainConfig } from '../../train/config.ts';
+import { prepareSplit, toMemorySamples } from '../../train/dataset.ts';
+import { memorySource, makeBatch } from '../../train/memory.ts';
+import { train } from '../../train/trainer.ts';
+import { LOSS_SETTINGS, ADVERSARIAL_KINDS } from '../../losses/index.ts';
+import type { LossSetting, AdversarialKind } from '../../losses/index.ts';
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+/** Options shared by train, experiment and sweep: preset overrides. */
+export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
+  config: { type: 'string', default: 'cpu', description: `preset: ${PRESET_NAMES.join(', ')}` },
+  data: { type: 'string', description: 'iHarmony4-layout data folder (train/test lists)' },
+  out: { type: 'string', description: 'output folder' },
+  epochs: { type: 'string', description: 'epochs (train: for the chosen setting)' },
+  batch: { type: 'string', description: 'batch size' },
+  crop: { type: 'string', description: 'training crop size (multiple of 8)' },
+  lr: { type: 'string', description: 'Adam learning rate (paper 2e-4)' },
+  beta1: { type: 'string', description: 'Adam β1 (paper 0.5)' },
+  seed: { type: 'string', description: 'seed for weights and data order' },
+  workers: { type: 'string', description: 'data-parallel workers: 1 or 2' },
+  'checkpoint-every': { type: 'string', description: 'checkpoint every N steps' },
+  adversarial: { type: 'string', description: `adversarial loss: ${ADVERSARIAL_KINDS.join(', ')}` },
+  'lambda-mask': { type: 'string', description: 'mask setting: λ_mask (foreground L1 weight)' },
+  'lambda-unmask': { type: 'string', description: 'mask setting: λ_unmask (background L1 weight)' },
+  'l1-weight': { type: 'string', description: 'content/feature settings: L1 weight (paper 100)' },
+  'feature-weight': { type: 'string', description: 'feature setting: VGG-19 feature MSE weight (paper 10)' },
+  'feature-layers': { type: 'string', description: 'feature setting: VGG-19 taps, comma-separated (e.g. relu2_2,relu3_4)' },
+  'fn-mse': { type: 'string', description: 'weight of the foreground-normalised MSE (iS²AM) added to L_G; 0 = off' },
+  unet: { type: 'string', description: 'U-Net skip connections in G: on|off' },
+  'mask-input': { type: 'string', description: 'mask as a 4th input channel of G: on|off' },
+  residual: { type: 'string', description: 'residual G output blended by the mask: on|off' },
+  'patch-d': { type: 'string', description: 'PatchGAN discriminator conditioned on the mask: on|off' },
+  vgg19: { type: 'string', description: 'path of torchvision vgg19-dcbb9e9d.pth (default $HARMONIA_VGG19 or the weights folder)' },
+  'allow-random-features': { type: 'boolean', description: 'run the feature setting on a random VGG-19 when the weights are missing (every output says so)' },
+  overwrite: { type: 'boolean', description: 'start over, deleting existing checkpoints in the output folder' },
+  cache: { type: 'string', description: 'intrinsic-stage cache folder (default <out>/cache)' },
+  backend: { type: 'string', default: 'auto', description: 'TensorFlow.js backend: auto, wasm, cpu, tensorflow' },
+  quiet: { type: 'boolean', description: 'no progress bar' },
+};
+
+function num(v: Values, key: string, int = false): number | undefined {
+  const s = v[key];
+  if (s === undefined) return undefined;
+  const n = Number(s);
+  if (typeof s !== 'string' || s.trim() === '' || !Number.isFinite(n) || (int && !Number.isInteger(n))) {
+    throw new HarmoniaError(`--${key}: expected ${int ? 'an integer' : 'a number'}, got "${String(s)}"`);
+  }
+  return n;
+}
+
+function onOff(v: Values, key: string): boolean | undefined {
+  const s = v[key];
+  if (s === undefined) return undefined;
+  if (s === 'on' || s === 'true' || s === '1') return true;
+  if (s === 'off' || s === 'false' || s === '0') return false;
+  throw new HarmoniaError(`--${key}: expected on or off, got "${String(s)}"`);
+}
+
+export function requireString(v: Values, key: string): string {
+  const s = v[key];
+  if (typeof s !== 'string' || !s) throw new HarmoniaError(`--${key} is required`);
+  return s;
+}
+
+/** Maps the shared flags onto a partial TrainConfig (no logic beyond parsing). */
+export function trainOverrides(v: Values): PartialTrainConfig {
+  const o: PartialTrainConfig = {};
+  const set = <K extends keyof PartialTrainConfig>(k: K, val: PartialTrainConfig[K] | undefined) => { if (val !== undefined) o[k] = val; };
+  set('epochs', num(v, 'epochs', true));
+  set('batchSize', num(v, 'batch', true));
+  set('crop', num(v, 'crop', true));
+  set('seed', num(v, 'seed', true));
+  set('checkpointEvery', num(v, 'checkpoint-every', true));
+  const w = num(v, 'workers', true);
+  if (w !== undefined) {
+    if (w !== 1 && w !== 2) throw new HarmoniaError(`--workers: must be 1 or 2, got ${w}`);
+    o.workers = w;
+  }
+  const lr = num(v, 'lr'), b1 = num(v, 'beta1');
+  if (lr !== undefined || b1 !== undefined) o.optimizer = { ...(lr !== undefined ? { lr } : {}), ...(b1 !== undefined ? { beta1: b1 } : {}) };
+  const loss: NonNullable<PartialTrainConfig['loss']> = {};
+  if (typeof v.adversarial === 'string') {
+    if (!(ADVERSARIAL_KINDS as readonly string[]).includes(v.adversarial)) throw new HarmoniaError(`--adversarial: must be one of ${ADVERSARIAL_KINDS.join(', ')}, got "${v.adversarial}"`);
+    loss.adversarial = v.adversarial as AdversarialKind;
+  }
+  const lm = num(v, 'lambda-mask'), lu = num(v, 'lambda-unmask'), l1 = num(v, 'l1-weight'), fw = num(v, 'feature-weight'), fn = num(v, 'fn-mse');
+  if (lm !== undefined) loss.lambdaMask = lm;
+  if (lu !== undefined) loss.lambdaUnmask = lu;
+  if (l1 !== undefined) loss.l1Weight = l1;
+  if (fw !== undefined) loss.featureWeight = fw;
+  if (fn !== undefined) loss.fnMseWeight = fn;
+  if (typeof v['feature-layers'] === 'string') loss.featureLayers = v['feature-layers'].split(',').map((s) => s.trim()).filter(Boolean);
+  if (Object.keys(loss).length) o.loss = loss;
+  const unet = onOff(v, 'unet'), mi = onOff(v, 'mask-input'), res = onOff(v, 'residual'), patch = onOff(v, 'patch-d');
+  if (unet !== undefined || mi !== undefined || res !== undefined) {
+    o.generator = { ...(unet !== undefined ? { unet } : {}), ...(mi !== undefined ? { maskInput: mi } : {}), ...(res !== undefined ? { residual: res } : {}) };
+  }
+  if (patch !== undefined) o.discriminator = { kind: patch ? 'patch' : 'global', maskInput: patch };
+  if (typeof v.vgg19 === 'string') o.vggWeights = v.vgg19;
+  if (v['allow-random-features']) o.allowRandomFeatures = true;
+  return o;
+}
+
+export async function startEngine(v: Values): Promise<void> {
+  const e = await initEngine({ backend: (v.backend as BackendRequest | undefined) ?? 'auto' });
+  if (!v.quiet) console.error(`backend: ${e.backend} (${e.reason})`);
+}
+
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'train the GAN refinement (one loss setting) with checkpoints, logs, sample grids and loss curves',
+  usage: 'harmonia train --data <dir> --out <run folder> [--config cpu] [--setting content|mask|feature] [--resume] [options]',
+  options: {
+    ...TRAIN_OPTIONS,
+    setting: { type: 'string', default: 'content', description: `loss setting: ${LOSS_SETTINGS.join(', ')}` },
+    resume: { type: 'boolean', description: 'continue the checkpoint in --out exactly (same data order and optimizer state)' },
+    'max-steps': { type: 'string', description: 'stop (with a checkpoint) after this many steps in total' },
+  },
+  async run({ values }) {
+    const preset = getPreset(String(values.config));
+    const setting = String(values.setting);
+    if (!(LOSS_SETTINGS as readonly string[]).includes(setting)) throw new HarmoniaError(`--setting: must be one of ${LOSS_SETTINGS.join(', ')}, got "${setting}"`);
+    const data = requireString(values, 'data');
+    const out = requireString(values, 'out');
+    const over = trainOverrides(values);
+    const cfg = mergeTrainConfig(settingConfig(preset, setting as LossSetting), over);
+    await startEngine(values);
+    const trainSet = await prepareSplit(data, 'train', { size: preset.evalSize, cacheRoot: typeof values.cache === 'string' ? values.cache : join(out, 'cache'), intrinsic: preset.intrinsic, limit: preset.trainLimit, quiet: Boolean(values.quiet) });
+    const source = memorySource(toMemorySamples(trainSet), { height: preset.evalSize, width: preset.evalSize, batchSize: cfg.batchSize, seed: cfg.seed, flip: cfg.flip, crop: cfg.crop });
+    const samples = makeBatch(toMemorySamples(trainSet.slice(0, cfg.sampleCount)), preset.evalSize, preset.evalSize);
+    const r = await train({
+      config: cfg, runDir: out, data: source, samples, resume: Boolean(values.resume), overwrite: Boolean(values.overwrite),
+      quiet: Boolean(values.quiet), maxSteps: num(values, 'max-steps', true),
+    });
+    r.generator.dispose();
+    for (const n of r.notes) console.error(`NOTE: ${n}`);
+    console.log(r.message);
+    return r.status === 'nonfinite' ? 3 : 0;
+  },
+};

@@ -1,0 +1,109 @@
+/**
+ * Experiment presets as typed objects: `paper` (the paper's hyper-parameters), `cpu` (about an
+ * hour on 2 CPU cores, tuned for the fMSE/PSNR goal), `smoke` (under 2 minutes, used by tests).
+ * Each preset is a base TrainConfig plus per-setting epochs and the data/evaluation sizes.
+ */
+import { HarmoniaError } from '../errors.ts';
+import type { LossSetting } from '../losses/index.ts';
+import { DEFAULT_LOSS } from '../losses/index.ts';
+import { DEFAULT_VGG19_TAPS } from '../models/vgg.ts';
+import type { IntrinsicOptions } from '../intrinsic/index.ts';
+import { DEFAULT_TRAIN, mergeTrainConfig } from './config.ts';
+import type { TrainConfig } from './config.ts';
+
+export interface ExperimentPreset {
+  name: PresetName;
+  description: string;
+  /** Base training config (loss.setting is replaced per setting). */
+  train: TrainConfig;
+  /** Epochs per loss setting (paper: 50 / 50 / 40). */
+  epochs: Record<LossSetting, number>;
+  /** At most this many training / test samples (in list order); undefined = all. */
+  trainLimit?: number;
+  testLimit?: number;
+  /** Side of the square images are resized to for training, the intrinsic cache and evaluation. */
+  evalSize: number;
+  /** Intrinsic Compositing options for the pre-harmonization stage. */
+  intrinsic: IntrinsicOptions;
+  /** Test images shown in the Fig. 4-style HTML rows. */
+  figureCount: number;
+}
+
+export type PresetName = 'paper' | 'cpu' | 'smoke';
+export const PRESET_NAMES: readonly PresetName[] = ['paper', 'cpu', 'smoke'];
+
+/** The paper: paper G and D, BCE, 100·L1, 10·VGG-19 feature MSE, Adam(2e-4, 0.5), 256², 50/50/40 epochs. */
+export const PAPER_PRESET: ExperimentPreset = {
+  name: 'paper',
+  description: 'the paper: paper G/D, BCE, Adam(2e-4, β1 0.5), 256² full images, 50/50/40 epochs',
+  train: mergeTrainConfig(DEFAULT_TRAIN, {
+    generator: { base: 32, unet: false, maskInput: false, residual: false },
+    discriminator: { base: 32, kind: 'global', maskInput: false },
+    loss: { ...DEFAULT_LOSS, adversarial: 'bce', l1Weight: 100, featureWeight: 10, lambdaMask: 500, lambdaUnmask: 100, featureLayers: [...DEFAULT_VGG19_TAPS], fnMseWeight: 0 },
+    optimizer: { lr: 2e-4, beta1: 0.5, beta2: 0.999, eps: 1e-8 },
+    batchSize: 4, size: 256, crop: 256, flip: true, checkpointEvery: 500, workers: 2, sampleCount: 4,
+  }),
+  epochs: { content: 50, mask: 50, feature: 40 },
+  evalSize: 256,
+  intrinsic: {},
+  figureCount: 6,
+};
+
+/**
+ * Two CPU cores, about an hour in all on ~1,300 training images (e.g. Lalonde composites):
+ * - residual output blended by the mask: G starts as the identity on the semi-harmonized input and
+ *   the background stays exactly untouched, so PSNR can only lose where the foreground changes;
+ * - the mask as a 4th input channel: G knows which pixels to fix;
+ * - U-Net skips: detail (text, texture) passes through instead of being re-synthesised;
+ * - PatchGAN D conditioned on the mask: judges local seams instead of one global logit;
+ * - 128² random crops of 256² images (4× cheaper steps, same scale as the 256² evaluation);
+ * - shallower VGG-19 taps (relu2_2, relu3_4) for the feature setting (VGG at 128² dominates cost).
+ */
+export const CPU_PRESET: ExperimentPreset = {
+  name: 'cpu',
+  description: 'two CPU cores, ~1 h: residual+mask-input U-Net G, mask-conditioned PatchGAN, 128² crops of 256², 4/4/3 epochs',
+  train: mergeTrainConfig(DEFAULT_TRAIN, {
+    generator: { base: 32, unet: true, maskInput: true, residual: true },
+    discriminator: { base: 32, kind: 'patch', maskInput: true },
+    loss: { ...DEFAULT_LOSS, adversarial: 'bce', l1Weight: 100, featureWeight: 10, lambdaMask: 500, lambdaUnmask: 100, featureLayers: ['relu2_2', 'relu3_4'], fnMseWeight: 0 },
+    optimizer: { lr: 3e-4, beta1: 0.5, beta2: 0.999, eps: 1e-8 },
+    batchSize: 4, size: 256, crop: 128, flip: true, checkpointEvery: 200, workers: 2, sampleCount: 4,
+  }),
+  epochs: { content: 4, mask: 4, feature: 3 },
+  evalSize: 256,
+  intrinsic: {},
+  figureCount: 6,
+};
+
+/** Under 2 minutes end to end (tests): tiny G/D, 64² images, 32² crops, a handful of samples. */
+export const SMOKE_PRESET: ExperimentPreset = {
+  name: 'smoke',
+  description: 'CI smoke run: tiny G/D (base 8), 64² images, 32² crops, 12 train / 4 test samples, 2 epochs each',
+  train: mergeTrainConfig(DEFAULT_TRAIN, {
+    generator: { base: 8, unet: true, maskInput: true, residual: true },
+    discriminator: { base: 8, kind: 'patch', maskInput: true },
+    loss: { ...DEFAULT_LOSS, lambdaMask: 500, lambdaUnmask: 100, featureLayers: ['relu1_2'] },
+    optimizer: { lr: 1e-3, beta1: 0.5, beta2: 0.999, eps: 1e-8 },
+    batchSize: 4, size: 64, crop: 32, flip: true, checkpointEvery: 2, workers: 1, sampleCount: 2,
+  }),
+  epochs: { content: 2, mask: 2, feature: 2 },
+  trainLimit: 12,
+  testLimit: 4,
+  evalSize: 64,
+  intrinsic: { analysisMaxSide: 64 },
+  figureCount: 2,
+};
+
+export const PRESETS: Record<PresetName, ExperimentPreset> = { paper: PAPER_PRESET, cpu: CPU_PRESET, smoke: SMOKE_PRESET };
+
+export function getPreset(name: string): ExperimentPreset {
+  if (!(PRESET_NAMES as readonly string[]).includes(name)) {
+    throw new HarmoniaError(`--config: unknown preset "${name}" (choose ${PRESET_NAMES.join(', ')})`);
+  }
+  return PRESETS[name as PresetName];
+}
+
+/** The TrainConfig of one loss setting of a preset. */
+export function settingConfig(p: ExperimentPreset, setting: LossSetting): TrainConfig {
+  return { ...p.train, epochs: p.epochs[setting], loss: { ...p.train.loss, setting } };
+}

@@ -12,6 +12,8 @@ export const info: Command = {
   async run({ values }) {
     const e = await initEngine({ backend: values.backend as 'auto' });
     console.log(`backend: ${e.backend} (${e.reason})`);
+    console.log(`threads per op: ${e.threads}`);
+    if (e.kernels.length) console.log(`project kernels: ${e.kernels.join(', ')}`);
     console.log(`tfjs: ${tf.version.tfjs}`);
     console.log(`node: ${process.version}`);
     return 0;

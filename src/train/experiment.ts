@@ -157,7 +157,7 @@ async function openLpips(weightsDir?: string): Promise<{ lpips?: Lpips; label: s
 /** Trains one setting into runDir, reusing a finished run and resuming a checkpoint unless `overwrite`. */
 export async function trainSetting(
   cfg: TrainConfig, runDir: string, trainSet: readonly PreparedSample[], samples: PreparedSample[],
-  opts: { overwrite?: boolean; quiet?: boolean; setting: LossSetting },
+  opts: { overwrite?: boolean; quiet?: boolean; setting: LossSetting; trainedOn?: string },
 ): Promise<{ generator: tf.LayersModel; run: RunSummary }> {
   validateTrainConfig(cfg);
   const t0 = Date.now();
@@ -174,7 +174,7 @@ export async function trainSetting(
   const data = memorySource(toMemorySamples(trainSet), { height: size, width: size, batchSize: cfg.batchSize, seed: cfg.seed, flip: cfg.flip, crop: cfg.crop });
   const sampleBatch = makeBatch(toMemorySamples(samples), size, size);
   const resume = !opts.overwrite && findCheckpoint(runDir) !== undefined;
-  const r = await train({ config: cfg, runDir, data, samples: sampleBatch, resume, overwrite: opts.overwrite || !resume, quiet: opts.quiet });
+  const r = await train({ config: cfg, runDir, data, samples: sampleBatch, resume, overwrite: opts.overwrite || !resume, quiet: opts.quiet, trainedOn: opts.trainedOn });
   if (r.status !== 'done') {
     r.generator.dispose();
     throw new HarmoniaError(`training ${opts.setting} stopped: ${r.message}`, { exitCode: 3 });
@@ -289,7 +289,7 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Table1> {
     const runs: RunSummary[] = [];
     for (const setting of settings) {
       const cfg = settingConfig({ ...p, train: base }, setting);
-      const { generator, run } = await trainSetting(cfg, join(out, 'runs', setting), trainSet, trainSet.slice(0, p.train.sampleCount), { overwrite: opts.overwrite, quiet: opts.quiet, setting });
+      const { generator, run } = await trainSetting(cfg, join(out, 'runs', setting), trainSet, trainSet.slice(0, p.train.sampleCount), { overwrite: opts.overwrite, quiet: opts.quiet, setting, trainedOn: resolve(opts.data) });
       runs.push(run);
       for (const n of run.notes) if (!notes.includes(n)) notes.push(n);
       try {
@@ -421,7 +421,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepTable> {
       const cfg = settingConfig({ ...p, train: base }, opts.setting);
       cfg.loss = { ...cfg.loss, ...pt };
       const tag = Object.entries(pt).map(([k, v]) => `${k}-${v}`).join('_');
-      const { generator, run } = await trainSetting(cfg, join(out, 'runs', `${opts.setting}_${tag}`), trainSet, trainSet.slice(0, p.train.sampleCount), { overwrite: opts.overwrite, quiet: opts.quiet, setting: opts.setting });
+      const { generator, run } = await trainSetting(cfg, join(out, 'runs', `${opts.setting}_${tag}`), trainSet, trainSet.slice(0, p.train.sampleCount), { overwrite: opts.overwrite, quiet: opts.quiet, setting: opts.setting, trainedOn: resolve(opts.data) });
       for (const n of run.notes) if (!notes.includes(n)) notes.push(n);
       try {
         rows.push({ weights: pt, summary: summarise(`${opts.setting} ${tag}`, await scoreAll((s) => predictSample(generator, s)), comp), run });

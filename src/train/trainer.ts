@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
 import { Progress } from '../util/progress.ts';
-import { saveModel } from '../models/index.ts';
+import { saveHarmonizationModel } from '../pipeline/model.ts';
 import { writeFileAtomic } from '../image/atomic.ts';
 import { writeImage } from '../image/io.ts';
 import { renderLinePlot, stackVertical } from '../report/plot.ts';
@@ -50,6 +50,8 @@ export interface TrainOptions {
   notes?: string[];
   /** Stop (with a checkpoint) after this many steps in total: for tests and time-boxed runs. */
   maxSteps?: number;
+  /** Recorded in the model card of the final generator (e.g. the data folder). */
+  trainedOn?: string;
   /** Called after every step. */
   onStep?: (info: { step: number; epoch: number; batch: number; losses: Record<string, number> }) => void;
 }
@@ -59,7 +61,7 @@ export interface TrainResult {
   steps: number;
   epochsDone: number;
   runDir: string;
-  /** The final generator in TensorFlow.js format (model.json + weights.bin). */
+  /** The final generator: a harmonization model folder (TensorFlow.js model.json + weights.bin + harmonia.json), usable by `harmonia harmonize --model`. */
   generatorDir: string;
   /** Mean losses over the last epoch trained in this call (or the last steps). */
   lastLosses: Record<string, number>;
@@ -246,7 +248,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (status !== 'nonfinite') {
     await writeCurves();
     if (status === 'done') {
-      await saveModel(step.generator, join(runDir, 'generator'));
+      await saveHarmonizationModel(join(runDir, 'generator'), step.generator, cfg.generator, {
+        name: `gan-${cfg.loss.setting}`,
+        input: 'semiHarmonized',
+        trainedOn: opts.trainedOn,
+        command: process.argv.slice(1).join(' '),
+        metrics: Object.fromEntries(Object.entries(lastLosses).map(([k, v]) => [`train_${k}`, Number(v.toFixed(5))])),
+        notes: [`${cfg.loss.setting} setting, ${pos.step} steps, ${cfg.epochs} epochs, crop ${cfg.crop}, seed ${cfg.seed}`, ...notes],
+      });
       message = `trained ${pos.step} steps (${cfg.epochs} epochs); generator saved to ${join(runDir, 'generator')}`;
       log.append({ type: 'event', step: pos.step, event: 'done', message });
     }

@@ -10,6 +10,7 @@ import type { Table1 } from '../../src/train/experiment.ts';
 import { SMOKE_PRESET } from '../../src/train/presets.ts';
 import { RANDOM_FEATURES_NOTE } from '../../src/train/features.ts';
 import { HarmoniaError } from '../../src/errors.ts';
+import { loadHarmonizationModel } from '../../src/pipeline/model.ts';
 
 await initEngine();
 const root = mkdtempSync(join(tmpdir(), 'harmonia-experiment-'));
@@ -61,6 +62,12 @@ test('smoke experiment end to end: intrinsic cache, three settings, Table 1 with
     }
   }
   assert.match(readFileSync(join(out, 'runs', 'feature', 'log.jsonl'), 'utf8'), /RANDOMLY INITIALISED VGG-19/);
+  // each final generator is a harmonization model folder the harmonize pipeline loads
+  const model = await loadHarmonizationModel(join(out, 'runs', 'feature', 'generator'));
+  assert.equal(model.card?.input, 'semiHarmonized');
+  assert.ok(model.card?.notes?.includes(RANDOM_FEATURES_NOTE));
+  assert.equal(model.config.residual, true);
+  model.generator.dispose();
   // the intrinsic stage is cached: one PNG per train + test sample
   const cache = readdirSync(join(out, 'cache'));
   assert.equal(cache.length, 1);

@@ -20,7 +20,7 @@ const EPOCHS = 8; // 12 train images / batch 4 = 3 steps per epoch → 24 steps
 const args = (out: string) => ['train', '--config', 'smoke', '--data', data, '--out', out, '--setting', 'mask', '--epochs', String(EPOCHS),
   '--checkpoint-every', '2', '--backend', 'wasm', '--quiet', '--cache', join(root, 'cache')];
 
-function readState(out: string): { step: number; epoch: number; batch: number } | undefined {
+function readState(out: string): { step: number; epoch: number; batch: number; savedAt: string } | undefined {
   try { return JSON.parse(readFileSync(join(out, 'checkpoint', 'state.json'), 'utf8')); } catch { return undefined; }
 }
 
@@ -32,7 +32,7 @@ test('kill -9 mid-epoch and --resume give bit-identical weights to an uninterrup
   // start, wait for a mid-epoch checkpoint (batch ≠ 0), SIGKILL
   const child = spawn(process.execPath, [cli, ...args(killed)], { stdio: 'ignore' });
   const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-  let at: { step: number; epoch: number; batch: number } | undefined;
+  let at: { step: number; epoch: number; batch: number; savedAt: string } | undefined;
   for (let i = 0; i < 6000 && child.exitCode === null; i++) {
     const s = readState(killed);
     if (s && s.batch !== 0) { at = s; child.kill('SIGKILL'); break; }
@@ -55,7 +55,7 @@ test('kill -9 mid-epoch and --resume give bit-identical weights to an uninterrup
   for (const f of ['generator/weights.bin', 'checkpoint/discriminator/weights.bin', 'checkpoint/optimizer.bin']) {
     assert.ok(readFileSync(join(full, f)).equals(readFileSync(join(killed, f))), `${f} is bit-identical`);
   }
-  assert.deepEqual(readState(killed), { ...readState(full)!, savedAt: readState(killed)!.savedAt } as never);
+  assert.deepEqual(readState(killed), { ...readState(full)!, savedAt: readState(killed)!.savedAt });
   const la = stepRecords(new JsonlLog(join(full, 'log.jsonl')).read()), lb = stepRecords(new JsonlLog(join(killed, 'log.jsonl')).read());
   assert.deepEqual(lb.map((s) => s.step), la.map((s) => s.step), 'each step logged once after the resume');
   assert.deepEqual(lb.map((s) => s.losses), la.map((s) => s.losses));

@@ -138,7 +138,7 @@ export const trainCommand: Command = {
     const samples = makeBatch(toMemorySamples(trainSet.slice(0, cfg.sampleCount)), preset.evalSize, preset.evalSize);
     const r = await train({
       config: cfg, runDir: out, data: source, samples, resume: Boolean(values.resume), overwrite: Boolean(values.overwrite),
-      quiet: Boolean(values.quiet), maxSteps: num(values, 'max-steps', true),
+      quiet: Boolean(values.quiet), maxSteps: num(values, 'max-steps', true), trainedOn: data,
     });
     r.generator.dispose();
     for (const n of r.notes) console.error(`NOTE: ${n}`);

@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -13,7 +13,16 @@ import { parseCsv } from '../../src/report/table.ts';
 import { writeSplit } from './fixtures.ts';
 import { needsNumpy, runPython } from './python.ts';
 
-const root = mkdtempSync(join(tmpdir(), 'harmonia-eval-'));
+const temps: string[] = [];
+/** A fresh temp folder, removed when the file's tests end. */
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  temps.push(d);
+  return d;
+}
+after(() => { for (const d of temps) rmSync(d, { recursive: true, force: true }); });
+
+const root = tempDir('harmonia-eval-');
 const data = join(root, 'data');
 let ready: Promise<void> | undefined;
 /** The generated split plus a prediction folder: the real image for even items, the inverted real image for odd ones. */

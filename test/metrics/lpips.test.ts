@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, mkdirSync, copyFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, mkdirSync, copyFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf } from '../../src/engine/tf.ts';
@@ -17,6 +17,15 @@ import { main } from '../../src/cli/main.ts';
 import { sha256File, weightsDir } from '../../src/models/weights.ts';
 import { needsTorch, runPython } from './python.ts';
 
+const temps: string[] = [];
+/** A fresh temp folder, removed when the file's tests end. */
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  temps.push(d);
+  return d;
+}
+after(() => { for (const d of temps) rmSync(d, { recursive: true, force: true }); });
+
 function readBin(path: string): Float32Array {
   const b = readFileSync(path);
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
@@ -27,7 +36,7 @@ let generated: { dir: string; ref: Ref } | undefined;
 /** Deterministic torchvision-layout backbones + lin files + inputs + reference distances (made once). */
 function reference(): { dir: string; ref: Ref } {
   if (!generated) {
-    const dir = mkdtempSync(join(tmpdir(), 'harmonia-lpips-'));
+    const dir = tempDir('harmonia-lpips-');
     generated = { dir, ref: JSON.parse(runPython('lpips_ref.py', ['lpips', dir])) as Ref };
   }
   return generated;
@@ -60,7 +69,7 @@ test('LPIPS v0.1 (alex, vgg, squeeze) matches a PyTorch implementation on the sa
 });
 
 test('LPIPS files: default paths under the weights folder, clear errors when missing or wrong', { skip: needsTorch() }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'harmonia-lpipsw-'));
+  const dir = tempDir('harmonia-lpipsw-');
   const p = lpipsFiles('alex', { dir });
   assert.equal(p.backbone, join(dir, 'alexnet-owt-7be5be79.pth'));
   assert.equal(p.lin, join(dir, 'lpips', 'v0.1', 'alex.pth'));
@@ -114,7 +123,7 @@ test('LPIPS files: default paths under the weights folder, clear errors when mis
 });
 
 test('weights folder resolution and SHA-256 of a known input', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'harmonia-sha-'));
+  const dir = tempDir('harmonia-sha-');
   const f = join(dir, 'abc.txt');
   writeFileSync(f, 'abc');
   assert.equal(await sha256File(f), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');

@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createImage, createMask } from '../../src/image/types.ts';
@@ -11,6 +11,15 @@ import {
 } from '../../src/metrics/index.ts';
 import { writeSplit } from './fixtures.ts';
 import { needsNumpy, runPython } from './python.ts';
+
+const temps: string[] = [];
+/** A fresh temp folder, removed when the file's tests end. */
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  temps.push(d);
+  return d;
+}
+after(() => { for (const d of temps) rmSync(d, { recursive: true, force: true }); });
 
 test('MSE/PSNR/fMSE/bMSE on hand-computable images (0–255 scale)', () => {
   const gt = createImage(4, 4, 3, 0.5);
@@ -74,7 +83,7 @@ test('SSIM drops with noise and blur, and is symmetric', () => {
 });
 
 test('composite baseline on a generated split matches an independent numpy reference (≤1e-3)', { skip: needsNumpy() }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'harmonia-metrics-'));
+  const dir = tempDir('harmonia-metrics-');
   const items = await writeSplit(dir);
   const manifest: { size: number; items: { name: string; pred: string; gt: string; mask: string }[] } = { size: 256, items: [] };
   const ts: Record<string, ImageMetrics> = {};

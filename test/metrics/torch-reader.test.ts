@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
@@ -9,6 +9,15 @@ import { unpickle, readLong } from '../../src/models/torch/pickle.ts';
 import { ZipArchive } from '../../src/models/torch/zip.ts';
 import { HarmoniaError } from '../../src/errors.ts';
 import { needsTorch, runPython } from './python.ts';
+
+const temps: string[] = [];
+/** A fresh temp folder, removed when the file's tests end. */
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  temps.push(d);
+  return d;
+}
+after(() => { for (const d of temps) rmSync(d, { recursive: true, force: true }); });
 
 type Expected = Record<string, { shape: number[]; values: number[] }>;
 
@@ -69,7 +78,7 @@ test('zip reader: stored and deflated entries', () => {
 });
 
 test('reads torch.save files of both formats: views, strides, offsets, dtypes, nesting', { skip: needsTorch() }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'harmonia-torch-'));
+  const dir = tempDir('harmonia-torch-');
   runPython('make_checkpoint.py', [dir]);
   const exp = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as { sd: Expected; module: Expected };
   for (const [file, want, format] of [

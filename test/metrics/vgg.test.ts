@@ -1,12 +1,21 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf } from '../../src/engine/tf.ts';
 import { initEngine } from '../../src/engine/index.ts';
 import { loadVgg19Features, createRandomVgg19, vggLayers, DEFAULT_VGG19_TAPS } from '../../src/models/vgg.ts';
 import { needsTorch, runPython } from './python.ts';
+
+const temps: string[] = [];
+/** A fresh temp folder, removed when the file's tests end. */
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  temps.push(d);
+  return d;
+}
+after(() => { for (const d of temps) rmSync(d, { recursive: true, force: true }); });
 
 function readBin(path: string): Float32Array {
   const b = readFileSync(path);
@@ -32,7 +41,7 @@ test('VGG-19 layer names follow torchvision indices', () => {
 
 test('VGG-19 features and input gradients match PyTorch on the same weights', { skip: needsTorch() }, async (t) => {
   const engine = await initEngine();
-  const dir = mkdtempSync(join(tmpdir(), 'harmonia-vgg19-'));
+  const dir = tempDir('harmonia-vgg19-');
   const ref = JSON.parse(runPython('lpips_ref.py', ['vgg19', dir])) as { shapes: [number, number, number, number][]; loss: number };
   const vgg = await loadVgg19Features(join(dir, 'vgg19.pth'));
   assert.equal(vgg.random, false);

@@ -53,7 +53,11 @@ async function measure(page: Page, url: string, backend: string, size: number): 
   await page.waitForFunction(() => !(document.querySelector('#harmonize') as HTMLButtonElement).disabled);
   const row: Row = { backend, size, stage, intrinsic: [], gan: [], total: [] };
   for (let r = 0; r <= runs; r++) {
-    await page.click('#harmonize');
+    // click from inside the page: a long synchronous run blocks the page, which a Playwright click would wait on
+    await page.evaluate(() => {
+      (document.querySelector('#run-status') as HTMLElement).dataset.state = 'queued'; // so the wait below cannot see the previous run's state
+      setTimeout(() => (document.querySelector('#harmonize') as HTMLButtonElement).click(), 0);
+    });
     await page.waitForSelector('#run-status[data-state="done"], #run-status[data-state="error"]', { timeout: 300_000 });
     if ((await page.getAttribute('#run-status', 'data-state')) !== 'done') throw new Error(`${backend} ${size}: ${await page.textContent('#run-status')}`);
     const t = await timings(page);
@@ -71,7 +75,7 @@ async function main(): Promise<void> {
   console.log(`vite build: ${buildApp().toFixed(1)} s`);
   const server = await serveStatic(DIST, 0);
   const browser = await launchChromium();
-  const chromiumVersion = execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8' }).trim();
+  const chromiumVersion = execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   const rows: Row[] = [];
   const engines: string[] = [];
   const shipped = existsSync(join(ROOT, 'models', 'default', 'model.json'));

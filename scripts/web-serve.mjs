@@ -26,13 +26,14 @@ const MIME = {
   '.bin': 'application/octet-stream',
 };
 
-/** Runs `vite build` for the app; throws with vite's output when it fails. Returns the seconds taken. */
-export function buildApp() {
+/** Runs `vite build` for the app into `outDir` (default dist/web); throws with vite's output when it fails. Returns the seconds taken. */
+export function buildApp(outDir = DIST) {
   const t0 = Date.now();
   const vite = join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
-  const r = spawnSync(process.execPath, [vite, 'build', '--config', join(ROOT, 'web', 'vite.config.ts'), '--logLevel', 'warn'], { cwd: ROOT, encoding: 'utf8' });
+  const env = { ...process.env, HARMONIA_WEB_OUTDIR: resolve(outDir) };
+  const r = spawnSync(process.execPath, [vite, 'build', '--config', join(ROOT, 'web', 'vite.config.ts'), '--logLevel', 'warn'], { cwd: ROOT, encoding: 'utf8', env });
   if (r.status !== 0) throw new Error(`vite build failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
-  if (!existsSync(join(DIST, 'index.html'))) throw new Error(`vite build wrote no ${join(DIST, 'index.html')}`);
+  if (!existsSync(join(outDir, 'index.html'))) throw new Error(`vite build wrote no ${join(outDir, 'index.html')}`);
   return (Date.now() - t0) / 1000;
 }
 

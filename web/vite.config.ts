@@ -15,7 +15,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 const webRoot = new URL('.', import.meta.url).pathname;
 const repoRoot = resolve(webRoot, '..');
 const modelDir = resolve(repoRoot, 'models', 'default');
-const outDir = resolve(repoRoot, 'dist', 'web');
+/** Build output: dist/web, or HARMONIA_WEB_OUTDIR (the e2e test builds into a temporary folder). */
+const outDir = process.env.HARMONIA_WEB_OUTDIR ? resolve(process.env.HARMONIA_WEB_OUTDIR) : resolve(repoRoot, 'dist', 'web');
 const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
 
 function noNodeBuiltins(): Plugin {

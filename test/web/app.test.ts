@@ -7,16 +7,19 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { buildApp, serveStatic, launchChromium, CHROMIUM, ROOT, DIST } from '../../scripts/web-serve.mjs';
+import { buildApp, serveStatic, launchChromium, CHROMIUM, ROOT } from '../../scripts/web-serve.mjs';
 import type { BrowserContext, Page } from 'playwright-core';
 import { buildGenerator } from '../../src/models/generator.ts';
 import { saveHarmonizationModel } from '../../src/pipeline/model.ts';
 
 const skip = existsSync(CHROMIUM) ? false : `skipped: Chromium not found at ${CHROMIUM} (apt-get install chromium)`;
 const OUT = join(ROOT, 'test-output');
+/** The build goes to a temporary folder, so the test never races `npm run web` or the benchmark over dist/web. */
+const DIST = skip ? '' : mkdtempSync(join(tmpdir(), 'harmonia-web-'));
 
 let server: { url: string; close: () => Promise<void> } | undefined;
 let browser: { context: BrowserContext; close: () => Promise<void> } | undefined;
@@ -25,7 +28,7 @@ const pageErrors: string[] = [];
 
 before(async () => {
   if (skip) return;
-  const secs = buildApp();
+  const secs = buildApp(DIST);
   console.log(`# vite build: ${secs.toFixed(1)} s`);
   server = await serveStatic(DIST, 0);
   browser = await launchChromium();
@@ -43,6 +46,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await server?.close();
+  if (DIST) rmSync(DIST, { recursive: true, force: true });
 });
 
 interface Pixels { width: number; height: number; data: Uint8Array }
@@ -85,8 +89,13 @@ function compare(beforePx: Pixels, afterPx: Pixels, maskPx: Pixels) {
 }
 
 async function harmonizeAndWait(): Promise<void> {
-  await page.click('#harmonize');
-  await page.waitForSelector('#run-status[data-state="done"], #run-status[data-state="error"]', { timeout: 60_000 });
+  assert.equal(await page.isEnabled('#harmonize'), true, 'Harmonize is enabled');
+  // clicked from inside the page: a long synchronous run blocks the page, which a Playwright click would wait on
+  await page.evaluate(() => {
+    (document.querySelector('#run-status') as HTMLElement).dataset.state = 'queued'; // so the wait below cannot see the previous run's state
+    setTimeout(() => (document.querySelector('#harmonize') as HTMLButtonElement).click(), 0);
+  });
+  await page.waitForSelector('#run-status[data-state="done"], #run-status[data-state="error"]', { timeout: 120_000 });
   const st = await page.getAttribute('#run-status', 'data-state');
   assert.equal(st, 'done', `harmonization failed: ${await page.textContent('#run-status')}`);
 }
@@ -117,17 +126,20 @@ test('demo: drag the object, harmonize, foreground changes and background is bit
   await page.mouse.move(start.x + 30 * k, start.y - 10 * k, { steps: 4 });
   await page.mouse.move(start.x + 60 * k, start.y - 20 * k, { steps: 4 });
   await page.mouse.up();
+  // keyboard nudge: Shift+ArrowDown moves it 10 px down
+  await page.focus('#stage');
+  await page.keyboard.press('Shift+ArrowDown');
   await harmonizeAndWait();
 
   const beforePx = await canvasPixels('#before');
   const afterPx = await canvasPixels('#after');
   const maskPx = await canvasPixels('#intermediates canvas[data-name="mask"]');
   assert.equal(beforePx.width, 512);
-  // the drag moved the pasted object: its mask's bounding box starts 60 px right / 20 px up of the demo placement
+  // drag + nudge moved the pasted object: its mask's bounding box starts 60 px right / 10 px up of the demo placement
   let minX = Infinity, minY = Infinity;
   for (let p = 0; p < 512 * 512; p++) if (maskPx.data[p * 4] > 127) { minX = Math.min(minX, p % 512); minY = Math.min(minY, Math.floor(p / 512)); }
   assert.ok(Math.abs(minX - (0.22 * 512 + 60)) <= 3, `mask left edge ${minX}`);
-  assert.ok(Math.abs(minY - (0.48 * 512 - 20)) <= 3, `mask top edge ${minY}`);
+  assert.ok(Math.abs(minY - (0.48 * 512 - 20 + 10)) <= 3, `mask top edge ${minY}`);
 
   const c = compare(beforePx, afterPx, maskPx);
   console.log(`# demo 512²: fg ${c.fg} px, ${(100 * c.fgChanged / c.fg).toFixed(1)}% changed, mean |Δ| ${c.fgMeanAbs.toFixed(2)}/255; bg ${c.bg} px, ${c.bgChanged} changed`);

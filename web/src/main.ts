@@ -160,6 +160,20 @@ stage.addEventListener('wheel', (ev) => {
   setScale(state.placement.scale * Math.exp(-ev.deltaY * 0.0015), canvasPoint(ev));
 }, { passive: false });
 scaleInput.addEventListener('input', () => setScale(Number(scaleInput.value)));
+stage.addEventListener('keydown', (ev) => {
+  // keyboard placement: arrows move 1 px (Shift: 10 px), + / − scale by 5 %
+  if (!state.fg || state.busy) return;
+  const step = ev.shiftKey ? 10 : 1;
+  const moves: Record<string, [number, number]> = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
+  if (moves[ev.key]) {
+    const [dx, dy] = moves[ev.key];
+    state.placement = { ...state.placement, x: state.placement.x + dx, y: state.placement.y + dy };
+    placementChanged();
+  } else if (ev.key === '+' || ev.key === '=') setScale(state.placement.scale * 1.05);
+  else if (ev.key === '-') setScale(state.placement.scale / 1.05);
+  else return;
+  ev.preventDefault();
+});
 
 // ---------------------------------------------------------------- inputs
 

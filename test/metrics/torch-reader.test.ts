@@ -104,6 +104,7 @@ test('reads torch.save files of both formats: views, strides, offsets, dtypes, n
   const sd = await loadStateDict(join(dir, 'legacy.pth'));
   assert.deepEqual([...sd.get('transposed')!.stride], [1, 5]);
   assert.equal(sd.get('sliced')!.offset, 11);
+  assert.equal(sd.get('row_view')!.offset, 15);
   assert.equal(sd.get('sliced')!.storage, sd.get('shares_base')!.storage);
   // truncation is reported, naming the file
   const whole = readFileSync(join(dir, 'legacy.pth'));

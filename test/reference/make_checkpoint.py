@@ -21,7 +21,8 @@ def main():
     sd['plain'] = torch.randn(2, 3, 4)
     sd['transposed'] = base.t()  # non-contiguous view (stride (1, 5))
     sd['sliced'] = base[2:5, 1:4]  # view with a storage offset and row stride 5
-    sd['shares_base'] = base  # same storage as the two views above
+    sd['row_view'] = base[3]  # contiguous view with a storage offset (15)
+    sd['shares_base'] = base  # same storage as the views above
     sd['float64'] = torch.randn(3, dtype=torch.float64)
     sd['float16'] = torch.tensor([0.5, -2.0, 65504.0, 1e-4], dtype=torch.float16)
     sd['int64'] = torch.tensor([1, -7, 123456789], dtype=torch.int64)

@@ -234,6 +234,13 @@ export function tensorData(t: TorchTensor, file = '<checkpoint>'): Float32Array 
   if (n > 0 && (t.offset < 0 || (maxIndex + 1) * es > st.bytes.length)) {
     throw new HarmoniaError(`tensor view [${t.shape.join(',')}] reaches past its storage "${st.key}"`, { file });
   }
+  if (st.dtype === 'float32' && !st.bigEndian && isContiguous(t)) {
+    // fast path: one copy of the bytes (what every torchvision weight is)
+    const start = st.bytes.byteOffset + t.offset * 4;
+    const copy = new Uint8Array(n * 4);
+    copy.set(new Uint8Array(st.bytes.buffer, start, n * 4));
+    return new Float32Array(copy.buffer);
+  }
   const dv = new DataView(st.bytes.buffer, st.bytes.byteOffset, st.bytes.byteLength);
   const le = !st.bigEndian;
   const read = reader(st.dtype, dv, le);
@@ -253,6 +260,16 @@ export function tensorData(t: TorchTensor, file = '<checkpoint>'): Float32Array 
     }
   }
   return out;
+}
+
+/** Row-major contiguous (size-1 dimensions may have any stride). */
+function isContiguous(t: TorchTensor): boolean {
+  let expect = 1;
+  for (let d = t.shape.length - 1; d >= 0; d--) {
+    if (t.shape[d] !== 1 && t.stride[d] !== expect) return false;
+    expect *= t.shape[d];
+  }
+  return true;
 }
 
 function reader(dtype: TorchDType, dv: DataView, le: boolean): (byte: number) => number {

@@ -1,0 +1,10 @@
+/** Data-parallel training on several cores (worker threads + SharedArrayBuffers). */
+export { DataParallelPool } from './pool.ts';
+export type { PoolOptions, PhaseReport, OptimizerState } from './pool.ts';
+export { layoutOf } from './contract.ts';
+export type { StepModule, StepOptions, PhaseContext, PhaseResult, ModelLayout, WeightEntry, BatchArray } from './contract.ts';
+export { adamUpdate, weightedAverage, resolveAdam, PAPER_ADAM } from './adam.ts';
+export type { AdamConfig, ResolvedAdam } from './adam.ts';
+export type { PhaseTiming } from './protocol.ts';
+/** Absolute URL of the paper GAN step module (for DataParallelPool.create({ module })). */
+export const PAPER_GAN_STEP = new URL('./paperGanStep.ts', import.meta.url);

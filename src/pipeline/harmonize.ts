@@ -9,6 +9,7 @@ import type { FloatImage, Mask } from '../image/types.ts';
 import { readImage, readMask, encodeImage, type ImageSource, type OutputFormat } from '../image/io.ts';
 import { harmonizeImage, type HarmonizationModel, type RefineOptions, type RefineResult, type Stage } from './refine.ts';
 import { loadHarmonizationModel, isModelDir, DEFAULT_MODEL_DIR } from './model.ts';
+import { withOnnxRunner } from '../models/onnx.ts';
 
 export interface HarmonizeOptions extends RefineOptions {
   /** The composite: a path, encoded bytes (JPEG/PNG/WebP/TIFF), or a FloatImage. */
@@ -61,7 +62,8 @@ export async function resolveModel(model: HarmonizeOptions['model'], stage: Stag
   const dir = model ?? DEFAULT_MODEL_DIR;
   if (!model && !stage && !isModelDir(dir)) return undefined; // no shipped model: intrinsic stage alone
   await initEngine();
-  return cachedModel(dir);
+  // G on ONNX Runtime when installed, unless HARMONIA_INFERENCE=tfjs (src/models/onnx.ts).
+  return withOnnxRunner(dir, await cachedModel(dir));
 }
 
 /** Full report: result bytes plus intermediates, timings and notes. */

@@ -24,6 +24,12 @@ export interface HarmonizationModel {
   config: GeneratorConfig;
   /** Free-form description (training data, preset, metrics); shown in reports. */
   card?: ModelCard;
+  /**
+   * Optional faster implementation of the same G (e.g. ONNX Runtime, src/models/onnx.ts): given an
+   * RGB image and its mask, returns G(x) at the same size, exactly like runGenerator. When set,
+   * generatorCorrection uses it instead of `generator`; `generator` stays the source of truth.
+   */
+  runner?: (x: FloatImage, mask: Mask) => FloatImage;
 }
 
 export interface ModelCard {
@@ -68,6 +74,14 @@ export function generatorCorrection(model: HarmonizationModel, x: FloatImage, ma
   const a = fitWithin(x.width, x.height, maxSide);
   const xs = a.width === x.width && a.height === x.height ? x : resizeImage(x, a.width, a.height, 'area');
   const ms = a.width === mask.width && a.height === mask.height ? mask : resizeMask(mask, a.width, a.height, 'area');
+  if (model.runner) {
+    const y = model.runner(xs, ms);
+    if (y.width !== xs.width || y.height !== xs.height || y.channels !== 3) throw new HarmoniaError(`generatorCorrection: the model runner returned ${y.width}×${y.height}×${y.channels}, expected ${xs.width}×${xs.height}×3`);
+    const d = new Float32Array(y.data.length);
+    for (let i = 0; i < d.length; i++) d[i] = y.data[i] - xs.data[i];
+    const dImg = { width: a.width, height: a.height, channels: 3, data: d };
+    return a.width === x.width && a.height === x.height ? dImg : resizeImage(dImg, x.width, x.height, 'bilinear');
+  }
   const delta = tf.tidy(() => {
     const xt = toTensor(xs);
     const mt = tf.tensor4d(ms.data, [1, ms.height, ms.width, 1]);

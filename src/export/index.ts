@@ -1,0 +1,7 @@
+/** Model export: TensorFlow.js generator → ONNX (browser-safe encoder; cache.ts is Node-only). */
+export { exportGeneratorToOnnx, permute4, convTransposeSamePads, ONNX_EXPORTER_VERSION, ONNX_INPUT, ONNX_OUTPUT, META_CONFIG, META_EXPORTER, META_LAYOUT, META_SOURCE } from './generator.ts';
+export type { ExportOptions } from './generator.ts';
+export { encodeOnnxModel, readOnnxSummary, ONNX_IR_VERSION, ONNX_OPSET } from './onnx-proto.ts';
+export type { OnnxModel, OnnxNode, OnnxInitializer, OnnxValueInfo, OnnxModelSummary, AttrValue } from './onnx-proto.ts';
+export { ensureOnnxModel, modelSourceDigest, ONNX_FILE } from './cache.ts';
+export type { OnnxArtifact } from './cache.ts';

@@ -1,0 +1,341 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tf } from '../../src/engine/tf.ts';
+import { initEngine } from '../../src/engine/index.ts';
+import { HarmoniaError } from '../../src/errors.ts';
+import { Rng } from '../../src/util/random.ts';
+import { buildGenerator, runGenerator, PAPER_GENERATOR, type GeneratorConfig } from '../../src/models/generator.ts';
+import { exportGeneratorToOnnx, permute4, convTransposeSamePads, META_SOURCE } from '../../src/export/generator.ts';
+import { readOnnxSummary, ONNX_OPSET, ONNX_IR_VERSION } from '../../src/export/onnx-proto.ts';
+import { ProtoWriter, decodeFields, readVarint } from '../../src/export/protobuf.ts';
+import { ensureOnnxModel, modelSourceDigest, ONNX_FILE } from '../../src/export/cache.ts';
+import { onnxAvailable, createOnnxGenerator, loadOnnxGenerator, onnxRunner, withOnnxRunner, inferenceMode, padIndexMap } from '../../src/models/onnx.ts';
+import { saveHarmonizationModel, loadHarmonizationModel } from '../../src/pipeline/model.ts';
+import { harmonizeImage, type HarmonizationModel } from '../../src/pipeline/refine.ts';
+import { resolveModel } from '../../src/pipeline/harmonize.ts';
+import type { FloatImage, Mask } from '../../src/image/types.ts';
+
+let ortSkip: string | false = false;
+before(async () => {
+  await initEngine({ backend: 'cpu' });
+  ortSkip = (await onnxAvailable()) ? false : 'skipped: onnxruntime-node is not installed (optional dependency; `npm install` installs it)';
+});
+
+/** Seeded random values in [lo, hi). */
+function randArray(n: number, seed: number, lo = 0, hi = 1): Float32Array {
+  const rng = new Rng(seed);
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) v[i] = lo + (hi - lo) * rng.next();
+  return v;
+}
+
+/** G with its seeded He/Glorot kernels plus seeded random biases (the initial biases are zero, which would not test their layout). */
+function seededGenerator(cfg: GeneratorConfig): tf.LayersModel {
+  const g = buildGenerator(cfg);
+  let s = 100 + (cfg.seed ?? 0);
+  for (const layer of g.layers) {
+    const w = layer.getWeights();
+    if (w.length !== 2) continue;
+    const bias = tf.tensor(randArray(w[1].size, s++, -0.1, 0.1), w[1].shape);
+    layer.setWeights([w[0], bias]);
+    bias.dispose();
+  }
+  return g;
+}
+
+/** A soft mask: a disc of ones, a soft ramp, zeros elsewhere. */
+function discMask(h: number, w: number): Float32Array {
+  const m = new Float32Array(h * w);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const d = Math.hypot(y - h / 2, x - w / 2) / (Math.min(h, w) / 3);
+      m[y * w + x] = d < 0.8 ? 1 : d < 1 ? (1 - d) / 0.2 : 0;
+    }
+  return m;
+}
+
+function tfjsRun(g: tf.LayersModel, cfg: GeneratorConfig, x: Float32Array, mask: Float32Array, h: number, w: number): Float32Array {
+  return tf.tidy(() => runGenerator(g, tf.tensor4d(x, [1, h, w, 3]), tf.tensor4d(mask, [1, h, w, 1]), cfg).dataSync() as Float32Array);
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+function std(a: Float32Array): number {
+  let s = 0;
+  let s2 = 0;
+  for (const v of a) {
+    s += v;
+    s2 += v * v;
+  }
+  const mean = s / a.length;
+  return Math.sqrt(Math.max(0, s2 / a.length - mean * mean));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Protobuf writer / reader
+
+test('protobuf: varints, negative int64, floats, strings and nested messages encode to the documented wire bytes', () => {
+  assert.deepEqual([...new ProtoWriter().varint(300).finish()], [0xac, 0x02]);
+  assert.deepEqual([...new ProtoWriter().varint(0).finish()], [0]);
+  assert.deepEqual([...new ProtoWriter().int(1, 150).finish()], [0x08, 0x96, 0x01]); // the protobuf docs' example
+  assert.deepEqual([...new ProtoWriter().int(1, -1).finish()], [0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+  assert.deepEqual([...new ProtoWriter().string(2, 'testing').finish()], [0x12, 0x07, 0x74, 0x65, 0x73, 0x74, 0x69, 0x6e, 0x67]);
+  assert.deepEqual([...new ProtoWriter().float(2, 1).finish()], [0x15, 0x00, 0x00, 0x80, 0x3f]);
+  const big = 2 ** 40 + 5;
+  const [v] = readVarint(new ProtoWriter().varint(big).finish(), 0);
+  assert.equal(v, BigInt(big));
+  const msg = new ProtoWriter().int(1, 7).message(3, (w) => w.string(1, 'x').int(2, -3)).float(4, 0.5).finish();
+  const f = decodeFields(msg);
+  assert.deepEqual(f.map((x) => x.field), [1, 3, 4]);
+  assert.equal(f[0].value, 7n);
+  assert.equal(f[2].value, 0.5);
+  const inner = decodeFields(f[1].value as Uint8Array);
+  assert.equal(BigInt.asIntN(64, inner[1].value as bigint), -3n);
+  assert.throws(() => decodeFields(new Uint8Array([0x12, 0x05, 0x01])), HarmoniaError); // length past the end
+  assert.throws(() => new ProtoWriter().varint(2 ** 60), HarmoniaError); // not a safe integer
+});
+
+test('permute4 matches tf.transpose and the ConvTranspose same-padding formula matches TensorFlow', () => {
+  const shape = [4, 3, 2, 5];
+  const data = randArray(120, 9);
+  const got = permute4(data, shape, [3, 2, 0, 1]);
+  const want = tf.tidy(() => tf.transpose(tf.tensor4d(data, shape as [number, number, number, number]), [3, 2, 0, 1]).dataSync() as Float32Array);
+  assert.deepEqual(got.shape, [5, 2, 4, 3]);
+  assert.deepEqual([...got.data], [...want]);
+  assert.deepEqual(convTransposeSamePads(4, 4, 2, 2), [1, 1, 1, 1]);
+  assert.deepEqual(convTransposeSamePads(3, 3, 2, 2), [0, 0, 1, 1]);
+  assert.deepEqual(convTransposeSamePads(3, 5, 1, 1), [1, 2, 1, 2]);
+  assert.deepEqual([...padIndexMap(5, 2, 1, 'reflect')], [2, 1, 0, 1, 2, 3, 4, 3]);
+  assert.deepEqual([...padIndexMap(2, 3, 3, 'reflect')], [0, 0, 0, 0, 1, 1, 1, 1]); // too small to reflect: replicate, like padAxis
+});
+
+test('exported ModelProto: IR 7, opset 13, NHWC input/output, Conv/ConvTranspose weights in ONNX layout, config in metadata', () => {
+  const cfg: GeneratorConfig = { unet: true, maskInput: true, residual: true, residualScale: 0.5, seed: 3 };
+  const g = seededGenerator(cfg);
+  const bytes = exportGeneratorToOnnx(g, cfg, { metadata: { note: 'x' } });
+  const s = readOnnxSummary(bytes);
+  assert.equal(s.irVersion, ONNX_IR_VERSION);
+  assert.equal(s.opset, ONNX_OPSET);
+  assert.equal(s.producerName, 'harmonia');
+  assert.deepEqual(s.inputs, ['input']);
+  assert.deepEqual(s.outputs, ['output']);
+  assert.deepEqual(JSON.parse(s.metadata['harmonia.generator']), cfg);
+  assert.equal(s.metadata.note, 'x');
+  assert.equal(s.ops[0], 'Transpose');
+  assert.equal(s.ops.at(-1), 'Transpose');
+  assert.equal(s.ops.filter((o) => o === 'Conv').length, 3);
+  assert.equal(s.ops.filter((o) => o === 'ConvTranspose').length, 3);
+  assert.equal(s.ops.filter((o) => o === 'Concat').length, 2);
+  for (const op of ['Tanh', 'Clip', 'Slice', 'Mul', 'Add', 'Sub']) assert.ok(s.ops.includes(op), op);
+  const dims = Object.fromEntries(s.initializers.map((i) => [i.name, i.dims]));
+  assert.deepEqual(dims['g_enc1/W'], [32, 4, 4, 4]); // [out, in (RGB + mask), kh, kw]
+  assert.deepEqual(dims['g_dec1/W'], [128, 64, 4, 4]); // ConvTranspose [in, out, kh, kw]
+  assert.deepEqual(dims['g_out/W'], [64, 3, 4, 4]); // 32 + 32 skip channels in
+  // Every float weight of the tfjs model is in the file exactly once.
+  const floats = s.initializers.filter((i) => i.dataType === 1 && i.dims.length > 0).reduce((a, i) => a + i.bytes / 4, 0);
+  assert.equal(floats, g.countParams());
+  // The paper G has no slice / residual nodes.
+  const paper = readOnnxSummary(exportGeneratorToOnnx(buildGenerator(PAPER_GENERATOR), PAPER_GENERATOR));
+  assert.deepEqual(paper.ops, ['Transpose', 'Conv', 'Relu', 'Conv', 'Relu', 'Conv', 'Relu', 'ConvTranspose', 'Relu', 'ConvTranspose', 'Relu', 'ConvTranspose', 'Sigmoid', 'Transpose']);
+});
+
+test('exporter refuses unsupported layers and config/model mismatches with a HarmoniaError naming them', () => {
+  const inp = tf.input({ shape: [null, null, 3] });
+  const bn = tf.layers.batchNormalization({ name: 'my_bn' }).apply(inp) as tf.SymbolicTensor;
+  const m = tf.model({ inputs: inp, outputs: bn });
+  assert.throws(() => exportGeneratorToOnnx(m, {}), (e: Error) => e instanceof HarmoniaError && /my_bn/.test(e.message) && /BatchNormalization/.test(e.message));
+  const elu = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', activation: 'elu', name: 'elu_conv' }).apply(inp) as tf.SymbolicTensor;
+  assert.throws(() => exportGeneratorToOnnx(tf.model({ inputs: inp, outputs: elu }), {}), /elu_conv.*activation "elu"/);
+  assert.throws(() => exportGeneratorToOnnx(buildGenerator({}), { residual: true }), /config implies 4 input channels/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// ONNX Runtime parity
+
+const VARIANTS: [string, GeneratorConfig][] = [
+  ['paper G', { ...PAPER_GENERATOR, seed: 1 }],
+  ['unet + mask input + residual', { unet: true, maskInput: true, residual: true, residualScale: 0.5, seed: 2 }],
+  ['residual (mask blend only), base 16', { base: 16, residual: true, seed: 3 }],
+  ['unet, base 8', { base: 8, unet: true, seed: 4 }],
+];
+
+for (const [label, cfg] of VARIANTS) {
+  test(`ORT vs tfjs (cpu) parity, ${label}: max abs diff ≤ 1e-4 at 37×51, 64×64 and 5×3`, async (t) => {
+    if (ortSkip) return t.skip(ortSkip);
+    const g = seededGenerator(cfg);
+    const bytes = exportGeneratorToOnnx(g, cfg);
+    const ortSync = await createOnnxGenerator(bytes, { threads: 1 });
+    const ortAsync = await createOnnxGenerator(bytes, { threads: 2, asyncOnly: true });
+    assert.equal(ortSync.syncAvailable, true, 'the native synchronous session of onnxruntime-node 1.30 should be found');
+    assert.equal(ortAsync.syncAvailable, false);
+    try {
+      for (const [h, w] of [[37, 51], [64, 64], [5, 3]]) {
+        const x = randArray(h * w * 3, h * 1000 + w);
+        const m = discMask(h, w);
+        const ref = tfjsRun(g, cfg, x, m, h, w);
+        const a = ortSync.runSync(x, m, h, w);
+        const b = await ortAsync.run(x, m, h, w);
+        const dA = maxAbsDiff(a, ref);
+        const dB = maxAbsDiff(b, ref);
+        t.diagnostic(`${h}×${w}: max |ORT − tfjs| = ${dA.toExponential(2)} (1 thread, sync), ${dB.toExponential(2)} (2 threads, async)`);
+        assert.ok(dA <= 1e-4, `${h}×${w} sync diff ${dA}`);
+        assert.ok(dB <= 1e-4, `${h}×${w} async diff ${dB}`);
+        if (h * w > 100) assert.ok(std(ref) > 1e-3, 'the reference output is not trivially constant');
+        if (cfg.residual) {
+          // mask 0 → the input pixel exactly, in ORT as in tfjs
+          let exact = 0;
+          let zeros = 0;
+          for (let p = 0; p < h * w; p++) {
+            if (m[p] !== 0) continue;
+            zeros++;
+            if (a[3 * p] === x[3 * p] && a[3 * p + 1] === x[3 * p + 1] && a[3 * p + 2] === x[3 * p + 2]) exact++;
+          }
+          assert.equal(exact, zeros, 'background pixels are bit-exact');
+        }
+      }
+    } finally {
+      ortSync.dispose();
+      ortAsync.dispose();
+    }
+  });
+}
+
+test('ORT parity for general conv geometry: k=3 and k=5, strides 1 and 2, same/valid, odd input sizes', async (t) => {
+  if (ortSkip) return t.skip(ortSkip);
+  const inp = tf.input({ shape: [null, null, 3], name: 'g_input' });
+  let h = tf.layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'c1' }).apply(inp) as tf.SymbolicTensor;
+  h = tf.layers.conv2d({ filters: 5, kernelSize: [5, 3], strides: 1, padding: 'valid', activation: 'tanh', name: 'c2' }).apply(h) as tf.SymbolicTensor;
+  h = tf.layers.conv2dTranspose({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 't1' }).apply(h) as tf.SymbolicTensor;
+  h = tf.layers.conv2dTranspose({ filters: 3, kernelSize: 4, strides: 1, padding: 'valid', activation: 'sigmoid', useBias: false, name: 't2' }).apply(h) as tf.SymbolicTensor;
+  const m = tf.model({ inputs: inp, outputs: h });
+  // The raw exported graph (no runner padding), fed sizes of both parities.
+  const spec: string = 'onnxruntime-node';
+  const ort = (await import(spec)) as RawOrt;
+  const sess = await ort.InferenceSession.create(exportGeneratorToOnnx(m, {}), { intraOpNumThreads: 1 });
+  for (const [hh, ww] of [[16, 24], [15, 17]]) {
+    const x = randArray(hh * ww * 3, hh + ww);
+    const ref = tf.tidy(() => (m.predict(tf.tensor4d(x, [1, hh, ww, 3])) as tf.Tensor).dataSync() as Float32Array);
+    const refShape = tf.tidy(() => (m.predict(tf.zeros([1, hh, ww, 3])) as tf.Tensor).shape);
+    const out = (await sess.run({ input: new ort.Tensor('float32', x, [1, hh, ww, 3]) })).output;
+    const d = maxAbsDiff(out.data as Float32Array, ref);
+    t.diagnostic(`${hh}×${ww} → ${out.dims.join('×')}: max diff ${d.toExponential(2)}`);
+    assert.deepEqual([...out.dims], refShape);
+    assert.ok(d <= 1e-5, `${hh}×${ww}: ${d}`);
+  }
+  await sess.release();
+});
+
+interface RawOrt {
+  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => { data: unknown; dims: readonly number[] };
+  InferenceSession: {
+    create(b: Uint8Array, o: object): Promise<{ run(f: object): Promise<Record<string, { data: unknown; dims: readonly number[] }>>; release(): Promise<void> }>;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Model folders: cache, loader, pipeline hook
+
+test('model.onnx cache: written with the source digest, reused while fresh, regenerated when the weights change or the file is corrupt', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'harmonia-onnx-'));
+  const cfg: GeneratorConfig = { residual: true, base: 8, seed: 5 };
+  const g = seededGenerator(cfg);
+  await saveHarmonizationModel(dir, g, cfg, { name: 'onnx-test', input: 'semiHarmonized' });
+  const first = await ensureOnnxModel(dir);
+  assert.equal(first.regenerated, true);
+  assert.equal(first.path, join(dir, ONNX_FILE));
+  assert.ok(existsSync(first.path));
+  assert.equal(first.digest, await modelSourceDigest(dir));
+  assert.equal(readOnnxSummary(readFileSync(first.path)).metadata[META_SOURCE], first.digest);
+  const second = await ensureOnnxModel(dir);
+  assert.equal(second.regenerated, false);
+  assert.deepEqual(second.bytes, first.bytes);
+  // "Retrain": new weights in the same folder → new digest → re-export.
+  const g2 = seededGenerator({ ...cfg, seed: 6 });
+  await saveHarmonizationModel(dir, g2, cfg, { name: 'onnx-test', input: 'semiHarmonized' });
+  const third = await ensureOnnxModel(dir);
+  assert.equal(third.regenerated, true);
+  assert.notEqual(third.digest, first.digest);
+  assert.match(third.note ?? '', /stale/);
+  writeFileSync(join(dir, ONNX_FILE), new Uint8Array([0x12, 0xff, 0x01]));
+  const fourth = await ensureOnnxModel(dir);
+  assert.equal(fourth.regenerated, true);
+  assert.match(fourth.note ?? '', /unreadable/);
+  assert.deepEqual(fourth.bytes, third.bytes);
+  if (ortSkip) return t.skip(ortSkip);
+  // The loader runs the folder's current weights.
+  const loaded = await loadOnnxGenerator(dir, { threads: 1 });
+  try {
+    const [h, w] = [21, 30];
+    const x = randArray(h * w * 3, 77);
+    const m = discMask(h, w);
+    const d = maxAbsDiff(loaded.runSync(x, m, h, w), tfjsRun(g2, cfg, x, m, h, w));
+    assert.ok(d <= 1e-4, `loader diff ${d}`);
+    assert.deepEqual(loaded.config, cfg);
+    assert.throws(() => loaded.runSync(x, undefined, h, w), /needs a mask/);
+    assert.throws(() => loaded.runSync(x.subarray(1), m, h, w), /Float32Array of 21×30×3/);
+  } finally {
+    loaded.dispose();
+  }
+});
+
+test('pipeline hook: harmonizeImage with the ORT runner matches the tfjs path (≤ 1e-4), and resolveModel attaches it unless HARMONIA_INFERENCE=tfjs', async (t) => {
+  if (ortSkip) return t.skip(ortSkip);
+  const dir = mkdtempSync(join(tmpdir(), 'harmonia-onnx-pipe-'));
+  const cfg: GeneratorConfig = { unet: true, residual: true, residualScale: 0.3, base: 8, seed: 7 };
+  await saveHarmonizationModel(dir, seededGenerator(cfg), cfg, { name: 'onnx-pipe', input: 'semiHarmonized' });
+  const model: HarmonizationModel = await loadHarmonizationModel(dir);
+  const [h, w] = [45, 62];
+  const composite: FloatImage = { width: w, height: h, channels: 3, data: randArray(h * w * 3, 11) };
+  const mask: Mask = { width: w, height: h, data: discMask(h, w) };
+  const g = await loadOnnxGenerator(dir, { model, threads: 1 });
+  try {
+    const viaTfjs = harmonizeImage(composite, mask, model, { stage: 'gan' });
+    const before = tf.memory().numTensors;
+    const viaOrt = harmonizeImage(composite, mask, { ...model, runner: onnxRunner(g) }, { stage: 'gan' });
+    assert.equal(tf.memory().numTensors, before, 'the ORT path creates no tfjs tensors');
+    const d = maxAbsDiff(viaOrt.result.data, viaTfjs.result.data);
+    t.diagnostic(`harmonizeImage (gan stage) 45×62: max |ORT − tfjs| = ${d.toExponential(2)}`);
+    assert.ok(d <= 1e-4, `pipeline diff ${d}`);
+    assert.ok(maxAbsDiff(viaOrt.result.data, composite.data) > 1e-3, 'G changed the foreground');
+    // analysis downscale path (maxSide 32 < 62): the correction is upsampled the same way
+    const small = maxAbsDiff(
+      harmonizeImage(composite, mask, { ...model, runner: onnxRunner(g) }, { stage: 'gan', analysisMaxSide: 32 }).result.data,
+      harmonizeImage(composite, mask, model, { stage: 'gan', analysisMaxSide: 32 }).result.data,
+    );
+    assert.ok(small <= 1e-4, `downscaled pipeline diff ${small}`);
+  } finally {
+    g.dispose();
+  }
+  const prev = process.env.HARMONIA_INFERENCE;
+  try {
+    delete process.env.HARMONIA_INFERENCE;
+    const auto = await resolveModel(dir, 'gan');
+    assert.equal(typeof auto?.runner, 'function', 'ORT runner attached by default');
+    process.env.HARMONIA_INFERENCE = 'tfjs';
+    const plain = await resolveModel(dir, 'gan');
+    assert.equal(plain?.runner, undefined, 'HARMONIA_INFERENCE=tfjs keeps tfjs');
+    process.env.HARMONIA_INFERENCE = 'gpu';
+    await assert.rejects(resolveModel(dir, 'gan'), /HARMONIA_INFERENCE must be auto, onnx or tfjs/);
+  } finally {
+    if (prev === undefined) delete process.env.HARMONIA_INFERENCE;
+    else process.env.HARMONIA_INFERENCE = prev;
+  }
+  assert.equal(inferenceMode('ONNX'), 'onnx');
+  assert.equal(inferenceMode(undefined), 'auto');
+  // withOnnxRunner in 'onnx' mode surfaces export failures instead of falling back
+  const bad = mkdtempSync(join(tmpdir(), 'harmonia-onnx-bad-'));
+  const inp = tf.input({ shape: [null, null, 3] });
+  const odd = tf.model({ inputs: inp, outputs: tf.layers.batchNormalization({ name: 'odd_bn' }).apply(inp) as tf.SymbolicTensor });
+  await saveHarmonizationModel(bad, odd, {}, { name: 'bad', input: 'composite' });
+  const badModel = await loadHarmonizationModel(bad);
+  assert.equal((await withOnnxRunner(bad, badModel, 'auto')).runner, undefined, 'auto falls back to tfjs');
+  await assert.rejects(withOnnxRunner(`${bad}/`, badModel, 'onnx'), /odd_bn/);
+});

@@ -57,7 +57,8 @@ export const PAPER_PRESET: ExperimentPreset = {
  * - U-Net skips: detail (text, texture) passes through instead of being re-synthesised;
  * - PatchGAN D conditioned on the mask: judges local seams instead of one global logit;
  * - 128² random crops of 256² images (4× cheaper steps, same scale as the 256² evaluation);
- * - shallower VGG-19 taps (relu2_2, relu3_4) for the feature setting (VGG at 128² dominates cost).
+ * - shallow VGG-19 taps (relu2_2, relu3_1) for the feature setting: VGG dominates its step cost
+ *   (engine probe: relu4_1 fwd+bwd at 128² costs ~1.1 s per step on 2 cores; relu3_1 about half).
  */
 export const CPU_PRESET: ExperimentPreset = {
   name: 'cpu',
@@ -65,7 +66,7 @@ export const CPU_PRESET: ExperimentPreset = {
   train: mergeTrainConfig(DEFAULT_TRAIN, {
     generator: { base: 32, unet: true, maskInput: true, residual: true },
     discriminator: { base: 32, kind: 'patch', maskInput: true },
-    loss: { ...DEFAULT_LOSS, adversarial: 'bce', l1Weight: 100, featureWeight: 10, lambdaMask: 500, lambdaUnmask: 100, featureLayers: ['relu2_2', 'relu3_4'], fnMseWeight: 0 },
+    loss: { ...DEFAULT_LOSS, adversarial: 'bce', l1Weight: 100, featureWeight: 10, lambdaMask: 500, lambdaUnmask: 100, featureLayers: ['relu2_2', 'relu3_1'], fnMseWeight: 0 },
     optimizer: { lr: 3e-4, beta1: 0.5, beta2: 0.999, eps: 1e-8 },
     batchSize: 4, size: 256, crop: 128, flip: true, checkpointEvery: 200, workers: 2, sampleCount: 4,
   }),

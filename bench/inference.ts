@@ -1,0 +1,289 @@
+/**
+ * Generator inference speed, batch 1: TensorFlow.js (wasm), ONNX Runtime (1 and 2 intra-op threads)
+ * and PyTorch CPU (1 and 2 threads, the identical network with the same weights: bench/torch/generator.py),
+ * plus the full harmonize (intrinsic + GAN) of a 1024×1024 composite with G on ORT and on tfjs-wasm.
+ *
+ *   npm run bench:inference                       # sizes 256,1024; 5 rounds
+ *   npm run bench:inference -- --sizes 256 --rounds 3 --reps 2 --no-torch --no-full
+ *   npm run bench:inference -- --json harmonia-out/inference.json
+ *
+ * Method: the engines run in alternating rounds (the order rotates every round), `reps` timed calls
+ * per engine per round after one warm-up call each; the table shows the median of all timed calls
+ * and the min–max range. The machine may be shared: read medians, not single calls. Outputs of all
+ * engines are compared on the same input (max abs difference against tfjs).
+ * The weights are the seeded paper G (random biases), identical in every engine.
+ */
+import { parseArgs } from 'node:util';
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import { createInterface } from 'node:readline';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { tf } from '../src/engine/tf.ts';
+import { initEngine } from '../src/engine/index.ts';
+import { buildGenerator, runGenerator, PAPER_GENERATOR, type GeneratorConfig } from '../src/models/generator.ts';
+import { exportGeneratorToOnnx } from '../src/export/generator.ts';
+import { onnxAvailable, createOnnxGenerator, withOnnxRunner, type OnnxGenerator } from '../src/models/onnx.ts';
+import { saveHarmonizationModel, loadHarmonizationModel } from '../src/pipeline/model.ts';
+import { harmonizeImage, type HarmonizationModel } from '../src/pipeline/refine.ts';
+import { encodeImage } from '../src/image/io.ts';
+import { makeProceduralComposite } from '../src/data/procedural.ts';
+import { Rng } from '../src/util/random.ts';
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '256,1024' },
+    rounds: { type: 'string', default: '5' },
+    reps: { type: 'string' },
+    'no-torch': { type: 'boolean', default: false },
+    'no-full': { type: 'boolean', default: false },
+    'full-rounds': { type: 'string', default: '3' },
+    json: { type: 'string' },
+  },
+});
+const SIZES = values.sizes.split(',').map(Number);
+const ROUNDS = Number(values.rounds);
+const PYTHON = '/usr/bin/python3';
+const CFG: GeneratorConfig = { ...PAPER_GENERATOR, seed: 1 };
+
+function median(a: number[]): number {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+const fmt = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
+
+function seededPaperG(): tf.LayersModel {
+  const g = buildGenerator(CFG);
+  const rng = new Rng('bench-inference-bias');
+  for (const layer of g.layers) {
+    const w = layer.getWeights();
+    if (w.length !== 2) continue;
+    const b = tf.tensor(Float32Array.from({ length: w[1].size }, () => rng.uniform(-0.1, 0.1)), w[1].shape);
+    layer.setWeights([w[0], b]);
+    b.dispose();
+  }
+  return g;
+}
+
+function pattern(n: number): Float32Array {
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) v[i] = (i % 255) / 255;
+  return v;
+}
+
+/** NHWC pattern whose NCHW transpose is torch's `arange % 255 / 255` input (so all engines see one image). */
+function torchPatternNhwc(h: number, w: number): Float32Array {
+  const nchw = pattern(3 * h * w);
+  const out = new Float32Array(3 * h * w);
+  for (let c = 0; c < 3; c++) for (let p = 0; p < h * w; p++) out[p * 3 + c] = nchw[c * h * w + p];
+  return out;
+}
+
+class TorchServer {
+  private proc: ChildProcessByStdio<Writable, Readable, null>;
+  private lines: AsyncIterableIterator<string>;
+  constructor(weights: string, manifest: string) {
+    this.proc = spawn(PYTHON, [new URL('./torch/generator.py', import.meta.url).pathname, weights, manifest], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.lines = createInterface({ input: this.proc.stdout })[Symbol.asyncIterator]();
+  }
+  async ask<T>(cmd: string): Promise<T> {
+    this.proc.stdin.write(cmd + '\n');
+    const r = await this.lines.next();
+    if (r.done) throw new Error(`torch server exited (command: ${cmd})`);
+    const v = JSON.parse(r.value) as T & { error?: string };
+    if (v && typeof v === 'object' && 'error' in v && v.error) throw new Error(`torch server: ${v.error}`);
+    return v;
+  }
+  quit(): void {
+    this.proc.stdin.end('quit\n');
+  }
+}
+
+interface Engine {
+  name: string;
+  /** Runs `reps` forward passes of an S×S image; returns per-call ms. */
+  time(size: number, reps: number): Promise<number[]>;
+  /** The output for NHWC input x (S×S×3). */
+  output(x: Float32Array, size: number): Promise<Float32Array>;
+}
+
+function tfjsEngine(g: tf.LayersModel): Engine {
+  const fwd = (x: Float32Array, s: number) =>
+    tf.tidy(() => runGenerator(g, tf.tensor4d(x, [1, s, s, 3]), undefined, CFG).dataSync() as Float32Array);
+  return {
+    name: 'tfjs-wasm',
+    async time(s, reps) {
+      const x = torchPatternNhwc(s, s);
+      const out: number[] = [];
+      for (let i = 0; i < reps; i++) {
+        const t0 = performance.now();
+        fwd(x, s);
+        out.push(performance.now() - t0);
+      }
+      return out;
+    },
+    output: async (x, s) => fwd(x, s),
+  };
+}
+
+function ortEngine(g: OnnxGenerator): Engine {
+  return {
+    name: `ort-${g.threads}t`,
+    async time(s, reps) {
+      const x = torchPatternNhwc(s, s);
+      const out: number[] = [];
+      for (let i = 0; i < reps; i++) {
+        const t0 = performance.now();
+        g.runSync(x, undefined, s, s);
+        out.push(performance.now() - t0);
+      }
+      return out;
+    },
+    output: async (x, s) => g.runSync(x, undefined, s, s),
+  };
+}
+
+function torchEngine(server: TorchServer, threads: number, dir: string): Engine {
+  return {
+    name: `torch-${threads}t`,
+    async time(s, reps) {
+      return (await server.ask<number[]>(`infer ${s} ${s} ${threads} ${reps}`)).map((v) => v * 1000);
+    },
+    async output(x, s) {
+      const src = join(dir, 'x.bin');
+      const dst = join(dir, 'y.bin');
+      writeFileSync(src, new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+      await server.ask(`run ${src} ${dst} ${s} ${s} ${threads}`);
+      const b = readFileSync(dst);
+      return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+    },
+  };
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+async function main(): Promise<void> {
+  const info = await initEngine({ backend: 'wasm' });
+  const results: Record<string, unknown> = { date: new Date().toISOString(), backend: info, rounds: ROUNDS, node: process.version };
+  const g = seededPaperG();
+  const bytes = exportGeneratorToOnnx(g, CFG);
+  const engines: Engine[] = [tfjsEngine(g)];
+  const ortGs: OnnxGenerator[] = [];
+  if (await onnxAvailable()) {
+    for (const threads of [1, 2]) ortGs.push(await createOnnxGenerator(bytes, { threads }));
+    engines.push(...ortGs.map(ortEngine));
+  } else console.log('onnxruntime-node not installed: ORT columns skipped');
+
+  const tmp = mkdtempSync(join(tmpdir(), 'harmonia-bench-inf-'));
+  let server: TorchServer | undefined;
+  const torchOk = !values['no-torch'] && spawnSync(PYTHON, ['-c', 'import torch, numpy'], { stdio: 'ignore' }).status === 0;
+  if (torchOk) {
+    const manifest: [string, number[]][] = [];
+    const chunks: Float32Array[] = [];
+    for (const layer of g.layers) for (const [i, w] of layer.getWeights().entries()) {
+      manifest.push([`${layer.name}/${i === 0 ? 'kernel' : 'bias'}`, w.shape]);
+      chunks.push(w.dataSync() as Float32Array);
+    }
+    const all = new Float32Array(chunks.reduce((a, c) => a + c.length, 0));
+    let o = 0;
+    for (const c of chunks) { all.set(c, o); o += c.length; }
+    writeFileSync(join(tmp, 'weights.bin'), new Uint8Array(all.buffer));
+    writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest));
+    server = new TorchServer(join(tmp, 'weights.bin'), join(tmp, 'manifest.json'));
+    engines.push(torchEngine(server, 1, tmp), torchEngine(server, 2, tmp));
+  } else console.log(values['no-torch'] ? 'PyTorch skipped (--no-torch)' : `PyTorch unavailable (${PYTHON} -c "import torch" failed): torch columns skipped`);
+
+  // Same input, same weights: outputs must agree.
+  const checkSize = 256;
+  const xc = torchPatternNhwc(checkSize, checkSize);
+  const ref = await engines[0].output(xc, checkSize);
+  const diffs: Record<string, number> = {};
+  for (const e of engines.slice(1)) diffs[e.name] = maxAbsDiff(await e.output(xc, checkSize), ref);
+  results.maxAbsDiffVsTfjs256 = diffs;
+  console.log(`outputs at ${checkSize}², max |engine − tfjs-wasm|: ${Object.entries(diffs).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}`);
+
+  const table: Record<number, Record<string, { median: number; min: number; max: number; n: number }>> = {};
+  for (const size of SIZES) {
+    const reps = values.reps ? Number(values.reps) : size >= 1024 ? 2 : 5;
+    const times: Record<string, number[]> = Object.fromEntries(engines.map((e) => [e.name, []]));
+    for (const e of engines) await e.time(size, 1); // warm-up
+    for (let r = 0; r < ROUNDS; r++) {
+      const order = engines.map((_, i) => engines[(i + r) % engines.length]);
+      for (const e of order) times[e.name].push(...(await e.time(size, reps)));
+    }
+    table[size] = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, { median: median(v), min: Math.min(...v), max: Math.max(...v), n: v.length }]));
+    console.log(`\nG forward ${size}×${size}, batch 1 (${ROUNDS} alternating rounds × ${reps} calls; median [min–max] ms)`);
+    for (const [k, v] of Object.entries(table[size])) console.log(`  ${k.padEnd(10)} ${fmt(v.median).padStart(7)}  [${fmt(v.min)}–${fmt(v.max)}]`);
+  }
+  results.generator = table;
+  server?.quit();
+  for (const o of ortGs) o.dispose();
+
+  // Markdown table
+  const names = engines.map((e) => e.name);
+  const md = [`| G forward, batch 1 | ${names.join(' | ')} |`, `|---|${names.map(() => '---').join('|')}|`];
+  for (const size of SIZES) md.push(`| ${size}² | ${names.map((n) => fmt(table[size][n].median)).join(' | ')} |`);
+  console.log('\n' + md.join('\n'));
+
+  if (!values['no-full']) results.full = await fullHarmonize(g, tmp);
+  rmSync(tmp, { recursive: true, force: true });
+  if (values.json) {
+    writeFileSync(values.json, JSON.stringify(results, null, 2) + '\n');
+    console.log(`\nwrote ${values.json}`);
+  }
+}
+
+/** Full harmonize (intrinsic + GAN, in memory, plus PNG encoding) of a 1024² procedural composite: G on ORT vs tfjs-wasm, alternating. */
+async function fullHarmonize(g: tf.LayersModel, tmp: string): Promise<unknown> {
+  const size = 1024;
+  const rounds = Number(values['full-rounds']);
+  const dir = join(tmp, 'model');
+  await saveHarmonizationModel(dir, g, CFG, { name: 'bench-paper-G', input: 'semiHarmonized' });
+  const base = await loadHarmonizationModel(dir);
+  const variants: [string, HarmonizationModel][] = [['tfjs-wasm', base]];
+  if (await onnxAvailable()) variants.push(['ort (default threads)', await withOnnxRunner(dir, base, 'onnx')]);
+  const pc = makeProceduralComposite({ seed: 7, width: size, height: size });
+  const rows: Record<string, { total: number[]; intrinsic: number[]; gan: number[]; blend: number[]; encode: number[] }> = {};
+  for (const [name] of variants) rows[name] = { total: [], intrinsic: [], gan: [], blend: [], encode: [] };
+  for (const [, m] of variants) harmonizeImage(pc.composite, pc.mask, m); // warm-up
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < variants.length; i++) {
+      const [name, m] = variants[(i + r) % variants.length];
+      const t0 = performance.now();
+      const res = harmonizeImage(pc.composite, pc.mask, m);
+      const t1 = performance.now();
+      await encodeImage(res.result, 'png');
+      const t2 = performance.now();
+      const row = rows[name];
+      row.total.push(t1 - t0);
+      row.intrinsic.push(res.timings.intrinsic ?? 0);
+      row.gan.push(res.timings.gan ?? 0);
+      row.blend.push(res.timings.blend ?? 0);
+      row.encode.push(t2 - t1);
+    }
+  }
+  console.log(`\nFull harmonizeImage ${size}×${size} (procedural composite, fg ${(100 * pc.mask.data.reduce((a, b) => a + b, 0) / (size * size)).toFixed(0)}%), ${rounds} alternating rounds, median ms`);
+  console.log('| G engine | total (in memory) | intrinsic | GAN (G at 1024² + correction) | blend | + PNG encode |');
+  console.log('|---|---|---|---|---|---|');
+  const out: Record<string, Record<string, number>> = {};
+  for (const [name, row] of Object.entries(rows)) {
+    const m = Object.fromEntries(Object.entries(row).map(([k, v]) => [k, median(v)]));
+    out[name] = m;
+    console.log(`| ${name} | ${fmt(m.total)} | ${fmt(m.intrinsic)} (${((100 * m.intrinsic) / m.total).toFixed(0)}%) | ${fmt(m.gan)} | ${fmt(m.blend)} | ${fmt(m.encode)} |`);
+  }
+  return out;
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -9,6 +9,7 @@ export const CONTROL_INTS = 4;
 const COUNT = 0;
 const GEN = 1;
 const ABORT = 2;
+const FENCE = 3;
 
 export class WorkerAborted extends Error {
   constructor(readonly failedWorker: number) {
@@ -52,4 +53,13 @@ export function signalAbort(ctl: Int32Array, index: number): void {
 export function checkAbort(ctl: Int32Array): void {
   const a = Atomics.load(ctl, ABORT);
   if (a !== 0) throw new WorkerAborted(a - 1);
+}
+
+/**
+ * A sequentially consistent read-modify-write on the control block: plain writes to shared
+ * buffers made before it are visible to a thread that fences after it (used around the hand-off
+ * of weights between workers and the main thread).
+ */
+export function fence(ctl: Int32Array): void {
+  Atomics.add(ctl, FENCE, 1);
 }

@@ -26,7 +26,7 @@ import { tf } from '../tf.ts';
 import type { BackendRequest, EngineInfo } from '../index.ts';
 import type { BatchArray, ModelLayout, StepOptions } from './contract.ts';
 import type { FromWorker, PhaseTiming, SharedBatchArray, SharedModel, ToWorker, WorkerInit } from './protocol.ts';
-import { createControl } from './barrier.ts';
+import { createControl, fence } from './barrier.ts';
 import { adamUpdate, resolveAdam, weightedAverage } from './adam.ts';
 import type { AdamConfig, ResolvedAdam } from './adam.ts';
 
@@ -106,14 +106,16 @@ export class DataParallelPool {
   private batchVersion = -1;
   private stepCount = 0;
   private readonly adamIn: 'workers' | 'main';
+  private readonly control: Int32Array;
 
   /** Phase name → models it updates, in declaration order. */
   readonly phases: Readonly<Record<string, readonly string[]>>;
   /** What each worker's engine runs on. */
   readonly engine: EngineInfo;
 
-  private constructor(workers: Worker[], layouts: ModelLayout[], phases: Record<string, string[]>, engine: EngineInfo, opts: PoolOptions) {
+  private constructor(workers: Worker[], control: Int32Array, layouts: ModelLayout[], phases: Record<string, string[]>, engine: EngineInfo, opts: PoolOptions) {
     this.workers = workers;
+    this.control = control;
     this.phases = phases;
     this.engine = engine;
     this.adamIn = opts.adamIn ?? 'workers';
@@ -174,7 +176,7 @@ export class DataParallelPool {
         throw new HarmoniaError(`data-parallel workers 0 and ${i} built different models (step module ${url}); createModels must be deterministic`);
       }
     }
-    const pool = new DataParallelPool(workers, l0.layouts, l0.phases, l0.engine, opts);
+    const pool = new DataParallelPool(workers, control, l0.layouts, l0.phases, l0.engine, opts);
     pool.listen();
     const models: Record<string, SharedModel> = {};
     for (const [name, mm] of pool.models) models[name] = mm.shared;
@@ -215,6 +217,7 @@ export class DataParallelPool {
     });
     this.workers.forEach((w, i) => w.postMessage(make(i)));
     const out = await res;
+    fence(this.control);
     const errors = out.filter((m): m is Extract<FromWorker, { type: 'error' }> => m.type === 'error');
     if (errors.length) {
       const first = errors.find((e) => !e.aborted) ?? errors[0];
@@ -349,6 +352,7 @@ export class DataParallelPool {
     if (this.pending) throw new HarmoniaError('DataParallelPool.setWeights: a phase is running');
     m.weights.set(data);
     m.version++;
+    fence(this.control);
   }
 
   /** Copies the pool's weights of `name` into a main-thread model of the same architecture. */
@@ -393,6 +397,7 @@ export class DataParallelPool {
     m.m.set(s.m);
     m.v.set(s.v);
     m.t = s.t;
+    fence(this.control);
   }
 
   /** Stops the workers. */

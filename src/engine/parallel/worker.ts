@@ -9,7 +9,7 @@ import { initEngine } from '../index.ts';
 import { layoutOf } from './contract.ts';
 import type { ModelLayout, PhaseContext, StepModule } from './contract.ts';
 import type { FromWorker, SharedModel, ToWorker, WorkerInit } from './protocol.ts';
-import { barrier, signalAbort, WorkerAborted } from './barrier.ts';
+import { barrier, fence, signalAbort, WorkerAborted } from './barrier.ts';
 import { adamUpdate, weightedAverage } from './adam.ts';
 
 if (!parentPort) throw new Error('engine/parallel/worker.ts must run in a worker thread');
@@ -94,6 +94,7 @@ async function main(): Promise<void> {
     }
     // phase
     const t0 = performance.now();
+    fence(ctl);
     if (msg.batchVersion !== batchVersion) {
       tf.dispose(Object.values(batch));
       batch = {};
@@ -165,12 +166,12 @@ async function main(): Promise<void> {
         weightedAverage(sh.grads, msg.shardWeights, lm.scratch, begin, end);
         adamUpdate(sh.weights, lm.scratch, sh.m, sh.v, a.t, a.hp, begin, end, a.lr);
       }
-      const t4 = performance.now();
-      barrier(ctl, init.workers);
-      const t5 = performance.now();
-      waitMs = t3 - t2 + (t5 - t4);
-      adamMs = t4 - t3;
+      // No second barrier: the main thread sends the next phase (whose weight loads read every
+      // worker's slice) only after all workers have reported 'done'.
+      waitMs = t3 - t2;
+      adamMs = performance.now() - t3;
     }
+    fence(ctl);
     return { type: 'done', losses, timing: { loadMs: t1 - t0, computeMs: t2 - t1, waitMs, adamMs } };
   };
 

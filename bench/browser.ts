@@ -102,6 +102,7 @@ async function main(): Promise<void> {
   } finally {
     await browser.close();
     await server.close();
+    if (!shipped) rmSync(modelDir, { recursive: true, force: true }); // never leave the timing-only model in dist/web
   }
   const md = [
     '## Browser',

@@ -7,6 +7,7 @@ import { tf } from '../../src/engine/tf.ts';
 import { initEngine } from '../../src/engine/index.ts';
 import { buildDiscriminator, countParams, PAPER_DISCRIMINATOR, saveModel, loadModel } from '../../src/models/index.ts';
 import { HarmoniaError } from '../../src/errors.ts';
+import { torchOk, torchForward } from './twin.ts';
 
 before(async () => {
   await initEngine({ backend: 'cpu' });
@@ -74,4 +75,16 @@ test('save/load round trip gives identical logits', async () => {
     const x = tf.randomUniform([2, 24, 40, 3], 0, 1, 'float32', 3);
     assert.deepEqual(Array.from((back.predict(x) as tf.Tensor).dataSync()), Array.from((d.predict(x) as tf.Tensor).dataSync()));
   }
+});
+
+test('paper D equals its PyTorch twin (bench/torch/gan.py) with the same weights', { skip: torchOk ? false : 'skipped: /usr/bin/python3 -c "import torch" failed' }, () => {
+  const d = buildDiscriminator({ ...PAPER_DISCRIMINATOR, seed: 6 });
+  // sizes whose every conv input is even: TF 'same' and torch padding=1 then agree (for an odd
+  // input TF pads 1 before / 2 after and keeps ceil(n/2) outputs, torch gives floor)
+  const x = tf.randomUniform([3, 48, 32, 3], 0, 1, 'float32', 9) as tf.Tensor4D;
+  const ours = (d.predict(x) as tf.Tensor).dataSync();
+  const theirs = torchForward('D', d, x);
+  assert.equal(theirs.length, 3);
+  for (let i = 0; i < 3; i++) assert.ok(Math.abs(ours[i] - theirs[i]) < 1e-5, `logit ${i}: tfjs ${ours[i]} torch ${theirs[i]}`);
+  x.dispose();
 });

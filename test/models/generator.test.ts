@@ -1,6 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, existsSync } from 'node:fs';
+import { torchOk, torchForward } from './twin.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf } from '../../src/engine/tf.ts';
@@ -141,4 +142,16 @@ test('save/load round trip (model.json + weights.bin) gives identical outputs, c
   await assert.rejects(loadModel(join(dir, 'missing')), (e: unknown) => e instanceof HarmoniaError && /no such file/.test((e as Error).message));
   assert.ok(!existsSync(join(dir, 'missing')));
   tf.dispose([x, m, a, b]);
+});
+
+test('paper G equals its PyTorch twin (bench/torch/gan.py) with the same weights', { skip: torchOk ? false : 'skipped: /usr/bin/python3 -c "import torch" failed' }, () => {
+  const g = buildGenerator({ ...PAPER_GENERATOR, seed: 5 });
+  const x = rand([2, 32, 40, 3], 31);
+  const ours = (g.predict(x) as tf.Tensor).dataSync();
+  const theirs = torchForward('G', g, x);
+  assert.equal(theirs.length, ours.length);
+  let d = 0;
+  for (let i = 0; i < ours.length; i++) d = Math.max(d, Math.abs(ours[i] - theirs[i]));
+  assert.ok(d < 1e-5, `max |tfjs - torch| = ${d}`);
+  x.dispose();
 });

@@ -97,5 +97,5 @@ export type { PlotSeries, PlotOptions } from './report/plot.ts';
 export { renderTable1Html, markdownToHtml } from './report/html.ts';
 export { exportGeneratorToOnnx, readOnnxSummary, ensureOnnxModel, modelSourceDigest, ONNX_FILE, ONNX_OPSET } from './export/index.ts';
 export type { ExportOptions, OnnxArtifact, OnnxModelSummary } from './export/index.ts';
-export { loadOnnxGenerator, createOnnxGenerator, onnxAvailable, onnxRunner, withOnnxRunner, inferenceMode } from './models/onnx.ts';
+export { loadOnnxGenerator, createOnnxGenerator, onnxAvailable, onnxRunner, withOnnxRunner, inferenceMode, ortThreads } from './models/onnx.ts';
 export type { OnnxGenerator, OnnxGeneratorOptions, InferenceMode } from './models/onnx.ts';

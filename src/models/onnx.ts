@@ -287,20 +287,29 @@ export function inferenceMode(env: string | undefined = process.env.HARMONIA_INF
   throw new HarmoniaError(`HARMONIA_INFERENCE must be auto, onnx or tfjs, got "${env}"`);
 }
 
+/** Intra-op threads from HARMONIA_ORT_THREADS (a positive integer), or undefined for the default (available parallelism). */
+export function ortThreads(env: string | undefined = process.env.HARMONIA_ORT_THREADS): number | undefined {
+  if (env === undefined || env.trim() === '') return undefined;
+  const n = Number(env);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new HarmoniaError(`HARMONIA_ORT_THREADS must be an integer in 1..256, got "${env}"`);
+  return n;
+}
+
 const runners = new Map<string, Promise<OnnxGenerator | null>>();
 
 /**
  * Adds the ONNX Runtime runner to a model loaded from folder `dir` (the pipeline hook), once per
- * folder and process. mode 'tfjs' returns the model unchanged; 'auto' also does when ONNX Runtime
+ * folder and process (threads: HARMONIA_ORT_THREADS, default available parallelism). mode 'tfjs' returns the model unchanged; 'auto' also does when ONNX Runtime
  * is missing or cannot run this model (HARMONIA_DEBUG prints why); 'onnx' throws instead.
  */
 export async function withOnnxRunner(dir: string, model: HarmonizationModel, mode: InferenceMode = inferenceMode()): Promise<HarmonizationModel> {
   if (mode === 'tfjs' || model.runner) return model;
+  const threads = ortThreads();
   let p = runners.get(dir);
   if (!p) {
     p = (async () => {
       try {
-        const g = await loadOnnxGenerator(dir, { model });
+        const g = await loadOnnxGenerator(dir, { model, threads });
         if (!g.syncAvailable) {
           g.dispose();
           throw new HarmoniaError('ONNX Runtime is installed but its synchronous native session is not available in this version');

@@ -12,7 +12,7 @@ import { exportGeneratorToOnnx, permute4, convTransposeSamePads, META_SOURCE } f
 import { readOnnxSummary, ONNX_OPSET, ONNX_IR_VERSION } from '../../src/export/onnx-proto.ts';
 import { ProtoWriter, decodeFields, readVarint } from '../../src/export/protobuf.ts';
 import { ensureOnnxModel, modelSourceDigest, ONNX_FILE } from '../../src/export/cache.ts';
-import { onnxAvailable, createOnnxGenerator, loadOnnxGenerator, onnxRunner, withOnnxRunner, inferenceMode, padIndexMap } from '../../src/models/onnx.ts';
+import { onnxAvailable, createOnnxGenerator, loadOnnxGenerator, onnxRunner, withOnnxRunner, inferenceMode, ortThreads, padIndexMap } from '../../src/models/onnx.ts';
 import { saveHarmonizationModel, loadHarmonizationModel } from '../../src/pipeline/model.ts';
 import { harmonizeImage, type HarmonizationModel } from '../../src/pipeline/refine.ts';
 import { resolveModel } from '../../src/pipeline/harmonize.ts';
@@ -328,6 +328,9 @@ test('pipeline hook: harmonizeImage with the ORT runner matches the tfjs path (â
     if (prev === undefined) delete process.env.HARMONIA_INFERENCE;
     else process.env.HARMONIA_INFERENCE = prev;
   }
+  assert.equal(ortThreads('3'), 3);
+  assert.equal(ortThreads(undefined), undefined);
+  assert.throws(() => ortThreads('0'), /HARMONIA_ORT_THREADS must be an integer/);
   assert.equal(inferenceMode('ONNX'), 'onnx');
   assert.equal(inferenceMode(undefined), 'auto');
   // withOnnxRunner in 'onnx' mode surfaces export failures instead of falling back

@@ -100,4 +100,4 @@ export type { ExportOptions, OnnxArtifact, OnnxModelSummary } from './export/ind
 export { loadOnnxGenerator, createOnnxGenerator, onnxAvailable, onnxRunner, withOnnxRunner, inferenceMode, ortThreads } from './models/onnx.ts';
 export type { OnnxGenerator, OnnxGeneratorOptions, InferenceMode } from './models/onnx.ts';
 export { DataParallelPool, PAPER_GAN_STEP, adamUpdate, PAPER_ADAM } from './engine/parallel/index.ts';
-export type { PoolOptions, PhaseReport, OptimizerState, StepModule, StepOptions, PhaseContext, PhaseResult, BatchArray, AdamConfig } from './engine/parallel/index.ts';
+export type { PoolOptions, PhaseReport, OptimizerState, StepModule, StepOptions, PhaseContext, PhaseResult, BatchArray } from './engine/parallel/index.ts';

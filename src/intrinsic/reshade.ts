@@ -3,9 +3,10 @@
  * 1. Lambertian foreground shading S_L = max(0, n·(x,y,z) + c) + a₀ (a₀ = 0.2 as in generate_shd);
  * 2. detail transfer: S_fg = S_L · Det^κ with Det = clip(S_orig / B, 0.25, 4) and
  *    B = G_σ*(S_orig·F) / G_σ*(F), σ = 6 % of the foreground bounding-box size;
- * 3. context gain: g = (median_ring S_orig / median_{inner band} S_fg)^ω clamped to [0.5, 2], over a ring
+ * 3. context gain: g = (median_ring S_orig / median_{inner band} S_fg)^ω (ω = 1 by default) clamped to [0.5, 2], over a ring
  *    of ≈4 % of the bounding box outside F and the band of the same width inside F;
- * 4. log-domain seam: log S_new = m·log S_fg + (1 − m)·log S_orig with m feathered inward over 2 px;
+ * 4. log-domain seam: log S_new = m·log S_fg + (1 − m)·log S_orig with m feathered inward over 2 px
+ *    (times a strength β ≤ 1 when a partial re-shading is wanted);
  * 5. the background keeps S_orig exactly (m = 0 outside F).
  * Browser-safe.
  */
@@ -17,7 +18,7 @@ export interface ReshadeOptions {
   ambientOffset?: number;
   /** κ: exponent of the detail ratio (default 1). */
   detail?: number;
-  /** ω: strength of the context gain (default 0.5). */
+  /** ω: strength of the context gain (default 1, tuned on the Lalonde train split; the spec suggests ≈0.5). */
   contextGain?: number;
   /** σ of the detail low-pass as a fraction of the bounding-box size (default 0.06). */
   detailSigmaFrac?: number;
@@ -25,6 +26,8 @@ export interface ReshadeOptions {
   ringFrac?: number;
   /** Inward feather of the seam in pixels (default 2). */
   feather?: number;
+  /** β: fraction of the log-shading change applied (1 = full re-shading, 0 = keep S_orig; default 0.25, tuned on the Lalonde train split). */
+  strength?: number;
 }
 
 export interface ReshadeInput {
@@ -63,8 +66,9 @@ export function reshade(inp: ReshadeInput, options: ReshadeOptions = {}): Reshad
   const n = width * height;
   const a0 = options.ambientOffset ?? 0.2;
   const kappa = options.detail ?? 1;
-  const omega = options.contextGain ?? 0.5;
+  const omega = options.contextGain ?? 1;
   const feather = Math.max(1e-6, options.feather ?? 2);
+  const beta = options.strength ?? 0.25;
   const lambertian = new Float32Array(n);
   const logRatio = new Float32Array(n);
   const out = new Float32Array(shading);
@@ -129,7 +133,7 @@ export function reshade(inp: ReshadeInput, options: ReshadeOptions = {}): Reshad
     const s = sfg[i] * gain;
     let m = (insideDist[i] - 0.5) / feather;
     m = m < 0 ? 0 : m > 1 ? 1 : m;
-    const lr = m * (Math.log(Math.max(s, 1e-6)) - Math.log(Math.max(shading[i], 1e-6)));
+    const lr = beta * m * (Math.log(Math.max(s, 1e-6)) - Math.log(Math.max(shading[i], 1e-6)));
     logRatio[i] = lr;
     out[i] = shading[i] * Math.exp(lr);
   }

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { tf } from './tf.ts';
 import { HarmoniaError } from '../errors.ts';
 
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow' | 'native' | 'wasm' | 'cpu';
 export type BackendRequest = BackendName | 'auto';
 
 export interface EngineInfo {
@@ -12,16 +12,16 @@ export interface EngineInfo {
   reason: string;
   /** Threads the backend uses for one op. */
   threads: number;
-  /** The project's kernels registered for this backend (non-empty only for wasm). */
+  /** The project's kernels registered for this backend (non-empty for native and wasm). */
   kernels: string[];
 }
 
-const BACKENDS: readonly BackendRequest[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+const BACKENDS: readonly BackendRequest[] = ['auto', 'tensorflow', 'native', 'wasm', 'cpu'];
 let current: EngineInfo | undefined;
 
 function parseRequest(value: string, source: string): BackendRequest {
   if (!(BACKENDS as readonly string[]).includes(value)) {
-    throw new HarmoniaError(`${source}: backend must be auto, tensorflow, wasm or cpu, got "${value}"`);
+    throw new HarmoniaError(`${source}: backend must be auto, tensorflow, native, wasm or cpu, got "${value}"`);
   }
   return value as BackendRequest;
 }
@@ -29,7 +29,7 @@ function parseRequest(value: string, source: string): BackendRequest {
 /**
  * Chooses and initialises the TensorFlow.js backend. 'auto' (the default) honours the HARMONIA_BACKEND
  * environment variable when set, else tries 'tensorflow' (@tensorflow/tfjs-node, an optional
- * dependency), then 'wasm' (with the project's registered kernels), then 'cpu'. An explicit backend
+ * dependency), then 'native' (the oneDNN addon, when built: src/engine/native/), then 'wasm' (with the project's registered kernels), then 'cpu'. An explicit backend
  * is used as is, or throws. May be called again to switch backends within a process (tensors move
  * lazily; the wasm kernels stay registered).
  */
@@ -44,7 +44,7 @@ export async function initEngine(opts: { backend?: BackendRequest; quiet?: boole
   const active = tf.getBackend() as string | undefined;
   if (current && current.backend === active && (want === 'auto' || want === current.backend)) return current;
   const tried: string[] = [];
-  const order: BackendName[] = want === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [want];
+  const order: BackendName[] = want === 'auto' ? ['tensorflow', 'native', 'wasm', 'cpu'] : [want];
   for (const name of order) {
     try {
       const kernels = await activate(name);
@@ -74,6 +74,10 @@ async function activate(name: BackendName): Promise<string[]> {
     const modName = '@tensorflow/tfjs-node';
     await import(/* @vite-ignore */ modName);
     if (!(await tf.setBackend('tensorflow'))) throw new Error('setBackend(tensorflow) failed');
+  } else if (name === 'native') {
+    const { registerNativeBackend } = await import('./native/index.ts');
+    kernels = registerNativeBackend();
+    if (!(await tf.setBackend('native'))) throw new Error('setBackend(native) failed');
   } else if (name === 'wasm') {
     await import('@tensorflow/tfjs-backend-wasm');
     const { registerWasmKernels } = await import('./kernels/index.ts');
@@ -90,6 +94,10 @@ async function threadsOf(name: BackendName): Promise<number> {
   if (name === 'wasm') {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     return Math.max(1, wasm.getThreadsCount());
+  }
+  if (name === 'native') {
+    const { nativeAddon } = await import('./native/index.ts');
+    return nativeAddon()?.info().threads ?? 1;
   }
   // libtensorflow's intra-op pool defaults to one thread per core; the cpu backend is single-threaded JS.
   return name === 'tensorflow' ? availableParallelism() : 1;

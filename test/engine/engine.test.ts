@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/engine/tf.ts';
 import { initEngine, engineInfo } from '../../src/engine/index.ts';
+import { loadNativeAddon } from '../../src/engine/native/addon.ts';
 import { stockWasmKernel, WASM_KERNELS } from '../../src/engine/kernels/index.ts';
 import { phaseSplitKernel } from '../../src/engine/kernels/conv2d-backprop-input.ts';
 import { reflectPad, pixelShuffle, pixelUnshuffle } from '../../src/engine/ops.ts';
@@ -62,7 +63,7 @@ test('initEngine: auto honours HARMONIA_BACKEND, rejects bad values', async () =
   assert.equal(info3.backend, 'wasm');
 });
 
-test('initEngine: a fresh process picks tensorflow → wasm → cpu and says why', () => {
+test('initEngine: a fresh process picks tensorflow → native → wasm → cpu and says why', () => {
   // A child process, so the selection starts from nothing (this process already holds an engine).
   const code = "import('./src/engine/index.ts').then(async (m) => { console.log(JSON.stringify(await m.initEngine())); })";
   const env = { ...process.env };
@@ -78,6 +79,10 @@ test('initEngine: a fresh process picks tensorflow → wasm → cpu and says why
   }
   if (hasTfjsNode) {
     assert.equal(info.backend, 'tensorflow');
+  } else if (loadNativeAddon().ok) {
+    // The oneDNN addon is built (npm run build:native): native comes before wasm.
+    assert.equal(info.backend, 'native');
+    assert.match(info.reason, /^auto: tensorflow unavailable \(/);
   } else {
     assert.equal(info.backend, 'wasm');
     assert.match(info.reason, /^auto: tensorflow unavailable \(/);

@@ -1,0 +1,812 @@
+// harmonia_native: CPU kernels for TensorFlow.js on oneDNN (Debian libdnnl 2.x), exposed through
+// plain N-API (node_api.h). Every function works in place on Float32Arrays owned by JavaScript
+// (zero copy): the TypeScript side (src/engine/native/) allocates the output array, computes the
+// geometry with tfjs's own helpers, and calls one of these synchronously.
+//
+// Layouts: activations NHWC, filters HWIO (as tfjs stores them), matrices row-major.
+// oneDNN primitives are cached by geometry; the filter is reordered from HWIO into the blocked
+// layout the chosen implementation wants on every call (filters change every training step).
+#include <node_api.h>
+
+#include <dnnl.h>
+#include <dnnl.hpp>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace {
+
+using dnnl::memory;
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+dnnl::engine& eng() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+dnnl::stream& strm() {
+  static dnnl::stream s(eng());
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// N-API helpers
+// ---------------------------------------------------------------------------------------------
+struct JsError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+#define NAPI_OK(call)                                                   \
+  do {                                                                  \
+    if ((call) != napi_ok) throw JsError("N-API call failed: " #call); \
+  } while (0)
+
+struct F32 {
+  float* data = nullptr;
+  size_t length = 0;
+};
+
+F32 f32Arg(napi_env env, napi_value v, const char* what, bool optional = false) {
+  napi_valuetype t;
+  NAPI_OK(napi_typeof(env, v, &t));
+  if (optional && (t == napi_null || t == napi_undefined)) return F32{};
+  bool isTa = false;
+  NAPI_OK(napi_is_typedarray(env, v, &isTa));
+  if (!isTa) throw JsError(std::string(what) + ": expected a Float32Array");
+  napi_typedarray_type type;
+  size_t length;
+  void* data;
+  napi_value ab;
+  size_t offset;
+  NAPI_OK(napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset));
+  if (type != napi_float32_array) throw JsError(std::string(what) + ": expected a Float32Array");
+  return F32{static_cast<float*>(data), length};
+}
+
+std::vector<int64_t> intsArg(napi_env env, napi_value v, const char* what, size_t want) {
+  bool isTa = false;
+  NAPI_OK(napi_is_typedarray(env, v, &isTa));
+  if (!isTa) throw JsError(std::string(what) + ": expected an Int32Array");
+  napi_typedarray_type type;
+  size_t length;
+  void* data;
+  napi_value ab;
+  size_t offset;
+  NAPI_OK(napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset));
+  if (type != napi_int32_array || length != want) {
+    throw JsError(std::string(what) + ": expected an Int32Array of " + std::to_string(want) + " values");
+  }
+  const int32_t* p = static_cast<const int32_t*>(data);
+  return std::vector<int64_t>(p, p + length);
+}
+
+double numArg(napi_env env, napi_value v, const char* what) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) throw JsError(std::string(what) + ": expected a number");
+  return d;
+}
+
+std::vector<napi_value> args(napi_env env, napi_callback_info info, size_t want) {
+  size_t argc = want;
+  std::vector<napi_value> argv(want);
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv.data(), nullptr, nullptr));
+  if (argc < want) throw JsError("expected " + std::to_string(want) + " arguments, got " + std::to_string(argc));
+  return argv;
+}
+
+void need(const F32& a, size_t n, const char* what) {
+  if (a.length != n) {
+    throw JsError(std::string(what) + ": expected " + std::to_string(n) + " values, got " + std::to_string(a.length));
+  }
+}
+
+template <typename Fn>
+napi_value guarded(napi_env env, Fn fn) {
+  try {
+    return fn();
+  } catch (const dnnl::error& e) {
+    napi_throw_error(env, "HARMONIA_NATIVE_DNNL", (std::string("oneDNN: ") + e.what()).c_str());
+  } catch (const std::exception& e) {
+    napi_throw_error(env, "HARMONIA_NATIVE", e.what());
+  }
+  return nullptr;
+}
+
+napi_value undefinedValue(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convolution geometry: [n,h,w,ci, kh,kw,co, oh,ow, sh,sw, dh,dw, pt,pl,pb,pr] (tfjs conventions:
+// dilation 1 = none; pads as tfjs's computeConv2DInfo padInfo).
+// ---------------------------------------------------------------------------------------------
+struct Geom {
+  int64_t n, h, w, ci, kh, kw, co, oh, ow, sh, sw, dh, dw, pt, pl, pb, pr;
+  explicit Geom(const std::vector<int64_t>& g)
+      : n(g[0]), h(g[1]), w(g[2]), ci(g[3]), kh(g[4]), kw(g[5]), co(g[6]), oh(g[7]), ow(g[8]), sh(g[9]),
+        sw(g[10]), dh(g[11]), dw(g[12]), pt(g[13]), pl(g[14]), pb(g[15]), pr(g[16]) {
+    for (int64_t v : {n, h, w, ci, kh, kw, co, oh, ow, sh, sw, dh, dw}) {
+      if (v < 1) throw JsError("conv geometry: sizes, strides and dilations must be >= 1");
+    }
+    if (pt < 0 || pl < 0 || pb < 0 || pr < 0) throw JsError("conv geometry: negative padding");
+  }
+  // oneDNN needs padding_r consistent with the output size: (in + pl + pr - ext) / s + 1 == out.
+  int64_t padR(int64_t in, int64_t out, int64_t k, int64_t s, int64_t d, int64_t padL) const {
+    const int64_t ext = (k - 1) * d + 1;
+    return (out - 1) * s + ext - in - padL;
+  }
+  memory::dims strides() const { return {sh, sw}; }
+  memory::dims dilates() const { return {dh - 1, dw - 1}; }
+  memory::dims padL() const { return {pt, pl}; }
+  memory::dims padRight() const { return {padR(h, oh, kh, sh, dh, pt), padR(w, ow, kw, sw, dw, pl)}; }
+  memory::desc src(tag t = tag::nhwc) const { return memory::desc({n, ci, h, w}, dt::f32, t); }
+  memory::desc dst(tag t = tag::nhwc) const { return memory::desc({n, co, oh, ow}, dt::f32, t); }
+  memory::desc wei(tag t) const { return memory::desc({co, ci, kh, kw}, dt::f32, t); }
+  memory::desc bias() const { return memory::desc({co}, dt::f32, tag::x); }
+  std::string key() const {
+    std::string k;
+    for (int64_t v : {n, h, w, ci, kh, kw, co, oh, ow, sh, sw, dh, dw, pt, pl, pb, pr}) k += std::to_string(v) + ",";
+    return k;
+  }
+  size_t srcSize() const { return size_t(n * h * w * ci); }
+  size_t dstSize() const { return size_t(n * oh * ow * co); }
+  size_t weiSize() const { return size_t(kh * kw * ci * co); }
+};
+
+// Activation codes shared with src/engine/native/addon.ts.
+enum Act { ACT_LINEAR = 0, ACT_RELU = 1, ACT_LEAKY = 2, ACT_SIGMOID = 3, ACT_ELU = 4, ACT_RELU6 = 5 };
+
+dnnl::primitive_attr actAttr(int act, float alpha) {
+  dnnl::primitive_attr attr;
+  if (act != ACT_LINEAR) {
+    dnnl::post_ops po;
+    switch (act) {
+      case ACT_RELU: po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f); break;
+      case ACT_LEAKY: po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, alpha, 0.f); break;
+      case ACT_SIGMOID: po.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f); break;
+      case ACT_ELU: po.append_eltwise(1.f, dnnl::algorithm::eltwise_elu, 1.f, 0.f); break;
+      case ACT_RELU6: po.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, 0.f, 6.f); break;
+      default: throw JsError("conv2d: unknown activation code " + std::to_string(act));
+    }
+    attr.set_post_ops(po);
+  }
+  return attr;
+}
+
+dnnl::convolution_forward::primitive_desc fwdHint(const Geom& g, bool withBias, const dnnl::primitive_attr& attr,
+                                                  dnnl::prop_kind kind) {
+  auto d = withBias ? dnnl::convolution_forward::desc(kind, dnnl::algorithm::convolution_direct, g.src(),
+                                                      g.wei(tag::any), g.bias(), g.dst(), g.strides(), g.dilates(),
+                                                      g.padL(), g.padRight())
+                    : dnnl::convolution_forward::desc(kind, dnnl::algorithm::convolution_direct, g.src(),
+                                                      g.wei(tag::any), g.dst(), g.strides(), g.dilates(), g.padL(),
+                                                      g.padRight());
+  return dnnl::convolution_forward::primitive_desc(d, attr, eng());
+}
+
+struct FwdEntry {
+  dnnl::convolution_forward prim;
+  dnnl::reorder weiReorder;
+  memory weiMem;  // blocked filter, owned by oneDNN
+  std::string impl;
+};
+struct BwdDataEntry {
+  dnnl::convolution_backward_data prim;
+  dnnl::reorder weiReorder;
+  memory weiMem;
+  std::string impl;
+};
+struct BwdWeiEntry {
+  dnnl::convolution_backward_weights prim;
+  dnnl::reorder weiReorder;  // blocked diff_weights -> HWIO
+  memory weiMem;
+  std::string impl;
+};
+
+std::unordered_map<std::string, std::unique_ptr<FwdEntry>> fwdCache;
+std::unordered_map<std::string, std::unique_ptr<BwdDataEntry>> bwdDataCache;
+std::unordered_map<std::string, std::unique_ptr<BwdWeiEntry>> bwdWeiCache;
+std::string lastImpl;
+
+FwdEntry& fwdEntry(const Geom& g, bool withBias, int act, float alpha) {
+  const std::string key = g.key() + (withBias ? "b" : "") + std::to_string(act) + ":" + std::to_string(alpha);
+  auto it = fwdCache.find(key);
+  if (it != fwdCache.end()) return *it->second;
+  auto attr = actAttr(act, alpha);
+  auto pd = fwdHint(g, withBias, attr, dnnl::prop_kind::forward_inference);
+  auto e = std::make_unique<FwdEntry>();
+  e->prim = dnnl::convolution_forward(pd);
+  e->weiMem = memory(pd.weights_desc(), eng());
+  e->weiReorder = dnnl::reorder(memory(g.wei(tag::hwio), eng(), nullptr), e->weiMem);
+  e->impl = pd.impl_info_str();
+  auto& ref = *e;
+  fwdCache.emplace(key, std::move(e));
+  return ref;
+}
+
+BwdDataEntry& bwdDataEntry(const Geom& g) {
+  const std::string key = g.key();
+  auto it = bwdDataCache.find(key);
+  if (it != bwdDataCache.end()) return *it->second;
+  auto hint = fwdHint(g, false, dnnl::primitive_attr(), dnnl::prop_kind::forward_training);
+  auto d = dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, g.src(), g.wei(tag::any),
+                                                 g.dst(), g.strides(), g.dilates(), g.padL(), g.padRight());
+  auto pd = dnnl::convolution_backward_data::primitive_desc(d, eng(), hint);
+  auto e = std::make_unique<BwdDataEntry>();
+  e->prim = dnnl::convolution_backward_data(pd);
+  e->weiMem = memory(pd.weights_desc(), eng());
+  e->weiReorder = dnnl::reorder(memory(g.wei(tag::hwio), eng(), nullptr), e->weiMem);
+  e->impl = pd.impl_info_str();
+  auto& ref = *e;
+  bwdDataCache.emplace(key, std::move(e));
+  return ref;
+}
+
+BwdWeiEntry& bwdWeiEntry(const Geom& g) {
+  const std::string key = g.key();
+  auto it = bwdWeiCache.find(key);
+  if (it != bwdWeiCache.end()) return *it->second;
+  auto hint = fwdHint(g, false, dnnl::primitive_attr(), dnnl::prop_kind::forward_training);
+  auto d = dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, g.src(), g.wei(tag::any),
+                                                    g.dst(), g.strides(), g.dilates(), g.padL(), g.padRight());
+  auto pd = dnnl::convolution_backward_weights::primitive_desc(d, eng(), hint);
+  auto e = std::make_unique<BwdWeiEntry>();
+  e->prim = dnnl::convolution_backward_weights(pd);
+  e->weiMem = memory(pd.diff_weights_desc(), eng());
+  e->weiReorder = dnnl::reorder(e->weiMem, memory(g.wei(tag::hwio), eng(), nullptr));
+  e->impl = pd.impl_info_str();
+  auto& ref = *e;
+  bwdWeiCache.emplace(key, std::move(e));
+  return ref;
+}
+
+// conv2d(x, filter, bias|null, out, geom Int32Array(17), act, alpha)
+napi_value Conv2d(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 7);
+    Geom g(intsArg(env, a[4], "conv2d geometry", 17));
+    F32 x = f32Arg(env, a[0], "conv2d x"), f = f32Arg(env, a[1], "conv2d filter");
+    F32 b = f32Arg(env, a[2], "conv2d bias", true), y = f32Arg(env, a[3], "conv2d output");
+    need(x, g.srcSize(), "conv2d x");
+    need(f, g.weiSize(), "conv2d filter");
+    need(y, g.dstSize(), "conv2d output");
+    if (b.data) need(b, size_t(g.co), "conv2d bias");
+    int act = int(numArg(env, a[5], "conv2d activation"));
+    float alpha = float(numArg(env, a[6], "conv2d alpha"));
+    FwdEntry& e = fwdEntry(g, b.data != nullptr, act, alpha);
+    memory userW(g.wei(tag::hwio), eng(), f.data);
+    e.weiReorder.execute(strm(), userW, e.weiMem);
+    memory src(g.src(), eng(), x.data), dst(g.dst(), eng(), y.data);
+    std::unordered_map<int, memory> m{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, e.weiMem}, {DNNL_ARG_DST, dst}};
+    if (b.data) m.emplace(DNNL_ARG_BIAS, memory(g.bias(), eng(), b.data));
+    e.prim.execute(strm(), m);
+    strm().wait();
+    lastImpl = e.impl;
+    return undefinedValue(env);
+  });
+}
+
+// conv2dBackpropInput(dy, filter, dx, geom): dx = conv^T(dy); geometry of the forward conv x -> dy.
+napi_value Conv2dBackpropInput(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 4);
+    Geom g(intsArg(env, a[3], "conv2dBackpropInput geometry", 17));
+    F32 dy = f32Arg(env, a[0], "conv2dBackpropInput dy"), f = f32Arg(env, a[1], "conv2dBackpropInput filter");
+    F32 dx = f32Arg(env, a[2], "conv2dBackpropInput dx");
+    need(dy, g.dstSize(), "conv2dBackpropInput dy");
+    need(f, g.weiSize(), "conv2dBackpropInput filter");
+    need(dx, g.srcSize(), "conv2dBackpropInput dx");
+    BwdDataEntry& e = bwdDataEntry(g);
+    memory userW(g.wei(tag::hwio), eng(), f.data);
+    e.weiReorder.execute(strm(), userW, e.weiMem);
+    memory ddst(g.dst(), eng(), dy.data), dsrc(g.src(), eng(), dx.data);
+    e.prim.execute(strm(), {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, e.weiMem}, {DNNL_ARG_DIFF_SRC, dsrc}});
+    strm().wait();
+    lastImpl = e.impl;
+    return undefinedValue(env);
+  });
+}
+
+// conv2dBackpropFilter(x, dy, dw, geom)
+napi_value Conv2dBackpropFilter(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 4);
+    Geom g(intsArg(env, a[3], "conv2dBackpropFilter geometry", 17));
+    F32 x = f32Arg(env, a[0], "conv2dBackpropFilter x"), dy = f32Arg(env, a[1], "conv2dBackpropFilter dy");
+    F32 dw = f32Arg(env, a[2], "conv2dBackpropFilter dw");
+    need(x, g.srcSize(), "conv2dBackpropFilter x");
+    need(dy, g.dstSize(), "conv2dBackpropFilter dy");
+    need(dw, g.weiSize(), "conv2dBackpropFilter dw");
+    BwdWeiEntry& e = bwdWeiEntry(g);
+    memory src(g.src(), eng(), x.data), ddst(g.dst(), eng(), dy.data);
+    e.prim.execute(strm(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_WEIGHTS, e.weiMem}});
+    memory userW(g.wei(tag::hwio), eng(), dw.data);
+    e.weiReorder.execute(strm(), e.weiMem, userW);
+    strm().wait();
+    lastImpl = e.impl;
+    return undefinedValue(env);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// matmul(a, b, c, dims Int32Array[batchA, batchB, M, N, K, transA, transB], bias|null, act, alpha)
+// C[i] = op(A[i % batchA]) · op(B[i % batchB]) for i < max(batchA, batchB), row-major; optional
+// bias of N values broadcast over rows, then the activation.
+// ---------------------------------------------------------------------------------------------
+float activate(float v, int act, float alpha) {
+  switch (act) {
+    case ACT_RELU: return v > 0.f ? v : 0.f;
+    case ACT_LEAKY: return v > 0.f ? v : alpha * v;
+    case ACT_SIGMOID: return 1.f / (1.f + std::exp(-v));
+    case ACT_ELU: return v > 0.f ? v : std::expm1(v);
+    case ACT_RELU6: return std::min(std::max(v, 0.f), 6.f);
+    default: return v;
+  }
+}
+
+napi_value MatMul(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 7);
+    auto d = intsArg(env, a[3], "matMul dims", 7);
+    const int64_t ba = d[0], bb = d[1], M = d[2], N = d[3], K = d[4];
+    const bool ta = d[5] != 0, tb = d[6] != 0;
+    if (ba < 1 || bb < 1 || M < 1 || N < 1 || K < 1) throw JsError("matMul: dimensions must be >= 1");
+    if (ba != bb && ba != 1 && bb != 1) throw JsError("matMul: batch sizes must match or be 1");
+    const int64_t batch = std::max(ba, bb);
+    F32 A = f32Arg(env, a[0], "matMul a"), B = f32Arg(env, a[1], "matMul b"), C = f32Arg(env, a[2], "matMul c");
+    F32 bias = f32Arg(env, a[4], "matMul bias", true);
+    need(A, size_t(ba * M * K), "matMul a");
+    need(B, size_t(bb * K * N), "matMul b");
+    need(C, size_t(batch * M * N), "matMul c");
+    if (bias.data) need(bias, size_t(N), "matMul bias");
+    int act = int(numArg(env, a[5], "matMul activation"));
+    float alpha = float(numArg(env, a[6], "matMul alpha"));
+    for (int64_t i = 0; i < batch; i++) {
+      const float* pa = A.data + (ba == 1 ? 0 : i) * M * K;
+      const float* pb = B.data + (bb == 1 ? 0 : i) * K * N;
+      float* pc = C.data + i * M * N;
+      dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, 1.f, pa, ta ? M : K, pb, tb ? K : N,
+                                    0.f, pc, N);
+      if (st != dnnl_success) throw JsError("matMul: dnnl_sgemm failed with status " + std::to_string(int(st)));
+    }
+    if (bias.data || act != ACT_LINEAR) {
+      const int64_t rows = batch * M;
+#pragma omp parallel for schedule(static)
+      for (int64_t r = 0; r < rows; r++) {
+        float* row = C.data + r * N;
+        for (int64_t j = 0; j < N; j++) row[j] = activate(row[j] + (bias.data ? bias.data[j] : 0.f), act, alpha);
+      }
+    }
+    lastImpl = "dnnl_sgemm";
+    return undefinedValue(env);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Max pooling, NHWC, tfjs-cpu semantics: window pixels visited row-major, the first pixel strictly
+// greater than the running max (start -inf) wins; windows with no such pixel output -inf and get
+// no gradient. geom: [n,h,w,c, kh,kw, oh,ow, sh,sw, dh,dw, pt,pl]
+// ---------------------------------------------------------------------------------------------
+struct PoolGeom {
+  int64_t n, h, w, c, kh, kw, oh, ow, sh, sw, dh, dw, pt, pl;
+  explicit PoolGeom(const std::vector<int64_t>& g)
+      : n(g[0]), h(g[1]), w(g[2]), c(g[3]), kh(g[4]), kw(g[5]), oh(g[6]), ow(g[7]), sh(g[8]), sw(g[9]), dh(g[10]),
+        dw(g[11]), pt(g[12]), pl(g[13]) {
+    for (int64_t v : {n, h, w, c, kh, kw, oh, ow, sh, sw, dh, dw}) {
+      if (v < 1) throw JsError("pool geometry: sizes, strides and dilations must be >= 1");
+    }
+  }
+};
+
+// Window range along one axis: first valid tap and the end (exclusive), stepping by dilation.
+inline void windowRange(int64_t o, int64_t s, int64_t pad, int64_t k, int64_t d, int64_t in, int64_t& lo,
+                        int64_t& hi) {
+  const int64_t corner = o * s - pad;
+  lo = corner;
+  while (lo < 0) lo += d;
+  hi = std::min(in, corner + (k - 1) * d + 1);
+}
+
+napi_value MaxPool(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 3);
+    PoolGeom g(intsArg(env, a[2], "maxPool geometry", 14));
+    F32 x = f32Arg(env, a[0], "maxPool x"), y = f32Arg(env, a[1], "maxPool output");
+    need(x, size_t(g.n * g.h * g.w * g.c), "maxPool x");
+    need(y, size_t(g.n * g.oh * g.ow * g.c), "maxPool output");
+    const float ninf = -std::numeric_limits<float>::infinity();
+#pragma omp parallel for schedule(static)
+    for (int64_t row = 0; row < g.n * g.oh; row++) {
+      const int64_t b = row / g.oh, oy = row % g.oh;
+      int64_t y0, y1;
+      windowRange(oy, g.sh, g.pt, g.kh, g.dh, g.h, y0, y1);
+      std::vector<float> acc(size_t(g.c));
+      for (int64_t ox = 0; ox < g.ow; ox++) {
+        int64_t x0, x1;
+        windowRange(ox, g.sw, g.pl, g.kw, g.dw, g.w, x0, x1);
+        std::fill(acc.begin(), acc.end(), ninf);
+        for (int64_t iy = y0; iy < y1; iy += g.dh) {
+          for (int64_t ix = x0; ix < x1; ix += g.dw) {
+            const float* px = x.data + ((b * g.h + iy) * g.w + ix) * g.c;
+            for (int64_t ch = 0; ch < g.c; ch++) acc[ch] = px[ch] > acc[ch] ? px[ch] : acc[ch];
+          }
+        }
+        std::memcpy(y.data + ((b * g.oh + oy) * g.ow + ox) * g.c, acc.data(), size_t(g.c) * sizeof(float));
+      }
+    }
+    return undefinedValue(env);
+  });
+}
+
+// maxPoolGrad(dy, x, dx, geom): dx (zeroed here) gets dy at each window's first maximum.
+napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 4);
+    PoolGeom g(intsArg(env, a[3], "maxPoolGrad geometry", 14));
+    F32 dy = f32Arg(env, a[0], "maxPoolGrad dy"), x = f32Arg(env, a[1], "maxPoolGrad x");
+    F32 dx = f32Arg(env, a[2], "maxPoolGrad dx");
+    need(x, size_t(g.n * g.h * g.w * g.c), "maxPoolGrad x");
+    need(dx, size_t(g.n * g.h * g.w * g.c), "maxPoolGrad dx");
+    need(dy, size_t(g.n * g.oh * g.ow * g.c), "maxPoolGrad dy");
+    std::memset(dx.data, 0, dx.length * sizeof(float));
+    // Threads own disjoint channel ranges, so overlapping windows never race.
+#pragma omp parallel
+    {
+      const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+      const int64_t c0 = g.c * t / nt, c1 = g.c * (t + 1) / nt;
+      const float ninf = -std::numeric_limits<float>::infinity();
+      for (int64_t b = 0; b < g.n && c1 > c0; b++) {
+        for (int64_t oy = 0; oy < g.oh; oy++) {
+          int64_t y0, y1;
+          windowRange(oy, g.sh, g.pt, g.kh, g.dh, g.h, y0, y1);
+          for (int64_t ox = 0; ox < g.ow; ox++) {
+            int64_t x0, x1;
+            windowRange(ox, g.sw, g.pl, g.kw, g.dw, g.w, x0, x1);
+            const float* gy = dy.data + ((b * g.oh + oy) * g.ow + ox) * g.c;
+            for (int64_t ch = c0; ch < c1; ch++) {
+              float best = ninf;
+              int64_t at = -1;
+              for (int64_t iy = y0; iy < y1; iy += g.dh) {
+                for (int64_t ix = x0; ix < x1; ix += g.dw) {
+                  const int64_t idx = ((b * g.h + iy) * g.w + ix) * g.c + ch;
+                  if (x.data[idx] > best) {
+                    best = x.data[idx];
+                    at = idx;
+                  }
+                }
+              }
+              if (at >= 0) dx.data[at] += gy[ch];
+            }
+          }
+        }
+      }
+    }
+    return undefinedValue(env);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Elementwise ops and reductions (the optimiser and activation gradients of a training step are
+// dozens of these per step; the cpu backend's JS loops were a third of the step). Op codes are
+// shared with src/engine/native/elementwise.ts. Parallel over 2+ threads only for large arrays.
+// ---------------------------------------------------------------------------------------------
+constexpr int64_t kParallelMin = 1 << 17;
+
+enum BinOp { B_ADD = 0, B_SUB, B_MUL, B_DIV, B_MAX, B_MIN, B_SQDIFF, B_POW };
+enum CmpOp { C_GREATER = 0, C_GREATER_EQ, C_LESS, C_LESS_EQ, C_EQUAL, C_NOT_EQUAL };
+enum UnOp {
+  U_RELU = 0, U_LEAKY, U_STEP, U_SIGMOID, U_ABS, U_SQRT, U_SQUARE, U_NEG, U_EXP, U_LOG, U_LOG1P, U_TANH, U_SIGN,
+  U_RSQRT, U_RECIPROCAL, U_SOFTPLUS, U_ELU, U_RELU6
+};
+
+template <typename F>
+void binaryLoop(const float* a, int64_t na, const float* b, int64_t nb, int64_t n, F f, float* out) {
+  if (na == n && nb == n) {
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+    for (int64_t i = 0; i < n; i++) out[i] = f(a[i], b[i]);
+  } else if (na == n && nb == 1) {
+    const float bv = b[0];
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+    for (int64_t i = 0; i < n; i++) out[i] = f(a[i], bv);
+  } else if (nb == n && na == 1) {
+    const float av = a[0];
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+    for (int64_t i = 0; i < n; i++) out[i] = f(av, b[i]);
+  } else if (na == n) {  // b repeats along the leading axes (e.g. a bias over NHWC)
+    const int64_t blocks = n / nb;
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+    for (int64_t k = 0; k < blocks; k++) {
+      const float* pa = a + k * nb;
+      float* po = out + k * nb;
+      for (int64_t j = 0; j < nb; j++) po[j] = f(pa[j], b[j]);
+    }
+  } else {
+    const int64_t blocks = n / na;
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+    for (int64_t k = 0; k < blocks; k++) {
+      const float* pb = b + k * na;
+      float* po = out + k * na;
+      for (int64_t j = 0; j < na; j++) po[j] = f(a[j], pb[j]);
+    }
+  }
+}
+
+void checkBroadcast(int64_t na, int64_t nb, int64_t n, const char* what) {
+  const bool ok = (na == n && nb >= 1 && n % nb == 0) || (nb == n && na >= 1 && n % na == 0);
+  if (!ok) throw JsError(std::string(what) + ": operands must have the output size, or one a suffix of it");
+}
+
+// binary(op, a, b, out): out.length = n; a/b of n values, 1 value, or a divisor of n (a suffix).
+napi_value Binary(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 4);
+    const int op = int(numArg(env, a[0], "binary op"));
+    F32 A = f32Arg(env, a[1], "binary a"), B = f32Arg(env, a[2], "binary b"), O = f32Arg(env, a[3], "binary out");
+    const int64_t na = int64_t(A.length), nb = int64_t(B.length), n = int64_t(O.length);
+    checkBroadcast(na, nb, n, "binary");
+    switch (op) {
+      case B_ADD: binaryLoop(A.data, na, B.data, nb, n, [](float x, float y) { return x + y; }, O.data); break;
+      case B_SUB: binaryLoop(A.data, na, B.data, nb, n, [](float x, float y) { return x - y; }, O.data); break;
+      case B_MUL: binaryLoop(A.data, na, B.data, nb, n, [](float x, float y) { return x * y; }, O.data); break;
+      case B_DIV: binaryLoop(A.data, na, B.data, nb, n, [](float x, float y) { return x / y; }, O.data); break;
+      case B_MAX:
+        binaryLoop(A.data, na, B.data, nb, n, [](float x, float y) { return (std::isnan(x) || std::isnan(y)) ? NAN : std::max(x, y); }, O.data);
+        break;
+      case B_MIN:
+        binaryLoop(A.data, na, B.data, nb, n, [](float x, float y) { return (std::isnan(x) || std::isnan(y)) ? NAN : std::min(x, y); }, O.data);
+        break;
+      case B_SQDIFF: binaryLoop(A.data, na, B.data, nb, n, [](float x, float y) { return (x - y) * (x - y); }, O.data); break;
+      case B_POW: binaryLoop(A.data, na, B.data, nb, n, [](float x, float y) { return std::pow(x, y); }, O.data); break;
+      default: throw JsError("binary: unknown op " + std::to_string(op));
+    }
+    return undefinedValue(env);
+  });
+}
+
+uint8_t* u8Arg(napi_env env, napi_value v, const char* what, size_t& length) {
+  bool isTa = false;
+  NAPI_OK(napi_is_typedarray(env, v, &isTa));
+  if (!isTa) throw JsError(std::string(what) + ": expected a Uint8Array");
+  napi_typedarray_type type;
+  void* data;
+  napi_value ab;
+  size_t offset;
+  NAPI_OK(napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset));
+  if (type != napi_uint8_array) throw JsError(std::string(what) + ": expected a Uint8Array");
+  return static_cast<uint8_t*>(data);
+}
+
+// compare(op, a, b, out Uint8Array): 1 where the comparison holds (same broadcasting as binary).
+napi_value Compare(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 4);
+    const int op = int(numArg(env, a[0], "compare op"));
+    F32 A = f32Arg(env, a[1], "compare a"), B = f32Arg(env, a[2], "compare b");
+    size_t n = 0;
+    uint8_t* O = u8Arg(env, a[3], "compare out", n);
+    const int64_t na = int64_t(A.length), nb = int64_t(B.length);
+    checkBroadcast(na, nb, int64_t(n), "compare");
+#pragma omp parallel for schedule(static) if (int64_t(n) > kParallelMin)
+    for (int64_t i = 0; i < int64_t(n); i++) {
+      const float x = A.data[na == int64_t(n) ? i : i % na], y = B.data[nb == int64_t(n) ? i : i % nb];
+      bool r;
+      switch (op) {
+        case C_GREATER: r = x > y; break;
+        case C_GREATER_EQ: r = x >= y; break;
+        case C_LESS: r = x < y; break;
+        case C_LESS_EQ: r = x <= y; break;
+        case C_EQUAL: r = x == y; break;
+        default: r = x != y; break;
+      }
+      O[i] = r ? 1 : 0;
+    }
+    return undefinedValue(env);
+  });
+}
+
+template <typename F>
+void unaryLoop(const float* x, float* y, int64_t n, F f) {
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) y[i] = f(x[i]);
+}
+
+// unary(op, x, y, alpha): y = f(x), same length. NaN handling follows the cpu backend.
+napi_value Unary(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 4);
+    const int op = int(numArg(env, a[0], "unary op"));
+    F32 X = f32Arg(env, a[1], "unary x"), Y = f32Arg(env, a[2], "unary y");
+    const float alpha = float(numArg(env, a[3], "unary alpha"));
+    need(Y, X.length, "unary y");
+    const int64_t n = int64_t(X.length);
+    const float* x = X.data;
+    float* y = Y.data;
+    switch (op) {
+      case U_RELU: unaryLoop(x, y, n, [](float v) { return std::isnan(v) ? v : (v > 0.f ? v : 0.f); }); break;
+      case U_LEAKY: unaryLoop(x, y, n, [alpha](float v) { return v < 0.f ? alpha * v : v; }); break;
+      case U_STEP: unaryLoop(x, y, n, [alpha](float v) { return std::isnan(v) ? NAN : (v > 0.f ? 1.f : alpha); }); break;
+      case U_SIGMOID: unaryLoop(x, y, n, [](float v) { return float(1.0 / (1.0 + std::exp(-double(v)))); }); break;
+      case U_ABS: unaryLoop(x, y, n, [](float v) { return std::fabs(v); }); break;
+      case U_SQRT: unaryLoop(x, y, n, [](float v) { return std::sqrt(v); }); break;
+      case U_SQUARE: unaryLoop(x, y, n, [](float v) { return v * v; }); break;
+      case U_NEG: unaryLoop(x, y, n, [](float v) { return -v; }); break;
+      case U_EXP: unaryLoop(x, y, n, [](float v) { return float(std::exp(double(v))); }); break;
+      case U_LOG: unaryLoop(x, y, n, [](float v) { return float(std::log(double(v))); }); break;
+      case U_LOG1P: unaryLoop(x, y, n, [](float v) { return float(std::log1p(double(v))); }); break;
+      case U_TANH: unaryLoop(x, y, n, [](float v) { return float(std::tanh(double(v))); }); break;
+      case U_SIGN: unaryLoop(x, y, n, [](float v) { return std::isnan(v) ? 0.f : (v > 0.f ? 1.f : (v < 0.f ? -1.f : 0.f)); }); break;
+      case U_RSQRT: unaryLoop(x, y, n, [](float v) { return float(1.0 / std::sqrt(double(v))); }); break;
+      case U_RECIPROCAL: unaryLoop(x, y, n, [](float v) { return 1.f / v; }); break;
+      case U_ELU: unaryLoop(x, y, n, [](float v) { return v >= 0.f ? v : float(std::exp(double(v)) - 1.0); }); break;
+      case U_RELU6: unaryLoop(x, y, n, [](float v) { return std::isnan(v) ? v : std::min(std::max(v, 0.f), 6.f); }); break;
+      default: throw JsError("unary: unknown op " + std::to_string(op));
+    }
+    return undefinedValue(env);
+  });
+}
+
+// select(cond Uint8Array, t, e, out): out = cond ? t : e (cond of n values, or one per leading index).
+napi_value Select(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 4);
+    size_t nc = 0;
+    const uint8_t* c = u8Arg(env, a[0], "select condition", nc);
+    F32 T = f32Arg(env, a[1], "select t"), E = f32Arg(env, a[2], "select e"), O = f32Arg(env, a[3], "select out");
+    const int64_t n = int64_t(O.length);
+    need(T, O.length, "select t");
+    need(E, O.length, "select e");
+    if (nc < 1 || n % int64_t(nc) != 0) throw JsError("select: condition size must divide the output size");
+    const int64_t inner = n / int64_t(nc);
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+    for (int64_t i = 0; i < n; i++) O.data[i] = c[i / inner] ? T.data[i] : E.data[i];
+    return undefinedValue(env);
+  });
+}
+
+// reduce(op, x, y, outer, r, inner): y[o, i] = reduce_k x[o, k, i] (op 0 sum, 1 mean, 2 max, 3 min).
+// Sums accumulate in double, like the cpu backend's JS numbers.
+napi_value Reduce(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 6);
+    const int op = int(numArg(env, a[0], "reduce op"));
+    F32 X = f32Arg(env, a[1], "reduce x"), Y = f32Arg(env, a[2], "reduce y");
+    const int64_t outer = int64_t(numArg(env, a[3], "reduce outer")), r = int64_t(numArg(env, a[4], "reduce r")),
+                  inner = int64_t(numArg(env, a[5], "reduce inner"));
+    if (outer < 1 || r < 1 || inner < 1) throw JsError("reduce: sizes must be >= 1");
+    need(X, size_t(outer * r * inner), "reduce x");
+    need(Y, size_t(outer * inner), "reduce y");
+    const float* x = X.data;
+    float* y = Y.data;
+    if (op == 0 || op == 1) {
+      const double scale = op == 1 ? 1.0 / double(r) : 1.0;
+      if (inner == 1 && outer == 1 && r > kParallelMin) {
+        // A full reduction: split across threads, then combine in a fixed order.
+        const int nt = omp_get_max_threads();
+        std::vector<double> part(size_t(nt), 0.0);
+#pragma omp parallel num_threads(nt)
+        {
+          const int t = omp_get_thread_num(), m = omp_get_num_threads();
+          const int64_t k0 = r * t / m, k1 = r * (t + 1) / m;
+          double s = 0;
+          for (int64_t k = k0; k < k1; k++) s += x[k];
+          part[size_t(t)] = s;
+        }
+        double s = 0;
+        for (double v : part) s += v;
+        y[0] = float(s * scale);
+      } else if (inner == 1) {
+#pragma omp parallel for schedule(static) if (outer * r > kParallelMin)
+        for (int64_t o = 0; o < outer; o++) {
+          double s = 0;
+          const float* p = x + o * r;
+          for (int64_t k = 0; k < r; k++) s += p[k];
+          y[o] = float(s * scale);
+        }
+      } else {
+        // Threads own disjoint slices of the inner axis; each accumulates rows in double.
+#pragma omp parallel if (outer * r * inner > kParallelMin)
+        {
+          const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+          const int64_t i0 = inner * t / nt, i1 = inner * (t + 1) / nt;
+          std::vector<double> acc(size_t(std::max<int64_t>(i1 - i0, 1)));
+          for (int64_t o = 0; o < outer && i1 > i0; o++) {
+            std::fill(acc.begin(), acc.end(), 0.0);
+            for (int64_t k = 0; k < r; k++) {
+              const float* p = x + (o * r + k) * inner;
+              for (int64_t i = i0; i < i1; i++) acc[size_t(i - i0)] += p[i];
+            }
+            for (int64_t i = i0; i < i1; i++) y[o * inner + i] = float(acc[size_t(i - i0)] * scale);
+          }
+        }
+      }
+    } else if (op == 2 || op == 3) {
+      const bool mx = op == 2;
+#pragma omp parallel for schedule(static) if (outer * r * inner > kParallelMin)
+      for (int64_t oi = 0; oi < outer * inner; oi++) {
+        const int64_t o = oi / inner, i = oi % inner;
+        float best = x[o * r * inner + i];
+        for (int64_t k = 1; k < r; k++) {
+          const float v = x[(o * r + k) * inner + i];
+          if (std::isnan(v) || (mx ? v > best : v < best)) best = v;
+          if (std::isnan(best)) break;
+        }
+        y[oi] = best;
+      }
+    } else {
+      throw JsError("reduce: unknown op " + std::to_string(op));
+    }
+    return undefinedValue(env);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Info and threads
+// ---------------------------------------------------------------------------------------------
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 1);
+    int n = int(numArg(env, a[0], "setThreads"));
+    if (n < 1) throw JsError("setThreads: need >= 1 thread");
+    if (n != omp_get_max_threads()) {
+      omp_set_num_threads(n);
+      // Primitives are specialised for the thread count at creation time.
+      fwdCache.clear();
+      bwdDataCache.clear();
+      bwdWeiCache.clear();
+    }
+    return undefinedValue(env);
+  });
+}
+
+napi_value Info(napi_env env, napi_callback_info) {
+  return guarded(env, [&]() -> napi_value {
+    napi_value o, v;
+    NAPI_OK(napi_create_object(env, &o));
+    const dnnl_version_t* ver = dnnl_version();
+    std::string version = std::to_string(ver->major) + "." + std::to_string(ver->minor) + "." + std::to_string(ver->patch);
+    NAPI_OK(napi_create_string_utf8(env, version.c_str(), NAPI_AUTO_LENGTH, &v));
+    NAPI_OK(napi_set_named_property(env, o, "dnnl", v));
+    NAPI_OK(napi_create_int32(env, omp_get_max_threads(), &v));
+    NAPI_OK(napi_set_named_property(env, o, "threads", v));
+    NAPI_OK(napi_create_string_utf8(env, lastImpl.c_str(), NAPI_AUTO_LENGTH, &v));
+    NAPI_OK(napi_set_named_property(env, o, "lastImpl", v));
+    NAPI_OK(napi_create_int32(env, int(fwdCache.size() + bwdDataCache.size() + bwdWeiCache.size()), &v));
+    NAPI_OK(napi_set_named_property(env, o, "cachedPrimitives", v));
+    return o;
+  });
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  const napi_property_descriptor props[] = {
+      {"conv2d", nullptr, Conv2d, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"conv2dBackpropInput", nullptr, Conv2dBackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"conv2dBackpropFilter", nullptr, Conv2dBackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"matMul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"maxPool", nullptr, MaxPool, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"compare", nullptr, Compare, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"select", nullptr, Select, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"reduce", nullptr, Reduce, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

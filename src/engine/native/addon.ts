@@ -1,0 +1,79 @@
+/**
+ * Loads the optional native addon (native/build/harmonia_native.node, built by `npm run build:native`
+ * from native/harmonia_native.cc on oneDNN). Nothing here throws at import time: `loadNativeAddon()`
+ * returns the addon or the reason it is unavailable, so the engine can fall back to wasm.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+/** Activation codes understood by the addon (must match `enum Act` in native/harmonia_native.cc). */
+export const ACTIVATIONS: Readonly<Record<string, number>> = {
+  linear: 0, relu: 1, leakyrelu: 2, sigmoid: 3, elu: 4, relu6: 5,
+};
+
+/** The functions exported by harmonia_native.node. All work in place on caller-allocated arrays. */
+export interface NativeAddon {
+  /** y = act(conv(x, filter) + bias); geometry from `convGeometry`. */
+  conv2d(x: Float32Array, filter: Float32Array, bias: Float32Array | null, y: Float32Array, geom: Int32Array, act: number, alpha: number): void;
+  /** dx = gradient of conv(x, filter) w.r.t. x, given dy (also the forward pass of conv2dTranspose). */
+  conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, geom: Int32Array): void;
+  /** dw = gradient of conv(x, filter) w.r.t. the filter (HWIO), given x and dy. */
+  conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geom: Int32Array): void;
+  /** c = act(op(a)·op(b) + bias); dims [batchA, batchB, M, N, K, transposeA, transposeB]. */
+  matMul(a: Float32Array, b: Float32Array, c: Float32Array, dims: Int32Array, bias: Float32Array | null, act: number, alpha: number): void;
+  /** Max pooling, NHWC; geometry from `poolGeometry`. */
+  maxPool(x: Float32Array, y: Float32Array, geom: Int32Array): void;
+  /** dx (zeroed by the addon) gets dy at the first maximum of each window. */
+  maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, geom: Int32Array): void;
+  /** out = a ∘ b; a and b have out's length, 1 value, or a length dividing it (suffix broadcast). */
+  binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
+  /** out = a ⋈ b as 0/1 bytes (same broadcasting as binary). */
+  compare(op: number, a: Float32Array, b: Float32Array, out: Uint8Array): void;
+  /** y = f(x); alpha for LeakyRelu and Step. */
+  unary(op: number, x: Float32Array, y: Float32Array, alpha: number): void;
+  /** out = cond ? t : e; cond has out's length or one value per leading index. */
+  select(cond: Uint8Array, t: Float32Array, e: Float32Array, out: Float32Array): void;
+  /** y[o, i] = reduce over k of x[o, k, i]; op 0 sum, 1 mean, 2 max, 3 min. */
+  reduce(op: number, x: Float32Array, y: Float32Array, outer: number, r: number, inner: number): void;
+  setThreads(n: number): void;
+  info(): { dnnl: string; threads: number; lastImpl: string; cachedPrimitives: number };
+}
+
+export type AddonLoad = { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string; path: string };
+
+/** Where the addon is looked for: HARMONIA_NATIVE_ADDON, else native/build/harmonia_native.node in the repository. */
+export function nativeAddonPath(): string {
+  return process.env.HARMONIA_NATIVE_ADDON ?? fileURLToPath(new URL('../../../native/build/harmonia_native.node', import.meta.url));
+}
+
+let cached: AddonLoad | undefined;
+
+/** Threads for native kernels: HARMONIA_NATIVE_THREADS, else one per core. */
+export function nativeThreads(): number {
+  const env = process.env.HARMONIA_NATIVE_THREADS;
+  const n = env ? Number(env) : availableParallelism();
+  return Number.isInteger(n) && n >= 1 ? n : availableParallelism();
+}
+
+/** Loads the addon once per process; never throws. */
+export function loadNativeAddon(): AddonLoad {
+  if (cached) return cached;
+  const path = nativeAddonPath();
+  if (!existsSync(path)) {
+    cached = { ok: false, path, reason: `native addon not built (${path} missing; run npm run build:native)` };
+    return cached;
+  }
+  try {
+    const addon = createRequire(import.meta.url)(path) as NativeAddon;
+    for (const fn of ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'matMul', 'maxPool', 'maxPoolGrad', 'binary', 'compare', 'unary', 'select', 'reduce', 'setThreads', 'info'] as const) {
+      if (typeof addon[fn] !== 'function') throw new Error(`${path} does not export ${fn}() (stale build? run npm run build:native -- --force)`);
+    }
+    addon.setThreads(nativeThreads());
+    cached = { ok: true, addon, path };
+  } catch (err) {
+    cached = { ok: false, path, reason: `native addon failed to load: ${(err as Error).message.split('\n')[0]}` };
+  }
+  return cached;
+}

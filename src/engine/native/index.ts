@@ -1,0 +1,60 @@
+/**
+ * The 'native' TensorFlow.js backend: tfjs-backend-cpu's MathBackendCPU (tensor data in JavaScript
+ * typed arrays) with every cpu kernel registered under the name 'native', and the heavy ones
+ * (convolutions and their gradients, matmul, max pooling) replaced by oneDNN calls through the
+ * optional addon (src/engine/native/addon.ts). The model code does not know which backend runs.
+ */
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { tf } from '../tf.ts';
+import { HarmoniaError } from '../../errors.ts';
+import { loadNativeAddon, type NativeAddon } from './addon.ts';
+import { NATIVE_KERNELS, nativeKernelFuncs } from './kernels.ts';
+
+export { loadNativeAddon, nativeAddonPath, nativeThreads, type NativeAddon, type AddonLoad } from './addon.ts';
+export { NATIVE_KERNELS, nativeKernelStats, resetNativeKernelStats, convGeometry, poolGeometry, type KernelStats } from './kernels.ts';
+
+export const NATIVE_BACKEND = 'native';
+
+/** MathBackendCPU without the "install tfjs-node" notice it prints on first use in Node. */
+class NativeBackend extends MathBackendCPU {
+  constructor() {
+    super();
+    (this as unknown as { firstUse: boolean }).firstUse = false;
+  }
+}
+
+let registered: NativeAddon | undefined;
+
+/**
+ * Registers the 'native' backend (idempotent) and returns the names of the kernels it runs natively.
+ * Throws a HarmoniaError with the reason when the addon is not built or does not load.
+ */
+export function registerNativeBackend(): string[] {
+  if (registered) return Object.keys(NATIVE_KERNELS);
+  const load = loadNativeAddon();
+  if (!load.ok) throw new HarmoniaError(load.reason);
+  const cpuKernels = tf.getKernelsForBackend('cpu');
+  if (cpuKernels.length === 0) throw new HarmoniaError('native backend: the tfjs cpu kernels are not registered');
+  const cpuKernel = (name: string): tf.KernelFunc => {
+    const k = tf.getKernel(name, 'cpu');
+    if (!k) throw new HarmoniaError(`native backend: no cpu kernel "${name}" to fall back to`);
+    return k.kernelFunc;
+  };
+  const native = nativeKernelFuncs(load.addon, cpuKernel);
+  for (const k of cpuKernels) {
+    if (tf.getKernel(k.kernelName, NATIVE_BACKEND)) continue;
+    tf.registerKernel({ ...k, backendName: NATIVE_BACKEND, kernelFunc: native[k.kernelName] ?? k.kernelFunc });
+  }
+  for (const [name, fn] of Object.entries(native)) {
+    if (!tf.getKernel(name, NATIVE_BACKEND)) tf.registerKernel({ kernelName: name, backendName: NATIVE_BACKEND, kernelFunc: fn });
+  }
+  // Priority below cpu's: tfjs never picks 'native' on its own; initEngine selects it explicitly.
+  tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 0);
+  registered = load.addon;
+  return Object.keys(NATIVE_KERNELS);
+}
+
+/** The loaded addon once registerNativeBackend has succeeded (for benchmarks and tests). */
+export function nativeAddon(): NativeAddon | undefined {
+  return registered;
+}

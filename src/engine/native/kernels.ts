@@ -1,0 +1,289 @@
+/**
+ * TensorFlow.js kernels of the 'native' backend that call the oneDNN addon. Tensor data lives in
+ * JavaScript Float32Arrays (the backend is the cpu backend's MathBackendCPU), which the addon reads
+ * and writes in place: no copies. Geometry (padding, output size) comes from tfjs's own
+ * computeConv2DInfo / computePool2DInfo, so the semantics are tfjs's. Cases the addon does not cover
+ * (NCHW, non-float32, prelu, broadcast biases, unsupported oneDNN geometries) run the cpu kernel.
+ */
+import { tf } from '../tf.ts';
+import { HarmoniaError } from '../../errors.ts';
+import { ACTIVATIONS, type NativeAddon } from './addon.ts';
+import { resizeBilinearGradInto } from '../kernels/resize-bilinear-grad.ts';
+import { scatterNearestInto } from '../kernels/resize-nearest-neighbor-grad.ts';
+import { Unsupported, attrs, f32, inp, sizeOf, type Args, type CpuLikeBackend, type Kernel } from './common.ts';
+import { ELEMENTWISE_KERNELS, elementwiseKernels } from './elementwise.ts';
+
+type Conv2DInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
+type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
+
+/** Calls of each kernel: run natively, or handed to the cpu kernel (with the last reason). */
+export interface KernelStats { native: number; fallback: number; lastFallback?: string }
+const stats = new Map<string, KernelStats>();
+
+/** Per-kernel call counts since the process started (or since resetNativeKernelStats). */
+export function nativeKernelStats(): Record<string, KernelStats> {
+  return Object.fromEntries([...stats].map(([k, v]) => [k, { ...v }]));
+}
+export function resetNativeKernelStats(): void {
+  stats.clear();
+}
+function count(name: string, native: boolean, why?: string): void {
+  const s = stats.get(name) ?? { native: 0, fallback: 0 };
+  if (native) s.native++;
+  else {
+    s.fallback++;
+    s.lastFallback = why;
+  }
+  stats.set(name, s);
+}
+
+/** The addon's conv geometry [n,h,w,ci, kh,kw,co, oh,ow, sh,sw, dh,dw, pt,pl,pb,pr] from tfjs's conv info. Pure. */
+export function convGeometry(c: Conv2DInfo): Int32Array {
+  return Int32Array.from([
+    c.batchSize, c.inHeight, c.inWidth, c.inChannels, c.filterHeight, c.filterWidth, c.outChannels, c.outHeight, c.outWidth,
+    c.strideHeight, c.strideWidth, c.dilationHeight, c.dilationWidth, c.padInfo.top, c.padInfo.left, c.padInfo.bottom, c.padInfo.right,
+  ]);
+}
+
+/** The addon's pool geometry [n,h,w,c, kh,kw, oh,ow, sh,sw, dh,dw, pt,pl]. Pure. */
+export function poolGeometry(c: Conv2DInfo): Int32Array {
+  return Int32Array.from([
+    c.batchSize, c.inHeight, c.inWidth, c.inChannels, c.filterHeight, c.filterWidth, c.outHeight, c.outWidth,
+    c.strideHeight, c.strideWidth, c.dilationHeight, c.dilationWidth, c.padInfo.top, c.padInfo.left,
+  ]);
+}
+
+function convInfo(x: readonly number[], f: readonly number[], strides: number | [number, number], dil: number | [number, number], pad: Pad,
+  rounding: 'floor' | 'round' | 'ceil' | undefined, dataFormat: string | undefined): Conv2DInfo {
+  if (dataFormat !== undefined && dataFormat !== 'NHWC') throw new Unsupported(`dataFormat ${dataFormat}`);
+  if (x.length !== 4 || f.length !== 4) throw new Unsupported('rank');
+  return tf.backend_util.computeConv2DInfo(x as [number, number, number, number], f as [number, number, number, number], strides, dil, pad, rounding, false, 'channelsLast');
+}
+
+interface ConvAttrs {
+  strides: number | [number, number];
+  pad: Pad;
+  dataFormat?: string;
+  dilations?: number | [number, number];
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  activation?: string;
+  leakyreluAlpha?: number;
+}
+
+function activationCode(name: string | undefined): { act: number } {
+  const act = ACTIVATIONS[name ?? 'linear'];
+  if (act === undefined) throw new Unsupported(`activation ${name}`);
+  return { act };
+}
+
+function makeConv2D(addon: NativeAddon, fused: boolean): (a: Args) => tf.TensorInfo {
+  return (a) => {
+    const backend = a.backend as CpuLikeBackend;
+    const x = inp(a, 'x', 'Conv2D'), filter = inp(a, 'filter', 'Conv2D');
+    const at = attrs<ConvAttrs>(a);
+    const c = convInfo(x.shape, filter.shape, at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode, at.dataFormat);
+    let bias: Float32Array | null = null;
+    let act = 0;
+    if (fused) {
+      if (a.inputs.preluActivationWeights) throw new Unsupported('prelu');
+      ({ act } = activationCode(at.activation));
+      const b = a.inputs.bias;
+      if (b) {
+        if (sizeOf(b.shape) !== c.outChannels || (b.shape.length > 1 && b.shape[b.shape.length - 1] !== c.outChannels)) throw new Unsupported('broadcast bias');
+        bias = f32(backend, b);
+      }
+    }
+    const y = new Float32Array(sizeOf(c.outShape));
+    addon.conv2d(f32(backend, x), f32(backend, filter), bias, y, convGeometry(c), act, at.leakyreluAlpha ?? 0.2);
+    return backend.makeTensorInfo(c.outShape, 'float32', y);
+  };
+}
+
+function makeConv2DBackpropInput(addon: NativeAddon): Kernel {
+  return (a) => {
+    const backend = a.backend as CpuLikeBackend;
+    const dy = inp(a, 'dy', 'Conv2DBackpropInput'), filter = inp(a, 'filter', 'Conv2DBackpropInput');
+    const at = attrs<ConvAttrs & { inputShape: number[] }>(a);
+    const c = convInfo(at.inputShape, filter.shape, at.strides, 1, at.pad, at.dimRoundingMode, at.dataFormat);
+    if (c.outHeight !== dy.shape[1] || c.outWidth !== dy.shape[2]) throw new Unsupported('dy shape');
+    const dx = new Float32Array(sizeOf(at.inputShape));
+    addon.conv2dBackpropInput(f32(backend, dy), f32(backend, filter), dx, convGeometry(c));
+    return backend.makeTensorInfo([...at.inputShape], 'float32', dx);
+  };
+}
+
+function makeConv2DBackpropFilter(addon: NativeAddon): Kernel {
+  return (a) => {
+    const backend = a.backend as CpuLikeBackend;
+    const x = inp(a, 'x', 'Conv2DBackpropFilter'), dy = inp(a, 'dy', 'Conv2DBackpropFilter');
+    const at = attrs<ConvAttrs & { filterShape: number[] }>(a);
+    const c = convInfo(x.shape, at.filterShape, at.strides, 1, at.pad, at.dimRoundingMode, at.dataFormat);
+    if (c.outHeight !== dy.shape[1] || c.outWidth !== dy.shape[2]) throw new Unsupported('dy shape');
+    const dw = new Float32Array(sizeOf(at.filterShape));
+    addon.conv2dBackpropFilter(f32(backend, x), f32(backend, dy), dw, convGeometry(c));
+    return backend.makeTensorInfo([...at.filterShape], 'float32', dw);
+  };
+}
+
+function makeMatMul(addon: NativeAddon, fused: boolean): Kernel {
+  return (a) => {
+    const backend = a.backend as CpuLikeBackend;
+    const A = inp(a, 'a', 'BatchMatMul'), B = inp(a, 'b', 'BatchMatMul');
+    const at = attrs<{ transposeA: boolean; transposeB: boolean; activation?: string; leakyreluAlpha?: number }>(a);
+    if (A.shape.length < 2 || B.shape.length < 2) throw new Unsupported('rank');
+    const ra = A.shape.length, rb = B.shape.length;
+    const M = at.transposeA ? A.shape[ra - 1] : A.shape[ra - 2];
+    const K = at.transposeA ? A.shape[ra - 2] : A.shape[ra - 1];
+    const K2 = at.transposeB ? B.shape[rb - 1] : B.shape[rb - 2];
+    const N = at.transposeB ? B.shape[rb - 2] : B.shape[rb - 1];
+    if (K !== K2) throw new Unsupported('inner dimensions differ');
+    const outerA = A.shape.slice(0, -2), outerB = B.shape.slice(0, -2);
+    const outer = tf.backend_util.assertAndGetBroadcastShape(outerA, outerB);
+    const batch = sizeOf(outer), batchA = sizeOf(outerA), batchB = sizeOf(outerB);
+    // Same total size as the broadcast shape means only leading 1s differ: linear batch indices agree.
+    if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) throw new Unsupported('broadcast batch');
+    let bias: Float32Array | null = null;
+    let act = 0;
+    if (fused) {
+      if (a.inputs.preluActivationWeights) throw new Unsupported('prelu');
+      ({ act } = activationCode(at.activation));
+      const b = a.inputs.bias;
+      if (b) {
+        if (sizeOf(b.shape) !== N || (b.shape.length > 0 && b.shape[b.shape.length - 1] !== N)) throw new Unsupported('broadcast bias');
+        bias = f32(backend, b);
+      }
+    }
+    const shape = [...outer, M, N];
+    const C = new Float32Array(batch * M * N);
+    addon.matMul(f32(backend, A), f32(backend, B), C, Int32Array.from([batchA, batchB, M, N, K, at.transposeA ? 1 : 0, at.transposeB ? 1 : 0]), bias, act, at.leakyreluAlpha ?? 0.2);
+    return backend.makeTensorInfo(shape, 'float32', C);
+  };
+}
+
+interface PoolAttrs {
+  filterSize: number | [number, number];
+  strides: number | [number, number];
+  pad: Pad;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+function poolInfo(x: readonly number[], at: PoolAttrs): Conv2DInfo {
+  if (x.length !== 4) throw new Unsupported('rank');
+  return tf.backend_util.computePool2DInfo(x as [number, number, number, number], at.filterSize, at.strides, 1, at.pad, at.dimRoundingMode);
+}
+
+function makeMaxPool(addon: NativeAddon): Kernel {
+  return (a) => {
+    const backend = a.backend as CpuLikeBackend;
+    const x = inp(a, 'x', 'MaxPool');
+    const c = poolInfo(x.shape, attrs<PoolAttrs>(a));
+    const y = new Float32Array(sizeOf(c.outShape));
+    addon.maxPool(f32(backend, x), y, poolGeometry(c));
+    return backend.makeTensorInfo(c.outShape, 'float32', y);
+  };
+}
+
+function makeMaxPoolGrad(addon: NativeAddon): Kernel {
+  return (a) => {
+    const backend = a.backend as CpuLikeBackend;
+    const dy = inp(a, 'dy', 'MaxPoolGrad'), x = inp(a, 'input', 'MaxPoolGrad');
+    const c = poolInfo(x.shape, attrs<PoolAttrs>(a));
+    if (c.outHeight !== dy.shape[1] || c.outWidth !== dy.shape[2]) throw new Unsupported('dy shape');
+    const dx = new Float32Array(sizeOf(x.shape));
+    addon.maxPoolGrad(f32(backend, dy), f32(backend, x), dx, poolGeometry(c));
+    return backend.makeTensorInfo([...x.shape], 'float32', dx);
+  };
+}
+
+/** The exact adjoint of bilinear resize (the cpu kernel ignores halfPixelCenters and fails on non-square inputs). */
+function resizeBilinearGrad(a: Args): tf.TensorInfo {
+  const backend = a.backend as CpuLikeBackend;
+  const images = inp(a, 'images', 'ResizeBilinearGrad'), dy = inp(a, 'dy', 'ResizeBilinearGrad');
+  const at = attrs<{ alignCorners: boolean; halfPixelCenters: boolean }>(a);
+  const [N, H, W, C] = images.shape;
+  const dx = new Float32Array(N * H * W * C);
+  resizeBilinearGradInto(f32(backend, dy), dx, N, H, W, C, dy.shape[1], dy.shape[2], !!at.alignCorners, !!at.halfPixelCenters);
+  return backend.makeTensorInfo([N, H, W, C], 'float32', dx);
+}
+
+/**
+ * The adjoint of nearest-neighbour resize: the cpu forward kernel run on an index image gives every
+ * output pixel's source pixel exactly as the forward pass picks it, then dy is scatter-added (the cpu
+ * gradient kernel ignores halfPixelCenters and is wrong for batch > 1).
+ */
+function makeResizeNearestNeighborGrad(forward: tf.KernelFunc): Kernel {
+  return (a) => {
+    const backend = a.backend as CpuLikeBackend;
+    const images = inp(a, 'images', 'ResizeNearestNeighborGrad'), dy = inp(a, 'dy', 'ResizeNearestNeighborGrad');
+    const at = attrs<{ alignCorners: boolean; halfPixelCenters: boolean }>(a);
+    const [N, H, W, C] = images.shape;
+    const [, OH, OW] = dy.shape;
+    if (H * W >= 1 << 24) throw new HarmoniaError(`native ResizeNearestNeighborGrad: images of ${H}×${W} pixels are too large (max 2^24 pixels)`);
+    const index = new Float32Array(H * W);
+    for (let i = 0; i < H * W; i++) index[i] = i;
+    const idx = backend.makeTensorInfo([1, H, W, 1], 'float32', index);
+    const map = forward({ inputs: { images: idx }, backend: a.backend as tf.KernelBackend, attrs: { alignCorners: at.alignCorners, halfPixelCenters: at.halfPixelCenters, size: [OH, OW] } }) as tf.TensorInfo;
+    try {
+      const dx = new Float32Array(N * H * W * C);
+      scatterNearestInto(f32(backend, dy), dx, f32(backend, map), N, H * W, C);
+      return backend.makeTensorInfo([N, H, W, C], 'float32', dx);
+    } finally {
+      backend.disposeIntermediateTensorInfo(idx);
+      backend.disposeIntermediateTensorInfo(map);
+    }
+  };
+}
+
+/** Why each kernel is replaced on the native backend (shown by `harmonia info` and the docs). */
+export const NATIVE_KERNELS: Readonly<Record<string, string>> = {
+  Conv2D: 'oneDNN convolution (NHWC, blocked filter)',
+  FusedConv2D: 'oneDNN convolution with bias and activation fused as post-ops',
+  Conv2DBackpropInput: 'oneDNN convolution backward data (also conv2dTranspose forward)',
+  Conv2DBackpropFilter: 'oneDNN convolution backward weights',
+  BatchMatMul: 'oneDNN sgemm',
+  _FusedMatMul: 'oneDNN sgemm + bias + activation',
+  MaxPool: 'C++/OpenMP, cpu-backend semantics',
+  MaxPoolGrad: 'C++/OpenMP, first maximum wins (cpu-backend semantics)',
+  ResizeBilinearGrad: 'exact adjoint (the cpu kernel ignores halfPixelCenters, fails on non-square inputs)',
+  ResizeNearestNeighborGrad: 'exact adjoint via an index image (the cpu kernel is wrong for batch > 1)',
+  ...Object.fromEntries(ELEMENTWISE_KERNELS.map((k) => [k, 'C++/OpenMP elementwise or reduction (equal shapes, scalar or suffix broadcast)'])),
+};
+
+/**
+ * The native kernel functions, each wrapped so that an unsupported case (or a geometry oneDNN
+ * rejects) runs `cpuKernel(name)` instead and is counted in nativeKernelStats().
+ */
+export function nativeKernelFuncs(addon: NativeAddon, cpuKernel: (name: string) => tf.KernelFunc): Record<string, tf.KernelFunc> {
+  const impl: Record<string, Kernel> = {
+    Conv2D: makeConv2D(addon, false),
+    FusedConv2D: makeConv2D(addon, true),
+    Conv2DBackpropInput: makeConv2DBackpropInput(addon),
+    Conv2DBackpropFilter: makeConv2DBackpropFilter(addon),
+    BatchMatMul: makeMatMul(addon, false),
+    _FusedMatMul: makeMatMul(addon, true),
+    MaxPool: makeMaxPool(addon),
+    MaxPoolGrad: makeMaxPoolGrad(addon),
+    ResizeBilinearGrad: resizeBilinearGrad,
+    ResizeNearestNeighborGrad: makeResizeNearestNeighborGrad(cpuKernel('ResizeNearestNeighbor')),
+    ...elementwiseKernels(addon),
+  };
+  const out: Record<string, tf.KernelFunc> = {};
+  for (const [name, fn] of Object.entries(impl)) {
+    const fallback = cpuKernel(name);
+    out[name] = ((a: Args) => {
+      try {
+        const r = fn(a);
+        count(name, true);
+        return r;
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (err instanceof Unsupported || code === 'HARMONIA_NATIVE_DNNL') {
+          count(name, false, (err as Error).message);
+          return fallback(a as Parameters<tf.KernelFunc>[0]);
+        }
+        throw err;
+      }
+    }) as unknown as tf.KernelFunc;
+  }
+  return out;
+}

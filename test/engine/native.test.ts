@@ -1,0 +1,269 @@
+/**
+ * The 'native' backend (oneDNN addon, src/engine/native/) against the cpu backend (and wasm where
+ * the cpu kernel is wrong): forward outputs and all input gradients of every natively implemented
+ * kernel, finite differences on the native backend itself, proof that the native path (not the cpu
+ * fallback) ran, the fallback for unsupported cases, and 5 steps of the paper GAN (G + D, Adam)
+ * trained on native and on cpu from identical weights. Skips when the addon is not built.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf } from '../../src/engine/tf.ts';
+import { initEngine, engineInfo } from '../../src/engine/index.ts';
+import {
+  loadNativeAddon, nativeKernelStats, resetNativeKernelStats, NATIVE_KERNELS, nativeAddon,
+} from '../../src/engine/native/index.ts';
+import { broadcastPlan, reductionPlan, isSuffixOf } from '../../src/engine/native/elementwise.ts';
+import { createModels, runPhase } from '../../src/engine/parallel/paperGanStep.ts';
+import { Rng } from '../../src/util/random.ts';
+import { BACKEND_TOL, awayFromZero, distinct, evaluate, finiteDiffError, maxAbs, maxAbsDiff, rand, type Case } from './gradcheck.ts';
+
+const load = loadNativeAddon();
+const skip = load.ok ? false : `skipped: ${load.reason}`;
+
+type Backend = 'native' | 'cpu' | 'wasm';
+async function use(name: Backend): Promise<void> {
+  const info = await initEngine({ backend: name });
+  assert.equal(info.backend, name);
+}
+
+const conv = (s: number, pad: 'same' | 'valid', dil = 1) => (x: tf.Tensor, w: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, pad, 'NHWC', dil);
+
+interface NativeCase extends Case {
+  /** Kernels that must have run natively (not through the cpu fallback). */
+  kernels: string[];
+  /** Reference backend (default cpu). */
+  ref?: Backend;
+  /** Also check against central finite differences on the native backend. */
+  fd?: boolean;
+}
+
+const CASES: NativeCase[] = [
+  { name: 'conv2d 3x3 s1 same', inputs: [rand([2, 7, 6, 3], 1), rand([3, 3, 3, 5], 2)], f: conv(1, 'same'), kernels: ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'], eps: 0.05, fdTol: 1e-3, fd: true },
+  { name: 'conv2d 4x4 s2 same', inputs: [rand([2, 8, 8, 4], 3), rand([4, 4, 4, 6], 4)], f: conv(2, 'same'), kernels: ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'], eps: 0.05, fdTol: 1e-3, fd: true },
+  { name: 'conv2d 3x3 s2 valid, odd size', inputs: [rand([2, 9, 7, 3], 5), rand([3, 3, 3, 4], 6)], f: conv(2, 'valid'), kernels: ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'] },
+  { name: 'conv2d 4x4 s2 valid, unused last row', inputs: [rand([1, 9, 9, 2], 7), rand([4, 4, 2, 3], 8)], f: conv(2, 'valid'), kernels: ['Conv2D'] },
+  { name: 'conv2d 1x1', inputs: [rand([2, 5, 5, 8], 9), rand([1, 1, 8, 4], 10)], f: conv(1, 'valid'), kernels: ['Conv2D', 'Conv2DBackpropFilter'] },
+  {
+    name: 'conv2dTranspose 4x4 s2 same', inputs: [rand([2, 4, 5, 6], 13), rand([4, 4, 3, 6], 14)],
+    f: (x, w) => tf.conv2dTranspose(x as tf.Tensor4D, w as tf.Tensor4D, [2, 8, 10, 3], 2, 'same'), kernels: ['Conv2DBackpropInput', 'Conv2D', 'Conv2DBackpropFilter'], eps: 0.05, fdTol: 1e-3, fd: true,
+  },
+  {
+    name: 'conv2dTranspose 3x3 s1 valid', inputs: [rand([1, 5, 5, 4], 15), rand([3, 3, 2, 4], 16)],
+    f: (x, w) => tf.conv2dTranspose(x as tf.Tensor4D, w as tf.Tensor4D, [1, 7, 7, 2], 1, 'valid'), kernels: ['Conv2DBackpropInput'],
+  },
+  ...(['relu', 'leakyrelu', 'sigmoid', 'linear'] as const).map((activation, i): NativeCase => ({
+    name: `fused conv2d + bias + ${activation}`, inputs: [awayFromZero([2, 6, 6, 3], 20 + i), rand([3, 3, 3, 4], 30 + i), rand([4], 40 + i)],
+    f: (x, w, b) => tf.fused.conv2d({ x: x as tf.Tensor4D, filter: w as tf.Tensor4D, strides: 1, pad: 'same', bias: b, activation, leakyreluAlpha: 0.2 }),
+    kernels: ['FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'],
+  })),
+  { name: 'maxPool 2x2/2 valid', inputs: [distinct([2, 6, 6, 3], 50)], f: (x) => tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid'), kernels: ['MaxPool', 'MaxPoolGrad'] },
+  { name: 'maxPool 3x3/2 same, signed', inputs: [distinct([2, 7, 7, 3], 51, 0.05, -2)], f: (x) => tf.maxPool(x as tf.Tensor4D, 3, 2, 'same'), kernels: ['MaxPool', 'MaxPoolGrad'] },
+  { name: 'matMul', inputs: [rand([5, 7], 60), rand([7, 3], 61)], f: (a, b) => tf.matMul(a, b), kernels: ['BatchMatMul'] },
+  { name: 'matMul transposeA', inputs: [rand([7, 5], 62), rand([7, 3], 63)], f: (a, b) => tf.matMul(a, b, true, false), kernels: ['BatchMatMul'] },
+  { name: 'matMul transposeB', inputs: [rand([5, 7], 64), rand([3, 7], 65)], f: (a, b) => tf.matMul(a, b, false, true), kernels: ['BatchMatMul'] },
+  { name: 'batched matMul', inputs: [rand([3, 4, 6], 66), rand([3, 6, 2], 67)], f: (a, b) => tf.matMul(a, b), kernels: ['BatchMatMul'] },
+  {
+    name: 'fused matMul + bias + relu', inputs: [rand([4, 6], 68), rand([6, 5], 69), rand([5], 70)],
+    f: (a, b, c) => tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias: c, activation: 'relu' }), kernels: ['_FusedMatMul'],
+  },
+  { name: 'add bias (suffix broadcast) + mul scalar', inputs: [rand([2, 4, 4, 3], 80), rand([3], 81)], f: (x, b) => tf.mul(tf.add(x, b), 3), kernels: ['Add', 'Multiply'] },
+  { name: 'sub, div, squaredDifference', inputs: [rand([3, 5], 82), awayFromZero([3, 5], 83, 0.5)], f: (a, b) => tf.add(tf.div(tf.sub(a, b), b), tf.squaredDifference(a, b)), kernels: ['Sub', 'RealDiv', 'SquaredDifference'] },
+  { name: 'maximum, minimum', inputs: [distinct([4, 5], 84), distinct([4, 5], 85, 0.05, 0.01)], f: (a, b) => tf.add(tf.maximum(a, b), tf.minimum(a, b)), kernels: ['Maximum', 'Minimum'] },
+  { name: 'relu, leakyRelu (Greater, Select, Step)', inputs: [awayFromZero([2, 3, 3, 4], 86)], f: (x) => tf.add(tf.relu(x), tf.leakyRelu(x, 0.2)), kernels: ['Relu', 'LeakyRelu', 'Greater', 'Select', 'Step'] },
+  { name: 'sigmoid, tanh, exp, abs', inputs: [awayFromZero([3, 7], 87)], f: (x) => tf.addN([tf.sigmoid(x), tf.tanh(x), tf.exp(x), tf.abs(x)]), kernels: ['Sigmoid', 'Tanh', 'Exp', 'Abs'] },
+  { name: 'sqrt, log, log1p, square, rsqrt', inputs: [awayFromZero([3, 7], 88).data.map(Math.abs)].map((d) => ({ shape: [3, 7], data: d.map((v) => v + 0.5) })), f: (x) => tf.addN([tf.sqrt(x), tf.log(x), tf.log1p(x), tf.square(x), tf.rsqrt(x)]), kernels: ['Sqrt', 'Log', 'Log1p', 'Square', 'Rsqrt'] },
+  { name: 'sum over NHW (bias gradient)', inputs: [rand([2, 3, 4, 5], 89)], f: (x) => tf.sum(x, [0, 1, 2]), kernels: ['Sum'] },
+  { name: 'mean over HW keepDims (global pool)', inputs: [rand([2, 3, 4, 5], 90)], f: (x) => tf.mean(x, [1, 2], true), kernels: ['Mean'] },
+  { name: 'sum of all, mean of last axis', inputs: [rand([3, 4, 5], 91)], f: (x) => tf.add(tf.sum(x), tf.mean(x, -1)), kernels: ['Sum', 'Mean'] },
+  { name: 'max over axis 1', inputs: [distinct([3, 6, 2], 92)], f: (x) => tf.max(x, 1), kernels: ['Max'] },
+  {
+    name: 'resizeBilinear halfPixelCenters, 6x9 → 8x5, batch 2', inputs: [rand([2, 6, 9, 3], 93)], ref: 'wasm',
+    cpuWrong: 'cpu ResizeBilinearGrad ignores halfPixelCenters and fails on non-square inputs',
+    f: (x) => tf.image.resizeBilinear(x as tf.Tensor4D, [8, 5], false, true), kernels: ['ResizeBilinearGrad'], eps: 0.05, fdTol: 1e-3, fd: true,
+  },
+  {
+    name: 'resizeNearestNeighbor x1.5 halfPixelCenters, batch 2', inputs: [rand([2, 4, 6, 2], 94)], ref: 'wasm',
+    cpuWrong: 'cpu ResizeNearestNeighborGrad uses the image batch stride and ignores halfPixelCenters',
+    f: (x) => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [6, 9], false, true), kernels: ['ResizeNearestNeighborGrad'], eps: 0.05, fdTol: 1e-3, fd: true,
+  },
+];
+
+function relDiff(a: Float32Array, b: Float32Array): number {
+  return maxAbsDiff(a, b) / Math.max(maxAbs(b), 1e-6);
+}
+
+test('native backend: forward + gradients agree with the reference backend, natively computed', { skip }, async (t) => {
+  for (const c of CASES) {
+    await t.test(c.name, async () => {
+      await use(c.ref ?? 'cpu');
+      const ref = evaluate(c);
+      await use('native');
+      resetNativeKernelStats();
+      const before = tf.memory().numTensors;
+      const got = evaluate(c);
+      assert.equal(tf.memory().numTensors, before, 'no tensors leak');
+      const stats = nativeKernelStats();
+      for (const k of c.kernels) {
+        assert.ok((stats[k]?.native ?? 0) > 0, `${k} ran natively (stats ${JSON.stringify(stats[k])})`);
+        assert.equal(stats[k]?.fallback ?? 0, 0, `${k} did not fall back (${stats[k]?.lastFallback})`);
+      }
+      assert.deepEqual(got.fwd.length, ref.fwd.length);
+      const fwdErr = relDiff(got.fwd, ref.fwd);
+      assert.ok(fwdErr <= BACKEND_TOL, `forward rel diff ${fwdErr.toExponential(2)} > ${BACKEND_TOL}`);
+      got.grads.forEach((g, k) => {
+        const e = relDiff(g, ref.grads[k]);
+        assert.ok(e <= BACKEND_TOL, `gradient of input ${k}: rel diff ${e.toExponential(2)} > ${BACKEND_TOL}`);
+      });
+      if (c.fd) {
+        const fd = finiteDiffError(c, got.grads);
+        assert.ok(fd.err <= (c.fdTol ?? 1e-2), `finite differences on native: err ${fd.err.toExponential(2)} at input ${fd.input}[${fd.index}]`);
+      }
+    });
+  }
+});
+
+test('native backend: the same cases agree with wasm too', { skip }, async () => {
+  const worst: string[] = [];
+  for (const c of CASES.filter((x) => !x.ref)) {
+    await use('wasm');
+    const ref = evaluate(c);
+    await use('native');
+    const got = evaluate(c);
+    const e = Math.max(relDiff(got.fwd, ref.fwd), ...got.grads.map((g, k) => relDiff(g, ref.grads[k])));
+    if (!(e <= BACKEND_TOL)) worst.push(`${c.name}: ${e.toExponential(2)}`);
+  }
+  assert.deepEqual(worst, []);
+});
+
+test('native backend: forward-only cases (no tfjs gradient exists): dilated conv, broadcast batched matMul', { skip }, async () => {
+  const x = rand([1, 9, 9, 3], 11), w = rand([3, 3, 3, 4], 12), a = rand([3, 4, 6], 13), b = rand([6, 2], 14);
+  const run = () => tf.tidy(() => [
+    tf.conv2d(tf.tensor4d(x.data, x.shape as [number, number, number, number]), tf.tensor4d(w.data, w.shape as [number, number, number, number]), 1, 'same', 'NHWC', 2),
+    tf.matMul(tf.tensor(a.data, a.shape), tf.tensor(b.data, b.shape)),
+  ].map((t) => t.dataSync() as Float32Array));
+  await use('cpu');
+  const ref = run();
+  await use('native');
+  resetNativeKernelStats();
+  const got = run();
+  ref.forEach((r, i) => assert.ok(relDiff(got[i], r) <= BACKEND_TOL, `output ${i}: rel diff ${relDiff(got[i], r)}`));
+  assert.equal(nativeKernelStats().Conv2D.native, 1);
+  assert.equal(nativeKernelStats().BatchMatMul.native, 1);
+});
+
+test('native backend: unsupported cases run the cpu kernel and stay correct', { skip }, async () => {
+  const a = rand([4, 1], 100), b = rand([1, 5], 101);
+  await use('cpu');
+  const ref = tf.tidy(() => tf.mul(tf.tensor(a.data, a.shape), tf.tensor(b.data, b.shape)).dataSync() as Float32Array);
+  await use('native');
+  resetNativeKernelStats();
+  const got = tf.tidy(() => tf.mul(tf.tensor(a.data, a.shape), tf.tensor(b.data, b.shape)).dataSync() as Float32Array);
+  assert.equal(maxAbsDiff(got, ref), 0);
+  const s = nativeKernelStats().Multiply;
+  assert.equal(s.fallback, 1);
+  assert.match(s.lastFallback ?? '', /broadcast/);
+  // int32 arithmetic is not native either, and stays exact.
+  const ints = tf.tidy(() => Array.from(tf.add(tf.tensor1d([1, 2, 3], 'int32'), tf.scalar(4, 'int32')).dataSync()));
+  assert.deepEqual(ints, [5, 6, 7]);
+});
+
+test('native addon: bad arguments throw errors naming the argument', { skip }, () => {
+  const addon = nativeAddon() ?? (load.ok ? load.addon : undefined);
+  assert.ok(addon);
+  const geom = Int32Array.from([1, 4, 4, 1, 3, 3, 1, 4, 4, 1, 1, 1, 1, 1, 1, 1, 1]);
+  assert.throws(() => addon.conv2d(new Float32Array(15), new Float32Array(9), null, new Float32Array(16), geom, 0, 0), /conv2d x: expected 16 values, got 15/);
+  assert.throws(() => addon.conv2d(new Float32Array(16), new Float32Array(9), null, new Float32Array(16), geom.slice(0, 5), 0, 0), /conv2d geometry: expected an Int32Array of 17 values/);
+  assert.throws(() => addon.binary(0, new Float32Array(3), new Float32Array(2), new Float32Array(3)), /binary: operands must have the output size/);
+  // A valid call computes a real convolution: 3x3 ones filter over ones, 'same' → 4/6/9 neighbour counts.
+  const y = new Float32Array(16);
+  addon.conv2d(new Float32Array(16).fill(1), new Float32Array(9).fill(1), null, y, geom, 0, 0);
+  assert.deepEqual(Array.from(y), [4, 6, 6, 4, 6, 9, 9, 6, 6, 9, 9, 6, 4, 6, 6, 4]);
+});
+
+test('broadcastPlan / reductionPlan / isSuffixOf (pure)', () => {
+  assert.deepEqual(broadcastPlan([2, 3, 4], [4])?.outShape, [2, 3, 4]);
+  assert.deepEqual(broadcastPlan([], [2, 3])?.outShape, [2, 3]);
+  assert.deepEqual(broadcastPlan([1, 3], [2, 3])?.outShape, [2, 3]);
+  assert.equal(broadcastPlan([4, 1], [1, 5]), null);
+  assert.equal(broadcastPlan([2, 3], [2, 1]), null);
+  assert.equal(broadcastPlan([2, 3], [4, 3]), null);
+  assert.ok(isSuffixOf([1, 1, 5], [2, 3, 5]));
+  assert.ok(!isSuffixOf([3, 1], [2, 3, 5]));
+  assert.deepEqual(reductionPlan([2, 3, 4, 5], [0, 1, 2]), { outer: 1, r: 24, inner: 5 });
+  assert.deepEqual(reductionPlan([2, 3, 4, 5], [1, 2]), { outer: 2, r: 12, inner: 5 });
+  assert.deepEqual(reductionPlan([2, 1, 4, 5], [0, 2]), { outer: 1, r: 8, inner: 5 });
+  assert.equal(reductionPlan([2, 3, 4, 5], [0, 2]), null);
+});
+
+test('initEngine: native explicitly and through HARMONIA_BACKEND', { skip }, async () => {
+  const info = await initEngine({ backend: 'native' });
+  assert.equal(info.backend, 'native');
+  assert.equal(tf.getBackend(), 'native');
+  assert.deepEqual(info.kernels, Object.keys(NATIVE_KERNELS));
+  assert.ok(info.threads >= 1);
+  await initEngine({ backend: 'cpu' });
+  const old = process.env.HARMONIA_BACKEND;
+  process.env.HARMONIA_BACKEND = 'native';
+  try {
+    const e = await initEngine();
+    assert.equal(e.backend, 'native');
+    assert.equal(e.reason, 'HARMONIA_BACKEND=native');
+  } finally {
+    if (old === undefined) delete process.env.HARMONIA_BACKEND;
+    else process.env.HARMONIA_BACKEND = old;
+  }
+  assert.equal(engineInfo()?.backend, 'native');
+});
+
+/** Paper G + D (src/models) at 16×16, batch 2: 5 steps of G then D updates with tf.train.adam, on one fixed batch. */
+async function trainPaperGan(backend: Backend, steps: number): Promise<{ g: number[]; d: number[]; weights: Float32Array[] }> {
+  await use(backend);
+  const models = createModels({});
+  const rng = new Rng(7);
+  const n = 2 * 16 * 16 * 3;
+  const y = Float32Array.from({ length: n }, () => rng.next());
+  const xv = y.map((v, i) => Math.min(1, Math.max(0, 0.7 * v + 0.15 + (i % 3 === 0 ? 0.1 : -0.05))));
+  const x = tf.tensor4d(xv, [2, 16, 16, 3]), target = tf.tensor4d(y, [2, 16, 16, 3]);
+  const optG = tf.train.adam(2e-4, 0.5, 0.999), optD = tf.train.adam(2e-4, 0.5, 0.999);
+  const state = new Map<string, unknown>();
+  const ctx = { models, batch: { input: x, target }, options: {}, state } as unknown as Parameters<typeof runPhase>[1];
+  const g: number[] = [], d: number[] = [];
+  for (let s = 0; s < steps; s++) {
+    const rg = runPhase('G', ctx);
+    optG.applyGradients(rg.grads.G as tf.NamedTensorMap);
+    g.push((rg.losses.g_total as tf.Scalar).dataSync()[0]);
+    tf.dispose([...Object.values(rg.grads.G as tf.NamedTensorMap), ...Object.values(rg.losses)]);
+    const rd = runPhase('D', ctx);
+    optD.applyGradients(rd.grads.D as tf.NamedTensorMap);
+    d.push((rd.losses.d_total as tf.Scalar).dataSync()[0]);
+    tf.dispose([...Object.values(rd.grads.D as tf.NamedTensorMap), ...Object.values(rd.losses)]);
+  }
+  const weights = [...models.G.trainableWeights, ...models.D.trainableWeights].map((w) => new Float32Array(w.read().dataSync()));
+  optG.dispose();
+  optD.dispose();
+  models.G.dispose();
+  models.D.dispose();
+  tf.dispose([x, target]);
+  return { g, d, weights };
+}
+
+/** Trajectory tolerance: float32 summation order differs (oneDNN blocks vs JS loops); 5 Adam steps amplify it little. */
+const TRAJ_TOL = 1e-4;
+
+test('paper GAN: 5 training steps on native match cpu (losses and final weights)', { skip }, async () => {
+  const ref = await trainPaperGan('cpu', 5);
+  resetNativeKernelStats();
+  const got = await trainPaperGan('native', 5);
+  const stats = nativeKernelStats();
+  for (const k of ['FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', '_FusedMatMul', 'Sum', 'Multiply', 'Add']) {
+    assert.ok((stats[k]?.native ?? 0) > 0, `${k} ran natively`);
+  }
+  for (let s = 0; s < 5; s++) {
+    assert.ok(Math.abs(got.g[s] - ref.g[s]) <= TRAJ_TOL * Math.abs(ref.g[s]), `step ${s} G loss ${got.g[s]} vs ${ref.g[s]}`);
+    assert.ok(Math.abs(got.d[s] - ref.d[s]) <= TRAJ_TOL * Math.abs(ref.d[s]), `step ${s} D loss ${got.d[s]} vs ${ref.d[s]}`);
+  }
+  assert.ok(got.g[4] < got.g[0], `G loss falls (${got.g[0]} → ${got.g[4]})`);
+  let worst = 0;
+  got.weights.forEach((w, i) => { worst = Math.max(worst, relDiff(w, ref.weights[i])); });
+  assert.ok(worst <= TRAJ_TOL, `final weights rel diff ${worst.toExponential(2)}`);
+});

@@ -342,3 +342,25 @@ test('pipeline hook: harmonizeImage with the ORT runner matches the tfjs path (â
   assert.equal((await withOnnxRunner(bad, badModel, 'auto')).runner, undefined, 'auto falls back to tfjs');
   await assert.rejects(withOnnxRunner(`${bad}/`, badModel, 'onnx'), /odd_bn/);
 });
+
+test('harmonia export-onnx: writes model.onnx (or --out), --check compares with tfjs, a missing folder is a one-line HarmoniaError', async (t) => {
+  const { exportOnnxCommand } = await import('../../src/export/command.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'harmonia-onnx-cli-'));
+  const cfg: GeneratorConfig = { maskInput: true, base: 8, seed: 9 };
+  await saveHarmonizationModel(join(dir, 'm'), seededGenerator(cfg), cfg, { name: 'cli', input: 'semiHarmonized' });
+  const logs: string[] = [];
+  const orig = console.log;
+  console.log = (...a: unknown[]) => void logs.push(a.join(' '));
+  try {
+    assert.equal(await exportOnnxCommand.run({ values: { out: join(dir, 'g.onnx'), check: !ortSkip }, positionals: [join(dir, 'm')] }), 0);
+  } finally {
+    console.log = orig;
+  }
+  assert.ok(existsSync(join(dir, 'g.onnx')));
+  assert.ok(!existsSync(join(dir, 'm', ONNX_FILE)), '--out leaves the model folder untouched');
+  assert.equal(readOnnxSummary(readFileSync(join(dir, 'g.onnx'))).metadata[META_SOURCE], await modelSourceDigest(join(dir, 'm')));
+  assert.match(logs.join('\n'), /opset 13/);
+  if (!ortSkip) assert.match(logs.join('\n'), /check: max \|ONNX Runtime âˆ’ TensorFlow\.js\| = \d/);
+  else t.diagnostic(ortSkip);
+  await assert.rejects(exportOnnxCommand.run({ values: {}, positionals: [join(dir, 'none')] }), (e: Error) => e instanceof HarmoniaError && /model\.json missing/.test(e.message));
+});

@@ -10,6 +10,7 @@ import { intrinsicCommand } from './intrinsic.ts';
 import { trainCommand } from './train.ts';
 import { experimentCommand } from './experiment.ts';
 import { sweepCommand } from './sweep.ts';
+import { exportOnnxCommand } from '../../export/command.ts';
 
 /** All sub-commands, in the order `harmonia --help` lists them. Add one line per new command. */
 export const commands: Command[] = [
@@ -24,4 +25,5 @@ export const commands: Command[] = [
   trainCommand,
   experimentCommand,
   sweepCommand,
+  exportOnnxCommand,
 ];

@@ -101,10 +101,29 @@ class TorchServer {
   }
 }
 
+interface Timing {
+  wall: number[];
+  cpu: number[];
+}
+
+/** Wall and CPU (user + system, all threads of this process) ms of each of `reps` calls of fn. */
+function timeCalls(reps: number, fn: () => void): Timing {
+  const t: Timing = { wall: [], cpu: [] };
+  for (let i = 0; i < reps; i++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    fn();
+    t.wall.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    t.cpu.push((c.user + c.system) / 1000);
+  }
+  return t;
+}
+
 interface Engine {
   name: string;
-  /** Runs `reps` forward passes of an S×S image; returns per-call ms. */
-  time(size: number, reps: number): Promise<number[]>;
+  /** Runs `reps` forward passes of an S×S image; returns per-call wall and process-CPU ms. */
+  time(size: number, reps: number): Promise<Timing>;
   /** The output for NHWC input x (S×S×3). */
   output(x: Float32Array, size: number): Promise<Float32Array>;
 }
@@ -116,13 +135,7 @@ function tfjsEngine(g: tf.LayersModel): Engine {
     name: 'tfjs-wasm',
     async time(s, reps) {
       const x = torchPatternNhwc(s, s);
-      const out: number[] = [];
-      for (let i = 0; i < reps; i++) {
-        const t0 = performance.now();
-        fwd(x, s);
-        out.push(performance.now() - t0);
-      }
-      return out;
+      return timeCalls(reps, () => fwd(x, s));
     },
     output: async (x, s) => fwd(x, s),
   };
@@ -133,13 +146,7 @@ function ortEngine(g: OnnxGenerator): Engine {
     name: `ort-${g.threads}t`,
     async time(s, reps) {
       const x = torchPatternNhwc(s, s);
-      const out: number[] = [];
-      for (let i = 0; i < reps; i++) {
-        const t0 = performance.now();
-        g.runSync(x, undefined, s, s);
-        out.push(performance.now() - t0);
-      }
-      return out;
+      return timeCalls(reps, () => g.runSync(x, undefined, s, s));
     },
     output: async (x, s) => g.runSync(x, undefined, s, s),
   };
@@ -149,7 +156,8 @@ function torchEngine(server: TorchServer, threads: number, dir: string): Engine 
   return {
     name: `torch-${threads}t`,
     async time(s, reps) {
-      return (await server.ask<number[]>(`infer ${s} ${s} ${threads} ${reps}`)).map((v) => v * 1000);
+      const r = await server.ask<{ wall: number[]; cpu: number[] }>(`infer ${s} ${s} ${threads} ${reps}`);
+      return { wall: r.wall.map((v) => v * 1000), cpu: r.cpu.map((v) => v * 1000) };
     },
     async output(x, s) {
       const src = join(dir, 'x.bin');
@@ -208,18 +216,23 @@ async function main(): Promise<void> {
   results.maxAbsDiffVsTfjs256 = diffs;
   console.log(`outputs at ${checkSize}², max |engine − tfjs-wasm|: ${Object.entries(diffs).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}`);
 
-  const table: Record<number, Record<string, { median: number; min: number; max: number; n: number }>> = {};
+  const table: Record<number, Record<string, { median: number; min: number; max: number; n: number; cpuMedian: number }>> = {};
   for (const size of SIZES) {
     const reps = values.reps ? Number(values.reps) : size >= 1024 ? 2 : 5;
     const times: Record<string, number[]> = Object.fromEntries(engines.map((e) => [e.name, []]));
+    const cpus: Record<string, number[]> = Object.fromEntries(engines.map((e) => [e.name, []]));
     for (const e of engines) await e.time(size, 1); // warm-up
     for (let r = 0; r < ROUNDS; r++) {
       const order = engines.map((_, i) => engines[(i + r) % engines.length]);
-      for (const e of order) times[e.name].push(...(await e.time(size, reps)));
+      for (const e of order) {
+        const r = await e.time(size, reps);
+        times[e.name].push(...r.wall);
+        cpus[e.name].push(...r.cpu);
+      }
     }
-    table[size] = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, { median: median(v), min: Math.min(...v), max: Math.max(...v), n: v.length }]));
-    console.log(`\nG forward ${size}×${size}, batch 1 (${ROUNDS} alternating rounds × ${reps} calls; median [min–max] ms)`);
-    for (const [k, v] of Object.entries(table[size])) console.log(`  ${k.padEnd(10)} ${fmt(v.median).padStart(7)}  [${fmt(v.min)}–${fmt(v.max)}]`);
+    table[size] = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, { median: median(v), min: Math.min(...v), max: Math.max(...v), n: v.length, cpuMedian: median(cpus[k]) }]));
+    console.log(`\nG forward ${size}×${size}, batch 1 (${ROUNDS} alternating rounds × ${reps} calls; wall median [min–max] ms; CPU-time median ms)`);
+    for (const [k, v] of Object.entries(table[size])) console.log(`  ${k.padEnd(10)} ${fmt(v.median).padStart(7)}  [${fmt(v.min)}–${fmt(v.max)}]  cpu ${fmt(v.cpuMedian)}`);
   }
   results.generator = table;
   server?.quit();
@@ -228,7 +241,8 @@ async function main(): Promise<void> {
   // Markdown table
   const names = engines.map((e) => e.name);
   const md = [`| G forward, batch 1 | ${names.join(' | ')} |`, `|---|${names.map(() => '---').join('|')}|`];
-  for (const size of SIZES) md.push(`| ${size}² | ${names.map((n) => fmt(table[size][n].median)).join(' | ')} |`);
+  for (const size of SIZES) md.push(`| ${size}² wall | ${names.map((n) => fmt(table[size][n].median)).join(' | ')} |`);
+  for (const size of SIZES) md.push(`| ${size}² CPU time | ${names.map((n) => fmt(table[size][n].cpuMedian)).join(' | ')} |`);
   console.log('\n' + md.join('\n'));
 
   if (!values['no-full']) results.full = await fullHarmonize(g, tmp);

@@ -10,7 +10,8 @@ float32 dump in tfjs layer order (kernel, bias per layer) with tfjs shapes, desc
 
 Usage: /usr/bin/python3 bench/torch/generator.py <weights.bin> <manifest.json>
 Line protocol on stdin (one JSON line answers each):
-  "infer <H> <W> <threads> <reps>"          -> list of per-forward seconds (batch 1, fixed input)
+  "infer <H> <W> <threads> <reps>"          -> {"wall": [...], "cpu": [...]} per-forward seconds (batch 1,
+                                               fixed input; cpu = process CPU time, all threads)
   "run <in.bin> <out.bin> <H> <W> <threads>" -> {"ok": true}; in/out NHWC float32 (batch 1)
   "quit"
 """
@@ -66,14 +67,16 @@ def main():
             if (h, w) not in inputs:
                 inputs[(h, w)] = torch.from_numpy((np.arange(3 * h * w, dtype=np.float32) % 255 / 255).reshape(1, 3, h, w))
             x = inputs[(h, w)]
-            out = []
+            wall, cpu = [], []
             with torch.inference_mode():
                 for _ in range(reps):
+                    c0 = time.process_time()
                     t0 = time.perf_counter()
                     y = g(x)
                     float(y[0, 0, 0, 0])
-                    out.append(time.perf_counter() - t0)
-            print(json.dumps(out), flush=True)
+                    wall.append(time.perf_counter() - t0)
+                    cpu.append(time.process_time() - c0)
+            print(json.dumps({'wall': wall, 'cpu': cpu}), flush=True)
         elif a[0] == 'run':
             src, dst = a[1], a[2]
             h, w, threads = map(int, a[3:6])

@@ -2,7 +2,8 @@
  * Engine benchmark: one paper GAN training step (G + D, L1·100 + BCE-with-logits, Adam) at
  * batch 4, for
  *   tf1  TensorFlow.js single process (initEngine default backend, 1 thread)
- *   dp2  TensorFlow.js data-parallel pool, 2 workers × half batch (src/engine/parallel)
+ *   dp2  TensorFlow.js data-parallel pool, 2 workers × half batch (src/engine/parallel), Adam in
+ *        the workers; dp2m the same with Adam on the main thread; dp1 one worker (pool overhead)
  *   pt1 / pt2  the identical model in PyTorch (bench/torch/gan.py), 1 and 2 threads
  * Each configuration is a persistent server process, warmed up, then measured in alternating
  * rounds (A, B, C, D, A, B, …); the median step time is reported with achieved GFLOP/s
@@ -23,6 +24,7 @@ import { dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../src/image/atomic.ts';
 import type { tf as TF } from '../src/engine/tf.ts';
 import type { BackendRequest } from '../src/engine/index.ts';
+import type { PhaseTiming } from '../src/engine/parallel/index.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -51,20 +53,24 @@ export function ganStepFlops(n: number, h: number, base = 32): StepFlops {
 
 // ---------------------------------------------------------------- servers (child processes)
 
-async function serveTf(mode: 'tf1' | 'dp2' | 'dp1', backend: BackendRequest): Promise<void> {
+type TfMode = 'tf1' | 'dp1' | 'dp2' | 'dp2m';
+const TF_MODES: readonly string[] = ['tf1', 'dp1', 'dp2', 'dp2m'];
+
+async function serveTf(mode: TfMode, backend: BackendRequest): Promise<void> {
   const { tf } = await import('../src/engine/tf.ts');
   const { initEngine } = await import('../src/engine/index.ts');
   const engine = await initEngine({ backend });
   const { Rng } = await import('../src/util/random.ts');
   const gan = await import('../src/engine/parallel/paperGanStep.ts');
   const { DataParallelPool, PAPER_GAN_STEP } = await import('../src/engine/parallel/index.ts');
-  const pool = mode === 'tf1' ? undefined : await DataParallelPool.create({ module: PAPER_GAN_STEP, workers: mode === 'dp2' ? 2 : 1, backend: engine.backend });
+  const pool = mode === 'tf1' ? undefined : await DataParallelPool.create({ module: PAPER_GAN_STEP, workers: mode === 'dp1' ? 1 : 2, backend: engine.backend, adamIn: mode === 'dp2m' ? 'main' : 'workers' });
   const models = mode === 'tf1' ? gan.createModels({}) : undefined;
   const optG = tf.train.adam(2e-4, 0.5, 0.999);
   const optD = tf.train.adam(2e-4, 0.5, 0.999);
   const state = new Map<string, unknown>();
   const data = new Map<string, { x: Float32Array; y: Float32Array }>();
   let wasmHeapPeak = 0;
+  const breakdown: { computeMs: number; loadMs: number; adamMs: number; overheadMs: number }[] = [];
   const heap = (): number => {
     const b = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
     return b.wasm?.HEAPU8?.length ?? 0;
@@ -75,6 +81,12 @@ async function serveTf(mode: 'tf1' | 'dp2' | 'dp1', backend: BackendRequest): Pr
   for await (const line of rl) {
     const a = line.trim().split(/\s+/);
     if (a[0] === 'quit') break;
+    if (a[0] === 'breakdown') {
+      const med = (k: keyof (typeof breakdown)[number]) => median(breakdown.map((b) => b[k]));
+      out(breakdown.length ? { computeMs: med('computeMs'), loadMs: med('loadMs'), adamMs: med('adamMs'), overheadMs: med('overheadMs') } : {});
+      breakdown.length = 0;
+      continue;
+    }
     if (a[0] === 'mem') {
       out({ rssMB: process.resourceUsage().maxRSS / 1024, heapMB: Math.max(wasmHeapPeak, heap()) / 2 ** 20 });
       continue;
@@ -91,7 +103,12 @@ async function serveTf(mode: 'tf1' | 'dp2' | 'dp1', backend: BackendRequest): Pr
     for (let r = 0; r < reps; r++) {
       const t0 = performance.now();
       if (pool) {
-        await pool.step({ input: { data: x, shape: [n, h, h, 3] }, target: { data: y, shape: [n, h, h, 3] } });
+        const rep = await pool.step({ input: { data: x, shape: [n, h, h, 3] }, target: { data: y, shape: [n, h, h, 3] } });
+        const phasesRep = Object.values(rep);
+        const sum = (f: (t: PhaseTiming) => number) => phasesRep.reduce((acc, p) => acc + Math.max(...p.workers.map(f)), 0);
+        const wall = phasesRep.reduce((acc, p) => acc + p.wallMs, 0);
+        const compute = sum((t) => t.computeMs);
+        breakdown.push({ computeMs: compute, loadMs: sum((t) => t.loadMs), adamMs: sum((t) => t.adamMs) + phasesRep.reduce((a, p) => a + p.mainAdamMs, 0), overheadMs: wall - compute });
       } else {
         const batch = { input: tf.tensor4d(x, [n, h, h, 3]), target: tf.tensor4d(y, [n, h, h, 3]) };
         const ctx = { models: models!, batch, shardSize: n, state, options: {}, step: r, worker: 0, workers: 1 };
@@ -173,18 +190,24 @@ async function drive(): Promise<void> {
   const servers: Record<string, Server> = {};
   for (const c of configs) {
     if (c === 'pt1' || c === 'pt2') servers[c] = await startServer(c, '/usr/bin/python3', [join(ROOT, 'bench/torch/gan.py')]);
-    else if (c === 'tf1' || c === 'dp2' || c === 'dp1') servers[c] = await startServer(c, process.execPath, ['--import', 'tsx', join(ROOT, 'bench/engine.ts'), '--serve', c, '--backend', backend]);
-    else throw new Error(`--configs: unknown configuration "${c}" (tf1, dp1, dp2, pt1, pt2)`);
+    else if (TF_MODES.includes(c)) servers[c] = await startServer(c, process.execPath, ['--import', 'tsx', join(ROOT, 'bench/engine.ts'), '--serve', c, '--backend', backend]);
+    else throw new Error(`--configs: unknown configuration "${c}" (tf1, dp1, dp2, dp2m, pt1, pt2)`);
   }
   const req = (c: string, h: number, reps: number) => (c.startsWith('pt') ? `gan ${batch} ${h} ${c === 'pt1' ? 1 : 2} ${reps}` : `gan ${batch} ${h} ${reps}`);
   const results: { size: number; rows: { config: string; median: number; min: number; max: number; n: number }[] }[] = [];
   const started = new Date();
+  const notes: string[] = [];
   const load0 = loadavg()[0];
   for (const h of sizes) {
     for (const c of configs) await servers[c].ask(req(c, h, 1)); // warm-up
     const times: Record<string, number[]> = Object.fromEntries(configs.map((c) => [c, []]));
     for (let r = 0; r < rounds; r++) {
       for (const c of configs) times[c].push(...(JSON.parse(await servers[c].ask(req(c, h, steps))) as number[]));
+    }
+    for (const c of configs) {
+      if (!c.startsWith('dp')) continue;
+      const b = JSON.parse(await servers[c].ask('breakdown')) as { computeMs?: number; loadMs?: number; adamMs?: number; overheadMs?: number };
+      if (b.computeMs !== undefined) notes.push(`${h}² ${c} per step (medians): slowest-worker compute ${b.computeMs.toFixed(1)} ms (G + D phases), overhead beyond it ${b.overheadMs!.toFixed(1)} ms, of which weight reload ${b.loadMs!.toFixed(1)} ms and gradient averaging + Adam ${b.adamMs!.toFixed(1)} ms.`);
     }
     results.push({ size: h, rows: configs.map((c) => ({ config: c, median: median(times[c]) * 1000, min: Math.min(...times[c]) * 1000, max: Math.max(...times[c]) * 1000, n: times[c].length })) });
   }
@@ -197,7 +220,7 @@ async function drive(): Promise<void> {
   const cmd = `npm run bench:engine -- ${process.argv.slice(2).filter((a, i, all) => a !== '--write' && all[i - 1] !== '--write').join(' ')}`.trim();
   lines.push(`Command: \`${cmd}\``);
   lines.push(`Date: ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC. Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GB, Node ${process.version}. Load average (1 min) ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end.`);
-  lines.push(`TensorFlow.js backend: ${backend} (tf1: one thread; dp2: two worker threads, one engine each). PyTorch ${haveTorch ? 'via /usr/bin/python3' : 'not available'}.`);
+  lines.push(`TensorFlow.js backend: ${backend} (tf1: one thread; dp2/dp2m: two worker threads, one engine each, Adam in the workers/main thread; dp1: one worker). PyTorch ${haveTorch ? 'via /usr/bin/python3' : 'not available'}.`);
   lines.push(`Batch ${batch}, ${rounds} alternating rounds × ${steps} steps per configuration, after one warm-up step.`);
   lines.push('');
   lines.push('| size | config | median ms | min–max ms | steps/s | GFLOP/s | vs pt1 | vs pt2 | peak RSS MB | wasm heap MB |');
@@ -213,6 +236,7 @@ async function drive(): Promise<void> {
   }
   lines.push('');
   lines.push(`FLOPs per step (analytic, 2·MAC of the direct convolutions): ${sizes.map((s) => `${s}²: ${(ganStepFlops(batch, s).total / 1e9).toFixed(2)} GFLOP`).join(', ')}. Peak RSS is per server process over the whole run (all sizes); dp2's includes its workers' engines (wasm heaps are part of RSS).`);
+  for (const n of notes) lines.push(`- ${n}`);
   const text = lines.join('\n');
   console.log(text);
   if (write) {
@@ -231,8 +255,8 @@ async function drive(): Promise<void> {
 const serveIdx = process.argv.indexOf('--serve');
 if (serveIdx >= 0) {
   const mode = process.argv[serveIdx + 1];
-  if (mode !== 'tf1' && mode !== 'dp2' && mode !== 'dp1') throw new Error(`--serve: unknown mode ${mode}`);
-  await serveTf(mode, arg('backend', 'wasm') as BackendRequest);
+  if (!TF_MODES.includes(mode)) throw new Error(`--serve: unknown mode ${mode}`);
+  await serveTf(mode as TfMode, arg('backend', 'wasm') as BackendRequest);
 } else {
   await drive();
 }

@@ -6,6 +6,8 @@
  * trained on native and on cpu from identical weights. Skips when the addon is not built.
  */
 import { test } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/engine/tf.ts';
 import { initEngine, engineInfo } from '../../src/engine/index.ts';
@@ -17,6 +19,7 @@ import { createModels, runPhase } from '../../src/engine/parallel/paperGanStep.t
 import { Rng } from '../../src/util/random.ts';
 import { BACKEND_TOL, awayFromZero, distinct, evaluate, finiteDiffError, maxAbs, maxAbsDiff, rand, type Case } from './gradcheck.ts';
 
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const load = loadNativeAddon();
 const skip = load.ok ? false : `skipped: ${load.reason}`;
 
@@ -213,6 +216,18 @@ test('initEngine: native explicitly and through HARMONIA_BACKEND', { skip }, asy
     else process.env.HARMONIA_BACKEND = old;
   }
   assert.equal(engineInfo()?.backend, 'native');
+});
+
+test('initEngine auto: without the addon, a fresh process falls back to wasm and says why', () => {
+  const code = "import('./src/engine/index.ts').then(async (m) => { console.log(JSON.stringify(await m.initEngine())); })";
+  const env: NodeJS.ProcessEnv = { ...process.env, HARMONIA_NATIVE_ADDON: '/nonexistent/harmonia_native.node' };
+  delete env.HARMONIA_BACKEND;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: ROOT, env, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const info = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { backend: string; reason: string };
+  if (info.backend === 'tensorflow') return; // @tensorflow/tfjs-node installed: it comes first
+  assert.equal(info.backend, 'wasm');
+  assert.match(info.reason, /native unavailable \(native addon not built \(\/nonexistent\/harmonia_native\.node missing/);
 });
 
 /** Paper G + D (src/models) at 16×16, batch 2: 5 steps of G then D updates with tf.train.adam, on one fixed batch. */

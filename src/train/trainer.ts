@@ -17,7 +17,7 @@ import type { PlotSeries } from '../report/plot.ts';
 import { createAdamState } from './adam.ts';
 import { LocalEngine, PoolEngine } from './engines.ts';
 import type { TrainEngine } from './engines.ts';
-import { createFeatureExtractor } from './features.ts';
+import { createFeatureExtractor, resolveFeatureSource } from './features.ts';
 import { validateTrainConfig } from './config.ts';
 import type { TrainConfig } from './config.ts';
 import { GanStep } from './step.ts';
@@ -114,8 +114,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   let features: Awaited<ReturnType<typeof createFeatureExtractor>> | undefined;
   const featureSpec = { vggWeights: cfg.vggWeights, allowRandom: cfg.allowRandomFeatures, layers: cfg.loss.featureLayers, seed: cfg.seed };
   if (cfg.loss.setting === 'feature') {
-    features = await createFeatureExtractor(featureSpec);
-    if (features.note && !notes.includes(features.note)) notes.push(features.note);
+    // decides (or refuses) the VGG-19 source; the extractor itself is only built where gradients are computed
+    const src = resolveFeatureSource(featureSpec);
+    if (src.note && !notes.includes(src.note)) notes.push(src.note);
+    if (cfg.workers === 1) features = await createFeatureExtractor(featureSpec);
   }
   const stepCfg = { generator: cfg.generator, discriminator: cfg.discriminator, loss: cfg.loss, seed: cfg.seed };
   const step = new GanStep(stepCfg, features?.extract);

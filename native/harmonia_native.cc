@@ -615,6 +615,107 @@ napi_value Compare(napi_env env, napi_callback_info info) {
   });
 }
 
+// General broadcasting: out has dims[0..rank), a and b are read with per-dimension strides (0 on
+// broadcast dimensions). Parallel over rows (all dimensions but the last).
+template <typename T, typename F>
+void stridedLoop(const float* a, const float* b, T* out, const std::vector<int64_t>& dims,
+                 const std::vector<int64_t>& as, const std::vector<int64_t>& bs, F f) {
+  const int64_t rank = int64_t(dims.size());
+  const int64_t inner = dims[size_t(rank - 1)], sa = as[size_t(rank - 1)], sb = bs[size_t(rank - 1)];
+  int64_t rows = 1;
+  for (int64_t d = 0; d < rank - 1; d++) rows *= dims[size_t(d)];
+#pragma omp parallel for schedule(static) if (rows * inner > kParallelMin)
+  for (int64_t r = 0; r < rows; r++) {
+    int64_t rem = r, oa = 0, ob = 0;
+    for (int64_t d = rank - 2; d >= 0; d--) {
+      const int64_t i = rem % dims[size_t(d)];
+      rem /= dims[size_t(d)];
+      oa += i * as[size_t(d)];
+      ob += i * bs[size_t(d)];
+    }
+    const float* pa = a + oa;
+    const float* pb = b + ob;
+    T* po = out + r * inner;
+    for (int64_t j = 0; j < inner; j++) po[j] = T(f(pa[j * sa], pb[j * sb]));
+  }
+}
+
+template <typename T>
+void dispatchStrided(int op, bool cmp, const float* a, const float* b, T* out, const std::vector<int64_t>& dims,
+                     const std::vector<int64_t>& as, const std::vector<int64_t>& bs) {
+  if (!cmp) {
+    switch (op) {
+      case B_ADD: stridedLoop(a, b, out, dims, as, bs, [](float x, float y) { return x + y; }); return;
+      case B_SUB: stridedLoop(a, b, out, dims, as, bs, [](float x, float y) { return x - y; }); return;
+      case B_MUL: stridedLoop(a, b, out, dims, as, bs, [](float x, float y) { return x * y; }); return;
+      case B_DIV: stridedLoop(a, b, out, dims, as, bs, [](float x, float y) { return x / y; }); return;
+      case B_MAX:
+        stridedLoop(a, b, out, dims, as, bs, [](float x, float y) { return (std::isnan(x) || std::isnan(y)) ? NAN : std::max(x, y); });
+        return;
+      case B_MIN:
+        stridedLoop(a, b, out, dims, as, bs, [](float x, float y) { return (std::isnan(x) || std::isnan(y)) ? NAN : std::min(x, y); });
+        return;
+      case B_SQDIFF: stridedLoop(a, b, out, dims, as, bs, [](float x, float y) { return (x - y) * (x - y); }); return;
+      default: throw JsError("binaryStrided: unknown op " + std::to_string(op));
+    }
+  }
+  switch (op) {
+    case C_GREATER: stridedLoop(a, b, out, dims, as, bs, [](float x, float y) { return x > y; }); return;
+    case C_GREATER_EQ: stridedLoop(a, b, out, dims, as, bs, [](float x, float y) { return x >= y; }); return;
+    case C_LESS: stridedLoop(a, b, out, dims, as, bs, [](float x, float y) { return x < y; }); return;
+    case C_LESS_EQ: stridedLoop(a, b, out, dims, as, bs, [](float x, float y) { return x <= y; }); return;
+    case C_EQUAL: stridedLoop(a, b, out, dims, as, bs, [](float x, float y) { return x == y; }); return;
+    case C_NOT_EQUAL: stridedLoop(a, b, out, dims, as, bs, [](float x, float y) { return x != y; }); return;
+    default: throw JsError("compareStrided: unknown op " + std::to_string(op));
+  }
+}
+
+// binaryStrided(op, isCompare, a, b, out, dims Int32Array, aStrides Int32Array, bStrides Int32Array)
+napi_value BinaryStrided(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 8);
+    const int op = int(numArg(env, a[0], "binaryStrided op"));
+    bool cmp = false;
+    NAPI_OK(napi_get_value_bool(env, a[1], &cmp));
+    F32 A = f32Arg(env, a[2], "binaryStrided a"), B = f32Arg(env, a[3], "binaryStrided b");
+    bool isTa = false;
+    NAPI_OK(napi_is_typedarray(env, a[5], &isTa));
+    uint32_t rank = 0;
+    {
+      napi_typedarray_type t;
+      size_t len;
+      void* d;
+      napi_value ab;
+      size_t off;
+      if (!isTa) throw JsError("binaryStrided dims: expected an Int32Array");
+      NAPI_OK(napi_get_typedarray_info(env, a[5], &t, &len, &d, &ab, &off));
+      rank = uint32_t(len);
+    }
+    if (rank < 1 || rank > 8) throw JsError("binaryStrided: rank must be 1..8");
+    auto dims = intsArg(env, a[5], "binaryStrided dims", rank);
+    auto as = intsArg(env, a[6], "binaryStrided a strides", rank), bs = intsArg(env, a[7], "binaryStrided b strides", rank);
+    int64_t n = 1, lastA = 0, lastB = 0;
+    for (uint32_t d = 0; d < rank; d++) {
+      if (dims[d] < 1 || as[d] < 0 || bs[d] < 0) throw JsError("binaryStrided: bad dims or strides");
+      n *= dims[d];
+      lastA += (dims[d] - 1) * as[d];
+      lastB += (dims[d] - 1) * bs[d];
+    }
+    if (lastA >= int64_t(A.length) || lastB >= int64_t(B.length)) throw JsError("binaryStrided: strides reach past an operand");
+    if (cmp) {
+      size_t no = 0;
+      uint8_t* O = u8Arg(env, a[4], "compareStrided out", no);
+      if (int64_t(no) != n) throw JsError("compareStrided out: wrong length");
+      dispatchStrided<uint8_t>(op, true, A.data, B.data, O, dims, as, bs);
+    } else {
+      F32 O = f32Arg(env, a[4], "binaryStrided out");
+      need(O, size_t(n), "binaryStrided out");
+      dispatchStrided<float>(op, false, A.data, B.data, O.data, dims, as, bs);
+    }
+    return undefinedValue(env);
+  });
+}
+
 template <typename F>
 void unaryLoop(const float* x, float* y, int64_t n, F f) {
 #pragma omp parallel for schedule(static) if (n > kParallelMin)
@@ -796,6 +897,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"maxPool", nullptr, MaxPool, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"binaryStrided", nullptr, BinaryStrided, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"compare", nullptr, Compare, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"select", nullptr, Select, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -14,7 +14,7 @@ import { initEngine, engineInfo } from '../../src/engine/index.ts';
 import {
   loadNativeAddon, nativeKernelStats, resetNativeKernelStats, NATIVE_KERNELS, nativeAddon,
 } from '../../src/engine/native/index.ts';
-import { broadcastPlan, reductionPlan, isSuffixOf } from '../../src/engine/native/elementwise.ts';
+import { broadcastPlan, stridedPlan, reductionPlan, isSuffixOf } from '../../src/engine/native/elementwise.ts';
 import { createModels, runPhase } from '../../src/engine/parallel/paperGanStep.ts';
 import { Rng } from '../../src/util/random.ts';
 import { BACKEND_TOL, awayFromZero, distinct, evaluate, finiteDiffError, maxAbs, maxAbsDiff, rand, type Case } from './gradcheck.ts';
@@ -71,6 +71,8 @@ const CASES: NativeCase[] = [
   },
   { name: 'add bias (suffix broadcast) + mul scalar', inputs: [rand([2, 4, 4, 3], 80), rand([3], 81)], f: (x, b) => tf.mul(tf.add(x, b), 3), kernels: ['Add', 'Multiply'] },
   { name: 'sub, div, squaredDifference', inputs: [rand([3, 5], 82), awayFromZero([3, 5], 83, 0.5)], f: (a, b) => tf.add(tf.div(tf.sub(a, b), b), tf.squaredDifference(a, b)), kernels: ['Sub', 'RealDiv', 'SquaredDifference'] },
+  { name: 'broadcast mul/add: [4,1,1,6]·[4,3,3,6] (global pool gradient), [3,1]+[1,4]', inputs: [rand([4, 1, 1, 6], 95), rand([4, 3, 3, 6], 96), rand([3, 1], 97), rand([1, 4], 98)],
+    f: (a, b, c, d) => tf.add(tf.sum(tf.mul(a, b)), tf.sum(tf.mul(tf.add(c, d), c))), kernels: ['Multiply', 'Add'] },
   { name: 'maximum, minimum', inputs: [distinct([4, 5], 84), distinct([4, 5], 85, 0.05, 0.01)], f: (a, b) => tf.add(tf.maximum(a, b), tf.minimum(a, b)), kernels: ['Maximum', 'Minimum'] },
   { name: 'relu, leakyRelu (Greater, Select, Step)', inputs: [awayFromZero([2, 3, 3, 4], 86)], f: (x) => tf.add(tf.relu(x), tf.leakyRelu(x, 0.2)), kernels: ['Relu', 'LeakyRelu', 'Greater', 'Select', 'Step'] },
   { name: 'sigmoid, tanh, exp, abs', inputs: [awayFromZero([3, 7], 87)], f: (x) => tf.addN([tf.sigmoid(x), tf.tanh(x), tf.exp(x), tf.abs(x)]), kernels: ['Sigmoid', 'Tanh', 'Exp', 'Abs'] },
@@ -138,9 +140,10 @@ test('native backend: the same cases agree with wasm too', { skip }, async () =>
   assert.deepEqual(worst, []);
 });
 
-test('native backend: forward-only cases (no tfjs gradient exists): dilated conv, broadcast batched matMul', { skip }, async () => {
-  const x = rand([1, 9, 9, 3], 11), w = rand([3, 3, 3, 4], 12), a = rand([3, 4, 6], 13), b = rand([6, 2], 14);
+test('native backend: forward-only cases (no tfjs gradient exists): dilated conv, broadcast batched matMul, broadcast comparison', { skip }, async () => {
+  const x = rand([1, 9, 9, 3], 11), w = rand([3, 3, 3, 4], 12), a = rand([3, 4, 6], 13), b = rand([6, 2], 14), c = rand([3, 1], 15), d = rand([1, 4], 16);
   const run = () => tf.tidy(() => [
+    tf.cast(tf.greater(tf.tensor(c.data, c.shape), tf.tensor(d.data, d.shape)), 'float32'),
     tf.conv2d(tf.tensor4d(x.data, x.shape as [number, number, number, number]), tf.tensor4d(w.data, w.shape as [number, number, number, number]), 1, 'same', 'NHWC', 2),
     tf.matMul(tf.tensor(a.data, a.shape), tf.tensor(b.data, b.shape)),
   ].map((t) => t.dataSync() as Float32Array));
@@ -152,19 +155,22 @@ test('native backend: forward-only cases (no tfjs gradient exists): dilated conv
   ref.forEach((r, i) => assert.ok(relDiff(got[i], r) <= BACKEND_TOL, `output ${i}: rel diff ${relDiff(got[i], r)}`));
   assert.equal(nativeKernelStats().Conv2D.native, 1);
   assert.equal(nativeKernelStats().BatchMatMul.native, 1);
+  assert.equal(nativeKernelStats().Greater.native, 1);
+  assert.ok(ref[0].some((v) => v === 1) && ref[0].some((v) => v === 0), 'the comparison has both outcomes');
 });
 
 test('native backend: unsupported cases run the cpu kernel and stay correct', { skip }, async () => {
-  const a = rand([4, 1], 100), b = rand([1, 5], 101);
+  const a = rand([4, 1, 3], 100), b = rand([1, 5, 1], 101);
   await use('cpu');
-  const ref = tf.tidy(() => tf.mul(tf.tensor(a.data, a.shape), tf.tensor(b.data, b.shape)).dataSync() as Float32Array);
+  const ref = tf.tidy(() => tf.sum(tf.mul(tf.tensor(a.data, a.shape), tf.tensor(b.data, b.shape)), [0, 2]).dataSync() as Float32Array);
   await use('native');
   resetNativeKernelStats();
-  const got = tf.tidy(() => tf.mul(tf.tensor(a.data, a.shape), tf.tensor(b.data, b.shape)).dataSync() as Float32Array);
-  assert.equal(maxAbsDiff(got, ref), 0);
-  const s = nativeKernelStats().Multiply;
-  assert.equal(s.fallback, 1);
-  assert.match(s.lastFallback ?? '', /broadcast/);
+  const got = tf.tidy(() => tf.sum(tf.mul(tf.tensor(a.data, a.shape), tf.tensor(b.data, b.shape)), [0, 2]).dataSync() as Float32Array);
+  assert.ok(maxAbsDiff(got, ref) <= 1e-6);
+  assert.equal(nativeKernelStats().Multiply.native, 1, 'an outer-product broadcast runs natively (strided loop)');
+  const s = nativeKernelStats().Sum;
+  assert.equal(s.fallback, 1, 'a reduction over non-adjacent axes runs the cpu kernel');
+  assert.match(s.lastFallback ?? '', /non-contiguous axes/);
   // int32 arithmetic is not native either, and stays exact.
   const ints = tf.tidy(() => Array.from(tf.add(tf.tensor1d([1, 2, 3], 'int32'), tf.scalar(4, 'int32')).dataSync()));
   assert.deepEqual(ints, [5, 6, 7]);
@@ -183,13 +189,17 @@ test('native addon: bad arguments throw errors naming the argument', { skip }, (
   assert.deepEqual(Array.from(y), [4, 6, 6, 4, 6, 9, 9, 6, 6, 9, 9, 6, 4, 6, 6, 4]);
 });
 
-test('broadcastPlan / reductionPlan / isSuffixOf (pure)', () => {
+test('broadcastPlan / stridedPlan / reductionPlan / isSuffixOf (pure)', () => {
   assert.deepEqual(broadcastPlan([2, 3, 4], [4])?.outShape, [2, 3, 4]);
   assert.deepEqual(broadcastPlan([], [2, 3])?.outShape, [2, 3]);
   assert.deepEqual(broadcastPlan([1, 3], [2, 3])?.outShape, [2, 3]);
   assert.equal(broadcastPlan([4, 1], [1, 5]), null);
   assert.equal(broadcastPlan([2, 3], [2, 1]), null);
   assert.equal(broadcastPlan([2, 3], [4, 3]), null);
+  assert.deepEqual(stridedPlan([4, 1, 1, 256], [4, 8, 8, 256]), { outShape: [4, 8, 8, 256], dims: [4, 64, 256], aStrides: [256, 0, 1], bStrides: [16384, 256, 1] });
+  assert.deepEqual(stridedPlan([4, 1], [1, 5]), { outShape: [4, 5], dims: [4, 5], aStrides: [1, 0], bStrides: [0, 1] });
+  assert.deepEqual(stridedPlan([2, 3], [2, 3]), { outShape: [2, 3], dims: [6], aStrides: [1], bStrides: [1] });
+  assert.equal(stridedPlan([2, 3], [4, 3]), null);
   assert.ok(isSuffixOf([1, 1, 5], [2, 3, 5]));
   assert.ok(!isSuffixOf([3, 1], [2, 3, 5]));
   assert.deepEqual(reductionPlan([2, 3, 4, 5], [0, 1, 2]), { outer: 1, r: 24, inner: 5 });

@@ -29,6 +29,8 @@ export interface NativeAddon {
   maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, geom: Int32Array): void;
   /** out = a ∘ b; a and b have out's length, 1 value, or a length dividing it (suffix broadcast). */
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
+  /** Any broadcast: out (dims) = a ∘ b read with per-dimension strides (0 = broadcast); compare ops write 0/1 bytes. */
+  binaryStrided(op: number, isCompare: boolean, a: Float32Array, b: Float32Array, out: Float32Array | Uint8Array, dims: Int32Array, aStrides: Int32Array, bStrides: Int32Array): void;
   /** out = a ⋈ b as 0/1 bytes (same broadcasting as binary). */
   compare(op: number, a: Float32Array, b: Float32Array, out: Uint8Array): void;
   /** y = f(x); alpha for LeakyRelu and Step. */
@@ -67,7 +69,7 @@ export function loadNativeAddon(): AddonLoad {
   }
   try {
     const addon = createRequire(import.meta.url)(path) as NativeAddon;
-    for (const fn of ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'matMul', 'maxPool', 'maxPoolGrad', 'binary', 'compare', 'unary', 'select', 'reduce', 'setThreads', 'info'] as const) {
+    for (const fn of ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'matMul', 'maxPool', 'maxPoolGrad', 'binary', 'binaryStrided', 'compare', 'unary', 'select', 'reduce', 'setThreads', 'info'] as const) {
       if (typeof addon[fn] !== 'function') throw new Error(`${path} does not export ${fn}() (stale build? run npm run build:native -- --force)`);
     }
     addon.setThreads(nativeThreads());

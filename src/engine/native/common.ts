@@ -57,3 +57,14 @@ export function inp(a: Args, name: string, kernel: string): tf.TensorInfo {
   if (!t) throw new HarmoniaError(`native ${kernel}: missing input "${name}"`);
   return t;
 }
+
+/**
+ * A Float32Array for a kernel output that the addon overwrites completely: large ones skip the
+ * zero fill (Buffer.allocUnsafeSlow: a fresh, unpooled ArrayBuffer at offset 0), a memory pass
+ * saved on every elementwise op. Small ones are ordinary arrays.
+ */
+export function outputF32(n: number): Float32Array {
+  if (n < 1024) return new Float32Array(n);
+  const b = Buffer.allocUnsafeSlow(n * 4);
+  return new Float32Array(b.buffer, b.byteOffset, n);
+}

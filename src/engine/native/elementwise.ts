@@ -2,13 +2,13 @@
  * Elementwise kernels and reductions of the 'native' backend. A GAN training step runs hundreds of
  * these (activation gradients, losses, Adam); the cpu backend's JS versions (with a generic
  * broadcasting index loop and a transpose before every reduction over leading axes) took about
- * half of the step. Covered natively: float32 operands of equal shape, a scalar, or a suffix
- * broadcast (a bias over NHWC); reductions over one contiguous run of axes. Everything else runs
- * the cpu kernel.
+ * half of the step. Covered natively: float32 operands with any broadcast (fast paths for equal
+ * shapes, a scalar, a suffix such as a bias over NHWC; a strided loop otherwise); reductions over
+ * one contiguous run of axes. Everything else (other dtypes, scattered reduction axes) runs the cpu kernel.
  */
 import { tf } from '../tf.ts';
 import type { NativeAddon } from './addon.ts';
-import { Unsupported, attrs, cpuBackend, f32, inp, sizeOf, u8, type Kernel } from './common.ts';
+import { Unsupported, attrs, cpuBackend, f32, inp, outputF32, sizeOf, u8, type Kernel } from './common.ts';
 
 /** Op codes (must match BinOp / CmpOp / UnOp in native/harmonia_native.cc). */
 const BINARY: Readonly<Record<string, number>> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, SquaredDifference: 6 };
@@ -51,6 +51,52 @@ export function broadcastPlan(a: readonly number[], b: readonly number[]): Broad
   return { outShape: out };
 }
 
+/** A broadcast binary op as collapsed output dims and per-operand strides (0 on broadcast dims). */
+export interface StridedPlan { outShape: number[]; dims: number[]; aStrides: number[]; bStrides: number[] }
+
+/**
+ * Any valid broadcast, for the addon's strided loop: size-1 output dims are dropped and adjacent
+ * dims merged where both operands stay contiguous across them (e.g. [4,1,1,256]·[4,8,8,256] becomes
+ * dims [4,64,256], a strides [256,0,1], b strides [16384,256,1]). Null when the shapes do not broadcast. Pure.
+ */
+export function stridedPlan(a: readonly number[], b: readonly number[]): StridedPlan | null {
+  let out: number[];
+  try {
+    out = tf.backend_util.assertAndGetBroadcastShape([...a], [...b]);
+  } catch {
+    return null;
+  }
+  if (sizeOf(out) === 0) return null;
+  const R = out.length;
+  const strides = (shape: readonly number[]): number[] => {
+    const p = [...Array(R - shape.length).fill(1), ...shape] as number[];
+    const st = new Array<number>(R);
+    let acc = 1;
+    for (let d = R - 1; d >= 0; d--) {
+      st[d] = p[d] === 1 ? 0 : acc;
+      acc *= p[d];
+    }
+    return st;
+  };
+  const as = strides(a), bs = strides(b);
+  const dims: number[] = [], aStrides: number[] = [], bStrides: number[] = [];
+  for (let d = 0; d < R; d++) {
+    if (out[d] === 1) continue;
+    const k = dims.length - 1;
+    if (k >= 0 && aStrides[k] === as[d] * out[d] && bStrides[k] === bs[d] * out[d]) {
+      dims[k] *= out[d];
+      aStrides[k] = as[d];
+      bStrides[k] = bs[d];
+    } else {
+      dims.push(out[d]);
+      aStrides.push(as[d]);
+      bStrides.push(bs[d]);
+    }
+  }
+  if (dims.length === 0) return { outShape: out, dims: [1], aStrides: [0], bStrides: [0] };
+  return { outShape: out, dims, aStrides, bStrides };
+}
+
 /** A reduction as [outer, reduced, inner] sizes when the reduced axes form one contiguous run (size-1 axes ignored). Pure. */
 export function reductionPlan(shape: readonly number[], axes: readonly number[]): { outer: number; r: number; inner: number } | null {
   const set = new Set(axes);
@@ -69,10 +115,16 @@ function binary(addon: NativeAddon, op: number): Kernel {
     const backend = cpuBackend(a);
     const A = inp(a, 'a', 'binary'), B = inp(a, 'b', 'binary');
     const plan = broadcastPlan(A.shape, B.shape);
-    if (!plan) throw new Unsupported(`broadcast ${JSON.stringify(A.shape)} with ${JSON.stringify(B.shape)}`);
-    const out = new Float32Array(sizeOf(plan.outShape));
-    addon.binary(op, f32(backend, A), f32(backend, B), out);
-    return backend.makeTensorInfo(plan.outShape, 'float32', out);
+    if (plan) {
+      const out = outputF32(sizeOf(plan.outShape));
+      addon.binary(op, f32(backend, A), f32(backend, B), out);
+      return backend.makeTensorInfo(plan.outShape, 'float32', out);
+    }
+    const sp = stridedPlan(A.shape, B.shape);
+    if (!sp || sp.dims.length > 8) throw new Unsupported(`broadcast ${JSON.stringify(A.shape)} with ${JSON.stringify(B.shape)}`);
+    const out = outputF32(sizeOf(sp.outShape));
+    addon.binaryStrided(op, false, f32(backend, A), f32(backend, B), out, Int32Array.from(sp.dims), Int32Array.from(sp.aStrides), Int32Array.from(sp.bStrides));
+    return backend.makeTensorInfo(sp.outShape, 'float32', out);
   };
 }
 
@@ -81,10 +133,16 @@ function compare(addon: NativeAddon, op: number): Kernel {
     const backend = cpuBackend(a);
     const A = inp(a, 'a', 'compare'), B = inp(a, 'b', 'compare');
     const plan = broadcastPlan(A.shape, B.shape);
-    if (!plan) throw new Unsupported(`broadcast ${JSON.stringify(A.shape)} with ${JSON.stringify(B.shape)}`);
-    const out = new Uint8Array(sizeOf(plan.outShape));
-    addon.compare(op, f32(backend, A), f32(backend, B), out);
-    return backend.makeTensorInfo(plan.outShape, 'bool', out);
+    if (plan) {
+      const out = new Uint8Array(sizeOf(plan.outShape));
+      addon.compare(op, f32(backend, A), f32(backend, B), out);
+      return backend.makeTensorInfo(plan.outShape, 'bool', out);
+    }
+    const sp = stridedPlan(A.shape, B.shape);
+    if (!sp || sp.dims.length > 8) throw new Unsupported(`broadcast ${JSON.stringify(A.shape)} with ${JSON.stringify(B.shape)}`);
+    const out = new Uint8Array(sizeOf(sp.outShape));
+    addon.binaryStrided(op, true, f32(backend, A), f32(backend, B), out, Int32Array.from(sp.dims), Int32Array.from(sp.aStrides), Int32Array.from(sp.bStrides));
+    return backend.makeTensorInfo(sp.outShape, 'bool', out);
   };
 }
 
@@ -93,7 +151,7 @@ function unary(addon: NativeAddon, op: number, name: string): Kernel {
     const backend = cpuBackend(a);
     const x = inp(a, 'x', name);
     const alpha = name === 'LeakyRelu' || name === 'Step' ? Number(attrs<{ alpha: number }>(a).alpha) : 0;
-    const y = new Float32Array(sizeOf(x.shape));
+    const y = outputF32(sizeOf(x.shape));
     addon.unary(op, f32(backend, x), y, alpha);
     return backend.makeTensorInfo([...x.shape], 'float32', y);
   };
@@ -107,7 +165,7 @@ function select(addon: NativeAddon): Kernel {
     const n = sizeOf(t.shape), nc = sizeOf(c.shape);
     const perRow = c.shape.length === 1 && t.shape.length > 1 && c.shape[0] === t.shape[0];
     if (!(nc === n && c.shape.join() === t.shape.join()) && !perRow) throw new Unsupported('condition shape');
-    const out = new Float32Array(n);
+    const out = outputF32(n);
     addon.select(u8(backend, c), f32(backend, t), f32(backend, e), out);
     return backend.makeTensorInfo([...t.shape], 'float32', out);
   };
@@ -125,7 +183,7 @@ function reduce(addon: NativeAddon, name: string): Kernel {
     const [outShape] = tf.backend_util.computeOutAndReduceShapes(x.shape, axes);
     const shape = at.keepDims ? tf.backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
     const data = f32(backend, x);
-    const y = new Float32Array(plan.outer * plan.inner);
+    const y = outputF32(plan.outer * plan.inner);
     addon.reduce(REDUCE[name], data, y, plan.outer, plan.r, plan.inner);
     return backend.makeTensorInfo(shape, 'float32', y);
   };

@@ -10,7 +10,7 @@ import { HarmoniaError } from '../../errors.ts';
 import { ACTIVATIONS, type NativeAddon } from './addon.ts';
 import { resizeBilinearGradInto } from '../kernels/resize-bilinear-grad.ts';
 import { scatterNearestInto } from '../kernels/resize-nearest-neighbor-grad.ts';
-import { Unsupported, attrs, f32, inp, sizeOf, type Args, type CpuLikeBackend, type Kernel } from './common.ts';
+import { Unsupported, attrs, f32, inp, outputF32, sizeOf, type Args, type CpuLikeBackend, type Kernel } from './common.ts';
 import { ELEMENTWISE_KERNELS, elementwiseKernels } from './elementwise.ts';
 
 type Conv2DInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
@@ -93,7 +93,7 @@ function makeConv2D(addon: NativeAddon, fused: boolean): (a: Args) => tf.TensorI
         bias = f32(backend, b);
       }
     }
-    const y = new Float32Array(sizeOf(c.outShape));
+    const y = outputF32(sizeOf(c.outShape));
     addon.conv2d(f32(backend, x), f32(backend, filter), bias, y, convGeometry(c), act, at.leakyreluAlpha ?? 0.2);
     return backend.makeTensorInfo(c.outShape, 'float32', y);
   };
@@ -106,7 +106,7 @@ function makeConv2DBackpropInput(addon: NativeAddon): Kernel {
     const at = attrs<ConvAttrs & { inputShape: number[] }>(a);
     const c = convInfo(at.inputShape, filter.shape, at.strides, 1, at.pad, at.dimRoundingMode, at.dataFormat);
     if (c.outHeight !== dy.shape[1] || c.outWidth !== dy.shape[2]) throw new Unsupported('dy shape');
-    const dx = new Float32Array(sizeOf(at.inputShape));
+    const dx = outputF32(sizeOf(at.inputShape));
     addon.conv2dBackpropInput(f32(backend, dy), f32(backend, filter), dx, convGeometry(c));
     return backend.makeTensorInfo([...at.inputShape], 'float32', dx);
   };
@@ -119,7 +119,7 @@ function makeConv2DBackpropFilter(addon: NativeAddon): Kernel {
     const at = attrs<ConvAttrs & { filterShape: number[] }>(a);
     const c = convInfo(x.shape, at.filterShape, at.strides, 1, at.pad, at.dimRoundingMode, at.dataFormat);
     if (c.outHeight !== dy.shape[1] || c.outWidth !== dy.shape[2]) throw new Unsupported('dy shape');
-    const dw = new Float32Array(sizeOf(at.filterShape));
+    const dw = outputF32(sizeOf(at.filterShape));
     addon.conv2dBackpropFilter(f32(backend, x), f32(backend, dy), dw, convGeometry(c));
     return backend.makeTensorInfo([...at.filterShape], 'float32', dw);
   };
@@ -154,7 +154,7 @@ function makeMatMul(addon: NativeAddon, fused: boolean): Kernel {
       }
     }
     const shape = [...outer, M, N];
-    const C = new Float32Array(batch * M * N);
+    const C = new Float32Array(batch * M * N); // zeroed: sgemm with beta 0 must not see stale NaNs
     addon.matMul(f32(backend, A), f32(backend, B), C, Int32Array.from([batchA, batchB, M, N, K, at.transposeA ? 1 : 0, at.transposeB ? 1 : 0]), bias, act, at.leakyreluAlpha ?? 0.2);
     return backend.makeTensorInfo(shape, 'float32', C);
   };
@@ -177,7 +177,7 @@ function makeMaxPool(addon: NativeAddon): Kernel {
     const backend = a.backend as CpuLikeBackend;
     const x = inp(a, 'x', 'MaxPool');
     const c = poolInfo(x.shape, attrs<PoolAttrs>(a));
-    const y = new Float32Array(sizeOf(c.outShape));
+    const y = outputF32(sizeOf(c.outShape));
     addon.maxPool(f32(backend, x), y, poolGeometry(c));
     return backend.makeTensorInfo(c.outShape, 'float32', y);
   };
@@ -246,7 +246,7 @@ export const NATIVE_KERNELS: Readonly<Record<string, string>> = {
   MaxPoolGrad: 'C++/OpenMP, first maximum wins (cpu-backend semantics)',
   ResizeBilinearGrad: 'exact adjoint (the cpu kernel ignores halfPixelCenters, fails on non-square inputs)',
   ResizeNearestNeighborGrad: 'exact adjoint via an index image (the cpu kernel is wrong for batch > 1)',
-  ...Object.fromEntries(ELEMENTWISE_KERNELS.map((k) => [k, 'C++/OpenMP elementwise or reduction (equal shapes, scalar or suffix broadcast)'])),
+  ...Object.fromEntries(ELEMENTWISE_KERNELS.map((k) => [k, 'C++/OpenMP elementwise (any broadcast) or reduction (one contiguous run of axes)'])),
 };
 
 /**

@@ -7,10 +7,11 @@
  *
  * Configurations: native-1t / native-2t (HARMONIA_NATIVE_THREADS=1/2), wasm (the project's wasm
  * kernels, 1 thread), pt1 / pt2 (Debian python3-torch with 1 / 2 intra-op threads; the model is
- * the PyTorch twin below, same layers, losses, optimiser and step order).
+ * the PyTorch twin below, same layers, losses, optimiser and step order), pt2p (pt2 with
+ * OMP_WAIT_POLICY=passive, the OpenMP setting the native addon uses).
  *
  * Usage: node --import tsx bench/native.ts [--rounds 5] [--reps 2] [--sizes 128,256] [--infer 256,1024]
- *                                          [--configs native-1t,native-2t,wasm,pt1,pt2] [--json out.json]
+ *                                          [--configs native-1t,native-2t,wasm,pt1,pt2,pt2p] [--json out.json]
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -159,7 +160,10 @@ async function startServer(name: string): Promise<Server> {
   const self = fileURLToPath(import.meta.url);
   let proc: ChildProcessWithoutNullStreams;
   if (name.startsWith('pt')) {
-    proc = spawn('/usr/bin/python3', ['-c', TORCH_SERVER, name.slice(2)], { stdio: 'pipe' });
+    // ptN: PyTorch with N threads, defaults as installed; ptNp: the same with OMP_WAIT_POLICY=passive (as the native addon sets).
+    const passive = name.endsWith('p');
+    const env = passive ? { ...process.env, OMP_WAIT_POLICY: 'passive' } : process.env;
+    proc = spawn('/usr/bin/python3', ['-c', TORCH_SERVER, name.slice(2).replace('p', '')], { stdio: 'pipe', env });
   } else {
     const [backend, t] = name.split('-');
     const env = { ...process.env, HARMONIA_BACKEND: backend, ...(t ? { HARMONIA_NATIVE_THREADS: t.replace('t', '') } : {}) };
@@ -194,7 +198,7 @@ async function main(): Promise<void> {
       reps: { type: 'string', default: '2' },
       sizes: { type: 'string', default: '128,256' },
       infer: { type: 'string', default: '256,1024' },
-      configs: { type: 'string', default: 'native-1t,native-2t,wasm,pt1,pt2' },
+      configs: { type: 'string', default: 'native-1t,native-2t,wasm,pt1,pt2,pt2p' },
       json: { type: 'string' },
     },
   });
@@ -234,7 +238,7 @@ async function main(): Promise<void> {
   // Markdown table: medians, GFLOP/s, and ratios to PyTorch.
   const head = ['workload', 'GFLOP', ...servers.map((s) => s.name)];
   const ratioCols: [string, string][] = [];
-  for (const a of ['native-1t', 'native-2t']) for (const b of ['pt1', 'pt2']) if (names.includes(a) && names.includes(b)) ratioCols.push([a, b]);
+  for (const a of ['native-1t', 'native-2t']) for (const b of ['pt1', 'pt2', 'pt2p']) if (names.includes(a) && names.includes(b)) ratioCols.push([a, b]);
   console.log('');
   console.log(`| ${[...head, ...ratioCols.map(([a, b]) => `${a}/${b}`)].join(' | ')} |`);
   console.log(`| ${[...head, ...ratioCols].map(() => '---').join(' | ')} |`);

@@ -67,6 +67,10 @@ export function loadNativeAddon(): AddonLoad {
     cached = { ok: false, path, reason: `native addon not built (${path} missing; run npm run build:native)` };
     return cached;
   }
+  // OpenMP threads that spin while waiting steal the core from the thread still working whenever the
+  // machine is busy: measured 2.2-3.3 s instead of 0.3-0.6 s per GAN step at 2 threads under load.
+  // Sleeping waits cost microseconds per parallel region. libgomp reads this when it loads (below).
+  if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) process.env.OMP_WAIT_POLICY = 'passive';
   try {
     const addon = createRequire(import.meta.url)(path) as NativeAddon;
     for (const fn of ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'matMul', 'maxPool', 'maxPoolGrad', 'binary', 'binaryStrided', 'compare', 'unary', 'select', 'reduce', 'setThreads', 'info'] as const) {

@@ -10,7 +10,7 @@
  * images whose fMSE is above the composite's.
  */
 import { parseArgs } from 'node:util';
-import { semiHarmonize, angleBetweenDeg, type IntrinsicOptions } from '../src/intrinsic/index.ts';
+import { semiHarmonize, angleBetweenDeg, accumulateLightStats, fitLightOfficial, fitLightLeastSquares, lightDirection, type IntrinsicOptions } from '../src/intrinsic/index.ts';
 import { makeProceduralComposite } from '../src/data/procedural.ts';
 import { readIHarmonyDataset } from '../src/data/iharmony4.ts';
 import { readImage, readMask } from '../src/image/io.ts';
@@ -79,6 +79,8 @@ async function procedural(): Promise<void> {
   const dirStats: number[] = [];
   const dirOfficial: number[] = [];
   const dirLs: number[] = [];
+  const fitOnlyOfficial: number[] = [];
+  const fitOnlyLs: number[] = [];
   const albErr: number[] = [];
   const shdErr: number[] = [];
   const f: Record<string, number[]> = { composite: [], both: [], albedo: [], shading: [], 'both (true light)': [] };
@@ -94,6 +96,17 @@ async function procedural(): Promise<void> {
       shading: { ...extra, stages: { albedo: false, shading: true } },
       'both (true light)': { ...extra, light: [truth[0] * lt.strength, truth[1] * lt.strength, truth[2] * lt.strength, lt.ambient] },
     };
+    {
+      // the fit alone: true normals and true shading of the real scene, official validity rule
+      const valid = new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        const mm = (sc.image.data[i * 3] + sc.image.data[i * 3 + 1] + sc.image.data[i * 3 + 2]) / 3;
+        valid[i] = mm > 0.05 && mm < 0.95 ? 1 : 0;
+      }
+      const st = accumulateLightStats(sc.normals.data, sc.shading.data, valid);
+      fitOnlyOfficial.push(angleBetweenDeg(lightDirection(fitLightOfficial(st).coeffs), truth));
+      fitOnlyLs.push(angleBetweenDeg(lightDirection(fitLightLeastSquares(st).coeffs), truth));
+    }
     const m = toEvalMask(pc.mask);
     const gt = toEvalImage(pc.real);
     f.composite.push(imageMetrics(toEvalImage(pc.composite), gt, m).fmse ?? 0);
@@ -128,6 +141,7 @@ async function procedural(): Promise<void> {
   console.log(`light direction error (deg), median / mean: statistics (default, bg shading only) ${median(dirStats).toFixed(1)} / ${mean(dirStats).toFixed(1)}; ` +
     `official grid+Adam with true bg normals ${median(dirOfficial).toFixed(1)} / ${mean(dirOfficial).toFixed(1)}; ` +
     `constrained LS with true bg normals ${median(dirLs).toFixed(1)} / ${mean(dirLs).toFixed(1)}`);
+  console.log(`light fit alone (true normals + true shading): official ${median(fitOnlyOfficial).toFixed(1)} / ${mean(fitOnlyOfficial).toFixed(1)}; constrained LS ${median(fitOnlyLs).toFixed(1)} / ${mean(fitOnlyLs).toFixed(1)}`);
   console.log(`decomposition RMSE after the best global scale: shading ${mean(shdErr).toFixed(3)} (linear units), albedo ${mean(albErr).toFixed(3)} (linear)`);
   console.log('| | mean fMSE | median fMSE | worse-share |');
   console.log('|---|---|---|---|');

@@ -129,10 +129,11 @@ export function padAmounts(size: number, stride = GENERATOR_STRIDE): [number, nu
   return [before, total - before];
 }
 
-/** Builds the padded NHWC model input (RGB, plus the mask channel when `channels` is 4). */
+/** Builds the padded NHWC model input (RGB, plus the mask channel when `channels` is 4); returns `input` itself when nothing is to be added. */
 export function padGeneratorInput(input: Float32Array, mask: Float32Array | undefined, h: number, w: number, channels: 3 | 4, mode: PadMode): { data: Float32Array; height: number; width: number; top: number; left: number } {
   const [top, bottom] = padAmounts(h);
   const [left, right] = padAmounts(w);
+  if (channels === 3 && top + bottom + left + right === 0) return { data: input, height: h, width: w, top: 0, left: 0 };
   const rows = padIndexMap(h, top, bottom, mode);
   const cols = padIndexMap(w, left, right, mode);
   const H = rows.length;

@@ -1,4 +1,4 @@
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -215,4 +215,3 @@ export function runPhase(phase, ctx) { if (ctx.worker === 1) throw new Error('ph
   }
 });
 
-after(() => undefined);

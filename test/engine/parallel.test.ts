@@ -192,6 +192,26 @@ test('weights and optimiser state round-trip through the pool; copyToModel fills
   }
 });
 
+test('mask batches are sharded too: residual G + mask-input D give the full-batch losses', async () => {
+  const options = { generator: { base: 4, residual: true }, discriminator: { base: 4, maskInput: true } };
+  const b = makeBatch(4, 24, 9);
+  const rng = new Rng(10);
+  const mask = new Float32Array(4 * 24 * 24).map(() => (rng.next() < 0.3 ? 1 : 0));
+  const batch = { ...b, mask: { data: mask, shape: [4, 24, 24, 1] } };
+  const models = paperGan.createModels(options);
+  const tensors = { input: tf.tensor(b.input.data, b.input.shape), target: tf.tensor(b.target.data, b.target.shape), mask: tf.tensor(mask, [4, 24, 24, 1]) };
+  const r = paperGan.runPhase('G', { models, batch: tensors, shardSize: 4, state: new Map(), options, step: 0, worker: 0, workers: 1 });
+  const want = (r.losses.g_total as tf.Scalar).dataSync()[0];
+  const pool = await DataParallelPool.create({ module: PAPER_GAN_STEP, workers: 2, backend: BACKEND, options });
+  try {
+    const got = await pool.step(batch);
+    assert.ok(Math.abs(got.G.losses.g_total - want) < 1e-5 * Math.max(1, want), `pool ${got.G.losses.g_total} vs full batch ${want}`);
+    assert.ok(Number.isFinite(got.D.losses.d_total));
+  } finally {
+    await pool.close();
+  }
+});
+
 test('a failing step module is reported as a HarmoniaError naming the worker; the pool then refuses work', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'harmonia-dp-'));
   const bad = join(dir, 'badStart.mjs');

@@ -220,6 +220,9 @@ async function drive(): Promise<void> {
   const cmd = `npm run bench:engine -- ${process.argv.slice(2).filter((a, i, all) => a !== '--write' && all[i - 1] !== '--write').join(' ')}`.trim();
   lines.push(`Command: \`${cmd}\``);
   lines.push(`Date: ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC. Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GB, Node ${process.version}. Load average (1 min) ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end.`);
+  if (Math.max(load0, load1) > 0.5 * cpus().length) {
+    lines.push(`**Warning: the machine was busy (load average up to ${Math.max(load0, load1).toFixed(1)} on ${cpus().length} cores): timings and especially ratios are contaminated by other processes.**`);
+  }
   lines.push(`TensorFlow.js backend: ${backend} (tf1: one thread; dp2/dp2m: two worker threads, one engine each, Adam in the workers/main thread; dp1: one worker). PyTorch ${haveTorch ? 'via /usr/bin/python3' : 'not available'}.`);
   lines.push(`Batch ${batch}, ${rounds} alternating rounds × ${steps} steps per configuration, after one warm-up step.`);
   lines.push('');

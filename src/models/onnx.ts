@@ -178,7 +178,12 @@ export async function createOnnxGenerator(bytes: Uint8Array, opts: OnnxGenerator
   const summary = readOnnxSummary(bytes);
   const cfgText = summary.metadata[META_CONFIG];
   if (cfgText === undefined) throw new HarmoniaError(`not a Harmonia generator export (metadata ${META_CONFIG} missing)`, { file: source });
-  const config = JSON.parse(cfgText) as GeneratorConfig;
+  let config: GeneratorConfig;
+  try {
+    config = JSON.parse(cfgText) as GeneratorConfig;
+  } catch (err) {
+    throw new HarmoniaError(`generator config in the ONNX metadata is not valid JSON (${(err as Error).message})`, { file: source, cause: err });
+  }
   const inputChannels: 3 | 4 = config.maskInput || config.residual ? 4 : 3;
   const threads = opts.threads ?? availableParallelism();
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new HarmoniaError(`ONNX generator: threads must be an integer in 1..256, got ${opts.threads}`);

@@ -5,7 +5,8 @@
  * Resolution: both stages analyse at ≤ `analysisMaxSide` (default 1024) and apply their correction
  * at the input's full resolution. For the GAN the correction is the per-pixel difference
  * G(x) − x computed at analysis size, upsampled bilinearly and added to the full-resolution
- * semi-harmonized image. The background (mask = 0) is copied from the input bit-exactly unless
+ * semi-harmonized image, fused with the clip and the mask blend row by row (apply.ts: no full-size
+ * intermediate copies, so large inputs stay within a small memory budget). The background (mask = 0) is copied from the input bit-exactly unless
  * `harmonizeBackground` is set; soft mask values blend the two.
  */
 import { tf } from '../engine/tf.ts';
@@ -15,6 +16,7 @@ import { assertSameSize, maskArea } from '../image/types.ts';
 import { resizeImage, resizeMask, fitWithin } from '../image/resize.ts';
 import { semiHarmonize, type IntrinsicOptions, type SemiHarmonizeResult } from '../intrinsic/index.ts';
 import { runGenerator, type GeneratorConfig } from '../models/generator.ts';
+import { applyCorrection } from './apply.ts';
 
 export type Stage = 'intrinsic' | 'gan' | 'full';
 
@@ -68,8 +70,8 @@ function toTensor(img: FloatImage): tf.Tensor4D {
   return tf.tensor4d(img.data, [1, img.height, img.width, img.channels]);
 }
 
-/** Runs G at ≤ maxSide and returns the correction G(x) − x at the full size of `x`. */
-export function generatorCorrection(model: HarmonizationModel, x: FloatImage, mask: Mask, maxSide = 1024): FloatImage {
+/** Runs G at ≤ maxSide and returns the correction G(x) − x at that analysis size (not upsampled). */
+export function generatorDelta(model: HarmonizationModel, x: FloatImage, mask: Mask, maxSide = 1024): FloatImage {
   if (x.channels !== 3) throw new HarmoniaError(`generatorCorrection: expected an RGB image, got ${x.channels} channels`);
   const a = fitWithin(x.width, x.height, maxSide);
   const xs = a.width === x.width && a.height === x.height ? x : resizeImage(x, a.width, a.height, 'area');
@@ -79,8 +81,7 @@ export function generatorCorrection(model: HarmonizationModel, x: FloatImage, ma
     if (y.width !== xs.width || y.height !== xs.height || y.channels !== 3) throw new HarmoniaError(`generatorCorrection: the model runner returned ${y.width}×${y.height}×${y.channels}, expected ${xs.width}×${xs.height}×3`);
     const d = new Float32Array(y.data.length);
     for (let i = 0; i < d.length; i++) d[i] = y.data[i] - xs.data[i];
-    const dImg = { width: a.width, height: a.height, channels: 3, data: d };
-    return a.width === x.width && a.height === x.height ? dImg : resizeImage(dImg, x.width, x.height, 'bilinear');
+    return { width: a.width, height: a.height, channels: 3, data: d };
   }
   const delta = tf.tidy(() => {
     const xt = toTensor(xs);
@@ -88,10 +89,15 @@ export function generatorCorrection(model: HarmonizationModel, x: FloatImage, ma
     const y = runGenerator(model.generator, xt, mt, model.config);
     return tf.sub(y, xt);
   });
-  const d = { width: a.width, height: a.height, channels: 3, data: delta.dataSync() as Float32Array };
+  const data = new Float32Array(delta.dataSync() as Float32Array);
   delta.dispose();
-  if (a.width === x.width && a.height === x.height) return { ...d, data: new Float32Array(d.data) };
-  return resizeImage(d, x.width, x.height, 'bilinear');
+  return { width: a.width, height: a.height, channels: 3, data };
+}
+
+/** Runs G at ≤ maxSide and returns the correction G(x) − x at the full size of `x`. */
+export function generatorCorrection(model: HarmonizationModel, x: FloatImage, mask: Mask, maxSide = 1024): FloatImage {
+  const d = generatorDelta(model, x, mask, maxSide);
+  return d.width === x.width && d.height === x.height ? d : resizeImage(d, x.width, x.height, 'bilinear');
 }
 
 /** Harmonizes one composite in memory. Output has the composite's size. */
@@ -120,22 +126,20 @@ export function harmonizeImage(composite: FloatImage, mask: Mask, model: Harmoni
     base = semi.semiHarmonized;
     notes.push(...semi.intermediates.notes);
   }
-  let out = base;
   if (stage === 'gan' || stage === 'full') {
     const m = model as HarmonizationModel;
     if (stage === 'full' && m.card?.input === 'composite') notes.push(`model "${m.card.name}" was trained on raw composites but runs on semi-harmonized input here`);
     const t = now();
-    const delta = generatorCorrection(m, base, mask, maxSide);
+    const delta = generatorDelta(m, base, mask, maxSide);
     timings.gan = now() - t;
-    const data = new Float32Array(base.data.length);
-    for (let i = 0; i < data.length; i++) {
-      const v = base.data[i] + delta.data[i];
-      data[i] = v < 0 ? 0 : v > 1 ? 1 : v;
-    }
-    out = { width: base.width, height: base.height, channels: 3, data };
+    // upsampling, clipping and the mask blend fused row by row: no full-size intermediate copies
+    const tb = now();
+    const result = applyCorrection(base, delta, opts.harmonizeBackground ? undefined : { composite, mask });
+    timings.blend = now() - tb;
+    return { result, semiHarmonized: semi?.semiHarmonized, intrinsic: semi?.intermediates, stage, timings, notes };
   }
   const t = now();
-  const result = opts.harmonizeBackground ? out : blendByMask(composite, out, mask);
+  const result = opts.harmonizeBackground ? base : blendByMask(composite, base, mask);
   timings.blend = now() - t;
   return { result, semiHarmonized: semi?.semiHarmonized, intrinsic: semi?.intermediates, stage, timings, notes };
 }

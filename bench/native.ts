@@ -66,7 +66,10 @@ async function serveTf(backend: 'native' | 'wasm'): Promise<void> {
       inferCache.set(h, c);
     }
     const entry = c;
-    tf.tidy(() => runGenerator(entry.G, entry.x).dataSync());
+    // dataSync outside tidy: tidy walks a returned container element by element (3M values at 1024²).
+    const y = tf.tidy(() => runGenerator(entry.G, entry.x));
+    y.dataSync();
+    y.dispose();
   };
   const rl = createInterface({ input: process.stdin });
   process.stdout.write(JSON.stringify({ ready: true, backend: info.backend, threads: info.threads }) + '\n');

@@ -2,6 +2,8 @@
 export { HarmoniaError } from './errors.ts';
 export { initEngine, engineInfo } from './engine/index.ts';
 export type { EngineInfo, BackendName, BackendRequest } from './engine/index.ts';
+export { loadNativeAddon, nativeKernelStats, resetNativeKernelStats, NATIVE_KERNELS } from './engine/native/index.ts';
+export type { AddonLoad, KernelStats } from './engine/native/index.ts';
 export { reflectPad, pixelShuffle, pixelUnshuffle } from './engine/ops.ts';
 export type { Padding4 } from './engine/ops.ts';
 export * from './image/types.ts';

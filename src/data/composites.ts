@@ -15,7 +15,7 @@ import { join, extname } from 'node:path';
 import { HarmoniaError } from '../errors.ts';
 import { Rng } from '../util/random.ts';
 import { readImage, readMask, writeImage, toUint8 } from '../image/io.ts';
-import { writeFileAtomic } from '../image/atomic.ts';
+import { writeFileAtomic, removeStaleTempFiles } from '../image/atomic.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
 import { transferColors, regrain, type TransferMethod, TRANSFER_METHODS } from './transfer/index.ts';
 import { applyIllumination, randomIllumination, type IlluminationParams } from './illumination.ts';
@@ -240,6 +240,8 @@ export async function makeComposites(sourceRoot: string, outDir: string, options
   }
   const sub = join(outDir, o.subset);
   for (const d of ['composite_images', 'masks', 'real_images', 'synthesis']) await fsp.mkdir(join(sub, d), { recursive: true });
+  // a resumed run first removes the temp files of writes that a killed run left unfinished
+  for (const d of [outDir, sub, ...['composite_images', 'masks', 'real_images', 'synthesis'].map((x) => join(sub, x))]) await removeStaleTempFiles(d);
   const cache = new RefCache(64, o.maxRefPixels);
   const ext = o.format === 'png' ? '.png' : '.jpg';
   const total = work.length * o.variants;

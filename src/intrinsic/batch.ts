@@ -6,9 +6,10 @@
  * files are skipped, so an interrupted run resumes where it stopped.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, dirname } from 'node:path';
 import { HarmoniaError } from '../errors.ts';
 import { readImage, readMask, writeImage } from '../image/io.ts';
+import { removeStaleTempFiles } from '../image/atomic.ts';
 import { readIHarmonyDataset, type HarmonizationSample, type Split } from '../data/iharmony4.ts';
 import { Progress } from '../util/progress.ts';
 import { semiHarmonize, type IntrinsicOptions } from './index.ts';
@@ -48,6 +49,8 @@ export async function precomputeSemiHarmonized(opts: PrecomputeOptions): Promise
     samples = samples.slice(0, opts.limit);
   }
   const files = samples.map((s) => semiHarmonizedCachePath(opts.cache, s));
+  // temp files of writes that a killed run left unfinished
+  for (const dir of new Set(files.map((f) => dirname(f)))) if (existsSync(dir)) await removeStaleTempFiles(dir);
   const bar = new Progress('intrinsic', samples.length, { quiet: opts.quiet });
   let written = 0;
   let skipped = 0;

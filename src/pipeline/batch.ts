@@ -4,9 +4,9 @@
  * output is always complete). Memory stays bounded: one image at a time, tensors disposed.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, extname, basename } from 'node:path';
+import { join, extname, basename, dirname } from 'node:path';
 import { HarmoniaError } from '../errors.ts';
-import { writeFileAtomic } from '../image/atomic.ts';
+import { writeFileAtomic, removeStaleTempFiles } from '../image/atomic.ts';
 import { formatFromPath } from '../image/io.ts';
 import { Progress } from '../util/progress.ts';
 import { harmonizeWithReport, resolveModel, type HarmonizeOptions } from './harmonize.ts';
@@ -49,6 +49,8 @@ export async function harmonizeBatch(
   opts: Omit<HarmonizeOptions, 'composite' | 'mask' | 'format'> & { overwrite?: boolean; quiet?: boolean; continueOnError?: boolean },
 ): Promise<BatchTiming[]> {
   const model = await resolveModel(opts.model, opts.stage);
+  // temp files of a run that was killed mid-write (kill -9, power loss): never complete, remove them
+  for (const dir of new Set(items.map((it) => dirname(it.output)))) if (existsSync(dir)) await removeStaleTempFiles(dir);
   const progress = new Progress('harmonize', items.length, { quiet: opts.quiet });
   const timings: BatchTiming[] = [];
   for (const it of items) {

@@ -9,6 +9,7 @@ import { HarmoniaError } from '../errors.ts';
 import { hashString } from '../util/random.ts';
 import { Progress } from '../util/progress.ts';
 import { readImage, readMask, writeImage } from '../image/io.ts';
+import { removeStaleTempFiles } from '../image/atomic.ts';
 import { resizeImage, resizeMask } from '../image/resize.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
 import { readIHarmonyDataset } from '../data/iharmony4.ts';
@@ -89,6 +90,7 @@ export async function prepareSplit(
   if (samples.length === 0) throw new HarmoniaError(`no ${split} samples in ${root} (needs ${split} lists or composite_images/)`);
   if (opts.limit !== undefined) samples = samples.slice(0, opts.limit);
   const dir = intrinsicCacheDir(opts.cacheRoot, opts.size, opts.intrinsic);
+  if (existsSync(dir)) await removeStaleTempFiles(dir); // left by a run killed mid-write
   const progress = new Progress(`prepare ${split} (intrinsic stage, cached in ${dir})`, samples.length, { quiet: opts.quiet });
   const out: PreparedSample[] = [];
   for (const s of samples) {

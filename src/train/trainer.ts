@@ -4,13 +4,13 @@
  * and data position, a JSONL log, a progress bar with ETA, per-epoch sample grids, loss-curve PNGs,
  * and NaN/Inf detection that stops cleanly and keeps the last good checkpoint.
  */
-import { promises as fsp, readdirSync } from 'node:fs';
+import { promises as fsp, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
 import { Progress } from '../util/progress.ts';
 import { saveHarmonizationModel } from '../pipeline/model.ts';
-import { writeFileAtomic } from '../image/atomic.ts';
+import { writeFileAtomic, removeStaleTempFiles } from '../image/atomic.ts';
 import { writeImage } from '../image/io.ts';
 import { renderLinePlot, stackVertical } from '../report/plot.ts';
 import type { PlotSeries } from '../report/plot.ts';
@@ -99,6 +99,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const notes = [...(opts.notes ?? [])];
   await fsp.mkdir(runDir, { recursive: true });
   for (const f of readdirSync(runDir)) if (f.startsWith('.checkpoint.tmp-')) await fsp.rm(join(runDir, f), { recursive: true, force: true });
+  // killed after a checkpoint swap but before the old copy was removed: the new one is complete, drop the old
+  if (existsSync(join(runDir, 'checkpoint', 'state.json'))) await fsp.rm(join(runDir, '.checkpoint.old'), { recursive: true, force: true });
+  // temp files of writes that a killed run left unfinished
+  for (const d of [runDir, join(runDir, 'samples'), join(runDir, 'generator')]) if (existsSync(d)) await removeStaleTempFiles(d);
   const log = new JsonlLog(join(runDir, 'log.jsonl'));
   const existing = findCheckpoint(runDir);
   if (existing && !opts.resume && !opts.overwrite) {
@@ -139,6 +143,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       log.append({ type: 'event', step: pos.step, event: 'resume', message: `resumed at step ${pos.step} (epoch ${pos.epoch + 1}, batch ${pos.batch}); ${engine.description}` });
     } else {
       engine.setState({ weights: { G: step.getWeights('G'), D: step.getWeights('D') }, adam: { G: createAdamState(step.sizes('G')), D: createAdamState(step.sizes('D')) } });
+      // no checkpoint to continue from: records of a run killed before its first checkpoint would
+      // otherwise stay in the log (steps logged twice, wrong loss curves)
+      await log.reset();
       log.append({ type: 'event', step: 0, event: 'start', message: `training started; ${engine.description}`, config: cfg, notes });
     }
   } catch (err) {
@@ -158,6 +165,18 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   let sumCount = 0;
   let status = 'done' as TrainResult['status'];
   let lastLosses: Record<string, number> = {};
+  if (pos.step > 0) {
+    // resumed: the epoch means (log events, the model card's train_* metrics) must cover the steps
+    // trained before the interruption too; the log holds them exactly (JSON round-trips doubles)
+    const done = stepRecords(log.read()).filter((r) => r.step <= pos.step);
+    const add = (into: Record<string, number>, losses: Record<string, number>) => { for (const [k, v] of Object.entries(losses)) into[k] = (into[k] ?? 0) + v; };
+    const prev: Record<string, number> = {};
+    let prevCount = 0;
+    for (const r of done) {
+      if (r.epoch === pos.epoch) { add(sums, r.losses); sumCount += 1; } else if (r.epoch === pos.epoch - 1) { add(prev, r.losses); prevCount += 1; }
+    }
+    if (prevCount > 0) lastLosses = Object.fromEntries(Object.entries(prev).map(([k, v]) => [k, v / prevCount]));
+  }
   let message = '';
 
   /** Makes the main-thread models hold the engine's weights (they are the same in single-process mode). */

@@ -3,6 +3,10 @@
  *
  * CONVENTIONS (the intrinsic stage relies on them; see docs/DATA.md and intrinsic-compositing.md §1):
  * - linear image  I_lin = albedo (RGB, linear, in [0,1]) × shading (grayscale, ≥ 0), per pixel;
+ * - illuminant    every scene has one illuminant colour (linear RGB, max channel 1; white when a light without
+ *                 `color` is given). Shading is grayscale, so, as in the official decomposition, the
+ *                 illuminant colour lives in the albedo: albedo = reflectance ⊙ illuminant, where
+ *                 `reflectance` is the surface colour itself (the same object under any light);
  * - shading       S = strength · vis · max(0, n·l) + ambient, where vis ∈ [0,1] is a soft cast-shadow
  *                 term (1 everywhere except inside object shadows on the ground; all 1 with shadows: false);
  * - normals       unit vectors, x right, y UP, z toward the camera;
@@ -27,13 +31,20 @@ export interface SceneLight {
   direction: [number, number, number];
   strength: number;
   ambient: number;
+  /**
+   * Illuminant colour (linear RGB, max channel 1) of both the directional and the ambient light;
+   * white [1, 1, 1] when absent.
+   */
+  color?: [number, number, number];
 }
 
 export interface ProceduralScene {
   /** sRGB-encoded: clip(albedo · shading, 0, 1)^(1/2.2). */
   image: FloatImage;
-  /** Linear RGB albedo in [0,1]. */
+  /** Linear RGB albedo in [0,1] in the grayscale-shading convention: reflectance ⊙ illuminant colour. */
   albedo: FloatImage;
+  /** Linear RGB surface reflectance in [0,1] (independent of the illuminant). */
+  reflectance: FloatImage;
   /** Grayscale shading (1 channel, ≥ 0). */
   shading: FloatImage;
   /** Unit normals (3 channels, components in [−1,1]). */
@@ -59,15 +70,39 @@ function normalize3(v: [number, number, number]): [number, number, number] {
   return [v[0] / l, v[1] / l, v[2] / l];
 }
 
-/** A random light from above: elevation 25–70°, any azimuth except straight from behind. */
+/**
+ * A random daylight-like illuminant colour (linear RGB, max channel 1): a warm–cool axis t ∈ [−1, 1]
+ * (t = −1: about 3,000 K, [1, 0.75, 0.5]; t = 1: about 10,000 K, [0.6, 0.85, 1]) plus a small
+ * green–magenta tint.
+ */
+export function illuminantColor(t: number, tint = 0): [number, number, number] {
+  const c: [number, number, number] = t < 0 ? [1, 1 + 0.25 * t, 1 + 0.5 * t] : [1 - 0.4 * t, 1 - 0.15 * t, 1];
+  c[1] *= 1 + tint;
+  const m = Math.max(c[0], c[1], c[2]);
+  return [c[0] / m, c[1] / m, c[2] / m];
+}
+
+/**
+ * A random light from above: elevation 25–70°, any azimuth except straight from behind, and a
+ * random illuminant colour (warm–cool t ∈ [−0.8, 0.8], tint ±5 %).
+ */
 export function randomLight(rng: Rng): SceneLight {
   const elev = (rng.uniform(25, 70) * Math.PI) / 180;
   const az = (rng.uniform(-150, 150) * Math.PI) / 180;
-  return {
+  const light: SceneLight = {
     direction: normalize3([Math.cos(elev) * Math.sin(az), Math.sin(elev), Math.cos(elev) * Math.cos(az)]),
     strength: rng.uniform(0.7, 1.1),
     ambient: rng.uniform(0.15, 0.35),
   };
+  const c = rng.fork('color');
+  light.color = illuminantColor(c.uniform(-1, 1), c.uniform(-0.05, 0.05));
+  return light;
+}
+
+function lightColor(light: SceneLight): [number, number, number] {
+  const c = light.color ?? [1, 1, 1];
+  if (c.length !== 3 || c.some((v) => !(v > 0 && v <= 1))) throw new HarmoniaError(`light color must be 3 numbers in (0, 1], got [${c.join(', ')}]`);
+  return [c[0], c[1], c[2]];
 }
 
 /** A random linear albedo colour: hue any, saturation and value in sensible ranges, linear ≤ 0.85. */
@@ -94,8 +129,9 @@ function valueNoise(x: number, y: number, seed: number): number {
 interface Texture { kind: 'stripes' | 'checker' | 'dots' | 'plain'; a: [number, number, number]; b: [number, number, number]; freq: number; angle: number }
 
 function randomTexture(rng: Rng): Texture {
-  const a = randomAlbedo(rng, [0.3, 0.9], [0.35, 0.92]);
-  const b = rng.next() < 0.5 ? randomAlbedo(rng, [0.2, 0.9], [0.3, 0.95]) : mix(a, [0.85, 0.85, 0.85], 0.6);
+  // photo-like object colours: most surfaces are moderately saturated (HSV saturation ≤ 0.6)
+  const a = randomAlbedo(rng, [0.05, 0.6], [0.35, 0.92]);
+  const b = rng.next() < 0.5 ? randomAlbedo(rng, [0.03, 0.6], [0.3, 0.95]) : mix(a, [0.85, 0.85, 0.85], 0.6);
   return { kind: rng.pick(['stripes', 'checker', 'dots', 'plain'] as const), a, b, freq: rng.uniform(3, 9), angle: rng.uniform(0, Math.PI) };
 }
 
@@ -186,6 +222,7 @@ export function renderScene(opts: { seed: number; width: number; height: number;
     ? { ...opts.light, direction: normalize3(opts.light.direction) }
     : randomLight(rng.fork('light'));
   if (!(light.strength >= 0) || !(light.ambient >= 0)) throw new HarmoniaError('renderScene: light strength and ambient must be ≥ 0');
+  const illum = lightColor(light);
   const shadows = opts.shadows ?? true;
   const layout = rng.fork('layout');
   const horizon = Math.round(H * layout.uniform(0.3, 0.45));
@@ -223,6 +260,7 @@ export function renderScene(opts: { seed: number; width: number; height: number;
   objs.sort((a, b) => a.yb - b.yb); // painter's order: far (higher up) first
   const n = W * H;
   const albedo = new Float32Array(n * 3);
+  const reflectance = new Float32Array(n * 3);
   const shading = new Float32Array(n);
   const normals = new Float32Array(n * 3);
   const owner = new Int16Array(n).fill(-1);
@@ -269,7 +307,8 @@ export function renderScene(opts: { seed: number; width: number; height: number;
           }
         }
       }
-      albedo[i * 3] = a[0]; albedo[i * 3 + 1] = a[1]; albedo[i * 3 + 2] = a[2];
+      reflectance[i * 3] = a[0]; reflectance[i * 3 + 1] = a[1]; reflectance[i * 3 + 2] = a[2];
+      albedo[i * 3] = a[0] * illum[0]; albedo[i * 3 + 1] = a[1] * illum[1]; albedo[i * 3 + 2] = a[2] * illum[2];
       normals[i * 3] = nn[0]; normals[i * 3 + 1] = nn[1]; normals[i * 3 + 2] = nn[2];
       shading[i] = lambertShading(nn, light, vis);
     }
@@ -286,6 +325,7 @@ export function renderScene(opts: { seed: number; width: number; height: number;
   return {
     image,
     albedo: { width: W, height: H, channels: 3, data: albedo },
+    reflectance: { width: W, height: H, channels: 3, data: reflectance },
     shading: { width: W, height: H, channels: 1, data: shading },
     normals: { width: W, height: H, channels: 3, data: normals },
     light,
@@ -314,7 +354,12 @@ export interface ProceduralComposite {
   real: FloatImage;
   mask: Mask;
   scene: ProceduralScene;
+  /** The light of the photo the object "comes from": direction, strength, ambient and illuminant colour. */
   foreignLight: SceneLight;
+  /**
+   * Apparent per-channel albedo gain of the pasted object in the grayscale-shading convention:
+   * foreign illuminant colour / scene illuminant colour (the object's reflectance itself is unchanged).
+   */
   foreignAlbedoGain: [number, number, number];
   /** Index of the re-lit object in scene.objectMasks. */
   objectIndex: number;
@@ -325,10 +370,12 @@ function angleBetween(a: readonly number[], b: readonly number[]): number {
 }
 
 /**
- * A scene plus a composite in which one object (the largest visible one) is re-lit with a foreign
- * light (direction at least 40° away, other strength/ambient) and recoloured by a per-channel albedo
- * gain, as if pasted from another photo. `real` is the same object under the scene's own light.
- * Inside the mask: clip(clip(A·gain, 0, 1) · S_foreign, 0, 1)^(1/2.2); outside: identical to `real`.
+ * A scene plus a composite in which one object (the largest visible one) appears as if pasted from
+ * another photo of the same object taken under other capture conditions (what iHarmony4 composites
+ * model): a foreign light with a direction at least 40° away, its own strength/ambient (exposure) and
+ * its own illuminant colour (at least one channel of foreign/scene colour off by ≥ 15 %). The object
+ * keeps its reflectance. `real` is the same object under the scene's own light.
+ * Inside the mask: clip(reflectance ⊙ colour_foreign · S_foreign, 0, 1)^(1/2.2); outside: identical to `real`.
  */
 export function makeProceduralComposite(opts: { seed: number; width: number; height: number; name?: string }): ProceduralComposite {
   const scene = renderScene({ seed: opts.seed, width: opts.width, height: opts.height });
@@ -344,20 +391,24 @@ export function makeProceduralComposite(opts: { seed: number; width: number; hei
   for (let t = 1; t < 50 && angleBetween(foreignLight.direction, scene.light.direction) < (40 * Math.PI) / 180; t++) {
     foreignLight = randomLight(rng.fork(`light:${t}`));
   }
-  const gr = rng.fork('gain');
-  let gain: [number, number, number];
-  do {
-    gain = [gr.uniform(0.6, 1.4), gr.uniform(0.6, 1.4), gr.uniform(0.6, 1.4)];
-  } while (Math.max(...gain.map((g) => Math.abs(g - 1))) < 0.15);
+  const sceneColor = lightColor(scene.light);
+  const gainOf = (c: readonly number[]): [number, number, number] => [c[0] / sceneColor[0], c[1] / sceneColor[1], c[2] / sceneColor[2]];
+  let gain = gainOf(lightColor(foreignLight));
+  for (let t = 0; t < 50 && Math.max(...gain.map((g) => Math.abs(g - 1))) < 0.15; t++) {
+    const c = rng.fork(`color:${t}`);
+    foreignLight = { ...foreignLight, color: illuminantColor(c.uniform(-1, 1), c.uniform(-0.05, 0.05)) };
+    gain = gainOf(lightColor(foreignLight));
+  }
+  const fColor = lightColor(foreignLight);
   const mask = scene.objectMasks[objectIndex];
   const W = opts.width, H = opts.height;
   const comp = new Float32Array(scene.image.data);
+  const refl = scene.reflectance.data;
   for (let i = 0; i < W * H; i++) {
     if (mask.data[i] <= 0.5) continue;
     const s = lambertShading([scene.normals.data[i * 3], scene.normals.data[i * 3 + 1], scene.normals.data[i * 3 + 2]], foreignLight);
     for (let k = 0; k < 3; k++) {
-      const a = Math.min(1, scene.albedo.data[i * 3 + k] * gain[k]);
-      const v = a * s;
+      const v = refl[i * 3 + k] * fColor[k] * s;
       comp[i * 3 + k] = v <= 0 ? 0 : v >= 1 ? 1 : Math.pow(v, 1 / 2.2);
     }
   }
@@ -405,7 +456,7 @@ export function proceduralRealName(i: number): string {
  * Writes `count` procedural composites in the iHarmony4 layout (subset "Procedural", PNG images,
  * one composite `<real>_1_1.png` per real image) plus ground truth per real image in
  * `Procedural/intrinsics/<real>/`: albedo.png (16-bit, LINEAR RGB), shading.png (16-bit gray, value =
- * S / 4), normals.png (16-bit, (n+1)/2), light.json (scene light, foreign light, albedo gain, object).
+ * S / 4), normals.png (16-bit, (n+1)/2), light.json (scene light and foreign light with their illuminant colours, apparent albedo gain, object).
  * The split is exact: round(count · testFraction) test images chosen with the seed; resumable (a
  * finished sample — its composite is written last — is skipped) and deterministic.
  */
@@ -444,7 +495,7 @@ export async function writeProceduralDataset(
         objectIndex: pc.objectIndex,
         objectKinds: pc.scene.objectKinds,
         shadingScale: SHADING_SCALE,
-        conventions: 'I_lin = albedo * shading; shading = strength*vis*max(0,n.l)+ambient; normals x right, y up, z toward camera, stored (n+1)/2; albedo linear; shading stored as S/shadingScale; sRGB = clip(I_lin,0,1)^(1/2.2)',
+        conventions: 'I_lin = albedo * shading; albedo = reflectance * light.color (grayscale shading: the illuminant colour lives in the albedo); shading = strength*vis*max(0,n.l)+ambient; normals x right, y up, z toward camera, stored (n+1)/2; albedo linear; shading stored as S/shadingScale; sRGB = clip(I_lin,0,1)^(1/2.2); the composite object keeps its reflectance under foreignLight (direction, strength, ambient, color)',
       };
       await writeFileAtomic(join(idir, 'light.json'), `${JSON.stringify(meta, null, 2)}\n`);
       await writeImage(join(sub, 'real_images', `${real}.png`), pc.real);

@@ -7,12 +7,33 @@
  */
 import { existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { HarmoniaError } from '../errors.ts';
 import { readImage, readMask, writeImage } from '../image/io.ts';
 import { removeStaleTempFiles } from '../image/atomic.ts';
 import { readIHarmonyDataset, type HarmonizationSample, type Split } from '../data/iharmony4.ts';
 import { Progress } from '../util/progress.ts';
 import { semiHarmonize, type IntrinsicOptions } from './index.ts';
+import { lightModelFromLayers, type LightModel } from './light-net.ts';
+import { loadModel } from '../models/io.ts';
+
+/** Folder of the shipped learned light estimator (models/light/ at the package root). */
+export const DEFAULT_LIGHT_MODEL_DIR = fileURLToPath(new URL('../../models/light/', import.meta.url));
+
+/**
+ * Loads the learned background-light estimator (TF.js layers format: model.json + weights.bin) from
+ * `dir` (default: the shipped models/light/) for `semiHarmonize(..., { lightModel })`.
+ */
+export async function loadLightModel(dir: string = DEFAULT_LIGHT_MODEL_DIR): Promise<LightModel> {
+  const model = await loadModel(dir);
+  try {
+    return lightModelFromLayers(model);
+  } catch (err) {
+    throw new HarmoniaError(`not a light model: ${(err as Error).message}`, { file: dir, cause: err });
+  } finally {
+    model.dispose();
+  }
+}
 
 export interface PrecomputeOptions {
   /** iHarmony4-layout dataset root (or one subset folder). */

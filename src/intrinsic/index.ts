@@ -25,8 +25,9 @@ import { insideDistance, outsideDistance } from './edt.ts';
 import { inflateNormals } from './normals.ts';
 import { reshade, type ReshadeOptions } from './reshade.ts';
 import { bilinearTaps, gaussianBlur } from './filters.ts';
+import { estimateLightLearned, type LightModel } from './light-net.ts';
 
-export type LightMethod = 'statistics' | 'official' | 'least-squares';
+export type LightMethod = 'statistics' | 'official' | 'least-squares' | 'learned';
 
 export interface IntrinsicOptions {
   /** Shading estimate: 'poisson' (default, Retinex + screened Poisson) or 'guided' (cheap fallback). */
@@ -46,11 +47,14 @@ export interface IntrinsicOptions {
   /** Manual light [x, y, z, ambient] (official interface semantics): skips the light estimate. */
   light?: LightCoeffs;
   /**
-   * How the background light is found without an override: 'statistics' (default; Pentland / Lee–Rosenfeld
-   * from shading alone), or the official grid+Adam fit / the closed-form constrained least squares, which
-   * need `backgroundNormals`.
+   * How the background light is found without an override: 'statistics' (default without `lightModel`;
+   * Pentland / Lee–Rosenfeld from shading alone), 'learned' (default when `lightModel` is given: the MLP
+   * of light-net.ts on background-shading statistics), or the official grid+Adam fit / the closed-form
+   * constrained least squares, which need `backgroundNormals`.
    */
   lightMethod?: LightMethod;
+  /** A loaded learned light estimator (models/light/: `loadLightModel` in Node, `lightModelFromLayers` in a browser). */
+  lightModel?: LightModel;
   /** Decoded background normals (x right, y up, z toward the camera), any size (resized to the analysis size). */
   backgroundNormals?: FloatImage;
   /** Re-shading settings (a₀, κ, ω, …). */
@@ -174,21 +178,19 @@ export function semiHarmonize(composite: FloatImage, mask: Mask, options: Intrin
   if (options.light) {
     light = lightInfo(checkLight(options.light), 'manual');
   } else if (doShading && fgCount > 0) {
-    const sw = model.width;
-    const sh = model.height;
-    const sn = sw * sh;
-    const small = model.linear;
-    const sMask = sw === w && sh === h ? msk : resizeMask({ width: w, height: h, data: msk }, sw, sh, 'bilinear').data;
-    const valid = validBackground(small, sMask);
-    let nValid = 0;
-    for (let i = 0; i < sn; i++) nValid += valid[i];
-    const sS = evaluateShading(model, small, sw, sh);
-    const method = options.lightMethod ?? 'statistics';
+    const bg = lightInputs(model, msk, w, h);
+    const { width: sw, height: sh, shading: sS, valid, validCount: nValid } = bg;
+    const method = options.lightMethod ?? (options.lightModel ? 'learned' : 'statistics');
     if (nValid < 16) {
       notes.push(`shading stage skipped: only ${nValid} valid background pixels to estimate the light from`);
     } else if (method === 'statistics') {
       const est = estimateLightFromShading(gaussianBlur(sS, sw, sh, 1), valid, sw, sh);
       light = lightInfo(est.coeffs, 'statistics');
+    } else if (method === 'learned') {
+      if (!options.lightModel) throw new HarmoniaError('semiHarmonize: lightMethod "learned" needs lightModel (models/light/)');
+      const est = estimateLightLearned(options.lightModel, sS, valid, sw, sh);
+      if (est) light = lightInfo(est.coeffs, 'learned');
+      else notes.push('shading stage skipped: too little valid background for the learned light estimate');
     } else {
       if (!options.backgroundNormals) throw new HarmoniaError(`semiHarmonize: lightMethod "${method}" needs backgroundNormals`);
       const stats = accumulateLightStats(resizeNormals(options.backgroundNormals, sw, sh), sS, valid);
@@ -245,6 +247,44 @@ export function semiHarmonize(composite: FloatImage, mask: Mask, options: Intrin
       notes,
     },
   };
+}
+
+interface LightInputs {
+  width: number;
+  height: number;
+  /** S_orig on the solve grid (≤512 px) */
+  shading: Float32Array;
+  /** official validity: background (mask < 0.5) and 0.05 < mean(sRGB) < 0.95 */
+  valid: Uint8Array;
+  validCount: number;
+}
+
+/** The background shading and validity mask the light is estimated from (on the solve grid). */
+function lightInputs(model: ShadingModel, msk: Float32Array, w: number, h: number): LightInputs {
+  const sw = model.width;
+  const sh = model.height;
+  const small = model.linear;
+  const sMask = sw === w && sh === h ? msk : resizeMask({ width: w, height: h, data: msk }, sw, sh, 'bilinear').data;
+  const valid = validBackground(small, sMask);
+  let validCount = 0;
+  for (let i = 0; i < valid.length; i++) validCount += valid[i];
+  return { width: sw, height: sh, shading: evaluateShading(model, small, sw, sh), valid, validCount };
+}
+
+/**
+ * What semiHarmonize estimates the background light from, computed exactly as it does (analysis copy,
+ * decomposition, solve grid, validity rule): for training and evaluating light estimators.
+ */
+export function backgroundShading(composite: FloatImage, mask: Mask, options: Pick<IntrinsicOptions, 'decomposition' | 'decomposeOptions' | 'analysisMaxSide'> = {}): LightInputs {
+  if (composite.channels !== 3) throw new HarmoniaError(`backgroundShading: composite must have 3 channels, got ${composite.channels}`);
+  assertSameSize(composite, mask, 'backgroundShading: mask');
+  const ana = fitWithin(composite.width, composite.height, options.analysisMaxSide ?? 1024);
+  const same = ana.width === composite.width && ana.height === composite.height;
+  const srgb = same ? composite.data : resizeImage(composite, ana.width, ana.height, 'bilinear').data;
+  const msk = same ? mask.data : resizeMask(mask, ana.width, ana.height, 'bilinear').data;
+  const lin = linearize(srgb);
+  const model = decompose(lin, ana.width, ana.height, { ...options.decomposeOptions, method: options.decomposition ?? 'poisson' });
+  return lightInputs(model, msk, ana.width, ana.height);
 }
 
 function hardOf(msk: Float32Array): Float32Array {
@@ -419,6 +459,11 @@ export {
   lightDirection, angleBetweenDeg, renderLightSphere,
 } from './light.ts';
 export type { LightCoeffs, LightStats, OfficialFitResult, ShadingLightEstimate, ShadingLightOptions } from './light.ts';
+export {
+  lightFeatures, runLightModel, estimateLightLearned, lightTargets, buildLightNet, foldStandardization, lightModelFromLayers,
+  mirrorHorizontal, LIGHT_FEATURE_COUNT, LIGHT_FEATURE_GRID, LIGHT_NET_OUTPUTS,
+} from './light-net.ts';
+export type { LightModel, DenseLayer, LearnedLightEstimate } from './light-net.ts';
 export { squaredDistanceTransform, insideDistance, outsideDistance } from './edt.ts';
 export { inflateNormals, connectedComponents } from './normals.ts';
 export type { InflationResult } from './normals.ts';

@@ -11,6 +11,7 @@ import { trainCommand } from './train.ts';
 import { experimentCommand } from './experiment.ts';
 import { sweepCommand } from './sweep.ts';
 import { exportOnnxCommand } from '../../export/command.ts';
+import { trainLightCommand } from './train-light.ts';
 
 /** All sub-commands, in the order `harmonia --help` lists them. Add one line per new command. */
 export const commands: Command[] = [
@@ -26,4 +27,5 @@ export const commands: Command[] = [
   experimentCommand,
   sweepCommand,
   exportOnnxCommand,
+  trainLightCommand,
 ];

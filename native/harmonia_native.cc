@@ -33,8 +33,10 @@ dnnl::engine& eng() {
   static dnnl::engine e(dnnl::engine::kind::cpu, 0);
   return e;
 }
+// One stream, primitive cache and impl note per thread: Node worker_threads may each load the addon
+// and call it concurrently (the engine is shared; oneDNN engines are thread-safe).
 dnnl::stream& strm() {
-  static dnnl::stream s(eng());
+  thread_local dnnl::stream s(eng());
   return s;
 }
 
@@ -214,10 +216,10 @@ struct BwdWeiEntry {
   std::string impl;
 };
 
-std::unordered_map<std::string, std::unique_ptr<FwdEntry>> fwdCache;
-std::unordered_map<std::string, std::unique_ptr<BwdDataEntry>> bwdDataCache;
-std::unordered_map<std::string, std::unique_ptr<BwdWeiEntry>> bwdWeiCache;
-std::string lastImpl;
+thread_local std::unordered_map<std::string, std::unique_ptr<FwdEntry>> fwdCache;
+thread_local std::unordered_map<std::string, std::unique_ptr<BwdDataEntry>> bwdDataCache;
+thread_local std::unordered_map<std::string, std::unique_ptr<BwdWeiEntry>> bwdWeiCache;
+thread_local std::string lastImpl;
 
 FwdEntry& fwdEntry(const Geom& g, bool withBias, int act, float alpha) {
   const std::string key = g.key() + (withBias ? "b" : "") + std::to_string(act) + ":" + std::to_string(alpha);

@@ -7,6 +7,7 @@
  */
 import { test } from 'node:test';
 import { spawnSync } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/engine/tf.ts';
@@ -187,6 +188,57 @@ test('native addon: bad arguments throw errors naming the argument', { skip }, (
   const y = new Float32Array(16);
   addon.conv2d(new Float32Array(16).fill(1), new Float32Array(9).fill(1), null, y, geom, 0, 0);
   assert.deepEqual(Array.from(y), [4, 6, 6, 4, 6, 9, 9, 6, 6, 9, 9, 6, 4, 6, 6, 4]);
+});
+
+/**
+ * Conv forward, both conv gradients and a broadcast multiply over 30 geometries (twice), on
+ * deterministic data; `ci` differs between callers. Returns the last outputs.
+ */
+const CONCURRENT_WORK = `
+async function work(addonUrl, ci) {
+  const { loadNativeAddon, nativeThreads } = await import(addonUrl);
+  const load = loadNativeAddon();
+  if (!load.ok) throw new Error(load.reason);
+  const a = load.addon;
+  const fill = (n, k) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + k));
+  let out;
+  // 30 geometries, each twice (new primitives every other call, so both threads fill their caches at once).
+  for (let r = 0; r < 60; r++) {
+    const h = 8 + 2 * (r % 30), o = h / 2;
+    const g = Int32Array.from([2, h, h, ci, 4, 4, 16, o, o, 2, 2, 1, 1, 1, 1, 1, 1]);
+    const x = fill(2 * h * h * ci, 1), w = fill(16 * ci * 16, 2), dy = fill(2 * o * o * 16, 3);
+    const y = new Float32Array(dy.length), dw = new Float32Array(w.length), dx = new Float32Array(x.length), m = new Float32Array(x.length);
+    a.conv2d(x, w, null, y, g, 1, 0);
+    a.conv2dBackpropFilter(x, dy, dw, g);
+    a.conv2dBackpropInput(dy, w, dx, g);
+    a.binary(2, dx, x.subarray(0, ci), m);
+    out = { y, dw, dx, m };
+  }
+  return { ...out, threads: nativeThreads(), cached: a.info().cachedPrimitives };
+}`;
+
+test('native addon: concurrent calls from 2 worker threads (as the data-parallel pool makes them) are correct', { skip }, async () => {
+  const addonUrl = new URL('../../src/engine/native/addon.ts', import.meta.url).href;
+  // eslint-disable-next-line no-new-func
+  const work = new Function(`${CONCURRENT_WORK}; return work;`)() as (url: string, ci: number) => Promise<Record<string, Float32Array> & { threads: number; cached: number }>;
+  const runWorker = (ci: number) => new Promise<Record<string, Float32Array> & { threads: number; cached: number }>((resolvePromise, reject) => {
+    const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+    const w = new Worker(`const { parentPort, workerData } = require('node:worker_threads'); ${CONCURRENT_WORK};
+      import(${tsx}).then((m) => { m.register(); return work(workerData.url, workerData.ci); }).then((r) => parentPort.postMessage(r), (e) => { throw e; });`, { eval: true, workerData: { url: addonUrl, ci } });
+    w.once('message', resolvePromise);
+    w.once('error', reject);
+  });
+  const [w8, w16] = await Promise.all([runWorker(8), runWorker(16)]);
+  assert.equal(w8.threads, 1, 'a worker thread defaults to 1 native thread');
+  assert.equal(w8.cached, 90, "each thread has its own primitive cache (30 geometries x 3 primitives)");
+  for (const [ci, got] of [[8, w8], [16, w16]] as const) {
+    const ref = await work(addonUrl, ci);
+    for (const k of ['y', 'dw', 'dx', 'm']) {
+      const e = relDiff(got[k], ref[k]);
+      assert.ok(e <= 1e-5, `ci=${ci} ${k}: worker vs main thread rel diff ${e}`);
+    }
+    assert.ok(maxAbs(ref.dw) > 0 && maxAbs(ref.y) > 0);
+  }
 });
 
 test('broadcastPlan / stridedPlan / reductionPlan / isSuffixOf (pure)', () => {

@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { isMainThread } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 
 /** Activation codes understood by the addon (must match `enum Act` in native/harmonia_native.cc). */
@@ -52,11 +53,16 @@ export function nativeAddonPath(): string {
 
 let cached: AddonLoad | undefined;
 
-/** Threads for native kernels: HARMONIA_NATIVE_THREADS, else one per core. */
+/**
+ * Threads for native kernels: HARMONIA_NATIVE_THREADS, else one per core on the main thread and one
+ * in a worker thread (data-parallel workers already use every core between them). The setting is
+ * per thread (OpenMP's nthreads is a per-thread value), as are the addon's primitive caches.
+ */
 export function nativeThreads(): number {
   const env = process.env.HARMONIA_NATIVE_THREADS;
-  const n = env ? Number(env) : availableParallelism();
-  return Number.isInteger(n) && n >= 1 ? n : availableParallelism();
+  const fallback = isMainThread ? availableParallelism() : 1;
+  const n = env ? Number(env) : fallback;
+  return Number.isInteger(n) && n >= 1 ? n : fallback;
 }
 
 /** Loads the addon once per process; never throws. */

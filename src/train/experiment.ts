@@ -161,7 +161,8 @@ export async function trainSetting(
 ): Promise<{ generator: tf.LayersModel; run: RunSummary }> {
   validateTrainConfig(cfg);
   const t0 = Date.now();
-  if (!opts.overwrite && existsSync(join(runDir, 'generator', 'model.json')) && existsSync(join(runDir, 'config.json'))) {
+  // harmonia.json is the last file of a model folder: a run killed while saving it is resumed, not reused
+  if (!opts.overwrite && existsSync(join(runDir, 'generator', 'model.json')) && existsSync(join(runDir, 'generator', 'harmonia.json')) && existsSync(join(runDir, 'config.json'))) {
     const saved = JSON.parse(await (await import('node:fs/promises')).readFile(join(runDir, 'config.json'), 'utf8')) as { config: TrainConfig; notes: string[] };
     if (JSON.stringify({ ...saved.config, workers: 0 }) === JSON.stringify({ ...cfg, workers: 0 })) {
       return {

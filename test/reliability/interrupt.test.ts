@@ -132,3 +132,31 @@ test('train: kill -9 before the first checkpoint and in the last epoch after a m
     assert.deepEqual(stepLines(dir), stepLines(ref), `${what}: every step logged once with the same losses`);
   }
 });
+
+test('experiment: a run folder whose generator lacks harmonia.json (killed while saving it) is resumed and completed, not reused', { timeout: 120_000 }, async () => {
+  await initEngine({ backend: 'cpu' });
+  const { SMOKE_PRESET, settingConfig } = await import('../../src/train/presets.ts');
+  const { mergeTrainConfig } = await import('../../src/train/config.ts');
+  const { prepareSplit } = await import('../../src/train/dataset.ts');
+  const { trainSetting } = await import('../../src/train/experiment.ts');
+  const { isModelDir } = await import('../../src/pipeline/model.ts');
+  const p = SMOKE_PRESET;
+  const cfg = mergeTrainConfig(settingConfig(p, 'content'), { epochs: 1 });
+  const trainSet = await prepareSplit(data, 'train', { size: p.evalSize, cacheRoot: join(root, 'exp-cache'), intrinsic: p.intrinsic, limit: p.trainLimit, quiet: true });
+  const runDir = join(root, 'exp-run');
+  const first = await trainSetting(cfg, runDir, trainSet, trainSet.slice(0, 2), { quiet: true, setting: 'content' });
+  first.generator.dispose();
+  assert.equal(first.run.status, 'done');
+  const weights = readFileSync(join(runDir, 'generator', 'weights.bin'));
+  // what a kill between model.json and harmonia.json leaves
+  rmSync(join(runDir, 'generator', 'harmonia.json'));
+  assert.equal(isModelDir(join(runDir, 'generator')), false);
+  const again = await trainSetting(cfg, runDir, trainSet, trainSet.slice(0, 2), { quiet: true, setting: 'content' });
+  again.generator.dispose();
+  assert.equal(again.run.status, 'done', 'resumed from the final checkpoint, not reused');
+  assert.ok(isModelDir(join(runDir, 'generator')), 'the model folder is complete again');
+  assert.ok(readFileSync(join(runDir, 'generator', 'weights.bin')).equals(weights), 'with the same weights');
+  const third = await trainSetting(cfg, runDir, trainSet, trainSet.slice(0, 2), { quiet: true, setting: 'content' });
+  third.generator.dispose();
+  assert.equal(third.run.status, 'reused', 'a complete folder is reused');
+});

@@ -21,6 +21,8 @@ export interface KillTestOptions {
   strictPartial?: boolean;
   /** 'time' (random delay), 'files' (k complete files) or 'lines:<relative file>' (k lines). */
   trigger?: string;
+  /** Trials run at once (default 1); the kill plan is drawn up front, independent of this. */
+  concurrency?: number;
   minDelayMs?: number;
   maxDelayMs?: number;
   timeoutMs?: number;

@@ -25,6 +25,8 @@
  *   kills once the tree holds k complete-looking files, 'lines:<file>' once that file has k lines, k
  *   drawn uniformly from [1, the reference's count], plus a random 0..(one unit's mean time) jitter:
  *   kills then land mid-work whatever the machine's speed.
+ *   --concurrency P: run P trials at once (each in its own folder; the kill moments are drawn up front,
+ *   so the plan does not depend on P; use a progress trigger, time delays shift under load).
  * Exit status: 0 when every trial matched the reference, 1 otherwise, 2 on bad usage.
  */
 import { spawn } from 'node:child_process';
@@ -281,14 +283,23 @@ export async function runKillTest(opts) {
   const unitMs = trigger === 'time' ? 0 : (ref.ms - (ref.firstOutputMs ?? 0)) / refProgress;
   log(`reference: ${ref.ms.toFixed(0)} ms, first output at ${ref.firstOutputMs?.toFixed(0) ?? '?'} ms, ${refDigests.size} files; ` +
     (trigger === 'time' ? `kill delays uniform in [${lo.toFixed(0)}, ${hi.toFixed(0)}] ms` : `kill when ${trigger} reaches k ∈ [1, ${refProgress}] (uniform), then after 0–${unitMs.toFixed(0)} ms`));
-  const results = [];
+  // every trial's kill moments are drawn up front, so they do not depend on `concurrency`
+  const plans = [];
   for (let t = 1; t <= trials; t++) {
+    const plan = [];
+    for (let k = 0; k < kills; k++) {
+      const delay = lo + (hi - lo) * rnd();
+      const at = trigger === 'time' ? undefined : { trigger, count: 1 + Math.floor(rnd() * refProgress), jitterMs: unitMs * rnd() };
+      plan.push({ delay, at });
+    }
+    plans.push(plan);
+  }
+  const runTrial = async (t) => {
     const dir = join(work, `trial-${String(t).padStart(2, '0')}`);
     rmSync(dir, { recursive: true, force: true });
     const trial = { trial: t, kills: [], invalid: [], partialMismatch: [], rerun: undefined, leftoverTemp: [], missing: [], extra: [], differing: [], ok: false };
     for (let k = 0; k < kills; k++) {
-      const delay = lo + (hi - lo) * rnd();
-      const at = trigger === 'time' ? undefined : { trigger, count: 1 + Math.floor(rnd() * refProgress), jitterMs: unitMs * rnd() };
+      const { delay, at } = plans[t - 1][k];
       const r = await runOnce(rerunArgs(opts.command, dir, opts), dir, at ? { cwd: opts.cwd, env: opts.env, killAt: at, timeoutMs: opts.timeoutMs } : { cwd: opts.cwd, env: opts.env, killAfterMs: delay, timeoutMs: opts.timeoutMs });
       const files = listTree(dir);
       const temps = await tempFiles(dir);
@@ -314,8 +325,17 @@ export async function runKillTest(opts) {
       trial.missing.length === 0 && trial.extra.length === 0 && trial.differing.length === 0;
     log(`trial ${t}: ${trial.kills.map((e) => `${e.outcome} at ${e.at ?? `${e.delayMs} ms`} (${e.files} files, ${e.temp} temp)`).join('; ')}; rerun ${fin.code === 0 ? `${trial.rerun.ms} ms` : `FAILED ${fin.code}`}; ` +
       (trial.ok ? 'identical to the reference' : `MISMATCH ${JSON.stringify({ invalid: trial.invalid, partialMismatch: trial.partialMismatch, leftoverTemp: trial.leftoverTemp, missing: trial.missing, extra: trial.extra, differing: trial.differing, stderr: trial.rerun.stderr })}`));
-    results.push(trial);
-  }
+    return trial;
+  };
+  const results = new Array(trials);
+  let next = 1;
+  const worker = async () => {
+    while (next <= trials) {
+      const t = next++;
+      results[t - 1] = await runTrial(t);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 1, trials)) }, worker));
   const summary = {
     command: opts.command,
     reference: { ms: Math.round(ref.ms), firstOutputMs: ref.firstOutputMs === undefined ? null : Math.round(ref.firstOutputMs), files: refDigests.size },
@@ -357,6 +377,7 @@ function parseArgs(argv) {
       case '--timeout': o.timeoutMs = num(a[++i], 'timeout'); break;
       case '--cwd': o.cwd = a[++i]; break;
       case '--trigger': o.trigger = a[++i]; break;
+      case '--concurrency': o.concurrency = num(a[++i], 'concurrency'); break;
       case '--json': o.json = true; break;
       default: throw new Error(`unknown option ${k}`);
     }

@@ -55,7 +55,7 @@ test('make-composites: 10 × kill -9 mid-run, rerun completes byte-identical to 
   t.diagnostic(`source: ${source}`);
   const s = await runKillTest({
     command: [process.execPath, cli, 'make-composites', '--real', source, '--out', '{out}', '--limit', sharedAvailable() ? '6' : '5', '--quiet'],
-    trials: 10, seed: 11, trigger: 'files', strictPartial: true, work: join(root, 'kt-composites'),
+    trials: 10, seed: 11, trigger: 'files', strictPartial: true, concurrency: 2, work: join(root, 'kt-composites'),
   });
   report(t, s);
   assert.ok(s.reference.files >= 20, `the reference wrote ${s.reference.files} files`);
@@ -87,7 +87,7 @@ test('harmonize (folder, full pipeline with a generator): 10 × kill -9 mid-run,
   g.dispose();
   const s = await runKillTest({
     command: [process.execPath, cli, 'harmonize', join(root, 'h-in'), '--mask', join(root, 'h-masks'), '-o', '{out}', '--model', join(root, 'h-model'), '--stage', 'full'],
-    trials: 10, seed: 12, trigger: 'files', strictPartial: true, work: join(root, 'kt-harmonize'),
+    trials: 10, seed: 12, trigger: 'files', strictPartial: true, concurrency: 2, work: join(root, 'kt-harmonize'),
   });
   report(t, s);
   assert.equal(s.reference.files, 12);
@@ -97,7 +97,7 @@ test('harmonize (folder, full pipeline with a generator): 10 × kill -9 mid-run,
 test('intrinsic --data --cache (batch pre-computation): 5 × kill -9 mid-run, rerun completes byte-identical', { timeout: 300_000 }, async (t) => {
   const s = await runKillTest({
     command: [process.execPath, cli, 'intrinsic', '--data', data, '--cache', '{out}', '--quiet'],
-    trials: 5, seed: 13, trigger: 'files', strictPartial: true, work: join(root, 'kt-intrinsic'),
+    trials: 5, seed: 13, trigger: 'files', strictPartial: true, concurrency: 2, work: join(root, 'kt-intrinsic'),
   });
   report(t, s);
   assert.equal(s.reference.files, 16);

@@ -17,6 +17,7 @@ import {
 } from '../../src/engine/native/index.ts';
 import { broadcastPlan, stridedPlan, reductionPlan, isSuffixOf } from '../../src/engine/native/elementwise.ts';
 import { createModels, runPhase } from '../../src/engine/parallel/paperGanStep.ts';
+import { DataParallelPool, PAPER_GAN_STEP } from '../../src/engine/parallel/index.ts';
 import { Rng } from '../../src/util/random.ts';
 import { BACKEND_TOL, awayFromZero, distinct, evaluate, finiteDiffError, maxAbs, maxAbsDiff, rand, type Case } from './gradcheck.ts';
 
@@ -239,6 +240,29 @@ test('native addon: concurrent calls from 2 worker threads (as the data-parallel
     }
     assert.ok(maxAbs(ref.dw) > 0 && maxAbs(ref.y) > 0);
   }
+});
+
+test('data-parallel pool: 2 workers on native give the losses of 2 workers on wasm (the addon used to corrupt or crash here)', { skip }, async () => {
+  const H = 32, N = 4;
+  const r = (n: number, k: number) => Float32Array.from({ length: n }, (_, i) => (Math.sin(i * 0.1 + k) + 1) / 2);
+  const batch = { input: { data: r(N * H * H * 3, 1), shape: [N, H, H, 3] }, target: { data: r(N * H * H * 3, 2), shape: [N, H, H, 3] } };
+  const run = async (backend: 'native' | 'wasm'): Promise<number[]> => {
+    const pool = await DataParallelPool.create({ module: PAPER_GAN_STEP, workers: 2, backend, options: { generator: { base: 8 }, discriminator: { base: 8 } } });
+    try {
+      assert.equal(pool.engine.backend, backend);
+      const losses: number[] = [];
+      for (let s = 0; s < 4; s++) {
+        const rep = await pool.step(batch);
+        losses.push(rep.G.losses.g_total, rep.D.losses.d_total);
+      }
+      return losses;
+    } finally {
+      await pool.close();
+    }
+  };
+  const ref = await run('wasm');
+  const got = await run('native');
+  got.forEach((v, i) => assert.ok(Math.abs(v - ref[i]) <= 1e-5 * Math.abs(ref[i]), `loss ${i}: native ${v} vs wasm ${ref[i]}`));
 });
 
 test('broadcastPlan / stridedPlan / reductionPlan / isSuffixOf (pure)', () => {

@@ -2,14 +2,19 @@
  * Intrinsic Compositing stage: speed, procedural accuracy and dataset evaluation.
  *
  *   node --import tsx bench/intrinsic.ts speed [--size 1024] [--runs 5]
- *   node --import tsx bench/intrinsic.ts procedural [--count 50] [--seed0 1000] [--size 256]
- *   node --import tsx bench/intrinsic.ts dataset --data <iHarmony4 root> --split test|train [--limit N] [--configs name,...] [--options JSON]
+ *   node --import tsx bench/intrinsic.ts procedural [--count 50] [--seed0 1000] [--size 256] [--light-model models/light]
+ *   node --import tsx bench/intrinsic.ts dataset --data <iHarmony4 root> --split test|train [--limit N] [--configs name,...] [--options JSON] [--light-model models/light]
+ *
+ * The learned light estimator (models/light/, `harmonia train-light`, training seeds ≥ 1,000,000) is
+ * loaded from --light-model (default: the shipped one); the evaluation seeds here start at 1000.
  *
  * Dataset protocol (docs/MISSION.md §3): composite, prediction and real resized to 256² (bilinear), mask
  * nearest, foreground = mask > 0.5; MSE, PSNR, fMSE on 0–255; per-image means; worse-share = share of
  * images whose fMSE is above the composite's.
  */
 import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
+import { loadLightModel, DEFAULT_LIGHT_MODEL_DIR } from '../src/intrinsic/batch.ts';
 import { semiHarmonize, angleBetweenDeg, accumulateLightStats, fitLightOfficial, fitLightLeastSquares, lightDirection, type IntrinsicOptions } from '../src/intrinsic/index.ts';
 import { makeProceduralComposite } from '../src/data/procedural.ts';
 import { readIHarmonyDataset } from '../src/data/iharmony4.ts';
@@ -23,9 +28,12 @@ const { positionals, values } = parseArgs({
   options: {
     size: { type: 'string' }, runs: { type: 'string' }, count: { type: 'string' }, seed0: { type: 'string' },
     data: { type: 'string' }, split: { type: 'string' }, limit: { type: 'string' }, configs: { type: 'string' }, options: { type: 'string' },
+    'light-model': { type: 'string' },
   },
 });
 const mode = positionals[0] ?? 'speed';
+const lightModelDir = values['light-model'] ?? DEFAULT_LIGHT_MODEL_DIR;
+const lightModel = existsSync(lightModelDir) ? await loadLightModel(lightModelDir) : undefined;
 
 /** The ablation: albedo only / shading only / both, plus the guided-filter decomposition. */
 const CONFIGS: Record<string, IntrinsicOptions> = {
@@ -33,6 +41,11 @@ const CONFIGS: Record<string, IntrinsicOptions> = {
   albedo: { stages: { albedo: true, shading: false } },
   shading: { stages: { albedo: false, shading: true } },
   'both-guided': { decomposition: 'guided' },
+  ...(lightModel ? {
+    'both-learned': { lightModel },
+    'albedo-learned': { lightModel, stages: { albedo: true, shading: false } },
+    'shading-learned': { lightModel, stages: { albedo: false, shading: true } },
+  } : {}),
 };
 
 function median(a: number[]): number {
@@ -77,6 +90,7 @@ async function procedural(): Promise<void> {
   const size = Number(values.size ?? 256);
   const extra: IntrinsicOptions = values.options ? JSON.parse(values.options) : {};
   const dirStats: number[] = [];
+  const dirLearned: number[] = [];
   const dirOfficial: number[] = [];
   const dirLs: number[] = [];
   const fitOnlyOfficial: number[] = [];
@@ -84,6 +98,7 @@ async function procedural(): Promise<void> {
   const albErr: number[] = [];
   const shdErr: number[] = [];
   const f: Record<string, number[]> = { composite: [], both: [], albedo: [], shading: [], 'both (true light)': [] };
+  if (lightModel) { f['both (learned light)'] = []; f['shading (learned light)'] = []; }
   for (let s = 0; s < count; s++) {
     const pc = makeProceduralComposite({ seed: seed0 + s, width: size, height: size });
     const sc = pc.scene;
@@ -95,6 +110,10 @@ async function procedural(): Promise<void> {
       albedo: { ...extra, stages: { albedo: true, shading: false } },
       shading: { ...extra, stages: { albedo: false, shading: true } },
       'both (true light)': { ...extra, light: [truth[0] * lt.strength, truth[1] * lt.strength, truth[2] * lt.strength, lt.ambient] },
+      ...(lightModel ? {
+        'both (learned light)': { ...extra, lightModel },
+        'shading (learned light)': { ...extra, lightModel, stages: { albedo: false, shading: true } },
+      } : {}),
     };
     {
       // the fit alone: true normals and true shading of the real scene, official validity rule
@@ -113,6 +132,7 @@ async function procedural(): Promise<void> {
     for (const [name, o] of Object.entries(runs)) {
       const r = semiHarmonize(pc.composite, pc.mask, o);
       f[name].push(imageMetrics(toEvalImage(r.semiHarmonized), gt, m).fmse ?? 0);
+      if (name === 'both (learned light)') dirLearned.push(angleBetweenDeg(r.intermediates.light.direction, truth));
       if (name === 'both') {
         dirStats.push(angleBetweenDeg(r.intermediates.light.direction, truth));
         // light fits with the scene's true background normals (what a normal network would give)
@@ -141,6 +161,7 @@ async function procedural(): Promise<void> {
   console.log(`light direction error (deg), median / mean: statistics (default, bg shading only) ${median(dirStats).toFixed(1)} / ${mean(dirStats).toFixed(1)}; ` +
     `official grid+Adam with true bg normals ${median(dirOfficial).toFixed(1)} / ${mean(dirOfficial).toFixed(1)}; ` +
     `constrained LS with true bg normals ${median(dirLs).toFixed(1)} / ${mean(dirLs).toFixed(1)}`);
+  if (lightModel) console.log(`learned light estimator (${lightModelDir}): median / mean ${median(dirLearned).toFixed(1)} / ${mean(dirLearned).toFixed(1)}`);
   console.log(`light fit alone (true normals + true shading): official ${median(fitOnlyOfficial).toFixed(1)} / ${mean(fitOnlyOfficial).toFixed(1)}; constrained LS ${median(fitOnlyLs).toFixed(1)} / ${mean(fitOnlyLs).toFixed(1)}`);
   console.log(`decomposition RMSE after the best global scale: shading ${mean(shdErr).toFixed(3)} (linear units), albedo ${mean(albErr).toFixed(3)} (linear)`);
   console.log('| | mean fMSE | median fMSE | worse-share |');

@@ -22,6 +22,7 @@ export * from './image/color.ts';
 export { parseCompositeName, compositeFileName, maskFileName, readIHarmonyDataset, checkSampleSizes, writeSubsetLists } from './data/iharmony4.ts';
 export type { HarmonizationSample, Split } from './data/iharmony4.ts';
 export { renderScene, makeProceduralComposite, writeProceduralDataset, lambertShading, randomLight, composeSrgb, SHADING_SCALE, PROCEDURAL_SUBSET } from './data/procedural.ts';
+export { illuminantColor } from './data/procedural.ts';
 export type { SceneLight, ProceduralScene, ProceduralComposite, ObjectKind } from './data/procedural.ts';
 export { harmonize, harmonizeWithReport } from './pipeline/harmonize.ts';
 export type { HarmonizeOptions, HarmonizeReport } from './pipeline/harmonize.ts';
@@ -41,6 +42,9 @@ export type {
   DecompositionMethod, DecomposeOptions, ShadingModel, ReshadeOptions,
 } from './intrinsic/index.ts';
 export { precomputeSemiHarmonized, semiHarmonizedCachePath } from './intrinsic/batch.ts';
+export { loadLightModel, DEFAULT_LIGHT_MODEL_DIR } from './intrinsic/batch.ts';
+export { backgroundShading, estimateLightLearned, lightFeatures, lightModelFromLayers, runLightModel } from './intrinsic/index.ts';
+export type { LightModel, LearnedLightEstimate } from './intrinsic/index.ts';
 export type { PrecomputeOptions, PrecomputeResult } from './intrinsic/batch.ts';
 export { makeComposites, synthesizeComposite, foregroundPixels, foregroundMse255, DEFAULT_MIN_FMSE, DEFAULT_MAX_FMSE } from './data/composites.ts';
 export type { SynthesisOptions, SynthesisRecord, SynthesisSummary } from './data/composites.ts';

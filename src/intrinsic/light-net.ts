@@ -204,15 +204,22 @@ export function lightTargets(direction: readonly number[], strength: number, amb
   return Float32Array.from([direction[0], direction[1], direction[2], Math.log(Math.max(1e-4, strength) / m), Math.log(Math.max(1e-4, ambient) / m)]);
 }
 
-/** The MLP as a tf.Sequential of dense layers (relu hidden layers, linear output). */
-export function buildLightNet(hidden: readonly number[] = [64, 64], seed = 0): tf.Sequential {
+/**
+ * The MLP as a tf.Sequential of dense layers (relu hidden layers, linear output), optionally with
+ * dropout after each hidden layer (training only; skipped by lightModelFromLayers) and an L2 penalty
+ * on the kernels.
+ */
+export function buildLightNet(hidden: readonly number[] = [64, 64], seed = 0, opts: { dropout?: number; l2?: number } = {}): tf.Sequential {
   const model = tf.sequential();
+  const reg = opts.l2 ? tf.regularizers.l2({ l2: opts.l2 }) : undefined;
   hidden.forEach((units, i) => {
     model.add(tf.layers.dense({
       units, activation: 'relu', name: `light_dense${i}`,
       ...(i === 0 ? { inputShape: [LIGHT_FEATURE_COUNT] } : {}),
       kernelInitializer: tf.initializers.heNormal({ seed: seed + i }),
+      ...(reg ? { kernelRegularizer: reg } : {}),
     }));
+    if (opts.dropout) model.add(tf.layers.dropout({ rate: opts.dropout, seed: seed + 50 + i, name: `light_dropout${i}` }));
   });
   model.add(tf.layers.dense({ units: LIGHT_NET_OUTPUTS, activation: 'linear', name: 'light_out', kernelInitializer: tf.initializers.glorotNormal({ seed: seed + 99 }) }));
   return model;
@@ -221,6 +228,7 @@ export function buildLightNet(hidden: readonly number[] = [64, 64], seed = 0): t
 /**
  * Folds a feature standardisation (x − mean) / std into the first dense layer, so the saved model
  * takes raw features: W' = W / std (per input row), b' = b − Σ_i (mean_i / std_i)·W_i.
+ * std = ∞ drops an input (its row becomes 0).
  */
 export function foldStandardization(model: tf.LayersModel, mean: Float32Array, std: Float32Array): void {
   const first = model.layers[0];
@@ -232,6 +240,7 @@ export function foldStandardization(model: tf.LayersModel, mean: Float32Array, s
   const W2 = new Float32Array(W.length);
   for (let i = 0; i < nin; i++) {
     for (let o = 0; o < nout; o++) {
+      if (std[i] === Infinity) continue;
       W2[i * nout + o] = W[i * nout + o] / std[i];
       b[o] -= (mean[i] / std[i]) * W[i * nout + o];
     }
@@ -247,6 +256,7 @@ export function foldStandardization(model: tf.LayersModel, mean: Float32Array, s
 export function lightModelFromLayers(model: tf.LayersModel): LightModel {
   const layers: DenseLayer[] = [];
   for (const layer of model.layers) {
+    if (layer.getClassName() === 'Dropout') continue; // identity at inference
     const cfg = layer.getConfig();
     if (layer.getClassName() !== 'Dense') throw new HarmoniaError(`light model: layer "${layer.name}" is ${layer.getClassName()}, only Dense layers are supported`);
     const act = String(cfg.activation ?? 'linear');

@@ -56,7 +56,7 @@ export function lightTrainingRows(seed: number, size: number): Float32Array {
 export const trainLightCommand: Command = {
   name: 'train-light',
   summary: 'train the learned background-light estimator of the intrinsic stage on procedural scenes',
-  usage: 'harmonia train-light [--out models/light] [--count 3000] [--size 128] [--seed0 1000000] [--epochs 400] [--features cache.bin]',
+  usage: 'harmonia train-light [--out models/light] [--count 3000] [--size 128] [--seed0 1000000] [--epochs 400] [--hidden 64,64] [--dropout 0] [--l2 0] [--lr 0.001] [--features cache.bin]',
   options: {
     out: { type: 'string', default: 'models/light', description: 'output folder (model.json + weights.bin)' },
     count: { type: 'string', default: '3000', description: 'procedural training scenes (each also mirrored)' },
@@ -64,6 +64,9 @@ export const trainLightCommand: Command = {
     seed0: { type: 'string', default: '1000000', description: 'first training seed' },
     epochs: { type: 'string', default: '400', description: 'training epochs' },
     hidden: { type: 'string', default: '64,64', description: 'hidden layer widths' },
+    dropout: { type: 'string', default: '0', description: 'dropout rate after each hidden layer (training only)' },
+    l2: { type: 'string', default: '0', description: 'L2 penalty on the kernels' },
+    lr: { type: 'string', default: '0.001', description: 'Adam learning rate' },
     'val-fraction': { type: 'string', default: '0.1', description: 'share of the training scenes held out for model selection' },
     features: { type: 'string', description: 'feature cache file (read when it exists, else written)' },
     quiet: { type: 'boolean', default: false, description: 'no progress bar' },
@@ -76,6 +79,12 @@ export const trainLightCommand: Command = {
     const hidden = String(values.hidden).split(',').map((v) => intArg(v, 'hidden', 1));
     const valFraction = Number(values['val-fraction']);
     if (!(valFraction > 0 && valFraction < 0.5)) throw new HarmoniaError(`--val-fraction must be in (0, 0.5), got "${String(values['val-fraction'])}"`);
+    const dropout = Number(values.dropout);
+    const l2 = Number(values.l2);
+    const lr = Number(values.lr);
+    if (!(dropout >= 0 && dropout < 1)) throw new HarmoniaError(`--dropout must be in [0, 1), got "${String(values.dropout)}"`);
+    if (!(l2 >= 0)) throw new HarmoniaError(`--l2 must be ≥ 0, got "${String(values.l2)}"`);
+    if (!(lr > 0)) throw new HarmoniaError(`--lr must be > 0, got "${String(values.lr)}"`);
     const out = String(values.out);
     const cacheFile = typeof values.features === 'string' ? values.features : undefined;
     let rows: Float32Array;
@@ -118,14 +127,17 @@ export const trainLightCommand: Command = {
     const std = new Float32Array(LIGHT_FEATURE_COUNT);
     for (let i = 0; i < tr.n; i++) for (let f = 0; f < LIGHT_FEATURE_COUNT; f++) mean[f] += tr.x[i * LIGHT_FEATURE_COUNT + f] / tr.n;
     for (let i = 0; i < tr.n; i++) for (let f = 0; f < LIGHT_FEATURE_COUNT; f++) std[f] += (tr.x[i * LIGHT_FEATURE_COUNT + f] - mean[f]) ** 2 / tr.n;
-    for (let f = 0; f < LIGHT_FEATURE_COUNT; f++) std[f] = Math.sqrt(std[f]) + 1e-6;
+    // constant features (e.g. the valid share of regions that are always valid here) get std = ∞:
+    // the network never sees them and folding zeroes their weights, so a different value at inference
+    // (a real photo) cannot blow up an activation
+    for (let f = 0; f < LIGHT_FEATURE_COUNT; f++) std[f] = std[f] < 1e-12 ? Infinity : Math.sqrt(std[f]) + 1e-6;
     const standardize = (x: Float32Array): Float32Array => x.map((v, i) => (v - mean[i % LIGHT_FEATURE_COUNT]) / std[i % LIGHT_FEATURE_COUNT]);
 
     await initEngine({ quiet: true });
-    const model = buildLightNet(hidden, seed0);
+    const model = buildLightNet(hidden, seed0, { dropout, l2 });
     const lossWeights = tf.tensor1d([1, 1, 1, 0.25, 0.25]);
     model.compile({
-      optimizer: tf.train.adam(1e-3),
+      optimizer: tf.train.adam(lr),
       loss: (yt: tf.Tensor, yp: tf.Tensor) => tf.mean(tf.mul(tf.square(tf.sub(yt, yp)), lossWeights)),
     });
     const xt = tf.tensor2d(standardize(tr.x), [tr.n, LIGHT_FEATURE_COUNT]);

@@ -4,6 +4,7 @@
  * tensor (tf.memory() identical before and after) and keeps memory flat: after a 100-image warm-up,
  * heap in use (after a forced GC) grows by ≤ 8 MiB and RSS by ≤ 64 MiB over the remaining 900 images.
  * A leak of one 48×48 float image per item would add 26 MiB of heap; one tensor per item, 1,000 tensors.
+ * Then 300 images through a model folder path (the CLI's route: G on ONNX Runtime when installed), same bounds.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,7 +31,7 @@ function heapMiB(): { heap: number; rss: number } {
   return { heap: m.heapUsed / 2 ** 20, rss: m.rss / 2 ** 20 };
 }
 
-test('harmonizeBatch over 1,000 images (48×48, full pipeline with a tfjs generator): no tensor leak, heap and RSS flat', { timeout: 240_000 }, async (t) => {
+test('harmonizeBatch over 1,000 images (48×48, full pipeline with a tfjs generator, then 300 through the model path): no tensor leak, heap and RSS flat', { timeout: 240_000 }, async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'harmonia-memory-'));
   try {
     const engine = await initEngine();
@@ -92,6 +93,25 @@ test('harmonizeBatch over 1,000 images (48×48, full pipeline with a tfjs genera
     assert.ok(peakRss - base.rss <= 64, `RSS grew by ${(peakRss - base.rss).toFixed(0)} MiB (bound 64 MiB)`);
     t.diagnostic(`growth over 900 images: heap ${(end.heap - base.heap).toFixed(2)} MiB (peak +${(peakHeap - base.heap).toFixed(2)}), rss peak +${(peakRss - base.rss).toFixed(0)} MiB`);
     model.generator.dispose();
+
+    // the same folder through a model *path*: the product's default, G on ONNX Runtime when installed
+    const items2 = pairFolder(join(root, 'in'), join(root, 'masks'), join(root, 'out2')).slice(0, 300);
+    mkdirSync(join(root, 'out2'));
+    const opts2 = { model: join(root, 'model'), stage: 'full' as const, quiet: true };
+    await harmonizeBatch(items2.slice(0, 50), opts2);
+    const tensors2 = tf.memory().numTensors;
+    const base2 = heapMiB();
+    let peak2 = base2;
+    for (let s = 50; s < items2.length; s += 50) {
+      await harmonizeBatch(items2.slice(s, s + 50), opts2);
+      const m = heapMiB();
+      peak2 = { heap: Math.max(peak2.heap, m.heap), rss: Math.max(peak2.rss, m.rss) };
+    }
+    t.diagnostic(`model path (ONNX Runtime when installed), 250 images after a 50-image warm-up: heap ${base2.heap.toFixed(1)} → peak ${peak2.heap.toFixed(1)} MiB, rss ${base2.rss.toFixed(0)} → peak ${peak2.rss.toFixed(0)} MiB`);
+    assert.equal(tf.memory().numTensors, tensors2);
+    assert.ok(peak2.heap - base2.heap <= 8, `heap grew by ${(peak2.heap - base2.heap).toFixed(1)} MiB (bound 8 MiB)`);
+    assert.ok(peak2.rss - base2.rss <= 64, `RSS grew by ${(peak2.rss - base2.rss).toFixed(0)} MiB (bound 64 MiB)`);
+    assert.equal(readdirSync(join(root, 'out2')).filter((f) => f.endsWith('.png')).length, 300);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -20,7 +20,7 @@ import { promises as fsp } from 'node:fs';
 import sharp from 'sharp';
 import { HarmoniaError } from '../errors.ts';
 import { Rng, hashString } from '../util/random.ts';
-import { writeFileAtomic } from '../image/atomic.ts';
+import { writeFileAtomic, removeStaleTempFiles } from '../image/atomic.ts';
 import { writeImage, writeMask } from '../image/io.ts';
 import { hsvToRgb, gammaToLinear } from '../image/color.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
@@ -474,6 +474,9 @@ export async function writeProceduralDataset(
   const testSet = new Set(order.slice(0, nTest));
   const sub = join(outDir, PROCEDURAL_SUBSET);
   for (const d of ['composite_images', 'masks', 'real_images', 'intrinsics']) await fsp.mkdir(join(sub, d), { recursive: true });
+  // a resumed run first removes the temp files of writes that a killed run left unfinished
+  const scenes = (await fsp.readdir(join(sub, 'intrinsics'), { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => join(sub, 'intrinsics', e.name));
+  for (const d of [outDir, sub, ...['composite_images', 'masks', 'real_images'].map((x) => join(sub, x)), ...scenes]) await removeStaleTempFiles(d);
   const names = { train: [] as string[], test: [] as string[] };
   for (let i = 0; i < count; i++) {
     const real = proceduralRealName(i);

@@ -160,3 +160,18 @@ test('experiment: a run folder whose generator lacks harmonia.json (killed while
   third.generator.dispose();
   assert.equal(third.run.status, 'reused', 'a complete folder is reused');
 });
+
+test('make-procedural (writeProceduralDataset) resumed over a killed run removes the temp files the killed writes left, in every folder it writes', async () => {
+  // the trial runs of `harmonia make-procedural` are in docs/RELIABILITY.md (10/10 after this fix); here the
+  // leftovers of a dead writer (pid 2^22 + 1 is above Linux's pid_max default, so never alive) are planted
+  const dead = 4194305;
+  const dirs = ['', PROCEDURAL_SUBSET, `${PROCEDURAL_SUBSET}/composite_images`, `${PROCEDURAL_SUBSET}/masks`, `${PROCEDURAL_SUBSET}/real_images`, `${PROCEDURAL_SUBSET}/intrinsics/proc00003`];
+  const { writeFileSync } = await import('node:fs');
+  const planted = dirs.map((d, i) => join(data, d, `.planted${i}.png.${dead}.1700000000000.${i}.tmp`));
+  for (const p of planted) writeFileSync(p, 'half-written');
+  const before = await treeDigests(data);
+  await writeProceduralDataset(data, { count: 16, seed: 9, width: 64, height: 64, testFraction: 0.25 });
+  for (const p of planted) assert.equal(existsSync(p), false, `${p} removed`);
+  assert.deepEqual(await tempFiles(data), []);
+  assert.deepEqual(compareDigests(before, await treeDigests(data)), { missing: [], extra: [], differing: [] }, 'the finished files are untouched');
+});

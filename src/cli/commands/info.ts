@@ -5,7 +5,7 @@ import { tf } from '../../engine/tf.ts';
 export const info: Command = {
   name: 'info',
   summary: 'show the TensorFlow.js backend Harmonia picks and its versions',
-  usage: 'harmonia info [--backend auto|tensorflow|wasm|cpu]',
+  usage: 'harmonia info [--backend auto|tensorflow|native|wasm|cpu]',
   options: {
     backend: { type: 'string', default: 'auto', description: 'backend to initialise' },
   },

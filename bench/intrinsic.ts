@@ -15,7 +15,7 @@
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { loadLightModel, DEFAULT_LIGHT_MODEL_DIR } from '../src/intrinsic/batch.ts';
-import { semiHarmonize, angleBetweenDeg, accumulateLightStats, fitLightOfficial, fitLightLeastSquares, lightDirection, type IntrinsicOptions } from '../src/intrinsic/index.ts';
+import { CAPTURE_ALBEDO_STRENGTHS, semiHarmonize, angleBetweenDeg, accumulateLightStats, fitLightOfficial, fitLightLeastSquares, lightDirection, type IntrinsicOptions } from '../src/intrinsic/index.ts';
 import { makeProceduralComposite } from '../src/data/procedural.ts';
 import { readIHarmonyDataset } from '../src/data/iharmony4.ts';
 import { readImage, readMask } from '../src/image/io.ts';
@@ -41,6 +41,7 @@ const CONFIGS: Record<string, IntrinsicOptions> = {
   albedo: { stages: { albedo: true, shading: false } },
   shading: { stages: { albedo: false, shading: true } },
   'both-guided': { decomposition: 'guided' },
+  'both-capture': { strengths: CAPTURE_ALBEDO_STRENGTHS },
   ...(lightModel ? {
     'both-learned': { lightModel },
     'albedo-learned': { lightModel, stages: { albedo: true, shading: false } },
@@ -98,7 +99,8 @@ async function procedural(): Promise<void> {
   const albErr: number[] = [];
   const shdErr: number[] = [];
   const f: Record<string, number[]> = { composite: [], both: [], albedo: [], shading: [], 'both (true light)': [] };
-  if (lightModel) { f['both (learned light)'] = []; f['shading (learned light)'] = []; }
+  f['both, capture λ'] = []; f['albedo, capture λ'] = [];
+  if (lightModel) { f['both (learned light)'] = []; f['shading (learned light)'] = []; f['both (learned light), capture λ'] = []; }
   for (let s = 0; s < count; s++) {
     const pc = makeProceduralComposite({ seed: seed0 + s, width: size, height: size });
     const sc = pc.scene;
@@ -110,9 +112,12 @@ async function procedural(): Promise<void> {
       albedo: { ...extra, stages: { albedo: true, shading: false } },
       shading: { ...extra, stages: { albedo: false, shading: true } },
       'both (true light)': { ...extra, light: [truth[0] * lt.strength, truth[1] * lt.strength, truth[2] * lt.strength, lt.ambient] },
+      'both, capture λ': { ...extra, strengths: CAPTURE_ALBEDO_STRENGTHS },
+      'albedo, capture λ': { ...extra, strengths: CAPTURE_ALBEDO_STRENGTHS, stages: { albedo: true, shading: false } },
       ...(lightModel ? {
         'both (learned light)': { ...extra, lightModel },
         'shading (learned light)': { ...extra, lightModel, stages: { albedo: false, shading: true } },
+        'both (learned light), capture λ': { ...extra, lightModel, strengths: CAPTURE_ALBEDO_STRENGTHS },
       } : {}),
     };
     {

@@ -195,6 +195,15 @@ export interface AlbedoStrengths {
 
 export const DEFAULT_ALBEDO_STRENGTHS: AlbedoStrengths = { wb: 0.5, curve: 0.3, saturation: 0.5, exposure: 0.5 };
 
+/**
+ * Strengths for composites whose foreground differs from its true appearance by the capture condition
+ * only (illuminant colour / white balance and exposure, as in the procedural composites): white balance
+ * and exposure transfer, no curve or saturation transfer (those reshape the object's own colour
+ * distribution toward the background's, which only helps when the composite was made by colour
+ * statistics transfer, as in iHarmony4 / the Lalonde composites, where the defaults are better).
+ */
+export const CAPTURE_ALBEDO_STRENGTHS: AlbedoStrengths = { wb: 0.5, curve: 0, saturation: 0, exposure: 0.5 };
+
 export interface AlbedoSolveOptions {
   strengths?: Partial<AlbedoStrengths>;
   /** Statistics use at most this many pixels per region (regular subsampling; default 200,000). */

@@ -25,7 +25,7 @@ import { insideDistance, outsideDistance } from './edt.ts';
 import { inflateNormals } from './normals.ts';
 import { reshade, type ReshadeOptions } from './reshade.ts';
 import { bilinearTaps, gaussianBlur } from './filters.ts';
-import { estimateLightLearned, type LightModel } from './light-net.ts';
+import { estimateLightLearned, LIGHT_NET_INPUT_SIDE, type LightModel } from './light-net.ts';
 
 export type LightMethod = 'statistics' | 'official' | 'least-squares' | 'learned';
 
@@ -188,7 +188,11 @@ export function semiHarmonize(composite: FloatImage, mask: Mask, options: Intrin
       light = lightInfo(est.coeffs, 'statistics');
     } else if (method === 'learned') {
       if (!options.lightModel) throw new HarmoniaError('semiHarmonize: lightMethod "learned" needs lightModel (models/light/)');
-      const est = estimateLightLearned(options.lightModel, sS, valid, sw, sh);
+      // the estimator decomposes its own copy at the training resolution (long side LIGHT_NET_INPUT_SIDE)
+      const small = Math.max(W, H) > LIGHT_NET_INPUT_SIDE
+        ? backgroundShading(composite, mask, { decomposition: options.decomposition, decomposeOptions: options.decomposeOptions, analysisMaxSide: LIGHT_NET_INPUT_SIDE })
+        : bg;
+      const est = estimateLightLearned(options.lightModel, small.shading, small.valid, small.width, small.height);
       if (est) light = lightInfo(est.coeffs, 'learned');
       else notes.push('shading stage skipped: too little valid background for the learned light estimate');
     } else {
@@ -451,7 +455,7 @@ export { decompose, evaluateShading, albedoFromShading, screenedPoisson, logLumi
 export type { DecomposeOptions, DecompositionMethod, ShadingModel } from './decompose.ts';
 export {
   applyAlbedoEdits, applyEditPixel, applyEditsPixel, compileEdits, identityAlbedoParams, isIdentityEdit, solveAlbedoParams,
-  curveFromTargets, DEFAULT_ALBEDO_STRENGTHS, EDIT_ORDER,
+  curveFromTargets, DEFAULT_ALBEDO_STRENGTHS, CAPTURE_ALBEDO_STRENGTHS, EDIT_ORDER,
 } from './albedo.ts';
 export type { AlbedoEdit, AlbedoParams, AlbedoStrengths, AlbedoSolveOptions, AlbedoSolveResult, CompiledEdits } from './albedo.ts';
 export {
@@ -461,7 +465,7 @@ export {
 export type { LightCoeffs, LightStats, OfficialFitResult, ShadingLightEstimate, ShadingLightOptions } from './light.ts';
 export {
   lightFeatures, runLightModel, estimateLightLearned, lightTargets, buildLightNet, foldStandardization, lightModelFromLayers,
-  mirrorHorizontal, LIGHT_FEATURE_COUNT, LIGHT_FEATURE_GRID, LIGHT_NET_OUTPUTS,
+  mirrorHorizontal, LIGHT_FEATURE_COUNT, LIGHT_FEATURE_GRID, LIGHT_NET_OUTPUTS, LIGHT_NET_INPUT_SIDE,
 } from './light-net.ts';
 export type { LightModel, DenseLayer, LearnedLightEstimate } from './light-net.ts';
 export { squaredDistanceTransform, insideDistance, outsideDistance } from './edt.ts';

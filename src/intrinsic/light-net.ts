@@ -22,6 +22,11 @@ import { tf } from '../engine/tf.ts';
 import type { LightCoeffs } from './light.ts';
 
 export const LIGHT_FEATURE_GRID = 48;
+/**
+ * Long side of the copy the learned estimator decomposes (the training scenes' size): its features then
+ * come from the same decomposition scale whatever the input resolution.
+ */
+export const LIGHT_NET_INPUT_SIDE = 128;
 export const LIGHT_FEATURE_COUNT = 118;
 export const LIGHT_NET_OUTPUTS = 5;
 

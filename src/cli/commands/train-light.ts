@@ -17,7 +17,7 @@ import { saveModel } from '../../models/io.ts';
 import { makeProceduralComposite } from '../../data/procedural.ts';
 import {
   backgroundShading, buildLightNet, foldStandardization, lightFeatures, lightModelFromLayers, lightTargets, mirrorHorizontal,
-  runLightModel, angleBetweenDeg, LIGHT_FEATURE_COUNT, LIGHT_NET_OUTPUTS,
+  runLightModel, angleBetweenDeg, LIGHT_FEATURE_COUNT, LIGHT_NET_OUTPUTS, LIGHT_NET_INPUT_SIDE,
 } from '../../intrinsic/index.ts';
 
 function intArg(v: unknown, name: string, min: number): number {
@@ -33,7 +33,7 @@ export function lightTrainingRows(seed: number, size: number): Float32Array {
   const pc = makeProceduralComposite({ seed, width: size, height: size });
   const bg = backgroundShading(pc.composite, pc.mask);
   const { width: w, height: h } = bg;
-  if (w !== size || h !== size) throw new HarmoniaError(`train-light: --size ${size} is above the solve grid (512)`);
+  if (w !== size || h !== size) throw new HarmoniaError(`train-light: scenes of ${size} px must be analysed at full size, got ${w}×${h}`);
   const l = pc.scene.light;
   // scale between the decomposed and the true shading over the valid background (median log ratio)
   const ratios: number[] = [];
@@ -56,11 +56,10 @@ export function lightTrainingRows(seed: number, size: number): Float32Array {
 export const trainLightCommand: Command = {
   name: 'train-light',
   summary: 'train the learned background-light estimator of the intrinsic stage on procedural scenes',
-  usage: 'harmonia train-light [--out models/light] [--count 3000] [--size 128] [--seed0 1000000] [--epochs 400] [--hidden 64,64] [--dropout 0] [--l2 0] [--lr 0.001] [--features cache.bin]',
+  usage: 'harmonia train-light [--out models/light] [--count 3000] [--seed0 1000000] [--epochs 400] [--hidden 64,64] [--dropout 0] [--l2 0] [--lr 0.001] [--features cache.bin]',
   options: {
     out: { type: 'string', default: 'models/light', description: 'output folder (model.json + weights.bin)' },
     count: { type: 'string', default: '3000', description: 'procedural training scenes (each also mirrored)' },
-    size: { type: 'string', default: '128', description: 'scene size in pixels' },
     seed0: { type: 'string', default: '1000000', description: 'first training seed' },
     epochs: { type: 'string', default: '400', description: 'training epochs' },
     hidden: { type: 'string', default: '64,64', description: 'hidden layer widths' },
@@ -73,7 +72,7 @@ export const trainLightCommand: Command = {
   },
   async run({ values }) {
     const count = intArg(values.count, 'count', 20);
-    const size = intArg(values.size, 'size', 32);
+    const size = LIGHT_NET_INPUT_SIDE; // the estimator decomposes a copy of this long side at inference
     const seed0 = intArg(values.seed0, 'seed0', 0);
     const epochs = intArg(values.epochs, 'epochs', 1);
     const hidden = String(values.hidden).split(',').map((v) => intArg(v, 'hidden', 1));

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { renderScene, makeProceduralComposite, writeProceduralDataset, lambertShading, SHADING_SCALE } from '../../src/data/procedural.ts';
+import { renderScene, makeProceduralComposite, writeProceduralDataset, lambertShading, illuminantColor, SHADING_SCALE } from '../../src/data/procedural.ts';
 import { readIHarmonyDataset } from '../../src/data/iharmony4.ts';
 import { readImage, readMask } from '../../src/image/io.ts';
 
@@ -127,4 +127,38 @@ test('writeProceduralDataset: iHarmony4 layout, exact split, ground-truth files,
   }
   await writeProceduralDataset(a, { count: 10, seed: 1, width: 48, height: 40, testFraction: 0.2 });
   assert.deepEqual(files(a), files(b));
+});
+
+test('illuminant colour: albedo = reflectance ⊙ colour; the composite object keeps its reflectance under the foreign light and colour', () => {
+  // the colour axis: max channel 1, warm (red > blue) for t < 0, cool for t > 0, white at 0
+  assert.deepEqual(illuminantColor(0), [1, 1, 1]);
+  const warm = illuminantColor(-1), cool = illuminantColor(1);
+  assert.deepEqual(warm, [1, 0.75, 0.5]);
+  assert.ok(cool[2] === 1 && cool[0] < 0.7);
+  for (const t of [-0.7, -0.2, 0.3, 0.9]) assert.equal(Math.max(...illuminantColor(t, 0.04)), 1);
+  const pc = makeProceduralComposite({ seed: 21, width: 64, height: 64 });
+  const sc = pc.scene;
+  const cs = sc.light.color!, cf = pc.foreignLight.color!;
+  assert.ok(cs && cf, 'random lights carry a colour');
+  for (let k = 0; k < 3; k++) assert.ok(Math.abs(pc.foreignAlbedoGain[k] - cf[k] / cs[k]) < 1e-12);
+  assert.ok(pc.foreignAlbedoGain.some((g) => Math.abs(g - 1) >= 0.15));
+  let fg = 0;
+  for (let i = 0; i < 64 * 64; i++) {
+    const n = [sc.normals.data[i * 3], sc.normals.data[i * 3 + 1], sc.normals.data[i * 3 + 2]];
+    const sf = lambertShading(n, pc.foreignLight);
+    for (let k = 0; k < 3; k++) {
+      const r = sc.reflectance.data[i * 3 + k];
+      assert.ok(Math.abs(sc.albedo.data[i * 3 + k] - r * cs[k]) < 1e-6, 'albedo = reflectance ⊙ illuminant');
+      assert.ok(Math.abs(sc.image.data[i * 3 + k] - Math.pow(Math.min(1, r * cs[k] * sc.shading.data[i]), 1 / 2.2)) < 1e-5);
+      if (pc.mask.data[i] > 0.5) {
+        assert.ok(Math.abs(pc.composite.data[i * 3 + k] - Math.pow(Math.min(1, r * cf[k] * sf), 1 / 2.2)) < 1e-5, 'fg = reflectance ⊙ foreign colour · foreign shading');
+      }
+    }
+    if (pc.mask.data[i] > 0.5) fg++;
+  }
+  assert.ok(fg > 20);
+  // a light given without a colour renders white (the albedo equals the reflectance)
+  const white = renderScene({ seed: 3, width: 32, height: 32, light: { direction: [0, 1, 1], strength: 1, ambient: 0.2 } });
+  assert.deepEqual(white.albedo.data, white.reflectance.data);
+  assert.throws(() => renderScene({ seed: 3, width: 32, height: 32, light: { direction: [0, 1, 1], strength: 1, ambient: 0.2, color: [1, 0, 1] } }), /color/);
 });

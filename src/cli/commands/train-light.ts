@@ -15,6 +15,7 @@ import { initEngine } from '../../engine/index.ts';
 import { tf } from '../../engine/tf.ts';
 import { saveModel } from '../../models/io.ts';
 import { makeProceduralComposite } from '../../data/procedural.ts';
+import { resizeImage } from '../../image/resize.ts';
 import {
   backgroundShading, buildLightNet, foldStandardization, lightFeatures, lightModelFromLayers, lightTargets, mirrorHorizontal,
   runLightModel, angleBetweenDeg, LIGHT_FEATURE_COUNT, LIGHT_NET_OUTPUTS, LIGHT_NET_INPUT_SIDE,
@@ -28,16 +29,21 @@ function intArg(v: unknown, name: string, min: number): number {
 
 const ROW = LIGHT_FEATURE_COUNT + LIGHT_NET_OUTPUTS;
 
-/** Feature rows (features then targets) of one procedural composite and its mirror image. */
-export function lightTrainingRows(seed: number, size: number): Float32Array {
-  const pc = makeProceduralComposite({ seed, width: size, height: size });
-  const bg = backgroundShading(pc.composite, pc.mask);
+/**
+ * Feature rows (features then targets) of one procedural composite rendered at `renderSize` and
+ * analysed, as at inference, on a copy of long side LIGHT_NET_INPUT_SIDE; plus its mirror image.
+ */
+export function lightTrainingRows(seed: number, renderSize: number): Float32Array {
+  const pc = makeProceduralComposite({ seed, width: renderSize, height: renderSize });
+  const bg = backgroundShading(pc.composite, pc.mask, { analysisMaxSide: LIGHT_NET_INPUT_SIDE });
   const { width: w, height: h } = bg;
-  if (w !== size || h !== size) throw new HarmoniaError(`train-light: scenes of ${size} px must be analysed at full size, got ${w}×${h}`);
+  const trueS = w === renderSize && h === renderSize
+    ? pc.scene.shading.data
+    : resizeImage(pc.scene.shading, w, h, 'bilinear').data;
   const l = pc.scene.light;
   // scale between the decomposed and the true shading over the valid background (median log ratio)
   const ratios: number[] = [];
-  for (let i = 0; i < w * h; i++) if (bg.valid[i]) ratios.push(Math.log(bg.shading[i] / pc.scene.shading.data[i]));
+  for (let i = 0; i < w * h; i++) if (bg.valid[i]) ratios.push(Math.log(bg.shading[i] / trueS[i]));
   ratios.sort((a, b) => a - b);
   const k = ratios.length ? Math.exp(ratios[ratios.length >> 1]) : 1;
   const out = new Float32Array(2 * ROW);
@@ -56,12 +62,13 @@ export function lightTrainingRows(seed: number, size: number): Float32Array {
 export const trainLightCommand: Command = {
   name: 'train-light',
   summary: 'train the learned background-light estimator of the intrinsic stage on procedural scenes',
-  usage: 'harmonia train-light [--out models/light] [--count 3000] [--seed0 1000000] [--epochs 400] [--hidden 64,64] [--dropout 0] [--l2 0] [--lr 0.001] [--features cache.bin]',
+  usage: 'harmonia train-light [--out models/light] [--count 3000] [--seed0 1000000] [--render-sizes 128,256] [--epochs 400] [--hidden 64,64] [--dropout 0] [--l2 0] [--lr 0.001] [--features cache.bin]',
   options: {
     out: { type: 'string', default: 'models/light', description: 'output folder (model.json + weights.bin)' },
     count: { type: 'string', default: '3000', description: 'procedural training scenes (each also mirrored)' },
     seed0: { type: 'string', default: '1000000', description: 'first training seed' },
     epochs: { type: 'string', default: '400', description: 'training epochs' },
+    'render-sizes': { type: 'string', default: '128', description: 'scene sizes, used in turn (each analysed on a 128-px copy)' },
     hidden: { type: 'string', default: '64,64', description: 'hidden layer widths' },
     dropout: { type: 'string', default: '0', description: 'dropout rate after each hidden layer (training only)' },
     l2: { type: 'string', default: '0', description: 'L2 penalty on the kernels' },
@@ -72,7 +79,7 @@ export const trainLightCommand: Command = {
   },
   async run({ values }) {
     const count = intArg(values.count, 'count', 20);
-    const size = LIGHT_NET_INPUT_SIDE; // the estimator decomposes a copy of this long side at inference
+    const sizes = String(values['render-sizes']).split(',').map((v) => intArg(v, 'render-sizes', LIGHT_NET_INPUT_SIDE));
     const seed0 = intArg(values.seed0, 'seed0', 0);
     const epochs = intArg(values.epochs, 'epochs', 1);
     const hidden = String(values.hidden).split(',').map((v) => intArg(v, 'hidden', 1));
@@ -96,7 +103,7 @@ export const trainLightCommand: Command = {
       rows = new Float32Array(expectLen);
       const bar = new Progress('scenes', count, { quiet: Boolean(values.quiet) });
       for (let i = 0; i < count; i++) {
-        rows.set(lightTrainingRows(seed0 + i, size), i * 2 * ROW);
+        rows.set(lightTrainingRows(seed0 + i, sizes[i % sizes.length]), i * 2 * ROW);
         bar.tick(1);
       }
       bar.finish();

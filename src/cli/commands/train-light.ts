@@ -133,10 +133,10 @@ export const trainLightCommand: Command = {
     const std = new Float32Array(LIGHT_FEATURE_COUNT);
     for (let i = 0; i < tr.n; i++) for (let f = 0; f < LIGHT_FEATURE_COUNT; f++) mean[f] += tr.x[i * LIGHT_FEATURE_COUNT + f] / tr.n;
     for (let i = 0; i < tr.n; i++) for (let f = 0; f < LIGHT_FEATURE_COUNT; f++) std[f] += (tr.x[i * LIGHT_FEATURE_COUNT + f] - mean[f]) ** 2 / tr.n;
-    // constant features (e.g. the valid share of regions that are always valid here) get std = ∞:
-    // the network never sees them and folding zeroes their weights, so a different value at inference
-    // (a real photo) cannot blow up an activation
-    for (let f = 0; f < LIGHT_FEATURE_COUNT; f++) std[f] = std[f] < 1e-12 ? Infinity : Math.sqrt(std[f]) + 1e-6;
+    // (nearly) constant features (std < 1e-3, e.g. the valid share of the top regions, almost always 1
+    // here) get std = ∞: the network never sees them and folding zeroes their weights, so a different
+    // value at inference (a real photo with a saturated sky) cannot blow up an activation
+    for (let f = 0; f < LIGHT_FEATURE_COUNT; f++) std[f] = std[f] < 1e-6 ? Infinity : Math.sqrt(std[f]);
     const standardize = (x: Float32Array): Float32Array => x.map((v, i) => (v - mean[i % LIGHT_FEATURE_COUNT]) / std[i % LIGHT_FEATURE_COUNT]);
 
     await initEngine({ quiet: true });

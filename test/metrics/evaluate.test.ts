@@ -1,3 +1,4 @@
+import { tempDirFactory } from '../helpers.ts';
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -13,14 +14,8 @@ import { parseCsv } from '../../src/report/table.ts';
 import { writeSplit } from './fixtures.ts';
 import { needsNumpy, runPython } from './python.ts';
 
-const temps: string[] = [];
 /** A fresh temp folder, removed when the file's tests end. */
-function tempDir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  temps.push(d);
-  return d;
-}
-after(() => { for (const d of temps) rmSync(d, { recursive: true, force: true }); });
+const tempDir = tempDirFactory();
 
 const root = tempDir('harmonia-eval-');
 const data = join(root, 'data');

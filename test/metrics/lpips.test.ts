@@ -1,3 +1,4 @@
+import { tempDirFactory } from '../helpers.ts';
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, readFileSync, mkdirSync, copyFileSync, writeFileSync } from 'node:fs';
@@ -17,14 +18,8 @@ import { main } from '../../src/cli/main.ts';
 import { sha256File, weightsDir } from '../../src/models/weights.ts';
 import { needsTorch, runPython } from './python.ts';
 
-const temps: string[] = [];
 /** A fresh temp folder, removed when the file's tests end. */
-function tempDir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  temps.push(d);
-  return d;
-}
-after(() => { for (const d of temps) rmSync(d, { recursive: true, force: true }); });
+const tempDir = tempDirFactory();
 
 function readBin(path: string): Float32Array {
   const b = readFileSync(path);

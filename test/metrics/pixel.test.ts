@@ -1,3 +1,4 @@
+import { tempDirFactory } from '../helpers.ts';
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,14 +13,8 @@ import {
 import { writeSplit } from './fixtures.ts';
 import { needsNumpy, runPython } from './python.ts';
 
-const temps: string[] = [];
 /** A fresh temp folder, removed when the file's tests end. */
-function tempDir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  temps.push(d);
-  return d;
-}
-after(() => { for (const d of temps) rmSync(d, { recursive: true, force: true }); });
+const tempDir = tempDirFactory();
 
 test('MSE/PSNR/fMSE/bMSE on hand-computable images (0–255 scale)', () => {
   const gt = createImage(4, 4, 3, 0.5);

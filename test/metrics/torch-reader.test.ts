@@ -1,3 +1,4 @@
+import { tempDirFactory } from '../helpers.ts';
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,14 +11,8 @@ import { ZipArchive } from '../../src/models/torch/zip.ts';
 import { HarmoniaError } from '../../src/errors.ts';
 import { needsTorch, runPython } from './python.ts';
 
-const temps: string[] = [];
 /** A fresh temp folder, removed when the file's tests end. */
-function tempDir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  temps.push(d);
-  return d;
-}
-after(() => { for (const d of temps) rmSync(d, { recursive: true, force: true }); });
+const tempDir = tempDirFactory();
 
 type Expected = Record<string, { shape: number[]; values: number[] }>;
 

@@ -1,3 +1,4 @@
+import { tempDirFactory } from '../helpers.ts';
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
@@ -8,14 +9,8 @@ import { initEngine } from '../../src/engine/index.ts';
 import { loadVgg19Features, createRandomVgg19, vggLayers, DEFAULT_VGG19_TAPS } from '../../src/models/vgg.ts';
 import { needsTorch, runPython } from './python.ts';
 
-const temps: string[] = [];
 /** A fresh temp folder, removed when the file's tests end. */
-function tempDir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  temps.push(d);
-  return d;
-}
-after(() => { for (const d of temps) rmSync(d, { recursive: true, force: true }); });
+const tempDir = tempDirFactory();
 
 function readBin(path: string): Float32Array {
   const b = readFileSync(path);

@@ -7,7 +7,6 @@
  */
 import { HarmoniaError } from '../errors.ts';
 import { engineInfo } from '../engine/index.ts';
-import type { BackendName } from '../engine/index.ts';
 import { DataParallelPool } from '../engine/parallel/pool.ts';
 import type { AdamConfig, AdamState } from './adam.ts';
 import { adamStep, gradSquaredNorm, toPoolAdam, splitFlat, joinFlat, createAdamState } from './adam.ts';
@@ -73,17 +72,6 @@ export class LocalEngine implements TrainEngine {
   async dispose(): Promise<void> { /* the GanStep belongs to the trainer */ }
 }
 
-/**
- * Backend of the pool's workers: the process's own, except 'native' (the oneDNN addon), which
- * crashed (SIGSEGV) or hung intermittently when loaded in 2 worker threads (observed with
- * `harmonia train --workers 2 --backend native`); workers then run wasm, which with 2 workers was
- * also faster here (0.6 s vs 1.5 s per cpu-preset step single-process native, shared machine).
- */
-export function poolBackend(main: BackendName | undefined): BackendName | 'auto' {
-  if (main === 'native') return 'wasm';
-  return main ?? 'auto';
-}
-
 export class PoolEngine implements TrainEngine {
   readonly description: string;
   private constructor(private readonly pool: DataParallelPool, private readonly sizes: { G: number[]; D: number[] }) {
@@ -95,7 +83,7 @@ export class PoolEngine implements TrainEngine {
     const pool = await DataParallelPool.create({
       module: new URL('./step-module.ts', import.meta.url),
       workers: cfg.workers,
-      backend: poolBackend(engineInfo()?.backend),
+      backend: engineInfo()?.backend ?? 'auto',
       options: options as unknown as Record<string, unknown>,
       optimizer: toPoolAdam(cfg.optimizer),
     });

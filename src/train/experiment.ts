@@ -289,7 +289,7 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Table1> {
     await score('Intrinsic Compositing', (s) => toImage(s.semi, s.size));
     const runs: RunSummary[] = [];
     for (const setting of settings) {
-      const cfg = settingConfig({ ...p, train: base }, setting);
+      const cfg = settingConfig({ ...p, train: base }, setting, opts.overrides?.epochs);
       const { generator, run } = await trainSetting(cfg, join(out, 'runs', setting), trainSet, trainSet.slice(0, p.train.sampleCount), { overwrite: opts.overwrite, quiet: opts.quiet, setting, trainedOn: resolve(opts.data) });
       runs.push(run);
       for (const n of run.notes) if (!notes.includes(n)) notes.push(n);
@@ -419,7 +419,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepTable> {
     const semi = await scoreAll((s) => toImage(s.semi, s.size));
     const rows: SweepRow[] = [];
     for (const pt of points) {
-      const cfg = settingConfig({ ...p, train: base }, opts.setting);
+      const cfg = settingConfig({ ...p, train: base }, opts.setting, opts.overrides?.epochs);
       cfg.loss = { ...cfg.loss, ...pt };
       const tag = Object.entries(pt).map(([k, v]) => `${k}-${v}`).join('_');
       const { generator, run } = await trainSetting(cfg, join(out, 'runs', `${opts.setting}_${tag}`), trainSet, trainSet.slice(0, p.train.sampleCount), { overwrite: opts.overwrite, quiet: opts.quiet, setting: opts.setting, trainedOn: resolve(opts.data) });

@@ -104,7 +104,7 @@ export function getPreset(name: string): ExperimentPreset {
   return PRESETS[name as PresetName];
 }
 
-/** The TrainConfig of one loss setting of a preset. */
-export function settingConfig(p: ExperimentPreset, setting: LossSetting): TrainConfig {
-  return { ...p.train, epochs: p.epochs[setting], loss: { ...p.train.loss, setting } };
+/** The TrainConfig of one loss setting of a preset; `epochs` (e.g. from --epochs) replaces the preset's. */
+export function settingConfig(p: ExperimentPreset, setting: LossSetting, epochs?: number): TrainConfig {
+  return { ...p.train, epochs: epochs ?? p.epochs[setting], loss: { ...p.train.loss, setting } };
 }

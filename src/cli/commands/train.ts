@@ -19,7 +19,7 @@ export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
   config: { type: 'string', default: 'cpu', description: `preset: ${PRESET_NAMES.join(', ')}` },
   data: { type: 'string', description: 'iHarmony4-layout data folder (train/test lists)' },
   out: { type: 'string', description: 'output folder' },
-  epochs: { type: 'string', description: 'epochs (train: for the chosen setting)' },
+  epochs: { type: 'string', description: 'epochs per loss setting (replaces the preset value)' },
   batch: { type: 'string', description: 'batch size' },
   crop: { type: 'string', description: 'training crop size (multiple of 8)' },
   lr: { type: 'string', description: 'Adam learning rate (paper 2e-4)' },

@@ -2,7 +2,7 @@
  * Intrinsic Compositing stage (weight-free TypeScript substitute of Careaga et al. 2023): produces the
  * "semi-harmonized" image the GAN refines. Browser-safe: no node:* imports, plain typed arrays.
  *
- *   composite ──► analysis copy (≤1024 px) ──► I_lin = x^2.2 ──► S (Retinex + screened Poisson), A = I/S
+ *   composite ──► analysis copy (≤512 px) ──► I_lin = x^2.2 ──► S (Retinex + screened Poisson), A = I/S
  *       │                                         ├─► albedo edit parameters from fg-vs-bg statistics
  *       │                                         ├─► light (x,y,z,c) from the background shading
  *       │                                         └─► inflated fg normals ─► Lambertian re-shading ratio
@@ -34,7 +34,10 @@ export interface IntrinsicOptions {
   decomposition?: DecompositionMethod;
   /** Further decomposition settings (solve size, σc, μ, …). */
   decomposeOptions?: Omit<DecomposeOptions, 'method'>;
-  /** Long side of the analysis copy (default 1024; never upscaled). The output is always at input size. */
+  /**
+   * Long side of the analysis copy (default DEFAULT_INTRINSIC_ANALYSIS_SIDE = 512; never upscaled; the
+   * specification allows up to 1024). The output is always at input size.
+   */
   analysisMaxSide?: number;
   /** Which stages run (both by default): the ablation switches. */
   stages?: { albedo?: boolean; shading?: boolean };
@@ -95,6 +98,15 @@ export interface SemiHarmonizeResult {
   };
 }
 
+/**
+ * Default long side of the intrinsic analysis copy. Everything estimated there is low-frequency (the
+ * shading field is solved at ≤512 px anyway; albedo statistics, light, inflated normals, re-shading
+ * ratio), and the full-resolution application keeps the input's detail. Measured against 1024
+ * (docs/INTRINSIC.md): 1024² procedural composites mean fMSE 1161 vs 1153, the genuine iHarmony4
+ * sample 931 vs 972, at less than half the time.
+ */
+export const DEFAULT_INTRINSIC_ANALYSIS_SIDE = 512;
+
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
 /** Validates and parses the manual light. */
@@ -126,7 +138,7 @@ export function semiHarmonize(composite: FloatImage, mask: Mask, options: Intrin
   const H = composite.height;
 
   // analysis copy
-  const ana = fitWithin(W, H, options.analysisMaxSide ?? 1024);
+  const ana = fitWithin(W, H, options.analysisMaxSide ?? DEFAULT_INTRINSIC_ANALYSIS_SIDE);
   const w = ana.width;
   const h = ana.height;
   const n = w * h;
@@ -282,7 +294,7 @@ function lightInputs(model: ShadingModel, msk: Float32Array, w: number, h: numbe
 export function backgroundShading(composite: FloatImage, mask: Mask, options: Pick<IntrinsicOptions, 'decomposition' | 'decomposeOptions' | 'analysisMaxSide'> = {}): LightInputs {
   if (composite.channels !== 3) throw new HarmoniaError(`backgroundShading: composite must have 3 channels, got ${composite.channels}`);
   assertSameSize(composite, mask, 'backgroundShading: mask');
-  const ana = fitWithin(composite.width, composite.height, options.analysisMaxSide ?? 1024);
+  const ana = fitWithin(composite.width, composite.height, options.analysisMaxSide ?? DEFAULT_INTRINSIC_ANALYSIS_SIDE);
   const same = ana.width === composite.width && ana.height === composite.height;
   const srgb = same ? composite.data : resizeImage(composite, ana.width, ana.height, 'bilinear').data;
   const msk = same ? mask.data : resizeMask(mask, ana.width, ana.height, 'bilinear').data;

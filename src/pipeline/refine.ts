@@ -2,8 +2,9 @@
  * The full harmonization pipeline on in-memory images, browser-safe (no node:* imports):
  *   composite + mask → Intrinsic Compositing stage (semiHarmonized) → GAN refinement → result.
  *
- * Resolution: both stages analyse at ≤ `analysisMaxSide` (default 1024) and apply their correction
- * at the input's full resolution. For the GAN the correction is the per-pixel difference
+ * Resolution: G runs at ≤ `analysisMaxSide` (default 1024) and the intrinsic stage at
+ * ≤ min(analysisMaxSide, 512) (its own default, DEFAULT_INTRINSIC_ANALYSIS_SIDE; `intrinsic.analysisMaxSide`
+ * overrides it); both apply their correction at the input's full resolution. For the GAN the correction is the per-pixel difference
  * G(x) − x computed at analysis size, upsampled bilinearly and added to the full-resolution
  * semi-harmonized image, fused with the clip and the mask blend row by row (apply.ts: no full-size
  * intermediate copies, so large inputs stay within a small memory budget). The background (mask = 0) is copied from the input bit-exactly unless
@@ -14,7 +15,7 @@ import { HarmoniaError } from '../errors.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
 import { assertSameSize, maskArea } from '../image/types.ts';
 import { resizeImage, resizeMask, fitWithin } from '../image/resize.ts';
-import { semiHarmonize, type IntrinsicOptions, type SemiHarmonizeResult } from '../intrinsic/index.ts';
+import { semiHarmonize, DEFAULT_INTRINSIC_ANALYSIS_SIDE, type IntrinsicOptions, type SemiHarmonizeResult } from '../intrinsic/index.ts';
 import { runGenerator, type GeneratorConfig } from '../models/generator.ts';
 import { applyCorrection } from './apply.ts';
 
@@ -47,7 +48,7 @@ export interface ModelCard {
 export interface RefineOptions {
   /** Which stages run: 'intrinsic' only, 'gan' only (G on the raw composite), or 'full' (default). */
   stage?: Stage;
-  /** Long side at which the analysis runs (default 1024, never upscaled). */
+  /** Long side at which G runs (default 1024, never upscaled); also caps the intrinsic analysis side (512 by default). */
   analysisMaxSide?: number;
   /** Let the result change background pixels too (default false: background copied exactly). */
   harmonizeBackground?: boolean;
@@ -121,7 +122,7 @@ export function harmonizeImage(composite: FloatImage, mask: Mask, model: Harmoni
   let base = composite;
   if (stage === 'intrinsic' || stage === 'full') {
     const t = now();
-    semi = semiHarmonize(composite, mask, { analysisMaxSide: maxSide, ...opts.intrinsic });
+    semi = semiHarmonize(composite, mask, { analysisMaxSide: Math.min(maxSide, DEFAULT_INTRINSIC_ANALYSIS_SIDE), ...opts.intrinsic });
     timings.intrinsic = now() - t;
     base = semi.semiHarmonized;
     notes.push(...semi.intermediates.notes);

@@ -81,10 +81,11 @@ test('empty mask: output = input; full mask: finite output and a note that the l
   assert.equal(manual.intermediates.light.method, 'manual');
 });
 
-test('large input: analysed at ≤1024 px, applied at full resolution with the background untouched', () => {
+test('large input: analysed at ≤512 px by default (≤1024 on request), applied at full resolution with the background untouched', () => {
   const { img, mask } = scene(1400, 300, 4);
+  assert.deepEqual(semiHarmonize(img, mask, { decomposition: 'guided', analysisMaxSide: 1024 }).intermediates.analysisSize, { width: 1024, height: 219 });
   const r = semiHarmonize(img, mask, { decomposition: 'guided' });
-  assert.deepEqual(r.intermediates.analysisSize, { width: 1024, height: 219 });
+  assert.deepEqual(r.intermediates.analysisSize, { width: 512, height: 110 });
   assert.equal(r.semiHarmonized.width, 1400);
   for (let i = 0; i < mask.data.length; i++) if (mask.data[i] === 0) {
     assert.equal(r.semiHarmonized.data[i * 3], img.data[i * 3]);

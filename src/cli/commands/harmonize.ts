@@ -29,7 +29,7 @@ export const harmonizeCommand: Command = {
     stage: { type: 'string', description: 'intrinsic | gan | full (default: full with the default model, intrinsic when none is installed)' },
     model: { type: 'string', description: 'model folder (default: models/default shipped with Harmonia)' },
     'harmonize-background': { type: 'boolean', default: false, description: 'let the result change background pixels too' },
-    'max-side': { type: 'string', default: '1024', description: 'long side at which the analysis runs; corrections are applied at full resolution' },
+    'max-side': { type: 'string', default: '1024', description: 'long side at which G runs (the intrinsic stage analyses at ≤ min(this, 512)); corrections are applied at full resolution' },
     report: { type: 'string', description: 'write a JSON report of per-image timings here' },
     overwrite: { type: 'boolean', default: false, description: 'folder mode: redo outputs that already exist' },
     quality: { type: 'string', description: 'JPEG/WebP quality (default 95)' },

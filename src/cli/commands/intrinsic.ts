@@ -70,7 +70,7 @@ export const intrinsicCommand: Command = {
     stages: { type: 'string', default: 'albedo,shading', description: 'stages to run: albedo, shading or albedo,shading' },
     decomposition: { type: 'string', default: 'poisson', description: 'shading estimate: poisson (Retinex + screened Poisson) or guided (fast fallback)' },
     'light-method': { type: 'string', default: 'statistics', description: 'background light estimate (statistics)' },
-    'max-side': { type: 'string', default: '1024', description: 'long side of the analysis copy (the output keeps the input size)' },
+    'max-side': { type: 'string', default: '512', description: 'long side of the analysis copy, at most 1024 (the output keeps the input size)' },
     data: { type: 'string', description: 'batch mode: iHarmony4-layout dataset root' },
     list: { type: 'string', description: 'batch mode: list file of composites (default: the dataset lists)' },
     cache: { type: 'string', description: 'batch mode: cache folder (one PNG per sample id; existing files are kept, so runs resume)' },

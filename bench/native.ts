@@ -1,7 +1,9 @@
 /**
  * Native (oneDNN addon) vs wasm vs PyTorch on the paper GAN: the training step (G update with D
  * frozen, then D update; BCE-with-logits + 100·L1; Adam(2e-4, 0.5, 0.999)) at batch 4, and G
- * inference at batch 1. One persistent server process per configuration (models built once per
+ * inference at batch 1, and the VGG-19 feature loss (mean over relu1_2…relu5_4 of the feature-map MSE,
+ * forward of both images + backward to the input, seeded random weights: same arithmetic as the real
+ * ones). One persistent server process per configuration (models built once per
  * size, warmed up), driven in alternating rounds (A, B, C, …, A, B, C, …) so load changes on a
  * shared machine hit every configuration alike; the figure is the median over all rounds.
  *
@@ -10,7 +12,9 @@
  * the PyTorch twin below, same layers, losses, optimiser and step order), pt2p (pt2 with
  * OMP_WAIT_POLICY=passive, the OpenMP setting the native addon uses).
  *
- * Usage: node --import tsx bench/native.ts [--rounds 5] [--reps 2] [--sizes 128,256] [--infer 256,1024]
+ * Peak memory: the maximum resident set size of each server process over the whole run (getrusage).
+ *
+ * Usage: node --import tsx bench/native.ts [--rounds 5] [--reps 2] [--sizes 128,256] [--infer 256,1024] [--vgg 256]
  *                                          [--configs native-1t,native-2t,wasm,pt1,pt2,pt2p] [--json out.json]
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -23,12 +27,28 @@ import { tf } from '../src/engine/tf.ts';
 import { initEngine } from '../src/engine/index.ts';
 import { createModels, runPhase } from '../src/engine/parallel/paperGanStep.ts';
 import { runGenerator } from '../src/models/generator.ts';
+import { createRandomVgg19, VGG_CONFIG, DEFAULT_VGG19_TAPS, type VggFeatures } from '../src/models/vgg.ts';
+import { featureLoss } from '../src/losses/feature.ts';
 import { Rng } from '../src/util/random.ts';
 import { writeFileAtomic } from '../src/image/atomic.ts';
 
 /** Direct-convolution FLOPs (2·MAC), counted as in ../shared/docs/engine-probe.md §1. */
 const GAN_GFLOP: Record<number, number> = { 128: 10.22, 256: 40.87 };
 const INFER_GFLOP: Record<number, number> = { 256: 1.17, 1024: 18.79 };
+
+/** VGG-19 feature loss at h², batch n: 3 × the direct-convolution FLOPs up to relu5_4 (forward of the
+ * prediction and of the target, and the input-gradient backward pass; no weight gradients). */
+function vggGflop(h: number, n = 1): number {
+  let side = h, inC = 3, flop = 0, convs = 0;
+  for (const c of VGG_CONFIG[19]) {
+    if (convs === 16) break;
+    if (c === 'M') { side /= 2; continue; }
+    flop += 2 * side * side * 9 * inC * c;
+    inC = c;
+    convs++;
+  }
+  return (3 * n * flop) / 1e9;
+}
 
 // ------------------------------------------------------------------------------------------------
 // Server side (tfjs): `bench/native.ts --serve native|wasm`
@@ -71,6 +91,19 @@ async function serveTf(backend: 'native' | 'wasm'): Promise<void> {
     y.dataSync();
     y.dispose();
   };
+  const vggCache = new Map<string, { vgg: VggFeatures; x: tf.Tensor4D; y: tf.Tensor4D }>();
+  const vggStep = (n: number, h: number): void => {
+    const key = `${n}x${h}`;
+    let c = vggCache.get(key);
+    if (!c) {
+      c = { vgg: createRandomVgg19(7, DEFAULT_VGG19_TAPS), x: rand([n, h, h, 3], 4), y: rand([n, h, h, 3], 5) };
+      vggCache.set(key, c);
+    }
+    const { vgg, x, y } = c;
+    const dx = tf.grad((xx: tf.Tensor) => featureLoss((im) => vgg.forward(im), xx as tf.Tensor4D, y))(x);
+    dx.dataSync();
+    dx.dispose();
+  };
   const rl = createInterface({ input: process.stdin });
   process.stdout.write(JSON.stringify({ ready: true, backend: info.backend, threads: info.threads }) + '\n');
   for await (const line of rl) {
@@ -93,8 +126,15 @@ async function serveTf(backend: 'native' | 'wasm'): Promise<void> {
         infer(h);
         times.push((performance.now() - t0) / 1000);
       }
+    } else if (cmd === 'vgg') {
+      const [n, h, reps] = nums;
+      for (let i = 0; i < reps; i++) {
+        const t0 = performance.now();
+        vggStep(n, h);
+        times.push((performance.now() - t0) / 1000);
+      }
     } else if (cmd === 'mem') {
-      process.stdout.write(JSON.stringify({ rssMB: process.memoryUsage().rss / 2 ** 20 }) + '\n');
+      process.stdout.write(JSON.stringify([process.resourceUsage().maxRSS / 1024]) + '\n');
       continue;
     }
     process.stdout.write(JSON.stringify(times) + '\n');
@@ -106,7 +146,7 @@ async function serveTf(backend: 'native' | 'wasm'): Promise<void> {
 // Server side (PyTorch twin), same line protocol.
 // ------------------------------------------------------------------------------------------------
 const TORCH_SERVER = String.raw`
-import json, sys, time, torch, torch.nn as nn
+import json, resource, sys, time, torch, torch.nn as nn
 def G(b=32):
     return nn.Sequential(nn.Conv2d(3,b,4,2,1), nn.ReLU(), nn.Conv2d(b,2*b,4,2,1), nn.ReLU(), nn.Conv2d(2*b,4*b,4,2,1), nn.ReLU(),
         nn.ConvTranspose2d(4*b,2*b,4,2,1), nn.ReLU(), nn.ConvTranspose2d(2*b,b,4,2,1), nn.ReLU(), nn.ConvTranspose2d(b,3,4,2,1), nn.Sigmoid())
@@ -129,6 +169,30 @@ class Gan:
         self.od.zero_grad(set_to_none=True); r, f = self.D(y), self.D(fake.detach())
         ld = 0.5 * (self.bce(r, torch.ones_like(r)) + self.bce(f, torch.zeros_like(f))); ld.backward(); self.od.step()
         return ld.item()
+VGG19 = [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 256, 'M', 512, 512, 512, 512, 'M', 512, 512, 512, 512]
+TAPS = (3, 8, 17, 26, 35)  # relu1_2, relu2_2, relu3_4, relu4_4, relu5_4 in torchvision's features
+def vgg19():
+    layers, ci = [], 3
+    for c in VGG19:
+        if c == 'M': layers.append(nn.MaxPool2d(2, 2))
+        else: layers += [nn.Conv2d(ci, c, 3, 1, 1), nn.ReLU()]; ci = c
+    net = nn.Sequential(*layers)
+    for p in net.parameters(): p.requires_grad_(False)
+    return net
+MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1); STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+def feats(net, x):
+    out, h = [], (x - MEAN) / STD
+    for i, layer in enumerate(net):
+        h = layer(h)
+        if i in TAPS: out.append(h)
+    return out
+def vgg_step(net, x, y):
+    x = x.detach().requires_grad_(True)
+    with torch.no_grad(): fy = feats(net, y)
+    fx = feats(net, x)
+    loss = sum(((a - b) ** 2).mean() for a, b in zip(fx, fy)) / len(fx)
+    loss.backward(); return x.grad.sum().item()
+vcache = {}
 threads = int(sys.argv[1]); torch.set_num_threads(threads); cache = {}; icache = {}
 print(json.dumps({'ready': True, 'backend': 'torch ' + torch.__version__, 'threads': torch.get_num_threads()}), flush=True)
 for line in sys.stdin:
@@ -151,6 +215,16 @@ for line in sys.stdin:
         with torch.no_grad():
             for _ in range(reps):
                 t0 = time.perf_counter(); g(x).sum().item(); times.append(time.perf_counter() - t0)
+    elif a[0] == 'vgg':
+        n, h, reps = int(a[1]), int(a[2]), int(a[3])
+        if (n, h) not in vcache:
+            torch.manual_seed(0); gen = torch.Generator().manual_seed(4)
+            vcache[(n, h)] = (vgg19(), torch.rand(n, 3, h, h, generator=gen), torch.rand(n, 3, h, h, generator=gen))
+        net, x, y = vcache[(n, h)]
+        for _ in range(reps):
+            t0 = time.perf_counter(); vgg_step(net, x, y); times.append(time.perf_counter() - t0)
+    elif a[0] == 'mem':
+        times = [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]
     print(json.dumps(times), flush=True)
 `;
 
@@ -201,6 +275,7 @@ async function main(): Promise<void> {
       reps: { type: 'string', default: '2' },
       sizes: { type: 'string', default: '128,256' },
       infer: { type: 'string', default: '256,1024' },
+      vgg: { type: 'string', default: '256' },
       configs: { type: 'string', default: 'native-1t,native-2t,wasm,pt1,pt2,pt2p' },
       json: { type: 'string' },
     },
@@ -209,6 +284,7 @@ async function main(): Promise<void> {
   const rounds = Number(values.rounds), reps = Number(values.reps);
   const sizes = values.sizes ? values.sizes.split(',').filter(Boolean).map(Number) : [];
   const inferSizes = values.infer ? values.infer.split(',').filter(Boolean).map(Number) : [];
+  const vggSizes = values.vgg ? values.vgg.split(',').filter(Boolean).map(Number) : [];
   let names = values.configs.split(',').filter(Boolean);
   if (names.some((n) => n.startsWith('pt')) && spawnSync('/usr/bin/python3', ['-c', 'import torch']).status !== 0) {
     console.error('bench/native: PyTorch not available (/usr/bin/python3 -c "import torch" failed); skipping pt configs');
@@ -221,6 +297,7 @@ async function main(): Promise<void> {
   const workloads = [
     ...sizes.map((h) => ({ label: `GAN step ${h}² b4`, cmd: (r: number) => `gan 4 ${h} ${r}`, gflop: GAN_GFLOP[h], warm: 2 })),
     ...inferSizes.map((h) => ({ label: `G inference ${h}² b1`, cmd: (r: number) => `infer ${h} ${r}`, gflop: INFER_GFLOP[h], warm: 2 })),
+    ...vggSizes.map((h) => ({ label: `VGG-19 feature loss fwd+bwd ${h}² b1`, cmd: (r: number) => `vgg 1 ${h} ${r}`, gflop: vggGflop(h), warm: 1 })),
   ];
   const results: { workload: string; gflop: number | undefined; ms: Record<string, number>; all: Record<string, number[]> }[] = [];
   for (const w of workloads) {
@@ -234,6 +311,8 @@ async function main(): Promise<void> {
     const cols = servers.map((s) => `${s.name} ${ms[s.name].toFixed(1)} ms${w.gflop ? ` (${(w.gflop / ms[s.name] * 1000).toFixed(0)} GF/s)` : ''}`);
     console.log(`${w.label}: ${cols.join(' | ')}`);
   }
+  const peakMB: Record<string, number> = {};
+  for (const s of servers) peakMB[s.name] = (await ask(s, 'mem'))[0];
   for (const s of servers) {
     s.proc.stdin.write('quit\n');
     s.proc.stdin.end();
@@ -250,9 +329,10 @@ async function main(): Promise<void> {
     const ratios = ratioCols.map(([a, b]) => (r.ms[a] / r.ms[b]).toFixed(2));
     console.log(`| ${[r.workload, r.gflop?.toFixed(2) ?? '', ...cells, ...ratios].join(' | ')} |`);
   }
+  console.log(`| peak RSS (whole run) | | ${servers.map((s) => `${peakMB[s.name].toFixed(0)} MB`).join(' | ')} |${ratioCols.map(() => ' |').join('')}`);
   console.log(`\n# ${rounds} alternating rounds × ${reps} reps after 2 warm-up calls; load average at end ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   if (values.json) {
-    await writeFileAtomic(values.json, JSON.stringify({ configs: servers.map((s) => ({ name: s.name, desc: s.desc })), rounds, reps, loadavg: loadavg(), results }, null, 2));
+    await writeFileAtomic(values.json, JSON.stringify({ configs: servers.map((s) => ({ name: s.name, desc: s.desc })), rounds, reps, loadavg: loadavg(), peakMB, results }, null, 2));
   }
 }
 

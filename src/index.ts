@@ -43,7 +43,8 @@ export type {
 } from './intrinsic/index.ts';
 export { precomputeSemiHarmonized, semiHarmonizedCachePath } from './intrinsic/batch.ts';
 export { loadLightModel, DEFAULT_LIGHT_MODEL_DIR } from './intrinsic/batch.ts';
-export { backgroundShading, estimateLightLearned, lightFeatures, lightModelFromLayers, runLightModel, CAPTURE_ALBEDO_STRENGTHS, DEFAULT_ALBEDO_STRENGTHS } from './intrinsic/index.ts';
+export { backgroundShading, estimateLightLearned, lightFeatures, lightModelFromLayers, runLightModel, CAPTURE_ALBEDO_STRENGTHS, DEFAULT_ALBEDO_STRENGTHS, intrinsicProfile, INTRINSIC_PROFILES } from './intrinsic/index.ts';
+export type { IntrinsicProfile } from './intrinsic/index.ts';
 export type { LightModel, LearnedLightEstimate } from './intrinsic/index.ts';
 export type { PrecomputeOptions, PrecomputeResult } from './intrinsic/batch.ts';
 export { makeComposites, synthesizeComposite, foregroundPixels, foregroundMse255, DEFAULT_MIN_FMSE, DEFAULT_MAX_FMSE } from './data/composites.ts';

@@ -14,7 +14,7 @@ import { fitWithin, resizeImage, resizeMask } from '../image/resize.ts';
 import { INV_GAMMA, LUMA_B, LUMA_G, LUMA_R, linearize, toLinear } from './color.ts';
 import { decompose, evaluateShading, LOG_EPS, type DecomposeOptions, type DecompositionMethod, type ShadingModel } from './decompose.ts';
 import {
-  applyAlbedoEdits, applyEditsPixel, compileEdits, identityAlbedoParams, solveAlbedoParams,
+  applyAlbedoEdits, applyEditsPixel, compileEdits, identityAlbedoParams, solveAlbedoParams, CAPTURE_ALBEDO_STRENGTHS,
   type AlbedoParams, type AlbedoStrengths,
 } from './albedo.ts';
 import {
@@ -106,6 +106,29 @@ export interface SemiHarmonizeResult {
  * sample 931 vs 972, at less than half the time.
  */
 export const DEFAULT_INTRINSIC_ANALYSIS_SIDE = 512;
+
+/**
+ * Named option sets for two kinds of composites:
+ * - 'photo' (the default, `{}`): composites made by colour-statistics transfer (iHarmony4, the Lalonde
+ *   composites): all four albedo edits at the default strengths, weight-free statistics light.
+ * - 'capture': the foreground differs from its true look by the capture condition only (illuminant
+ *   colour, exposure, light direction; the procedural composites): white balance + exposure transfer
+ *   only (CAPTURE_ALBEDO_STRENGTHS) and the learned background-light estimator, which needs the
+ *   loaded models/light (`loadLightModel()` in Node, `lightModelFromLayers` in a browser).
+ * Measured in docs/INTRINSIC.md: 'capture' lowers fMSE on procedural composites (1234 vs 1372) and
+ * 'photo' is the better choice on the Lalonde training split.
+ */
+export type IntrinsicProfile = 'photo' | 'capture';
+export const INTRINSIC_PROFILES: readonly IntrinsicProfile[] = ['photo', 'capture'];
+
+export function intrinsicProfile(profile: IntrinsicProfile, lightModel?: LightModel): IntrinsicOptions {
+  if (profile === 'photo') return {};
+  if (profile === 'capture') {
+    if (!lightModel) throw new HarmoniaError('intrinsic profile "capture" needs the learned light model (models/light/): load it with loadLightModel()');
+    return { strengths: CAPTURE_ALBEDO_STRENGTHS, lightModel };
+  }
+  throw new HarmoniaError(`intrinsic profile must be ${INTRINSIC_PROFILES.join(' or ')}, got "${String(profile)}"`);
+}
 
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 

@@ -1,12 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { statSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { main } from '../../src/cli/main.ts';
+import { writeImage, writeMask } from '../../src/image/io.ts';
 import { tf } from '../../src/engine/tf.ts';
 import { initEngine } from '../../src/engine/index.ts';
 import {
   lightFeatures, runLightModel, buildLightNet, foldStandardization, lightModelFromLayers, estimateLightLearned, mirrorHorizontal,
-  semiHarmonize, angleBetweenDeg, LIGHT_FEATURE_COUNT, LIGHT_NET_OUTPUTS, CAPTURE_ALBEDO_STRENGTHS,
+  semiHarmonize, angleBetweenDeg, LIGHT_FEATURE_COUNT, LIGHT_NET_OUTPUTS, CAPTURE_ALBEDO_STRENGTHS, intrinsicProfile,
 } from '../../src/intrinsic/index.ts';
 import { loadLightModel, DEFAULT_LIGHT_MODEL_DIR } from '../../src/intrinsic/batch.ts';
 import { loadModel } from '../../src/models/io.ts';
@@ -86,15 +89,19 @@ test('shipped light model: TF.js layers format under 1 MB, loads both ways ident
 
 // Acceptance on held-out procedural seeds (training used seeds ≥ 1,000,000; these are 2000..2023), 128².
 // Procedural composites differ by the capture condition (illuminant colour, exposure, light direction),
-// so the albedo stage runs with the capture strengths (white balance + exposure transfer).
-test('held-out procedural composites: median light error < 20° and the semi-harmonized fMSE below the composite', async () => {
+// so the stage runs with the 'capture' profile (learned light; white balance + exposure transfer only).
+test('held-out procedural composites, capture profile: median light error < 20° and the semi-harmonized fMSE below the composite', async () => {
   const lightModel = await loadLightModel();
+  const capture = intrinsicProfile('capture', lightModel);
+  assert.deepEqual(capture, { strengths: CAPTURE_ALBEDO_STRENGTHS, lightModel });
+  assert.throws(() => intrinsicProfile('capture'), /needs the learned light model/);
+  assert.deepEqual(intrinsicProfile('photo'), {});
   const errs: number[] = [];
   let fComp = 0, fSemi = 0;
   const seeds = Array.from({ length: 24 }, (_, i) => 2000 + i);
   for (const seed of seeds) {
     const pc = makeProceduralComposite({ seed, width: 128, height: 128 });
-    const r = semiHarmonize(pc.composite, pc.mask, { lightModel, strengths: CAPTURE_ALBEDO_STRENGTHS });
+    const r = semiHarmonize(pc.composite, pc.mask, capture);
     assert.equal(r.intermediates.light.method, 'learned');
     errs.push(angleBetweenDeg(r.intermediates.light.direction, pc.scene.light.direction));
     const m = toEvalMask(pc.mask), gt = toEvalImage(pc.real);
@@ -105,4 +112,32 @@ test('held-out procedural composites: median light error < 20° and the semi-har
   const median = (errs[11] + errs[12]) / 2;
   assert.ok(median < 20, `median light error ${median.toFixed(1)}° (all: ${errs.map((e) => e.toFixed(0)).join(', ')})`);
   assert.ok(fSemi < fComp, `mean fMSE semi ${(fSemi / seeds.length).toFixed(1)} vs composite ${(fComp / seeds.length).toFixed(1)}`);
+});
+
+test('CLI: harmonia intrinsic --profile capture uses the learned light; an unknown profile is refused', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'harmonia-profile-'));
+  const pc = makeProceduralComposite({ seed: 2001, width: 96, height: 96 });
+  const comp = join(dir, 'comp.png'), mask = join(dir, 'mask.png'), out = join(dir, 'out.png'), inter = join(dir, 'inter');
+  await writeImage(comp, pc.composite);
+  await writeMask(mask, pc.mask);
+  const quiet = console.log;
+  console.log = () => {};
+  try {
+    assert.equal(await main(['intrinsic', comp, '--mask', mask, '-o', out, '--profile', 'capture', '--intermediates', inter]), 0);
+    const info = JSON.parse(readFileSync(join(inter, 'light.json'), 'utf8')) as { light: { method: string }; albedoParams: Record<string, unknown> };
+    assert.equal(info.light.method, 'learned');
+    assert.equal(await main(['intrinsic', comp, '--mask', mask, '-o', out]), 0);
+    const errs: string[] = [];
+    const origErr = console.error;
+    console.error = (...a: unknown[]) => { errs.push(a.map(String).join(' ')); };
+    try {
+      assert.notEqual(await main(['intrinsic', comp, '--mask', mask, '-o', join(dir, 'x.png'), '--profile', 'studio']), 0);
+    } finally {
+      console.error = origErr;
+    }
+    assert.match(errs.join('\n'), /--profile must be photo or capture, got "studio"/);
+  } finally {
+    console.log = quiet;
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -4,8 +4,8 @@ import { HarmoniaError } from '../../errors.ts';
 import { readImage, readMask, writeImage } from '../../image/io.ts';
 import { writeFileAtomic } from '../../image/atomic.ts';
 import type { FloatImage } from '../../image/types.ts';
-import { semiHarmonize, checkLight, renderLightSphere, type IntrinsicOptions, type LightMethod } from '../../intrinsic/index.ts';
-import { precomputeSemiHarmonized } from '../../intrinsic/batch.ts';
+import { semiHarmonize, checkLight, renderLightSphere, intrinsicProfile, INTRINSIC_PROFILES, type IntrinsicOptions, type IntrinsicProfile, type LightMethod } from '../../intrinsic/index.ts';
+import { precomputeSemiHarmonized, loadLightModel } from '../../intrinsic/batch.ts';
 import type { DecompositionMethod } from '../../intrinsic/decompose.ts';
 
 function str(v: unknown): string | undefined {
@@ -30,7 +30,7 @@ export function intrinsicOptionsFromFlags(values: Record<string, unknown>): Intr
   }
   const lm = str(values['light-method']);
   if (lm) {
-    if (lm !== 'statistics') throw new HarmoniaError(`--light-method: only "statistics" works from the CLI (the official / least-squares fits need background normals, available through the API), got "${lm}"`);
+    if (lm !== 'statistics' && lm !== 'learned') throw new HarmoniaError(`--light-method: "statistics" or "learned" (with --profile capture) from the CLI (the official / least-squares fits need background normals, available through the API), got "${lm}"`);
     o.lightMethod = lm as LightMethod;
   }
   const max = str(values['max-side']);
@@ -60,7 +60,7 @@ function percentile99(a: Float32Array): number {
 export const intrinsicCommand: Command = {
   name: 'intrinsic',
   summary: 'Intrinsic Compositing stage: semi-harmonize a composite (albedo edits + Lambertian re-shading), or pre-compute a dataset cache',
-  usage: 'harmonia intrinsic <composite> --mask <mask> -o <out> [--intermediates <dir>] [--light x,y,z,ambient] [--stages albedo,shading] [--decomposition poisson|guided]\n' +
+  usage: 'harmonia intrinsic <composite> --mask <mask> -o <out> [--intermediates <dir>] [--light x,y,z,ambient] [--profile photo|capture] [--stages albedo,shading] [--decomposition poisson|guided]\n' +
     '       harmonia intrinsic --data <iHarmony4 dir> [--list <file>] --cache <dir> [--limit N]',
   options: {
     mask: { type: 'string', short: 'm', description: 'foreground mask (white = foreground; RGBA alpha works too)' },
@@ -69,7 +69,8 @@ export const intrinsicCommand: Command = {
     light: { type: 'string', description: 'manual light x,y,z,ambient (x right, y up, z toward the camera)' },
     stages: { type: 'string', default: 'albedo,shading', description: 'stages to run: albedo, shading or albedo,shading' },
     decomposition: { type: 'string', default: 'poisson', description: 'shading estimate: poisson (Retinex + screened Poisson) or guided (fast fallback)' },
-    'light-method': { type: 'string', default: 'statistics', description: 'background light estimate (statistics)' },
+    profile: { type: 'string', default: 'photo', description: 'photo (composites made by colour transfer: all albedo edits, statistics light) or capture (foreground differs by illuminant/exposure/light only: white balance + exposure, learned light from models/light)' },
+    'light-method': { type: 'string', description: 'background light estimate: statistics (photo profile) or learned (capture profile)' },
     'max-side': { type: 'string', default: '512', description: 'long side of the analysis copy, at most 1024 (the output keeps the input size)' },
     data: { type: 'string', description: 'batch mode: iHarmony4-layout dataset root' },
     list: { type: 'string', description: 'batch mode: list file of composites (default: the dataset lists)' },
@@ -78,7 +79,10 @@ export const intrinsicCommand: Command = {
     quiet: { type: 'boolean', default: false, description: 'no progress bar' },
   },
   async run({ values, positionals }) {
-    const options = intrinsicOptionsFromFlags(values);
+    const profile = str(values.profile) ?? 'photo';
+    if (!(INTRINSIC_PROFILES as readonly string[]).includes(profile)) throw new HarmoniaError(`--profile must be ${INTRINSIC_PROFILES.join(' or ')}, got "${profile}"`);
+    const base = intrinsicProfile(profile as IntrinsicProfile, profile === 'capture' ? await loadLightModel() : undefined);
+    const options = { ...base, ...intrinsicOptionsFromFlags(values) };
     const data = str(values.data);
     if (data) {
       const cache = str(values.cache);

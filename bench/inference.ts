@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { createInterface } from 'node:readline';
-import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -26,7 +26,7 @@ import { initEngine } from '../src/engine/index.ts';
 import { buildGenerator, runGenerator, PAPER_GENERATOR, type GeneratorConfig } from '../src/models/generator.ts';
 import { exportGeneratorToOnnx } from '../src/export/generator.ts';
 import { onnxAvailable, createOnnxGenerator, withOnnxRunner, type OnnxGenerator } from '../src/models/onnx.ts';
-import { saveHarmonizationModel, loadHarmonizationModel } from '../src/pipeline/model.ts';
+import { saveHarmonizationModel, loadHarmonizationModel, DEFAULT_MODEL_DIR } from '../src/pipeline/model.ts';
 import { harmonizeImage, type HarmonizationModel } from '../src/pipeline/refine.ts';
 import { encodeImage } from '../src/image/io.ts';
 import { makeProceduralComposite } from '../src/data/procedural.ts';
@@ -253,7 +253,10 @@ async function main(): Promise<void> {
   }
 }
 
-/** Full harmonize (intrinsic + GAN, in memory, plus PNG encoding) of a 1024² procedural composite: G on ORT vs tfjs-wasm, alternating. */
+/**
+ * Full harmonize (intrinsic + GAN, in memory, plus PNG encoding) of a 1024² procedural composite,
+ * alternating: the seeded paper G on tfjs-wasm and on ORT, and the shipped models/default on both.
+ */
 async function fullHarmonize(g: tf.LayersModel, tmp: string): Promise<unknown> {
   const size = 1024;
   const rounds = Number(values['full-rounds']);
@@ -262,6 +265,12 @@ async function fullHarmonize(g: tf.LayersModel, tmp: string): Promise<unknown> {
   const base = await loadHarmonizationModel(dir);
   const variants: [string, HarmonizationModel][] = [['tfjs-wasm', base]];
   if (await onnxAvailable()) variants.push(['ort (default threads)', await withOnnxRunner(dir, base, 'onnx')]);
+  // the generator that ships (models/default: U-Net, mask input, residual), as `harmonia harmonize` runs it
+  if (existsSync(join(DEFAULT_MODEL_DIR, 'model.json'))) {
+    const shipped = await loadHarmonizationModel(DEFAULT_MODEL_DIR);
+    variants.push([`shipped ${shipped.card?.name ?? 'default'}, tfjs-wasm`, shipped]);
+    if (await onnxAvailable()) variants.push([`shipped ${shipped.card?.name ?? 'default'}, ort`, await withOnnxRunner(DEFAULT_MODEL_DIR, shipped, 'onnx')]);
+  }
   const pc = makeProceduralComposite({ seed: 7, width: size, height: size });
   const rows: Record<string, { total: number[]; intrinsic: number[]; gan: number[]; blend: number[]; encode: number[] }> = {};
   for (const [name] of variants) rows[name] = { total: [], intrinsic: [], gan: [], blend: [], encode: [] };

@@ -223,6 +223,12 @@ for line in sys.stdin:
         net, x, y = vcache[(n, h)]
         for _ in range(reps):
             t0 = time.perf_counter(); vgg_step(net, x, y); times.append(time.perf_counter() - t0)
+    elif a[0] == 'peak':
+        # physical reference: float32 GEMM 2048³ (PyTorch's BLAS), GFLOP/s of the best of 5
+        m = torch.rand(2048, 2048); best = 1e9
+        for _ in range(6):
+            t0 = time.perf_counter(); torch.mm(m, m).sum().item(); best = min(best, time.perf_counter() - t0)
+        times = [2 * 2048 ** 3 / best / 1e9]
     elif a[0] == 'mem':
         times = [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]
     print(json.dumps(times), flush=True)
@@ -310,6 +316,9 @@ async function main(): Promise<void> {
     results.push({ workload: w.label, gflop: w.gflop, ms, all });
     const cols = servers.map((s) => `${s.name} ${ms[s.name].toFixed(1)} ms${w.gflop ? ` (${(w.gflop / ms[s.name] * 1000).toFixed(0)} GF/s)` : ''}`);
     console.log(`${w.label}: ${cols.join(' | ')}`);
+  }
+  for (const s of servers.filter((x) => x.name === 'pt1' || x.name === 'pt2')) {
+    console.log(`# physical reference: float32 GEMM 2048³ in PyTorch's BLAS, ${s.name}: ${(await ask(s, 'peak'))[0].toFixed(0)} GFLOP/s`);
   }
   const peakMB: Record<string, number> = {};
   for (const s of servers) peakMB[s.name] = (await ask(s, 'mem'))[0];

@@ -3,6 +3,7 @@
  *
  *   node --import tsx bench/intrinsic.ts speed [--size 1024] [--runs 5]
  *   node --import tsx bench/intrinsic.ts procedural [--count 50] [--seed0 1000] [--size 256] [--light-model models/light]
+ *   node --import tsx bench/intrinsic.ts analysis [--count 8] [--seed0 2000]   # analysis side 256/512/1024 at full resolution
  *   node --import tsx bench/intrinsic.ts dataset --data <iHarmony4 root> --split test|train [--limit N] [--configs name,...] [--options JSON] [--light-model models/light]
  *
  * The learned light estimator (models/light/, `harmonia train-light`, training seeds ≥ 1,000,000) is
@@ -211,7 +212,35 @@ async function dataset(): Promise<void> {
   }
 }
 
+/** fMSE at full resolution with the analysis copy at 256, 512 and 1024 px: 1024² procedural composites and the genuine iHarmony4 sample. */
+async function analysisSide(): Promise<void> {
+  const count = Number(values.count ?? 8);
+  const seed0 = Number(values.seed0 ?? 2000);
+  const sides = [256, 512, 1024];
+  const fm = (p: FloatImage, g: FloatImage, m: { data: Float32Array }): number => {
+    let s = 0, n = 0;
+    for (let i = 0; i < m.data.length; i++) if (m.data[i] > 0.5) { for (let c = 0; c < 3; c++) s += ((p.data[i * 3 + c] - g.data[i * 3 + c]) * 255) ** 2; n++; }
+    return s / (3 * Math.max(1, n));
+  };
+  const acc: Record<string, number[]> = { composite: [], ...Object.fromEntries(sides.map((a) => [`analysis ${a}`, []])) };
+  for (let k = 0; k < count; k++) {
+    const pc = makeProceduralComposite({ seed: seed0 + k, width: 1024, height: 1024 });
+    acc.composite.push(fm(pc.composite, pc.real, pc.mask));
+    for (const a of sides) acc[`analysis ${a}`].push(fm(semiHarmonize(pc.composite, pc.mask, { analysisMaxSide: a }).semiHarmonized, pc.real, pc.mask));
+  }
+  console.log(`procedural composites 1024², seeds ${seed0}..${seed0 + count - 1}, mean fMSE: ${Object.entries(acc).map(([k, v]) => `${k} ${mean(v).toFixed(1)}`).join(', ')}`);
+  const d = new URL('../../shared/data/iharmony4-sample/', import.meta.url);
+  if (existsSync(d)) {
+    const comp = await readImage(new URL('composite_images/a0002_1_4.jpg', d).pathname);
+    const real = await readImage(new URL('real_images/a0002.jpg', d).pathname);
+    const mask = await readMask(new URL('masks/a0002_1.png', d).pathname);
+    const parts = sides.map((a) => `analysis ${a} ${fm(semiHarmonize(comp, mask, { analysisMaxSide: a }).semiHarmonized, real, mask).toFixed(1)}`);
+    console.log(`iHarmony4 sample a0002_1_4 (${comp.width}×${comp.height}), fMSE: composite ${fm(comp, real, mask).toFixed(1)}, ${parts.join(', ')}`);
+  } else console.log('iHarmony4 sample: ../shared/data/iharmony4-sample not found, skipped');
+}
+
 if (mode === 'speed') await speed();
+else if (mode === 'analysis') await analysisSide();
 else if (mode === 'procedural') await procedural();
 else if (mode === 'dataset') await dataset();
-else throw new Error(`unknown mode ${mode}: use speed, procedural or dataset`);
+else throw new Error(`unknown mode ${mode}: use speed, analysis, procedural or dataset`);

@@ -4,7 +4,7 @@ import { HarmoniaError } from '../../errors.ts';
 import { readImage, readMask, writeImage } from '../../image/io.ts';
 import { writeFileAtomic } from '../../image/atomic.ts';
 import type { FloatImage } from '../../image/types.ts';
-import { semiHarmonize, checkLight, renderLightSphere, intrinsicProfile, INTRINSIC_PROFILES, type IntrinsicOptions, type IntrinsicProfile, type LightMethod } from '../../intrinsic/index.ts';
+import { semiHarmonize, checkLight, renderLightSphere, intrinsicProfile, INTRINSIC_PROFILES, DEFAULT_INTRINSIC_ANALYSIS_SIDE, type IntrinsicOptions, type IntrinsicProfile, type LightMethod } from '../../intrinsic/index.ts';
 import { precomputeSemiHarmonized, loadLightModel } from '../../intrinsic/batch.ts';
 import type { DecompositionMethod } from '../../intrinsic/decompose.ts';
 
@@ -71,7 +71,7 @@ export const intrinsicCommand: Command = {
     decomposition: { type: 'string', default: 'poisson', description: 'shading estimate: poisson (Retinex + screened Poisson) or guided (fast fallback)' },
     profile: { type: 'string', default: 'photo', description: 'photo (composites made by colour transfer: all albedo edits, statistics light) or capture (foreground differs by illuminant/exposure/light only: white balance + exposure, learned light from models/light)' },
     'light-method': { type: 'string', description: 'background light estimate: statistics (photo profile) or learned (capture profile)' },
-    'max-side': { type: 'string', default: '512', description: 'long side of the analysis copy, at most 1024 (the output keeps the input size)' },
+    'max-side': { type: 'string', default: String(DEFAULT_INTRINSIC_ANALYSIS_SIDE), description: 'long side of the analysis copy, at most 1024 (the output keeps the input size)' },
     data: { type: 'string', description: 'batch mode: iHarmony4-layout dataset root' },
     list: { type: 'string', description: 'batch mode: list file of composites (default: the dataset lists)' },
     cache: { type: 'string', description: 'batch mode: cache folder (one PNG per sample id; existing files are kept, so runs resume)' },

@@ -1,20 +1,92 @@
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import type { Command } from '../types.ts';
 import { initEngine } from '../../engine/index.ts';
 import { tf } from '../../engine/tf.ts';
+import { createOnnxGenerator, inferenceMode, ortThreads } from '../../models/onnx.ts';
+import { ensureOnnxModel } from '../../export/cache.ts';
+import { DEFAULT_MODEL_DIR, loadHarmonizationModel } from '../../pipeline/model.ts';
+
+const ORT_PACKAGE = 'onnxruntime-node';
+
+export interface InferenceEngineInfo {
+  /** What runs the generator G of `harmonize`. */
+  engine: 'ONNX Runtime' | 'TensorFlow.js';
+  /** onnxruntime-node's version when it is installed. */
+  ortVersion?: string;
+  /** Why this engine: the setting, or what was missing. */
+  reason: string;
+}
+
+/** The installed onnxruntime-node version, or undefined when the package is absent. */
+function ortVersion(): string | undefined {
+  try {
+    const req = createRequire(import.meta.url);
+    return (req(`${ORT_PACKAGE}/package.json`) as { version?: string }).version ?? '?';
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Which engine `harmonize` runs G of the model folder `modelDir` on, and why, decided the way the
+ * pipeline decides (HARMONIA_INFERENCE, then whether onnxruntime-node loads and can run this model
+ * synchronously). Side-effect free: the ONNX export is made in memory, never written into the folder.
+ * Needs an initialised TensorFlow.js backend.
+ */
+export async function inferenceEngineInfo(modelDir: string = DEFAULT_MODEL_DIR): Promise<InferenceEngineInfo> {
+  const mode = inferenceMode();
+  const tfjs = (reason: string, version?: string): InferenceEngineInfo => ({ engine: 'TensorFlow.js', ortVersion: version, reason });
+  if (mode === 'tfjs') return tfjs('HARMONIA_INFERENCE=tfjs');
+  const version = ortVersion();
+  if (version === undefined) {
+    return tfjs(`${ORT_PACKAGE} (optional dependency) is not installed; reinstall with the project's .npmrc (onnxruntime-node-install=skip), otherwise its install script tries to download CUDA libraries, fails offline, and npm drops the package`);
+  }
+  try {
+    const spec: string = ORT_PACKAGE;
+    await import(spec);
+  } catch (err) {
+    return tfjs(`${ORT_PACKAGE} ${version} is installed but cannot be loaded (${(err as Error).message.split('\n')[0]})`, version);
+  }
+  const how = mode === 'onnx' ? 'HARMONIA_INFERENCE=onnx' : `${ORT_PACKAGE} is installed (HARMONIA_INFERENCE unset or auto)`;
+  if (!existsSync(join(modelDir, 'model.json'))) {
+    return { engine: 'ONNX Runtime', ortVersion: version, reason: `${how}; not checked against a model (${modelDir} has no model.json)` };
+  }
+  let model;
+  try {
+    model = await loadHarmonizationModel(modelDir);
+    const artifact = await ensureOnnxModel(modelDir, { model, write: false });
+    const g = await createOnnxGenerator(artifact.bytes, { threads: ortThreads() }, modelDir);
+    const { syncAvailable, threads } = g;
+    g.dispose();
+    if (!syncAvailable) return tfjs(`${ORT_PACKAGE} ${version} has no synchronous native session, which the pipeline needs`, version);
+    return { engine: 'ONNX Runtime', ortVersion: version, reason: `${how}; CPU provider, ${threads} threads, runs ${modelDir}` };
+  } catch (err) {
+    if (mode === 'onnx') throw err;
+    return tfjs(`ONNX Runtime cannot run ${modelDir} (${(err as Error).message})`, version);
+  } finally {
+    model?.generator.dispose();
+  }
+}
 
 export const info: Command = {
   name: 'info',
-  summary: 'show the TensorFlow.js backend Harmonia picks and its versions',
-  usage: 'harmonia info [--backend auto|tensorflow|native|wasm|cpu]',
+  summary: 'show the TensorFlow.js backend and the inference engine of the generator Harmonia picks, and why',
+  usage: 'harmonia info [--backend auto|tensorflow|native|wasm|cpu] [--model <folder>]',
   options: {
     backend: { type: 'string', default: 'auto', description: 'backend to initialise' },
+    model: { type: 'string', description: 'model folder whose generator is checked (default: the shipped model)' },
   },
   async run({ values }) {
     const e = await initEngine({ backend: values.backend as 'auto' });
     console.log(`backend: ${e.backend} (${e.reason})`);
     console.log(`threads per op: ${e.threads}`);
     if (e.kernels.length) console.log(`project kernels: ${e.kernels.join(', ')}`);
+    const inf = await inferenceEngineInfo(typeof values.model === 'string' ? values.model : DEFAULT_MODEL_DIR);
+    console.log(`inference engine (generator): ${inf.engine}${inf.engine === 'ONNX Runtime' ? ` ${inf.ortVersion}` : ''} (${inf.reason})`);
     console.log(`tfjs: ${tf.version.tfjs}`);
+    if (inf.ortVersion) console.log(`onnxruntime-node: ${inf.ortVersion}`);
     console.log(`node: ${process.version}`);
     return 0;
   },

@@ -5,9 +5,8 @@ import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
-import { loadStateDict, tensorData, readTorchCheckpoint, parseTorchCheckpoint, halfToFloat } from '../../src/models/torch/checkpoint.ts';
+import { loadStateDict, tensorData, readTorchCheckpoint, parseTorchCheckpoint, halfToFloat, readZipEntries } from '../../src/models/torch/checkpoint.ts';
 import { unpickle, readLong } from '../../src/models/torch/pickle.ts';
-import { ZipArchive } from '../../src/models/torch/zip.ts';
 import { HarmoniaError } from '../../src/errors.ts';
 import { needsTorch, runPython } from './python.ts';
 
@@ -65,11 +64,15 @@ test('zip reader: stored and deflated entries', () => {
   const eocd = Buffer.alloc(22);
   eocd.writeUInt32LE(0x06054b50, 0); eocd.writeUInt16LE(2, 8); eocd.writeUInt16LE(2, 10);
   eocd.writeUInt32LE(cd.length, 12); eocd.writeUInt32LE(offset, 16);
-  const zip = new ZipArchive(Buffer.concat([...parts, cd, eocd]));
-  assert.deepEqual(zip.names(), ['a/stored.bin', 'a/deflated.bin']);
-  assert.equal(Buffer.from(zip.read('a/stored.bin')).toString(), 'hello stored');
-  assert.equal(Buffer.from(zip.read('a/deflated.bin')).toString(), 'hello deflated '.repeat(20));
-  assert.throws(() => new ZipArchive(Buffer.from('PK\x03\x04 not really a zip archive, just text')), /end of central directory not found/);
+  const zip = readZipEntries(Buffer.concat([...parts, cd, eocd]));
+  assert.deepEqual([...zip.keys()], ['a/stored.bin', 'a/deflated.bin']);
+  assert.equal(Buffer.from(zip.get('a/stored.bin')!).toString(), 'hello stored');
+  assert.equal(Buffer.from(zip.get('a/deflated.bin')!).toString(), 'hello deflated '.repeat(20));
+  const bad = Buffer.from('PK\x03\x04 not really a zip archive, just text');
+  assert.throws(() => readZipEntries(bad, 'x.pth'), (e: Error) => e instanceof HarmoniaError && /^x\.pth: zip: not a readable zip archive/.test(e.message));
+  assert.throws(() => parseTorchCheckpoint(bad, 'x.pth'), /zip: not a readable zip archive/);
+  // a cut-off download: the end of central directory is gone
+  assert.throws(() => parseTorchCheckpoint(Buffer.concat([...parts, cd]), 'cut.pth'), /cut\.pth: zip: not a readable zip archive/);
 });
 
 test('reads torch.save files of both formats: views, strides, offsets, dtypes, nesting', { skip: needsTorch() }, async () => {

@@ -6,13 +6,14 @@
  *   (storages as persistent ids), the storage-key list pickle, then each storage as an int64
  *   element count followed by raw little-endian values.
  * Tensors are views (storage, offset, size, stride); `tensorData` materialises any view, including
- * non-contiguous ones, as a contiguous row-major array.
+ * non-contiguous ones, as a contiguous row-major array. The zip container is read with fflate
+ * (central directory, zip64, stored and deflated entries).
  */
 import { promises as fsp } from 'node:fs';
 import { HarmoniaError } from '../../errors.ts';
 import { describeFsError } from '../../image/atomic.ts';
 import { unpickle, PyCallable, PyGlobal, type PyValue, type PyDict } from './pickle.ts';
-import { ZipArchive, isZip } from './zip.ts';
+import { unzipSync } from 'fflate';
 
 export type TorchDType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
@@ -127,14 +128,29 @@ export function parseTorchCheckpoint(buf: Uint8Array, file = '<buffer>'): TorchC
   throw new HarmoniaError('not a PyTorch checkpoint (neither a zip archive nor a pickle)', { file });
 }
 
+/** True when the bytes start like a ZIP file ("PK\x03\x04"). */
+function isZip(buf: Uint8Array): boolean {
+  return buf.length >= 4 && buf[0] === 0x50 && buf[1] === 0x4b && buf[2] === 0x03 && buf[3] === 0x04;
+}
+
+/** Every entry of a zip archive, by name (fflate; its errors become a HarmoniaError naming the file). */
+export function readZipEntries(buf: Uint8Array, file = '<buffer>'): Map<string, Uint8Array> {
+  try {
+    return new Map(Object.entries(unzipSync(buf)));
+  } catch (err) {
+    throw new HarmoniaError(`zip: not a readable zip archive (${(err as Error).message}; truncated download?)`, { file, cause: err });
+  }
+}
+
 function parseZip(buf: Uint8Array, file: string): TorchCheckpoint {
-  const zip = new ZipArchive(buf, file);
-  const pkl = zip.names().find((n) => n === 'data.pkl' || n.endsWith('/data.pkl'));
+  const entries = readZipEntries(buf, file);
+  const pkl = [...entries.keys()].find((n) => n === 'data.pkl' || n.endsWith('/data.pkl'));
   if (!pkl) throw new HarmoniaError('zip archive has no data.pkl: not a torch.save checkpoint', { file });
   const prefix = pkl.slice(0, pkl.length - 'data.pkl'.length);
-  const bo = zip.entries.has(`${prefix}byteorder`) ? new TextDecoder().decode(zip.read(`${prefix}byteorder`)).trim() : 'little';
+  const order = entries.get(`${prefix}byteorder`);
+  const bo = order ? new TextDecoder().decode(order).trim() : 'little';
   const storages = new Map<string, TorchStorage>();
-  const { value } = unpickle(zip.read(pkl), 0, {
+  const { value } = unpickle(entries.get(pkl) as Uint8Array, 0, {
     file,
     resolveGlobal: resolveGlobal(file),
     persistentLoad: (pid) => {
@@ -146,8 +162,8 @@ function parseZip(buf: Uint8Array, file: string): TorchCheckpoint {
         const numel = intOf(pid[4], 'storage size', file);
         st = new TorchStorage(key, dtype, numel, bo === 'big');
         const name = `${prefix}data/${key}`;
-        if (!zip.entries.has(name)) throw new HarmoniaError(`storage entry "${name}" is missing`, { file });
-        const bytes = zip.read(name);
+        const bytes = entries.get(name);
+        if (!bytes) throw new HarmoniaError(`storage entry "${name}" is missing`, { file });
         if (bytes.length < numel * DTYPE_SIZE[dtype]) {
           throw new HarmoniaError(`storage "${key}" holds ${bytes.length} bytes, needs ${numel * DTYPE_SIZE[dtype]}`, { file });
         }

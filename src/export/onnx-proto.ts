@@ -1,12 +1,17 @@
 /**
- * The subset of the ONNX protobuf schema (onnx/onnx.proto, IR version 7, opset 13) the exporter
- * writes: ModelProto, GraphProto, NodeProto, AttributeProto, TensorProto, ValueInfoProto (with
- * TypeProto.Tensor / TensorShapeProto) and StringStringEntryProto for metadata. Field numbers are
- * those of onnx.proto. Repeated scalars are written unpacked (onnx.proto is proto2); readers accept both.
- * Also a small reader for the model-level metadata, so a cached .onnx file can be checked for staleness.
+ * ONNX ModelProto encoding and decoding through the `onnx-proto` package (the ONNX schema, onnx.proto3
+ * of ONNX 1.10, compiled with protobufjs). The exporter builds ModelProto, GraphProto, NodeProto,
+ * AttributeProto, TensorProto (raw_data), ValueInfoProto (TypeProto.Tensor / TensorShapeProto) and
+ * StringStringEntryProto for metadata; repeated scalars are written packed (proto3), which every ONNX
+ * reader accepts. `readOnnxSummary` decodes the model-level fields, so a cached .onnx file can be
+ * checked for staleness.
  */
+import onnxProto from 'onnx-proto';
+import type { onnx as OnnxTypes } from 'onnx-proto';
 import { HarmoniaError } from '../errors.ts';
-import { ProtoWriter, decodeFields, fieldString, type ProtoField } from './protobuf.ts';
+
+const { onnx } = onnxProto;
+const AttrType = onnx.AttributeProto.AttributeType;
 
 /** ONNX IR version written (7 = ONNX 1.8, the first to pair with opset 13). */
 export const ONNX_IR_VERSION = 7;
@@ -16,13 +21,6 @@ export const ONNX_OPSET = 13;
 /** TensorProto.DataType values used here. */
 export const DT_FLOAT = 1;
 export const DT_INT64 = 7;
-
-// AttributeProto.AttributeType
-const AT_FLOAT = 1;
-const AT_INT = 2;
-const AT_STRING = 3;
-const AT_FLOATS = 6;
-const AT_INTS = 7;
 
 export type AttrValue = number | string | number[] | { floats: number[] } | { int: number };
 
@@ -62,89 +60,73 @@ export interface OnnxModel {
   opset?: number;
 }
 
-function writeAttr(w: ProtoWriter, name: string, v: AttrValue): void {
-  w.string(1, name);
-  if (typeof v === 'string') {
-    w.bytes(4, new TextEncoder().encode(v)).int(20, AT_STRING);
-  } else if (typeof v === 'number') {
-    if (Number.isInteger(v)) w.int(3, v).int(20, AT_INT);
-    else w.float(2, v).int(20, AT_FLOAT);
-  } else if (Array.isArray(v)) {
-    for (const x of v) {
-      if (!Number.isInteger(x)) throw new HarmoniaError(`ONNX attribute "${name}": ints must be integers, got ${x}`);
-      w.int(8, x);
-    }
-    w.int(20, AT_INTS);
-  } else if ('floats' in v) {
-    for (const x of v.floats) w.float(7, x);
-    w.int(20, AT_FLOATS);
-  } else {
-    w.int(3, v.int).int(20, AT_INT);
+function attribute(name: string, v: AttrValue): OnnxTypes.IAttributeProto {
+  if (typeof v === 'string') return { name, type: AttrType.STRING, s: new TextEncoder().encode(v) };
+  if (typeof v === 'number') return Number.isInteger(v) ? { name, type: AttrType.INT, i: v } : { name, type: AttrType.FLOAT, f: v };
+  if (Array.isArray(v)) {
+    for (const x of v) if (!Number.isInteger(x)) throw new HarmoniaError(`ONNX attribute "${name}": ints must be integers, got ${x}`);
+    return { name, type: AttrType.INTS, ints: v };
   }
-}
-
-function writeTensor(w: ProtoWriter, t: OnnxInitializer): void {
-  const count = t.dims.reduce((a, b) => a * b, 1);
-  for (const d of t.dims) w.int(1, d);
-  if (t.data instanceof Float32Array) {
-    if (t.data.length !== count) throw new HarmoniaError(`ONNX initializer "${t.name}": ${t.data.length} values for dims [${t.dims.join(',')}]`);
-    w.int(2, DT_FLOAT).string(8, t.name);
-    // raw_data is little-endian; copy so a subarray view with any offset is written correctly.
-    const raw = new Uint8Array(count * 4);
-    new Float32Array(raw.buffer).set(t.data);
-    if (!littleEndian()) throw new HarmoniaError('ONNX export needs a little-endian host');
-    w.bytes(9, raw);
-  } else {
-    if (t.data.int64.length !== count) throw new HarmoniaError(`ONNX initializer "${t.name}": ${t.data.int64.length} values for dims [${t.dims.join(',')}]`);
-    w.int(2, DT_INT64).string(8, t.name);
-    const raw = new Uint8Array(count * 8);
-    const dv = new DataView(raw.buffer);
-    t.data.int64.forEach((x, i) => dv.setBigInt64(i * 8, BigInt(x), true));
-    w.bytes(9, raw);
-  }
+  if ('floats' in v) return { name, type: AttrType.FLOATS, floats: v.floats };
+  return { name, type: AttrType.INT, i: v.int };
 }
 
 function littleEndian(): boolean {
   return new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 }
 
-function writeValueInfo(w: ProtoWriter, v: OnnxValueInfo): void {
-  w.string(1, v.name);
-  w.message(2, (type) =>
-    type.message(1, (tensor) => {
-      tensor.int(1, v.elemType);
-      tensor.message(2, (shape) => {
-        for (const d of v.shape) shape.message(1, (dim) => (typeof d === 'number' ? dim.int(1, d) : dim.string(2, d)));
-      });
-    }),
-  );
+function tensor(t: OnnxInitializer): OnnxTypes.ITensorProto {
+  const count = t.dims.reduce((a, b) => a * b, 1);
+  if (t.data instanceof Float32Array) {
+    if (t.data.length !== count) throw new HarmoniaError(`ONNX initializer "${t.name}": ${t.data.length} values for dims [${t.dims.join(',')}]`);
+    if (!littleEndian()) throw new HarmoniaError('ONNX export needs a little-endian host');
+    // raw_data is little-endian; copy so a subarray view with any offset is written correctly.
+    const raw = new Uint8Array(count * 4);
+    new Float32Array(raw.buffer).set(t.data);
+    return { dims: t.dims, dataType: DT_FLOAT, name: t.name, rawData: raw };
+  }
+  if (t.data.int64.length !== count) throw new HarmoniaError(`ONNX initializer "${t.name}": ${t.data.int64.length} values for dims [${t.dims.join(',')}]`);
+  const raw = new Uint8Array(count * 8);
+  const dv = new DataView(raw.buffer);
+  t.data.int64.forEach((x, i) => dv.setBigInt64(i * 8, BigInt(x), true));
+  return { dims: t.dims, dataType: DT_INT64, name: t.name, rawData: raw };
+}
+
+function valueInfo(v: OnnxValueInfo): OnnxTypes.IValueInfoProto {
+  return {
+    name: v.name,
+    type: { tensorType: { elemType: v.elemType, shape: { dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+  };
 }
 
 /** Serialises a model to ONNX ModelProto bytes. */
 export function encodeOnnxModel(m: OnnxModel): Uint8Array {
-  const w = new ProtoWriter();
-  w.int(1, ONNX_IR_VERSION);
-  w.string(2, m.producerName);
-  w.string(3, m.producerVersion);
-  if (m.docString) w.string(6, m.docString);
-  w.message(7, (g) => {
-    for (const n of m.nodes) {
-      g.message(1, (nw) => {
-        for (const i of n.inputs) nw.string(1, i);
-        for (const o of n.outputs) nw.string(2, o);
-        nw.string(3, n.name);
-        nw.string(4, n.op);
-        for (const [k, v] of Object.entries(n.attrs ?? {})) nw.message(5, (aw) => writeAttr(aw, k, v));
-      });
-    }
-    g.string(2, m.graphName);
-    for (const t of m.initializers) g.message(5, (tw) => writeTensor(tw, t));
-    for (const v of m.inputs) g.message(11, (vw) => writeValueInfo(vw, v));
-    for (const v of m.outputs) g.message(12, (vw) => writeValueInfo(vw, v));
-  });
-  w.message(8, (o) => o.string(1, '').int(2, m.opset ?? ONNX_OPSET));
-  for (const [k, v] of Object.entries(m.metadata ?? {})) w.message(14, (e) => e.string(1, k).string(2, v));
-  return w.finish();
+  const model: OnnxTypes.IModelProto = {
+    irVersion: ONNX_IR_VERSION,
+    producerName: m.producerName,
+    producerVersion: m.producerVersion,
+    docString: m.docString || undefined,
+    graph: {
+      node: m.nodes.map((n) => ({
+        input: n.inputs,
+        output: n.outputs,
+        name: n.name,
+        opType: n.op,
+        attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => attribute(k, v)),
+      })),
+      name: m.graphName,
+      initializer: m.initializers.map(tensor),
+      input: m.inputs.map(valueInfo),
+      output: m.outputs.map(valueInfo),
+    },
+    opsetImport: [{ domain: '', version: m.opset ?? ONNX_OPSET }],
+    metadataProps: Object.entries(m.metadata ?? {}).map(([key, value]) => ({ key, value })),
+  };
+  const invalid = onnx.ModelProto.verify(model);
+  if (invalid) throw new HarmoniaError(`ONNX export: invalid ModelProto (${invalid})`);
+  const out = onnx.ModelProto.encode(model).finish();
+  // protobufjs hands out a Buffer in Node: return a plain Uint8Array view, as in browsers.
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
 /** Summary of an encoded ModelProto read back: enough to check a cached file and to test the encoder. */
@@ -160,58 +142,36 @@ export interface OnnxModelSummary {
   outputs: string[];
 }
 
-function only(fields: ProtoField[], n: number): ProtoField[] {
-  return fields.filter((f) => f.field === n);
-}
-function bytesOf(f: ProtoField): Uint8Array {
-  if (!(f.value instanceof Uint8Array)) throw new HarmoniaError(`ONNX: field ${f.field} should be length-delimited`);
-  return f.value;
-}
-function intOf(f: ProtoField): number {
-  if (typeof f.value !== 'bigint') throw new HarmoniaError(`ONNX: field ${f.field} should be a varint`);
-  return Number(BigInt.asIntN(64, f.value));
+/** An int64 field as decoded by protobufjs (a number, or a Long when the value needs 64 bits). */
+function int(v: number | { toNumber(): number } | null | undefined): number {
+  return v == null ? 0 : typeof v === 'number' ? v : v.toNumber();
 }
 
 /** Reads the top-level structure of ONNX ModelProto bytes (throws HarmoniaError on malformed input). */
 export function readOnnxSummary(bytes: Uint8Array): OnnxModelSummary {
-  const top = decodeFields(bytes);
-  const metadata: Record<string, string> = {};
-  for (const e of only(top, 14)) {
-    const kv = decodeFields(bytesOf(e));
-    const k = only(kv, 1)[0];
-    const v = only(kv, 2)[0];
-    if (k) metadata[fieldString(k)] = v ? fieldString(v) : '';
+  let m: OnnxTypes.ModelProto;
+  try {
+    m = onnx.ModelProto.decode(bytes);
+  } catch (err) {
+    throw new HarmoniaError(`ONNX: not a valid ModelProto (${(err as Error).message})`, { cause: err });
   }
-  const opsetField = only(top, 8)[0];
-  const opset = opsetField ? intOf(only(decodeFields(bytesOf(opsetField)), 2)[0] ?? { field: 2, wire: 0, value: 0n }) : 0;
-  const graphField = only(top, 7)[0];
-  const graph = graphField ? decodeFields(bytesOf(graphField)) : [];
-  const ops = only(graph, 1).map((n) => {
-    const op = only(decodeFields(bytesOf(n)), 4)[0];
-    return op ? fieldString(op) : '';
-  });
-  const initializers = only(graph, 5).map((t) => {
-    const tf = decodeFields(bytesOf(t));
-    const name = only(tf, 8)[0];
-    const raw = only(tf, 9)[0];
-    return {
-      name: name ? fieldString(name) : '',
-      dims: only(tf, 1).map(intOf),
-      dataType: intOf(only(tf, 2)[0] ?? { field: 2, wire: 0, value: 0n }),
-      bytes: raw ? bytesOf(raw).length : 0,
-    };
-  });
-  const names = (n: number) => only(graph, n).map((v) => fieldString(only(decodeFields(bytesOf(v)), 1)[0]));
-  const ir = only(top, 1)[0];
-  const prod = only(top, 2)[0];
+  const metadata: Record<string, string> = {};
+  for (const e of m.metadataProps) if (e.key) metadata[e.key] = e.value ?? '';
+  const opset = m.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx') ?? m.opsetImport[0];
+  const g = m.graph;
   return {
-    irVersion: ir ? intOf(ir) : 0,
-    producerName: prod ? fieldString(prod) : '',
-    opset,
+    irVersion: int(m.irVersion),
+    producerName: m.producerName,
+    opset: int(opset?.version),
     metadata,
-    ops,
-    initializers,
-    inputs: names(11),
-    outputs: names(12),
+    ops: (g?.node ?? []).map((n) => n.opType ?? ''),
+    initializers: (g?.initializer ?? []).map((t) => ({
+      name: t.name ?? '',
+      dims: (t.dims ?? []).map(int),
+      dataType: t.dataType ?? 0,
+      bytes: t.rawData?.length ?? 0,
+    })),
+    inputs: (g?.input ?? []).map((v) => v.name ?? ''),
+    outputs: (g?.output ?? []).map((v) => v.name ?? ''),
   };
 }

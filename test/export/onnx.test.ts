@@ -9,8 +9,8 @@ import { HarmoniaError } from '../../src/errors.ts';
 import { Rng } from '../../src/util/random.ts';
 import { buildGenerator, runGenerator, PAPER_GENERATOR, type GeneratorConfig } from '../../src/models/generator.ts';
 import { exportGeneratorToOnnx, permute4, convTransposeSamePads, META_SOURCE } from '../../src/export/generator.ts';
-import { readOnnxSummary, ONNX_OPSET, ONNX_IR_VERSION } from '../../src/export/onnx-proto.ts';
-import { ProtoWriter, decodeFields, readVarint } from '../../src/export/protobuf.ts';
+import onnxProto from 'onnx-proto';
+import { readOnnxSummary, encodeOnnxModel, ONNX_OPSET, ONNX_IR_VERSION, DT_FLOAT, DT_INT64 } from '../../src/export/onnx-proto.ts';
 import { ensureOnnxModel, modelSourceDigest, ONNX_FILE } from '../../src/export/cache.ts';
 import { onnxAvailable, createOnnxGenerator, loadOnnxGenerator, onnxRunner, withOnnxRunner, inferenceMode, ortThreads, padIndexMap } from '../../src/models/onnx.ts';
 import { saveHarmonizationModel, loadHarmonizationModel } from '../../src/pipeline/model.ts';
@@ -80,27 +80,49 @@ function std(a: Float32Array): number {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Protobuf writer / reader
+// ModelProto encoding (onnx-proto + protobufjs)
 
-test('protobuf: varints, negative int64, floats, strings and nested messages encode to the documented wire bytes', () => {
-  assert.deepEqual([...new ProtoWriter().varint(300).finish()], [0xac, 0x02]);
-  assert.deepEqual([...new ProtoWriter().varint(0).finish()], [0]);
-  assert.deepEqual([...new ProtoWriter().int(1, 150).finish()], [0x08, 0x96, 0x01]); // the protobuf docs' example
-  assert.deepEqual([...new ProtoWriter().int(1, -1).finish()], [0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
-  assert.deepEqual([...new ProtoWriter().string(2, 'testing').finish()], [0x12, 0x07, 0x74, 0x65, 0x73, 0x74, 0x69, 0x6e, 0x67]);
-  assert.deepEqual([...new ProtoWriter().float(2, 1).finish()], [0x15, 0x00, 0x00, 0x80, 0x3f]);
-  const big = 2 ** 40 + 5;
-  const [v] = readVarint(new ProtoWriter().varint(big).finish(), 0);
-  assert.equal(v, BigInt(big));
-  const msg = new ProtoWriter().int(1, 7).message(3, (w) => w.string(1, 'x').int(2, -3)).float(4, 0.5).finish();
-  const f = decodeFields(msg);
-  assert.deepEqual(f.map((x) => x.field), [1, 3, 4]);
-  assert.equal(f[0].value, 7n);
-  assert.equal(f[2].value, 0.5);
-  const inner = decodeFields(f[1].value as Uint8Array);
-  assert.equal(BigInt.asIntN(64, inner[1].value as bigint), -3n);
-  assert.throws(() => decodeFields(new Uint8Array([0x12, 0x05, 0x01])), HarmoniaError); // length past the end
-  assert.throws(() => new ProtoWriter().varint(2 ** 60), HarmoniaError); // not a safe integer
+test('ModelProto through onnx-proto: every attribute kind, float and int64 initializers, symbolic dims, metadata; malformed bytes are a HarmoniaError', () => {
+  const bytes = encodeOnnxModel({
+    graphName: 'g',
+    nodes: [{ op: 'Conv', inputs: ['x', 'w'], outputs: ['y'], name: 'n1', attrs: { group: 1, alpha: 0.5, auto_pad: 'SAME_UPPER', pads: [1, -1, 0, 2], scales: { floats: [1, 2.5] }, forced: { int: 3 } } }],
+    initializers: [{ name: 'w', dims: [2, 1], data: new Float32Array([0.25, -3]) }, { name: 'axes', dims: [2], data: { int64: [1, -2] } }],
+    inputs: [{ name: 'x', elemType: DT_FLOAT, shape: ['batch', 8, 'width', 3] }],
+    outputs: [{ name: 'y', elemType: DT_FLOAT, shape: ['batch', 8, 'width', 3] }],
+    producerName: 'p',
+    producerVersion: 'v',
+    metadata: { k: 'v', 'ü': 'ß' },
+  });
+  const { onnx } = onnxProto;
+  const m = onnx.ModelProto.decode(bytes);
+  const A = onnx.AttributeProto.AttributeType;
+  const g = m.graph as InstanceType<typeof onnx.GraphProto>;
+  const attrs = Object.fromEntries(g.node[0].attribute!.map((a) => [a.name, a as InstanceType<typeof onnx.AttributeProto>]));
+  assert.equal(attrs.group.type, A.INT);
+  assert.equal(Number(attrs.group.i), 1);
+  assert.equal(attrs.alpha.type, A.FLOAT);
+  assert.equal(attrs.alpha.f, 0.5);
+  assert.equal(attrs.auto_pad.type, A.STRING);
+  assert.equal(new TextDecoder().decode(attrs.auto_pad.s), 'SAME_UPPER');
+  assert.equal(attrs.pads.type, A.INTS);
+  assert.deepEqual(attrs.pads.ints.map(Number), [1, -1, 0, 2]); // negative int64 survive
+  assert.equal(attrs.scales.type, A.FLOATS);
+  assert.deepEqual(attrs.scales.floats, [1, 2.5]);
+  assert.equal(attrs.forced.type, A.INT);
+  const [w, axes] = g.initializer as InstanceType<typeof onnx.TensorProto>[];
+  assert.equal(w.dataType, DT_FLOAT);
+  assert.deepEqual([...new Float32Array(w.rawData.slice().buffer)], [0.25, -3]);
+  assert.equal(axes.dataType, DT_INT64);
+  assert.deepEqual([...new BigInt64Array(axes.rawData.slice().buffer)], [1n, -2n]);
+  const dims = g.input[0].type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue));
+  assert.deepEqual(dims, ['batch', 8, 'width', 3]);
+  const s = readOnnxSummary(bytes);
+  assert.equal(s.irVersion, ONNX_IR_VERSION);
+  assert.equal(s.opset, ONNX_OPSET);
+  assert.deepEqual(s.metadata, { k: 'v', 'ü': 'ß' });
+  assert.deepEqual(s.initializers, [{ name: 'w', dims: [2, 1], dataType: DT_FLOAT, bytes: 8 }, { name: 'axes', dims: [2], dataType: DT_INT64, bytes: 16 }]);
+  assert.throws(() => readOnnxSummary(new Uint8Array([0x12, 0x05, 0x01])), HarmoniaError); // length past the end
+  assert.throws(() => encodeOnnxModel({ graphName: 'g', nodes: [{ op: 'X', inputs: [], outputs: [], name: 'n', attrs: { bad: [1.5] } }], initializers: [], inputs: [], outputs: [], producerName: '', producerVersion: '' }), /ints must be integers/);
 });
 
 test('permute4 matches tf.transpose and the ConvTranspose same-padding formula matches TensorFlow', () => {

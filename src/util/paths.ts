@@ -2,8 +2,9 @@
  * Output-path safety: never overwrite an input, fail before a long computation when the output
  * cannot be written.
  */
-import { realpathSync, statSync, accessSync, mkdirSync, constants, type Stats } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { statSync, accessSync, mkdirSync, constants, type Stats } from 'node:fs';
+import { dirname } from 'node:path';
+import { canonicalPath } from './output-safety.ts';
 import { HarmoniaError } from '../errors.ts';
 import { describeFsError, describeMkdirError } from '../image/atomic.ts';
 
@@ -15,30 +16,7 @@ function statOrUndefined(p: string): Stats | undefined {
   }
 }
 
-/**
- * The canonical absolute form of `p`: symbolic links resolved. For a path that does not exist yet,
- * the deepest existing ancestor is resolved and the rest appended (so `out/../a.png` and a link to
- * the folder of `a.png` both compare equal to `a.png`).
- */
-export function canonicalPath(p: string): string {
-  if (typeof p !== 'string' || p === '' || p.includes('\0')) {
-    throw new HarmoniaError(`invalid path ${JSON.stringify(p)}: must be a non-empty string without NUL bytes`);
-  }
-  const abs = resolve(p);
-  const rest: string[] = [];
-  let cur = abs;
-  for (;;) {
-    try {
-      const real = realpathSync(cur);
-      return rest.length ? join(real, ...rest.reverse()) : real;
-    } catch {
-      const parent = dirname(cur);
-      if (parent === cur) return abs;
-      rest.push(basename(cur));
-      cur = parent;
-    }
-  }
-}
+export { canonicalPath };
 
 /**
  * Throws a HarmoniaError naming `output` when writing it would overwrite one of `inputs`: the same path

@@ -1,0 +1,267 @@
+/**
+ * The one output-safety rule (issue 17), checked before any compute by every command that writes:
+ *
+ * - An output (file, folder, report, intermediates, cache) never resolves to an input, a mask, or a
+ *   file inside an input folder: compared after resolving `.`/`..` and symbolic links, and, for files
+ *   that exist, by device + inode (hard links).
+ * - An output folder is never an input folder, nor inside one.
+ * - Two outputs of one command are never the same file.
+ * - An existing read-only output is refused unless `overwrite` is set; even then it is never chmod-ed
+ *   (atomic writes replace the directory entry and keep its permission bits).
+ * - The output's folder exists (or can be created when `mkdir` is allowed: its nearest existing
+ *   ancestor is a writable folder), an existing output file is a regular file, an existing output
+ *   folder is a folder.
+ *
+ * Pure node:fs (util is the bottom layer): no import from image/ or higher. Errors are HarmoniaError
+ * naming the path and the flag as the user typed it.
+ */
+import { accessSync, constants, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import { HarmoniaError } from '../errors.ts';
+
+export type PathKind = 'file' | 'folder';
+
+export interface SafetyInput {
+  path: string;
+  /** What the input is, in words, for messages: "composite", "mask folder", "dataset". */
+  what: string;
+  /** 'folder': no output may be inside it. Default: taken from the file system ('file' when missing). */
+  kind?: PathKind;
+}
+
+export interface SafetyOutput {
+  path: string;
+  /** The flag as the user typed it (`-o`, `--report`, `--intermediates`); or a phrase for files inside one. */
+  flag: string;
+  kind: PathKind;
+  /** Missing parent folders (or the folder itself, for a folder output) may be created by prepareOutputs. */
+  mkdir?: boolean;
+}
+
+export interface SafetyOptions {
+  /** Replace existing read-only output files (never chmod-ed). Default false. */
+  overwrite?: boolean;
+  /** The flag that allows it, named in the refusal (default `--overwrite`). */
+  overwriteFlag?: string;
+}
+
+function statOrUndefined(p: string): Stats | undefined {
+  try {
+    return statSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+function checkPathString(p: unknown, flag: string): asserts p is string {
+  if (typeof p !== 'string' || p === '' || p.includes('\0')) {
+    throw new HarmoniaError(`${flag}: invalid path ${JSON.stringify(p)}: must be a non-empty string without NUL bytes`);
+  }
+}
+
+/**
+ * The canonical absolute form of `p`: symbolic links resolved. For a path that does not exist yet,
+ * the deepest existing ancestor is resolved and the rest appended (so `out/../a.png` and a link to
+ * the folder of `a.png` both compare equal to `a.png`). A dangling symbolic link resolves to its target.
+ */
+export function canonicalPath(p: string): string {
+  checkPathString(p, 'path');
+  const abs = resolve(p);
+  const rest: string[] = [];
+  let cur = abs;
+  for (let hops = 0; ; ) {
+    try {
+      const real = realpathSync(cur);
+      return rest.length ? join(real, ...rest.slice().reverse()) : real;
+    } catch {
+      // a dangling symlink: follow it by hand (bounded), so writing through it is seen as writing its target
+      try {
+        if (hops < 32 && lstatSync(cur).isSymbolicLink()) {
+          hops++;
+          const target = readlinkSafe(cur);
+          if (target !== undefined) {
+            cur = resolve(dirname(cur), target);
+            continue;
+          }
+        }
+      } catch {
+        /* not there at all */
+      }
+      const parent = dirname(cur);
+      if (parent === cur) return abs;
+      rest.push(basename(cur));
+      cur = parent;
+    }
+  }
+}
+
+function readlinkSafe(p: string): string | undefined {
+  try {
+    return readlinkSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when `child` (canonical) is `parent` (canonical) or inside it. */
+export function isInside(child: string, parent: string): boolean {
+  if (child === parent) return true;
+  const p = parent.endsWith(sep) ? parent : parent + sep;
+  return child.startsWith(p);
+}
+
+/** Finds a file under `dir` (recursively, at most `limit` entries) with the given device + inode. */
+function findInode(dir: string, dev: number, ino: number, limit = 200_000): string | undefined {
+  const stack = [dir];
+  let seen = 0;
+  while (stack.length) {
+    const d = stack.pop() as string;
+    let names: string[];
+    try {
+      names = readdirSync(d);
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      if (++seen > limit) return undefined;
+      const p = join(d, n);
+      let st: Stats;
+      try {
+        st = lstatSync(p);
+      } catch {
+        continue;
+      }
+      if (st.isDirectory()) stack.push(p);
+      else if (st.isFile() && st.dev === dev && st.ino === ino) return p;
+    }
+  }
+  return undefined;
+}
+
+interface ResolvedInput { input: SafetyInput; canon: string; stat?: Stats; kind: PathKind }
+
+function describe(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EROFS') return 'read-only file system';
+  return (e as Error)?.message ?? String(e);
+}
+
+/** The nearest existing ancestor of `abs` (itself excluded) and whether each step up was missing. */
+function nearestExisting(abs: string): { dir: string; stat: Stats } | undefined {
+  let cur = dirname(abs);
+  for (;;) {
+    const st = statOrUndefined(cur);
+    if (st) return { dir: cur, stat: st };
+    const parent = dirname(cur);
+    if (parent === cur) return undefined;
+    cur = parent;
+  }
+}
+
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isReadOnly(p: string, st: Stats): boolean {
+  if ((st.mode & 0o222) === 0) return true; // no write bit for anyone (root would otherwise ignore it)
+  try {
+    accessSync(p, constants.W_OK);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Checks every output against every input and against each other. Call it before any compute;
+ * it creates nothing. Throws a HarmoniaError `<path>: <flag> <problem>` on the first violation.
+ */
+export function checkOutputs(inputs: readonly SafetyInput[], outputs: readonly SafetyOutput[], opts: SafetyOptions = {}): void {
+  const resolved: ResolvedInput[] = inputs.map((input) => {
+    checkPathString(input.path, input.what);
+    const canon = canonicalPath(input.path);
+    const stat = statOrUndefined(canon);
+    return { input, canon, stat, kind: input.kind ?? (stat?.isDirectory() ? 'folder' : 'file') };
+  });
+  const seen = new Map<string, SafetyOutput>();
+  for (const out of outputs) {
+    checkPathString(out.path, out.flag);
+    const fail = (problem: string): never => { throw new HarmoniaError(`${out.flag} ${problem}`, { file: out.path }); };
+    const canon = canonicalPath(out.path);
+    const st = statOrUndefined(canon);
+    // 1. never an input
+    for (const r of resolved) {
+      if (r.kind === 'folder') {
+        if (isInside(canon, r.canon) || (st && r.stat && st.dev === r.stat.dev && st.ino === r.stat.ino)) {
+          fail(canon === r.canon || (st && r.stat && st.ino === r.stat.ino && st.dev === r.stat.dev)
+            ? `is the ${r.input.what} ${r.input.path}; refusing to write into an input folder (choose another ${out.flag})`
+            : `is inside the ${r.input.what} ${r.input.path}; refusing to write into an input folder (choose another ${out.flag})`);
+        }
+        if (st && st.isFile() && st.nlink > 1 && r.stat?.isDirectory()) {
+          const hit = findInode(r.canon, st.dev, st.ino);
+          if (hit) fail(`is a hard link to ${hit} in the ${r.input.what} ${r.input.path}; refusing to overwrite an input (choose another ${out.flag})`);
+        }
+      } else {
+        const same = canon === r.canon || (!!st && !!r.stat && st.dev === r.stat.dev && st.ino === r.stat.ino);
+        if (same) fail(`is the same file as the input ${r.input.what} ${r.input.path}; refusing to overwrite an input (choose another ${out.flag})`);
+      }
+    }
+    // 2. never two outputs on one file
+    const prev = seen.get(canon);
+    if (prev) fail(`is the same path as ${prev.flag} ${prev.path}; give each output its own path`);
+    seen.set(canon, out);
+    // 3. the thing itself
+    if (st) {
+      if (out.kind === 'file') {
+        if (st.isDirectory()) fail('is a folder, not a file');
+        if (!st.isFile()) fail('exists and is not a regular file (device, FIFO or socket); refusing to replace it');
+        if (isReadOnly(canon, st) && !opts.overwrite) {
+          fail(`exists and is read-only; refusing to replace it (pass ${opts.overwriteFlag ?? '--overwrite'} to replace it; its permissions are kept)`);
+        }
+      } else {
+        if (!st.isDirectory()) fail('is a file, not a folder');
+        if (!writable(canon)) fail('is a folder that is not writable (permission denied)');
+        continue;
+      }
+    }
+    // 4. its folder
+    const parent = dirname(canon);
+    const pst = statOrUndefined(parent);
+    if (pst) {
+      if (!pst.isDirectory()) fail(`cannot be written: ${parent} is a file, not a folder`);
+      if (!writable(parent)) fail(`cannot be written: the folder ${parent} is not writable (permission denied)`);
+      continue;
+    }
+    const near = nearestExisting(canon);
+    if (!near) fail('has no existing ancestor folder');
+    const { dir, stat } = near as { dir: string; stat: Stats };
+    if (!stat.isDirectory()) fail(`cannot be written: ${dir} is a file, not a folder`);
+    if (!out.mkdir) fail(`cannot be written: the folder ${parent} does not exist (create it first)`);
+    if (!writable(dir)) fail(`cannot be written: cannot create ${parent}: the folder ${dir} is not writable (permission denied)`);
+  }
+}
+
+/** Creates the folders the outputs need (after checkOutputs passed). Errors name the flag. */
+export function prepareOutputs(outputs: readonly SafetyOutput[]): void {
+  for (const out of outputs) {
+    if (!out.mkdir) continue;
+    const dir = out.kind === 'folder' ? out.path : dirname(out.path);
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      throw new HarmoniaError(`${out.flag}: cannot create the folder ${dir}: ${describe(e)}`, { file: out.path, cause: e });
+    }
+  }
+}
+
+/** checkOutputs, then prepareOutputs. */
+export function assertSafeOutputs(inputs: readonly SafetyInput[], outputs: readonly SafetyOutput[], opts: SafetyOptions = {}): void {
+  checkOutputs(inputs, outputs, opts);
+  prepareOutputs(outputs);
+}

@@ -1,69 +1,271 @@
 /**
  * Folder batch mode: harmonize every image of a folder with the mask of the same stem from a mask
- * folder. Resumable: outputs that already exist are skipped (writes are atomic, so an existing
- * output is always complete). Memory stays bounded: one image at a time, tensors disposed.
+ * folder. Memory stays bounded: one image at a time, tensors disposed.
+ *
+ * Resume checks what is there (docs/RELIABILITY.md, issue 17): an existing output counts as done only
+ * when the manifest next to the outputs (`harmonia-manifest.jsonl`, one JSON line per output: input
+ * names, sizes and mtimes, output size and SHA-256) says it came from these inputs and the file is
+ * unchanged, or, without a manifest entry, when it decodes completely at the composite's size. A
+ * 0-byte, truncated or wrong-size output is redone.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join, extname, basename, dirname } from 'node:path';
 import { HarmoniaError } from '../errors.ts';
-import { writeFileAtomic, removeStaleTempFiles } from '../image/atomic.ts';
-import { formatFromPath } from '../image/io.ts';
+import { writeFileAtomic, removeStaleTempFiles, describeFsError } from '../image/atomic.ts';
+import { formatFromPath, probeImage, readImage } from '../image/io.ts';
 import { Progress } from '../util/progress.ts';
 import { harmonizeWithReport, resolveModel, type HarmonizeOptions } from './harmonize.ts';
 
 export const IMAGE_EXTS = ['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff'];
 
+/** The per-folder resume manifest written next to the outputs. */
+export const MANIFEST_NAME = 'harmonia-manifest.jsonl';
+
 export interface BatchItem { name: string; composite: string; mask: string; output: string }
 
-export interface BatchTiming { name: string; ms: number; stages: Record<string, number>; skipped?: boolean; width?: number; height?: number; error?: string }
+export interface BatchTiming { name: string; ms: number; stages: Record<string, number>; skipped?: boolean; width?: number; height?: number; error?: string; redone?: string }
 
-/** Pairs images with masks by stem (mask stems may also be `<stem>_mask`). */
-export function pairFolder(compositeDir: string, maskDir: string, outDir: string, outExt = '.png'): BatchItem[] {
-  const list = (d: string): string[] => {
+/** A file of an input folder that is not harmonized, and why. */
+export interface SkippedFile { file: string; reason: string }
+
+/** True for names that are masks by the naming rule (`<stem>_mask.<ext>`). */
+export function isMaskName(file: string): boolean {
+  return /_mask$/i.test(basename(file, extname(file)));
+}
+
+function listFolder(d: string, skipped: SkippedFile[] | undefined): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(d);
+  } catch (err) {
+    throw new HarmoniaError(`cannot list the folder: ${describeFsError(err)}`, { file: d, cause: err });
+  }
+  const out: string[] = [];
+  for (const f of names.sort()) {
+    if (f.startsWith('.')) continue; // hidden files, temp files of atomic writes
+    let st;
     try {
-      return readdirSync(d).filter((f) => IMAGE_EXTS.includes(extname(f).toLowerCase()) && statSync(join(d, f)).isFile()).sort();
+      st = statSync(join(d, f));
     } catch (err) {
-      throw new HarmoniaError(`cannot list the folder: ${(err as Error).message}`, { file: d });
+      skipped?.push({ file: f, reason: (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'broken symbolic link' : `cannot read: ${describeFsError(err)}` });
+      continue;
     }
+    if (st.isDirectory()) continue;
+    if (!st.isFile()) { skipped?.push({ file: f, reason: 'not a regular file' }); continue; }
+    if (!IMAGE_EXTS.includes(extname(f).toLowerCase())) {
+      if (f !== MANIFEST_NAME) skipped?.push({ file: f, reason: 'not an image (jpg, jpeg, png, webp, tif, tiff)' });
+      continue;
+    }
+    out.push(f);
+  }
+  return out;
+}
+
+function sameFolder(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Pairs images with masks by stem (mask stems may also be `<stem>_mask`). Files of the composite
+ * folder that are not images, or are masks by name (`x_mask.png`), are skipped and listed. Two
+ * composites with the same stem (their outputs would collide), or two masks for one stem, are an
+ * error before any work.
+ */
+export function pairFolderDetailed(compositeDir: string, maskDir: string, outDir: string, outExt = '.png'): { items: BatchItem[]; skipped: SkippedFile[] } {
+  const skipped: SkippedFile[] = [];
+  const same = sameFolder(compositeDir, maskDir);
+  const byStem = (files: string[]): Map<string, string[]> => {
+    const m = new Map<string, string[]>();
+    for (const f of files) {
+      const k = basename(f, extname(f));
+      m.set(k, [...(m.get(k) ?? []), f]);
+    }
+    return m;
   };
-  const masks = new Map<string, string>();
-  for (const f of list(maskDir)) masks.set(basename(f, extname(f)), join(maskDir, f));
+  const masks = byStem(listFolder(maskDir, undefined).filter((f) => !same || isMaskName(f)));
+  const composites: string[] = [];
+  for (const f of listFolder(compositeDir, skipped)) {
+    if (isMaskName(f)) skipped.push({ file: f, reason: 'a mask by its name (<stem>_mask)' });
+    else composites.push(f);
+  }
+  const stems = byStem(composites);
+  const dup = [...stems.entries()].filter(([, v]) => v.length > 1);
+  if (dup.length) {
+    const [stem, files] = dup[0];
+    throw new HarmoniaError(`${dup.length} stem(s) shared by several composites, whose outputs would collide: ${files.join(', ')} → ${stem}${outExt}${dup.length > 1 ? `, and ${dup.length - 1} more` : ''} (rename or move one)`, { file: compositeDir });
+  }
   const items: BatchItem[] = [];
   const missing: string[] = [];
-  for (const f of list(compositeDir)) {
+  for (const f of composites) {
     const stem = basename(f, extname(f));
-    const m = masks.get(stem) ?? masks.get(`${stem}_mask`);
-    if (!m) { missing.push(f); continue; }
-    items.push({ name: stem, composite: join(compositeDir, f), mask: m, output: join(outDir, stem + outExt) });
+    const cands = same ? masks.get(`${stem}_mask`) : (masks.get(stem) ?? masks.get(`${stem}_mask`));
+    if (!cands) { missing.push(f); continue; }
+    if (cands.length > 1) throw new HarmoniaError(`several masks for ${f}: ${cands.join(', ')} (keep one)`, { file: maskDir });
+    items.push({ name: stem, composite: join(compositeDir, f), mask: join(maskDir, cands[0]), output: join(outDir, stem + outExt) });
   }
   if (missing.length) {
     throw new HarmoniaError(`no mask with the same name in ${maskDir} for ${missing.length} image(s): ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`, { file: compositeDir });
   }
-  if (items.length === 0) throw new HarmoniaError('no images (jpg, png, webp, tif) found', { file: compositeDir });
-  return items;
+  if (items.length === 0) throw new HarmoniaError(`no images (jpg, png, webp, tif) found${skipped.length ? ` (skipped ${skipped.length} file(s): ${skipped.slice(0, 3).map((s) => s.file).join(', ')})` : ''}`, { file: compositeDir });
+  return { items, skipped };
 }
 
-/** Harmonizes a list of items; returns per-image timings. */
+/** Pairs images with masks by stem (mask stems may also be `<stem>_mask`); see pairFolderDetailed. */
+export function pairFolder(compositeDir: string, maskDir: string, outDir: string, outExt = '.png'): BatchItem[] {
+  return pairFolderDetailed(compositeDir, maskDir, outDir, outExt).items;
+}
+
+/** One line of the manifest. */
+export interface ManifestEntry {
+  output: string;
+  composite: string; compositeSize: number; compositeMtimeMs: number;
+  mask: string; maskSize: number; maskMtimeMs: number;
+  width: number; height: number;
+  outputSize: number; outputSha256: string;
+}
+
+function inputFacts(it: BatchItem): Pick<ManifestEntry, 'composite' | 'compositeSize' | 'compositeMtimeMs' | 'mask' | 'maskSize' | 'maskMtimeMs'> {
+  const c = statSync(it.composite);
+  const m = statSync(it.mask);
+  return { composite: basename(it.composite), compositeSize: c.size, compositeMtimeMs: Math.round(c.mtimeMs), mask: basename(it.mask), maskSize: m.size, maskMtimeMs: Math.round(m.mtimeMs) };
+}
+
+/** Reads the manifest of a folder (last entry per output wins; an unterminated last line is ignored). */
+export function readManifest(dir: string): Map<string, ManifestEntry> {
+  const out = new Map<string, ManifestEntry>();
+  let text: string;
+  try {
+    text = readFileSync(join(dir, MANIFEST_NAME), 'utf8');
+  } catch {
+    return out;
+  }
+  const lines = text.split('\n');
+  lines.pop(); // '' after the final newline, or an unterminated line of a killed append
+  for (const l of lines) {
+    try {
+      const e = JSON.parse(l) as ManifestEntry;
+      if (e && typeof e.output === 'string') out.set(e.output, e);
+    } catch {
+      /* a damaged line: that output is verified by decoding instead */
+    }
+  }
+  return out;
+}
+
+/** Drops an unterminated last line (a killed append) so the next append starts on its own line. */
+async function repairManifest(dir: string): Promise<void> {
+  const p = join(dir, MANIFEST_NAME);
+  let text: string;
+  try {
+    text = readFileSync(p, 'utf8');
+  } catch {
+    return;
+  }
+  if (text === '' || text.endsWith('\n')) return;
+  await writeFileAtomic(p, text.slice(0, text.lastIndexOf('\n') + 1));
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function appendManifest(it: BatchItem, entry: ManifestEntry): void {
+  const p = join(dirname(it.output), MANIFEST_NAME);
+  try {
+    appendFileSync(p, JSON.stringify(entry) + '\n');
+  } catch (err) {
+    throw new HarmoniaError(`cannot record the output in the manifest: ${describeFsError(err)}`, { file: p, cause: err });
+  }
+}
+
+export interface BatchPlan {
+  /** Items to harmonize (with the reason when an existing output is redone). */
+  todo: { item: BatchItem; redo?: string }[];
+  /** Items whose complete output from these inputs is already there. */
+  done: BatchItem[];
+  /** Outputs verified by decoding that had no manifest entry yet (recorded when the batch runs). */
+  verified: ManifestEntry[];
+}
+
+/** Decides, before any work, which outputs are done (see the module comment) and which are (re)done. */
+export async function planBatch(items: readonly BatchItem[], opts: { overwrite?: boolean } = {}): Promise<BatchPlan> {
+  const plan: BatchPlan = { todo: [], done: [], verified: [] };
+  const manifests = new Map<string, Map<string, ManifestEntry>>();
+  for (const it of items) {
+    if (opts.overwrite || !existsSync(it.output)) { plan.todo.push({ item: it }); continue; }
+    const dir = dirname(it.output);
+    let man = manifests.get(dir);
+    if (!man) { man = readManifest(dir); manifests.set(dir, man); }
+    const facts = inputFacts(it);
+    const e = man.get(basename(it.output));
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(it.output);
+    } catch (err) {
+      plan.todo.push({ item: it, redo: `existing output cannot be read: ${describeFsError(err)}` });
+      continue;
+    }
+    const sameInputs = !!e && e.composite === facts.composite && e.compositeSize === facts.compositeSize && e.compositeMtimeMs === facts.compositeMtimeMs &&
+      e.mask === facts.mask && e.maskSize === facts.maskSize && e.maskMtimeMs === facts.maskMtimeMs;
+    if (e && !sameInputs) { plan.todo.push({ item: it, redo: 'the composite or mask changed since this output was written' }); continue; }
+    if (e && e.outputSize === bytes.length && e.outputSha256 === sha256(bytes)) { plan.done.push(it); continue; }
+    // no manifest entry (or the output file was replaced): done only if it decodes completely at the composite's size
+    if (bytes.length === 0) { plan.todo.push({ item: it, redo: 'existing output is empty (0 bytes)' }); continue; }
+    let w: number, h: number;
+    try {
+      const img = await readImage(bytes);
+      w = img.width; h = img.height;
+    } catch (err) {
+      plan.todo.push({ item: it, redo: `existing output is not a complete image (${err instanceof Error ? err.message : String(err)})` });
+      continue;
+    }
+    const c = await probeImage(it.composite);
+    if (w !== c.width || h !== c.height) { plan.todo.push({ item: it, redo: `existing output is ${w}×${h} but the composite is ${c.width}×${c.height}` }); continue; }
+    plan.done.push(it);
+    plan.verified.push({ output: basename(it.output), ...facts, width: w, height: h, outputSize: bytes.length, outputSha256: sha256(bytes) });
+  }
+  return plan;
+}
+
+/** Harmonizes a list of items (resuming: see planBatch); returns per-image timings in item order. */
 export async function harmonizeBatch(
   items: readonly BatchItem[],
-  opts: Omit<HarmonizeOptions, 'composite' | 'mask' | 'format'> & { overwrite?: boolean; quiet?: boolean; continueOnError?: boolean },
+  opts: Omit<HarmonizeOptions, 'composite' | 'mask' | 'format'> & { overwrite?: boolean; quiet?: boolean; continueOnError?: boolean; plan?: BatchPlan },
 ): Promise<BatchTiming[]> {
   const model = await resolveModel(opts.model, opts.stage);
   // temp files of a run that was killed mid-write (kill -9, power loss): never complete, remove them
-  for (const dir of new Set(items.map((it) => dirname(it.output)))) if (existsSync(dir)) await removeStaleTempFiles(dir);
+  for (const dir of new Set(items.map((it) => dirname(it.output)))) {
+    if (existsSync(dir)) {
+      await removeStaleTempFiles(dir);
+      await repairManifest(dir);
+    }
+  }
+  const plan = opts.plan ?? await planBatch(items, { overwrite: opts.overwrite });
+  const redo = new Map(plan.todo.map((t) => [t.item, t.redo]));
+  const verified = new Map(plan.verified.map((e) => [e.output, e]));
   const progress = new Progress('harmonize', items.length, { quiet: opts.quiet });
   const timings: BatchTiming[] = [];
   for (const it of items) {
-    if (!opts.overwrite && existsSync(it.output)) {
+    if (!redo.has(it)) {
+      const v = verified.get(basename(it.output));
+      if (v) appendManifest(it, v);
       timings.push({ name: it.name, ms: 0, stages: {}, skipped: true });
       progress.tick(1, 'skip');
       continue;
     }
     const t0 = performance.now();
     try {
+      const facts = inputFacts(it);
       const r = await harmonizeWithReport({ ...opts, model: model ?? null, composite: it.composite, mask: it.mask, format: formatFromPath(it.output) });
       await writeFileAtomic(it.output, r.image);
-      timings.push({ name: it.name, ms: performance.now() - t0, stages: r.timings, width: r.width, height: r.height });
+      appendManifest(it, { output: basename(it.output), ...facts, width: r.width, height: r.height, outputSize: r.image.length, outputSha256: sha256(r.image) });
+      const why = redo.get(it);
+      timings.push({ name: it.name, ms: performance.now() - t0, stages: r.timings, width: r.width, height: r.height, ...(why ? { redone: why } : {}) });
     } catch (err) {
       if (!opts.continueOnError || !(err instanceof HarmoniaError)) throw err;
       timings.push({ name: it.name, ms: performance.now() - t0, stages: {}, error: err.message });

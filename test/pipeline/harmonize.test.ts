@@ -111,7 +111,7 @@ test('folder batch: pairs by name, resumes (skips finished outputs), reports tim
   assert.equal(t1.filter((t) => !t.skipped).length, 3);
   const t2 = await harmonizeBatch(items, { stage: 'intrinsic', quiet: true });
   assert.equal(t2.filter((t) => t.skipped).length, 3);
-  assert.deepEqual(readdirSync(od).sort(), ['img0.png', 'img1.png', 'img2.png']);
+  assert.deepEqual(readdirSync(od).sort(), ['harmonia-manifest.jsonl', 'img0.png', 'img1.png', 'img2.png']);
 });
 
 test('CLI: harmonize a genuine Lalonde composite at full resolution, and cut-out mode', { skip: needsShared() }, () => {

@@ -6,7 +6,7 @@
 import { HarmoniaError } from '../errors.ts';
 import { initEngine } from '../engine/index.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
-import { readImage, readMask, encodeImage, type ImageSource, type OutputFormat } from '../image/io.ts';
+import { readImage, readMask, encodeImage, assertValidImage, type ImageSource, type OutputFormat } from '../image/io.ts';
 import { harmonizeImage, type HarmonizationModel, type RefineOptions, type RefineResult, type Stage } from './refine.ts';
 import { loadHarmonizationModel, isModelDir, DEFAULT_MODEL_DIR } from './model.ts';
 import { withOnnxRunner } from '../models/onnx.ts';
@@ -66,9 +66,74 @@ export async function resolveModel(model: HarmonizeOptions['model'], stage: Stag
   return withOnnxRunner(dir, await cachedModel(dir));
 }
 
+/** The output formats `format` accepts. */
+export const OUTPUT_FORMATS: readonly OutputFormat[] = ['png', 'jpeg', 'webp', 'tiff'];
+
+/** Throws a HarmoniaError naming the first non-finite value of an in-memory image or mask. */
+function assertFinite(data: Float32Array, what: string, channels: number, width: number): void {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v - v !== 0) { // NaN or ±Infinity
+      const p = Math.floor(i / channels);
+      throw new HarmoniaError(`harmonize: ${what} has a non-finite value (${v}) at pixel (${p % width}, ${Math.floor(p / width)}); pixel values must be finite (nominally in [0, 1])`);
+    }
+  }
+}
+
+/**
+ * Checks every option of harmonize()/harmonizeWithReport() before any work (no file is read):
+ * `format`, `quality`, `maxPixels`, `stage`, `analysisMaxSide`, `model`, and in-memory inputs
+ * (shape and finite values). Throws a HarmoniaError naming the option.
+ */
+export function checkHarmonizeOptions(opts: HarmonizeOptions): void {
+  if (!opts || typeof opts !== 'object') throw new HarmoniaError('harmonize: options must be an object with composite and mask');
+  if (opts.composite === undefined || opts.mask === undefined) throw new HarmoniaError('harmonize: both composite and mask are required');
+  if (opts.format !== undefined && !OUTPUT_FORMATS.includes(opts.format)) {
+    throw new HarmoniaError(`harmonize: format must be ${OUTPUT_FORMATS.join(', ')}, got ${JSON.stringify(opts.format)}${String(opts.format) === 'jpg' ? ' (use "jpeg")' : ''}`);
+  }
+  if (opts.quality !== undefined && !(Number.isInteger(opts.quality) && opts.quality >= 1 && opts.quality <= 100)) {
+    throw new HarmoniaError(`harmonize: quality must be an integer in [1, 100], got ${JSON.stringify(opts.quality)}`);
+  }
+  if (opts.maxPixels !== undefined && !(Number.isSafeInteger(opts.maxPixels) && opts.maxPixels >= 1)) {
+    throw new HarmoniaError(`harmonize: maxPixels must be a positive integer, got ${JSON.stringify(opts.maxPixels)}`);
+  }
+  if (opts.stage !== undefined && !['intrinsic', 'gan', 'full'].includes(opts.stage)) {
+    throw new HarmoniaError(`harmonize: stage must be intrinsic, gan or full, got ${JSON.stringify(opts.stage)}`);
+  }
+  if (opts.analysisMaxSide !== undefined && !(Number.isInteger(opts.analysisMaxSide) && opts.analysisMaxSide >= 16 && opts.analysisMaxSide <= 4096)) {
+    throw new HarmoniaError(`harmonize: analysisMaxSide must be an integer in [16, 4096], got ${JSON.stringify(opts.analysisMaxSide)}`);
+  }
+  const m = opts.model;
+  if (m !== undefined && m !== null && typeof m !== 'string') {
+    const ok = typeof m === 'object' && !!m.config && typeof m.config === 'object' &&
+      ((!!m.generator && typeof (m.generator as { predict?: unknown }).predict === 'function') || typeof m.runner === 'function');
+    if (!ok) throw new HarmoniaError('harmonize: model must be a model folder path, a loaded HarmonizationModel ({ generator, config }), or null for no GAN stage');
+  }
+  if (typeof m === 'string' && m === '') throw new HarmoniaError('harmonize: model must not be an empty path');
+  const c = opts.composite;
+  if (typeof c === 'object' && c !== null && !(c instanceof Uint8Array)) {
+    if (!isFloatImage(c)) throw new HarmoniaError('harmonize: composite must be a path, encoded bytes, or a FloatImage { width, height, channels, data: Float32Array }');
+    assertValidImage(c, 'harmonize: composite');
+    if (c.channels !== 3) throw new HarmoniaError(`harmonize: composite must have 3 channels (RGB), got ${c.channels}`);
+    assertFinite(c.data, 'composite', c.channels, c.width);
+  } else if (typeof c !== 'string' && !(c instanceof Uint8Array)) {
+    throw new HarmoniaError(`harmonize: composite must be a path, encoded bytes, or a FloatImage, got ${c === null ? 'null' : typeof c}`);
+  }
+  const k = opts.mask;
+  if (typeof k === 'object' && k !== null && !(k instanceof Uint8Array)) {
+    if (!isMask(k)) throw new HarmoniaError('harmonize: mask must be a path, encoded bytes, or a Mask { width, height, data: Float32Array }');
+    if (!(Number.isInteger(k.width) && Number.isInteger(k.height) && k.width >= 1 && k.height >= 1) || k.data.length !== k.width * k.height) {
+      throw new HarmoniaError(`harmonize: mask must have width×height values, got ${k.data.length} for ${k.width}×${k.height}`);
+    }
+    assertFinite(k.data, 'mask', 1, k.width);
+  } else if (typeof k !== 'string' && !(k instanceof Uint8Array)) {
+    throw new HarmoniaError(`harmonize: mask must be a path, encoded bytes, or a Mask, got ${k === null ? 'null' : typeof k}`);
+  }
+}
+
 /** Full report: result bytes plus intermediates, timings and notes. */
 export async function harmonizeWithReport(opts: HarmonizeOptions): Promise<HarmonizeReport> {
-  if (!opts || opts.composite === undefined || opts.mask === undefined) throw new HarmoniaError('harmonize: both composite and mask are required');
+  checkHarmonizeOptions(opts);
   const composite = isFloatImage(opts.composite) ? opts.composite : await readImage(opts.composite, { maxPixels: opts.maxPixels });
   const what = typeof opts.composite === 'string' ? `the composite ${opts.composite}` : 'the composite';
   const mask = isMask(opts.mask)

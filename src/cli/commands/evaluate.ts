@@ -1,8 +1,14 @@
+import { join } from 'node:path';
 import type { Command } from '../types.ts';
 import { HarmoniaError } from '../../errors.ts';
+import { checkOutputs, type SafetyInput, type SafetyOutput } from '../../util/output-safety.ts';
+import { FLAG_RANGES, requiredNumberFlag, describeRange } from '../flags.ts';
 import { evaluateDataset, resultMarkdown, COMPOSITE_METHOD } from '../../eval/evaluate.ts';
 import { isLpipsNet, type LpipsNet } from '../../models/lpips.ts';
 import { markdownTable, formatNumber } from '../../report/table.ts';
+
+/** The files `--out` gets (src/eval/evaluate.ts writeEvalReport). */
+export const EVAL_REPORT_FILES = ['per_image.csv', 'summary.json', 'table.md'] as const;
 
 export const evaluateCommand: Command = {
   name: 'evaluate',
@@ -16,7 +22,8 @@ export const evaluateCommand: Command = {
     out: { type: 'string', description: 'write per_image.csv, summary.json and table.md here' },
     lpips: { type: 'string', default: 'alex', description: 'LPIPS backbone: alex, vgg, squeeze or none (no weight files → "n/a (no weights)")' },
     weights: { type: 'string', description: 'weights folder (default $HARMONIA_WEIGHTS or ~/.cache/harmonia/weights)' },
-    size: { type: 'string', default: '256', description: 'evaluation size (the protocol uses 256)' },
+    size: { type: 'string', default: '256', description: `evaluation size, ${describeRange(FLAG_RANGES.evaluate.size)} (the protocol uses 256)` },
+    overwrite: { type: 'boolean', default: false, description: 'replace read-only existing report files in --out (their permissions are kept)' },
     full: { type: 'boolean', default: false, description: 'print the per-subset and per-foreground-ratio tables too' },
     quiet: { type: 'boolean', default: false, description: 'no progress bar' },
   },
@@ -24,9 +31,18 @@ export const evaluateCommand: Command = {
     if (typeof values.data !== 'string' || values.data === '') throw new HarmoniaError('--data <dir> is required');
     const lpips = String(values.lpips);
     if (lpips !== 'none' && !isLpipsNet(lpips)) throw new HarmoniaError(`--lpips must be alex, vgg, squeeze or none, got "${lpips}"`);
-    const size = Number(values.size);
-    if (!Number.isInteger(size) || size < 11) throw new HarmoniaError(`--size must be an integer ≥ 11, got "${String(values.size)}"`);
+    const size = requiredNumberFlag(values, 'size', FLAG_RANGES.evaluate.size);
     if (values.name === COMPOSITE_METHOD) throw new HarmoniaError(`--name cannot be "${COMPOSITE_METHOD}" (that is the baseline)`);
+    if (typeof values.out === 'string' && values.out !== '') {
+      // the report files, before any compute: never inside the dataset or the predictions, never read-only unless --overwrite
+      const out = values.out;
+      const inputs: SafetyInput[] = [{ path: values.data, what: 'dataset', kind: 'folder' }];
+      if (typeof values.pred === 'string' && values.pred !== '') inputs.push({ path: values.pred, what: 'prediction folder', kind: 'folder' });
+      if (typeof values.list === 'string' && values.list !== '') inputs.push({ path: values.list, what: 'list file' });
+      const outputs: SafetyOutput[] = [{ path: out, flag: '--out', kind: 'folder', mkdir: true },
+        ...EVAL_REPORT_FILES.map((f): SafetyOutput => ({ path: join(out, f), flag: `--out (${f})`, kind: 'file', mkdir: true }))];
+      checkOutputs(inputs, outputs, { overwrite: Boolean(values.overwrite) });
+    }
     const r = await evaluateDataset({
       data: values.data,
       list: typeof values.list === 'string' ? values.list : undefined,

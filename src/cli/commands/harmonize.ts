@@ -1,13 +1,19 @@
-import { existsSync, statSync, mkdirSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { HarmoniaError } from '../../errors.ts';
 import type { Command } from '../types.ts';
 import { writeFileAtomic } from '../../image/atomic.ts';
-import { formatFromPath, readImage, readCutout } from '../../image/io.ts';
-import { assertWritableOutput } from '../../util/paths.ts';
+import { formatFromPath, readImage, readCutout, probeImage, DEFAULT_MAX_PIXELS } from '../../image/io.ts';
+import { checkOutputs, prepareOutputs, type SafetyInput, type SafetyOutput } from '../../util/output-safety.ts';
+import { FLAG_RANGES, numberFlag, requiredNumberFlag, describeRange } from '../flags.ts';
 import { harmonizeWithReport } from '../../pipeline/harmonize.ts';
-import { harmonizeBatch, pairFolder } from '../../pipeline/batch.ts';
+import { harmonizeBatch, pairFolderDetailed, planBatch, MANIFEST_NAME, type BatchItem } from '../../pipeline/batch.ts';
 import { placeForeground, defaultPlacement } from '../../pipeline/compose.ts';
 import type { Stage } from '../../pipeline/refine.ts';
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
 
 function parsePair(s: string, what: string): [number, number] {
   const p = s.split(',').map(Number);
@@ -25,77 +31,111 @@ export const harmonizeCommand: Command = {
     background: { type: 'string', description: 'background image (cut-out mode)' },
     foreground: { type: 'string', description: 'RGBA cut-out whose alpha is the mask (cut-out mode)' },
     at: { type: 'string', description: 'top-left position x,y of the cut-out in background pixels (default: centred on the lower half)' },
-    scale: { type: 'string', description: 'scale of the cut-out (default: fit about 45% of the background)' },
+    scale: { type: 'string', description: `scale of the cut-out, ${describeRange(FLAG_RANGES.harmonize.scale)} and the scaled cut-out at most 100 megapixels (default: fit about 45% of the background)` },
     stage: { type: 'string', description: 'intrinsic | gan | full (default: full with the default model, intrinsic when none is installed)' },
     model: { type: 'string', description: 'model folder (default: models/default shipped with Harmonia)' },
     'harmonize-background': { type: 'boolean', default: false, description: 'let the result change background pixels too' },
-    'max-side': { type: 'string', default: '1024', description: 'long side at which G runs (the intrinsic stage analyses at ≤ min(this, 512)); corrections are applied at full resolution' },
-    report: { type: 'string', description: 'write a JSON report of per-image timings here' },
-    overwrite: { type: 'boolean', default: false, description: 'folder mode: redo outputs that already exist' },
-    quality: { type: 'string', description: 'JPEG/WebP quality (default 95)' },
+    'max-side': { type: 'string', default: '1024', description: `long side at which G runs, ${describeRange(FLAG_RANGES.harmonize['max-side'])} (the intrinsic stage analyses at ≤ min(this, 512)); corrections are applied at full resolution` },
+    report: { type: 'string', description: 'write a JSON report of per-image timings here (its folder must exist; never an input or the output)' },
+    overwrite: { type: 'boolean', default: false, description: 'folder mode: redo outputs that already exist; any mode: replace a read-only existing output (its permissions are kept)' },
+    quality: { type: 'string', description: `JPEG/WebP quality, ${describeRange(FLAG_RANGES.harmonize.quality)} (default 95)` },
   },
   async run({ values, positionals }) {
-    const out = values.output as string | undefined;
+    // 1. every flag, before any file is read
+    const out = str(values.output);
     if (!out) throw new HarmoniaError('-o/--output is required');
     const stage = values.stage as Stage | undefined;
     if (stage && !['intrinsic', 'gan', 'full'].includes(stage)) throw new HarmoniaError(`--stage must be intrinsic, gan or full, got "${stage}"`);
-    const maxSide = Number(values['max-side']);
+    const R = FLAG_RANGES.harmonize;
+    const maxSide = requiredNumberFlag(values, 'max-side', R['max-side']);
+    const quality = numberFlag(values, 'quality', R.quality);
+    const scale = numberFlag(values, 'scale', R.scale);
+    const at = values.at !== undefined ? parsePair(String(values.at), 'at') : undefined;
+    const report = str(values.report);
+    const overwrite = Boolean(values.overwrite);
     const common = {
       stage,
       model: values.model as string | undefined,
       harmonizeBackground: Boolean(values['harmonize-background']),
       analysisMaxSide: maxSide,
-      quality: values.quality ? Number(values.quality) : undefined,
+      quality,
     };
     const input = positionals[0];
     if (positionals.length > 1) throw new HarmoniaError(`expected one composite (or folder), got ${positionals.length}: ${positionals.join(' ')}`);
+    const reportOut: SafetyOutput[] = report ? [{ path: report, flag: '--report', kind: 'file' }] : [];
     // Folder mode
     if (input && existsSync(input) && statSync(input).isDirectory()) {
-      const maskDir = values.mask as string | undefined;
+      const maskDir = str(values.mask);
       if (!maskDir || !existsSync(maskDir) || !statSync(maskDir).isDirectory()) throw new HarmoniaError('folder mode needs --mask <folder of masks with the same names>');
-      mkdirSync(out, { recursive: true });
-      const items = pairFolder(input, maskDir, out);
-      const timings = await harmonizeBatch(items, { ...common, overwrite: Boolean(values.overwrite) });
+      if (values.background || values.foreground || scale !== undefined || at) throw new HarmoniaError('folder mode takes no --background, --foreground, --scale or --at');
+      // 2. every output path, before any compute: never an input, never read-only unless --overwrite
+      const outDirCheck: SafetyOutput = { path: out, flag: '-o', kind: 'folder', mkdir: true };
+      const inputs: SafetyInput[] = [{ path: input, what: 'composite folder', kind: 'folder' }, { path: maskDir, what: 'mask folder', kind: 'folder' }];
+      checkOutputs(inputs, [outDirCheck, ...reportOut]);
+      const { items, skipped } = pairFolderDetailed(input, maskDir, out);
+      const itemOuts = (list: readonly BatchItem[]): SafetyOutput[] => list.map((it) => ({ path: it.output, flag: '-o (folder mode output)', kind: 'file', mkdir: true }));
+      checkOutputs([...inputs, ...items.flatMap((it) => [{ path: it.composite, what: 'composite' }, { path: it.mask, what: 'mask' }])],
+        [...itemOuts(items), ...reportOut, { path: join(out, MANIFEST_NAME), flag: '-o (resume manifest)', kind: 'file', mkdir: true }], { overwrite: true });
+      const plan = await planBatch(items, { overwrite });
+      checkOutputs([], itemOuts(plan.todo.map((t) => t.item)), { overwrite });
+      prepareOutputs([outDirCheck]);
+      for (const sk of skipped) console.log(`skipped ${join(input, sk.file)}: ${sk.reason}`);
+      const timings = await harmonizeBatch(items, { ...common, overwrite, plan });
       const done = timings.filter((t) => !t.skipped);
+      for (const t of done) if (t.redone) console.log(`redid ${t.name}: ${t.redone}`);
       const mean = done.length ? done.reduce((a, t) => a + t.ms, 0) / done.length : 0;
-      console.log(`harmonized ${done.length} image(s) (${timings.length - done.length} already done) into ${out}; mean ${mean.toFixed(0)} ms/image`);
-      if (values.report) await writeFileAtomic(values.report as string, JSON.stringify({ images: timings }, null, 2) + '\n');
+      console.log(`harmonized ${done.length} image(s) (${timings.length - done.length} already done${skipped.length ? `, ${skipped.length} file(s) skipped` : ''}) into ${out}; mean ${mean.toFixed(0)} ms/image`);
+      if (report) await writeFileAtomic(report, JSON.stringify({ images: timings, skipped }, null, 2) + '\n');
       return 0;
     }
     let composite;
     let mask;
-    const inputs: string[] = [];
-    if (values.background || values.foreground) {
+    const inputs: SafetyInput[] = [];
+    const cutout = Boolean(values.background || values.foreground);
+    if (cutout) {
       if (!values.background || !values.foreground) throw new HarmoniaError('cut-out mode needs both --background and --foreground');
       if (input) throw new HarmoniaError('give either a composite or --background/--foreground, not both');
-      inputs.push(values.background as string, values.foreground as string);
-      const bg = await readImage(values.background as string);
-      const cut = await readCutout(values.foreground as string);
-      const place = defaultPlacement(bg, cut.image);
-      if (values.scale !== undefined) {
-        place.scale = Number(values.scale);
-        if (!(place.scale > 0)) throw new HarmoniaError(`--scale must be a positive number, got "${values.scale}"`);
+      inputs.push({ path: String(values.background), what: 'background' }, { path: String(values.foreground), what: 'foreground' });
+    } else {
+      if (!input) throw new HarmoniaError('give a composite image (or --background and --foreground)');
+      if (!values.mask) throw new HarmoniaError('--mask is required with a composite');
+      if (scale !== undefined || at) throw new HarmoniaError('--scale and --at are for cut-out mode (--background/--foreground)');
+      inputs.push({ path: input, what: 'composite' }, { path: String(values.mask), what: 'mask' });
+    }
+    // 2. every output path, before any compute
+    const format = formatFromPath(out);
+    const outputs: SafetyOutput[] = [{ path: out, flag: '-o', kind: 'file', mkdir: true }, ...reportOut];
+    checkOutputs(inputs, outputs, { overwrite });
+    if (cutout) {
+      const bgPath = String(values.background), fgPath = String(values.foreground);
+      if (scale !== undefined) {
+        // bound the scaled cut-out by the same pixel limit as the inputs, from the header, before decoding
+        const fg = await probeImage(fgPath);
+        const px = Math.round(fg.width * scale) * Math.round(fg.height * scale);
+        if (px > DEFAULT_MAX_PIXELS) {
+          throw new HarmoniaError(`--scale must be in (0, 16]: got "${String(values.scale)}" (the ${fg.width}×${fg.height} cut-out would be ${(px / 1e6).toFixed(0)} megapixels, over the ${DEFAULT_MAX_PIXELS / 1e6} MP limit)`);
+        }
       }
-      if (values.at) [place.x, place.y] = parsePair(values.at as string, 'at');
+      const bg = await readImage(bgPath);
+      const cut = await readCutout(fgPath);
+      const place = defaultPlacement(bg, cut.image);
+      if (scale !== undefined) place.scale = scale;
+      if (at) [place.x, place.y] = at;
       const placed = placeForeground(bg, cut.image, cut.mask, place);
       composite = placed.composite;
       mask = placed.mask;
     } else {
-      if (!input) throw new HarmoniaError('give a composite image (or --background and --foreground)');
-      if (!values.mask) throw new HarmoniaError('--mask is required with a composite');
-      inputs.push(input, values.mask as string);
-      composite = input;
-      mask = values.mask as string;
+      composite = input as string;
+      mask = String(values.mask);
     }
-    formatFromPath(out);
-    assertWritableOutput(out, { inputs, mkdir: true });
-    const r = await harmonizeWithReport({ ...common, composite, mask, format: formatFromPath(out) });
+    prepareOutputs(outputs);
+    const r = await harmonizeWithReport({ ...common, composite, mask, format });
     await writeFileAtomic(out, r.image);
     const t = Object.entries(r.timings).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ');
     console.log(`wrote ${out} (${r.width}×${r.height}, stage ${r.stage}${r.model ? `, model ${r.model}` : ''}; ${t})`);
     for (const n of r.notes) console.log(`note: ${n}`);
-    if (values.report) {
-      await writeFileAtomic(values.report as string, JSON.stringify({ images: [{ name: out, width: r.width, height: r.height, stage: r.stage, model: r.model ?? null, stages: r.timings, notes: r.notes }] }, null, 2) + '\n');
+    if (report) {
+      await writeFileAtomic(report, JSON.stringify({ images: [{ name: out, width: r.width, height: r.height, stage: r.stage, model: r.model ?? null, stages: r.timings, notes: r.notes }] }, null, 2) + '\n');
     }
     return 0;
   },

@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import type { Command } from '../types.ts';
 import { HarmoniaError } from '../../errors.ts';
-import { readImage, readMask, writeImage } from '../../image/io.ts';
+import { formatFromPath, readImage, readMask, writeImage } from '../../image/io.ts';
+import { checkOutputs, prepareOutputs, type SafetyOutput } from '../../util/output-safety.ts';
+import { FLAG_RANGES, numberFlag } from '../flags.ts';
 import { writeFileAtomic } from '../../image/atomic.ts';
 import type { FloatImage } from '../../image/types.ts';
 import { semiHarmonize, checkLight, renderLightSphere, intrinsicProfile, INTRINSIC_PROFILES, DEFAULT_INTRINSIC_ANALYSIS_SIDE, type IntrinsicOptions, type IntrinsicProfile, type LightMethod } from '../../intrinsic/index.ts';
@@ -33,14 +35,13 @@ export function intrinsicOptionsFromFlags(values: Record<string, unknown>): Intr
     if (lm !== 'statistics' && lm !== 'learned') throw new HarmoniaError(`--light-method: "statistics" or "learned" (with --profile capture) from the CLI (the official / least-squares fits need background normals, available through the API), got "${lm}"`);
     o.lightMethod = lm as LightMethod;
   }
-  const max = str(values['max-side']);
-  if (max) {
-    const n = Number(max);
-    if (!Number.isInteger(n) || n < 16) throw new HarmoniaError(`--max-side must be an integer ≥ 16, got "${max}"`);
-    o.analysisMaxSide = n;
-  }
+  const max = numberFlag(values, 'max-side', FLAG_RANGES.intrinsic['max-side']);
+  if (max !== undefined) o.analysisMaxSide = max;
   return o;
 }
+
+/** The files `--intermediates` writes. */
+export const INTERMEDIATE_FILES = ['albedo.png', 'harmonized-albedo.png', 'shading.png', 'reshading.png', 'normals.png', 'light-sphere.png', 'light.json'] as const;
 
 function gray(img: FloatImage, scale: number): FloatImage {
   const n = img.width * img.height;
@@ -71,28 +72,30 @@ export const intrinsicCommand: Command = {
     decomposition: { type: 'string', default: 'poisson', description: 'shading estimate: poisson (Retinex + screened Poisson) or guided (fast fallback)' },
     profile: { type: 'string', default: 'photo', description: 'photo (composites made by colour transfer: all albedo edits, statistics light) or capture (foreground differs by illuminant/exposure/light only: white balance + exposure, learned light from models/light)' },
     'light-method': { type: 'string', description: 'background light estimate: statistics (photo profile) or learned (capture profile)' },
-    'max-side': { type: 'string', default: String(DEFAULT_INTRINSIC_ANALYSIS_SIDE), description: 'long side of the analysis copy, at most 1024 (the output keeps the input size)' },
+    'max-side': { type: 'string', default: String(DEFAULT_INTRINSIC_ANALYSIS_SIDE), description: 'long side of the analysis copy, an integer in [16, 1024] (the output keeps the input size)' },
     data: { type: 'string', description: 'batch mode: iHarmony4-layout dataset root' },
     list: { type: 'string', description: 'batch mode: list file of composites (default: the dataset lists)' },
     cache: { type: 'string', description: 'batch mode: cache folder (one PNG per sample id; existing files are kept, so runs resume)' },
     limit: { type: 'string', description: 'batch mode: process at most N samples' },
+    overwrite: { type: 'boolean', default: false, description: 'replace read-only existing outputs (their permissions are kept)' },
     quiet: { type: 'boolean', default: false, description: 'no progress bar' },
   },
   async run({ values, positionals }) {
     const profile = str(values.profile) ?? 'photo';
     if (!(INTRINSIC_PROFILES as readonly string[]).includes(profile)) throw new HarmoniaError(`--profile must be ${INTRINSIC_PROFILES.join(' or ')}, got "${profile}"`);
-    const base = intrinsicProfile(profile as IntrinsicProfile, profile === 'capture' ? await loadLightModel() : undefined);
-    const options = { ...base, ...intrinsicOptionsFromFlags(values) };
+    const flagOptions = intrinsicOptionsFromFlags(values);
+    const overwrite = Boolean(values.overwrite);
     const data = str(values.data);
     if (data) {
       const cache = str(values.cache);
       if (!cache) throw new HarmoniaError('batch mode needs --cache <dir>');
       if (positionals.length) throw new HarmoniaError('batch mode (--data) takes no composite argument');
-      let limit: number | undefined;
-      if (str(values.limit)) {
-        limit = Number(values.limit);
-        if (!Number.isInteger(limit) || limit < 1) throw new HarmoniaError(`--limit must be a positive integer, got "${String(values.limit)}"`);
-      }
+      const limit = numberFlag(values, 'limit', FLAG_RANGES.intrinsic.limit);
+      const list = str(values.list);
+      checkOutputs([{ path: data, what: 'dataset', kind: 'folder' }, ...(list ? [{ path: list, what: 'list file' }] : [])],
+        [{ path: cache, flag: '--cache', kind: 'folder', mkdir: true }], { overwrite });
+      const base = intrinsicProfile(profile as IntrinsicProfile, profile === 'capture' ? await loadLightModel() : undefined);
+      const options = { ...base, ...flagOptions };
       const r = await precomputeSemiHarmonized({ data, list: str(values.list), cache, limit, intrinsic: options, quiet: Boolean(values.quiet) });
       console.log(`intrinsic: ${r.written} written, ${r.skipped} already cached, ${r.total} samples in ${cache}`);
       return 0;
@@ -102,12 +105,23 @@ export const intrinsicCommand: Command = {
     const out = str(values.out);
     if (!maskPath) throw new HarmoniaError('--mask <mask> is required');
     if (!out) throw new HarmoniaError('-o <out> is required');
+    // every output path before any compute: -o and each intermediate file, never an input
+    formatFromPath(out);
+    const dir = str(values.intermediates);
+    const outputs: SafetyOutput[] = [{ path: out, flag: '-o', kind: 'file', mkdir: true }];
+    if (dir) {
+      outputs.push({ path: dir, flag: '--intermediates', kind: 'folder', mkdir: true });
+      for (const f of INTERMEDIATE_FILES) outputs.push({ path: join(dir, f), flag: `--intermediates (${f})`, kind: 'file', mkdir: true });
+    }
+    checkOutputs([{ path: positionals[0], what: 'composite' }, { path: maskPath, what: 'mask' }], outputs, { overwrite });
+    const base = intrinsicProfile(profile as IntrinsicProfile, profile === 'capture' ? await loadLightModel() : undefined);
+    const options = { ...base, ...flagOptions };
     const composite = await readImage(positionals[0]);
     const mask = await readMask(maskPath, { expect: { width: composite.width, height: composite.height, what: `composite ${positionals[0]}` } });
+    prepareOutputs(outputs);
     const r = semiHarmonize(composite, mask, options);
-    await writeImage(out, r.semiHarmonized, { mkdir: true });
+    await writeImage(out, r.semiHarmonized, { mkdir: true, inputs: [positionals[0], maskPath] });
     const it = r.intermediates;
-    const dir = str(values.intermediates);
     if (dir) {
       const clip = (img: FloatImage): FloatImage => ({ ...img, data: img.data.map((v) => Math.min(1, Math.max(0, v))) });
       const scale = percentile99(it.shading.data);

@@ -5,15 +5,11 @@ import { makeComposites, DEFAULT_MIN_FMSE, DEFAULT_MAX_FMSE } from '../../data/c
 import { TRANSFER_METHODS, type TransferMethod } from '../../data/transfer/index.ts';
 import { readIHarmonyDataset } from '../../data/iharmony4.ts';
 import { compositeCopyBaseline, contactSheet } from '../../data/report.ts';
-import { writeImage } from '../../image/io.ts';
+import { writeImage, formatFromPath } from '../../image/io.ts';
+import { checkOutputs, prepareOutputs, type SafetyOutput } from '../../util/output-safety.ts';
+import { FLAG_RANGES, numberFlag, requiredNumberFlag, describeRange } from '../flags.ts';
 
-function num(v: unknown, name: string, opts: { int?: boolean; min?: number } = {}): number {
-  const n = Number(v);
-  if (v === undefined || v === '' || !Number.isFinite(n) || (opts.int && !Number.isInteger(n)) || (opts.min !== undefined && n < opts.min)) {
-    throw new HarmoniaError(`--${name} must be ${opts.int ? 'an integer' : 'a number'}${opts.min !== undefined ? ` ≥ ${opts.min}` : ''}, got "${String(v)}"`);
-  }
-  return n;
-}
+const R = FLAG_RANGES['make-composites'];
 
 export const makeCompositesCommand: Command = {
   name: 'make-composites',
@@ -23,7 +19,7 @@ export const makeCompositesCommand: Command = {
     real: { type: 'string', description: 'source folder: real_images/, masks/, optional *_train.txt/*_test.txt lists and index.json categories' },
     out: { type: 'string', description: 'output root (gets <subset>/ and IHD_{train,test}.txt)' },
     method: { type: 'string', default: 'mixed', description: `colour transfer: ${TRANSFER_METHODS.join(', ')} or mixed (one drawn per composite)` },
-    variants: { type: 'string', default: '1', description: 'composites per real image and mask' },
+    variants: { type: 'string', default: '1', description: `composites per real image and mask, ${describeRange(R.variants)}` },
     seed: { type: 'string', default: '0', description: 'random seed' },
     illumination: { type: 'boolean', default: false, description: 'also perturb exposure, contrast, gamma and add a shading gradient' },
     'min-fmse': { type: 'string', default: String(DEFAULT_MIN_FMSE), description: 'reject composites whose foreground MSE (0–255) is below this' },
@@ -33,7 +29,7 @@ export const makeCompositesCommand: Command = {
     subset: { type: 'string', default: 'Synthetic', description: 'output subset folder name' },
     report: { type: 'boolean', default: false, description: 'print the composite-copy MSE/PSNR/fMSE of the test split (256×256 protocol)' },
     sheet: { type: 'string', description: 'write a contact sheet PNG (composite | real | mask) of the first --sheet-rows test samples' },
-    'sheet-rows': { type: 'string', default: '12', description: 'rows in the contact sheet' },
+    'sheet-rows': { type: 'string', default: '12', description: `rows in the contact sheet, ${describeRange(R['sheet-rows'])}` },
     quiet: { type: 'boolean', default: false, description: 'no progress bar' },
   },
   async run({ values }) {
@@ -45,18 +41,35 @@ export const makeCompositesCommand: Command = {
     }
     const format = String(values.format);
     if (format !== 'png' && format !== 'jpg') throw new HarmoniaError(`--format must be png or jpg, got "${format}"`);
+    const variants = requiredNumberFlag(values, 'variants', R.variants);
+    const seed = requiredNumberFlag(values, 'seed', R.seed);
+    const minFmse = requiredNumberFlag(values, 'min-fmse', R['min-fmse']);
+    const maxFmse = requiredNumberFlag(values, 'max-fmse', R['max-fmse']);
+    if (minFmse > maxFmse) throw new HarmoniaError(`--min-fmse (${minFmse}) must not be above --max-fmse (${maxFmse})`);
+    const limit = numberFlag(values, 'limit', R.limit);
+    const sheetRows = requiredNumberFlag(values, 'sheet-rows', R['sheet-rows']);
+    const subset = String(values.subset);
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(subset)) throw new HarmoniaError(`--subset must be a plain folder name (letters, digits, _ . -), got "${subset}"`);
+    // every output path before any work: never inside the source folder, the sheet never an input
+    const outputs: SafetyOutput[] = [{ path: values.out, flag: '--out', kind: 'folder', mkdir: true }];
+    if (typeof values.sheet === 'string') {
+      formatFromPath(values.sheet);
+      outputs.push({ path: values.sheet, flag: '--sheet', kind: 'file' });
+    }
+    checkOutputs([{ path: values.real, what: 'source folder (--real)', kind: 'folder' }], outputs);
+    prepareOutputs(outputs);
     let bar: Progress | undefined;
     let last = 0;
     const s = await makeComposites(values.real, values.out, {
       method: method as TransferMethod | 'mixed',
-      variants: num(values.variants, 'variants', { int: true, min: 1 }),
-      seed: num(values.seed, 'seed', { int: true, min: 0 }),
+      variants,
+      seed,
       illumination: Boolean(values.illumination),
-      minFmse: num(values['min-fmse'], 'min-fmse', { min: 0 }),
-      maxFmse: num(values['max-fmse'], 'max-fmse', { min: 0 }),
-      limit: values.limit === undefined ? undefined : num(values.limit, 'limit', { int: true, min: 1 }),
+      minFmse,
+      maxFmse,
+      limit,
       format,
-      subset: String(values.subset),
+      subset,
       onProgress: (done, total, note) => {
         bar ??= new Progress('make-composites', total, { quiet: Boolean(values.quiet) });
         bar.tick(done - last, note);
@@ -73,8 +86,7 @@ export const makeCompositesCommand: Command = {
         console.log(`test split composite-copy (${b.count} images, 256×256, per-image means): MSE ${b.mse.toFixed(2)}, PSNR ${b.psnr.toFixed(2)} dB, fMSE ${b.fmse.toFixed(1)} (median ${b.fmseMedian.toFixed(1)})`);
       }
       if (typeof values.sheet === 'string') {
-        const rows = num(values['sheet-rows'], 'sheet-rows', { int: true, min: 1 });
-        await writeImage(values.sheet, await contactSheet(test.slice(0, rows)));
+        await writeImage(values.sheet, await contactSheet(test.slice(0, sheetRows)));
         console.log(`contact sheet: ${values.sheet}`);
       }
     }

@@ -1,0 +1,72 @@
+/**
+ * Numeric CLI options: every one has a documented range, checked before any work, with an error
+ * that names the flag as the user typed it and the range: `--scale must be in (0, 16]: got "200"`.
+ * The ranges live here (FLAG_RANGES) so help texts, docs/RELIABILITY.md and the tests agree.
+ */
+import { HarmoniaError } from '../errors.ts';
+
+export interface FlagRange {
+  min: number;
+  max: number;
+  /** (min, …: min itself excluded. */
+  minExclusive?: boolean;
+  integer?: boolean;
+  /** Why the bound exists, appended to the error ("memory", "the SSIM window is 11 px"). */
+  why?: string;
+}
+
+/** The documented ranges of the size-like and other numeric options, per command. */
+export const FLAG_RANGES = {
+  harmonize: {
+    scale: { min: 0, max: 16, minExclusive: true, why: 'and the scaled cut-out must stay within the 100 MP input pixel limit' },
+    'max-side': { min: 16, max: 4096, integer: true, why: 'G runs at this long side; larger needs more memory than the budget' },
+    quality: { min: 1, max: 100, integer: true },
+  },
+  intrinsic: {
+    'max-side': { min: 16, max: 1024, integer: true, why: 'the Intrinsic Compositing spec analyses at most 1024 px' },
+    limit: { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true },
+  },
+  evaluate: {
+    size: { min: 11, max: 2048, integer: true, why: 'the SSIM window is 11 px; the protocol uses 256' },
+  },
+  'make-composites': {
+    variants: { min: 1, max: 1000, integer: true },
+    seed: { min: 0, max: 4_294_967_295, integer: true },
+    'min-fmse': { min: 0, max: 65025 },
+    'max-fmse': { min: 0, max: 65025 },
+    limit: { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true },
+    'sheet-rows': { min: 1, max: 200, integer: true, why: 'the contact sheet is one image' },
+  },
+} as const satisfies Record<string, Record<string, FlagRange>>;
+
+const NUMBER_RE = /^[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i;
+
+/** "[1, 1000]", "(0, 16]"; "an integer in" for integers. */
+export function describeRange(r: FlagRange): string {
+  const hi = r.max === Number.MAX_SAFE_INTEGER ? '∞)' : `${r.max}]`;
+  return `${r.integer ? 'an integer in ' : 'in '}${r.minExclusive ? '(' : '['}${r.min}, ${hi}`;
+}
+
+/**
+ * Parses `--<name>` from a string value and checks it against `range`. Returns undefined when the
+ * flag is absent (and has no default). Throws `--<name> must be <range>: got "<value>"`.
+ */
+export function numberFlag(values: Record<string, unknown>, name: string, range: FlagRange): number | undefined {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  const s = typeof v === 'string' ? v.trim() : String(v);
+  const n = NUMBER_RE.test(s) ? Number(s) : NaN;
+  const bad = !Number.isFinite(n) || (range.integer && !Number.isInteger(n)) ||
+    (range.minExclusive ? n <= range.min : n < range.min) || n > range.max;
+  if (bad) {
+    throw new HarmoniaError(`--${name} must be ${describeRange(range)}: got "${String(v)}"${range.why ? ` (${range.why})` : ''}`);
+  }
+  return n;
+}
+
+/** numberFlag for a flag that must be present (has a default, or is required). */
+export function requiredNumberFlag(values: Record<string, unknown>, name: string, range: FlagRange): number {
+  const n = numberFlag(values, name, range);
+  if (n === undefined) throw new HarmoniaError(`--${name} is required (${describeRange(range)})`);
+  return n;
+}

@@ -25,6 +25,21 @@ function commandHelp(c: Command): string {
   return lines.join('\n');
 }
 
+/** Parses a command's arguments exactly as main() does (strict: unknown flags are a HarmoniaError). */
+export function parseCommandArgs(cmd: Command, args: string[]): { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] } {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean; default?: string | boolean }> = {};
+  for (const [k, o] of Object.entries(cmd.options)) {
+    options[k] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}), ...(o.default !== undefined ? { default: o.default } : {}) };
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new HarmoniaError(`${(err as Error).message}\n\n${commandHelp(cmd)}`);
+  }
+  return { values: parsed.values as Record<string, string | boolean | string[] | undefined>, positionals: parsed.positionals };
+}
+
 /** Runs the CLI; returns the exit code. Errors a user can fix print one line, never a stack trace. */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -42,17 +57,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean; default?: string | boolean }> = {};
-    for (const [k, o] of Object.entries(cmd.options)) {
-      options[k] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}), ...(o.default !== undefined ? { default: o.default } : {}) };
-    }
-    let parsed;
-    try {
-      parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
-    } catch (err) {
-      throw new HarmoniaError(`${(err as Error).message}\n\n${commandHelp(cmd)}`);
-    }
-    return await cmd.run({ values: parsed.values as Record<string, string | boolean | string[] | undefined>, positionals: parsed.positionals });
+    const parsed = parseCommandArgs(cmd, rest);
+    return await cmd.run(parsed);
   } catch (err) {
     if (err instanceof HarmoniaError) {
       console.error(`harmonia ${name}: ${err.message}`);

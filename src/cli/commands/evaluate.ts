@@ -10,6 +10,26 @@ import { markdownTable, formatNumber } from '../../report/table.ts';
 /** The files `--out` gets (src/eval/evaluate.ts writeEvalReport). */
 export const EVAL_REPORT_FILES = ['per_image.csv', 'summary.json', 'table.md'] as const;
 
+/**
+ * Validates the output paths of `harmonia evaluate` before any compute: --out and the report files
+ * in it are never inside the dataset or the predictions, never the list file, never read-only unless
+ * --overwrite. Returns the checked outputs (none without --out).
+ */
+export function planEvaluatePaths(values: Record<string, unknown>): { inputs: SafetyInput[]; outputs: SafetyOutput[] } {
+  const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  const data = str(values.data);
+  if (!data) throw new HarmoniaError('--data <dir> is required');
+  const inputs: SafetyInput[] = [{ path: data, what: 'dataset', kind: 'folder' }];
+  const pred = str(values.pred), list = str(values.list), out = str(values.out);
+  if (pred) inputs.push({ path: pred, what: 'prediction folder', kind: 'folder' });
+  if (list) inputs.push({ path: list, what: 'list file' });
+  if (!out) return { inputs, outputs: [] };
+  const outputs: SafetyOutput[] = [{ path: out, flag: '--out', kind: 'folder', mkdir: true },
+    ...EVAL_REPORT_FILES.map((f): SafetyOutput => ({ path: join(out, f), flag: `--out (${f})`, kind: 'file', mkdir: true }))];
+  checkOutputs(inputs, outputs, { overwrite: Boolean(values.overwrite) });
+  return { inputs, outputs };
+}
+
 export const evaluateCommand: Command = {
   name: 'evaluate',
   summary: 'metrics (MSE, PSNR, fMSE, fPSNR, bMSE, SSIM, LPIPS) of predictions vs the composite baseline',
@@ -33,16 +53,7 @@ export const evaluateCommand: Command = {
     if (lpips !== 'none' && !isLpipsNet(lpips)) throw new HarmoniaError(`--lpips must be alex, vgg, squeeze or none, got "${lpips}"`);
     const size = requiredNumberFlag(values, 'size', FLAG_RANGES.evaluate.size);
     if (values.name === COMPOSITE_METHOD) throw new HarmoniaError(`--name cannot be "${COMPOSITE_METHOD}" (that is the baseline)`);
-    if (typeof values.out === 'string' && values.out !== '') {
-      // the report files, before any compute: never inside the dataset or the predictions, never read-only unless --overwrite
-      const out = values.out;
-      const inputs: SafetyInput[] = [{ path: values.data, what: 'dataset', kind: 'folder' }];
-      if (typeof values.pred === 'string' && values.pred !== '') inputs.push({ path: values.pred, what: 'prediction folder', kind: 'folder' });
-      if (typeof values.list === 'string' && values.list !== '') inputs.push({ path: values.list, what: 'list file' });
-      const outputs: SafetyOutput[] = [{ path: out, flag: '--out', kind: 'folder', mkdir: true },
-        ...EVAL_REPORT_FILES.map((f): SafetyOutput => ({ path: join(out, f), flag: `--out (${f})`, kind: 'file', mkdir: true }))];
-      checkOutputs(inputs, outputs, { overwrite: Boolean(values.overwrite) });
-    }
+    planEvaluatePaths(values);
     const r = await evaluateDataset({
       data: values.data,
       list: typeof values.list === 'string' ? values.list : undefined,

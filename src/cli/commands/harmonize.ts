@@ -1,13 +1,13 @@
 import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { HarmoniaError } from '../../errors.ts';
 import type { Command } from '../types.ts';
 import { writeFileAtomic } from '../../image/atomic.ts';
-import { formatFromPath, readImage, readCutout, probeImage, DEFAULT_MAX_PIXELS } from '../../image/io.ts';
-import { checkOutputs, prepareOutputs, type SafetyInput, type SafetyOutput } from '../../util/output-safety.ts';
+import { formatFromPath, readImage, readCutout, probeImage, DEFAULT_MAX_PIXELS, type OutputFormat } from '../../image/io.ts';
+import { canonicalPath, checkOutputs, isInside, prepareOutputs, type SafetyInput, type SafetyOutput } from '../../util/output-safety.ts';
 import { FLAG_RANGES, numberFlag, requiredNumberFlag, describeRange } from '../flags.ts';
 import { harmonizeWithReport } from '../../pipeline/harmonize.ts';
-import { harmonizeBatch, pairFolderDetailed, planBatch, MANIFEST_NAME, type BatchItem } from '../../pipeline/batch.ts';
+import { harmonizeBatch, pairFolderDetailed, planBatch, MANIFEST_NAME, type BatchItem, type SkippedFile } from '../../pipeline/batch.ts';
 import { placeForeground, defaultPlacement } from '../../pipeline/compose.ts';
 import type { Stage } from '../../pipeline/refine.ts';
 
@@ -19,6 +19,84 @@ function parsePair(s: string, what: string): [number, number] {
   const p = s.split(',').map(Number);
   if (p.length !== 2 || p.some((v) => !Number.isFinite(v))) throw new HarmoniaError(`--${what} must be two numbers "x,y", got "${s}"`);
   return [p[0], p[1]];
+}
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+/** What `harmonia harmonize` will read and write, validated (flags, then every output path). */
+export type HarmonizePlan = {
+  common: { stage?: Stage; model?: string; harmonizeBackground: boolean; analysisMaxSide: number; quality?: number };
+  overwrite: boolean;
+  report?: string;
+  out: string;
+  inputs: SafetyInput[];
+  /** Every path the run may write, each already checked. */
+  outputs: SafetyOutput[];
+} & (
+  | { mode: 'folder'; input: string; maskDir: string; items: BatchItem[]; skipped: SkippedFile[] }
+  | { mode: 'single'; composite: string; mask: string; format: OutputFormat }
+  | { mode: 'cutout'; background: string; foreground: string; scale?: number; at?: [number, number]; format: OutputFormat }
+);
+
+/**
+ * Validates every flag and every output path of `harmonia harmonize` before any image is decoded
+ * (folder mode lists the folders). Throws a HarmoniaError naming the flag or file. Read-only outputs
+ * of folder mode are checked later, once resume has decided which outputs are redone.
+ */
+export function planHarmonize(values: Values, positionals: string[]): HarmonizePlan {
+  const out = str(values.output);
+  if (!out) throw new HarmoniaError('-o/--output is required');
+  const stage = values.stage as Stage | undefined;
+  if (stage && !['intrinsic', 'gan', 'full'].includes(stage)) throw new HarmoniaError(`--stage must be intrinsic, gan or full, got "${stage}"`);
+  const R = FLAG_RANGES.harmonize;
+  const maxSide = requiredNumberFlag(values, 'max-side', R['max-side']);
+  const quality = numberFlag(values, 'quality', R.quality);
+  const scale = numberFlag(values, 'scale', R.scale);
+  const at = values.at !== undefined ? parsePair(String(values.at), 'at') : undefined;
+  const report = str(values.report);
+  const overwrite = Boolean(values.overwrite);
+  const common = { stage, model: str(values.model), harmonizeBackground: Boolean(values['harmonize-background']), analysisMaxSide: maxSide, quality };
+  const input = positionals[0];
+  if (positionals.length > 1) throw new HarmoniaError(`expected one composite (or folder), got ${positionals.length}: ${positionals.join(' ')}`);
+  const folderMode = !!input && existsSync(input) && statSync(input).isDirectory();
+  // the report's folder must exist, unless it is (inside) the folder that -o creates anyway
+  const reportMkdir = !!report && isInside(canonicalPath(dirname(report)), canonicalPath(folderMode ? out : dirname(out)));
+  const reportOut: SafetyOutput[] = report ? [{ path: report, flag: '--report', kind: 'file', mkdir: reportMkdir }] : [];
+  const base = { common, overwrite, report, out };
+  if (input && folderMode) {
+    const maskDir = str(values.mask);
+    if (!maskDir || !existsSync(maskDir) || !statSync(maskDir).isDirectory()) throw new HarmoniaError('folder mode needs --mask <folder of masks with the same names>');
+    if (values.background || values.foreground || scale !== undefined || at) throw new HarmoniaError('folder mode takes no --background, --foreground, --scale or --at');
+    const outDir: SafetyOutput = { path: out, flag: '-o', kind: 'folder', mkdir: true };
+    const folders: SafetyInput[] = [{ path: input, what: 'composite folder', kind: 'folder' }, { path: maskDir, what: 'mask folder', kind: 'folder' }];
+    checkOutputs(folders, [outDir, ...reportOut]);
+    const { items, skipped } = pairFolderDetailed(input, maskDir, out);
+    const inputs = [...folders, ...items.flatMap((it): SafetyInput[] => [{ path: it.composite, what: 'composite' }, { path: it.mask, what: 'mask' }])];
+    const outputs = [outDir, ...folderItemOutputs(items), ...reportOut, { path: join(out, MANIFEST_NAME), flag: '-o (resume manifest)', kind: 'file', mkdir: true } as SafetyOutput];
+    checkOutputs(inputs, outputs.slice(1), { overwrite: true });
+    return { ...base, mode: 'folder', input, maskDir, items, skipped, inputs, outputs };
+  }
+  const format = formatFromPath(out);
+  const outputs: SafetyOutput[] = [{ path: out, flag: '-o', kind: 'file', mkdir: true }, ...reportOut];
+  if (values.background || values.foreground) {
+    const background = str(values.background), foreground = str(values.foreground);
+    if (!background || !foreground) throw new HarmoniaError('cut-out mode needs both --background and --foreground');
+    if (input) throw new HarmoniaError('give either a composite or --background/--foreground, not both');
+    const inputs: SafetyInput[] = [{ path: background, what: 'background' }, { path: foreground, what: 'foreground' }];
+    checkOutputs(inputs, outputs, { overwrite });
+    return { ...base, mode: 'cutout', background, foreground, scale, at, format, inputs, outputs };
+  }
+  if (!input) throw new HarmoniaError('give a composite image (or --background and --foreground)');
+  const mask = str(values.mask);
+  if (!mask) throw new HarmoniaError('--mask is required with a composite');
+  if (scale !== undefined || at) throw new HarmoniaError('--scale and --at are for cut-out mode (--background/--foreground)');
+  const inputs: SafetyInput[] = [{ path: input, what: 'composite' }, { path: mask, what: 'mask' }];
+  checkOutputs(inputs, outputs, { overwrite });
+  return { ...base, mode: 'single', composite: input, mask, format, inputs, outputs };
+}
+
+function folderItemOutputs(items: readonly BatchItem[]): SafetyOutput[] {
+  return items.map((it) => ({ path: it.output, flag: '-o (folder mode output)', kind: 'file', mkdir: true }));
 }
 
 export const harmonizeCommand: Command = {
@@ -41,46 +119,17 @@ export const harmonizeCommand: Command = {
     quality: { type: 'string', description: `JPEG/WebP quality, ${describeRange(FLAG_RANGES.harmonize.quality)} (default 95)` },
   },
   async run({ values, positionals }) {
-    // 1. every flag, before any file is read
-    const out = str(values.output);
-    if (!out) throw new HarmoniaError('-o/--output is required');
-    const stage = values.stage as Stage | undefined;
-    if (stage && !['intrinsic', 'gan', 'full'].includes(stage)) throw new HarmoniaError(`--stage must be intrinsic, gan or full, got "${stage}"`);
-    const R = FLAG_RANGES.harmonize;
-    const maxSide = requiredNumberFlag(values, 'max-side', R['max-side']);
-    const quality = numberFlag(values, 'quality', R.quality);
-    const scale = numberFlag(values, 'scale', R.scale);
-    const at = values.at !== undefined ? parsePair(String(values.at), 'at') : undefined;
-    const report = str(values.report);
-    const overwrite = Boolean(values.overwrite);
-    const common = {
-      stage,
-      model: values.model as string | undefined,
-      harmonizeBackground: Boolean(values['harmonize-background']),
-      analysisMaxSide: maxSide,
-      quality,
-    };
-    const input = positionals[0];
-    if (positionals.length > 1) throw new HarmoniaError(`expected one composite (or folder), got ${positionals.length}: ${positionals.join(' ')}`);
-    const reportOut: SafetyOutput[] = report ? [{ path: report, flag: '--report', kind: 'file' }] : [];
-    // Folder mode
-    if (input && existsSync(input) && statSync(input).isDirectory()) {
-      const maskDir = str(values.mask);
-      if (!maskDir || !existsSync(maskDir) || !statSync(maskDir).isDirectory()) throw new HarmoniaError('folder mode needs --mask <folder of masks with the same names>');
-      if (values.background || values.foreground || scale !== undefined || at) throw new HarmoniaError('folder mode takes no --background, --foreground, --scale or --at');
-      // 2. every output path, before any compute: never an input, never read-only unless --overwrite
-      const outDirCheck: SafetyOutput = { path: out, flag: '-o', kind: 'folder', mkdir: true };
-      const inputs: SafetyInput[] = [{ path: input, what: 'composite folder', kind: 'folder' }, { path: maskDir, what: 'mask folder', kind: 'folder' }];
-      checkOutputs(inputs, [outDirCheck, ...reportOut]);
-      const { items, skipped } = pairFolderDetailed(input, maskDir, out);
-      const itemOuts = (list: readonly BatchItem[]): SafetyOutput[] => list.map((it) => ({ path: it.output, flag: '-o (folder mode output)', kind: 'file', mkdir: true }));
-      checkOutputs([...inputs, ...items.flatMap((it) => [{ path: it.composite, what: 'composite' }, { path: it.mask, what: 'mask' }])],
-        [...itemOuts(items), ...reportOut, { path: join(out, MANIFEST_NAME), flag: '-o (resume manifest)', kind: 'file', mkdir: true }], { overwrite: true });
-      const plan = await planBatch(items, { overwrite });
-      checkOutputs([], itemOuts(plan.todo.map((t) => t.item)), { overwrite });
-      prepareOutputs([outDirCheck]);
+    // 1. every flag and every output path, before any compute
+    const plan = planHarmonize(values, positionals);
+    const { common, overwrite, report, out } = plan;
+    if (plan.mode === 'folder') {
+      const { items, skipped, input } = plan;
+      const resume = await planBatch(items, { overwrite });
+      // read-only outputs that are to be (re)done: refused unless --overwrite
+      checkOutputs([], folderItemOutputs(resume.todo.map((t) => t.item)), { overwrite });
+      prepareOutputs(plan.outputs);
       for (const sk of skipped) console.log(`skipped ${join(input, sk.file)}: ${sk.reason}`);
-      const timings = await harmonizeBatch(items, { ...common, overwrite, plan });
+      const timings = await harmonizeBatch(items, { ...common, overwrite, plan: resume });
       const done = timings.filter((t) => !t.skipped);
       for (const t of done) if (t.redone) console.log(`redid ${t.name}: ${t.redone}`);
       const mean = done.length ? done.reduce((a, t) => a + t.ms, 0) / done.length : 0;
@@ -90,34 +139,18 @@ export const harmonizeCommand: Command = {
     }
     let composite;
     let mask;
-    const inputs: SafetyInput[] = [];
-    const cutout = Boolean(values.background || values.foreground);
-    if (cutout) {
-      if (!values.background || !values.foreground) throw new HarmoniaError('cut-out mode needs both --background and --foreground');
-      if (input) throw new HarmoniaError('give either a composite or --background/--foreground, not both');
-      inputs.push({ path: String(values.background), what: 'background' }, { path: String(values.foreground), what: 'foreground' });
-    } else {
-      if (!input) throw new HarmoniaError('give a composite image (or --background and --foreground)');
-      if (!values.mask) throw new HarmoniaError('--mask is required with a composite');
-      if (scale !== undefined || at) throw new HarmoniaError('--scale and --at are for cut-out mode (--background/--foreground)');
-      inputs.push({ path: input, what: 'composite' }, { path: String(values.mask), what: 'mask' });
-    }
-    // 2. every output path, before any compute
-    const format = formatFromPath(out);
-    const outputs: SafetyOutput[] = [{ path: out, flag: '-o', kind: 'file', mkdir: true }, ...reportOut];
-    checkOutputs(inputs, outputs, { overwrite });
-    if (cutout) {
-      const bgPath = String(values.background), fgPath = String(values.foreground);
+    if (plan.mode === 'cutout') {
+      const { scale, at } = plan;
       if (scale !== undefined) {
         // bound the scaled cut-out by the same pixel limit as the inputs, from the header, before decoding
-        const fg = await probeImage(fgPath);
-        const px = Math.round(fg.width * scale) * Math.round(fg.height * scale);
+        const fg = await probeImage(plan.foreground);
+        const px = Math.max(1, Math.round(fg.width * scale)) * Math.max(1, Math.round(fg.height * scale));
         if (px > DEFAULT_MAX_PIXELS) {
-          throw new HarmoniaError(`--scale must be in (0, 16]: got "${String(values.scale)}" (the ${fg.width}×${fg.height} cut-out would be ${(px / 1e6).toFixed(0)} megapixels, over the ${DEFAULT_MAX_PIXELS / 1e6} MP limit)`);
+          throw new HarmoniaError(`--scale must be ${describeRange(FLAG_RANGES.harmonize.scale)}: got "${String(values.scale)}" (the ${fg.width}×${fg.height} cut-out would be ${(px / 1e6).toFixed(0)} megapixels, over the ${DEFAULT_MAX_PIXELS / 1e6} MP limit)`);
         }
       }
-      const bg = await readImage(bgPath);
-      const cut = await readCutout(fgPath);
+      const bg = await readImage(plan.background);
+      const cut = await readCutout(plan.foreground);
       const place = defaultPlacement(bg, cut.image);
       if (scale !== undefined) place.scale = scale;
       if (at) [place.x, place.y] = at;
@@ -125,11 +158,11 @@ export const harmonizeCommand: Command = {
       composite = placed.composite;
       mask = placed.mask;
     } else {
-      composite = input as string;
-      mask = String(values.mask);
+      composite = plan.composite;
+      mask = plan.mask;
     }
-    prepareOutputs(outputs);
-    const r = await harmonizeWithReport({ ...common, composite, mask, format });
+    prepareOutputs(plan.outputs);
+    const r = await harmonizeWithReport({ ...common, composite, mask, format: plan.format });
     await writeFileAtomic(out, r.image);
     const t = Object.entries(r.timings).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ');
     console.log(`wrote ${out} (${r.width}×${r.height}, stage ${r.stage}${r.model ? `, model ${r.model}` : ''}; ${t})`);

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Command } from '../types.ts';
 import { HarmoniaError } from '../../errors.ts';
 import { formatFromPath, readImage, readMask, writeImage } from '../../image/io.ts';
-import { checkOutputs, prepareOutputs, type SafetyOutput } from '../../util/output-safety.ts';
+import { checkOutputs, prepareOutputs, type SafetyInput, type SafetyOutput } from '../../util/output-safety.ts';
 import { FLAG_RANGES, numberFlag } from '../flags.ts';
 import { writeFileAtomic } from '../../image/atomic.ts';
 import type { FloatImage } from '../../image/types.ts';
@@ -58,6 +58,48 @@ function percentile99(a: Float32Array): number {
   return Math.max(1e-6, s[Math.floor(0.99 * (s.length - 1))]);
 }
 
+/** What `harmonia intrinsic` will read and write, validated. */
+export type IntrinsicPathPlan = { inputs: SafetyInput[]; outputs: SafetyOutput[] } & (
+  | { mode: 'batch'; data: string; cache: string; list?: string; limit?: number }
+  | { mode: 'single'; composite: string; mask: string; out: string; intermediates?: string }
+);
+
+/**
+ * Validates the paths (and the batch --limit) of `harmonia intrinsic` before any compute: -o, each
+ * file --intermediates gets, or --cache, against the composite, mask, dataset and list. Throws a
+ * HarmoniaError naming the flag or file.
+ */
+export function planIntrinsicPaths(values: Record<string, unknown>, positionals: string[]): IntrinsicPathPlan {
+  const overwrite = Boolean(values.overwrite);
+  const data = str(values.data);
+  if (data) {
+    const cache = str(values.cache);
+    if (!cache) throw new HarmoniaError('batch mode needs --cache <dir>');
+    if (positionals.length) throw new HarmoniaError('batch mode (--data) takes no composite argument');
+    const limit = numberFlag(values, 'limit', FLAG_RANGES.intrinsic.limit);
+    const list = str(values.list);
+    const inputs: SafetyInput[] = [{ path: data, what: 'dataset', kind: 'folder' }, ...(list ? [{ path: list, what: 'list file' }] : [])];
+    const outputs: SafetyOutput[] = [{ path: cache, flag: '--cache', kind: 'folder', mkdir: true }];
+    checkOutputs(inputs, outputs, { overwrite });
+    return { mode: 'batch', data, cache, list, limit, inputs, outputs };
+  }
+  if (positionals.length !== 1) throw new HarmoniaError('give one composite image (or --data <dir> for batch mode)');
+  const mask = str(values.mask);
+  const out = str(values.out);
+  if (!mask) throw new HarmoniaError('--mask <mask> is required');
+  if (!out) throw new HarmoniaError('-o <out> is required');
+  formatFromPath(out);
+  const dir = str(values.intermediates);
+  const outputs: SafetyOutput[] = [{ path: out, flag: '-o', kind: 'file', mkdir: true }];
+  if (dir) {
+    outputs.push({ path: dir, flag: '--intermediates', kind: 'folder', mkdir: true });
+    for (const f of INTERMEDIATE_FILES) outputs.push({ path: join(dir, f), flag: `--intermediates (${f})`, kind: 'file', mkdir: true });
+  }
+  const inputs: SafetyInput[] = [{ path: positionals[0], what: 'composite' }, { path: mask, what: 'mask' }];
+  checkOutputs(inputs, outputs, { overwrite });
+  return { mode: 'single', composite: positionals[0], mask, out, intermediates: dir, inputs, outputs };
+}
+
 export const intrinsicCommand: Command = {
   name: 'intrinsic',
   summary: 'Intrinsic Compositing stage: semi-harmonize a composite (albedo edits + Lambertian re-shading), or pre-compute a dataset cache',
@@ -84,36 +126,17 @@ export const intrinsicCommand: Command = {
     const profile = str(values.profile) ?? 'photo';
     if (!(INTRINSIC_PROFILES as readonly string[]).includes(profile)) throw new HarmoniaError(`--profile must be ${INTRINSIC_PROFILES.join(' or ')}, got "${profile}"`);
     const flagOptions = intrinsicOptionsFromFlags(values);
-    const overwrite = Boolean(values.overwrite);
-    const data = str(values.data);
-    if (data) {
-      const cache = str(values.cache);
-      if (!cache) throw new HarmoniaError('batch mode needs --cache <dir>');
-      if (positionals.length) throw new HarmoniaError('batch mode (--data) takes no composite argument');
-      const limit = numberFlag(values, 'limit', FLAG_RANGES.intrinsic.limit);
-      const list = str(values.list);
-      checkOutputs([{ path: data, what: 'dataset', kind: 'folder' }, ...(list ? [{ path: list, what: 'list file' }] : [])],
-        [{ path: cache, flag: '--cache', kind: 'folder', mkdir: true }], { overwrite });
+    const plan = planIntrinsicPaths(values, positionals);
+    if (plan.mode === 'batch') {
+      const { data, cache, limit } = plan;
+      prepareOutputs(plan.outputs);
       const base = intrinsicProfile(profile as IntrinsicProfile, profile === 'capture' ? await loadLightModel() : undefined);
       const options = { ...base, ...flagOptions };
       const r = await precomputeSemiHarmonized({ data, list: str(values.list), cache, limit, intrinsic: options, quiet: Boolean(values.quiet) });
       console.log(`intrinsic: ${r.written} written, ${r.skipped} already cached, ${r.total} samples in ${cache}`);
       return 0;
     }
-    if (positionals.length !== 1) throw new HarmoniaError('give one composite image (or --data <dir> for batch mode)');
-    const maskPath = str(values.mask);
-    const out = str(values.out);
-    if (!maskPath) throw new HarmoniaError('--mask <mask> is required');
-    if (!out) throw new HarmoniaError('-o <out> is required');
-    // every output path before any compute: -o and each intermediate file, never an input
-    formatFromPath(out);
-    const dir = str(values.intermediates);
-    const outputs: SafetyOutput[] = [{ path: out, flag: '-o', kind: 'file', mkdir: true }];
-    if (dir) {
-      outputs.push({ path: dir, flag: '--intermediates', kind: 'folder', mkdir: true });
-      for (const f of INTERMEDIATE_FILES) outputs.push({ path: join(dir, f), flag: `--intermediates (${f})`, kind: 'file', mkdir: true });
-    }
-    checkOutputs([{ path: positionals[0], what: 'composite' }, { path: maskPath, what: 'mask' }], outputs, { overwrite });
+    const { out, mask: maskPath, intermediates: dir, outputs } = plan;
     const base = intrinsicProfile(profile as IntrinsicProfile, profile === 'capture' ? await loadLightModel() : undefined);
     const options = { ...base, ...flagOptions };
     const composite = await readImage(positionals[0]);

@@ -4,7 +4,7 @@ import { HarmoniaError } from '../../errors.ts';
 import type { Command } from '../types.ts';
 import { writeFileAtomic } from '../../image/atomic.ts';
 import { formatFromPath, readImage, readCutout, probeImage, DEFAULT_MAX_PIXELS, type OutputFormat } from '../../image/io.ts';
-import { canonicalPath, checkOutputs, isInside, prepareOutputs, type SafetyInput, type SafetyOutput } from '../../util/output-safety.ts';
+import { canonicalPath, checkOutputs, prepareOutputs, type SafetyInput, type SafetyOutput } from '../../util/output-safety.ts';
 import { FLAG_RANGES, numberFlag, requiredNumberFlag, describeRange } from '../flags.ts';
 import { harmonizeWithReport } from '../../pipeline/harmonize.ts';
 import { harmonizeBatch, pairFolderDetailed, planBatch, MANIFEST_NAME, type BatchItem, type SkippedFile } from '../../pipeline/batch.ts';
@@ -59,8 +59,8 @@ export function planHarmonize(values: Values, positionals: string[]): HarmonizeP
   const input = positionals[0];
   if (positionals.length > 1) throw new HarmoniaError(`expected one composite (or folder), got ${positionals.length}: ${positionals.join(' ')}`);
   const folderMode = !!input && existsSync(input) && statSync(input).isDirectory();
-  // the report's folder must exist, unless it is (inside) the folder that -o creates anyway
-  const reportMkdir = !!report && isInside(canonicalPath(dirname(report)), canonicalPath(folderMode ? out : dirname(out)));
+  // the report's folder must exist, unless it is the folder that -o creates anyway
+  const reportMkdir = !!report && canonicalPath(dirname(report)) === canonicalPath(folderMode ? out : dirname(out));
   const reportOut: SafetyOutput[] = report ? [{ path: report, flag: '--report', kind: 'file', mkdir: reportMkdir }] : [];
   const base = { common, overwrite, report, out };
   if (input && folderMode) {

@@ -15,6 +15,8 @@ export type { ResizeKernel } from './image/resize.ts';
 export { writeFileAtomic, writeFileAtomicSync, removeStaleTempFiles } from './image/atomic.ts';
 export type { AtomicData } from './image/atomic.ts';
 export { assertNotSamePath, assertWritableOutput, canonicalPath } from './util/paths.ts';
+export { checkOutputs, prepareOutputs, assertSafeOutputs, isInside } from './util/output-safety.ts';
+export type { SafetyInput, SafetyOutput, SafetyOptions, PathKind } from './util/output-safety.ts';
 export { sha256Hex, digestFile, digestImage, digestValue, stableStringify, compareCodeUnits, sortedNames, deriveSeed, firstDifference, checkDeterministic } from './util/determinism.ts';
 export { buildGenerator, runGenerator, countParams, PAPER_GENERATOR, buildDiscriminator, PAPER_DISCRIMINATOR, saveModel, loadModel, fileSystemHandler } from './models/index.ts';
 export type { GeneratorConfig, RunGeneratorOptions, DiscriminatorConfig } from './models/index.ts';
@@ -24,14 +26,15 @@ export type { HarmonizationSample, Split } from './data/iharmony4.ts';
 export { renderScene, makeProceduralComposite, writeProceduralDataset, lambertShading, randomLight, composeSrgb, SHADING_SCALE, PROCEDURAL_SUBSET } from './data/procedural.ts';
 export { illuminantColor } from './data/procedural.ts';
 export type { SceneLight, ProceduralScene, ProceduralComposite, ObjectKind } from './data/procedural.ts';
-export { harmonize, harmonizeWithReport } from './pipeline/harmonize.ts';
+export { harmonize, harmonizeWithReport, checkHarmonizeOptions, OUTPUT_FORMATS } from './pipeline/harmonize.ts';
 export type { HarmonizeOptions, HarmonizeReport } from './pipeline/harmonize.ts';
 export { harmonizeImage, blendByMask, generatorCorrection } from './pipeline/refine.ts';
 export type { HarmonizationModel, ModelCard, RefineOptions, RefineResult, Stage } from './pipeline/refine.ts';
 export { loadHarmonizationModel, saveHarmonizationModel, DEFAULT_MODEL_DIR } from './pipeline/model.ts';
 export { placeForeground, defaultPlacement, applyChangeAtFullResolution, maskBounds } from './pipeline/compose.ts';
 export type { Placement } from './pipeline/compose.ts';
-export { harmonizeBatch, pairFolder } from './pipeline/batch.ts';
+export { harmonizeBatch, pairFolder, pairFolderDetailed, planBatch, readManifest, isMaskName, MANIFEST_NAME } from './pipeline/batch.ts';
+export type { BatchItem, BatchPlan, BatchTiming, ManifestEntry, SkippedFile } from './pipeline/batch.ts';
 export {
   semiHarmonize, checkLight, decompose, evaluateShading, solveAlbedoParams, applyAlbedoEdits, identityAlbedoParams,
   fitLightOfficial, fitLightLeastSquares, accumulateLightStats, estimateLightFromShading, lightDirection, angleBetweenDeg,

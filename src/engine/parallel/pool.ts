@@ -19,7 +19,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { pathToFileURL } from 'node:url';
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isAbsolute, resolve } from 'node:path';
 import { HarmoniaError } from '../../errors.ts';
 import { tf } from '../tf.ts';
@@ -82,13 +83,31 @@ interface Pending {
   resolve: (r: FromWorker[]) => void;
 }
 
-const TSX_API = import.meta.resolve('tsx/esm/api');
-const WORKER_URL = new URL('./worker.ts', import.meta.url).href;
+/** '.ts' when this file runs from the sources (through tsx), '.js' in the built package (dist/). */
+const OWN_EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+const WORKER_URL = new URL(`./worker${OWN_EXT}`, import.meta.url).href;
 
 function moduleUrl(m: string | URL): string {
-  if (m instanceof URL) return m.href;
-  if (/^(file|data):/.test(m)) return m;
-  return pathToFileURL(isAbsolute(m) ? m : resolve(m)).href;
+  let href = m instanceof URL ? m.href : /^(file|data):/.test(m) ? m : pathToFileURL(isAbsolute(m) ? m : resolve(m)).href;
+  // Step modules are named by their source file (`new URL('./x.ts', import.meta.url)`); in the built
+  // package that file is x.js beside the caller.
+  if (OWN_EXT === '.js' && href.startsWith('file:') && href.endsWith('.ts') && !existsSync(fileURLToPath(href))) {
+    const js = `${href.slice(0, -3)}.js`;
+    if (existsSync(fileURLToPath(js))) href = js;
+  }
+  return href;
+}
+
+/** The worker's boot script: plain import of the built worker, or through tsx when TypeScript is involved. */
+function bootScript(stepModule: string): string {
+  if (!WORKER_URL.endsWith('.ts') && !stepModule.endsWith('.ts')) return `import(${JSON.stringify(WORKER_URL)})`;
+  let tsx: string;
+  try {
+    tsx = import.meta.resolve('tsx/esm/api');
+  } catch (err) {
+    throw new HarmoniaError(`data-parallel pool: step module ${stepModule} is TypeScript, which needs the tsx package (not installed)`, { cause: err });
+  }
+  return `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL)}); })`;
 }
 
 function sab(floats: number): SharedArrayBuffer {
@@ -146,7 +165,7 @@ export class DataParallelPool {
     }
     const url = moduleUrl(opts.module);
     const control = createControl();
-    const boot = `import(${JSON.stringify(TSX_API)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL)}); })`;
+    const boot = bootScript(url);
     const workers: Worker[] = [];
     const first: Promise<FromWorker>[] = [];
     for (let i = 0; i < n; i++) {

@@ -173,7 +173,7 @@ class RefCache {
 }
 
 /** Pools of candidate references per split and category (sorted, deterministic). */
-function buildPools(entries: RealEntry[]): Map<string, RealEntry[]> {
+export function buildPools(entries: RealEntry[]): Map<string, RealEntry[]> {
   const pools = new Map<string, RealEntry[]>();
   for (const e of entries) {
     for (const key of [`${e.split}:*`, `${e.split}:${e.category}`]) {
@@ -185,7 +185,7 @@ function buildPools(entries: RealEntry[]): Map<string, RealEntry[]> {
   return pools;
 }
 
-function pickReference(e: RealEntry, pools: Map<string, RealEntry[]>, rng: Rng): { ref: RealEntry; sameCategory: boolean } | undefined {
+export function pickReference(e: RealEntry, pools: Map<string, RealEntry[]>, rng: Rng): { ref: RealEntry; sameCategory: boolean } | undefined {
   const same = (pools.get(`${e.split}:${e.category}`) ?? []).filter((r) => r.realName !== e.realName);
   if (e.category !== 'any' && same.length > 0) return { ref: rng.pick(same), sameCategory: true };
   const any = (pools.get(`${e.split}:*`) ?? []).filter((r) => r.realName !== e.realName);

@@ -79,3 +79,25 @@ export function foregroundNormalizedMse(x: Tensor, target: Tensor, mask: Tensor,
     return tf.mean(perImage.div(area)) as Scalar;
   });
 }
+
+/**
+ * Penalty on making a composite worse (beyond the paper): per image
+ * max(0, Σ(x − X)² − Σ(input − X)²) / max(A_min, Σ m), averaged over the batch, where `input` is what
+ * G was given. Zero whenever G improves (or keeps) the foreground error; it is what stops a model from
+ * over-correcting composites that barely need it (the worse-than-composite share).
+ */
+export function noWorsePenalty(x: Tensor, target: Tensor, input: Tensor, mask: Tensor, minAreaFraction = 100 / (256 * 256)): Scalar {
+  if (!(minAreaFraction > 0 && minAreaFraction <= 1)) {
+    throw new HarmoniaError(`noWorsePenalty: minAreaFraction must be in (0, 1], got ${minAreaFraction}`);
+  }
+  assertSameShape(x, target, 'noWorsePenalty');
+  assertSameShape(input, target, 'noWorsePenalty input');
+  assertMask(x, mask, 'noWorsePenalty');
+  return tf.tidy(() => {
+    const [, h, w] = x.shape;
+    const after = tf.sum(tf.squaredDifference(x, target), [1, 2, 3]);
+    const before = tf.sum(tf.squaredDifference(input, target), [1, 2, 3]);
+    const area = tf.maximum(tf.sum(mask, [1, 2, 3]), minAreaFraction * h * w);
+    return tf.mean(tf.relu(tf.sub(after, before)).div(area)) as Scalar;
+  });
+}

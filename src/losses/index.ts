@@ -3,7 +3,7 @@ import type { Scalar, Tensor, Tensor4D } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
 import { generatorAdversarialLoss, discriminatorAdversarialLoss, assertAdversarialKind } from './adversarial.ts';
 import type { AdversarialKind } from './adversarial.ts';
-import { l1Loss, maskedContentLoss, foregroundNormalizedMse } from './content.ts';
+import { l1Loss, maskedContentLoss, foregroundNormalizedMse, noWorsePenalty } from './content.ts';
 import { featureLoss } from './feature.ts';
 import type { FeatureExtractor } from './feature.ts';
 
@@ -36,6 +36,8 @@ export interface LossConfig {
   fnMseWeight: number;
   /** Minimum foreground area for the FN-MSE, as a fraction of the image (iS²AM: 100 px at 256²). */
   fnMseMinArea: number;
+  /** Beyond the paper: weight of the penalty on making the foreground worse than G's input (0 = off). */
+  noWorseWeight?: number;
 }
 
 export const DEFAULT_LOSS: LossConfig = {
@@ -59,6 +61,9 @@ export function validateLossConfig(c: LossConfig, where = 'loss'): void {
   for (const k of ['adversarialWeight', 'l1Weight', 'lambdaMask', 'lambdaUnmask', 'featureWeight', 'fnMseWeight'] as const) {
     if (!(Number.isFinite(c[k]) && c[k] >= 0)) throw new HarmoniaError(`${where}.${k}: must be a finite number ≥ 0, got ${c[k]}`);
   }
+  if (c.noWorseWeight !== undefined && !(Number.isFinite(c.noWorseWeight) && c.noWorseWeight >= 0)) {
+    throw new HarmoniaError(`${where}.noWorseWeight: must be a finite number ≥ 0, got ${c.noWorseWeight}`);
+  }
   if (!(c.fnMseMinArea > 0 && c.fnMseMinArea <= 1)) throw new HarmoniaError(`${where}.fnMseMinArea: must be in (0, 1], got ${c.fnMseMinArea}`);
   if (c.setting === 'feature' && c.featureLayers.length === 0) throw new HarmoniaError(`${where}.featureLayers: the feature setting needs at least one layer`);
 }
@@ -75,7 +80,7 @@ export interface LossParts {
  */
 export function generatorLoss(
   cfg: LossConfig,
-  t: { fake: Tensor4D; real: Tensor4D; mask: Tensor4D; fakeLogits: Tensor; features?: FeatureExtractor },
+  t: { fake: Tensor4D; real: Tensor4D; mask: Tensor4D; fakeLogits: Tensor; features?: FeatureExtractor; input?: Tensor4D },
 ): LossParts {
   if (cfg.setting === 'feature' && !t.features) throw new HarmoniaError('generatorLoss: the feature setting needs a feature extractor (VGG-19)');
   const parts: Record<string, Scalar> = {};
@@ -98,6 +103,10 @@ export function generatorLoss(
   }
   if (cfg.fnMseWeight > 0) {
     parts.fnmse = tf.tidy(() => foregroundNormalizedMse(t.fake, t.real, t.mask, cfg.fnMseMinArea).mul(cfg.fnMseWeight) as Scalar);
+  }
+  if ((cfg.noWorseWeight ?? 0) > 0) {
+    if (!t.input) throw new HarmoniaError('generatorLoss: noWorseWeight > 0 needs the generator input');
+    parts.noworse = tf.tidy(() => noWorsePenalty(t.fake, t.real, t.input as Tensor4D, t.mask, cfg.fnMseMinArea).mul(cfg.noWorseWeight as number) as Scalar);
   }
   const total = tf.tidy(() => tf.addN(Object.values(parts)) as Scalar);
   return { total, parts };

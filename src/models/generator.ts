@@ -13,10 +13,19 @@
  */
 import { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
-import { Rng } from '../util/random.ts';
+import { layerSeed } from './seed.ts';
+import { generatorEntry } from './registry.ts';
 import { ChannelSlice, ResidualBlend } from './layers.ts';
 
 export interface GeneratorConfig {
+  /** Registered generator name (src/models/registry.ts): 'paper' (default), 'global', 'pct', … */
+  kind?: string;
+  /** Colour-transform generators: side of the square analysis copy the backbone sees. Default 128. */
+  analysisSize?: number;
+  /** Colour-transform generators: MLP width. Default 128. */
+  hidden?: number;
+  /** Colour-transform generators: initial blend-gate logit. Default 2. */
+  gateBias?: number;
   /** Channels of the first layer; the encoder has base, 2·base, 4·base. Default 32. */
   base?: number;
   /** U-Net skip connections (encoder features concatenated into the decoder). Default false. */
@@ -37,7 +46,7 @@ export interface GeneratorConfig {
 
 export const PAPER_GENERATOR: Readonly<GeneratorConfig> = Object.freeze({ base: 32, unet: false, maskInput: false, residual: false });
 
-/** The downsampling factor of G: the model needs H and W to be multiples of this. */
+/** The downsampling factor of the paper's G: the model needs H and W to be multiples of this. */
 export const GENERATOR_STRIDE = 8;
 
 export type PadMode = 'reflect' | 'replicate';
@@ -66,18 +75,25 @@ function resolve(cfg: GeneratorConfig = {}): ResolvedGenerator {
   return { base, unet: cfg.unet ?? false, maskInput: cfg.maskInput ?? false, residual: cfg.residual ?? false, residualScale, seed };
 }
 
-/** Input channels of a generator built from `cfg`: 4 when the mask is an input or the output is residual. */
+/** Input channels of a generator built from `cfg` (paper G: 4 when the mask is an input or the output is residual). */
 export function generatorInputChannels(cfg: GeneratorConfig = {}): 3 | 4 {
+  return generatorEntry(cfg.kind ?? 'paper').inputChannels(cfg);
+}
+
+/** Input channels of the paper's G. */
+export function paperInputChannels(cfg: GeneratorConfig = {}): 3 | 4 {
   return cfg.maskInput || cfg.residual ? 4 : 3;
 }
 
-/** A seed for one layer's initialiser, derived from the model seed and the layer name. */
-export function layerSeed(seed: number, layer: string): number {
-  return new Rng(seed).fork(layer).int(0, 0x7fffffff);
+export { layerSeed } from './seed.ts';
+
+/** Builds the generator named by `cfg.kind` (default 'paper') from the registry. */
+export function buildGenerator(cfg: GeneratorConfig = {}): tf.LayersModel {
+  return generatorEntry(cfg.kind ?? 'paper').build(cfg);
 }
 
-/** Builds G. Input [N,H,W,3|4] in [0,1] (4th channel = mask), H and W multiples of 8; output [N,H,W,3] in [0,1]. */
-export function buildGenerator(cfg: GeneratorConfig = {}): tf.LayersModel {
+/** Builds the paper's G. Input [N,H,W,3|4] in [0,1] (4th channel = mask), H and W multiples of 8; output [N,H,W,3] in [0,1]. */
+export function buildPaperGenerator(cfg: GeneratorConfig = {}): tf.LayersModel {
   const c = resolve(cfg);
   const inC = generatorInputChannels(c);
   const he = (name: string) => tf.initializers.heUniform({ seed: layerSeed(c.seed, name) });
@@ -157,7 +173,8 @@ export function padAxis(x: tf.Tensor4D, axis: 1 | 2, before: number, after: numb
 }
 
 /**
- * Runs G on any size: pads input (and mask) to a multiple of 8 (reflect by default, centred),
+ * Runs G on any size: pads input (and mask) to a multiple of the generator's stride (8 for the
+ * paper's G, 1 = no padding for the colour-transform generators; reflect by default, centred),
  * appends the mask channel when the model takes one, then crops the output back, so the output
  * is [N,H,W,3] for an input [N,H,W,3]. Gradient-safe (usable inside tf.variableGrads).
  * `mask` is [N,H,W,1] in [0,1]; it is required when the model has 4 input channels.
@@ -167,7 +184,7 @@ export function runGenerator(model: tf.LayersModel, input: tf.Tensor4D, mask?: t
   const [n, hgt, wid] = input.shape;
   const want = modelInputChannels(model);
   if (want !== 3 && want !== 4) throw new HarmoniaError(`runGenerator: model "${model.name}" takes ${want} channels; expected 3 or 4`);
-  const cfgChannels = opts.maskInput !== undefined || opts.residual !== undefined ? generatorInputChannels(opts) : undefined;
+  const cfgChannels = opts.kind !== undefined || opts.maskInput !== undefined || opts.residual !== undefined ? generatorInputChannels(opts) : undefined;
   if (cfgChannels !== undefined && cfgChannels !== want) {
     throw new HarmoniaError(`runGenerator: config implies ${cfgChannels} input channels but model "${model.name}" takes ${want}`);
   }
@@ -179,10 +196,11 @@ export function runGenerator(model: tf.LayersModel, input: tf.Tensor4D, mask?: t
   }
   const mode = opts.pad ?? 'reflect';
   if (mode !== 'reflect' && mode !== 'replicate') throw new HarmoniaError(`runGenerator: pad must be reflect or replicate, got "${String(mode)}"`);
+  const stride = generatorEntry(opts.kind ?? 'paper').stride;
   return tf.tidy(() => {
     let x: tf.Tensor4D = want === 4 ? tf.concat([input, mask as tf.Tensor4D], 3) : input;
-    const ph = (GENERATOR_STRIDE - (hgt % GENERATOR_STRIDE)) % GENERATOR_STRIDE;
-    const pw = (GENERATOR_STRIDE - (wid % GENERATOR_STRIDE)) % GENERATOR_STRIDE;
+    const ph = (stride - (hgt % stride)) % stride;
+    const pw = (stride - (wid % stride)) % stride;
     const top = Math.floor(ph / 2);
     const left = Math.floor(pw / 2);
     if (ph > 0) x = padAxis(x, 1, top, ph - top, mode);

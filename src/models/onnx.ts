@@ -12,6 +12,7 @@
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { HarmoniaError } from '../errors.ts';
+import { generatorEntry } from './registry.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
 import { ensureOnnxModel, type OnnxArtifact } from '../export/cache.ts';
 import { readOnnxSummary } from '../export/onnx-proto.ts';
@@ -310,6 +311,11 @@ const runners = new Map<string, Promise<OnnxGenerator | null>>();
  */
 export async function withOnnxRunner(dir: string, model: HarmonizationModel, mode: InferenceMode = inferenceMode()): Promise<HarmonizationModel> {
   if (mode === 'tfjs' || model.runner) return model;
+  // generators the ONNX exporter does not handle (registry) run on TensorFlow.js without trying
+  if (!generatorEntry(model.config.kind ?? 'paper').onnx) {
+    if (mode === 'onnx') throw new HarmoniaError(`generator "${model.config.kind}" has no ONNX export; run it with TensorFlow.js`);
+    return model;
+  }
   const threads = ortThreads();
   let p = runners.get(dir);
   if (!p) {

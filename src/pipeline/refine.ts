@@ -17,6 +17,8 @@ import { assertSameSize, maskArea } from '../image/types.ts';
 import { resizeImage, resizeMask, fitWithin } from '../image/resize.ts';
 import { semiHarmonize, DEFAULT_INTRINSIC_ANALYSIS_SIDE, type IntrinsicOptions, type SemiHarmonizeResult } from '../intrinsic/index.ts';
 import { runGenerator, type GeneratorConfig } from '../models/generator.ts';
+import { generatorEntry } from '../models/registry.ts';
+import { predictColorTransform, applyColorTransformArrays } from '../models/color-transform.ts';
 import { applyCorrection } from './apply.ts';
 
 export type Stage = 'intrinsic' | 'gan' | 'full';
@@ -95,6 +97,26 @@ export function generatorDelta(model: HarmonizationModel, x: FloatImage, mask: M
   return { width: a.width, height: a.height, channels: 3, data };
 }
 
+/**
+ * A colour-transform generator (registry `fullResolution`): its parameters are predicted from an
+ * area-downscaled analysis copy (analysisSize², 128 by default) and the transform is applied to every
+ * pixel of `x` at its own resolution; pixels with mask 0 are copied exactly.
+ */
+export function transformAtFullResolution(model: HarmonizationModel, x: FloatImage, mask: Mask): FloatImage {
+  const s = model.config.analysisSize ?? 128;
+  const xs = x.width === s && x.height === s ? x : resizeImage(x, s, s, 'area');
+  const ms = mask.width === s && mask.height === s ? mask : resizeMask(mask, s, s, 'area');
+  const input = tf.tidy(() => tf.concat([toTensor(xs), tf.tensor4d(ms.data, [1, s, s, 1])], 3));
+  let params: ReturnType<typeof predictColorTransform>;
+  try {
+    params = predictColorTransform(model.generator, input);
+  } finally {
+    input.dispose();
+  }
+  const data = applyColorTransformArrays(x.data, mask.data, x.width, x.height, params);
+  return { width: x.width, height: x.height, channels: 3, data };
+}
+
 /** Runs G at ≤ maxSide and returns the correction G(x) − x at the full size of `x`. */
 export function generatorCorrection(model: HarmonizationModel, x: FloatImage, mask: Mask, maxSide = 1024): FloatImage {
   const d = generatorDelta(model, x, mask, maxSide);
@@ -120,7 +142,10 @@ export function harmonizeImage(composite: FloatImage, mask: Mask, model: Harmoni
   }
   let semi: SemiHarmonizeResult | undefined;
   let base = composite;
-  if (stage === 'intrinsic' || stage === 'full') {
+  // a generator trained on raw composites gets the raw composite: the intrinsic stage is skipped
+  const rawInput = stage === 'full' && model?.card?.input === 'composite';
+  if (rawInput) notes.push(`model "${model?.card?.name}" was trained on raw composites: it runs on the composite (the intrinsic stage runs only with --stage intrinsic or a model trained on semi-harmonized input)`);
+  if (stage === 'intrinsic' || (stage === 'full' && !rawInput)) {
     const t = now();
     semi = semiHarmonize(composite, mask, { analysisMaxSide: Math.min(maxSide, DEFAULT_INTRINSIC_ANALYSIS_SIDE), ...opts.intrinsic });
     timings.intrinsic = now() - t;
@@ -129,7 +154,13 @@ export function harmonizeImage(composite: FloatImage, mask: Mask, model: Harmoni
   }
   if (stage === 'gan' || stage === 'full') {
     const m = model as HarmonizationModel;
-    if (stage === 'full' && m.card?.input === 'composite') notes.push(`model "${m.card.name}" was trained on raw composites but runs on semi-harmonized input here`);
+    if (generatorEntry(m.config.kind ?? 'paper').fullResolution) {
+      const t = now();
+      const result = transformAtFullResolution(m, base, mask);
+      timings.gan = now() - t;
+      if (opts.harmonizeBackground) notes.push('harmonizeBackground: a colour-transform generator changes the foreground only');
+      return { result, semiHarmonized: semi?.semiHarmonized, intrinsic: semi?.intermediates, stage, timings, notes };
+    }
     const t = now();
     const delta = generatorDelta(m, base, mask, maxSide);
     timings.gan = now() - t;

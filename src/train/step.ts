@@ -8,6 +8,7 @@
 import { tf } from '../engine/tf.ts';
 import type { Tensor4D } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
+import { concatChannels } from '../engine/ops.ts';
 import { buildGenerator, buildDiscriminator, runGenerator } from '../models/index.ts';
 import { generatorLoss, discriminatorLoss } from '../losses/index.ts';
 import type { FeatureExtractor, LossConfig } from '../losses/index.ts';
@@ -117,12 +118,12 @@ export class GanStep {
   }
 
   private dInput(img: Tensor4D, mask: Tensor4D): Tensor4D {
-    return this.cfg.discriminator.maskInput ? tf.concat([img, mask], 3) : img;
+    return this.cfg.discriminator.maskInput ? concatChannels([img, mask]) : img;
   }
 
   /** G(x) for a batch (no gradients): [n,h,w,3] in [0,1]. */
   generate(input: Tensor4D, mask: Tensor4D): Tensor4D {
-    return tf.tidy(() => runGenerator(this.generator, input, mask));
+    return tf.tidy(() => runGenerator(this.generator, input, mask, this.cfg.generator));
   }
 
   computeGradients(phase: Phase, batch: TrainBatch): GradientResult {
@@ -156,10 +157,10 @@ export class GanStep {
       const parts: Record<string, tf.Scalar> = {};
       const vars = this.vars('G');
       const { value, grads } = tf.variableGrads(() => {
-        const f = runGenerator(this.generator, t.input, t.mask);
+        const f = runGenerator(this.generator, t.input, t.mask, this.cfg.generator);
         fake = tf.keep(f);
         const logits = this.discriminator.apply(this.dInput(f, t.mask)) as tf.Tensor;
-        const l = generatorLoss(this.cfg.loss, { fake: f, real: t.real, mask: t.mask, fakeLogits: logits, features: this.features });
+        const l = generatorLoss(this.cfg.loss, { fake: f, real: t.real, mask: t.mask, input: t.input, fakeLogits: logits, features: this.features });
         for (const [k, v] of Object.entries(l.parts)) parts[k] = tf.keep(v);
         return l.total;
       }, vars);

@@ -52,6 +52,8 @@ export interface TrainOptions {
   maxSteps?: number;
   /** Recorded in the model card of the final generator (e.g. the data folder). */
   trainedOn?: string;
+  /** What G was given in training (recorded in the model card; the pipeline feeds the same). Default 'semiHarmonized'. */
+  input?: 'semiHarmonized' | 'composite';
   /** Called after every step. */
   onStep?: (info: { step: number; epoch: number; batch: number; losses: Record<string, number> }) => void;
 }
@@ -271,7 +273,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     if (status === 'done') {
       await saveHarmonizationModel(join(runDir, 'generator'), step.generator, cfg.generator, {
         name: `gan-${cfg.loss.setting}`,
-        input: 'semiHarmonized',
+        input: opts.input ?? 'semiHarmonized',
         trainedOn: opts.trainedOn,
         command: process.argv.slice(1).join(' '),
         metrics: Object.fromEntries(Object.entries(lastLosses).map(([k, v]) => [`train_${k}`, Number(v.toFixed(5))])),

@@ -9,7 +9,11 @@ import type { PartialTrainConfig } from '../../train/config.ts';
 import { prepareSplit, toMemorySamples } from '../../train/dataset.ts';
 import { memorySource, makeBatch } from '../../train/memory.ts';
 import { train } from '../../train/trainer.ts';
+import type { BatchSource } from '../../train/trainer.ts';
+import type { TrainBatch } from '../../train/step.ts';
 import { LOSS_SETTINGS, ADVERSARIAL_KINDS } from '../../losses/index.ts';
+import { CompositeStream } from '../../data/stream.ts';
+import { generatorNames, generatorConfig } from '../../models/registry.ts';
 import type { LossSetting, AdversarialKind } from '../../losses/index.ts';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -34,6 +38,8 @@ export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
   'feature-weight': { type: 'string', description: 'feature setting: VGG-19 feature MSE weight (paper 10)' },
   'feature-layers': { type: 'string', description: 'feature setting: VGG-19 taps, comma-separated (e.g. relu2_2,relu3_4)' },
   'fn-mse': { type: 'string', description: 'weight of the foreground-normalised MSE (iS²AM) added to L_G; 0 = off' },
+  'no-worse': { type: 'string', description: 'weight of the penalty on making the foreground worse than the input; 0 = off' },
+  generator: { type: 'string', description: `generator by name: ${generatorNames().join(', ')} (replaces the preset's generator)` },
   unet: { type: 'string', description: 'U-Net skip connections in G: on|off' },
   'mask-input': { type: 'string', description: 'mask as a 4th input channel of G: on|off' },
   residual: { type: 'string', description: 'residual G output blended by the mask: on|off' },
@@ -97,11 +103,20 @@ export function trainOverrides(v: Values): PartialTrainConfig {
   if (l1 !== undefined) loss.l1Weight = l1;
   if (fw !== undefined) loss.featureWeight = fw;
   if (fn !== undefined) loss.fnMseWeight = fn;
+  const nw = num(v, 'no-worse');
+  if (nw !== undefined) {
+    if (nw < 0) throw new HarmoniaError(`--no-worse: must be ≥ 0, got ${nw}`);
+    loss.noWorseWeight = nw;
+  }
   if (typeof v['feature-layers'] === 'string') loss.featureLayers = v['feature-layers'].split(',').map((s) => s.trim()).filter(Boolean);
   if (Object.keys(loss).length) o.loss = loss;
   const unet = onOff(v, 'unet'), mi = onOff(v, 'mask-input'), res = onOff(v, 'residual'), patch = onOff(v, 'patch-d');
   if (unet !== undefined || mi !== undefined || res !== undefined) {
     o.generator = { ...(unet !== undefined ? { unet } : {}), ...(mi !== undefined ? { maskInput: mi } : {}), ...(res !== undefined ? { residual: res } : {}) };
+  }
+  if (typeof v.generator === 'string') {
+    if (!generatorNames().includes(v.generator)) throw new HarmoniaError(`--generator: unknown generator "${v.generator}" (choose ${generatorNames().join(', ')})`);
+    o.generator = { ...generatorConfig(v.generator), ...o.generator };
   }
   if (patch !== undefined) o.discriminator = { kind: patch ? 'patch' : 'global', maskInput: patch };
   if (typeof v.vgg19 === 'string') o.vggWeights = v.vgg19;
@@ -117,29 +132,55 @@ export async function startEngine(v: Values): Promise<void> {
 export const trainCommand: Command = {
   name: 'train',
   summary: 'train the GAN refinement (one loss setting) with checkpoints, logs, sample grids and loss curves',
-  usage: 'harmonia train --data <dir> --out <run folder> [--config cpu] [--setting content|mask|feature] [--resume] [options]',
+  usage: 'harmonia train (--data <dir> | --real <photos dir>) --out <run folder> [--config cpu] [--setting content|mask|feature] [--resume] [options]',
   options: {
     ...TRAIN_OPTIONS,
-    setting: { type: 'string', default: 'content', description: `loss setting: ${LOSS_SETTINGS.join(', ')}` },
+    real: { type: 'string', description: 'train on composites synthesised on the fly from the training split of these real photos + masks (unlimited data; G sees the raw composite)' },
+    size: { type: 'string', description: 'with --real: side of the square training samples (default: the preset size)' },
+    illumination: { type: 'string', description: 'with --real: probability that a composite is also re-lit (default 0.2)' },
+    'batches-per-epoch': { type: 'string', description: 'with --real: batches per epoch (default: training photos / batch size)' },
+    setting: { type: 'string', description: `loss setting: ${LOSS_SETTINGS.join(', ')} (default: the preset's, content for the paper presets)` },
     resume: { type: 'boolean', description: 'continue the checkpoint in --out exactly (same data order and optimizer state)' },
     'max-steps': { type: 'string', description: 'stop (with a checkpoint) after this many steps in total' },
   },
   async run({ values }) {
     const preset = getPreset(String(values.config));
-    const setting = String(values.setting);
+    const setting = values.setting === undefined ? preset.train.loss.setting : String(values.setting);
     if (!(LOSS_SETTINGS as readonly string[]).includes(setting)) throw new HarmoniaError(`--setting: must be one of ${LOSS_SETTINGS.join(', ')}, got "${setting}"`);
-    const data = requireString(values, 'data');
+    const realDir = typeof values.real === 'string' ? values.real : undefined;
+    const data = realDir ?? requireString(values, 'data');
     const out = requireString(values, 'out');
     const over = trainOverrides(values);
+    const size = num(values, 'size', true);
+    if (size !== undefined && !realDir) throw new HarmoniaError('--size: only with --real (fixed sets are resized to the preset size)');
+    if (size !== undefined) { over.size = size; over.crop = over.crop ?? size; }
+    const illumination = num(values, 'illumination');
+    const bpe = num(values, 'batches-per-epoch', true);
     const cfg = mergeTrainConfig(settingConfig(preset, setting as LossSetting), over);
+    const maxSteps = num(values, 'max-steps', true);
     await startEngine(values);
-    const trainSet = await prepareSplit(data, 'train', { size: preset.evalSize, cacheRoot: typeof values.cache === 'string' ? values.cache : join(out, 'cache'), intrinsic: preset.intrinsic, limit: preset.trainLimit, quiet: Boolean(values.quiet) });
-    const source = memorySource(toMemorySamples(trainSet), { height: preset.evalSize, width: preset.evalSize, batchSize: cfg.batchSize, seed: cfg.seed, flip: cfg.flip, crop: cfg.crop });
-    const samples = makeBatch(toMemorySamples(trainSet.slice(0, cfg.sampleCount)), preset.evalSize, preset.evalSize);
-    const r = await train({
-      config: cfg, runDir: out, data: source, samples, resume: Boolean(values.resume), overwrite: Boolean(values.overwrite),
-      quiet: Boolean(values.quiet), maxSteps: num(values, 'max-steps', true), trainedOn: data,
-    });
+    let source: BatchSource, samples: TrainBatch, stream: CompositeStream | undefined;
+    if (realDir) {
+      stream = await CompositeStream.create({ real: realDir, size: cfg.crop, batchSize: cfg.batchSize, seed: cfg.seed, flip: cfg.flip, illumination, batchesPerEpoch: bpe });
+      if (!values.quiet) console.error(`data: composites synthesised on the fly from ${stream.photoCount} training photos in ${realDir} (${stream.batchesPerEpoch} batches per epoch)`);
+      source = stream;
+      const first = stream.batch(0, 0);
+      const k = Math.min(cfg.sampleCount, first.n), px = first.height * first.width;
+      samples = { ...first, n: k, input: first.input.slice(0, k * px * 3), real: first.real.slice(0, k * px * 3), mask: first.mask.slice(0, k * px), ids: first.ids.slice(0, k) };
+    } else {
+      const trainSet = await prepareSplit(data, 'train', { size: preset.evalSize, cacheRoot: typeof values.cache === 'string' ? values.cache : join(out, 'cache'), intrinsic: preset.intrinsic, limit: preset.trainLimit, quiet: Boolean(values.quiet) });
+      source = memorySource(toMemorySamples(trainSet), { height: preset.evalSize, width: preset.evalSize, batchSize: cfg.batchSize, seed: cfg.seed, flip: cfg.flip, crop: cfg.crop });
+      samples = makeBatch(toMemorySamples(trainSet.slice(0, cfg.sampleCount)), preset.evalSize, preset.evalSize);
+    }
+    let r: Awaited<ReturnType<typeof train>>;
+    try {
+      r = await train({
+        config: cfg, runDir: out, data: source, samples, resume: Boolean(values.resume), overwrite: Boolean(values.overwrite),
+        quiet: Boolean(values.quiet), maxSteps, trainedOn: data, input: realDir ? 'composite' : 'semiHarmonized',
+      });
+    } finally {
+      await stream?.dispose();
+    }
     r.generator.dispose();
     for (const n of r.notes) console.error(`NOTE: ${n}`);
     console.log(r.message);

@@ -1,4 +1,5 @@
-/** The HTML report `npm start` writes: a metrics table and before/after rows of images. */
+/** The HTML report `npm start` writes: a metrics table with interactive charts of it, and before/after rows of images. */
+import { chartsHtml, metricCharts, type Chart } from './chart.ts';
 
 export interface DemoRow {
   title: string;
@@ -15,6 +16,8 @@ export interface DemoPage {
   table?: { header: string[]; rows: string[][] };
   sections: { heading: string; note?: string; rows: DemoRow[] }[];
   footer: string[];
+  /** More charts after the metric charts (e.g. loss curves from report/training.ts). */
+  charts?: readonly Chart[];
 }
 
 const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string);
@@ -25,6 +28,7 @@ export function renderDemoPage(p: DemoPage): string {
         .map((r) => `<tr>${r.map((c, i) => (i === 0 ? `<th>${esc(c)}</th>` : `<td>${esc(c)}</td>`)).join('')}</tr>`)
         .join('')}</tbody></table>`
     : '';
+  const charts = chartsHtml([...(p.table ? metricCharts(p.table.header, p.table.rows, false) : []), ...(p.charts ?? [])]);
   const sections = p.sections
     .map(
       (s) => `<h2>${esc(s.heading)}</h2>${s.note ? `<p class="note">${esc(s.note)}</p>` : ''}${s.rows
@@ -47,6 +51,7 @@ figcaption{font-size:12px;color:#555;text-align:center}.note,.cap{color:#555}h3{
 <h1>${esc(p.title)}</h1>
 ${p.intro.map((t) => `<p>${esc(t)}</p>`).join('\n')}
 ${table}
+${charts}
 ${sections}
 ${p.footer.map((t) => `<p class="note">${esc(t)}</p>`).join('\n')}
 </body></html>

@@ -1,8 +1,11 @@
 /**
- * HTML pages for experiment results: Table 1 (rendered from its Markdown) and a Fig. 4-style grid
- * (one row per test image: each method's output, then zoomed foreground crops). Self-contained
+ * HTML pages for experiment results: Table 1 (rendered from its Markdown) with interactive metric
+ * charts drawn from that table (one bar chart per metric across the methods; plus any charts the
+ * caller passes, e.g. the training runs' loss curves from report/training.ts), and a Fig. 4-style
+ * grid (one row per test image: each method's output, then zoomed foreground crops). Self-contained
  * page; images are referenced by relative path next to it.
  */
+import { chartsHtml, metricCharts, type Chart } from './chart.ts';
 
 export interface FigureCell {
   label: string;
@@ -25,6 +28,20 @@ function inline(md: string): string {
   return escapeHtml(md)
     .replace(/\*\*(.+?)\*\*/g, '<strong>$1</strong>')
     .replace(/`([^`]+)`/g, '<code>$1</code>');
+}
+
+/** The cells of the first pipe table in `md` (header first; the |---| separator row dropped), or []. */
+export function firstMarkdownTable(md: string): string[][] {
+  const rows: string[][] = [];
+  for (const line of md.split('\n')) {
+    if (!line.startsWith('|')) {
+      if (rows.length) break;
+      continue;
+    }
+    const cells = line.replace(/^\||\|$/g, '').split('|').map((c) => c.trim());
+    if (!cells.every((c) => /^:?-+:?$/.test(c))) rows.push(cells);
+  }
+  return rows;
 }
 
 /** A small Markdown subset → HTML: headings, paragraphs, block quotes, pipe tables, **bold**, `code`. */
@@ -56,7 +73,9 @@ export function markdownToHtml(md: string): string {
   return out.join('\n');
 }
 
-export function renderTable1Html(meta: { preset: string; notes: string[] }, markdown: string, figures: readonly FigureRow[]): string {
+export function renderTable1Html(meta: { preset: string; notes: string[] }, markdown: string, figures: readonly FigureRow[], charts: readonly Chart[] = []): string {
+  const [header, ...metricRows] = firstMarkdownTable(markdown);
+  const allCharts = [...(header ? metricCharts(header, metricRows, true) : []), ...charts];
   const fig = figures.map((r) => {
     const full = r.cells.map((c) => `<td>${c.image ? `<img src="${escapeHtml(c.image)}" alt="${escapeHtml(c.label)}">` : '<span class="na">not run</span>'}</td>`).join('');
     const zoom = r.cells.map((c) => `<td>${c.zoom ? `<img class="zoom" src="${escapeHtml(c.zoom)}" alt="${escapeHtml(c.label)} (zoomed foreground)">` : ''}</td>`).join('');
@@ -76,6 +95,7 @@ img{width:192px;height:auto;image-rendering:auto;display:block}img.zoom{image-re
 </style></head><body>
 ${banner}
 ${markdownToHtml(markdown)}
+${chartsHtml(allCharts, { heading: 'Charts' })}
 <h2>Fig. 4-style comparison (top: full image; below: zoomed foreground)</h2>
 <table class="fig">${head}
 ${fig}

@@ -106,3 +106,22 @@ test('the charts draw in headless Chromium: one uPlot canvas per chart, hover re
     await browser.close();
   }
 });
+
+test('harmonia report <run folder>: writes losses.html from log.jsonl; a folder without a log is a HarmoniaError', async () => {
+  const { reportCommand } = await import('../../src/cli/commands/report.ts');
+  const dir = tempDir('harmonia-report-cli-');
+  const log = new JsonlLog(join(dir, 'log.jsonl'));
+  for (let s = 1; s <= 5; s++) log.append({ type: 'step', step: s, epoch: 0, batch: s, seconds: 0.1, losses: { g: 1 / s, d: 1 } });
+  const orig = console.log;
+  const out: string[] = [];
+  console.log = (...a: unknown[]) => void out.push(a.join(' '));
+  try {
+    assert.equal(await reportCommand.run({ values: {}, positionals: [dir] }), 0);
+  } finally {
+    console.log = orig;
+  }
+  assert.ok(existsSync(join(dir, TRAINING_REPORT)));
+  assert.match(out.join('\n'), /wrote .*losses\.html/);
+  await assert.rejects(reportCommand.run({ values: {}, positionals: [tempDir('harmonia-report-empty-')] }), (e: Error) => e instanceof HarmoniaError && /no log\.jsonl/.test(e.message));
+  await assert.rejects(reportCommand.run({ values: {}, positionals: [] }), HarmoniaError);
+});

@@ -12,6 +12,7 @@ import { experimentCommand } from './experiment.ts';
 import { sweepCommand } from './sweep.ts';
 import { exportOnnxCommand } from '../../export/command.ts';
 import { trainLightCommand } from './train-light.ts';
+import { reportCommand } from './report.ts';
 
 /** All sub-commands, in the order `harmonia --help` lists them. Add one line per new command. */
 export const commands: Command[] = [
@@ -28,4 +29,5 @@ export const commands: Command[] = [
   sweepCommand,
   exportOnnxCommand,
   trainLightCommand,
+  reportCommand,
 ];

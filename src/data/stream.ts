@@ -53,8 +53,10 @@ export interface StreamOptions {
   maxFmse?: number;
   /** Transfer methods drawn from (default all four). */
   methods?: readonly TransferMethod[];
-  /** At most this many training photos (name order). */
+  /** At most this many photos (name order). */
   limit?: number;
+  /** Which split of the source the photos come from (default 'train'; references come from the same split). */
+  split?: 'train' | 'test';
   /** Batches computed ahead in the worker (0 = synthesise in this thread). Default 3. */
   prefetch?: number;
 }
@@ -65,6 +67,7 @@ const MAX_REF_PIXELS = 4096;
 const ATTEMPTS = 6;
 
 export function checkStreamOptions(o: StreamOptions): Required<Omit<StreamOptions, 'limit' | 'batchesPerEpoch'>> & Pick<StreamOptions, 'limit' | 'batchesPerEpoch'> {
+  if (o.split !== undefined && o.split !== 'train' && o.split !== 'test') throw new HarmoniaError(`stream.split: must be train or test, got "${String(o.split)}"`);
   const int = (v: number, name: string, lo: number, hi: number) => {
     if (!Number.isInteger(v) || v < lo || v > hi) throw new HarmoniaError(`stream.${name}: must be an integer in ${lo}..${hi}, got ${v}`);
   };
@@ -83,7 +86,7 @@ export function checkStreamOptions(o: StreamOptions): Required<Omit<StreamOption
   if (methods.length === 0 || methods.some((m) => !TRANSFER_METHODS.includes(m))) throw new HarmoniaError(`stream.methods: must be among ${TRANSFER_METHODS.join(', ')}`);
   const prefetch = o.prefetch ?? 3;
   int(prefetch, 'prefetch', 0, 64);
-  return { ...o, flip: o.flip ?? true, minCrop, illumination, minFmse, maxFmse, methods, prefetch };
+  return { ...o, flip: o.flip ?? true, minCrop, illumination, minFmse, maxFmse, methods, prefetch, split: o.split ?? 'train' };
 }
 
 /** The synthesis itself (this thread): photos decoded once, then any (epoch, batch) on demand. */
@@ -96,9 +99,9 @@ export class CompositeSynthesizer {
   static async load(opts: StreamOptions): Promise<CompositeSynthesizer> {
     const o = checkStreamOptions(opts);
     const source = await readRealSource(o.real);
-    let entries = source.entries.filter((e) => e.split === 'train');
+    let entries = source.entries.filter((e) => e.split === o.split);
     if (o.limit !== undefined) entries = entries.slice(0, o.limit);
-    if (entries.length < 2) throw new HarmoniaError(`${o.real}: needs at least 2 training photos with masks for on-the-fly composites, found ${entries.length}`, { file: o.real });
+    if (entries.length < 2) throw new HarmoniaError(`${o.real}: needs at least 2 ${o.split} photos with masks for on-the-fly composites, found ${entries.length}`, { file: o.real });
     const photos: Photo[] = [];
     for (const entry of entries) {
       const real = await readImage(entry.real);

@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
+import { readIHarmonyDataset } from '../../data/iharmony4.ts';
 import { HarmoniaError } from '../../errors.ts';
 import type { Command } from '../types.ts';
 import { writeFileAtomic } from '../../image/atomic.ts';
@@ -43,7 +44,7 @@ export type HarmonizePlan = {
  * (folder mode lists the folders). Throws a HarmoniaError naming the flag or file. Read-only outputs
  * of folder mode are checked later, once resume has decided which outputs are redone.
  */
-export function planHarmonize(values: Values, positionals: string[]): HarmonizePlan {
+export function planHarmonize(values: Values, positionals: string[], dataset?: BatchItem[]): HarmonizePlan {
   const out = str(values.output);
   if (!out) throw new HarmoniaError('-o/--output is required');
   const stage = values.stage as Stage | undefined;
@@ -63,6 +64,18 @@ export function planHarmonize(values: Values, positionals: string[]): HarmonizeP
   const reportMkdir = !!report && canonicalPath(dirname(report)) === canonicalPath(folderMode ? out : dirname(out));
   const reportOut: SafetyOutput[] = report ? [{ path: report, flag: '--report', kind: 'file', mkdir: reportMkdir }] : [];
   const base = { common, overwrite, report, out };
+  if (dataset) {
+    const root = str(values.data) as string;
+    if (input) throw new HarmoniaError('--data takes no composite argument (the list names the composites)');
+    if (values.mask || values.background || values.foreground || scale !== undefined || at) throw new HarmoniaError('--data takes no --mask, --background, --foreground, --scale or --at (the dataset pairs composites and masks)');
+    const outDir: SafetyOutput = { path: out, flag: '-o', kind: 'folder', mkdir: true };
+    const folders: SafetyInput[] = [{ path: root, what: 'dataset folder', kind: 'folder' }];
+    checkOutputs(folders, [outDir, ...reportOut]);
+    const inputs = [...folders, ...dataset.flatMap((it): SafetyInput[] => [{ path: it.composite, what: 'composite' }, { path: it.mask, what: 'mask' }])];
+    const outputs = [outDir, ...folderItemOutputs(dataset), ...reportOut, { path: join(out, MANIFEST_NAME), flag: '-o (resume manifest)', kind: 'file', mkdir: true } as SafetyOutput];
+    checkOutputs(inputs, outputs.slice(1), { overwrite: true });
+    return { ...base, mode: 'folder', input: root, maskDir: root, items: dataset, skipped: [], inputs, outputs };
+  }
   if (input && folderMode) {
     const maskDir = str(values.mask);
     if (!maskDir || !existsSync(maskDir) || !statSync(maskDir).isDirectory()) throw new HarmoniaError('folder mode needs --mask <folder of masks with the same names>');
@@ -117,10 +130,20 @@ export const harmonizeCommand: Command = {
     report: { type: 'string', description: 'write a JSON report of per-image timings here (its folder must exist; never an input or the output)' },
     overwrite: { type: 'boolean', default: false, description: 'folder mode: redo outputs that already exist; any mode: replace a read-only existing output (its permissions are kept)' },
     quality: { type: 'string', description: `JPEG/WebP quality, ${describeRange(FLAG_RANGES.harmonize.quality)} (default 95)` },
+    data: { type: 'string', description: 'dataset mode: an iHarmony4-layout folder; harmonizes the composites of its test lists (or --list) into -o, named like the composites (what `harmonia evaluate --pred` reads)' },
+    list: { type: 'string', description: 'dataset mode: a list file of composites (default: the test lists)' },
   },
   async run({ values, positionals }) {
     // 1. every flag and every output path, before any compute
-    const plan = planHarmonize(values, positionals);
+    let dataset: BatchItem[] | undefined;
+    if (typeof values.data === 'string') {
+      const out = str(values.output);
+      if (!out) throw new HarmoniaError('-o/--output is required');
+      const samples = await readIHarmonyDataset(values.data, { split: 'test', list: str(values.list), check: false });
+      if (samples.length === 0) throw new HarmoniaError('no composites listed', { file: values.data });
+      dataset = samples.map((smp) => ({ name: basename(smp.composite, extname(smp.composite)), composite: smp.composite, mask: smp.mask, output: join(out, `${basename(smp.composite, extname(smp.composite))}.png`) }));
+    } else if (values.list !== undefined) throw new HarmoniaError('--list needs --data');
+    const plan = planHarmonize(values, positionals, dataset);
     const { common, overwrite, report, out } = plan;
     if (plan.mode === 'folder') {
       const { items, skipped, input } = plan;

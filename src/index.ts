@@ -83,8 +83,8 @@ export { train, renderLossCurves } from './train/trainer.ts';
 export type { BatchSource, TrainOptions, TrainResult } from './train/trainer.ts';
 export { DEFAULT_TRAIN, mergeTrainConfig, validateTrainConfig } from './train/config.ts';
 export type { TrainConfig, PartialTrainConfig } from './train/config.ts';
-export { DEFAULT_ADAM, adamStep, createAdamState } from './train/adam.ts';
-export type { AdamConfig, AdamState } from './train/adam.ts';
+export { DEFAULT_ADAM, adamStep, createAdamState } from './engine/parallel/adam.ts';
+export type { AdamConfig, AdamState } from './engine/parallel/adam.ts';
 export { GanStep } from './train/step.ts';
 export type { TrainBatch, StepConfig, Phase } from './train/step.ts';
 export { LocalEngine, PoolEngine } from './train/engines.ts';
@@ -109,5 +109,5 @@ export { exportGeneratorToOnnx, readOnnxSummary, ensureOnnxModel, modelSourceDig
 export type { ExportOptions, OnnxArtifact, OnnxModelSummary } from './export/index.ts';
 export { loadOnnxGenerator, createOnnxGenerator, onnxAvailable, onnxRunner, withOnnxRunner, inferenceMode, ortThreads } from './models/onnx.ts';
 export type { OnnxGenerator, OnnxGeneratorOptions, InferenceMode } from './models/onnx.ts';
-export { DataParallelPool, PAPER_GAN_STEP, adamUpdate, PAPER_ADAM } from './engine/parallel/index.ts';
+export { DataParallelPool, PAPER_GAN_STEP, adamUpdate } from './engine/parallel/index.ts';
 export type { PoolOptions, PhaseReport, OptimizerState, StepModule, StepOptions, PhaseContext, PhaseResult, BatchArray } from './engine/parallel/index.ts';

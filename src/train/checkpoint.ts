@@ -15,7 +15,7 @@ import { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
 import { writeFileAtomic, describeFsError } from '../image/atomic.ts';
 import { saveModel, loadModel } from '../models/index.ts';
-import type { AdamState } from './adam.ts';
+import type { AdamState } from '../engine/parallel/adam.ts';
 import type { TrainConfig } from './config.ts';
 
 export const CHECKPOINT_DIR = 'checkpoint';

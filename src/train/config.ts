@@ -2,8 +2,8 @@ import { HarmoniaError } from '../errors.ts';
 import type { GeneratorConfig, DiscriminatorConfig } from '../models/index.ts';
 import { DEFAULT_LOSS, validateLossConfig } from '../losses/index.ts';
 import type { LossConfig } from '../losses/index.ts';
-import { DEFAULT_ADAM, validateAdam } from './adam.ts';
-import type { AdamConfig } from './adam.ts';
+import { DEFAULT_ADAM, validateAdam } from '../engine/parallel/adam.ts';
+import type { AdamConfig } from '../engine/parallel/adam.ts';
 
 /** Everything one GAN training run needs. Plain data (JSON-serialisable); stored in every checkpoint. */
 export interface TrainConfig {

@@ -8,8 +8,8 @@
 import { HarmoniaError } from '../errors.ts';
 import { engineInfo } from '../engine/index.ts';
 import { DataParallelPool } from '../engine/parallel/pool.ts';
-import type { AdamConfig, AdamState } from './adam.ts';
-import { adamStep, gradSquaredNorm, toPoolAdam, splitFlat, joinFlat, createAdamState } from './adam.ts';
+import type { AdamConfig, AdamState } from '../engine/parallel/adam.ts';
+import { adamStep, gradSquaredNorm, splitFlat, joinFlat, createAdamState } from '../engine/parallel/adam.ts';
 import type { GanStep, TrainBatch, StepConfig } from './step.ts';
 import { checkBatch } from './step.ts';
 import type { FeatureSpec } from './features.ts';
@@ -85,7 +85,7 @@ export class PoolEngine implements TrainEngine {
       workers: cfg.workers,
       backend: engineInfo()?.backend ?? 'auto',
       options: options as unknown as Record<string, unknown>,
-      optimizer: toPoolAdam(cfg.optimizer),
+      optimizer: cfg.optimizer,
     });
     for (const net of ['G', 'D'] as const) {
       const got = pool.layout(net).weights.map((w) => w.size).join();

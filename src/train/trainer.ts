@@ -14,7 +14,7 @@ import { writeFileAtomic, removeStaleTempFiles } from '../image/atomic.ts';
 import { writeImage } from '../image/io.ts';
 import { renderLinePlot, stackVertical } from '../report/plot.ts';
 import type { PlotSeries } from '../report/plot.ts';
-import { createAdamState } from './adam.ts';
+import { createAdamState } from '../engine/parallel/adam.ts';
 import { LocalEngine, PoolEngine } from './engines.ts';
 import type { TrainEngine } from './engines.ts';
 import { createFeatureExtractor, resolveFeatureSource } from './features.ts';

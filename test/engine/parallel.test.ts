@@ -57,8 +57,9 @@ const OPTIONS = { generator: { base: 8 }, discriminator: { base: 8 } };
 function referenceRun(batches: Record<string, BatchArray>[]): { G: Float32Array; D: Float32Array; G0: Float32Array; D0: Float32Array; losses: Record<string, number>[] } {
   const models = paperGan.createModels(OPTIONS);
   const G0 = flatWeights(models.G), D0 = flatWeights(models.D);
-  const optG = tf.train.adam(2e-4, 0.5, 0.999);
-  const optD = tf.train.adam(2e-4, 0.5, 0.999);
+  // ε 1e-8: the project's Adam (engine/parallel/adam.ts); tf.train.adam's own default is 1e-7
+  const optG = tf.train.adam(2e-4, 0.5, 0.999, 1e-8);
+  const optD = tf.train.adam(2e-4, 0.5, 0.999, 1e-8);
   const state = new Map<string, unknown>();
   const losses: Record<string, number>[] = [];
   batches.forEach((b, step) => {
@@ -94,10 +95,10 @@ test('Adam on flat arrays matches tf.train.adam over 5 steps', () => {
   const n = 1000;
   const w0 = new Float32Array(n).map(() => rng.normal() * 0.1);
   const grads = Array.from({ length: 5 }, () => new Float32Array(n).map(() => rng.normal() * (rng.next() < 0.1 ? 1e-3 : 1)));
-  const hp = resolveAdam({ learningRate: 1e-3, beta1: 0.5, beta2: 0.999 });
+  const hp = resolveAdam({ lr: 1e-3, beta1: 0.5, beta2: 0.999 });
   const w = w0.slice(), m = new Float32Array(n), v = new Float32Array(n);
   const tv = tf.variable(tf.tensor1d(w0), true, 'adamtest_w');
-  const opt = tf.train.adam(1e-3, 0.5, 0.999);
+  const opt = tf.train.adam(1e-3, 0.5, 0.999, 1e-8);
   grads.forEach((g, i) => {
     // two halves, as two workers would do
     adamUpdate(w, g, m, v, i + 1, hp, 0, 400);

@@ -29,7 +29,7 @@ import type { BatchArray, ModelLayout, StepOptions } from './contract.ts';
 import type { FromWorker, PhaseTiming, SharedBatchArray, SharedModel, ToWorker, WorkerInit } from './protocol.ts';
 import { createControl, fence } from './barrier.ts';
 import { adamUpdate, resolveAdam, weightedAverage } from './adam.ts';
-import type { AdamConfig, ResolvedAdam } from './adam.ts';
+import type { AdamConfig } from './adam.ts';
 
 export interface PoolOptions {
   /** The step module: a file path or URL of a .ts/.js module following contract.ts. */
@@ -40,8 +40,8 @@ export interface PoolOptions {
   backend?: BackendRequest;
   /** JSON-serialisable options for the step module's createModels/runPhase. */
   options?: StepOptions;
-  /** Adam hyper-parameters, one config for all models or per model name (default Adam(2e-4, 0.5, 0.999)). */
-  optimizer?: AdamConfig | Record<string, AdamConfig>;
+  /** Adam hyper-parameters, one config for all models or per model name (missing fields from DEFAULT_ADAM: Adam(2e-4, 0.5, 0.999), ε 1e-8). */
+  optimizer?: Partial<AdamConfig> | Record<string, Partial<AdamConfig>>;
   /** Where Adam runs: 'workers' (default, each updates a slice in parallel) or 'main'. */
   adamIn?: 'workers' | 'main';
 }
@@ -72,7 +72,7 @@ interface MainModel {
   shared: SharedModel;
   version: number;
   t: number;
-  hp: ResolvedAdam;
+  hp: AdamConfig;
   lr: number;
   scratch?: Float32Array;
 }
@@ -138,18 +138,18 @@ export class DataParallelPool {
     this.phases = phases;
     this.engine = engine;
     this.adamIn = opts.adamIn ?? 'workers';
-    const perModel = (name: string): AdamConfig => {
+    const perModel = (name: string): Partial<AdamConfig> => {
       const o = opts.optimizer;
       if (!o) return {};
       const keys = Object.keys(o);
       const isPer = keys.length > 0 && keys.every((k) => layouts.some((l) => l.name === k));
-      return isPer ? ((o as Record<string, AdamConfig>)[name] ?? {}) : (o as AdamConfig);
+      return isPer ? ((o as Record<string, Partial<AdamConfig>>)[name] ?? {}) : (o as Partial<AdamConfig>);
     };
     for (const layout of layouts) {
       const shared: SharedModel = { weights: sab(layout.size), m: sab(layout.size), v: sab(layout.size), grads: workers.map(() => sab(layout.size)) };
       const hp = resolveAdam(perModel(layout.name), `optimizer for model "${layout.name}"`);
       this.models.set(layout.name, {
-        layout, shared, hp, lr: hp.learningRate, version: 0, t: 0,
+        layout, shared, hp, lr: hp.lr, version: 0, t: 0,
         weights: new Float32Array(shared.weights), m: new Float32Array(shared.m), v: new Float32Array(shared.v),
         grads: shared.grads.map((g) => new Float32Array(g)),
       });
@@ -317,7 +317,7 @@ export class DataParallelPool {
     const shardWeights = this.shardWeights();
     const versions: Record<string, number> = {};
     for (const [name, m] of this.models) versions[name] = m.version;
-    let adam: Record<string, { t: number; lr: number; hp: ResolvedAdam }> | undefined;
+    let adam: Record<string, { t: number; lr: number; hp: AdamConfig }> | undefined;
     if (this.adamIn === 'workers') {
       adam = {};
       for (const name of targets) {

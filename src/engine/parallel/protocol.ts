@@ -1,6 +1,6 @@
 /** Messages between pool.ts (main thread) and worker.ts. Internal to engine/parallel. */
 import type { ModelLayout, StepOptions } from './contract.ts';
-import type { ResolvedAdam } from './adam.ts';
+import type { AdamConfig } from './adam.ts';
 import type { BackendRequest, EngineInfo } from '../index.ts';
 
 export interface WorkerInit {
@@ -38,7 +38,7 @@ export type ToWorker =
       /** Fraction of the batch in each worker's shard (sums to 1). */
       shardWeights: number[];
       /** Adam to apply in the workers after the phase (absent when main applies it). */
-      adam?: Record<string, { t: number; lr: number; hp: ResolvedAdam }>;
+      adam?: Record<string, { t: number; lr: number; hp: AdamConfig }>;
     };
 
 export interface PhaseTiming {

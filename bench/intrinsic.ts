@@ -9,7 +9,7 @@
  * The learned light estimator (models/light/, `harmonia train-light`, training seeds ≥ 1,000,000) is
  * loaded from --light-model (default: the shipped one); the evaluation seeds here start at 1000.
  *
- * Dataset protocol (docs/MISSION.md §3): composite, prediction and real resized to 256² (bilinear), mask
+ * Dataset protocol (docs/METRICS.md § Protocol): composite, prediction and real resized to 256² (bilinear), mask
  * nearest, foreground = mask > 0.5; MSE, PSNR, fMSE on 0–255; per-image means; worse-share = share of
  * images whose fMSE is above the composite's.
  */

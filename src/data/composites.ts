@@ -1,5 +1,5 @@
 /**
- * HFlickr-style composite synthesis ("backward adjustment", docs/MISSION.md §2): the foreground of a real
+ * HFlickr-style composite synthesis ("backward adjustment", docs/DATA.md § Composite synthesis): the foreground of a real
  * photo is recoloured with the colour statistics of a reference foreground of the same category (from
  * the same split), with one of the four HFlickr methods; optionally its illumination is perturbed too.
  * The background stays pixel-identical to the real image.

@@ -1,7 +1,7 @@
 /**
  * iHarmony4 dataset layout: naming, reading list files, and writing lists.
  *
- * Layout (docs/MISSION.md §2): a root with subset folders `<Subset>/{composite_images,masks,real_images}`,
+ * Layout (docs/DATA.md § iHarmony4 layout): a root with subset folders `<Subset>/{composite_images,masks,real_images}`,
  * per-subset lists `<Subset>/<Subset>_{train,test}.txt` (bare composite names, e.g. `f1234_1_2.jpg`) and
  * root lists `IHD_{train,test}.txt` (`HFlickr/composite_images/f1234_1_2.jpg`). Composite
  * `<real>_<maskIdx>_<variant>.<ext>` → mask `<real>_<maskIdx>.png` → real `<real>.<ext>` (any image

@@ -1,6 +1,6 @@
 /**
  * Dataset reports: the composite-copy baseline of a split (the composite scored as if it were the
- * prediction, MISSION.md §3 protocol: 256×256, bilinear images, nearest mask, 0–255 scale, per-image
+ * prediction, docs/METRICS.md § Protocol: 256×256, bilinear images, nearest mask, 0–255 scale, per-image
  * means) and a contact sheet of composite / real / mask triplets.
  */
 import { readImage, readMask } from '../image/io.ts';

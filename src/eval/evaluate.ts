@@ -1,5 +1,5 @@
 /**
- * Dataset evaluation with the protocol of MISSION.md §3 (docs/METRICS.md): per-image metrics for
+ * Dataset evaluation with the protocol of docs/METRICS.md § Protocol: per-image metrics for
  * the composite-copy baseline and every method, summaries per subset, per foreground-ratio bin and
  * "All", written as a per-image CSV, a summary JSON and a Markdown table.
  *
@@ -30,7 +30,7 @@ export const COMPOSITE_METHOD = 'composite';
 export const LPIPS_NO_WEIGHTS = 'n/a (no weights)';
 
 export const PROTOCOL_TEXT =
-  'Protocol (MISSION.md §3): composite, prediction and real image resized to 256×256 (bilinear, ' +
+  'Protocol (docs/METRICS.md): composite, prediction and real image resized to 256×256 (bilinear, ' +
   'anti-aliased), mask resized with nearest and thresholded (foreground = mask > 127); metrics on ' +
   '0–255 floats: MSE over all 3·H·W values, PSNR = 10·log10(255²/MSE) (capped at 100 dB), ' +
   'fMSE = Σ_fg (pred−gt)²/(3·n_fg), fPSNR from fMSE, bMSE on the background only, SSIM (Gaussian ' +

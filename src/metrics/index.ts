@@ -1,5 +1,5 @@
 /**
- * Per-image metrics of the evaluation protocol (MISSION.md §3, docs/METRICS.md) and the
+ * Per-image metrics of the evaluation protocol (docs/METRICS.md § Protocol) and the
  * protocol's pre-processing (resize to 256×256: images bilinear, mask nearest).
  */
 import { HarmoniaError } from '../errors.ts';

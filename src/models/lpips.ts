@@ -1,5 +1,5 @@
 /**
- * LPIPS v0.1 (Zhang et al. 2018), exactly as MISSION.md §3 states it:
+ * LPIPS v0.1 (Zhang et al. 2018), exactly as docs/METRICS.md § LPIPS v0.1 states it:
  *   inputs in [0,1] → [−1,1] → scaling layer (x − shift)/scale,
  *   shift = [−0.030, −0.088, −0.188], scale = [0.458, 0.448, 0.450];
  *   backbone taps (alex: 5, vgg: 5, squeeze: 7);

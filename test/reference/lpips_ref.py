@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """PyTorch reference for Harmonia's LPIPS v0.1 and VGG-19 feature extractor, written from the
-formula in docs/MISSION.md §3 (independent of the `lpips` and `torchvision` packages, which are
+formula in docs/METRICS.md § LPIPS v0.1 (independent of the `lpips` and `torchvision` packages, which are
 not needed): torchvision-layout backbones built from torch.nn, deterministic weights, saved with
 torch.save in the layouts of the real files.
 

@@ -75,7 +75,7 @@ export const evaluateCommand: Command = {
         return [m, formatNumber(g.mse), formatNumber(g.psnr), formatNumber(g.fmse), formatNumber(g.fpsnr), formatNumber(g.bmse),
           formatNumber(g.ssim, 4), lp ?? formatNumber(g.lpips, 4), worse === undefined ? '–' : worse === null ? 'n/a' : `${(worse * 100).toFixed(1)}%`];
       });
-      console.log(`${r.images} images, ${r.size}×${r.size} protocol (MISSION.md §3), per-image means; LPIPS: ${r.lpips.note}`);
+      console.log(`${r.images} images, ${r.size}×${r.size} protocol (docs/METRICS.md § Protocol), per-image means; LPIPS: ${r.lpips.note}`);
       console.log(markdownTable(['Method', 'MSE', 'PSNR', 'fMSE', 'fPSNR', 'bMSE', 'SSIM', r.lpips.available ? `LPIPS (${r.lpips.net})` : 'LPIPS', 'fMSE worse'], rows,
         { align: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'] }));
     }

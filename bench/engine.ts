@@ -61,14 +61,16 @@ async function serveTf(mode: TfMode, backend: BackendRequest): Promise<void> {
   const { initEngine } = await import('../src/engine/index.ts');
   const engine = await initEngine({ backend });
   const { Rng } = await import('../src/util/random.ts');
-  const gan = await import('../src/engine/parallel/paperGanStep.ts');
-  const { DataParallelPool, PAPER_GAN_STEP } = await import('../src/engine/parallel/index.ts');
-  const pool = mode === 'tf1' ? undefined : await DataParallelPool.create({ module: PAPER_GAN_STEP, workers: mode === 'dp1' ? 1 : 2, backend: engine.backend, adamIn: mode === 'dp2m' ? 'main' : 'workers' });
-  const models = mode === 'tf1' ? gan.createModels({}) : undefined;
-  const optG = tf.train.adam(2e-4, 0.5, 0.999);
-  const optD = tf.train.adam(2e-4, 0.5, 0.999);
+  // the trainer's GAN step module (src/train/step-module.ts), in the pool and in this process
+  const gan = await import('../src/train/step-module.ts');
+  const { DataParallelPool } = await import('../src/engine/parallel/index.ts');
+  const options = gan.paperGanOptions();
+  const pool = mode === 'tf1' ? undefined : await DataParallelPool.create({ module: gan.GAN_STEP_MODULE, workers: mode === 'dp1' ? 1 : 2, backend: engine.backend, adamIn: mode === 'dp2m' ? 'main' : 'workers', options });
+  const models = mode === 'tf1' ? await gan.createModels(options) : undefined;
+  const optG = tf.train.adam(2e-4, 0.5, 0.999, 1e-8);
+  const optD = tf.train.adam(2e-4, 0.5, 0.999, 1e-8);
   const state = new Map<string, unknown>();
-  const data = new Map<string, { x: Float32Array; y: Float32Array }>();
+  const data = new Map<string, { x: Float32Array; y: Float32Array; mask: Float32Array }>();
   let wasmHeapPeak = 0;
   const breakdown: { computeMs: number; loadMs: number; adamMs: number; overheadMs: number }[] = [];
   const heap = (): number => {
@@ -96,28 +98,28 @@ async function serveTf(mode: TfMode, backend: BackendRequest): Promise<void> {
     if (!data.has(key)) {
       const rng = new Rng(1);
       const len = n * h * h * 3;
-      data.set(key, { x: Float32Array.from({ length: len }, () => rng.next()), y: Float32Array.from({ length: len }, () => rng.next()) });
+      data.set(key, { x: Float32Array.from({ length: len }, () => rng.next()), y: Float32Array.from({ length: len }, () => rng.next()), mask: new Float32Array(n * h * h).fill(1) });
     }
-    const { x, y } = data.get(key)!;
+    const { x, y, mask } = data.get(key)!;
     const times: number[] = [];
     for (let r = 0; r < reps; r++) {
       const t0 = performance.now();
       if (pool) {
-        const rep = await pool.step({ input: { data: x, shape: [n, h, h, 3] }, target: { data: y, shape: [n, h, h, 3] } });
+        const rep = await pool.step({ input: { data: x, shape: [n, h, h, 3] }, real: { data: y, shape: [n, h, h, 3] }, mask: { data: mask, shape: [n, h, h, 1] } });
         const phasesRep = Object.values(rep);
         const sum = (f: (t: PhaseTiming) => number) => phasesRep.reduce((acc, p) => acc + Math.max(...p.workers.map(f)), 0);
         const wall = phasesRep.reduce((acc, p) => acc + p.wallMs, 0);
         const compute = sum((t) => t.computeMs);
         breakdown.push({ computeMs: compute, loadMs: sum((t) => t.loadMs), adamMs: sum((t) => t.adamMs) + phasesRep.reduce((a, p) => a + p.mainAdamMs, 0), overheadMs: wall - compute });
       } else {
-        const batch = { input: tf.tensor4d(x, [n, h, h, 3]), target: tf.tensor4d(y, [n, h, h, 3]) };
-        const ctx = { models: models!, batch, shardSize: n, state, options: {}, step: r, worker: 0, workers: 1 };
+        const batch = { input: tf.tensor4d(x, [n, h, h, 3]), real: tf.tensor4d(y, [n, h, h, 3]), mask: tf.tensor4d(mask, [n, h, h, 1]) };
+        const ctx = { models: models!, batch, shardSize: n, state, options, step: r, worker: 0, workers: 1 };
         for (const [phase, opt] of [['G', optG], ['D', optD]] as const) {
           const res = gan.runPhase(phase, ctx);
-          const grads = res.grads[phase] as TF.NamedTensorMap;
-          opt.applyGradients(grads as unknown as Parameters<typeof opt.applyGradients>[0]);
+          const grads = res.grads[phase] as TF.Tensor[];
+          opt.applyGradients(models![phase].trainableWeights.map((w, i) => ({ name: (w.read() as TF.Variable).name, tensor: grads[i] })));
           for (const l of Object.values(res.losses)) if (typeof l !== 'number') l.dataSync();
-          tf.dispose([...Object.values(grads), ...Object.values(res.losses).filter((l): l is TF.Scalar => typeof l !== 'number')]);
+          tf.dispose([...grads, ...Object.values(res.losses).filter((l): l is TF.Scalar => typeof l !== 'number')]);
         }
         tf.dispose(Object.values(batch));
       }

@@ -25,7 +25,9 @@ import { fileURLToPath } from 'node:url';
 import { cpus, loadavg } from 'node:os';
 import { tf } from '../src/engine/tf.ts';
 import { initEngine } from '../src/engine/index.ts';
-import { createModels, runPhase } from '../src/engine/parallel/paperGanStep.ts';
+import { GanStep } from '../src/train/step.ts';
+import { paperGanOptions } from '../src/train/step-module.ts';
+import type { GanModuleOptions } from '../src/train/step-module.ts';
 import { runGenerator } from '../src/models/generator.ts';
 import { createRandomVgg19, VGG_CONFIG, DEFAULT_VGG19_TAPS, type VggFeatures } from '../src/models/vgg.ts';
 import { featureLoss } from '../src/losses/feature.ts';
@@ -56,7 +58,9 @@ function vggGflop(h: number, n = 1): number {
 async function serveTf(backend: 'native' | 'wasm'): Promise<void> {
   const info = await initEngine({ backend });
   type Adam = ReturnType<typeof tf.train.adam>;
-  const cache = new Map<string, { models: ReturnType<typeof createModels>; x: tf.Tensor4D; y: tf.Tensor4D; optG: Adam; optD: Adam; state: Map<string, unknown> }>();
+  // the trainer's GAN step (src/train/step.ts) with the paper configs; one per cached batch shape
+  const stepConfig = (paperGanOptions() as unknown as GanModuleOptions).step;
+  const cache = new Map<string, { gan: GanStep; x: tf.Tensor4D; y: tf.Tensor4D; mask: tf.Tensor4D; optG: Adam; optD: Adam }>();
   const rand = (shape: [number, number, number, number], seed: number) => {
     const r = new Rng(seed);
     return tf.tensor4d(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r.next()), shape);
@@ -65,24 +69,26 @@ async function serveTf(backend: 'native' | 'wasm'): Promise<void> {
     const key = `${n}x${h}`;
     let c = cache.get(key);
     if (!c) {
-      c = { models: createModels({}), x: rand([n, h, h, 3], 1), y: rand([n, h, h, 3], 2), optG: tf.train.adam(2e-4, 0.5, 0.999), optD: tf.train.adam(2e-4, 0.5, 0.999), state: new Map() };
+      c = { gan: new GanStep(stepConfig), x: rand([n, h, h, 3], 1), y: rand([n, h, h, 3], 2), mask: tf.ones([n, h, h, 1]) as tf.Tensor4D, optG: tf.train.adam(2e-4, 0.5, 0.999, 1e-8), optD: tf.train.adam(2e-4, 0.5, 0.999, 1e-8) };
       cache.set(key, c);
     }
-    const ctx = { models: c.models, batch: { input: c.x, target: c.y }, options: {}, state: c.state } as unknown as Parameters<typeof runPhase>[1];
-    const g = runPhase('G', ctx);
-    c.optG.applyGradients(g.grads.G as unknown as Parameters<Adam['applyGradients']>[0]);
-    tf.dispose([...Object.values(g.grads.G as tf.NamedTensorMap), ...Object.values(g.losses)]);
-    const d = runPhase('D', ctx);
-    c.optD.applyGradients(d.grads.D as unknown as Parameters<Adam['applyGradients']>[0]);
-    const loss = (d.losses.d_total as tf.Scalar).dataSync()[0];
-    tf.dispose([...Object.values(d.grads.D as tf.NamedTensorMap), ...Object.values(d.losses)]);
+    const gan = c.gan;
+    const t = { input: c.x, real: c.y, mask: c.mask };
+    const named = (m: tf.LayersModel, grads: tf.Tensor[]) => m.trainableWeights.map((w, i) => ({ name: (w.read() as tf.Variable).name, tensor: grads[i] }));
+    const g = gan.phaseTensors('G', t, key);
+    c.optG.applyGradients(named(gan.generator, g.grads));
+    tf.dispose([...g.grads, ...Object.values(g.losses)]);
+    const d = gan.phaseTensors('D', t, key);
+    c.optD.applyGradients(named(gan.discriminator, d.grads));
+    const loss = d.losses.d.dataSync()[0];
+    tf.dispose([...d.grads, ...Object.values(d.losses)]);
     return loss;
   };
-  const inferCache = new Map<number, { G: ReturnType<typeof createModels>['G']; x: tf.Tensor4D }>();
+  const inferCache = new Map<number, { G: tf.LayersModel; x: tf.Tensor4D }>();
   const infer = (h: number): void => {
     let c = inferCache.get(h);
     if (!c) {
-      c = { G: createModels({}).G, x: rand([1, h, h, 3], 3) };
+      c = { G: new GanStep(stepConfig).generator, x: rand([1, h, h, 3], 3) };
       inferCache.set(h, c);
     }
     const entry = c;

@@ -109,5 +109,5 @@ export { exportGeneratorToOnnx, readOnnxSummary, ensureOnnxModel, modelSourceDig
 export type { ExportOptions, OnnxArtifact, OnnxModelSummary } from './export/index.ts';
 export { loadOnnxGenerator, createOnnxGenerator, onnxAvailable, onnxRunner, withOnnxRunner, inferenceMode, ortThreads } from './models/onnx.ts';
 export type { OnnxGenerator, OnnxGeneratorOptions, InferenceMode } from './models/onnx.ts';
-export { DataParallelPool, PAPER_GAN_STEP, adamUpdate } from './engine/parallel/index.ts';
+export { DataParallelPool, adamUpdate } from './engine/parallel/index.ts';
 export type { PoolOptions, PhaseReport, OptimizerState, StepModule, StepOptions, PhaseContext, PhaseResult, BatchArray } from './engine/parallel/index.ts';

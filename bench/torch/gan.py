@@ -1,9 +1,9 @@
 """PyTorch twin of the paper GAN training step (src/models/generator.ts, discriminator.ts,
-src/engine/parallel/paperGanStep.ts), for bench/engine.ts. NCHW here, NHWC in tfjs; same layers,
+src/train/step.ts via src/train/step-module.ts), for bench/engine.ts. NCHW here, NHWC in tfjs; same layers,
 same parameter counts (G 331,075, D 690,401), same losses, same optimiser, same step order:
 
   G step (D frozen): BCEwithLogits(D(G(x)), 1) + 100 * L1(G(x), y); Adam(2e-4, 0.5, 0.999)
-  D step:            0.5 * (BCEwithLogits(D(y), 1) + BCEwithLogits(D(G(x).detach()), 0)); Adam
+  D step:            BCEwithLogits(D(y), 1) + BCEwithLogits(D(G(x).detach()), 0) (not halved, as src/train/step.ts); Adam
 
 Runs as a persistent server (one process, models built once per (N, H)), line protocol on stdin:
   "gan <N> <H> <threads> <reps>"  -> JSON list of per-step seconds
@@ -69,7 +69,7 @@ class PaperGan:
             p.requires_grad_(True)
         self.opt_d.zero_grad(set_to_none=True)
         real_logits, fake_logits = self.D(y), self.D(fake.detach())
-        loss_d = 0.5 * (self.bce(real_logits, torch.ones_like(real_logits)) + self.bce(fake_logits, torch.zeros_like(fake_logits)))
+        loss_d = self.bce(real_logits, torch.ones_like(real_logits)) + self.bce(fake_logits, torch.zeros_like(fake_logits))
         loss_d.backward()
         self.opt_d.step()
         return loss_g.item(), loss_d.item()

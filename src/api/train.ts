@@ -25,3 +25,5 @@ export type { PreparedSample } from '../train/dataset.ts';
 export { runExperiment, runSweep, table1Markdown, sweepMarkdown, METHOD_COLUMNS } from '../train/experiment.ts';
 export type { Table1, ExperimentOptions, SweepOptions, SweepTable } from '../train/experiment.ts';
 export type { MethodSummary as Table1Column } from '../train/experiment.ts';
+export { GAN_STEP_MODULE, paperGanOptions } from '../train/step-module.ts';
+export type { GanModuleOptions } from '../train/step-module.ts';

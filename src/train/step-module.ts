@@ -2,12 +2,20 @@
  * The GAN step as a data-parallel STEP MODULE (engine/parallel/contract.ts): every worker builds
  * the same GanStep (same config and seed) and computes gradients for its shard. Phase G returns
  * G's gradients and keeps the generated images for phase D, which returns D's gradients.
+ * It is the project's only GAN step module: the trainer's pool engine, the engine tests and the
+ * benchmarks all load it (GAN_STEP_MODULE). Batch keys: `input`, `real` [N,H,W,3] and `mask`
+ * [N,H,W,1]; losses: G phase `g` (L_G) and its weighted parts (`adv`, `l1`, …), D phase `d`
+ * (L_D = BCE(D(real), 1) + BCE(D(fake), 0), not halved) and `d_real`/`d_fake` (mean logits).
  */
 import type { PhaseContext, PhaseResult, StepOptions } from '../engine/parallel/contract.ts';
 import type { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
 import { GanStep } from './step.ts';
 import type { Phase, StepConfig } from './step.ts';
+import { PAPER_GENERATOR, PAPER_DISCRIMINATOR } from '../models/index.ts';
+import type { GeneratorConfig, DiscriminatorConfig } from '../models/index.ts';
+import { DEFAULT_LOSS } from '../losses/index.ts';
+import type { LossConfig } from '../losses/index.ts';
 import { createFeatureExtractor } from './features.ts';
 import type { FeatureSpec } from './features.ts';
 
@@ -17,6 +25,25 @@ export interface GanModuleOptions {
 }
 
 export const phases: Record<string, readonly string[]> = { G: ['G'], D: ['D'] };
+
+/** This module's URL, for DataParallelPool.create({ module }) (the pool maps .ts to the built .js beside it). */
+export const GAN_STEP_MODULE: URL = new URL(import.meta.url);
+
+/**
+ * Module options for the paper GAN (PAPER_GENERATOR, PAPER_DISCRIMINATOR, DEFAULT_LOSS: BCE + 100·L1,
+ * seed 1 so G is seeded 1 and D 2), with overrides, as plain JSON for the pool.
+ */
+export function paperGanOptions(over: { generator?: Partial<GeneratorConfig>; discriminator?: Partial<DiscriminatorConfig>; loss?: Partial<LossConfig>; seed?: number } = {}): Record<string, unknown> {
+  const o: GanModuleOptions = {
+    step: {
+      generator: { ...PAPER_GENERATOR, ...over.generator },
+      discriminator: { ...PAPER_DISCRIMINATOR, ...over.discriminator },
+      loss: { ...DEFAULT_LOSS, ...over.loss },
+      seed: over.seed ?? 1,
+    },
+  };
+  return o as unknown as Record<string, unknown>;
+}
 
 let step: GanStep | undefined;
 

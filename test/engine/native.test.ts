@@ -16,8 +16,8 @@ import {
   loadNativeAddon, nativeKernelStats, resetNativeKernelStats, NATIVE_KERNELS, nativeAddon,
 } from '../../src/engine/native/index.ts';
 import { broadcastPlan, stridedPlan, reductionPlan, isSuffixOf } from '../../src/engine/native/elementwise.ts';
-import { createModels, runPhase } from '../../src/engine/parallel/paperGanStep.ts';
-import { DataParallelPool, PAPER_GAN_STEP } from '../../src/engine/parallel/index.ts';
+import { createModels, runPhase, GAN_STEP_MODULE, paperGanOptions } from '../../src/train/step-module.ts';
+import { DataParallelPool } from '../../src/engine/parallel/index.ts';
 import { Rng } from '../../src/util/random.ts';
 import { BACKEND_TOL, awayFromZero, distinct, evaluate, finiteDiffError, maxAbs, maxAbsDiff, rand, type Case } from './gradcheck.ts';
 
@@ -245,15 +245,15 @@ test('native addon: concurrent calls from 2 worker threads (as the data-parallel
 test('data-parallel pool: 2 workers on native give the losses of 2 workers on wasm (the addon used to corrupt or crash here)', { skip }, async () => {
   const H = 32, N = 4;
   const r = (n: number, k: number) => Float32Array.from({ length: n }, (_, i) => (Math.sin(i * 0.1 + k) + 1) / 2);
-  const batch = { input: { data: r(N * H * H * 3, 1), shape: [N, H, H, 3] }, target: { data: r(N * H * H * 3, 2), shape: [N, H, H, 3] } };
+  const batch = { input: { data: r(N * H * H * 3, 1), shape: [N, H, H, 3] }, real: { data: r(N * H * H * 3, 2), shape: [N, H, H, 3] }, mask: { data: r(N * H * H, 3), shape: [N, H, H, 1] } };
   const run = async (backend: 'native' | 'wasm'): Promise<number[]> => {
-    const pool = await DataParallelPool.create({ module: PAPER_GAN_STEP, workers: 2, backend, options: { generator: { base: 8 }, discriminator: { base: 8 } } });
+    const pool = await DataParallelPool.create({ module: GAN_STEP_MODULE, workers: 2, backend, options: paperGanOptions({ generator: { base: 8 }, discriminator: { base: 8 } }) });
     try {
       assert.equal(pool.engine.backend, backend);
       const losses: number[] = [];
       for (let s = 0; s < 4; s++) {
         const rep = await pool.step(batch);
-        losses.push(rep.G.losses.g_total, rep.D.losses.d_total);
+        losses.push(rep.G.losses.g, rep.D.losses.d);
       }
       return losses;
     } finally {
@@ -316,35 +316,37 @@ test('initEngine auto: without the addon, a fresh process falls back to wasm and
   assert.match(info.reason, /native unavailable \(native addon not built \(\/nonexistent\/harmonia_native\.node missing/);
 });
 
-/** Paper G + D (src/models) at 16×16, batch 2: 5 steps of G then D updates with tf.train.adam, on one fixed batch. */
+/** Paper G + D (the trainer's GAN step module) at 16×16, batch 2: 5 steps of G then D updates with tf.train.adam, on one fixed batch. */
 async function trainPaperGan(backend: Backend, steps: number): Promise<{ g: number[]; d: number[]; weights: Float32Array[] }> {
   await use(backend);
-  const models = createModels({});
+  const options = paperGanOptions();
+  const models = await createModels(options);
   const rng = new Rng(7);
   const n = 2 * 16 * 16 * 3;
   const y = Float32Array.from({ length: n }, () => rng.next());
   const xv = y.map((v, i) => Math.min(1, Math.max(0, 0.7 * v + 0.15 + (i % 3 === 0 ? 0.1 : -0.05))));
-  const x = tf.tensor4d(xv, [2, 16, 16, 3]), target = tf.tensor4d(y, [2, 16, 16, 3]);
-  const optG = tf.train.adam(2e-4, 0.5, 0.999), optD = tf.train.adam(2e-4, 0.5, 0.999);
+  const x = tf.tensor4d(xv, [2, 16, 16, 3]), real = tf.tensor4d(y, [2, 16, 16, 3]), mask = tf.ones([2, 16, 16, 1]) as tf.Tensor4D;
+  const optG = tf.train.adam(2e-4, 0.5, 0.999, 1e-8), optD = tf.train.adam(2e-4, 0.5, 0.999, 1e-8);
+  const named = (net: 'G' | 'D', grads: tf.Tensor[]) => models[net].trainableWeights.map((w, i) => ({ name: (w.read() as tf.Variable).name, tensor: grads[i] }));
   const state = new Map<string, unknown>();
-  const ctx = { models, batch: { input: x, target }, options: {}, state } as unknown as Parameters<typeof runPhase>[1];
+  const ctx = { models, batch: { input: x, real, mask }, options, state, step: 0 } as unknown as Parameters<typeof runPhase>[1];
   const g: number[] = [], d: number[] = [];
   for (let s = 0; s < steps; s++) {
     const rg = runPhase('G', ctx);
-    optG.applyGradients(rg.grads.G as unknown as Parameters<typeof optG.applyGradients>[0]);
-    g.push((rg.losses.g_total as tf.Scalar).dataSync()[0]);
-    tf.dispose([...Object.values(rg.grads.G as tf.NamedTensorMap), ...Object.values(rg.losses)]);
+    optG.applyGradients(named('G', rg.grads.G as tf.Tensor[]));
+    g.push((rg.losses.g as tf.Scalar).dataSync()[0]);
+    tf.dispose([...(rg.grads.G as tf.Tensor[]), ...Object.values(rg.losses)]);
     const rd = runPhase('D', ctx);
-    optD.applyGradients(rd.grads.D as unknown as Parameters<typeof optD.applyGradients>[0]);
-    d.push((rd.losses.d_total as tf.Scalar).dataSync()[0]);
-    tf.dispose([...Object.values(rd.grads.D as tf.NamedTensorMap), ...Object.values(rd.losses)]);
+    optD.applyGradients(named('D', rd.grads.D as tf.Tensor[]));
+    d.push((rd.losses.d as tf.Scalar).dataSync()[0]);
+    tf.dispose([...(rd.grads.D as tf.Tensor[]), ...Object.values(rd.losses)]);
   }
   const weights = [...models.G.trainableWeights, ...models.D.trainableWeights].map((w) => new Float32Array(w.read().dataSync()));
   optG.dispose();
   optD.dispose();
   models.G.dispose();
   models.D.dispose();
-  tf.dispose([x, target]);
+  tf.dispose([x, real, mask]);
   return { g, d, weights };
 }
 

@@ -5,9 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf } from '../../src/engine/tf.ts';
 import { initEngine } from '../../src/engine/index.ts';
-import { DataParallelPool, PAPER_GAN_STEP, adamUpdate, weightedAverage, resolveAdam, layoutOf } from '../../src/engine/parallel/index.ts';
+import { DataParallelPool, adamUpdate, weightedAverage, resolveAdam, layoutOf } from '../../src/engine/parallel/index.ts';
 import type { BatchArray } from '../../src/engine/parallel/index.ts';
-import * as paperGan from '../../src/engine/parallel/paperGanStep.ts';
+// The trainer's GAN step module (the one the pool runs in training), also run in this process as the reference.
+import * as ganStep from '../../src/train/step-module.ts';
+import { GAN_STEP_MODULE, paperGanOptions } from '../../src/train/step-module.ts';
 import { HarmoniaError } from '../../src/errors.ts';
 import { Rng } from '../../src/util/random.ts';
 
@@ -27,7 +29,8 @@ function randomArray(n: number, rng: Rng): Float32Array {
 function makeBatch(n: number, size: number, seed: number): Record<string, BatchArray> {
   const rng = new Rng(seed);
   const shape = [n, size, size, 3];
-  return { input: { data: randomArray(n * size * size * 3, rng), shape }, target: { data: randomArray(n * size * size * 3, rng), shape } };
+  const mask = new Float32Array(n * size * size).map(() => (rng.next() < 0.3 ? 1 : 0));
+  return { input: { data: randomArray(n * size * size * 3, rng), shape }, real: { data: randomArray(n * size * size * 3, rng), shape }, mask: { data: mask, shape: [n, size, size, 1] } };
 }
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
@@ -52,10 +55,10 @@ function flatWeights(model: tf.LayersModel): Float32Array {
 
 /** Single process, full batch, tf.train.adam: the reference the pool must reproduce. */
 // Paper architecture at a quarter of the width (base 8) keeps the test fast; the maths is the same.
-const OPTIONS = { generator: { base: 8 }, discriminator: { base: 8 } };
+const OPTIONS = paperGanOptions({ generator: { base: 8 }, discriminator: { base: 8 } });
 
-function referenceRun(batches: Record<string, BatchArray>[]): { G: Float32Array; D: Float32Array; G0: Float32Array; D0: Float32Array; losses: Record<string, number>[] } {
-  const models = paperGan.createModels(OPTIONS);
+async function referenceRun(batches: Record<string, BatchArray>[]): Promise<{ G: Float32Array; D: Float32Array; G0: Float32Array; D0: Float32Array; losses: Record<string, number>[] }> {
+  const models = await ganStep.createModels(OPTIONS);
   const G0 = flatWeights(models.G), D0 = flatWeights(models.D);
   // ε 1e-8: the project's Adam (engine/parallel/adam.ts); tf.train.adam's own default is 1e-7
   const optG = tf.train.adam(2e-4, 0.5, 0.999, 1e-8);
@@ -63,14 +66,16 @@ function referenceRun(batches: Record<string, BatchArray>[]): { G: Float32Array;
   const state = new Map<string, unknown>();
   const losses: Record<string, number>[] = [];
   batches.forEach((b, step) => {
-    const batch = { input: tf.tensor(b.input.data, b.input.shape), target: tf.tensor(b.target.data, b.target.shape) };
-    const ctx = { models, batch, shardSize: b.input.shape[0], state, options: {}, step, worker: 0, workers: 1 };
+    const batch = { input: tf.tensor(b.input.data, b.input.shape), real: tf.tensor(b.real.data, b.real.shape), mask: tf.tensor(b.mask.data, b.mask.shape) };
+    const ctx = { models, batch, shardSize: b.input.shape[0], state, options: OPTIONS, step, worker: 0, workers: 1 };
     const rec: Record<string, number> = {};
     for (const [phase, opt] of [['G', optG], ['D', optD]] as const) {
-      const r = paperGan.runPhase(phase, ctx);
-      opt.applyGradients(r.grads[phase] as unknown as Parameters<typeof opt.applyGradients>[0]);
+      const r = ganStep.runPhase(phase, ctx);
+      const vars = models[phase].trainableWeights.map((w) => w.read() as tf.Variable);
+      const grads = r.grads[phase] as tf.Tensor[];
+      opt.applyGradients(vars.map((v, i) => ({ name: v.name, tensor: grads[i] })));
       for (const [k, v] of Object.entries(r.losses)) rec[k] = typeof v === 'number' ? v : v.dataSync()[0];
-      tf.dispose([...Object.values(r.grads[phase] as tf.NamedTensorMap), ...Object.values(r.losses).filter((v): v is tf.Scalar => typeof v !== 'number')]);
+      tf.dispose([...grads, ...Object.values(r.losses).filter((v): v is tf.Scalar => typeof v !== 'number')]);
     }
     losses.push(rec);
     tf.dispose(Object.values(batch));
@@ -85,9 +90,9 @@ function referenceRun(batches: Record<string, BatchArray>[]): { G: Float32Array;
 
 // Batch 4 then batch 3 (uneven shards 1 + 2: checks the shard-size weighting), 32x32.
 const batches = [makeBatch(4, 32, 1), makeBatch(3, 32, 2), makeBatch(4, 32, 3)];
-let reference: ReturnType<typeof referenceRun>;
-before(() => {
-  reference = referenceRun(batches);
+let reference: Awaited<ReturnType<typeof referenceRun>>;
+before(async () => {
+  reference = await referenceRun(batches);
 });
 
 test('Adam on flat arrays matches tf.train.adam over 5 steps', () => {
@@ -123,7 +128,7 @@ test('weightedAverage weights gradients by shard size', () => {
 
 for (const [workers, adamIn] of [[2, 'workers'], [2, 'main'], [1, 'workers']] as const) {
   test(`${workers} worker(s) (Adam in ${adamIn}) reproduce the single-process full-batch GAN steps within 1e-5`, async (t) => {
-    const pool = await DataParallelPool.create({ module: PAPER_GAN_STEP, workers, backend: BACKEND, adamIn, options: OPTIONS });
+    const pool = await DataParallelPool.create({ module: GAN_STEP_MODULE, workers, backend: BACKEND, adamIn, options: OPTIONS });
     try {
       assert.deepEqual(pool.modelNames, ['G', 'D']);
       assert.deepEqual(Object.keys(pool.phases), ['G', 'D']);
@@ -135,7 +140,7 @@ for (const [workers, adamIn] of [[2, 'workers'], [2, 'main'], [1, 'workers']] as
       for (let s = 0; s < batches.length; s++) {
         const r = await pool.step(batches[s]);
         for (const [k, v] of Object.entries(reference.losses[s])) {
-          const got = r[k.startsWith('g') ? 'G' : 'D'].losses[k];
+          const got = r.G.losses[k] ?? r.D.losses[k];
           assert.ok(Math.abs(got - v) <= 1e-5 * Math.max(1, Math.abs(v)), `step ${s} ${k}: pool ${got} vs reference ${v}`);
         }
         assert.equal(r.G.workers.length, workers);
@@ -162,16 +167,16 @@ for (const [workers, adamIn] of [[2, 'workers'], [2, 'main'], [1, 'workers']] as
 }
 
 test('weights and optimiser state round-trip through the pool; copyToModel fills a main-thread model', async () => {
-  const pool = await DataParallelPool.create({ module: PAPER_GAN_STEP, workers: 2, backend: BACKEND, options: OPTIONS });
+  const pool = await DataParallelPool.create({ module: GAN_STEP_MODULE, workers: 2, backend: BACKEND, options: OPTIONS });
   try {
     await pool.step(batches[0]);
     const w = pool.getWeights('G');
     const opt = pool.getOptimizerState('G');
-    const g = paperGan.createModels(OPTIONS).G;
+    const g = (await ganStep.createModels(OPTIONS)).G;
     pool.copyToModel('G', g);
     assert.equal(maxAbsDiff(flatWeights(g), w), 0);
     // restore a checkpoint into a fresh pool: the next step matches exactly
-    const pool2 = await DataParallelPool.create({ module: PAPER_GAN_STEP, workers: 2, backend: BACKEND, options: OPTIONS });
+    const pool2 = await DataParallelPool.create({ module: GAN_STEP_MODULE, workers: 2, backend: BACKEND, options: OPTIONS });
     try {
       pool2.copyFromModel('G', g);
       pool2.setWeights('D', pool.getWeights('D'));
@@ -179,7 +184,7 @@ test('weights and optimiser state round-trip through the pool; copyToModel fills
       pool2.setOptimizerState('D', pool.getOptimizerState('D'));
       const a = await pool.step(batches[1]);
       const b = await pool2.step(batches[1]);
-      assert.equal(a.G.losses.g_total, b.G.losses.g_total);
+      assert.equal(a.G.losses.g, b.G.losses.g);
       assert.equal(maxAbsDiff(pool.getWeights('G'), pool2.getWeights('G')), 0);
       assert.equal(maxAbsDiff(pool.getWeights('D'), pool2.getWeights('D')), 0);
     } finally {
@@ -194,20 +199,18 @@ test('weights and optimiser state round-trip through the pool; copyToModel fills
 });
 
 test('mask batches are sharded too: residual G + mask-input D give the full-batch losses', async () => {
-  const options = { generator: { base: 4, residual: true }, discriminator: { base: 4, maskInput: true } };
-  const b = makeBatch(4, 24, 9);
-  const rng = new Rng(10);
-  const mask = new Float32Array(4 * 24 * 24).map(() => (rng.next() < 0.3 ? 1 : 0));
-  const batch = { ...b, mask: { data: mask, shape: [4, 24, 24, 1] } };
-  const models = paperGan.createModels(options);
-  const tensors = { input: tf.tensor(b.input.data, b.input.shape), target: tf.tensor(b.target.data, b.target.shape), mask: tf.tensor(mask, [4, 24, 24, 1]) };
-  const r = paperGan.runPhase('G', { models, batch: tensors, shardSize: 4, state: new Map(), options, step: 0, worker: 0, workers: 1 });
-  const want = (r.losses.g_total as tf.Scalar).dataSync()[0];
-  const pool = await DataParallelPool.create({ module: PAPER_GAN_STEP, workers: 2, backend: BACKEND, options });
+  const options = paperGanOptions({ generator: { base: 4, residual: true }, discriminator: { base: 4, maskInput: true }, loss: { setting: 'mask' } });
+  const batch = makeBatch(4, 24, 9);
+  const models = await ganStep.createModels(options);
+  const tensors = { input: tf.tensor(batch.input.data, batch.input.shape), real: tf.tensor(batch.real.data, batch.real.shape), mask: tf.tensor(batch.mask.data, batch.mask.shape) };
+  const r = ganStep.runPhase('G', { models, batch: tensors, shardSize: 4, state: new Map(), options, step: 0, worker: 0, workers: 1 });
+  const want = (r.losses.g as tf.Scalar).dataSync()[0];
+  tf.dispose([...(r.grads.G as tf.Tensor[]), ...Object.values(r.losses).filter((v): v is tf.Scalar => typeof v !== 'number'), ...Object.values(tensors)]);
+  const pool = await DataParallelPool.create({ module: GAN_STEP_MODULE, workers: 2, backend: BACKEND, options });
   try {
     const got = await pool.step(batch);
-    assert.ok(Math.abs(got.G.losses.g_total - want) < 1e-5 * Math.max(1, want), `pool ${got.G.losses.g_total} vs full batch ${want}`);
-    assert.ok(Number.isFinite(got.D.losses.d_total));
+    assert.ok(Math.abs(got.G.losses.g - want) < 1e-5 * Math.max(1, want), `pool ${got.G.losses.g} vs full batch ${want}`);
+    assert.ok(Number.isFinite(got.D.losses.d));
   } finally {
     await pool.close();
   }

@@ -89,12 +89,13 @@ for (let p = 0; p < out.width * out.height; p++) {
   if (mask.data[p] > 0.5) changedFg += diff; else if (mask.data[p] === 0) changedBg += diff;
 }
 // the data-parallel worker pool boots its workers from the built JavaScript (no tsx)
-const { DataParallelPool, PAPER_GAN_STEP } = await import('harmonia');
-const pool = await DataParallelPool.create({ module: PAPER_GAN_STEP, workers: 2, backend: 'cpu', options: { generator: { base: 8 }, discriminator: { base: 8 } } });
+const { DataParallelPool } = await import('harmonia/engine');
+const { GAN_STEP_MODULE, paperGanOptions } = await import('harmonia/train');
+const pool = await DataParallelPool.create({ module: GAN_STEP_MODULE, workers: 2, backend: 'cpu', options: paperGanOptions({ generator: { base: 8 }, discriminator: { base: 8 } }) });
 const r = (n, k) => Float32Array.from({ length: n }, (_, i) => (Math.sin(i * 0.1 + k) + 1) / 2);
-const rep = await pool.step({ input: { data: r(2 * 16 * 16 * 3, 1), shape: [2, 16, 16, 3] }, target: { data: r(2 * 16 * 16 * 3, 2), shape: [2, 16, 16, 3] } });
+const rep = await pool.step({ input: { data: r(2 * 16 * 16 * 3, 1), shape: [2, 16, 16, 3] }, real: { data: r(2 * 16 * 16 * 3, 2), shape: [2, 16, 16, 3] }, mask: { data: r(2 * 16 * 16, 3), shape: [2, 16, 16, 1] } });
 await pool.close();
-const poolLoss = rep.G.losses.g_total;
+const poolLoss = rep.G.losses.g;
 console.log(JSON.stringify({ bytes: png.length, width: out.width, height: out.height, changedFg, changedBg, poolLoss }));
 `);
   const r = ok(run(process.execPath, ['consumer.mjs'], project), 'node consumer.mjs');

@@ -6,5 +6,4 @@ export type { StepModule, StepOptions, PhaseContext, PhaseResult, ModelLayout, W
 export { adamUpdate, adamStep, createAdamState, weightedAverage, resolveAdam, validateAdam, DEFAULT_ADAM } from './adam.ts';
 export type { AdamConfig, AdamState } from './adam.ts';
 export type { PhaseTiming } from './protocol.ts';
-/** Absolute URL of the paper GAN step module (for DataParallelPool.create({ module })). */
-export const PAPER_GAN_STEP = new URL('./paperGanStep.ts', import.meta.url);
+// The GAN step module lives above the engine: GAN_STEP_MODULE in src/train/step-module.ts (harmonia/train).

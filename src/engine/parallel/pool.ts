@@ -12,8 +12,8 @@
  * 'main'` runs it on the main thread instead, for comparison). The training logic lives in a
  * step module (contract.ts; docs/ENGINE.md § Data-parallel).
  *
- *   const pool = await DataParallelPool.create({ module: new URL('./paperGanStep.ts', import.meta.url), workers: 2 });
- *   const losses = await pool.step({ input: { data, shape: [4, 256, 256, 3] }, target: { … } });
+ *   const pool = await DataParallelPool.create({ module: GAN_STEP_MODULE, options: paperGanOptions(), workers: 2 }); // src/train/step-module.ts
+ *   const losses = await pool.step({ input: { data, shape: [4, 256, 256, 3] }, real: { … }, mask: { … } });
  *   pool.copyToModel('G', generator);   // e.g. before saving a checkpoint
  *   await pool.close();
  */

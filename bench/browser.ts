@@ -13,7 +13,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { execFileSync } from 'node:child_process';
-import { writeFileAtomic } from '../src/image/atomic.ts';
+import { writeFileAtomic } from '../src/util/atomic.ts';
 import { buildGenerator, PAPER_GENERATOR } from '../src/models/generator.ts';
 import { saveHarmonizationModel } from '../src/pipeline/model.ts';
 import { buildApp, serveStatic, launchChromium, CHROMIUM, ROOT, DIST } from '../scripts/web-serve.mjs';

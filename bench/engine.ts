@@ -21,7 +21,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
-import { writeFileAtomic } from '../src/image/atomic.ts';
+import { writeFileAtomic } from '../src/util/atomic.ts';
 import type { tf as TF } from '../src/engine/tf.ts';
 import type { BackendRequest } from '../src/engine/index.ts';
 import type { PhaseTiming } from '../src/engine/parallel/index.ts';

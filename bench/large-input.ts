@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { writeFileAtomic } from '../src/image/atomic.ts';
+import { writeFileAtomic } from '../src/util/atomic.ts';
 import type { Stage } from '../src/pipeline/refine.ts';
 
 const SELF = fileURLToPath(import.meta.url);

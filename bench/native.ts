@@ -32,7 +32,7 @@ import { runGenerator } from '../src/models/generator.ts';
 import { createRandomVgg19, VGG_CONFIG, DEFAULT_VGG19_TAPS, type VggFeatures } from '../src/models/vgg.ts';
 import { featureLoss } from '../src/losses/feature.ts';
 import { Rng } from '../src/util/random.ts';
-import { writeFileAtomic } from '../src/image/atomic.ts';
+import { writeFileAtomic } from '../src/util/atomic.ts';
 
 /** Direct-convolution FLOPs (2·MAC), counted as in ../shared/docs/engine-probe.md §1. */
 const GAN_GFLOP: Record<number, number> = { 128: 10.22, 256: 40.87 };

@@ -38,9 +38,9 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Same pattern as src/image/atomic.ts TEMP_FILE_PATTERN, plus the trainer's checkpoint temp folders. */
+/** Same pattern as src/util/atomic.ts TEMP_FILE_PATTERN, plus the trainer's checkpoint temp folders. */
 async function tempPatterns() {
-  const { TEMP_FILE_PATTERN } = await import('../src/image/atomic.ts');
+  const { TEMP_FILE_PATTERN } = await import('../src/util/atomic.ts');
   return { file: TEMP_FILE_PATTERN, dir: /^\.checkpoint\.(tmp-\d+|old)$/ };
 }
 

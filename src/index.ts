@@ -12,8 +12,8 @@ export { assertValidImage, maskCoverage, assertUsableMask, SUPPORTED_INPUT_FORMA
 export type { MaskCoverage, WriteOptions, ReadOptions, ImageSource } from './image/io.ts';
 export { resizeImage, resizeMask, fitWithin } from './image/resize.ts';
 export type { ResizeKernel } from './image/resize.ts';
-export { writeFileAtomic, writeFileAtomicSync, removeStaleTempFiles } from './image/atomic.ts';
-export type { AtomicData } from './image/atomic.ts';
+export { writeFileAtomic, writeFileAtomicSync, removeStaleTempFiles } from './util/atomic.ts';
+export type { AtomicData } from './util/atomic.ts';
 export { assertNotSamePath, assertWritableOutput, canonicalPath } from './util/paths.ts';
 export { checkOutputs, prepareOutputs, assertSafeOutputs, isInside } from './util/output-safety.ts';
 export type { SafetyInput, SafetyOutput, SafetyOptions, PathKind } from './util/output-safety.ts';

@@ -15,7 +15,7 @@ import { join, extname } from 'node:path';
 import { HarmoniaError } from '../errors.ts';
 import { Rng } from '../util/random.ts';
 import { readImage, readMask, writeImage, toUint8 } from '../image/io.ts';
-import { writeFileAtomic, removeStaleTempFiles } from '../image/atomic.ts';
+import { writeFileAtomic, removeStaleTempFiles } from '../util/atomic.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
 import { transferColors, regrain, type TransferMethod, TRANSFER_METHODS } from './transfer/index.ts';
 import { applyIllumination, randomIllumination, type IlluminationParams } from './illumination.ts';

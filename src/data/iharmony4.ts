@@ -11,7 +11,7 @@ import { promises as fsp } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { HarmoniaError } from '../errors.ts';
-import { describeFsError, writeFileAtomic } from '../image/atomic.ts';
+import { describeFsError, writeFileAtomic } from '../util/atomic.ts';
 
 export type Split = 'train' | 'test';
 

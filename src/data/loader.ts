@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { HarmoniaError } from '../errors.ts';
 import { Rng } from '../util/random.ts';
-import { writeFileAtomic } from '../image/atomic.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
 import { readImage, readMask, DEFAULT_MAX_PIXELS } from '../image/io.ts';
 import { resizeImage } from '../image/resize.ts';
 import type { FloatImage, Mask } from '../image/types.ts';

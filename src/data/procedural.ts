@@ -20,7 +20,7 @@ import { promises as fsp } from 'node:fs';
 import sharp from 'sharp';
 import { HarmoniaError } from '../errors.ts';
 import { Rng, hashString } from '../util/random.ts';
-import { writeFileAtomic, removeStaleTempFiles } from '../image/atomic.ts';
+import { writeFileAtomic, removeStaleTempFiles } from '../util/atomic.ts';
 import { writeImage, writeMask } from '../image/io.ts';
 import { hsvToRgb, gammaToLinear } from '../image/color.ts';
 import type { FloatImage, Mask } from '../image/types.ts';

@@ -13,7 +13,7 @@ import { HarmoniaError } from '../errors.ts';
 import { tf } from '../engine/tf.ts';
 import { initEngine } from '../engine/index.ts';
 import { readImage, readMask } from '../image/io.ts';
-import { writeFileAtomic } from '../image/atomic.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
 import { Progress } from '../util/progress.ts';
 import { readIHarmonyDataset, type HarmonizationSample, type Split } from '../data/iharmony4.ts';

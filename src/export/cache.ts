@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { HarmoniaError } from '../errors.ts';
-import { writeFileAtomic, describeFsError } from '../image/atomic.ts';
+import { writeFileAtomic, describeFsError } from '../util/atomic.ts';
 import { MODEL_JSON } from '../models/io.ts';
 import type { HarmonizationModel } from '../pipeline/refine.ts';
 import { loadHarmonizationModel } from '../pipeline/model.ts';

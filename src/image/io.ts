@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import { promises as fsp } from 'node:fs';
 import { extname } from 'node:path';
 import { HarmoniaError } from '../errors.ts';
-import { writeFileAtomic, describeFsError } from './atomic.ts';
+import { writeFileAtomic, describeFsError } from '../util/atomic.ts';
 import { assertNotSamePath } from '../util/paths.ts';
 import type { FloatImage, Mask } from './types.ts';
 

@@ -10,7 +10,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HarmoniaError } from '../errors.ts';
 import { readImage, readMask, writeImage } from '../image/io.ts';
-import { removeStaleTempFiles } from '../image/atomic.ts';
+import { removeStaleTempFiles } from '../util/atomic.ts';
 import { readIHarmonyDataset, type HarmonizationSample, type Split } from '../data/iharmony4.ts';
 import { Progress } from '../util/progress.ts';
 import { semiHarmonize, type IntrinsicOptions } from './index.ts';

@@ -10,7 +10,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
-import { writeFileAtomic, describeFsError } from '../image/atomic.ts';
+import { writeFileAtomic, describeFsError } from '../util/atomic.ts';
 import './layers.ts';
 
 export const MODEL_JSON = 'model.json';

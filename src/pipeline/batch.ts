@@ -12,7 +12,7 @@ import { appendFileSync, existsSync, readdirSync, readFileSync, realpathSync, st
 import { createHash } from 'node:crypto';
 import { join, extname, basename, dirname } from 'node:path';
 import { HarmoniaError } from '../errors.ts';
-import { writeFileAtomic, removeStaleTempFiles, describeFsError } from '../image/atomic.ts';
+import { writeFileAtomic, removeStaleTempFiles, describeFsError } from '../util/atomic.ts';
 import { formatFromPath, probeImage, readImage } from '../image/io.ts';
 import { Progress } from '../util/progress.ts';
 import { harmonizeWithReport, resolveModel, type HarmonizeOptions } from './harmonize.ts';

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, mkdirSync } from 'node:fs';
 import { join, resolve, extname, basename } from 'node:path';
 import { initEngine } from '../engine/index.ts';
 import { HarmoniaError } from '../errors.ts';
-import { writeFileAtomic } from '../image/atomic.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
 import { readImage, readMask, writeImage, writeMask } from '../image/io.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
 import { makeProceduralComposite } from '../data/procedural.ts';

@@ -7,7 +7,7 @@ import { existsSync, promises as fsp } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HarmoniaError } from '../errors.ts';
-import { writeFileAtomic } from '../image/atomic.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
 import { loadModel, saveModel } from '../models/io.ts';
 import type { GeneratorConfig } from '../models/generator.ts';
 import type { tf } from '../engine/tf.ts';

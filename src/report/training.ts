@@ -4,7 +4,7 @@
  * the raw series one click away. `writeTrainingReport` writes them next to the run's log.jsonl.
  */
 import { join } from 'node:path';
-import { writeFileAtomic } from '../image/atomic.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
 import { JsonlLog, stepRecords, type LogRecord } from '../train/log.ts';
 import { renderChartPage, type LineChart } from './chart.ts';
 

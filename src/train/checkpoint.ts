@@ -13,7 +13,7 @@ import { promises as fsp, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
-import { writeFileAtomic, describeFsError } from '../image/atomic.ts';
+import { writeFileAtomic, describeFsError } from '../util/atomic.ts';
 import { saveModel, loadModel } from '../models/index.ts';
 import type { AdamState } from '../engine/parallel/adam.ts';
 import type { TrainConfig } from './config.ts';

@@ -9,7 +9,7 @@ import { HarmoniaError } from '../errors.ts';
 import { hashString } from '../util/random.ts';
 import { Progress } from '../util/progress.ts';
 import { readImage, readMask, writeImage } from '../image/io.ts';
-import { removeStaleTempFiles } from '../image/atomic.ts';
+import { removeStaleTempFiles } from '../util/atomic.ts';
 import { resizeImage, resizeMask } from '../image/resize.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
 import { readIHarmonyDataset } from '../data/iharmony4.ts';

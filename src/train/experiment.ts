@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
 import { engineInfo } from '../engine/index.ts';
-import { writeFileAtomic } from '../image/atomic.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
 import { writeImage } from '../image/io.ts';
 import type { FloatImage } from '../image/types.ts';
 import { imageMetrics, toEvalImage, toEvalMask } from '../metrics/index.ts';

@@ -1,6 +1,6 @@
 /** The JSONL training log: one JSON object per line, appended as training goes. */
 import { promises as fsp, existsSync, readFileSync, appendFileSync } from 'node:fs';
-import { writeFileAtomicSync } from '../image/atomic.ts';
+import { writeFileAtomicSync } from '../util/atomic.ts';
 
 export interface StepRecord {
   type: 'step';

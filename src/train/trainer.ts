@@ -10,7 +10,7 @@ import { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
 import { Progress } from '../util/progress.ts';
 import { saveHarmonizationModel } from '../pipeline/model.ts';
-import { writeFileAtomic, removeStaleTempFiles } from '../image/atomic.ts';
+import { writeFileAtomic, removeStaleTempFiles } from '../util/atomic.ts';
 import { writeImage } from '../image/io.ts';
 import { renderLinePlot, stackVertical } from '../report/plot.ts';
 import type { PlotSeries } from '../report/plot.ts';

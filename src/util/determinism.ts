@@ -6,9 +6,12 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { HarmoniaError } from '../errors.ts';
-import { describeFsError } from '../image/atomic.ts';
-import type { FloatImage, Mask } from '../image/types.ts';
+import { describeFsError } from './atomic.ts';
 import { hashString } from './random.ts';
+
+/** The shapes of image/types.ts FloatImage and Mask, restated here because util/ sits below image/ (structurally identical). */
+interface FloatImage { readonly width: number; readonly height: number; readonly channels: number; readonly data: Float32Array }
+interface Mask { readonly width: number; readonly height: number; readonly data: Float32Array }
 
 export function sha256Hex(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');

@@ -6,7 +6,7 @@ import { statSync, accessSync, mkdirSync, constants, type Stats } from 'node:fs'
 import { dirname } from 'node:path';
 import { canonicalPath } from './output-safety.ts';
 import { HarmoniaError } from '../errors.ts';
-import { describeFsError, describeMkdirError } from '../image/atomic.ts';
+import { describeFsError, describeMkdirError } from './atomic.ts';
 
 function statOrUndefined(p: string): Stats | undefined {
   try {

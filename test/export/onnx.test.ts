@@ -366,7 +366,7 @@ test('pipeline hook: harmonizeImage with the ORT runner matches the tfjs path (â
 });
 
 test('harmonia export-onnx: writes model.onnx (or --out), --check compares with tfjs, a missing folder is a one-line HarmoniaError', async (t) => {
-  const { exportOnnxCommand } = await import('../../src/export/command.ts');
+  const { exportOnnxCommand } = await import('../../src/cli/commands/export-onnx.ts');
   const dir = mkdtempSync(join(tmpdir(), 'harmonia-onnx-cli-'));
   const cfg: GeneratorConfig = { maskInput: true, base: 8, seed: 9 };
   await saveHarmonizationModel(join(dir, 'm'), seededGenerator(cfg), cfg, { name: 'cli', input: 'semiHarmonized' });

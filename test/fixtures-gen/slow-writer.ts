@@ -2,7 +2,7 @@
  * Child process for the kill -9 test: starts an atomic write of `argv[2]`, writes one chunk, reports
  * "chunk-written" on stdout, then stalls forever (the parent kills it with SIGKILL mid-write).
  */
-import { writeFileAtomic } from '../../src/image/atomic.ts';
+import { writeFileAtomic } from '../../src/util/atomic.ts';
 
 const target = process.argv[2];
 if (!target) {

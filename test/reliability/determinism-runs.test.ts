@@ -14,7 +14,7 @@ import { makeComposites } from '../../src/data/composites.ts';
 import { writeProceduralDataset, PROCEDURAL_SUBSET } from '../../src/data/procedural.ts';
 import { readIHarmonyDataset } from '../../src/data/iharmony4.ts';
 import { harmonize } from '../../src/pipeline/harmonize.ts';
-import { writeFileAtomic } from '../../src/image/atomic.ts';
+import { writeFileAtomic } from '../../src/util/atomic.ts';
 import { initEngine } from '../../src/engine/index.ts';
 import { buildGenerator } from '../../src/models/generator.ts';
 import { saveHarmonizationModel } from '../../src/pipeline/model.ts';

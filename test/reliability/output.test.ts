@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readImage, writeImage, writeMask } from '../../src/image/io.ts';
-import { writeFileAtomic, writeFileAtomicSync, removeStaleTempFiles, TEMP_FILE_PATTERN } from '../../src/image/atomic.ts';
+import { writeFileAtomic, writeFileAtomicSync, removeStaleTempFiles, TEMP_FILE_PATTERN } from '../../src/util/atomic.ts';
 import { assertNotSamePath, assertWritableOutput, canonicalPath } from '../../src/util/paths.ts';
 import { createImage } from '../../src/image/types.ts';
 import { HarmoniaError } from '../../src/errors.ts';

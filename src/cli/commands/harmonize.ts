@@ -3,7 +3,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import { readIHarmonyDataset } from '../../data/iharmony4.ts';
 import { HarmoniaError } from '../../errors.ts';
 import type { Command } from '../types.ts';
-import { writeFileAtomic } from '../../image/atomic.ts';
+import { writeFileAtomic } from '../../util/atomic.ts';
 import { formatFromPath, readImage, readCutout, probeImage, DEFAULT_MAX_PIXELS, type OutputFormat } from '../../image/io.ts';
 import { canonicalPath, checkOutputs, prepareOutputs, type SafetyInput, type SafetyOutput } from '../../util/output-safety.ts';
 import { FLAG_RANGES, numberFlag, requiredNumberFlag, describeRange } from '../flags.ts';

@@ -10,7 +10,7 @@ import { intrinsicCommand } from './intrinsic.ts';
 import { trainCommand } from './train.ts';
 import { experimentCommand } from './experiment.ts';
 import { sweepCommand } from './sweep.ts';
-import { exportOnnxCommand } from '../../export/command.ts';
+import { exportOnnxCommand } from './export-onnx.ts';
 import { trainLightCommand } from './train-light.ts';
 import { reportCommand } from './report.ts';
 

@@ -4,7 +4,7 @@ import { HarmoniaError } from '../../errors.ts';
 import { formatFromPath, readImage, readMask, writeImage } from '../../image/io.ts';
 import { checkOutputs, prepareOutputs, type SafetyInput, type SafetyOutput } from '../../util/output-safety.ts';
 import { FLAG_RANGES, numberFlag } from '../flags.ts';
-import { writeFileAtomic } from '../../image/atomic.ts';
+import { writeFileAtomic } from '../../util/atomic.ts';
 import type { FloatImage } from '../../image/types.ts';
 import { semiHarmonize, checkLight, renderLightSphere, intrinsicProfile, INTRINSIC_PROFILES, DEFAULT_INTRINSIC_ANALYSIS_SIDE, type IntrinsicOptions, type IntrinsicProfile, type LightMethod } from '../../intrinsic/index.ts';
 import { precomputeSemiHarmonized, loadLightModel } from '../../intrinsic/batch.ts';

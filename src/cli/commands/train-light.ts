@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from '../types.ts';
 import { HarmoniaError } from '../../errors.ts';
 import { Progress } from '../../util/progress.ts';
-import { writeFileAtomic } from '../../image/atomic.ts';
+import { writeFileAtomic } from '../../util/atomic.ts';
 import { initEngine } from '../../engine/index.ts';
 import { saveModel } from '../../models/io.ts';
 import { LIGHT_NET_INPUT_SIDE } from '../../intrinsic/index.ts';

@@ -11,7 +11,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { HarmoniaError } from '../../errors.ts';
-import { describeFsError } from '../../image/atomic.ts';
+import { describeFsError } from '../../util/atomic.ts';
 import { unpickle, PyCallable, PyGlobal, type PyValue, type PyDict } from './pickle.ts';
 import { unzipSync } from 'fflate';
 

@@ -3,17 +3,17 @@
  * model.json, or --out), optionally checks it against TensorFlow.js with ONNX Runtime.
  */
 import { resolve } from 'node:path';
-import type { Command } from '../cli/types.ts';
-import { HarmoniaError } from '../errors.ts';
-import { initEngine } from '../engine/index.ts';
-import { tf } from '../engine/tf.ts';
-import { writeFileAtomic } from '../image/atomic.ts';
-import { loadHarmonizationModel } from '../pipeline/model.ts';
-import { runGenerator } from '../models/generator.ts';
-import { createOnnxGenerator, onnxAvailable } from '../models/onnx.ts';
-import { Rng } from '../util/random.ts';
-import { ensureOnnxModel } from './cache.ts';
-import { readOnnxSummary } from './onnx-proto.ts';
+import type { Command } from '../types.ts';
+import { HarmoniaError } from '../../errors.ts';
+import { initEngine } from '../../engine/index.ts';
+import { tf } from '../../engine/tf.ts';
+import { writeFileAtomic } from '../../util/atomic.ts';
+import { loadHarmonizationModel } from '../../pipeline/model.ts';
+import { runGenerator } from '../../models/generator.ts';
+import { createOnnxGenerator, onnxAvailable } from '../../models/onnx.ts';
+import { Rng } from '../../util/random.ts';
+import { ensureOnnxModel } from '../../export/cache.ts';
+import { readOnnxSummary } from '../../export/onnx-proto.ts';
 
 /** Max |ORT − tfjs| of the generator on a seeded random h×w image with a soft mask. */
 export async function checkOnnxAgainstTfjs(bytes: Uint8Array, generator: tf.LayersModel, h = 67, w = 45, seed = 1): Promise<number> {

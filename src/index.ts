@@ -1,113 +1,45 @@
-/** Harmonia public API. */
+/**
+ * Harmonia public API (40 names). Everything else is behind subpath exports:
+ *   harmonia/intrinsic  the intrinsic stage's building blocks (decomposition, light, albedo, reshading)
+ *   harmonia/train      trainer internals: config, Adam, GAN step + step module, checkpoints, presets, sweeps
+ *   harmonia/data       iHarmony4 reader, composite synthesis, procedural scenes, loader
+ *   harmonia/engine     engine info, native kernels, the data-parallel pool
+ *   harmonia/metrics    per-image metrics of the evaluation protocol
+ *   harmonia/browser    the browser-safe subset (no Node built-ins)
+ */
+
+// Errors: bad input throws HarmoniaError (message names the file/argument and the problem)
 export { HarmoniaError } from './errors.ts';
-export { initEngine, engineInfo } from './engine/index.ts';
-export type { EngineInfo, BackendName, BackendRequest } from './engine/index.ts';
-export { loadNativeAddon, nativeKernelStats, resetNativeKernelStats, NATIVE_KERNELS } from './engine/native/index.ts';
-export type { AddonLoad, KernelStats } from './engine/native/index.ts';
-export { reflectPad, pixelShuffle, pixelUnshuffle } from './engine/ops.ts';
-export type { Padding4 } from './engine/ops.ts';
-export * from './image/types.ts';
-export { readImage, readMask, readCutout, writeImage, writeMask, encodeImage, probeImage, DEFAULT_MAX_PIXELS } from './image/io.ts';
-export { assertValidImage, maskCoverage, assertUsableMask, SUPPORTED_INPUT_FORMATS } from './image/io.ts';
-export type { MaskCoverage, WriteOptions, ReadOptions, ImageSource } from './image/io.ts';
-export { resizeImage, resizeMask, fitWithin } from './image/resize.ts';
-export type { ResizeKernel } from './image/resize.ts';
-export { writeFileAtomic, writeFileAtomicSync, removeStaleTempFiles } from './util/atomic.ts';
-export type { AtomicData } from './util/atomic.ts';
-export { assertNotSamePath, assertWritableOutput, canonicalPath } from './util/paths.ts';
-export { checkOutputs, prepareOutputs, assertSafeOutputs, isInside } from './util/output-safety.ts';
-export type { SafetyInput, SafetyOutput, SafetyOptions, PathKind } from './util/output-safety.ts';
-export { sha256Hex, digestFile, digestImage, digestValue, stableStringify, compareCodeUnits, sortedNames, deriveSeed, firstDifference, checkDeterministic } from './util/determinism.ts';
-export { buildGenerator, runGenerator, countParams, PAPER_GENERATOR, buildDiscriminator, PAPER_DISCRIMINATOR, saveModel, loadModel, fileSystemHandler } from './models/index.ts';
-export type { GeneratorConfig, RunGeneratorOptions, DiscriminatorConfig } from './models/index.ts';
-export * from './image/color.ts';
-export { parseCompositeName, compositeFileName, maskFileName, readIHarmonyDataset, checkSampleSizes, writeSubsetLists } from './data/iharmony4.ts';
-export type { HarmonizationSample, Split } from './data/iharmony4.ts';
-export { renderScene, makeProceduralComposite, writeProceduralDataset, lambertShading, randomLight, composeSrgb, SHADING_SCALE, PROCEDURAL_SUBSET } from './data/procedural.ts';
-export { illuminantColor } from './data/procedural.ts';
-export type { SceneLight, ProceduralScene, ProceduralComposite, ObjectKind } from './data/procedural.ts';
-export { harmonize, harmonizeWithReport, checkHarmonizeOptions, OUTPUT_FORMATS } from './pipeline/harmonize.ts';
+
+// Engine: pick and initialise the TensorFlow.js backend (optional; the first call does it)
+export { initEngine } from './engine/index.ts';
+export type { EngineInfo, BackendRequest } from './engine/index.ts';
+
+// Harmonize a composite: files or in-memory images in, harmonized image out
+export { harmonize, harmonizeWithReport } from './pipeline/harmonize.ts';
 export type { HarmonizeOptions, HarmonizeReport } from './pipeline/harmonize.ts';
-export { harmonizeImage, blendByMask, generatorCorrection } from './pipeline/refine.ts';
-export type { HarmonizationModel, ModelCard, RefineOptions, RefineResult, Stage } from './pipeline/refine.ts';
+export { harmonizeImage } from './pipeline/refine.ts';
+export type { HarmonizationModel, RefineOptions, RefineResult } from './pipeline/refine.ts';
+
+// Intrinsic stage alone: semi-harmonization (albedo + shading correction) without the network
+export { semiHarmonize } from './intrinsic/index.ts';
+export type { IntrinsicOptions, SemiHarmonizeResult } from './intrinsic/index.ts';
+
+// Model folders: load and save a trained harmonization model
 export { loadHarmonizationModel, saveHarmonizationModel, DEFAULT_MODEL_DIR } from './pipeline/model.ts';
-export { placeForeground, defaultPlacement, applyChangeAtFullResolution, maskBounds } from './pipeline/compose.ts';
-export type { Placement } from './pipeline/compose.ts';
-export { harmonizeBatch, pairFolder, pairFolderDetailed, planBatch, readManifest, isMaskName, MANIFEST_NAME } from './pipeline/batch.ts';
-export type { BatchItem, BatchPlan, BatchTiming, ManifestEntry, SkippedFile } from './pipeline/batch.ts';
-export {
-  semiHarmonize, checkLight, decompose, evaluateShading, solveAlbedoParams, applyAlbedoEdits, identityAlbedoParams,
-  fitLightOfficial, fitLightLeastSquares, accumulateLightStats, estimateLightFromShading, lightDirection, angleBetweenDeg,
-  renderLightSphere, inflateNormals, insideDistance, outsideDistance, squaredDistanceTransform, reshade,
-} from './intrinsic/index.ts';
-export type {
-  IntrinsicOptions, SemiHarmonizeResult, LightInfo, LightMethod, LightCoeffs, LightStats, AlbedoParams, AlbedoStrengths,
-  DecompositionMethod, DecomposeOptions, ShadingModel, ReshadeOptions,
-} from './intrinsic/index.ts';
-export { precomputeSemiHarmonized, semiHarmonizedCachePath } from './intrinsic/batch.ts';
-export { loadLightModel, DEFAULT_LIGHT_MODEL_DIR } from './intrinsic/batch.ts';
-export { backgroundShading, estimateLightLearned, lightFeatures, lightModelFromLayers, runLightModel, CAPTURE_ALBEDO_STRENGTHS, DEFAULT_ALBEDO_STRENGTHS, intrinsicProfile, INTRINSIC_PROFILES } from './intrinsic/index.ts';
-export type { IntrinsicProfile } from './intrinsic/index.ts';
-export type { LightModel, LearnedLightEstimate } from './intrinsic/index.ts';
-export type { PrecomputeOptions, PrecomputeResult } from './intrinsic/batch.ts';
-export { makeComposites, synthesizeComposite, foregroundPixels, foregroundMse255, DEFAULT_MIN_FMSE, DEFAULT_MAX_FMSE } from './data/composites.ts';
-export type { SynthesisOptions, SynthesisRecord, SynthesisSummary } from './data/composites.ts';
-export { transferColors, TRANSFER_METHODS, isTransferMethod, reinhardTransfer, covarianceTransfer, mongeKantorovich, histogramTransfer, matchHistogram1D, idtTransfer, regrain } from './data/transfer/index.ts';
-export type { TransferMethod } from './data/transfer/index.ts';
-export { applyIllumination, randomIllumination, NO_ILLUMINATION_CHANGE } from './data/illumination.ts';
-export type { IlluminationParams } from './data/illumination.ts';
-export { readRealSource, normalizeCategory } from './data/sources.ts';
-export type { RealEntry, RealSource } from './data/sources.ts';
-export { createLoader, orderForEpoch, batchesPerEpoch, cropGeometry, applyGeometry, transformedInput, encodeFloatImage, decodeFloatImage } from './data/loader.ts';
-export type { Batch, Loader, LoaderOptions, InputTransform, CropMode, Geometry } from './data/loader.ts';
-export { compositeCopyBaseline, contactSheet } from './data/report.ts';
-export type { BaselineStats } from './data/report.ts';
-export { imageGrid, maskToImage } from './report/grid.ts';
-export type { GridOptions } from './report/grid.ts';
-export * from './metrics/index.ts';
-export { readTorchCheckpoint, parseTorchCheckpoint, loadStateDict, toStateDict, tensorData, getTensor, TorchTensor, TorchStorage } from './models/torch/checkpoint.ts';
-export type { StateDict, TorchCheckpoint, TorchDType } from './models/torch/checkpoint.ts';
-export type { FeatureBackbone } from './models/torch/convert.ts';
-export { VggFeatures, loadVgg19Features, loadVgg16Features, createRandomVgg19, vggFromStateDict, DEFAULT_VGG19_TAPS, LPIPS_VGG16_TAPS, IMAGENET_MEAN, IMAGENET_STD } from './models/vgg.ts';
-export { AlexNetFeatures, loadAlexNet } from './models/alexnet.ts';
-export { SqueezeNetFeatures, loadSqueezeNet } from './models/squeezenet.ts';
-export { Lpips, loadLpips, lpipsFiles, LPIPS_NETS, isLpipsNet } from './models/lpips.ts';
-export type { LpipsNet, LpipsFiles } from './models/lpips.ts';
-export { KNOWN_WEIGHTS, weightsDir, weightPath, verifyWeight, requireWeight, sha256File } from './models/weights.ts';
-export type { WeightId, WeightSpec, WeightStatus } from './models/weights.ts';
-export { evaluateSamples, evaluateDataset, writeEvalReport, resultMarkdown, resultCsv, summarize, predictionsFromFolder, predictionCandidates, COMPOSITE_METHOD, LPIPS_NO_WEIGHTS, PROTOCOL_TEXT } from './eval/evaluate.ts';
-export type { Predictor, EvalResult, ImageRow, GroupSummary, MethodSummary, EvaluateOptions, EvaluateDatasetOptions, EvalFiles, LpipsStatus } from './eval/evaluate.ts';
-export { markdownTable, csvTable, parseCsv, formatNumber, formatPercent } from './report/table.ts';
-export * from './losses/index.ts';
-export { train, renderLossCurves } from './train/trainer.ts';
-export type { BatchSource, TrainOptions, TrainResult } from './train/trainer.ts';
-export { DEFAULT_TRAIN, mergeTrainConfig, validateTrainConfig } from './train/config.ts';
+
+// Image I/O: FloatImage (HWC, [0,1]) and soft Mask, decoded and encoded with sharp; writes are atomic
+export { readImage, writeImage, readMask, writeMask } from './image/io.ts';
+export type { ReadOptions, WriteOptions } from './image/io.ts';
+export type { FloatImage, Mask } from './image/types.ts';
+
+// Evaluation on a dataset (MSE, PSNR, fMSE, SSIM, LPIPS; docs/METRICS.md)
+export { evaluateDataset, evaluateSamples, writeEvalReport } from './eval/evaluate.ts';
+export type { EvalResult, EvaluateDatasetOptions, Predictor } from './eval/evaluate.ts';
+
+// Training and the paper's Table 1 experiment
+export { train } from './train/trainer.ts';
+export type { TrainOptions, TrainResult } from './train/trainer.ts';
 export type { TrainConfig, PartialTrainConfig } from './train/config.ts';
-export { DEFAULT_ADAM, adamStep, createAdamState } from './engine/parallel/adam.ts';
-export type { AdamConfig, AdamState } from './engine/parallel/adam.ts';
-export { GanStep } from './train/step.ts';
-export type { TrainBatch, StepConfig, Phase } from './train/step.ts';
-export { LocalEngine, PoolEngine } from './train/engines.ts';
-export type { TrainEngine, EngineState } from './train/engines.ts';
-export { saveCheckpoint, loadCheckpoint, findCheckpoint } from './train/checkpoint.ts';
-export type { Checkpoint, CheckpointState } from './train/checkpoint.ts';
-export { memorySource, makeBatch } from './train/memory.ts';
-export type { MemorySample } from './train/memory.ts';
-export { createFeatureExtractor, resolveFeatureSource, RANDOM_FEATURES_NOTE } from './train/features.ts';
-export type { FeatureSpec } from './train/features.ts';
-export { PRESETS, PAPER_PRESET, CPU_PRESET, SMOKE_PRESET, getPreset, settingConfig } from './train/presets.ts';
-export type { ExperimentPreset, PresetName } from './train/presets.ts';
-export { prepareSplit, prepareSample } from './train/dataset.ts';
-export type { PreparedSample } from './train/dataset.ts';
-export { runExperiment, runSweep, table1Markdown, sweepMarkdown, METHOD_COLUMNS } from './train/experiment.ts';
-export type { Table1, ExperimentOptions, SweepOptions, SweepTable } from './train/experiment.ts';
-export type { MethodSummary as Table1Column } from './train/experiment.ts';
-export { renderLinePlot, writeLinePlot } from './report/plot.ts';
-export type { PlotSeries, PlotOptions } from './report/plot.ts';
-export { renderTable1Html, markdownToHtml } from './report/html.ts';
-export { exportGeneratorToOnnx, readOnnxSummary, ensureOnnxModel, modelSourceDigest, ONNX_FILE, ONNX_OPSET } from './export/index.ts';
-export type { ExportOptions, OnnxArtifact, OnnxModelSummary } from './export/index.ts';
-export { loadOnnxGenerator, createOnnxGenerator, onnxAvailable, onnxRunner, withOnnxRunner, inferenceMode, ortThreads } from './models/onnx.ts';
-export type { OnnxGenerator, OnnxGeneratorOptions, InferenceMode } from './models/onnx.ts';
-export { DataParallelPool, adamUpdate } from './engine/parallel/index.ts';
-export type { PoolOptions, PhaseReport, OptimizerState, StepModule, StepOptions, PhaseContext, PhaseResult, BatchArray } from './engine/parallel/index.ts';
+export { runExperiment } from './train/experiment.ts';
+export type { ExperimentOptions, Table1 } from './train/experiment.ts';

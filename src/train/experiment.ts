@@ -41,7 +41,7 @@ export const PROTOCOL = 'Protocol: composite, prediction and real image resized 
   'metrics on 0–255 floats: PSNR = 10·log10(255²/MSE) over all 3·H·W values, fMSE over foreground pixels, SSIM, LPIPS v0.1 (alex); ' +
   'per-image means over the whole test split; the ground-truth background is never pasted back.';
 
-export interface MethodSummary {
+export interface Table1Column {
   method: string;
   images: number;
   psnr: number;
@@ -77,7 +77,7 @@ export interface Table1 {
   /** Lines every reader must see (random VGG-19 features, missing LPIPS weights, …). */
   notes: string[];
   lpips: string;
-  columns: MethodSummary[];
+  columns: Table1Column[];
   runs: RunSummary[];
   createdAt: string;
 }
@@ -129,7 +129,7 @@ async function scoreImage(pred: FloatImage, s: PreparedSample, evalSize: number,
   return { metrics: imageMetrics(p, gt, m), lpips: lpips ? await lpips.distance(p, gt) : null };
 }
 
-function summarise(method: string, rows: PerImage[], composite?: PerImage[]): MethodSummary {
+function summarise(method: string, rows: PerImage[], composite?: PerImage[]): Table1Column {
   let worse: number | null = null;
   if (composite) {
     const pairs = rows.map((r, i) => [r.metrics.fmse, composite[i].metrics.fmse] as const).filter(([a, b]) => a !== null && b !== null);
@@ -218,7 +218,7 @@ function fmt(v: number | null, digits: number): string {
 /** Table 1 as Markdown (metrics as rows, methods as columns, like the paper). */
 export function table1Markdown(t: Table1): string {
   const cols = t.columns;
-  const row = (label: string, f: (c: MethodSummary) => string) => `| ${label} | ${cols.map(f).join(' | ')} |`;
+  const row = (label: string, f: (c: Table1Column) => string) => `| ${label} | ${cols.map(f).join(' | ')} |`;
   const lines = [
     `# Table 1: harmonization results (preset \`${t.preset}\`)`,
     '',
@@ -369,12 +369,12 @@ export interface SweepOptions {
   weightsDir?: string;
 }
 
-export interface SweepRow { weights: Record<string, number>; summary: MethodSummary; run: RunSummary }
-export interface SweepTable { preset: string; setting: LossSetting; data: string; notes: string[]; lpips: string; baseline: MethodSummary[]; rows: SweepRow[]; protocol: string }
+export interface SweepRow { weights: Record<string, number>; summary: Table1Column; run: RunSummary }
+export interface SweepTable { preset: string; setting: LossSetting; data: string; notes: string[]; lpips: string; baseline: Table1Column[]; rows: SweepRow[]; protocol: string }
 
 export function sweepMarkdown(t: SweepTable): string {
   const keys = t.rows.length ? Object.keys(t.rows[0].weights) : [];
-  const line = (label: string, c: MethodSummary) => `| ${label} | ${fmt(c.psnr, 2)} | ${c.lpips === null ? 'n/a' : c.lpips.toFixed(4)} | ${fmt(c.mse, 2)} | ${fmt(c.fmse, 1)} | ${fmt(c.ssim, 4)} | ${c.fmseWorseThanComposite === null ? '–' : `${(100 * c.fmseWorseThanComposite).toFixed(1)}%`} |`;
+  const line = (label: string, c: Table1Column) => `| ${label} | ${fmt(c.psnr, 2)} | ${c.lpips === null ? 'n/a' : c.lpips.toFixed(4)} | ${fmt(c.mse, 2)} | ${fmt(c.fmse, 1)} | ${fmt(c.ssim, 4)} | ${c.fmseWorseThanComposite === null ? '–' : `${(100 * c.fmseWorseThanComposite).toFixed(1)}%`} |`;
   return [
     `# Loss-weight sweep: setting \`${t.setting}\`, preset \`${t.preset}\``,
     '',

@@ -67,12 +67,12 @@ test('(a) plain Node: import { harmonize } from "harmonia" harmonizes a composit
   t.diagnostic(`npm install of the tarball: ${installSeconds.toFixed(1)} s`);
   assert.ok(!existsSync(join(project, 'node_modules', 'tsx')), 'tsx is a dev dependency only');
   assert.ok(existsSync(join(project, 'node_modules', 'onnxruntime-node')), 'onnxruntime-node installed (with onnxruntime-node-install=skip)');
-  writeFileSync(join(project, 'consumer.mjs'), `import { harmonize, makeProceduralComposite, readImage, writeImage, writeMask } from 'harmonia';
+  writeFileSync(join(project, 'consumer.mjs'), `import { harmonize, readImage, writeImage, writeMask } from 'harmonia';
 import { semiHarmonize } from 'harmonia/intrinsic';
 import { initEngine } from 'harmonia/engine';
 import * as metrics from 'harmonia/metrics';
 import { train } from 'harmonia/train';
-import { makeComposites } from 'harmonia/data';
+import { makeComposites, makeProceduralComposite } from 'harmonia/data';
 import { harmonizeImage } from 'harmonia/browser';
 for (const [name, v] of Object.entries({ semiHarmonize, initEngine, train, makeComposites, harmonizeImage })) if (typeof v !== 'function') throw new Error(name + ' missing');
 if (Object.keys(metrics).length < 3) throw new Error('harmonia/metrics is empty');
@@ -89,8 +89,7 @@ for (let p = 0; p < out.width * out.height; p++) {
   if (mask.data[p] > 0.5) changedFg += diff; else if (mask.data[p] === 0) changedBg += diff;
 }
 // the data-parallel worker pool boots its workers from the built JavaScript (no tsx)
-const { DataParallelPool } = await import('harmonia/engine');
-const { GAN_STEP_MODULE, paperGanOptions } = await import('harmonia/train');
+const { DataParallelPool, GAN_STEP_MODULE, paperGanOptions } = await import('harmonia/train');
 const pool = await DataParallelPool.create({ module: GAN_STEP_MODULE, workers: 2, backend: 'cpu', options: paperGanOptions({ generator: { base: 8 }, discriminator: { base: 8 } }) });
 const r = (n, k) => Float32Array.from({ length: n }, (_, i) => (Math.sin(i * 0.1 + k) + 1) / 2);
 const rep = await pool.step({ input: { data: r(2 * 16 * 16 * 3, 1), shape: [2, 16, 16, 3] }, real: { data: r(2 * 16 * 16 * 3, 2), shape: [2, 16, 16, 3] }, mask: { data: r(2 * 16 * 16, 3), shape: [2, 16, 16, 1] } });
@@ -160,7 +159,7 @@ test('(d) tsc --noEmit on a consumer .ts file resolves the types of the main ent
 import { semiHarmonize, type IntrinsicOptions } from 'harmonia/intrinsic';
 import { initEngine, type EngineInfo } from 'harmonia/engine';
 import { train, type TrainConfig } from 'harmonia/train';
-import { makeComposites } from 'harmonia/data';
+import { makeComposites, makeProceduralComposite } from 'harmonia/data';
 import { harmonizeImage, type HarmonizationModel } from 'harmonia/browser';
 
 const opts: HarmonizeOptions = { composite: 'photo.jpg', mask: 'mask.png' };

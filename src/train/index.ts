@@ -1,0 +1,32 @@
+/**
+ * `harmonia/train`: Training: the GAN trainer, its config, optimizer, checkpoints, presets, the GAN step module
+ * (for the data-parallel pool of `harmonia/engine`) and the Table 1 experiment.
+ */
+export { train, renderLossCurves } from './trainer.ts';
+export type { BatchSource, TrainOptions, TrainResult } from './trainer.ts';
+export { DEFAULT_TRAIN, mergeTrainConfig, validateTrainConfig } from './config.ts';
+export type { TrainConfig, PartialTrainConfig } from './config.ts';
+export { DEFAULT_ADAM, adamStep, createAdamState } from '../engine/parallel/adam.ts';
+export type { AdamConfig, AdamState } from '../engine/parallel/adam.ts';
+export { GanStep } from './step.ts';
+export type { TrainBatch, StepConfig, Phase } from './step.ts';
+export { LocalEngine, PoolEngine } from './engines.ts';
+export type { TrainEngine, EngineState } from './engines.ts';
+export { saveCheckpoint, loadCheckpoint, findCheckpoint } from './checkpoint.ts';
+export type { Checkpoint, CheckpointState } from './checkpoint.ts';
+export { memorySource, makeBatch } from './memory.ts';
+export type { MemorySample } from './memory.ts';
+export { createFeatureExtractor, resolveFeatureSource, RANDOM_FEATURES_NOTE } from './features.ts';
+export type { FeatureSpec } from './features.ts';
+export { PRESETS, PAPER_PRESET, CPU_PRESET, SMOKE_PRESET, getPreset, settingConfig } from './presets.ts';
+export type { ExperimentPreset, PresetName } from './presets.ts';
+export { prepareSplit, prepareSample } from './dataset.ts';
+export type { PreparedSample } from './dataset.ts';
+export { runExperiment, runSweep, table1Markdown, sweepMarkdown, METHOD_COLUMNS } from './experiment.ts';
+export type { Table1, ExperimentOptions, SweepOptions, SweepTable } from './experiment.ts';
+export type { Table1Column } from './experiment.ts';
+export { GAN_STEP_MODULE, paperGanOptions } from './step-module.ts';
+export type { GanModuleOptions } from './step-module.ts';
+// The data-parallel worker pool (src/engine/parallel) that runs GAN_STEP_MODULE on several cores
+export { DataParallelPool, adamUpdate } from '../engine/parallel/index.ts';
+export type { PoolOptions, PhaseReport, OptimizerState, StepModule, StepOptions, PhaseContext, PhaseResult, BatchArray } from '../engine/parallel/index.ts';

@@ -97,25 +97,27 @@ export const SMOKE_PRESET: ExperimentPreset = {
 
 /**
  * The recipe of the shipped default model (beyond the paper), about an hour on 2 CPU cores:
- * - the `global` colour-transform generator (curves + affine + gate from a 128² copy of the scene),
+ * - the `global` colour-transform generator (curves + affine + gate from a 64² copy of the scene),
  *   trained on the raw composite (the intrinsic stage cannot be cached for unlimited data, and
  *   alone it gains only +0.24 dB on these composites);
  * - unlimited composites synthesised on the fly from the training photos (`harmonia train --real`),
- *   128² crops (the transform is resolution independent, so the scale of training does not matter);
- * - the mask setting plus the foreground-normalised MSE (the metric) and the no-worse penalty;
+ *   64² samples (random crops of 60–100 % of the photo; the transform is predicted from a 64² copy
+ *   and applied at any resolution, so the training scale is the analysis scale), batches of 16;
+ * - the mask setting plus the foreground-normalised MSE (the metric); `--no-worse` adds the penalty
+ *   on making a composite worse (used by the fine-tuning step of the shipped model, docs/MODEL_CARD.md);
  * - a small mask-conditioned PatchGAN (base 16) keeps the paper's adversarial term.
  */
 export const GLOBAL_CPU_PRESET: ExperimentPreset = {
   name: 'global-cpu',
-  description: 'two CPU cores, ~1 h: global colour-transform G on raw composites, on-the-fly composites, 128² crops, mask + FN-MSE + no-worse losses',
+  description: 'two CPU cores, ~1 h: global colour-transform G on raw composites, on-the-fly composites, 64² samples, mask + FN-MSE losses',
   train: mergeTrainConfig(DEFAULT_TRAIN, {
-    generator: { kind: 'global', base: 32, analysisSize: 128, hidden: 128, gateBias: 2 },
+    generator: { kind: 'global', base: 32, analysisSize: 64, hidden: 128, gateBias: 2 },
     discriminator: { base: 16, kind: 'patch', maskInput: true },
-    loss: { ...DEFAULT_LOSS, setting: 'mask', adversarial: 'bce', adversarialWeight: 1, l1Weight: 100, lambdaMask: 100, lambdaUnmask: 0, featureWeight: 10, featureLayers: ['relu2_2', 'relu3_1'], fnMseWeight: 100, noWorseWeight: 100 },
-    optimizer: { lr: 5e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
-    batchSize: 8, size: 128, crop: 128, flip: true, checkpointEvery: 200, workers: 2, sampleCount: 8,
+    loss: { ...DEFAULT_LOSS, setting: 'mask', adversarial: 'bce', adversarialWeight: 1, l1Weight: 100, lambdaMask: 100, lambdaUnmask: 0, featureWeight: 10, featureLayers: ['relu2_2', 'relu3_1'], fnMseWeight: 100, noWorseWeight: 0 },
+    optimizer: { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+    batchSize: 16, size: 64, crop: 64, flip: true, checkpointEvery: 500, workers: 2, sampleCount: 8,
   }),
-  epochs: { content: 24, mask: 24, feature: 12 },
+  epochs: { content: 80, mask: 80, feature: 40 },
   evalSize: 256,
   intrinsic: {},
   figureCount: 6,

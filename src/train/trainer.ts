@@ -12,6 +12,7 @@ import { Progress } from '../util/progress.ts';
 import { saveHarmonizationModel } from '../pipeline/model.ts';
 import { writeFileAtomic, removeStaleTempFiles } from '../util/atomic.ts';
 import { writeImage } from '../image/io.ts';
+import { loadModel } from '../models/io.ts';
 import { renderLinePlot, stackVertical } from '../report/plot.ts';
 import type { PlotSeries } from '../report/plot.ts';
 import { createAdamState } from '../engine/parallel/adam.ts';
@@ -52,6 +53,11 @@ export interface TrainOptions {
   maxSteps?: number;
   /** Recorded in the model card of the final generator (e.g. the data folder). */
   trainedOn?: string;
+  /**
+   * Start G from the weights of this generator folder (fine-tuning; same architecture) instead of its
+   * initialiser. D and the optimizer start fresh. Ignored when resuming (the checkpoint has the weights).
+   */
+  initGenerator?: string;
   /** What G was given in training (recorded in the model card; the pipeline feeds the same). Default 'semiHarmonized'. */
   input?: 'semiHarmonized' | 'composite';
   /** Called after every step. */
@@ -91,6 +97,21 @@ export function renderLossCurves(log: JsonlLog, notes: readonly string[] = []): 
     renderLinePlot(series(gKeys), { title: `generator loss${note}`, xLabel: 'step', logY: true, smooth, width: 720, height: 300 }),
     renderLinePlot(series(dKeys), { title: 'discriminator loss and mean logits', xLabel: 'step', smooth, width: 720, height: 240 }),
   ]);
+}
+
+/** Copies the trainable weights of the generator saved in `dir` into the step's G (same architecture). */
+async function initGeneratorFrom(step: GanStep, dir: string): Promise<void> {
+  const src = await loadModel(dir);
+  try {
+    const want = step.shapes('G');
+    const got = src.trainableWeights.map((w) => w.shape as number[]);
+    if (got.length !== want.length || got.some((s, i) => s.join('x') !== want[i].join('x'))) {
+      throw new HarmoniaError(`--init: the generator in ${dir} has a different architecture (${got.length} weight arrays) than this run's (${want.length}); use the same --generator and options`, { file: dir });
+    }
+    step.setWeights('G', src.trainableWeights.map((w) => new Float32Array(w.read().dataSync() as Float32Array)));
+  } finally {
+    src.dispose();
+  }
 }
 
 /** Trains G and D. See TrainOptions. */
@@ -144,6 +165,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       log.truncateAfter(pos.step);
       log.append({ type: 'event', step: pos.step, event: 'resume', message: `resumed at step ${pos.step} (epoch ${pos.epoch + 1}, batch ${pos.batch}); ${engine.description}` });
     } else {
+      if (opts.initGenerator) await initGeneratorFrom(step, opts.initGenerator);
       engine.setState({ weights: { G: step.getWeights('G'), D: step.getWeights('D') }, adam: { G: createAdamState(step.sizes('G')), D: createAdamState(step.sizes('D')) } });
       // no checkpoint to continue from: records of a run killed before its first checkpoint would
       // otherwise stay in the log (steps logged twice, wrong loss curves)

@@ -139,6 +139,7 @@ export const trainCommand: Command = {
     size: { type: 'string', description: 'with --real: side of the square training samples (default: the preset size)' },
     illumination: { type: 'string', description: 'with --real: probability that a composite is also re-lit (default 0.2)' },
     'batches-per-epoch': { type: 'string', description: 'with --real: batches per epoch (default: training photos / batch size)' },
+    init: { type: 'string', description: 'start G from this generator folder (fine-tuning; same --generator and options); D and Adam start fresh' },
     setting: { type: 'string', description: `loss setting: ${LOSS_SETTINGS.join(', ')} (default: the preset's, content for the paper presets)` },
     resume: { type: 'boolean', description: 'continue the checkpoint in --out exactly (same data order and optimizer state)' },
     'max-steps': { type: 'string', description: 'stop (with a checkpoint) after this many steps in total' },
@@ -177,6 +178,7 @@ export const trainCommand: Command = {
       r = await train({
         config: cfg, runDir: out, data: source, samples, resume: Boolean(values.resume), overwrite: Boolean(values.overwrite),
         quiet: Boolean(values.quiet), maxSteps, trainedOn: data, input: realDir ? 'composite' : 'semiHarmonized',
+        initGenerator: typeof values.init === 'string' ? values.init : undefined,
       });
     } finally {
       await stream?.dispose();

@@ -211,7 +211,9 @@ function flipImage(img: FloatImage): FloatImage {
   return { ...img, data };
 }
 
-const WORKER_URL = new URL('./stream-worker.ts', import.meta.url).href;
+/** The worker's own extension: `.ts` from the sources (through tsx), `.js` in the built package. */
+const OWN_EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+const WORKER_URL = new URL(`./stream-worker${OWN_EXT}`, import.meta.url).href;
 
 /**
  * The training data source over on-the-fly composites: `epoch(e, start)` yields batches in order,
@@ -240,9 +242,8 @@ export class CompositeStream {
   /** The synthesis worker, started once and kept for all epochs (it decodes the photos once). */
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const tsx = import.meta.resolve('tsx/esm/api');
-    const boot = WORKER_URL.endsWith('.ts')
-      ? `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL)}); })`
+    const boot = OWN_EXT === '.ts'
+      ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL)}); })`
       : `import(${JSON.stringify(WORKER_URL)})`;
     const worker = new Worker(boot, { eval: true, workerData: { options: this.o } });
     worker.unref();

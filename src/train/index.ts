@@ -2,7 +2,7 @@
  * `harmonia/train`: Training: the GAN trainer, its config, optimizer, checkpoints, presets, the GAN step module
  * (for the data-parallel pool of `harmonia/engine`) and the Table 1 experiment.
  */
-export { train, renderLossCurves } from './trainer.ts';
+export { train } from './trainer.ts';
 export type { BatchSource, TrainOptions, TrainResult } from './trainer.ts';
 export { DEFAULT_TRAIN, mergeTrainConfig, validateTrainConfig } from './config.ts';
 export type { TrainConfig, PartialTrainConfig } from './config.ts';

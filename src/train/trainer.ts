@@ -1,7 +1,7 @@
 /**
  * The GAN trainer: Adam on G and D (plain-JS Adam, exactly resumable), data-parallel gradients
  * through a StepRunner (this process, or the worker pool), atomic checkpoints with optimizer state
- * and data position, a JSONL log, a progress bar with ETA, per-epoch sample grids, loss-curve PNGs,
+ * and data position, a JSONL log, a progress bar with ETA, per-epoch sample grids, interactive loss curves (losses.html),
  * and NaN/Inf detection that stops cleanly and keeps the last good checkpoint.
  */
 import { promises as fsp, readdirSync, existsSync } from 'node:fs';
@@ -11,10 +11,8 @@ import { HarmoniaError } from '../errors.ts';
 import { Progress } from '../util/progress.ts';
 import { saveHarmonizationModel } from '../pipeline/model.ts';
 import { writeFileAtomic, removeStaleTempFiles } from '../util/atomic.ts';
-import { writeImage } from '../image/io.ts';
 import { loadModel } from '../models/io.ts';
-import { renderLinePlot, stackVertical } from '../report/plot.ts';
-import type { PlotSeries } from '../report/plot.ts';
+import { writeTrainingReport } from '../report/training.ts';
 import { createAdamState } from '../engine/parallel/adam.ts';
 import { LocalEngine, PoolEngine } from './engines.ts';
 import type { TrainEngine } from './engines.ts';
@@ -37,7 +35,7 @@ export interface BatchSource {
 
 export interface TrainOptions {
   config: TrainConfig;
-  /** Run folder: checkpoint/, log.jsonl, samples/, losses.png, generator/ (final G), config.json. */
+  /** Run folder: checkpoint/, log.jsonl, samples/, losses.html (interactive loss curves), generator/ (final G), config.json. */
   runDir: string;
   data: BatchSource;
   /** A fixed batch rendered as the per-epoch sample grid (input / output / real). */
@@ -81,22 +79,6 @@ export interface TrainResult {
 
 function allFinite(losses: Record<string, number>): boolean {
   return Object.values(losses).every((v) => Number.isFinite(v));
-}
-
-/** Renders the loss curves of a JSONL log: L_G parts on top, L_D below. */
-export function renderLossCurves(log: JsonlLog, notes: readonly string[] = []): ReturnType<typeof renderLinePlot> | undefined {
-  const steps = stepRecords(log.read());
-  if (steps.length < 2) return undefined;
-  const keys = Object.keys(steps[steps.length - 1].losses);
-  const gKeys = keys.filter((k) => k === 'g' || (!k.startsWith('d') && k !== 'g'));
-  const dKeys = keys.filter((k) => k === 'd' || k === 'd_real' || k === 'd_fake');
-  const series = (ks: string[]): PlotSeries[] => ks.map((k) => ({ name: k === 'g' ? 'L_G' : k === 'd' ? 'L_D' : k, points: steps.map((r) => [r.step, r.losses[k]] as const) }));
-  const smooth = Math.max(1, Math.round(steps.length / 60));
-  const note = notes.length ? ` (${notes.join('; ')})` : '';
-  return stackVertical([
-    renderLinePlot(series(gKeys), { title: `generator loss${note}`, xLabel: 'step', logY: true, smooth, width: 720, height: 300 }),
-    renderLinePlot(series(dKeys), { title: 'discriminator loss and mean logits', xLabel: 'step', smooth, width: 720, height: 240 }),
-  ]);
 }
 
 /** Copies the trainable weights of the generator saved in `dir` into the step's G (same architecture). */
@@ -219,8 +201,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     await saveCheckpoint(runDir, { G: step.generator, D: step.discriminator }, { state, weights, adam });
   };
   const writeCurves = async () => {
-    const img = renderLossCurves(log, notes);
-    if (img) await writeImage(join(runDir, 'losses.png'), img);
+    await writeTrainingReport(runDir, notes);
   };
   const writeSamples = async (epoch: number) => {
     const s = opts.samples;

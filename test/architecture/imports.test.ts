@@ -39,7 +39,7 @@ const KNOWN: readonly string[] = [
   'src/data/report.ts → src/report/grid.ts',
   'src/eval/evaluate.ts → src/report/table.ts',
   'src/train/experiment.ts → src/report/html.ts',
-  'src/train/trainer.ts → src/report/plot.ts',
+  'src/train/trainer.ts → src/report/training.ts',
   // the model-folder type and ONNX cache belong in models/ (issue 14 § 3)
   'src/export/cache.ts → src/pipeline/refine.ts',
   'src/export/cache.ts → src/pipeline/model.ts',

@@ -102,7 +102,7 @@ test('train (smoke, mask setting) twice on the same backend → bit-identical we
     // log.jsonl holds wall times; state.json its save time; harmonia.json the command line (which names the folder)
     const cmp = { ignore: ['^log\\.jsonl$'], jsonIgnoreKeys: ['savedAt', 'command'] };
     const da = await treeDigests(a, cmp), db = await treeDigests(b, cmp);
-    assert.ok(da.has('generator/weights.bin') && da.has('checkpoint/optimizer.bin') && da.has('losses.png'));
+    assert.ok(da.has('generator/weights.bin') && da.has('checkpoint/optimizer.bin') && da.has('losses.html'));
     assert.deepEqual(compareDigests(da, db), same, `${backend}: two runs give identical run folders`);
     weights[backend] = readFileSync(join(a, 'generator', 'weights.bin'));
     t.diagnostic(`${backend}: ${da.size} files identical, generator ${weights[backend].length} bytes`);

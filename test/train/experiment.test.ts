@@ -57,7 +57,7 @@ test('smoke experiment end to end: intrinsic cache, three settings, Table 1 with
   assert.equal((html.match(/<img /g) ?? []).length, 2 * 6 * SMOKE_PRESET.figureCount, 'full + zoomed image per method and real, per figure row');
   assert.equal(readdirSync(join(out, 'figures')).length, 2 * 6 * SMOKE_PRESET.figureCount);
   for (const s of ['content', 'mask', 'feature']) {
-    for (const f of ['generator/model.json', 'generator/weights.bin', 'checkpoint/state.json', 'log.jsonl', 'losses.png', 'samples/epoch-002.png']) {
+    for (const f of ['generator/model.json', 'generator/weights.bin', 'checkpoint/state.json', 'log.jsonl', 'losses.html', 'samples/epoch-002.png']) {
       assert.ok(existsSync(join(out, 'runs', s, f)), `${s}/${f}`);
     }
   }

@@ -40,7 +40,7 @@ test('trains, logs every step, checkpoints, writes sample grids, loss curves and
   const grid = await readImage(join(dir, 'samples', 'epoch-001.png'));
   assert.equal(grid.width, 3 * SIZE + 4 * 2);
   assert.equal(grid.height, 2 * SIZE + 3 * 2);
-  assert.ok(existsSync(join(dir, 'losses.png')));
+  assert.ok(existsSync(join(dir, 'losses.html')));
   const ck = await loadCheckpoint(join(dir, 'checkpoint'));
   assert.equal(ck.state.step, 8);
   assert.equal(ck.state.epoch, 2);

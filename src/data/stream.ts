@@ -21,6 +21,7 @@ import type { TransferMethod } from './transfer/index.ts';
 import { randomIllumination } from './illumination.ts';
 import { synthesizeComposite, foregroundPixels, subsampleColors, foregroundMse255, buildPools, pickReference, DEFAULT_MIN_FMSE, DEFAULT_MAX_FMSE } from './composites.ts';
 import { readRealSource } from './sources.ts';
+import { makeProceduralComposite } from './procedural.ts';
 import type { RealEntry } from './sources.ts';
 
 /** A batch as plain NHWC arrays: `input` = the composite, `real` = ground truth, `mask` 1 = foreground. */
@@ -55,6 +56,12 @@ export interface StreamOptions {
   methods?: readonly TransferMethod[];
   /** At most this many photos (name order). */
   limit?: number;
+  /**
+   * Share of samples that are procedural scenes (data/procedural.ts: an object re-lit by a foreign light
+   * of another colour and exposure, ground truth known) instead of photo composites. Default 0.
+   * Procedural seeds start at 1,000,000, apart from the demo's and the tests' scenes.
+   */
+  procedural?: number;
   /** Which split of the source the photos come from (default 'train'; references come from the same split). */
   split?: 'train' | 'test';
   /** Batches computed ahead in the worker (0 = synthesise in this thread). Default 3. */
@@ -84,9 +91,11 @@ export function checkStreamOptions(o: StreamOptions): Required<Omit<StreamOption
   if (!(minFmse >= 0 && maxFmse > minFmse)) throw new HarmoniaError(`stream fMSE bounds must satisfy 0 ≤ min < max, got ${minFmse} and ${maxFmse}`);
   const methods = o.methods ?? TRANSFER_METHODS;
   if (methods.length === 0 || methods.some((m) => !TRANSFER_METHODS.includes(m))) throw new HarmoniaError(`stream.methods: must be among ${TRANSFER_METHODS.join(', ')}`);
+  const procedural = o.procedural ?? 0;
+  if (!(procedural >= 0 && procedural <= 1)) throw new HarmoniaError(`stream.procedural: must be a share in [0, 1], got ${o.procedural}`);
   const prefetch = o.prefetch ?? 3;
   int(prefetch, 'prefetch', 0, 64);
-  return { ...o, flip: o.flip ?? true, minCrop, illumination, minFmse, maxFmse, methods, prefetch, split: o.split ?? 'train' };
+  return { ...o, flip: o.flip ?? true, minCrop, illumination, minFmse, maxFmse, methods, prefetch, procedural, split: o.split ?? 'train' };
 }
 
 /** The synthesis itself (this thread): photos decoded once, then any (epoch, batch) on demand. */
@@ -172,7 +181,10 @@ export class CompositeSynthesizer {
     const out: StreamBatch = { n, height: s, width: s, input: new Float32Array(n * px * 3), real: new Float32Array(n * px * 3), mask: new Float32Array(n * px), ids: [] };
     for (let i = 0; i < n; i++) {
       const idx = order[(b * n + i) % order.length];
-      const smp = this.sample(idx, new Rng(this.o.seed).fork(`stream:${epoch}:${b}:${i}`));
+      const proc = this.o.procedural > 0 ? new Rng(this.o.seed).fork(`procedural:${epoch}:${b}:${i}`) : undefined;
+      const smp = proc && proc.next() < this.o.procedural
+        ? proceduralSample(1_000_000 + proc.int(0, 0x3fffffff), s)
+        : this.sample(idx, new Rng(this.o.seed).fork(`stream:${epoch}:${b}:${i}`));
       out.input.set(smp.input.data, i * px * 3);
       out.real.set(smp.real.data, i * px * 3);
       out.mask.set(smp.mask.data, i * px);
@@ -180,6 +192,12 @@ export class CompositeSynthesizer {
     }
     return out;
   }
+}
+
+/** A procedural composite rendered at size×size (about 100 ms at 64²). */
+function proceduralSample(seed: number, size: number): { input: FloatImage; real: FloatImage; mask: Mask; id: string } {
+  const pc = makeProceduralComposite({ seed, width: size, height: size });
+  return { input: pc.composite, real: pc.real, mask: pc.mask, id: `procedural:${seed}` };
 }
 
 function foregroundShare(m: Mask): number {

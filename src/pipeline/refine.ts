@@ -18,7 +18,7 @@ import { resizeImage, resizeMask, fitWithin } from '../image/resize.ts';
 import { semiHarmonize, DEFAULT_INTRINSIC_ANALYSIS_SIDE, type IntrinsicOptions, type SemiHarmonizeResult } from '../intrinsic/index.ts';
 import { runGenerator, type GeneratorConfig } from '../models/generator.ts';
 import { generatorEntry } from '../models/registry.ts';
-import { predictColorTransform, applyColorTransformArrays } from '../models/color-transform.ts';
+import { predictColorTransform, applyColorTransformArrays, type ColorTransformParams } from '../models/color-transform.ts';
 import { applyCorrection } from './apply.ts';
 
 export type Stage = 'intrinsic' | 'gan' | 'full';
@@ -56,6 +56,11 @@ export interface RefineOptions {
   harmonizeBackground?: boolean;
   /** Options of the intrinsic stage. */
   intrinsic?: IntrinsicOptions;
+  /**
+   * Colour-transform generators: average the transform predicted for the image and for its mirror
+   * image (test-time augmentation; two predictions on the small analysis copy). Default true.
+   */
+  flipAverage?: boolean;
 }
 
 export interface RefineResult {
@@ -102,7 +107,7 @@ export function generatorDelta(model: HarmonizationModel, x: FloatImage, mask: M
  * area-downscaled analysis copy (analysisSize², 128 by default) and the transform is applied to every
  * pixel of `x` at its own resolution; pixels with mask 0 are copied exactly.
  */
-export function transformAtFullResolution(model: HarmonizationModel, x: FloatImage, mask: Mask): FloatImage {
+export function transformAtFullResolution(model: HarmonizationModel, x: FloatImage, mask: Mask, opts: { flipAverage?: boolean } = {}): FloatImage {
   const s = model.config.analysisSize ?? 128;
   const xs = x.width === s && x.height === s ? x : resizeImage(x, s, s, 'area');
   const ms = mask.width === s && mask.height === s ? mask : resizeMask(mask, s, s, 'area');
@@ -110,11 +115,32 @@ export function transformAtFullResolution(model: HarmonizationModel, x: FloatIma
   let params: ReturnType<typeof predictColorTransform>;
   try {
     params = predictColorTransform(model.generator, input);
+    if (opts.flipAverage) {
+      // test-time augmentation: the mean of the transforms predicted for the image and its mirror
+      const mirrored = tf.tidy(() => tf.reverse(input, 2));
+      const m = predictColorTransform(model.generator, mirrored);
+      mirrored.dispose();
+      params = averageParams(params, m);
+    }
   } finally {
     input.dispose();
   }
   const data = applyColorTransformArrays(x.data, mask.data, x.width, x.height, params);
   return { width: x.width, height: x.height, channels: 3, data };
+}
+
+/** The mean of two predicted transforms, the second predicted on the horizontally mirrored image. */
+function averageParams(a: ColorTransformParams, mirrored: ColorTransformParams): ColorTransformParams {
+  const theta = a.theta.map((v, i) => (v + mirrored.theta[i]) / 2);
+  if (!a.field || !mirrored.field) return { theta };
+  const { width: w, height: h, data } = a.field;
+  const c = data.length / (w * h), out = new Float32Array(data.length);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      for (let k = 0; k < c; k++) out[(y * w + x) * c + k] = (data[(y * w + x) * c + k] + mirrored.field.data[(y * w + (w - 1 - x)) * c + k]) / 2;
+    }
+  }
+  return { theta, field: { width: w, height: h, data: out } };
 }
 
 /** Runs G at ≤ maxSide and returns the correction G(x) − x at the full size of `x`. */
@@ -156,7 +182,7 @@ export function harmonizeImage(composite: FloatImage, mask: Mask, model: Harmoni
     const m = model as HarmonizationModel;
     if (generatorEntry(m.config.kind ?? 'paper').fullResolution) {
       const t = now();
-      const result = transformAtFullResolution(m, base, mask);
+      const result = transformAtFullResolution(m, base, mask, { flipAverage: opts.flipAverage ?? true });
       timings.gan = now() - t;
       if (opts.harmonizeBackground) notes.push('harmonizeBackground: a colour-transform generator changes the foreground only');
       return { result, semiHarmonized: semi?.semiHarmonized, intrinsic: semi?.intermediates, stage, timings, notes };

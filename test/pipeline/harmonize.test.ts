@@ -144,11 +144,14 @@ test('CLI cut-out mode: background + RGBA foreground', async () => {
 });
 
 test('demo writes an HTML report with a metrics table', async () => {
-  const s = await runDemo({ outDir: join(dir, 'demo'), count: 2, size: 64, realComposites: null, quiet: true, modelDir: join(dir, 'model') });
+  const s = await runDemo({ outDir: join(dir, 'demo'), count: 2, size: 64, realComposites: null, realPhotos: null, quiet: true, modelDir: join(dir, 'model') });
   assert.ok(existsSync(s.report));
   const html = readFileSync(s.report, 'utf8');
   assert.match(html, /<table>/);
-  assert.match(html, /intrinsic \+ GAN/);
+  assert.match(html, /harmonized \(default model\)/);
+  assert.match(html, /Summary: procedural scenes \(2\): mean fMSE [0-9.]+ \(composite\) → [0-9.]+/);
   assert.equal(s.procedural, 2);
+  assert.equal(s.realScored, 0);
+  assert.match(s.summary[1], /real photos: none/);
   assert.ok(Number.isFinite(s.means.composite.psnr));
 });

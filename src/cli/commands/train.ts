@@ -139,6 +139,7 @@ export const trainCommand: Command = {
     size: { type: 'string', description: 'with --real: side of the square training samples (default: the preset size)' },
     illumination: { type: 'string', description: 'with --real: probability that a composite is also re-lit (default 0.2)' },
     'batches-per-epoch': { type: 'string', description: 'with --real: batches per epoch (default: training photos / batch size)' },
+    procedural: { type: 'string', description: 'with --real: share of samples that are procedural scenes (re-lit objects with known ground truth), in [0, 1]; default 0' },
     init: { type: 'string', description: 'start G from this generator folder (fine-tuning; same --generator and options); D and Adam start fresh' },
     setting: { type: 'string', description: `loss setting: ${LOSS_SETTINGS.join(', ')} (default: the preset's, content for the paper presets)` },
     resume: { type: 'boolean', description: 'continue the checkpoint in --out exactly (same data order and optimizer state)' },
@@ -156,13 +157,16 @@ export const trainCommand: Command = {
     if (size !== undefined && !realDir) throw new HarmoniaError('--size: only with --real (fixed sets are resized to the preset size)');
     if (size !== undefined) { over.size = size; over.crop = over.crop ?? size; }
     const illumination = num(values, 'illumination');
+    const procedural = num(values, 'procedural');
+    if (procedural !== undefined && !realDir) throw new HarmoniaError('--procedural: only with --real');
+    if (procedural !== undefined && !(procedural >= 0 && procedural <= 1)) throw new HarmoniaError(`--procedural must be a share in [0, 1], got ${procedural}`);
     const bpe = num(values, 'batches-per-epoch', true);
     const cfg = mergeTrainConfig(settingConfig(preset, setting as LossSetting), over);
     const maxSteps = num(values, 'max-steps', true);
     await startEngine(values);
     let source: BatchSource, samples: TrainBatch, stream: CompositeStream | undefined;
     if (realDir) {
-      stream = await CompositeStream.create({ real: realDir, size: cfg.crop, batchSize: cfg.batchSize, seed: cfg.seed, flip: cfg.flip, illumination, batchesPerEpoch: bpe });
+      stream = await CompositeStream.create({ real: realDir, size: cfg.crop, batchSize: cfg.batchSize, seed: cfg.seed, flip: cfg.flip, illumination, procedural, batchesPerEpoch: bpe });
       if (!values.quiet) console.error(`data: composites synthesised on the fly from ${stream.photoCount} training photos in ${realDir} (${stream.batchesPerEpoch} batches per epoch)`);
       source = stream;
       const first = stream.batch(0, 0);

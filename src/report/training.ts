@@ -35,7 +35,7 @@ export function renderTrainingReport(records: readonly LogRecord[], title = 'Har
 
 /** Writes <runDir>/losses.html from <runDir>/log.jsonl; returns its path, or undefined when the log has < 2 steps. */
 export async function writeTrainingReport(runDir: string, notes: readonly string[] = []): Promise<string | undefined> {
-  const html = renderTrainingReport(new JsonlLog(join(runDir, 'log.jsonl')).read(), `Harmonia training run: ${runDir}`, notes);
+  const html = renderTrainingReport(new JsonlLog(join(runDir, "log.jsonl")).read(), "Harmonia training run", notes);
   if (!html) return undefined;
   const path = join(runDir, TRAINING_REPORT);
   await writeFileAtomic(path, html);

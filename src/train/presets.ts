@@ -117,7 +117,7 @@ export const GLOBAL_CPU_PRESET: ExperimentPreset = {
     optimizer: { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
     batchSize: 16, size: 64, crop: 64, flip: true, checkpointEvery: 500, workers: 2, sampleCount: 8,
   }),
-  epochs: { content: 80, mask: 80, feature: 40 },
+  epochs: { content: 60, mask: 60, feature: 30 },
   evalSize: 256,
   intrinsic: {},
   figureCount: 6,

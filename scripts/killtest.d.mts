@@ -12,6 +12,8 @@ export interface KillTestOptions {
   keep?: boolean;
   /** Relative paths (regex) left out of the comparison: documented non-deterministic files. */
   ignore?: (string | RegExp)[];
+  /** Extra patterns skipped only when checking the tree right after a kill (strictPartial): append-only logs that are legitimately a prefix then. */
+  partialIgnore?: (string | RegExp)[];
   /** Keys dropped (at any depth) from .json files before comparing. */
   jsonIgnoreKeys?: string[];
   /** Append resumeArg to a run when one of these paths (relative to the output) exists. */

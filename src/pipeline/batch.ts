@@ -272,6 +272,19 @@ export async function harmonizeBatch(
     }
     progress.tick(1);
   }
+  // a complete run leaves the manifest canonical (one line per output, sorted), whatever order and
+  // interruptions the work went through: reruns after a kill end with the same bytes
+  for (const dir of new Set(items.map((it) => dirname(it.output)))) await canonicalManifest(dir);
   progress.finish();
   return timings;
+}
+
+/** Rewrites a folder's manifest atomically with its last entry per output, sorted by output name. */
+async function canonicalManifest(dir: string): Promise<void> {
+  const entries = [...readManifest(dir).values()].sort((a, b) => (a.output < b.output ? -1 : a.output > b.output ? 1 : 0));
+  if (entries.length === 0) return;
+  const text = entries.map((e) => JSON.stringify(e)).join('\n') + '\n';
+  let old = '';
+  try { old = readFileSync(join(dir, MANIFEST_NAME), 'utf8'); } catch { /* none yet */ }
+  if (old !== text) await writeFileAtomic(join(dir, MANIFEST_NAME), text);
 }

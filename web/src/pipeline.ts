@@ -146,7 +146,10 @@ export async function harmonizeComposite(composite: FloatImage, mask: Mask, opts
   timings.push({ name: 'total', label: 'total', ms: total });
 
   const views: View[] = [{ name: 'mask', label: 'mask (full resolution)', image: maskView(mask) }];
-  const im = r.intrinsic;
+  // a generator trained on raw composites skips the intrinsic stage: run it on the side so its
+  // intermediates (albedo, shading, light, semi-harmonized) can still be looked at
+  const shown = r.intrinsic ? r : harmonizeImage(composite, mask, undefined, { stage: 'intrinsic', analysisMaxSide: maxSide });
+  const im = shown.intrinsic;
   let workSize = fitWithin(composite.width, composite.height, maxSide);
   if (im) {
     const { width: w, height: h } = im.analysisSize;
@@ -165,7 +168,7 @@ export async function harmonizeComposite(composite: FloatImage, mask: Mask, opts
       },
     );
   }
-  if (r.semiHarmonized) views.push({ name: 'semi', label: 'semi-harmonized (intrinsic stage)', image: r.semiHarmonized });
+  if (shown.semiHarmonized) views.push({ name: 'semi', label: r.semiHarmonized ? 'semi-harmonized (intrinsic stage)' : 'semi-harmonized (intrinsic stage alone; the model ran on the composite)', image: shown.semiHarmonized });
   const gan = r.stage === 'full' || r.stage === 'gan';
   return {
     composite,

@@ -24,13 +24,16 @@ import { readRealSource } from './sources.ts';
 import { makeProceduralComposite } from './procedural.ts';
 import type { RealEntry } from './sources.ts';
 
-/** A batch as plain NHWC arrays: `input` = the composite, `real` = ground truth, `mask` 1 = foreground. */
+/** A training batch as plain NHWC arrays (the trainer's TrainBatch): `input` = what G sees, `real` = ground truth, `mask` 1 = foreground. */
 export interface StreamBatch {
   n: number;
   height: number;
   width: number;
+  /** [n,h,w,3] */
   input: Float32Array;
+  /** [n,h,w,3] ground truth */
   real: Float32Array;
+  /** [n,h,w,1], 1 = foreground */
   mask: Float32Array;
   ids: string[];
 }

@@ -67,24 +67,19 @@ registerGenerator({
   defaults: { base: 32, unet: false, maskInput: false, residual: false },
 });
 
-registerGenerator({
-  name: 'global',
-  description: 'global colour transform: a CNN on a 128² copy of [RGB, mask], foreground/background pooling, an MLP → per-channel curves + one 3×4 affine + a blend gate, applied at full resolution',
-  build: (cfg) => buildColorTransformGenerator({ kind: 'global', analysisSize: cfg.analysisSize, base: cfg.base, hidden: cfg.hidden, gateBias: cfg.gateBias, seed: cfg.seed }),
-  stride: 1,
-  inputChannels: () => 4,
-  onnx: false,
-  fullResolution: true,
-  defaults: { base: 32, analysisSize: 128, hidden: 128, gateBias: 2 },
-});
+/** The registry entry of a colour-transform generator (`global` or `pct`). */
+function colorTransformEntry(kind: 'global' | 'pct', description: string): GeneratorEntry {
+  return {
+    name: kind,
+    description,
+    build: (cfg) => buildColorTransformGenerator({ kind, analysisSize: cfg.analysisSize, base: cfg.base, hidden: cfg.hidden, gateBias: cfg.gateBias, seed: cfg.seed }),
+    stride: 1,
+    inputChannels: () => 4,
+    onnx: false,
+    fullResolution: true,
+    defaults: { base: 32, analysisSize: 128, hidden: 128, gateBias: 2 },
+  };
+}
 
-registerGenerator({
-  name: 'pct',
-  description: 'global transform + a per-pixel 3×4 affine field predicted at 1/16 of the analysis copy and upsampled to full resolution (PCT-Net style)',
-  build: (cfg) => buildColorTransformGenerator({ kind: 'pct', analysisSize: cfg.analysisSize, base: cfg.base, hidden: cfg.hidden, gateBias: cfg.gateBias, seed: cfg.seed }),
-  stride: 1,
-  inputChannels: () => 4,
-  onnx: false,
-  fullResolution: true,
-  defaults: { base: 32, analysisSize: 128, hidden: 128, gateBias: 2 },
-});
+registerGenerator(colorTransformEntry('global', 'global colour transform: a CNN on a small copy of [RGB, mask], foreground/background pooling, an MLP → per-channel curves + one 3×4 affine + a blend gate, applied at full resolution'));
+registerGenerator(colorTransformEntry('pct', 'global transform + a per-pixel 3×4 affine field predicted at 1/16 of the analysis copy and upsampled to full resolution (PCT-Net style)'));

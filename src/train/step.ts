@@ -9,6 +9,7 @@ import { tf } from '../engine/tf.ts';
 import type { Tensor4D } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
 import { concatChannels } from '../engine/ops.ts';
+import type { StreamBatch } from '../data/stream.ts';
 import { buildGenerator, buildDiscriminator, runGenerator } from '../models/index.ts';
 import { generatorLoss, discriminatorLoss } from '../losses/index.ts';
 import type { FeatureExtractor, LossConfig } from '../losses/index.ts';
@@ -17,19 +18,8 @@ import type { GeneratorConfig, DiscriminatorConfig } from '../models/index.ts';
 export type Phase = 'G' | 'D';
 export type Net = 'G' | 'D';
 
-/** A training batch as plain arrays (NHWC): input = what G sees (semi-harmonized or composite). */
-export interface TrainBatch {
-  n: number;
-  height: number;
-  width: number;
-  /** [n,h,w,3] */
-  input: Float32Array;
-  /** [n,h,w,3] ground truth */
-  real: Float32Array;
-  /** [n,h,w,1], 1 = foreground */
-  mask: Float32Array;
-  ids: string[];
-}
+/** A training batch as plain arrays (NHWC): input = what G sees (semi-harmonized or composite); the data layer's batch type. */
+export type TrainBatch = StreamBatch;
 
 export interface StepConfig {
   generator: GeneratorConfig;

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -33,8 +34,25 @@ test('harmonia info names the inference engine of the generator and why', { time
   assert.equal(auto.status, 0, auto.stderr);
   const line = /^inference engine \(generator\): (.*)$/m.exec(auto.stdout)?.[1];
   assert.ok(line, auto.stdout);
-  if (ortInstalled()) assert.match(line, /^ONNX Runtime \d+\.\d+\.\d+ \(onnxruntime-node is installed .*CPU provider, \d+ threads/);
+  // the shipped model is a `global` colour-transform generator: no ONNX export, and info says so
+  if (ortInstalled()) assert.match(line, /^TensorFlow\.js \(the "global" generator of .* has no ONNX export.*onnxruntime-node \d+\.\d+\.\d+ is installed/);
   else assert.match(line, /^TensorFlow\.js \(onnxruntime-node .*not installed/);
+  // a paper generator runs on ONNX Runtime when it is installed
+  const dir = mkdtempSync(join(tmpdir(), 'harmonia-info-'));
+  const made = spawnSync(process.execPath, ['--import', 'tsx', '-e', `
+    const { initEngine } = await import(${JSON.stringify(join(root, 'src/engine/index.ts'))});
+    const { buildGenerator } = await import(${JSON.stringify(join(root, 'src/models/index.ts'))});
+    const { saveHarmonizationModel } = await import(${JSON.stringify(join(root, 'src/pipeline/model.ts'))});
+    await initEngine({ backend: 'cpu' });
+    const cfg = { base: 4, maskInput: true, residual: true, seed: 1 };
+    await saveHarmonizationModel(${JSON.stringify(dir)}, buildGenerator(cfg), cfg, { name: 'paper-tiny', input: 'semiHarmonized' });
+  `], { encoding: 'utf8', cwd: root, env: { ...process.env, NODE_OPTIONS: '' }, input: '' });
+  assert.equal(made.status, 0, made.stderr);
+  const paper = spawnSync(process.execPath, [cli, 'info', '--backend', 'cpu', '--model', dir], { encoding: 'utf8', env: { ...process.env, HARMONIA_INFERENCE: '' } });
+  assert.equal(paper.status, 0, paper.stderr);
+  const pline = /^inference engine \(generator\): (.*)$/m.exec(paper.stdout)?.[1] ?? '';
+  if (ortInstalled()) assert.match(pline, /^ONNX Runtime \d+\.\d+\.\d+ \(onnxruntime-node is installed .*CPU provider, \d+ threads/);
+  rmSync(dir, { recursive: true, force: true });
   const forced = spawnSync(process.execPath, [cli, 'info', '--backend', 'cpu'], { encoding: 'utf8', env: { ...process.env, HARMONIA_INFERENCE: 'tfjs' } });
   assert.equal(forced.status, 0, forced.stderr);
   assert.match(forced.stdout, /^inference engine \(generator\): TensorFlow\.js \(HARMONIA_INFERENCE=tfjs\)$/m);

@@ -7,6 +7,7 @@ import { tf } from '../../engine/tf.ts';
 import { createOnnxGenerator, inferenceMode, ortThreads } from '../../models/onnx.ts';
 import { ensureOnnxModel } from '../../export/cache.ts';
 import { DEFAULT_MODEL_DIR, loadHarmonizationModel } from '../../pipeline/model.ts';
+import { generatorEntry } from '../../models/registry.ts';
 
 const ORT_PACKAGE = 'onnxruntime-node';
 
@@ -56,6 +57,10 @@ export async function inferenceEngineInfo(modelDir: string = DEFAULT_MODEL_DIR):
   let model;
   try {
     model = await loadHarmonizationModel(modelDir);
+    const kind = model.config.kind ?? 'paper';
+    if (!generatorEntry(kind).onnx) {
+      return tfjs(`the "${kind}" generator of ${modelDir} has no ONNX export: its network runs on a ${model.config.analysisSize ?? 128}² analysis copy in TensorFlow.js and the colour transform is applied in JavaScript (${ORT_PACKAGE} ${version} is installed and runs paper generators)`, version);
+    }
     const artifact = await ensureOnnxModel(modelDir, { model, write: false });
     const g = await createOnnxGenerator(artifact.bytes, { threads: ortThreads() }, modelDir);
     const { syncAvailable, threads } = g;

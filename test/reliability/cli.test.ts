@@ -10,28 +10,14 @@ import { mkdtempSync, writeFileSync, readFileSync, existsSync, readdirSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../src/cli/main.ts';
 import { readImage } from '../../src/image/io.ts';
 import { patternRgb, rawToPng, rawToJpeg, bombPng } from '../fixtures-gen/images.ts';
+import { runCli } from '../run-cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'harmonia-cli-reliability-'));
 const W = 32;
 const H = 24;
 
-async function runCli(args: string[]): Promise<{ code: number; stderr: string[]; stdout: string[] }> {
-  const stderr: string[] = [];
-  const stdout: string[] = [];
-  const origErr = console.error;
-  const origLog = console.log;
-  console.error = (...a: unknown[]) => { stderr.push(a.map(String).join(' ')); };
-  console.log = (...a: unknown[]) => { stdout.push(a.map(String).join(' ')); };
-  try {
-    return { code: await main(args), stderr, stdout };
-  } finally {
-    console.error = origErr;
-    console.log = origLog;
-  }
-}
 
 async function fixtures(): Promise<Record<string, string>> {
   const f = (name: string, bytes: Uint8Array | string): string => {

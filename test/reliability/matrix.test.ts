@@ -14,13 +14,13 @@ import {
 } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../src/cli/main.ts';
 import { HarmoniaError } from '../../src/errors.ts';
 import { harmonize } from '../../src/pipeline/harmonize.ts';
 import { readImage } from '../../src/image/io.ts';
 import { FLAG_RANGES, numberFlag } from '../../src/cli/flags.ts';
 import { patternRgb, rawToPng, rawToJpeg, bombPng } from '../fixtures-gen/images.ts';
 import { tempDirFactory } from '../helpers.ts';
+import { runCli } from '../run-cli.ts';
 
 const tempDir = tempDirFactory();
 const BIN = fileURLToPath(new URL('../../bin/harmonia.mjs', import.meta.url));
@@ -90,19 +90,6 @@ function diff(a: Tree, b: Tree): { created: string[]; changed: string[]; removed
   };
 }
 
-async function runCli(args: string[]): Promise<{ code: number; stderr: string[]; stdout: string[] }> {
-  const stderr: string[] = [];
-  const stdout: string[] = [];
-  const origErr = console.error, origLog = console.log;
-  console.error = (...a: unknown[]) => { stderr.push(a.map(String).join(' ')); };
-  console.log = (...a: unknown[]) => { stdout.push(a.map(String).join(' ')); };
-  try {
-    return { code: await main(args), stderr, stdout };
-  } finally {
-    console.error = origErr;
-    console.log = origLog;
-  }
-}
 
 interface Row {
   name: string;

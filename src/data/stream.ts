@@ -146,12 +146,9 @@ export class CompositeSynthesizer {
       const side = Math.max(8, Math.round(side0 * rng.uniform(this.o.minCrop, 1)));
       const x0 = rng.int(0, p.real.width - side), y0 = rng.int(0, p.real.height - side);
       const cm = cropMask(p.mask, x0, y0, side);
-      if (foregroundShare(cm) >= 0.01 || a === 3) {
-        real = cropImage(p.real, x0, y0, side);
-        mask = cm;
-        if (foregroundShare(cm) < 0.01) { real = p.real; mask = p.mask; }
-        break;
-      }
+      const kept = foregroundShare(cm) >= 0.01;
+      if (kept) { real = cropImage(p.real, x0, y0, side); mask = cm; }
+      if (kept || a === 3) break; // after 4 crops without foreground: the whole photo
     }
     if (real.width !== s || real.height !== s) {
       real = resizeImage(real, s, s, 'area');
@@ -160,6 +157,7 @@ export class CompositeSynthesizer {
     if (this.o.flip && rng.next() < 0.5) { real = flipImage(real); mask = flipImage(mask as unknown as FloatImage) as unknown as Mask; }
     let composite = real;
     let method: TransferMethod = this.o.methods[0];
+    const hasForeground = foregroundPixels(real, mask).index.length > 0;
     for (let a = 0; a < ATTEMPTS; a++) {
       const r = rng.fork(`attempt:${a}`);
       method = r.pick(this.o.methods);
@@ -167,7 +165,7 @@ export class CompositeSynthesizer {
       if (!pick) break;
       const ref = this.byEntry.get(pick.ref) as Photo;
       const illum = r.next() < this.o.illumination ? randomIllumination(r.fork('illumination')) : undefined;
-      if (foregroundPixels(real, mask).index.length === 0) break;
+      if (!hasForeground) break;
       const img = synthesizeComposite(real, mask, ref.refColors, method, r.fork('transfer'), illum);
       composite = img;
       const f = foregroundMse255(img, real, mask);

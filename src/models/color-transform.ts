@@ -77,11 +77,7 @@ export class AreaDownscale extends tf.layers.Layer {
 /** The arithmetic of AreaDownscale as a function. */
 export function areaDownscale(x: tf.Tensor4D, size: number): tf.Tensor4D {
   return tf.tidy(() => {
-    const [, h, w] = x.shape;
-    const kh = Math.max(1, Math.floor(h / size)), kw = Math.max(1, Math.floor(w / size));
-    let y = x;
-    if (kh > 1 || kw > 1) y = tf.avgPool(y, [kh, kw], [kh, kw], 'valid');
-    if (y.shape[1] !== size || y.shape[2] !== size) y = tf.image.resizeBilinear(y, [size, size], false, true);
+    const y = areaDownscaleTo(x, size, size);
     return y === x ? x.clone() : y;
   });
 }
@@ -118,6 +114,7 @@ export class MaskedStats extends tf.layers.Layer {
   }
 }
 
+/** Box average by the integer factors ⌊H/h⌋, ⌊W/w⌋, then bilinear to h×w (returns `m` itself when nothing changes). */
 function areaDownscaleTo(m: tf.Tensor4D, h: number, w: number): tf.Tensor4D {
   const kh = Math.max(1, Math.floor(m.shape[1] / h)), kw = Math.max(1, Math.floor(m.shape[2] / w));
   let y = kh > 1 || kw > 1 ? tf.avgPool(m, [kh, kw], [kh, kw], 'valid') : m;

@@ -3,7 +3,7 @@ import type { Scalar, Tensor, Tensor4D } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
 import { generatorAdversarialLoss, discriminatorAdversarialLoss, assertAdversarialKind } from './adversarial.ts';
 import type { AdversarialKind } from './adversarial.ts';
-import { l1Loss, maskedContentLoss, foregroundNormalizedMse, noWorsePenalty } from './content.ts';
+import { l1Loss, maskedContentLoss, foregroundNormalizedMse, noWorsePenalty, foregroundLogRatio } from './content.ts';
 import { featureLoss } from './feature.ts';
 import type { FeatureExtractor } from './feature.ts';
 
@@ -38,6 +38,8 @@ export interface LossConfig {
   fnMseMinArea: number;
   /** Beyond the paper: weight of the penalty on making the foreground worse than G's input (0 = off). */
   noWorseWeight?: number;
+  /** Beyond the paper: weight of the foreground log-ratio ln(fMSE(G(x))/fMSE(x)), the fPSNR gain itself (0 = off). */
+  logRatioWeight?: number;
 }
 
 export const DEFAULT_LOSS: LossConfig = {
@@ -63,6 +65,9 @@ export function validateLossConfig(c: LossConfig, where = 'loss'): void {
   }
   if (c.noWorseWeight !== undefined && !(Number.isFinite(c.noWorseWeight) && c.noWorseWeight >= 0)) {
     throw new HarmoniaError(`${where}.noWorseWeight: must be a finite number ≥ 0, got ${c.noWorseWeight}`);
+  }
+  if (c.logRatioWeight !== undefined && !(Number.isFinite(c.logRatioWeight) && c.logRatioWeight >= 0)) {
+    throw new HarmoniaError(`${where}.logRatioWeight: must be a finite number ≥ 0, got ${c.logRatioWeight}`);
   }
   if (!(c.fnMseMinArea > 0 && c.fnMseMinArea <= 1)) throw new HarmoniaError(`${where}.fnMseMinArea: must be in (0, 1], got ${c.fnMseMinArea}`);
   if (c.setting === 'feature' && c.featureLayers.length === 0) throw new HarmoniaError(`${where}.featureLayers: the feature setting needs at least one layer`);
@@ -107,6 +112,10 @@ export function generatorLoss(
   if ((cfg.noWorseWeight ?? 0) > 0) {
     if (!t.input) throw new HarmoniaError('generatorLoss: noWorseWeight > 0 needs the generator input');
     parts.noworse = tf.tidy(() => noWorsePenalty(t.fake, t.real, t.input as Tensor4D, t.mask, cfg.fnMseMinArea).mul(cfg.noWorseWeight as number) as Scalar);
+  }
+  if ((cfg.logRatioWeight ?? 0) > 0) {
+    if (!t.input) throw new HarmoniaError('generatorLoss: logRatioWeight > 0 needs the generator input');
+    parts.logratio = tf.tidy(() => foregroundLogRatio(t.fake, t.real, t.input as Tensor4D, t.mask, cfg.fnMseMinArea).mul(cfg.logRatioWeight as number) as Scalar);
   }
   const total = tf.tidy(() => tf.addN(Object.values(parts)) as Scalar);
   return { total, parts };

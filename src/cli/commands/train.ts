@@ -39,6 +39,7 @@ export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
   'feature-layers': { type: 'string', description: 'feature setting: VGG-19 taps, comma-separated (e.g. relu2_2,relu3_4)' },
   'fn-mse': { type: 'string', description: 'weight of the foreground-normalised MSE (iS²AM) added to L_G; 0 = off' },
   'no-worse': { type: 'string', description: 'weight of the penalty on making the foreground worse than the input; 0 = off' },
+  'log-ratio': { type: 'string', description: 'weight of the foreground log-ratio ln(fMSE(out)/fMSE(in)) (the fPSNR gain itself); 0 = off' },
   generator: { type: 'string', description: `generator by name: ${generatorNames().join(', ')} (replaces the preset's generator)` },
   unet: { type: 'string', description: 'U-Net skip connections in G: on|off' },
   'mask-input': { type: 'string', description: 'mask as a 4th input channel of G: on|off' },
@@ -107,6 +108,11 @@ export function trainOverrides(v: Values): PartialTrainConfig {
   if (nw !== undefined) {
     if (nw < 0) throw new HarmoniaError(`--no-worse: must be ≥ 0, got ${nw}`);
     loss.noWorseWeight = nw;
+  }
+  const lrw = num(v, 'log-ratio');
+  if (lrw !== undefined) {
+    if (lrw < 0) throw new HarmoniaError(`--log-ratio: must be ≥ 0, got ${lrw}`);
+    loss.logRatioWeight = lrw;
   }
   if (typeof v['feature-layers'] === 'string') loss.featureLayers = v['feature-layers'].split(',').map((s) => s.trim()).filter(Boolean);
   if (Object.keys(loss).length) o.loss = loss;

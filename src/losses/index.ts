@@ -1,22 +1,22 @@
 import { tf } from '../engine/tf.ts';
-import type { Scalar, Tensor, Tensor4D } from '../engine/tf.ts';
+import type { Scalar, Tensor } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
 import { generatorAdversarialLoss, discriminatorAdversarialLoss, assertAdversarialKind } from './adversarial.ts';
 import type { AdversarialKind } from './adversarial.ts';
-import { l1Loss, maskedContentLoss, foregroundNormalizedMse, noWorsePenalty, foregroundLogRatio } from './content.ts';
-import { featureLoss } from './feature.ts';
-import type { FeatureExtractor } from './feature.ts';
+import { assertLossSetting, allLossWeights, lossSetting, lossTerms, lossWeight } from './registry.ts';
+import type { LossInputs } from './registry.ts';
 
 export * from './adversarial.ts';
 export * from './content.ts';
 export * from './feature.ts';
+export * from './registry.ts';
 
-/** The paper's three content settings. */
-export type LossSetting = 'content' | 'mask' | 'feature';
-export const LOSS_SETTINGS: readonly LossSetting[] = ['content', 'mask', 'feature'];
+/** A loss setting's name: one registered in registry.ts (the paper's three: content, mask, feature). */
+export type LossSetting = string;
 
 /** Everything that defines the generator's and discriminator's objectives. */
 export interface LossConfig {
+  /** A registered loss setting (registry.ts). */
   setting: LossSetting;
   /** Adversarial loss family (paper: bce). */
   adversarial: AdversarialKind;
@@ -56,21 +56,19 @@ export const DEFAULT_LOSS: LossConfig = {
 };
 
 export function validateLossConfig(c: LossConfig, where = 'loss'): void {
-  if (!(LOSS_SETTINGS as readonly string[]).includes(c.setting)) {
-    throw new HarmoniaError(`${where}.setting: must be one of ${LOSS_SETTINGS.join(', ')}, got "${c.setting}"`);
-  }
+  assertLossSetting(c.setting, `${where}.setting`);
   assertAdversarialKind(c.adversarial, `${where}.adversarial`);
-  for (const k of ['adversarialWeight', 'l1Weight', 'lambdaMask', 'lambdaUnmask', 'featureWeight', 'fnMseWeight'] as const) {
-    if (!(Number.isFinite(c[k]) && c[k] >= 0)) throw new HarmoniaError(`${where}.${k}: must be a finite number ≥ 0, got ${c[k]}`);
-  }
-  if (c.noWorseWeight !== undefined && !(Number.isFinite(c.noWorseWeight) && c.noWorseWeight >= 0)) {
-    throw new HarmoniaError(`${where}.noWorseWeight: must be a finite number ≥ 0, got ${c.noWorseWeight}`);
-  }
-  if (c.logRatioWeight !== undefined && !(Number.isFinite(c.logRatioWeight) && c.logRatioWeight >= 0)) {
-    throw new HarmoniaError(`${where}.logRatioWeight: must be a finite number ≥ 0, got ${c.logRatioWeight}`);
+  const check = (key: string, v: unknown) => {
+    if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new HarmoniaError(`${where}.${key}: must be a finite number ≥ 0, got ${v}`);
+  };
+  check('adversarialWeight', c.adversarialWeight);
+  // every weight of every registered setting and add-on term (optional ones may be absent)
+  for (const { weight } of allLossWeights()) {
+    const v = (c as unknown as Record<string, unknown>)[weight.key];
+    if (v !== undefined || weight.default === undefined) check(weight.key, v);
   }
   if (!(c.fnMseMinArea > 0 && c.fnMseMinArea <= 1)) throw new HarmoniaError(`${where}.fnMseMinArea: must be in (0, 1], got ${c.fnMseMinArea}`);
-  if (c.setting === 'feature' && c.featureLayers.length === 0) throw new HarmoniaError(`${where}.featureLayers: the feature setting needs at least one layer`);
+  lossSetting(c.setting).validate?.(c, where);
 }
 
 /** Named parts of a loss, each already weighted; `total` is their sum. */
@@ -80,42 +78,23 @@ export interface LossParts {
 }
 
 /**
- * L_G for one batch: adversarial + the setting's content terms (+ FN-MSE when enabled).
- * `fake` = G(x), `real` = X, `mask` N×H×W×1, `fakeLogits` = D(G(x)). The feature setting needs `features`.
+ * L_G for one batch: adversarial + the setting's terms (registry.ts) + the add-on terms whose weight
+ * is > 0, summed in that order. A setting with `needsFeatures` needs `features`; add-on terms with
+ * `needsInput` need G's `input`.
  */
-export function generatorLoss(
-  cfg: LossConfig,
-  t: { fake: Tensor4D; real: Tensor4D; mask: Tensor4D; fakeLogits: Tensor; features?: FeatureExtractor; input?: Tensor4D },
-): LossParts {
-  if (cfg.setting === 'feature' && !t.features) throw new HarmoniaError('generatorLoss: the feature setting needs a feature extractor (VGG-19)');
+export function generatorLoss(cfg: LossConfig, t: LossInputs): LossParts {
+  const setting = lossSetting(cfg.setting);
+  if (setting.needsFeatures && !t.features) throw new HarmoniaError(`generatorLoss: the ${setting.name} setting needs a feature extractor (VGG-19)`);
+  const terms = lossTerms().filter((term) => lossWeight(cfg, term.weight) > 0);
+  for (const term of terms) {
+    if (term.needsInput && !t.input) throw new HarmoniaError(`generatorLoss: ${term.weight.key} > 0 needs the generator input`);
+  }
   const parts: Record<string, Scalar> = {};
   parts.adv = tf.tidy(() => generatorAdversarialLoss(t.fakeLogits, cfg.adversarial).mul(cfg.adversarialWeight) as Scalar);
-  switch (cfg.setting) {
-    case 'content':
-      parts.l1 = tf.tidy(() => l1Loss(t.fake, t.real).mul(cfg.l1Weight) as Scalar);
-      break;
-    case 'mask': {
-      const m = maskedContentLoss(t.fake, t.real, t.mask, cfg.lambdaMask, cfg.lambdaUnmask);
-      m.total.dispose();
-      parts.l1_fg = m.foreground;
-      parts.l1_bg = m.background;
-      break;
-    }
-    case 'feature':
-      parts.l1 = tf.tidy(() => l1Loss(t.fake, t.real).mul(cfg.l1Weight) as Scalar);
-      parts.feature = tf.tidy(() => featureLoss(t.features!, t.fake, t.real).mul(cfg.featureWeight) as Scalar);
-      break;
-  }
-  if (cfg.fnMseWeight > 0) {
-    parts.fnmse = tf.tidy(() => foregroundNormalizedMse(t.fake, t.real, t.mask, cfg.fnMseMinArea).mul(cfg.fnMseWeight) as Scalar);
-  }
-  if ((cfg.noWorseWeight ?? 0) > 0) {
-    if (!t.input) throw new HarmoniaError('generatorLoss: noWorseWeight > 0 needs the generator input');
-    parts.noworse = tf.tidy(() => noWorsePenalty(t.fake, t.real, t.input as Tensor4D, t.mask, cfg.fnMseMinArea).mul(cfg.noWorseWeight as number) as Scalar);
-  }
-  if ((cfg.logRatioWeight ?? 0) > 0) {
-    if (!t.input) throw new HarmoniaError('generatorLoss: logRatioWeight > 0 needs the generator input');
-    parts.logratio = tf.tidy(() => foregroundLogRatio(t.fake, t.real, t.input as Tensor4D, t.mask, cfg.fnMseMinArea).mul(cfg.logRatioWeight as number) as Scalar);
+  Object.assign(parts, setting.terms(cfg, t));
+  for (const term of terms) {
+    const w = lossWeight(cfg, term.weight);
+    parts[term.name] = tf.tidy(() => term.compute(cfg, t).mul(w) as Scalar);
   }
   const total = tf.tidy(() => tf.addN(Object.values(parts)) as Scalar);
   return { total, parts };

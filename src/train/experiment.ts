@@ -18,7 +18,7 @@ import { runGenerator, loadModel } from '../models/index.ts';
 import { loadLpips, lpipsFiles } from '../models/lpips.ts';
 import type { Lpips } from '../models/lpips.ts';
 import type { LossSetting } from '../losses/index.ts';
-import { LOSS_SETTINGS } from '../losses/index.ts';
+import { lossSetting, lossSettingNames, assertLossSetting, sweepableWeights } from '../losses/index.ts';
 import { renderTable1Html } from '../report/html.ts';
 import type { FigureRow } from '../report/html.ts';
 import { mergeTrainConfig, validateTrainConfig } from './config.ts';
@@ -33,9 +33,11 @@ import { findCheckpoint } from './checkpoint.ts';
 import type { TrainResult } from './trainer.ts';
 import { resolveFeatureSource } from './features.ts';
 
-export const METHOD_COLUMNS = ['Composite', 'Intrinsic Compositing', 'GAN + Content', 'GAN + Mask', 'GAN + Feature'] as const;
-export type MethodColumn = (typeof METHOD_COLUMNS)[number];
-const SETTING_COLUMN: Record<LossSetting, MethodColumn> = { content: 'GAN + Content', mask: 'GAN + Mask', feature: 'GAN + Feature' };
+/** The columns of Table 1: the two baselines, then one per registered loss setting (its `column`). */
+export function methodColumns(): string[] {
+  return ['Composite', 'Intrinsic Compositing', ...lossSettingNames().map((n) => lossSetting(n).column)];
+}
+export type MethodColumn = string;
 
 export const PROTOCOL = 'Protocol: composite, prediction and real image resized to the evaluation size (bilinear; mask nearest, foreground = mask > 0.5); ' +
   'metrics on 0–255 floats: PSNR = 10·log10(255²/MSE) over all 3·H·W values, fMSE over foreground pixels, SSIM, LPIPS v0.1 (alex); ' +
@@ -86,7 +88,7 @@ export interface ExperimentOptions {
   preset: ExperimentPreset;
   data: string;
   out: string;
-  /** Settings to train (default all three); the table still lists all five columns (untrained = n/a). */
+  /** Settings to train (default every registered one); the table still lists every column (untrained = n/a). */
   settings?: LossSetting[];
   /** Overrides of the preset's training config (workers, seed, vggWeights, allowRandomFeatures, …). */
   overrides?: PartialTrainConfig;
@@ -253,12 +255,12 @@ export function table1Markdown(t: Table1): string {
 export async function runExperiment(opts: ExperimentOptions): Promise<Table1> {
   const p = opts.preset;
   const out = resolve(opts.out);
-  const settings = opts.settings ?? [...LOSS_SETTINGS];
-  for (const s of settings) if (!(LOSS_SETTINGS as readonly string[]).includes(s)) throw new HarmoniaError(`--settings: unknown setting "${s}" (content, mask, feature)`);
+  const settings = opts.settings ?? lossSettingNames();
+  for (const s of settings) assertLossSetting(s, '--settings');
   const base = mergeTrainConfig(p.train, opts.overrides ?? {});
   if (base.size !== p.evalSize) throw new HarmoniaError(`preset ${p.name}: train.size ${base.size} must equal evalSize ${p.evalSize}`);
   const notes: string[] = [];
-  if (settings.includes('feature')) {
+  if (settings.some((s) => lossSetting(s).needsFeatures)) {
     // fail before any long work when the feature setting cannot run
     const src = resolveFeatureSource({ vggWeights: base.vggWeights, allowRandom: base.allowRandomFeatures, layers: base.loss.featureLayers, seed: base.seed });
     if (src.note) notes.push(src.note);
@@ -294,13 +296,13 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Table1> {
       runs.push(run);
       for (const n of run.notes) if (!notes.includes(n)) notes.push(n);
       try {
-        await score(SETTING_COLUMN[setting], (s) => predictSample(generator, s));
+        await score(lossSetting(setting).column, (s) => predictSample(generator, s));
       } finally {
         generator.dispose();
       }
     }
     const comp = scores.Composite!;
-    const columns = METHOD_COLUMNS.map((col) => {
+    const columns = methodColumns().map((col) => {
       const rows = scores[col];
       if (!rows) return { method: col, images: 0, psnr: NaN, mse: NaN, fmse: null, fpsnr: null, ssim: NaN, lpips: null, fmseWorseThanComposite: null };
       return summarise(col, rows, col === 'Composite' ? undefined : comp);
@@ -338,7 +340,7 @@ async function writeReport(out: string, table: Table1, test: readonly PreparedSa
     if (!imgs) continue;
     const box = foregroundBox(s.mask, s.size);
     const cells: FigureRow['cells'] = [];
-    for (const col of [...METHOD_COLUMNS, 'Real'] as const) {
+    for (const col of [...methodColumns(), 'Real']) {
       const img = imgs[col];
       if (!img) { cells.push({ label: col }); continue; }
       const slug = col.toLowerCase().replace(/[^a-z]+/g, '-');
@@ -360,8 +362,11 @@ export interface SweepOptions {
   data: string;
   out: string;
   setting: LossSetting;
-  /** Values to try per loss weight (the grid is their product); unnamed weights keep the preset's value. */
-  grid: { lambdaMask?: number[]; lambdaUnmask?: number[]; l1Weight?: number[]; featureWeight?: number[]; fnMseWeight?: number[] };
+  /**
+   * Values to try per loss weight, by LossConfig key (the grid is their product); the keys are the
+   * setting's sweepable weights and the add-on terms' (`sweepableWeights`); unnamed weights keep the preset's value.
+   */
+  grid: Partial<Record<string, number[]>>;
   overrides?: PartialTrainConfig;
   overwrite?: boolean;
   quiet?: boolean;
@@ -396,12 +401,15 @@ export async function runSweep(opts: SweepOptions): Promise<SweepTable> {
   const p = opts.preset;
   const out = resolve(opts.out);
   const base = mergeTrainConfig(p.train, opts.overrides ?? {});
-  const names = Object.keys(opts.grid).filter((k) => (opts.grid as Record<string, number[] | undefined>)[k]?.length) as (keyof SweepOptions['grid'])[];
+  assertLossSetting(opts.setting, 'sweep: setting');
+  const names = Object.keys(opts.grid).filter((k) => opts.grid[k]?.length);
+  const sweepable = sweepableWeights(opts.setting).map((w) => w.key);
+  for (const k of names) if (!sweepable.includes(k)) throw new HarmoniaError(`sweep: ${k} is not a weight of the ${opts.setting} setting (sweepable: ${sweepable.join(', ')})`);
   if (names.length === 0) throw new HarmoniaError('sweep: give at least one list of loss weights (e.g. --lambda-mask 1,10,100)');
   let points: Record<string, number>[] = [{}];
   for (const k of names) points = points.flatMap((pt) => opts.grid[k]!.map((v) => ({ ...pt, [k]: v })));
   const notes: string[] = [];
-  if (opts.setting === 'feature') {
+  if (lossSetting(opts.setting).needsFeatures) {
     const src = resolveFeatureSource({ vggWeights: base.vggWeights, allowRandom: base.allowRandomFeatures, layers: base.loss.featureLayers, seed: base.seed });
     if (src.note) notes.push(src.note);
   }

@@ -6,6 +6,9 @@ export { train } from './trainer.ts';
 export type { BatchSource, TrainOptions, TrainResult } from './trainer.ts';
 export { DEFAULT_TRAIN, mergeTrainConfig, validateTrainConfig } from './config.ts';
 export type { TrainConfig, PartialTrainConfig } from './config.ts';
+// Loss settings and add-on terms by name (src/losses/registry.ts)
+export { registerLossSetting, registerLossTerm, lossSetting, lossSettingNames, DEFAULT_LOSS } from '../losses/index.ts';
+export type { LossConfig, LossSettingEntry, LossTermEntry, LossWeight, LossInputs } from '../losses/index.ts';
 export { DEFAULT_ADAM, adamStep, createAdamState } from '../engine/parallel/adam.ts';
 export type { AdamConfig, AdamState } from '../engine/parallel/adam.ts';
 export { GanStep } from './step.ts';
@@ -22,7 +25,7 @@ export { PRESETS, PAPER_PRESET, CPU_PRESET, SMOKE_PRESET, getPreset, settingConf
 export type { ExperimentPreset, PresetName } from './presets.ts';
 export { prepareSplit, prepareSample } from './dataset.ts';
 export type { PreparedSample } from './dataset.ts';
-export { runExperiment, runSweep, table1Markdown, sweepMarkdown, METHOD_COLUMNS } from './experiment.ts';
+export { runExperiment, runSweep, table1Markdown, sweepMarkdown, methodColumns } from './experiment.ts';
 export type { Table1, ExperimentOptions, SweepOptions, SweepTable } from './experiment.ts';
 export type { Table1Column } from './experiment.ts';
 export { GAN_STEP_MODULE, paperGanOptions } from './step-module.ts';

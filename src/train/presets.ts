@@ -5,7 +5,7 @@
  */
 import { HarmoniaError } from '../errors.ts';
 import type { LossSetting } from '../losses/index.ts';
-import { DEFAULT_LOSS } from '../losses/index.ts';
+import { DEFAULT_LOSS, lossSetting } from '../losses/index.ts';
 import { DEFAULT_VGG19_TAPS } from '../models/vgg.ts';
 import type { IntrinsicOptions } from '../intrinsic/index.ts';
 import { DEFAULT_TRAIN, mergeTrainConfig } from './config.ts';
@@ -16,8 +16,8 @@ export interface ExperimentPreset {
   description: string;
   /** Base training config (loss.setting is replaced per setting). */
   train: TrainConfig;
-  /** Epochs per loss setting (paper: 50 / 50 / 40). */
-  epochs: Record<LossSetting, number>;
+  /** Epochs per loss setting (paper: 50 / 50 / 40); a setting not listed trains `train.epochs`. */
+  epochs: Partial<Record<LossSetting, number>>;
   /** At most this many training / test samples (in list order); undefined = all. */
   trainLimit?: number;
   testLimit?: number;
@@ -134,5 +134,6 @@ export function getPreset(name: string): ExperimentPreset {
 
 /** The TrainConfig of one loss setting of a preset; `epochs` (e.g. from --epochs) replaces the preset's. */
 export function settingConfig(p: ExperimentPreset, setting: LossSetting, epochs?: number): TrainConfig {
-  return { ...p.train, epochs: epochs ?? p.epochs[setting], loss: { ...p.train.loss, setting } };
+  lossSetting(setting); // unknown names throw, listing the registered settings
+  return { ...p.train, epochs: epochs ?? p.epochs[setting] ?? p.train.epochs, loss: { ...p.train.loss, setting } };
 }

@@ -14,7 +14,7 @@ import { GanStep } from './step.ts';
 import type { Phase, StepConfig } from './step.ts';
 import { PAPER_GENERATOR, PAPER_DISCRIMINATOR } from '../models/index.ts';
 import type { GeneratorConfig, DiscriminatorConfig } from '../models/index.ts';
-import { DEFAULT_LOSS } from '../losses/index.ts';
+import { DEFAULT_LOSS, lossSetting } from '../losses/index.ts';
 import type { LossConfig } from '../losses/index.ts';
 import { createFeatureExtractor } from './features.ts';
 import type { FeatureSpec } from './features.ts';
@@ -49,7 +49,7 @@ let step: GanStep | undefined;
 
 export async function createModels(options: StepOptions): Promise<Record<string, tf.LayersModel>> {
   const o = options as unknown as GanModuleOptions;
-  const features = o.step.loss.setting === 'feature' && o.features ? await createFeatureExtractor(o.features) : undefined;
+  const features = lossSetting(o.step.loss.setting).needsFeatures && o.features ? await createFeatureExtractor(o.features) : undefined;
   step = new GanStep(o.step, features?.extract);
   return { G: step.generator, D: step.discriminator };
 }

@@ -25,6 +25,7 @@ import { saveCheckpoint, loadCheckpoint, findCheckpoint, CHECKPOINT_VERSION } fr
 import type { CheckpointState } from './checkpoint.ts';
 import { JsonlLog, stepRecords } from './log.ts';
 import { writeSampleGrid } from './samples.ts';
+import { lossSetting } from '../losses/index.ts';
 
 /** Where training batches come from: deterministic in (epoch, batch index), so resuming replays exactly. */
 export interface BatchSource {
@@ -122,7 +123,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
   let features: Awaited<ReturnType<typeof createFeatureExtractor>> | undefined;
   const featureSpec = { vggWeights: cfg.vggWeights, allowRandom: cfg.allowRandomFeatures, layers: cfg.loss.featureLayers, seed: cfg.seed };
-  if (cfg.loss.setting === 'feature') {
+  const needsFeatures = lossSetting(cfg.loss.setting).needsFeatures;
+  if (needsFeatures) {
     // decides (or refuses) the VGG-19 source; the extractor itself is only built where gradients are computed
     const src = resolveFeatureSource(featureSpec);
     if (src.note && !notes.includes(src.note)) notes.push(src.note);
@@ -132,7 +134,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const step = new GanStep(stepCfg, features?.extract);
   const engine: TrainEngine = cfg.workers === 1
     ? new LocalEngine(step, cfg.optimizer)
-    : await PoolEngine.create({ step: stepCfg, optimizer: cfg.optimizer, workers: cfg.workers, features: cfg.loss.setting === 'feature' ? featureSpec : undefined, sizes: { G: step.sizes('G'), D: step.sizes('D') } });
+    : await PoolEngine.create({ step: stepCfg, optimizer: cfg.optimizer, workers: cfg.workers, features: needsFeatures ? featureSpec : undefined, sizes: { G: step.sizes('G'), D: step.sizes('D') } });
   let pos = { step: 0, epoch: 0, batch: 0 };
   try {
     if (opts.resume && existing) {

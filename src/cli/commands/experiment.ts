@@ -1,31 +1,31 @@
-import type { Command } from '../types.ts';
-import { HarmoniaError } from '../../errors.ts';
+import type { Command, OptionSpec } from '../types.ts';
 import { getPreset } from '../../train/presets.ts';
 import { runExperiment } from '../../train/experiment.ts';
-import { LOSS_SETTINGS } from '../../losses/index.ts';
-import type { LossSetting } from '../../losses/index.ts';
-import { TRAIN_OPTIONS, trainOverrides, requireString, startEngine } from './train.ts';
+import { lossSettingNames, assertLossSetting } from '../../losses/index.ts';
+import { trainOptions, trainOverrides, requireString, startEngine } from './train.ts';
 import { join } from 'node:path';
 
 export const experimentCommand: Command = {
   name: 'experiment',
   summary: 'the paper experiment: intrinsic stage, train content/mask/feature, evaluate all five methods → Table 1 (md, json, html)',
   usage: 'harmonia experiment --config paper|cpu|smoke --data <dir> --out <dir> [--settings content,mask,feature] [options]',
-  options: {
-    ...TRAIN_OPTIONS,
-    settings: { type: 'string', default: LOSS_SETTINGS.join(','), description: 'settings to train (the table always has all five columns)' },
-    weights: { type: 'string', description: 'weights folder for LPIPS (default $HARMONIA_WEIGHTS or ~/.cache/harmonia/weights)' },
+  get options(): Record<string, OptionSpec> {
+    return {
+      ...trainOptions(),
+      settings: { type: 'string', default: lossSettingNames().join(','), description: 'settings to train (the table always has a column per setting)' },
+      weights: { type: 'string', description: 'weights folder for LPIPS (default $HARMONIA_WEIGHTS or ~/.cache/harmonia/weights)' },
+    };
   },
   async run({ values }) {
     const preset = getPreset(String(values.config));
     const data = requireString(values, 'data');
     const out = requireString(values, 'out');
     const settings = String(values.settings).split(',').map((s) => s.trim()).filter(Boolean);
-    for (const s of settings) if (!(LOSS_SETTINGS as readonly string[]).includes(s)) throw new HarmoniaError(`--settings: unknown setting "${s}" (content, mask, feature)`);
+    for (const s of settings) assertLossSetting(s, '--settings');
     const overrides = trainOverrides(values);
     await startEngine(values);
     const t = await runExperiment({
-      preset, data, out, settings: settings as LossSetting[], overrides, overwrite: Boolean(values.overwrite), quiet: Boolean(values.quiet),
+      preset, data, out, settings, overrides, overwrite: Boolean(values.overwrite), quiet: Boolean(values.quiet),
       cacheDir: typeof values.cache === 'string' ? values.cache : undefined, weightsDir: typeof values.weights === 'string' ? values.weights : undefined,
     });
     for (const n of t.notes) console.error(`NOTE: ${n}`);

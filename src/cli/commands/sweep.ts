@@ -1,11 +1,10 @@
-import type { Command } from '../types.ts';
+import type { Command, OptionSpec } from '../types.ts';
 import { HarmoniaError } from '../../errors.ts';
 import { getPreset } from '../../train/presets.ts';
 import { runSweep } from '../../train/experiment.ts';
 import type { SweepOptions } from '../../train/experiment.ts';
-import { LOSS_SETTINGS } from '../../losses/index.ts';
-import type { LossSetting } from '../../losses/index.ts';
-import { TRAIN_OPTIONS, trainOverrides, requireString, startEngine } from './train.ts';
+import { lossSettingNames, assertLossSetting, sweepableWeights } from '../../losses/index.ts';
+import { trainOptions, trainOverrides, requireString, startEngine } from './train.ts';
 import { join } from 'node:path';
 
 function list(v: unknown, flag: string): number[] | undefined {
@@ -15,35 +14,36 @@ function list(v: unknown, flag: string): number[] | undefined {
   return vals;
 }
 
-const GRID_FLAGS = { lambdaMask: 'lambda-mask', lambdaUnmask: 'lambda-unmask', l1Weight: 'l1-weight', featureWeight: 'feature-weight', fnMseWeight: 'fn-mse' } as const;
 
 export const sweepCommand: Command = {
   name: 'sweep',
   summary: 'train one loss setting over a grid of loss weights and evaluate each → table (md, json)',
   usage: 'harmonia sweep --setting mask --lambda-mask 1,10,100,1000 [--lambda-unmask 100] --config cpu --data <dir> --out <dir>',
-  options: {
-    ...TRAIN_OPTIONS,
-    setting: { type: 'string', default: 'mask', description: `loss setting: ${LOSS_SETTINGS.join(', ')}` },
-    weights: { type: 'string', description: 'weights folder for LPIPS' },
+  get options(): Record<string, OptionSpec> {
+    return {
+      ...trainOptions(),
+      setting: { type: 'string', default: 'mask', description: `loss setting: ${lossSettingNames().join(', ')}` },
+      weights: { type: 'string', description: 'weights folder for LPIPS' },
+    };
   },
   async run({ values }) {
     const preset = getPreset(String(values.config));
     const setting = String(values.setting);
-    if (!(LOSS_SETTINGS as readonly string[]).includes(setting)) throw new HarmoniaError(`--setting: must be one of ${LOSS_SETTINGS.join(', ')}, got "${setting}"`);
+    assertLossSetting(setting, '--setting');
     const data = requireString(values, 'data');
     const out = requireString(values, 'out');
-    // the flags of the grid take lists here; the remaining flags are ordinary overrides
+    // the setting's sweepable weights (loss registry) take lists here; the remaining flags are ordinary overrides
     const grid: SweepOptions['grid'] = {};
     const rest = { ...values };
-    for (const [key, flag] of Object.entries(GRID_FLAGS)) {
-      const l = list(values[flag], flag);
-      if (l && l.length) grid[key as keyof SweepOptions['grid']] = l;
-      delete rest[flag];
+    for (const w of sweepableWeights(setting)) {
+      const l = list(values[w.flag], w.flag);
+      if (l && l.length) grid[w.key] = l;
+      delete rest[w.flag];
     }
     const overrides = trainOverrides(rest);
     await startEngine(values);
     const t = await runSweep({
-      preset, data, out, setting: setting as LossSetting, grid, overrides, overwrite: Boolean(values.overwrite), quiet: Boolean(values.quiet),
+      preset, data, out, setting, grid, overrides, overwrite: Boolean(values.overwrite), quiet: Boolean(values.quiet),
       cacheDir: typeof values.cache === 'string' ? values.cache : undefined, weightsDir: typeof values.weights === 'string' ? values.weights : undefined,
     });
     for (const n of t.notes) console.error(`NOTE: ${n}`);

@@ -11,15 +11,28 @@ import { memorySource, makeBatch } from '../../train/memory.ts';
 import { train } from '../../train/trainer.ts';
 import type { BatchSource } from '../../train/trainer.ts';
 import type { TrainBatch } from '../../train/step.ts';
-import { LOSS_SETTINGS, ADVERSARIAL_KINDS } from '../../losses/index.ts';
+import { ADVERSARIAL_KINDS, allLossWeights, allLossLists, lossSettingNames, assertLossSetting } from '../../losses/index.ts';
 import { CompositeStream } from '../../data/stream.ts';
 import { generatorNames, generatorConfig } from '../../models/registry.ts';
-import type { LossSetting, AdversarialKind } from '../../losses/index.ts';
+import type { AdversarialKind } from '../../losses/index.ts';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
-/** Options shared by train, experiment and sweep: preset overrides. */
-export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
+/** The loss flags, one per weight and list option of the registered loss settings and add-on terms (src/losses/registry.ts). */
+export function lossOptions(): Record<string, OptionSpec> {
+  const out: Record<string, OptionSpec> = {};
+  const who = (settings: string[]) => (settings.length ? `${settings.join('/')} setting${settings.length > 1 ? 's' : ''}: ` : '');
+  for (const { weight, settings } of allLossWeights()) out[weight.flag] = { type: 'string', description: who(settings) + weight.description };
+  for (const { list, settings } of allLossLists()) out[list.flag] = { type: 'string', description: who(settings) + list.description };
+  return out;
+}
+
+/** Options shared by train, experiment and sweep: preset overrides (the loss flags come from the loss registry). */
+export function trainOptions(): Record<string, OptionSpec> {
+  return { ...TRAIN_OPTIONS_BASE, ...lossOptions(), ...TRAIN_OPTIONS_TAIL };
+}
+
+const TRAIN_OPTIONS_BASE: Record<string, OptionSpec> = {
   config: { type: 'string', default: 'cpu', description: `preset: ${PRESET_NAMES.join(', ')}` },
   data: { type: 'string', description: 'iHarmony4-layout data folder (train/test lists)' },
   out: { type: 'string', description: 'output folder' },
@@ -32,14 +45,9 @@ export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
   workers: { type: 'string', description: 'data-parallel workers: 1 or 2' },
   'checkpoint-every': { type: 'string', description: 'checkpoint every N steps' },
   adversarial: { type: 'string', description: `adversarial loss: ${ADVERSARIAL_KINDS.join(', ')}` },
-  'lambda-mask': { type: 'string', description: 'mask setting: λ_mask (foreground L1 weight)' },
-  'lambda-unmask': { type: 'string', description: 'mask setting: λ_unmask (background L1 weight)' },
-  'l1-weight': { type: 'string', description: 'content/feature settings: L1 weight (paper 100)' },
-  'feature-weight': { type: 'string', description: 'feature setting: VGG-19 feature MSE weight (paper 10)' },
-  'feature-layers': { type: 'string', description: 'feature setting: VGG-19 taps, comma-separated (e.g. relu2_2,relu3_4)' },
-  'fn-mse': { type: 'string', description: 'weight of the foreground-normalised MSE (iS²AM) added to L_G; 0 = off' },
-  'no-worse': { type: 'string', description: 'weight of the penalty on making the foreground worse than the input; 0 = off' },
-  'log-ratio': { type: 'string', description: 'weight of the foreground log-ratio ln(fMSE(out)/fMSE(in)) (the fPSNR gain itself); 0 = off' },
+};
+
+const TRAIN_OPTIONS_TAIL: Record<string, OptionSpec> = {
   generator: { type: 'string', description: `generator by name: ${generatorNames().join(', ')} (replaces the preset's generator)` },
   unet: { type: 'string', description: 'U-Net skip connections in G: on|off' },
   'mask-input': { type: 'string', description: 'mask as a 4th input channel of G: on|off' },
@@ -98,23 +106,17 @@ export function trainOverrides(v: Values): PartialTrainConfig {
     if (!(ADVERSARIAL_KINDS as readonly string[]).includes(v.adversarial)) throw new HarmoniaError(`--adversarial: must be one of ${ADVERSARIAL_KINDS.join(', ')}, got "${v.adversarial}"`);
     loss.adversarial = v.adversarial as AdversarialKind;
   }
-  const lm = num(v, 'lambda-mask'), lu = num(v, 'lambda-unmask'), l1 = num(v, 'l1-weight'), fw = num(v, 'feature-weight'), fn = num(v, 'fn-mse');
-  if (lm !== undefined) loss.lambdaMask = lm;
-  if (lu !== undefined) loss.lambdaUnmask = lu;
-  if (l1 !== undefined) loss.l1Weight = l1;
-  if (fw !== undefined) loss.featureWeight = fw;
-  if (fn !== undefined) loss.fnMseWeight = fn;
-  const nw = num(v, 'no-worse');
-  if (nw !== undefined) {
-    if (nw < 0) throw new HarmoniaError(`--no-worse: must be ≥ 0, got ${nw}`);
-    loss.noWorseWeight = nw;
+  const lossFields = loss as Record<string, unknown>;
+  for (const { weight } of allLossWeights()) {
+    const w = num(v, weight.flag);
+    if (w === undefined) continue;
+    if (w < 0) throw new HarmoniaError(`--${weight.flag}: must be ≥ 0, got ${w}`);
+    lossFields[weight.key] = w;
   }
-  const lrw = num(v, 'log-ratio');
-  if (lrw !== undefined) {
-    if (lrw < 0) throw new HarmoniaError(`--log-ratio: must be ≥ 0, got ${lrw}`);
-    loss.logRatioWeight = lrw;
+  for (const { list } of allLossLists()) {
+    const s = v[list.flag];
+    if (typeof s === 'string') lossFields[list.key] = s.split(',').map((x) => x.trim()).filter(Boolean);
   }
-  if (typeof v['feature-layers'] === 'string') loss.featureLayers = v['feature-layers'].split(',').map((s) => s.trim()).filter(Boolean);
   if (Object.keys(loss).length) o.loss = loss;
   const unet = onOff(v, 'unet'), mi = onOff(v, 'mask-input'), res = onOff(v, 'residual'), patch = onOff(v, 'patch-d');
   if (unet !== undefined || mi !== undefined || res !== undefined) {
@@ -139,22 +141,24 @@ export const trainCommand: Command = {
   name: 'train',
   summary: 'train the GAN refinement (one loss setting) with checkpoints, logs, sample grids and loss curves',
   usage: 'harmonia train (--data <dir> | --real <photos dir>) --out <run folder> [--config cpu] [--setting content|mask|feature] [--resume] [options]',
-  options: {
-    ...TRAIN_OPTIONS,
-    real: { type: 'string', description: 'train on composites synthesised on the fly from the training split of these real photos + masks (unlimited data; G sees the raw composite)' },
-    size: { type: 'string', description: 'with --real: side of the square training samples (default: the preset size)' },
-    illumination: { type: 'string', description: 'with --real: probability that a composite is also re-lit (default 0.2)' },
-    'batches-per-epoch': { type: 'string', description: 'with --real: batches per epoch (default: training photos / batch size)' },
-    procedural: { type: 'string', description: 'with --real: share of samples that are procedural scenes (re-lit objects with known ground truth), in [0, 1]; default 0' },
-    init: { type: 'string', description: 'start G from this generator folder (fine-tuning; same --generator and options); D and Adam start fresh' },
-    setting: { type: 'string', description: `loss setting: ${LOSS_SETTINGS.join(', ')} (default: the preset's, content for the paper presets)` },
-    resume: { type: 'boolean', description: 'continue the checkpoint in --out exactly (same data order and optimizer state)' },
-    'max-steps': { type: 'string', description: 'stop (with a checkpoint) after this many steps in total' },
+  get options(): Record<string, OptionSpec> {
+    return {
+      ...trainOptions(),
+      real: { type: 'string', description: 'train on composites synthesised on the fly from the training split of these real photos + masks (unlimited data; G sees the raw composite)' },
+      size: { type: 'string', description: 'with --real: side of the square training samples (default: the preset size)' },
+      illumination: { type: 'string', description: 'with --real: probability that a composite is also re-lit (default 0.2)' },
+      'batches-per-epoch': { type: 'string', description: 'with --real: batches per epoch (default: training photos / batch size)' },
+      procedural: { type: 'string', description: 'with --real: share of samples that are procedural scenes (re-lit objects with known ground truth), in [0, 1]; default 0' },
+      init: { type: 'string', description: 'start G from this generator folder (fine-tuning; same --generator and options); D and Adam start fresh' },
+      setting: { type: 'string', description: `loss setting: ${lossSettingNames().join(', ')} (default: the preset's, content for the paper presets)` },
+      resume: { type: 'boolean', description: 'continue the checkpoint in --out exactly (same data order and optimizer state)' },
+      'max-steps': { type: 'string', description: 'stop (with a checkpoint) after this many steps in total' },
+    };
   },
   async run({ values }) {
     const preset = getPreset(String(values.config));
     const setting = values.setting === undefined ? preset.train.loss.setting : String(values.setting);
-    if (!(LOSS_SETTINGS as readonly string[]).includes(setting)) throw new HarmoniaError(`--setting: must be one of ${LOSS_SETTINGS.join(', ')}, got "${setting}"`);
+    assertLossSetting(setting, '--setting');
     const realDir = typeof values.real === 'string' ? values.real : undefined;
     const data = realDir ?? requireString(values, 'data');
     const out = requireString(values, 'out');
@@ -167,7 +171,7 @@ export const trainCommand: Command = {
     if (procedural !== undefined && !realDir) throw new HarmoniaError('--procedural: only with --real');
     if (procedural !== undefined && !(procedural >= 0 && procedural <= 1)) throw new HarmoniaError(`--procedural must be a share in [0, 1], got ${procedural}`);
     const bpe = num(values, 'batches-per-epoch', true);
-    const cfg = mergeTrainConfig(settingConfig(preset, setting as LossSetting), over);
+    const cfg = mergeTrainConfig(settingConfig(preset, setting), over);
     const maxSteps = num(values, 'max-steps', true);
     await startEngine(values);
     let source: BatchSource, samples: TrainBatch, stream: CompositeStream | undefined;

@@ -9,18 +9,25 @@
  * after decoding), synthesis/<real>_<m>_<v>.json (method, reference, fMSE, …), lists, and IHD_*.txt at
  * `<out>`. PNG by default; `format: 'jpg'` writes JPEG quality 95 (real images then keep their original
  * bytes), where JPEG re-encoding changes the background slightly: use it only when size matters.
+ *
+ * Atomic (issue 17): the subset is built in `<out>/.<subset>.building/` and renamed to `<out>/<subset>/`
+ * only when complete (lists and synthesis.json inside, no file that no record names); IHD_*.txt at `<out>`
+ * are updated after that. A run killed at any moment leaves the previous subset (or none) in place and
+ * the staging folder, which the next run with the same recipe finishes; with another recipe it starts
+ * cleanly. A run that stops on bad input (an unreadable real image, a mask of the wrong size) removes
+ * its staging folder: no half-built dataset is ever left.
  */
 import { promises as fsp } from 'node:fs';
-import { join, extname } from 'node:path';
+import { join, extname, dirname } from 'node:path';
 import { HarmoniaError } from '../errors.ts';
 import { Rng } from '../util/random.ts';
-import { readImage, readMask, writeImage, toUint8 } from '../image/io.ts';
-import { writeFileAtomic, removeStaleTempFiles } from '../util/atomic.ts';
+import { readImage, readMask, writeImage, toUint8, probeImage } from '../image/io.ts';
+import { writeFileAtomic, removeStaleTempFiles, describeFsError, TEMP_FILE_PATTERN } from '../util/atomic.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
 import { transferColors, regrain, type TransferMethod, TRANSFER_METHODS } from './transfer/index.ts';
 import { applyIllumination, randomIllumination, type IlluminationParams } from './illumination.ts';
 import { readRealSource, type RealEntry } from './sources.ts';
-import { writeSubsetLists, compositeFileName, maskFileName, type Split } from './iharmony4.ts';
+import { writeSubsetListFiles, updateIhdLists, compositeFileName, maskFileName, type Split } from './iharmony4.ts';
 
 export interface SynthesisOptions {
   method?: TransferMethod | 'mixed';
@@ -217,11 +224,106 @@ function checkOptions(o: SynthesisOptions): Required<Omit<SynthesisOptions, 'onP
   };
 }
 
+/** Staging and swap folders of a subset build, beside the subset: `.<subset>.building`, `.<subset>.replaced`. */
+export const DATASET_TEMP_DIR_PATTERN = /^\.[^/\\]+\.(building|replaced)$/;
+const SUBSET_DIRS = ['composite_images', 'masks', 'real_images', 'synthesis'] as const;
+const BUILD_FILE = 'build.json';
+
+/** The options that decide the files' contents: files built under another recipe are never reused. */
+function recipeOf(o: ReturnType<typeof checkOptions>, sourceName: string): string {
+  return JSON.stringify({
+    source: sourceName, method: o.method, seed: o.seed, illumination: o.illumination, minFmse: o.minFmse, maxFmse: o.maxFmse,
+    format: o.format, maxAttempts: o.maxAttempts, maxRefPixels: o.maxRefPixels,
+  });
+}
+
+async function readJson(p: string): Promise<unknown> {
+  try { return JSON.parse(await fsp.readFile(p, 'utf8')); } catch { return undefined; }
+}
+
+/** Recipe of a complete subset folder (its synthesis.json), or undefined. */
+async function recipeOfSubset(dir: string): Promise<string | undefined> {
+  const m = (await readJson(join(dir, 'synthesis.json'))) as { source?: string; options?: Record<string, unknown> } | undefined;
+  if (!m || typeof m.source !== 'string' || !m.options) return undefined;
+  const x = m.options;
+  return JSON.stringify({
+    source: m.source, method: x.method, seed: x.seed, illumination: x.illumination, minFmse: x.minFmse, maxFmse: x.maxFmse,
+    format: x.format, maxAttempts: x.maxAttempts, maxRefPixels: x.maxRefPixels,
+  });
+}
+
+/** Hard-links (or copies, where links are not possible) every file of `src` into `dst`; existing files are kept. */
+async function linkTree(src: string, dst: string): Promise<void> {
+  await fsp.mkdir(dst, { recursive: true });
+  for (const ent of await fsp.readdir(src, { withFileTypes: true })) {
+    const a = join(src, ent.name), b = join(dst, ent.name);
+    if (ent.isDirectory()) { await linkTree(a, b); continue; }
+    if (!ent.isFile() || TEMP_FILE_PATTERN.test(ent.name)) continue;
+    try {
+      await fsp.link(a, b);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') continue;
+      await fsp.copyFile(a, b, 1 /* COPYFILE_EXCL */).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
+    }
+  }
+}
+
+/**
+ * Every real image and mask of `work` is a readable image, and each mask has its real image's size:
+ * checked from the headers before anything is written, so bad input stops the run before it starts.
+ */
+async function checkSourceHeaders(work: readonly RealEntry[]): Promise<void> {
+  const seen = new Map<string, { width: number; height: number }>();
+  const probe = async (p: string) => {
+    let v = seen.get(p);
+    if (!v) { v = await probeImage(p); seen.set(p, v); }
+    return v;
+  };
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < work.length) {
+      const e = work[next++];
+      const r = await probe(e.real);
+      const m = await probe(e.mask);
+      if (m.width !== r.width || m.height !== r.height) {
+        throw new HarmoniaError(`mask is ${m.width}×${m.height} but real image ${e.real} is ${r.width}×${r.height}`, { file: e.mask });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, work.length) }, worker));
+}
+
+/** Removes every file in the staging subfolders that no record names (orphans of killed or earlier runs). */
+async function pruneOrphans(stage: string, records: readonly SynthesisRecord[], ext: string): Promise<void> {
+  const keep: Record<(typeof SUBSET_DIRS)[number], Set<string>> = { composite_images: new Set(), masks: new Set(), real_images: new Set(), synthesis: new Set() };
+  for (const r of records) {
+    keep.synthesis.add(`${r.name.slice(0, -ext.length)}.json`);
+    if (r.rejected) continue;
+    keep.composite_images.add(r.name);
+    keep.masks.add(maskFileName(r.realName, r.maskIndex));
+    keep.real_images.add(`${r.realName}${ext}`);
+  }
+  for (const d of SUBSET_DIRS) {
+    for (const n of await fsp.readdir(join(stage, d))) if (!keep[d].has(n)) await fsp.rm(join(stage, d, n), { recursive: true, force: true });
+  }
+  for (const n of await fsp.readdir(stage)) if (n === BUILD_FILE || TEMP_FILE_PATTERN.test(n)) await fsp.rm(join(stage, n), { force: true });
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const h = await fsp.open(dir, 'r').catch(() => undefined);
+  if (!h) return;
+  await h.sync().catch(() => undefined);
+  await h.close();
+}
+
 /**
  * Builds a synthetic iHarmony4 subset from a real-image source (see sources.ts). Deterministic: each
  * composite's randomness depends only on (seed, real, mask, variant, attempt), so reruns, resumed runs
- * and runs with another `limit` produce identical files. Resumable: composites already written (and
- * variants already rejected) are skipped. References come from the same split only.
+ * and runs with another `limit` produce identical files. Atomic and resumable (see the file comment):
+ * built in `<out>/.<subset>.building`, renamed into place when complete; composites already written
+ * (and variants already rejected) under the same recipe are reused. References come from the same
+ * split only.
  */
 export async function makeComposites(sourceRoot: string, outDir: string, options: SynthesisOptions = {}): Promise<SynthesisSummary> {
   const o = checkOptions(options);
@@ -238,103 +340,160 @@ export async function makeComposites(sourceRoot: string, outDir: string, options
       return true;
     });
   }
-  const sub = join(outDir, o.subset);
-  for (const d of ['composite_images', 'masks', 'real_images', 'synthesis']) await fsp.mkdir(join(sub, d), { recursive: true });
-  // a resumed run first removes the temp files of writes that a killed run left unfinished
-  for (const d of [outDir, sub, ...['composite_images', 'masks', 'real_images', 'synthesis'].map((x) => join(sub, x))]) await removeStaleTempFiles(d);
-  const cache = new RefCache(64, o.maxRefPixels);
-  const ext = o.format === 'png' ? '.png' : '.jpg';
-  const total = work.length * o.variants;
-  const records: SynthesisRecord[] = [];
-  let done = 0, skippedExisting = 0;
-  const processEntry = async (e: RealEntry): Promise<void> => {
-    let real: FloatImage | undefined;
-    let mask: Mask | undefined;
-    const load = async (): Promise<{ real: FloatImage; mask: Mask }> => {
-      if (!real || !mask) {
-        real = await readImage(e.real);
-        mask = await readMask(e.mask, { expect: { ...real, what: `real image ${e.real}` } });
+  // bad input stops the run before anything is written
+  await checkSourceHeaders(work);
+  const recipe = recipeOf(o, source.name);
+  const final = join(outDir, o.subset);
+  const stage = join(outDir, `.${o.subset}.building`);
+  const replaced = join(outDir, `.${o.subset}.replaced`);
+  let createdOut: string | undefined;
+  try {
+    createdOut = await fsp.mkdir(outDir, { recursive: true });
+  } catch (err) {
+    throw new HarmoniaError(`cannot create the output folder: ${describeFsError(err)}`, { file: outDir, cause: err });
+  }
+  try {
+    return await buildSubset();
+  } catch (err) {
+    // stopped (bad input, disk full, …): no half-built dataset stays behind; a kill never gets here and
+    // leaves the staging folder for the next run to finish
+    await fsp.rm(stage, { recursive: true, force: true }).catch(() => undefined);
+    if (createdOut !== undefined) {
+      for (let d = outDir; ; d = dirname(d)) {
+        try { await fsp.rmdir(d); } catch { break; }
+        if (d === createdOut || dirname(d) === d) break;
       }
-      return { real, mask };
-    };
-    for (let v = 1; v <= o.variants; v++) {
-      const name = compositeFileName(e.realName, e.maskIndex, v, ext);
-      const stem = name.slice(0, -ext.length);
-      const sidecar = join(sub, 'synthesis', `${stem}.json`);
-      const compPath = join(sub, 'composite_images', name);
-      if (await exists(sidecar)) {
-        const rec = JSON.parse(await fsp.readFile(sidecar, 'utf8')) as SynthesisRecord;
-        if (rec.rejected || (await exists(compPath))) {
+    }
+    throw err;
+  }
+
+  async function buildSubset(): Promise<SynthesisSummary> {
+    // a swap killed between its two renames: the staging folder is complete and is finished below
+    if (await exists(replaced)) {
+      if (!(await exists(final)) && !(await exists(stage))) await fsp.rename(replaced, final);
+      else await fsp.rm(replaced, { recursive: true, force: true });
+    }
+    if (await exists(stage)) {
+      const b = (await readJson(join(stage, BUILD_FILE))) as { recipe?: string } | undefined;
+      if (b?.recipe !== recipe) await fsp.rm(stage, { recursive: true, force: true }); // another recipe: start cleanly
+    }
+    if (!(await exists(stage))) {
+      await fsp.mkdir(stage, { recursive: true });
+      await writeFileAtomic(join(stage, BUILD_FILE), `${JSON.stringify({ recipe }, null, 1)}\n`);
+      // the complete subset already in place, built with the same recipe: its files are reused (hard links)
+      if (await exists(final) && (await recipeOfSubset(final)) === recipe) await linkTree(final, stage);
+    }
+    await removeStaleTempFiles(outDir);
+    for (const d of SUBSET_DIRS) await fsp.mkdir(join(stage, d), { recursive: true });
+    for (const d of [stage, ...SUBSET_DIRS.map((x) => join(stage, x))]) await removeStaleTempFiles(d);
+    const sub = stage;
+    const cache = new RefCache(64, o.maxRefPixels);
+    const ext = o.format === 'png' ? '.png' : '.jpg';
+    const total = work.length * o.variants;
+    const records: SynthesisRecord[] = [];
+    let done = 0, skippedExisting = 0;
+    const processEntry = async (e: RealEntry): Promise<void> => {
+      let real: FloatImage | undefined;
+      let mask: Mask | undefined;
+      const load = async (): Promise<{ real: FloatImage; mask: Mask }> => {
+        if (!real || !mask) {
+          real = await readImage(e.real);
+          mask = await readMask(e.mask, { expect: { ...real, what: `real image ${e.real}` } });
+        }
+        return { real, mask };
+      };
+      for (let v = 1; v <= o.variants; v++) {
+        const name = compositeFileName(e.realName, e.maskIndex, v, ext);
+        const stem = name.slice(0, -ext.length);
+        const sidecar = join(sub, 'synthesis', `${stem}.json`);
+        const compPath = join(sub, 'composite_images', name);
+        if (await exists(sidecar)) {
+          const rec = (await readJson(sidecar)) as SynthesisRecord | undefined;
+          if (rec && rec.name === name && (rec.rejected || (await exists(compPath)))) {
+            records.push(rec);
+            skippedExisting++;
+            options.onProgress?.(++done, total, 'existing');
+            continue;
+          }
+        }
+        const { real: r, mask: m } = await load();
+        let best: { img: FloatImage; rec: SynthesisRecord } | undefined;
+        let attempts = 0;
+        for (let a = 0; a < o.maxAttempts; a++) {
+          attempts++;
+          const rng = new Rng(`composite:${o.seed}:${e.realName}:${e.maskIndex}:${v}:${a}`);
+          const method = o.method === 'mixed' ? rng.pick(TRANSFER_METHODS) : o.method;
+          const pick = pickReference(e, pools, rng.fork('reference'));
+          if (!pick) throw new HarmoniaError(`no reference image in the ${e.split} split other than "${e.realName}"`, { file: source.root });
+          const refColors = await cache.get(pick.ref);
+          const illum = o.illumination ? randomIllumination(rng.fork('illumination')) : undefined;
+          const img = synthesizeComposite(r, m, refColors, method, rng.fork('transfer'), illum);
+          const fmse = foregroundMse255(img, r, m);
+          const rec: SynthesisRecord = {
+            name, realName: e.realName, maskIndex: e.maskIndex, variant: v, split: e.split, category: e.category,
+            method, reference: `${pick.ref.realName}_${pick.ref.maskIndex}`, sameCategory: pick.sameCategory,
+            ...(illum ? { illumination: illum } : {}),
+            fmse: Math.round(fmse * 1000) / 1000, attempts, rejected: false,
+          };
+          if (fmse >= o.minFmse && fmse <= o.maxFmse) { best = { img, rec }; break; }
+        }
+        if (!best) {
+          const rec: SynthesisRecord = { name, realName: e.realName, maskIndex: e.maskIndex, variant: v, split: e.split, category: e.category, attempts, rejected: true };
+          await writeFileAtomic(sidecar, `${JSON.stringify(rec, null, 1)}\n`);
           records.push(rec);
-          skippedExisting++;
-          options.onProgress?.(++done, total, 'existing');
+          options.onProgress?.(++done, total, 'rejected');
           continue;
         }
+        const realOut = join(sub, 'real_images', `${e.realName}${ext}`);
+        if (!(await exists(realOut))) {
+          if (o.format === 'jpg' && /\.jpe?g$/i.test(extname(e.real))) await writeFileAtomic(realOut, await fsp.readFile(e.real));
+          else await writeImage(realOut, r, { quality: 95 });
+        }
+        const maskOut = join(sub, 'masks', maskFileName(e.realName, e.maskIndex));
+        if (!(await exists(maskOut))) await writeFileAtomic(maskOut, await fsp.readFile(e.mask));
+        await writeFileAtomic(sidecar, `${JSON.stringify(best.rec, null, 1)}\n`);
+        await writeImage(compPath, best.img, { quality: 95 });
+        records.push(best.rec);
+        options.onProgress?.(++done, total, `${best.rec.method} fMSE ${best.rec.fmse?.toFixed(0)}`);
       }
-      const { real: r, mask: m } = await load();
-      let best: { img: FloatImage; rec: SynthesisRecord } | undefined;
-      let attempts = 0;
-      for (let a = 0; a < o.maxAttempts; a++) {
-        attempts++;
-        const rng = new Rng(`composite:${o.seed}:${e.realName}:${e.maskIndex}:${v}:${a}`);
-        const method = o.method === 'mixed' ? rng.pick(TRANSFER_METHODS) : o.method;
-        const pick = pickReference(e, pools, rng.fork('reference'));
-        if (!pick) throw new HarmoniaError(`no reference image in the ${e.split} split other than "${e.realName}"`, { file: source.root });
-        const refColors = await cache.get(pick.ref);
-        const illum = o.illumination ? randomIllumination(rng.fork('illumination')) : undefined;
-        const img = synthesizeComposite(r, m, refColors, method, rng.fork('transfer'), illum);
-        const fmse = foregroundMse255(img, r, m);
-        const rec: SynthesisRecord = {
-          name, realName: e.realName, maskIndex: e.maskIndex, variant: v, split: e.split, category: e.category,
-          method, reference: `${pick.ref.realName}_${pick.ref.maskIndex}`, sameCategory: pick.sameCategory,
-          ...(illum ? { illumination: illum } : {}),
-          fmse: Math.round(fmse * 1000) / 1000, attempts, rejected: false,
-        };
-        if (fmse >= o.minFmse && fmse <= o.maxFmse) { best = { img, rec }; break; }
+    };
+    // A few entries in flight at once: decoding, encoding and fsync overlap; results do not depend on order.
+    // The first failure stops the others from taking new work; it is thrown once all have settled.
+    let nextEntry = 0;
+    let failure: { err: unknown } | undefined;
+    const worker = async (): Promise<void> => {
+      while (!failure && nextEntry < work.length) {
+        try { await processEntry(work[nextEntry++]); } catch (err) { failure ??= { err }; }
       }
-      if (!best) {
-        const rec: SynthesisRecord = { name, realName: e.realName, maskIndex: e.maskIndex, variant: v, split: e.split, category: e.category, attempts, rejected: true };
-        await writeFileAtomic(sidecar, `${JSON.stringify(rec, null, 1)}\n`);
-        records.push(rec);
-        options.onProgress?.(++done, total, 'rejected');
-        continue;
-      }
-      const realOut = join(sub, 'real_images', `${e.realName}${ext}`);
-      if (!(await exists(realOut))) {
-        if (o.format === 'jpg' && /\.jpe?g$/i.test(extname(e.real))) await writeFileAtomic(realOut, await fsp.readFile(e.real));
-        else await writeImage(realOut, r, { quality: 95 });
-      }
-      const maskOut = join(sub, 'masks', maskFileName(e.realName, e.maskIndex));
-      if (!(await exists(maskOut))) await writeFileAtomic(maskOut, await fsp.readFile(e.mask));
-      await writeFileAtomic(sidecar, `${JSON.stringify(best.rec, null, 1)}\n`);
-      await writeImage(compPath, best.img, { quality: 95 });
-      records.push(best.rec);
-      options.onProgress?.(++done, total, `${best.rec.method} fMSE ${best.rec.fmse?.toFixed(0)}`);
+    };
+    await Promise.all(Array.from({ length: Math.min(o.concurrency, work.length) }, worker));
+    if (failure) throw failure.err;
+    records.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const names = { train: [] as string[], test: [] as string[] };
+    const byMethod: Record<string, number> = {};
+    let rejected = 0;
+    for (const rec of records) {
+      if (rec.rejected) { rejected++; continue; }
+      names[rec.split].push(rec.name);
+      byMethod[rec.method ?? '?'] = (byMethod[rec.method ?? '?'] ?? 0) + 1;
     }
-  };
-  // A few entries in flight at once: decoding, encoding and fsync overlap; results do not depend on order.
-  let nextEntry = 0;
-  const worker = async (): Promise<void> => {
-    while (nextEntry < work.length) await processEntry(work[nextEntry++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(o.concurrency, work.length) }, worker));
-  records.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const names = { train: [] as string[], test: [] as string[] };
-  const byMethod: Record<string, number> = {};
-  let rejected = 0;
-  for (const rec of records) {
-    if (rec.rejected) { rejected++; continue; }
-    names[rec.split].push(rec.name);
-    byMethod[rec.method ?? '?'] = (byMethod[rec.method ?? '?'] ?? 0) + 1;
+    await pruneOrphans(stage, records, ext);
+    await writeSubsetListFiles(stage, o.subset, names);
+    const summary: SynthesisSummary = { subset: o.subset, train: names.train.length, test: names.test.length, rejected, skippedExisting, byMethod, records };
+    const { concurrency: _c, ...recorded } = o;
+    const manifest = {
+      source: source.name,
+      options: { ...recorded, limit: o.limit ?? null },
+      counts: { train: summary.train, test: summary.test, rejected, byMethod },
+    };
+    await writeFileAtomic(join(stage, 'synthesis.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    await syncDir(stage);
+    // swap: the previous subset (if any) steps aside, the complete new one takes its name
+    if (await exists(final)) await fsp.rename(final, replaced);
+    await fsp.rename(stage, final);
+    await syncDir(outDir);
+    await fsp.rm(replaced, { recursive: true, force: true });
+    await updateIhdLists(outDir, o.subset, names);
+    return summary;
   }
-  await writeSubsetLists(outDir, o.subset, names);
-  const summary: SynthesisSummary = { subset: o.subset, train: names.train.length, test: names.test.length, rejected, skippedExisting, byMethod, records };
-  const { concurrency: _c, ...recorded } = o;
-  const manifest = {
-    source: source.name,
-    options: { ...recorded, limit: o.limit ?? null },
-    counts: { train: summary.train, test: summary.test, rejected, byMethod },
-  };
-  await writeFileAtomic(join(sub, 'synthesis.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  return summary;
 }

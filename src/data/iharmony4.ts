@@ -339,14 +339,32 @@ export async function readIHarmonyDataset(
  * (sorted, one per line, trailing newline). Other subsets' lines already in the IHD lists are kept.
  */
 export async function writeSubsetLists(root: string, subset: string, names: { train: string[]; test: string[] }): Promise<void> {
+  await writeSubsetListFiles(join(root, subset), subset, names);
+  await updateIhdLists(root, subset, names);
+}
+
+function checkNoSplitLeak(subset: string, names: { train: string[]; test: string[] }): void {
   const trainReal = new Set(names.train.map((n) => parseCompositeName(n).realName));
   for (const n of names.test) {
     const r = parseCompositeName(n).realName;
     if (trainReal.has(r)) throw new HarmoniaError(`split leak: real image "${r}" would appear in both the train and test lists of ${subset}`);
   }
+}
+
+/** `<subsetDir>/<subset>_{train,test}.txt` only (a subset being built in a staging folder). */
+export async function writeSubsetListFiles(subsetDir: string, subset: string, names: { train: string[]; test: string[] }): Promise<void> {
+  checkNoSplitLeak(subset, names);
   for (const s of ['train', 'test'] as const) {
     const sorted = [...names[s]].sort();
-    await writeFileAtomic(join(root, subset, `${subset}_${s}.txt`), sorted.map((n) => `${n}\n`).join(''), { mkdir: true });
+    await writeFileAtomic(join(subsetDir, `${subset}_${s}.txt`), sorted.map((n) => `${n}\n`).join(''), { mkdir: true });
+  }
+}
+
+/** `<root>/IHD_{train,test}.txt`: this subset's lines replaced by `names`, other subsets' kept. */
+export async function updateIhdLists(root: string, subset: string, names: { train: string[]; test: string[] }): Promise<void> {
+  checkNoSplitLeak(subset, names);
+  for (const s of ['train', 'test'] as const) {
+    const sorted = [...names[s]].sort();
     const ihd = join(root, `IHD_${s}.txt`);
     let keep: string[] = [];
     if (await exists(ihd)) {

@@ -6,7 +6,7 @@ import { TRANSFER_METHODS, type TransferMethod } from '../../data/transfer/index
 import { readIHarmonyDataset } from '../../data/iharmony4.ts';
 import { compositeCopyBaseline, contactSheet } from '../../data/report.ts';
 import { writeImage, formatFromPath } from '../../image/io.ts';
-import { checkOutputs, prepareOutputs, type SafetyOutput } from '../../util/output-safety.ts';
+import { checkOutputs, type SafetyOutput } from '../../util/output-safety.ts';
 import { FLAG_RANGES, numberFlag, requiredNumberFlag, describeRange } from '../flags.ts';
 
 const R = FLAG_RANGES['make-composites'];
@@ -57,7 +57,8 @@ export const makeCompositesCommand: Command = {
       outputs.push({ path: values.sheet, flag: '--sheet', kind: 'file' });
     }
     checkOutputs([{ path: values.real, what: 'source folder (--real)', kind: 'folder' }], outputs);
-    prepareOutputs(outputs);
+    // --out is created by makeComposites itself (and removed again when the run stops on bad input);
+    // the subset is built in a staging folder and renamed into place only when complete
     let bar: Progress | undefined;
     let last = 0;
     const s = await makeComposites(values.real, values.out, {

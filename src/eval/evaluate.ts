@@ -318,14 +318,20 @@ export function predictionCandidates(predDir: string, s: HarmonizationSample): s
 
 /** A Predictor that reads prediction files from a folder (errors list the paths tried). */
 export function predictionsFromFolder(predDir: string): Predictor {
-  return async (s) => {
+  return async (s, input) => {
     const c = predictionCandidates(predDir, s);
     const found = c.find((p) => existsSync(p));
     if (!found) {
       const base = s.id.slice(s.id.lastIndexOf('/') + 1);
       throw new HarmoniaError(`no prediction for ${s.id}: tried ${join(predDir, `{${s.subset}/,}${base}.{${PREDICTION_EXTENSIONS.map((e) => e.slice(1)).join(',')}}`)}`, { file: predDir });
     }
-    return readImage(found);
+    const pred = await readImage(found);
+    // a prediction file must be at its composite's size: resizing it silently would score something else (issue 17)
+    const comp = input.composite;
+    if (pred.width !== comp.width || pred.height !== comp.height) {
+      throw new HarmoniaError(`prediction is ${pred.width}×${pred.height} but its composite ${s.composite} is ${comp.width}×${comp.height}; refusing to resize it (write predictions at the composite's size)`, { file: found });
+    }
+    return pred;
   };
 }
 

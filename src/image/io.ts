@@ -92,12 +92,18 @@ async function decode(src: ImageSource, maxPixels: number): Promise<Decoded> {
     }
     if (!meta.width || !meta.height) throw new HarmoniaError('corrupt image: no width/height in the header', { file });
     if (meta.width * meta.height > maxPixels) throw new Error('Input image exceeds pixel limit');
+    // an animated GIF/WebP would silently be read as its first frame: refused (issue 17)
+    if ((meta.format === 'gif' || meta.format === 'webp') && (meta.pages ?? 1) > 1) {
+      throw new HarmoniaError(`animated ${meta.format.toUpperCase()} with ${meta.pages} frames: only still images are read (save the frame you want as a PNG)`, { file });
+    }
     const depth = meta.depth ?? 'uchar';
     const sixteen = depth === 'ushort' || depth === 'short';
     if (!sixteen && depth !== 'uchar' && depth !== 'char') {
       throw new HarmoniaError(`unsupported sample format "${depth}": only 8- and 16-bit integer images are read; convert it to an 8/16-bit PNG`, { file });
     }
-    const gray = GRAY_SPACES.has(meta.space ?? '');
+    // 8-bit grey + alpha (a grey+alpha PNG, or grey made transparent by tRNS) loses its alpha in
+    // libvips' 'b-w' conversion: decode it as sRGB + alpha instead (issue 17: tRNS cut-outs)
+    const gray = GRAY_SPACES.has(meta.space ?? '') && !(meta.hasAlpha && !sixteen);
     const space = sixteen ? (gray ? 'grey16' : 'rgb16') : (gray ? 'b-w' : 'srgb');
     const { data, info } = await sharp(input, options)
       .rotate()
@@ -322,6 +328,9 @@ export async function probeImage(src: ImageSource): Promise<{ width: number; hei
     }
     let { width = 0, height = 0 } = meta;
     if (!width || !height) throw new HarmoniaError('corrupt image: no width/height in the header', { file });
+    if ((meta.format === 'gif' || meta.format === 'webp') && (meta.pages ?? 1) > 1) {
+      throw new HarmoniaError(`animated ${meta.format.toUpperCase()} with ${meta.pages} frames: only still images are read (save the frame you want as a PNG)`, { file });
+    }
     if ((meta.orientation ?? 1) >= 5) [width, height] = [height, width];
     return { width, height, channels: meta.channels ?? 0, format: meta.format };
   } catch (err) {

@@ -10,6 +10,8 @@ export interface FlagRange {
   max: number;
   /** (min, …: min itself excluded. */
   minExclusive?: boolean;
+  /** …, max): max itself excluded. */
+  maxExclusive?: boolean;
   integer?: boolean;
   /** Why the bound exists, appended to the error ("memory", "the SSIM window is 11 px"). */
   why?: string;
@@ -37,13 +39,35 @@ export const FLAG_RANGES = {
     limit: { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true },
     'sheet-rows': { min: 1, max: 200, integer: true, why: 'the contact sheet is one image' },
   },
+  /** train, experiment and sweep (the shared training flags); loss weights: TRAIN_LOSS_WEIGHT_RANGE. */
+  train: {
+    epochs: { min: 1, max: 100_000, integer: true },
+    batch: { min: 1, max: 256, integer: true, why: 'and --batch × --crop² at most 16,777,216 pixels a step (memory)' },
+    crop: { min: 8, max: 1024, integer: true, why: 'a multiple of 8; G downsamples 3 times' },
+    size: { min: 8, max: 1024, integer: true, why: 'side of the on-the-fly samples' },
+    lr: { min: 0, max: 1, minExclusive: true },
+    beta1: { min: 0, max: 1, maxExclusive: true },
+    seed: { min: 0, max: 4_294_967_295, integer: true },
+    workers: { min: 1, max: 2, integer: true, why: 'data-parallel workers' },
+    'checkpoint-every': { min: 1, max: 1_000_000_000, integer: true },
+    'max-steps': { min: 1, max: 1_000_000_000, integer: true },
+    'batches-per-epoch': { min: 1, max: 10_000_000, integer: true },
+    illumination: { min: 0, max: 1, why: 'a probability' },
+    procedural: { min: 0, max: 1, why: 'a share of the samples' },
+  },
 } as const satisfies Record<string, Record<string, FlagRange>>;
 
 const NUMBER_RE = /^[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i;
 
+/** Every loss weight flag of train/experiment/sweep (`--l1-weight`, `--lambda-mask`, …). */
+export const TRAIN_LOSS_WEIGHT_RANGE: FlagRange = { min: 0, max: 1_000_000 };
+
+/** Pixels one training step may hold per tensor: --batch × --crop² (64 × 512²). */
+export const TRAIN_MAX_STEP_PIXELS = 16_777_216;
+
 /** "[1, 1000]", "(0, 16]"; "an integer in" for integers. */
 export function describeRange(r: FlagRange): string {
-  const hi = r.max === Number.MAX_SAFE_INTEGER ? '∞)' : `${r.max}]`;
+  const hi = r.max === Number.MAX_SAFE_INTEGER ? '∞)' : r.maxExclusive ? `${r.max})` : `${r.max}]`;
   return `${r.integer ? 'an integer in ' : 'in '}${r.minExclusive ? '(' : '['}${r.min}, ${hi}`;
 }
 
@@ -57,7 +81,7 @@ export function numberFlag(values: Record<string, unknown>, name: string, range:
   const s = typeof v === 'string' ? v.trim() : String(v);
   const n = NUMBER_RE.test(s) ? Number(s) : NaN;
   const bad = !Number.isFinite(n) || (range.integer && !Number.isInteger(n)) ||
-    (range.minExclusive ? n <= range.min : n < range.min) || n > range.max;
+    (range.minExclusive ? n <= range.min : n < range.min) || (range.maxExclusive ? n >= range.max : n > range.max);
   if (bad) {
     throw new HarmoniaError(`--${name} must be ${describeRange(range)}: got "${String(v)}"${range.why ? ` (${range.why})` : ''}`);
   }

@@ -16,7 +16,7 @@ import { HarmoniaError } from '../errors.ts';
 import { writeFileAtomic, describeFsError } from '../util/atomic.ts';
 import { saveModel, loadModel } from '../models/index.ts';
 import type { AdamState } from '../engine/parallel/adam.ts';
-import type { TrainConfig } from './config.ts';
+import { validateTrainConfig, type TrainConfig } from './config.ts';
 
 export const CHECKPOINT_DIR = 'checkpoint';
 export const CHECKPOINT_VERSION = 1;
@@ -117,16 +117,72 @@ export function findCheckpoint(runDir: string): string | undefined {
   return undefined;
 }
 
-/** Reads a checkpoint folder written by saveCheckpoint. */
-export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
-  const statePath = join(dir, 'state.json');
-  let state: CheckpointState;
-  try {
-    state = JSON.parse(await fsp.readFile(statePath, 'utf8')) as CheckpointState;
-  } catch (err) {
-    throw new HarmoniaError(`cannot read checkpoint state: ${(err as Error).message}`, { file: statePath, cause: err });
+const REFUSE = 'hand-edited or corrupt checkpoint; refusing to resume from it';
+
+/**
+ * Checks a parsed state.json against its schema (issue 17): types, ranges, and consistency of the
+ * position: step, epoch and batch are non-negative integers; in epoch 0, step = batch; after that,
+ * every finished epoch had at least one batch (step ≥ epoch + batch) and, when the epochs were full,
+ * batch is below the batches per epoch that step and epoch imply; each Adam step count equals step
+ * (both networks are updated once a step); epoch ≤ the stored config's epochs; the config itself passes
+ * validateTrainConfig. Returns the state typed; throws a HarmoniaError naming the file and the field.
+ */
+export function validateCheckpointState(raw: unknown, file: string): CheckpointState {
+  const fail = (what: string): never => { throw new HarmoniaError(`${what} (${REFUSE})`, { file }); };
+  const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : v === undefined ? 'nothing' : JSON.stringify(v) ?? String(v));
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return fail('state must be a JSON object');
+  const st = raw as Record<string, unknown>;
+  if (st.version !== CHECKPOINT_VERSION) fail(`checkpoint version ${show(st.version)} is not supported (expected ${CHECKPOINT_VERSION})`);
+  const count = (v: unknown, name: string): number => {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(`${name} must be a non-negative integer, got ${show(v)}`);
+    return v as number;
+  };
+  const step = count(st.step, 'step'), epoch = count(st.epoch, 'epoch'), batch = count(st.batch, 'batch');
+  if (epoch === 0 && step !== batch) fail(`step ${step} and batch ${batch} disagree: in the first epoch they are equal`);
+  if (epoch > 0 && step < epoch + batch) fail(`step ${step} is too small for epoch ${epoch}, batch ${batch} (every epoch has at least one batch)`);
+  if (epoch > 0 && (step - batch) % epoch === 0 && batch >= (step - batch) / epoch && (step - batch) / epoch > 0) {
+    fail(`batch ${batch} is not below the ${(step - batch) / epoch} batches per epoch that step ${step} and epoch ${epoch} imply`);
   }
-  if (state.version !== CHECKPOINT_VERSION) throw new HarmoniaError(`checkpoint version ${state.version} is not supported (expected ${CHECKPOINT_VERSION})`, { file: statePath });
+  if (typeof st.config !== 'object' || st.config === null || Array.isArray(st.config)) fail(`config must be an object, got ${show(st.config)}`);
+  const config = st.config as TrainConfig;
+  try {
+    validateTrainConfig(config);
+  } catch (err) {
+    fail(`config: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (epoch > config.epochs) fail(`epoch ${epoch} is beyond the ${config.epochs} epochs of its config`);
+  if (!Array.isArray(st.notes) || !st.notes.every((n) => typeof n === 'string')) fail(`notes must be a list of strings, got ${show(st.notes)}`);
+  if (typeof st.savedAt !== 'string' || Number.isNaN(Date.parse(st.savedAt))) fail(`savedAt must be a date, got ${show(st.savedAt)}`);
+  const adam = st.adam as Record<string, unknown> | undefined;
+  if (typeof adam !== 'object' || adam === null) fail(`adam must be an object, got ${show(adam)}`);
+  for (const net of ['G', 'D'] as const) {
+    const a = (adam as Record<string, unknown>)[net] as { t?: unknown; sizes?: unknown } | undefined;
+    if (typeof a !== 'object' || a === null) fail(`adam.${net} must be an object, got ${show(a)}`);
+    const t = count(a!.t, `adam.${net}.t`);
+    if (t !== step) fail(`adam.${net}.t ${t} disagrees with step ${step} (each step updates both networks once)`);
+    const sizes = a!.sizes;
+    if (!Array.isArray(sizes) || sizes.length === 0 || !sizes.every((n) => typeof n === 'number' && Number.isSafeInteger(n) && n > 0)) {
+      fail(`adam.${net}.sizes must be a non-empty list of positive integers`);
+    }
+  }
+  return raw as CheckpointState;
+}
+
+/** Reads and validates `<dir>/state.json` only (cheap: the CLI checks it before any work). */
+export async function readCheckpointState(dir: string): Promise<CheckpointState> {
+  const statePath = join(dir, 'state.json');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await fsp.readFile(statePath, 'utf8'));
+  } catch (err) {
+    throw new HarmoniaError(`cannot read checkpoint state: ${(err as Error).message} (${REFUSE})`, { file: statePath, cause: err });
+  }
+  return validateCheckpointState(raw, statePath);
+}
+
+/** Reads a checkpoint folder written by saveCheckpoint (state.json validated by validateCheckpointState). */
+export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
+  const state = await readCheckpointState(dir);
   const G = await loadModel(join(dir, 'generator'));
   const D = await loadModel(join(dir, 'discriminator'));
   const weights = { G: readModelWeights(G), D: readModelWeights(D) };

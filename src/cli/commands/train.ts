@@ -4,7 +4,9 @@ import { initEngine } from '../../engine/index.ts';
 import type { BackendRequest } from '../../engine/index.ts';
 import { join } from 'node:path';
 import { getPreset, settingConfig, PRESET_NAMES } from '../../train/presets.ts';
-import { mergeTrainConfig } from '../../train/config.ts';
+import { mergeTrainConfig, validateTrainConfig, type TrainConfig } from '../../train/config.ts';
+import { findCheckpoint, readCheckpointState } from '../../train/checkpoint.ts';
+import { FLAG_RANGES, TRAIN_LOSS_WEIGHT_RANGE, TRAIN_MAX_STEP_PIXELS, numberFlag } from '../flags.ts';
 import type { PartialTrainConfig } from '../../train/config.ts';
 import { prepareSplit, toMemorySamples } from '../../train/dataset.ts';
 import { memorySource, makeBatch } from '../../train/memory.ts';
@@ -61,14 +63,11 @@ const TRAIN_OPTIONS_TAIL: Record<string, OptionSpec> = {
   quiet: { type: 'boolean', description: 'no progress bar' },
 };
 
-function num(v: Values, key: string, int = false): number | undefined {
-  const s = v[key];
-  if (s === undefined) return undefined;
-  const n = Number(s);
-  if (typeof s !== 'string' || s.trim() === '' || !Number.isFinite(n) || (int && !Number.isInteger(n))) {
-    throw new HarmoniaError(`--${key}: expected ${int ? 'an integer' : 'a number'}, got "${String(s)}"`);
-  }
-  return n;
+const R = FLAG_RANGES.train;
+
+/** A numeric training flag checked against its documented range (src/cli/flags.ts), named as typed. */
+function num(v: Values, key: keyof typeof R): number | undefined {
+  return numberFlag(v, key, R[key]);
 }
 
 function onOff(v: Values, key: string): boolean | undefined {
@@ -89,16 +88,13 @@ export function requireString(v: Values, key: string): string {
 export function trainOverrides(v: Values): PartialTrainConfig {
   const o: PartialTrainConfig = {};
   const set = <K extends keyof PartialTrainConfig>(k: K, val: PartialTrainConfig[K] | undefined) => { if (val !== undefined) o[k] = val; };
-  set('epochs', num(v, 'epochs', true));
-  set('batchSize', num(v, 'batch', true));
-  set('crop', num(v, 'crop', true));
-  set('seed', num(v, 'seed', true));
-  set('checkpointEvery', num(v, 'checkpoint-every', true));
-  const w = num(v, 'workers', true);
-  if (w !== undefined) {
-    if (w !== 1 && w !== 2) throw new HarmoniaError(`--workers: must be 1 or 2, got ${w}`);
-    o.workers = w;
-  }
+  set('epochs', num(v, 'epochs'));
+  set('batchSize', num(v, 'batch'));
+  set('crop', num(v, 'crop'));
+  set('seed', num(v, 'seed'));
+  set('checkpointEvery', num(v, 'checkpoint-every'));
+  const w = num(v, 'workers');
+  if (w !== undefined) o.workers = w as 1 | 2;
   const lr = num(v, 'lr'), b1 = num(v, 'beta1');
   if (lr !== undefined || b1 !== undefined) o.optimizer = { ...(lr !== undefined ? { lr } : {}), ...(b1 !== undefined ? { beta1: b1 } : {}) };
   const loss: NonNullable<PartialTrainConfig['loss']> = {};
@@ -108,9 +104,8 @@ export function trainOverrides(v: Values): PartialTrainConfig {
   }
   const lossFields = loss as Record<string, unknown>;
   for (const { weight } of allLossWeights()) {
-    const w = num(v, weight.flag);
+    const w = numberFlag(v, weight.flag, TRAIN_LOSS_WEIGHT_RANGE);
     if (w === undefined) continue;
-    if (w < 0) throw new HarmoniaError(`--${weight.flag}: must be ≥ 0, got ${w}`);
     lossFields[weight.key] = w;
   }
   for (const { list } of allLossLists()) {
@@ -130,6 +125,38 @@ export function trainOverrides(v: Values): PartialTrainConfig {
   if (typeof v.vgg19 === 'string') o.vggWeights = v.vgg19;
   if (v['allow-random-features']) o.allowRandomFeatures = true;
   return o;
+}
+
+/**
+ * The checks that depend on several flags, before any work (issue 17), each naming the flags as typed:
+ * --crop a multiple of 8 and within the training images (--size with --real, the preset's image size
+ * otherwise), --batch × --crop² within TRAIN_MAX_STEP_PIXELS, --batch even with --workers 2; then the
+ * merged config as a whole. Exported for experiment/sweep.
+ */
+export function checkTrainFlags(cfg: TrainConfig, opts: { imageSize: number; imageFlag: string }): void {
+  if (cfg.crop % 8 !== 0) throw new HarmoniaError(`--crop must be a multiple of 8 (G downsamples 3 times): got ${cfg.crop}`);
+  if (cfg.crop > opts.imageSize) throw new HarmoniaError(`--crop ${cfg.crop} is larger than the ${opts.imageSize}×${opts.imageSize} training images (${opts.imageFlag})`);
+  const px = cfg.batchSize * cfg.crop * cfg.crop;
+  if (px > TRAIN_MAX_STEP_PIXELS) {
+    throw new HarmoniaError(`--batch ${cfg.batchSize} × --crop ${cfg.crop}² = ${px.toLocaleString('en-US')} pixels a step is over the ${TRAIN_MAX_STEP_PIXELS.toLocaleString('en-US')} limit (memory): lower --batch or --crop`);
+  }
+  if (cfg.workers === 2 && cfg.batchSize % 2 !== 0) throw new HarmoniaError(`--batch must be even with --workers 2 (each worker takes half): got ${cfg.batchSize}`);
+  validateTrainConfig(cfg);
+}
+
+/**
+ * --resume / --overwrite against what is in the run folder, before any work: a checkpoint to resume
+ * must exist, its state.json must pass the schema (a hand-edited or corrupt one is refused) and its
+ * config must match (only epochs and workers may change); an existing checkpoint needs one of the two flags.
+ */
+export async function checkResume(out: string, cfg: TrainConfig, resume: boolean, overwrite: boolean): Promise<void> {
+  const existing = findCheckpoint(out);
+  if (existing && !resume && !overwrite) throw new HarmoniaError(`${out} already has a checkpoint: pass --resume to continue it or --overwrite to start over`);
+  if (!resume) return;
+  if (!existing) throw new HarmoniaError(`--resume: nothing to resume: no checkpoint in ${out}`);
+  const state = await readCheckpointState(existing);
+  const a = JSON.stringify({ ...state.config, workers: 0 }), b = JSON.stringify({ ...cfg, workers: 0, epochs: state.config.epochs });
+  if (a !== b) throw new HarmoniaError(`--resume: the checkpoint in ${existing} was trained with a different configuration (only epochs and workers may change)`);
 }
 
 export async function startEngine(v: Values): Promise<void> {
@@ -163,16 +190,20 @@ export const trainCommand: Command = {
     const data = realDir ?? requireString(values, 'data');
     const out = requireString(values, 'out');
     const over = trainOverrides(values);
-    const size = num(values, 'size', true);
+    const size = num(values, 'size');
     if (size !== undefined && !realDir) throw new HarmoniaError('--size: only with --real (fixed sets are resized to the preset size)');
     if (size !== undefined) { over.size = size; over.crop = over.crop ?? size; }
     const illumination = num(values, 'illumination');
+    if (illumination !== undefined && !realDir) throw new HarmoniaError('--illumination: only with --real');
     const procedural = num(values, 'procedural');
     if (procedural !== undefined && !realDir) throw new HarmoniaError('--procedural: only with --real');
-    if (procedural !== undefined && !(procedural >= 0 && procedural <= 1)) throw new HarmoniaError(`--procedural must be a share in [0, 1], got ${procedural}`);
-    const bpe = num(values, 'batches-per-epoch', true);
+    const bpe = num(values, 'batches-per-epoch');
+    if (bpe !== undefined && !realDir) throw new HarmoniaError('--batches-per-epoch: only with --real');
     const cfg = mergeTrainConfig(settingConfig(preset, setting), over);
-    const maxSteps = num(values, 'max-steps', true);
+    const maxSteps = num(values, 'max-steps');
+    // every flag and the run folder's checkpoint are checked before the engine, the data or the cache
+    checkTrainFlags(cfg, realDir ? { imageSize: size ?? cfg.size, imageFlag: size !== undefined ? '--size' : `the --config ${String(values.config)} sample size` } : { imageSize: preset.evalSize, imageFlag: `--config ${String(values.config)}` });
+    await checkResume(out, cfg, Boolean(values.resume), Boolean(values.overwrite));
     await startEngine(values);
     let source: BatchSource, samples: TrainBatch, stream: CompositeStream | undefined;
     if (realDir) {

@@ -13,6 +13,10 @@ import { sweepCommand } from './sweep.ts';
 import { exportOnnxCommand } from './export-onnx.ts';
 import { trainLightCommand } from './train-light.ts';
 import { reportCommand } from './report.ts';
+import { serveCommand } from './serve.ts';
+import { enqueueCommand } from './enqueue.ts';
+import { workerCommand } from './worker.ts';
+import { jobsCommand } from './jobs.ts';
 
 /** All sub-commands, in the order `harmonia --help` lists them. Add one line per new command. */
 export const commands: Command[] = [
@@ -30,4 +34,8 @@ export const commands: Command[] = [
   exportOnnxCommand,
   trainLightCommand,
   reportCommand,
+  serveCommand,
+  enqueueCommand,
+  workerCommand,
+  jobsCommand,
 ];

@@ -1,0 +1,71 @@
+import { HarmoniaError } from '../../errors.ts';
+import type { Command } from '../types.ts';
+import { numberFlag, describeRange, type FlagRange } from '../flags.ts';
+import { startBatchWorker, parseRedisUrl, checkQueueName, checkOutputTemplate, DEFAULT_QUEUE } from '../../service/queue.ts';
+import { initEngine } from '../../engine/index.ts';
+
+const RANGES = {
+  concurrency: { min: 1, max: 64, integer: true },
+  'lock-ms': { min: 500, max: 3_600_000, integer: true, why: 'milliseconds' },
+  'max-stalled': { min: 0, max: 1000, integer: true },
+  'exit-after': { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true },
+} satisfies Record<string, FlagRange>;
+
+export const workerCommand: Command = {
+  name: 'worker',
+  summary: 'take batch jobs from a Redis queue (BullMQ), harmonize, write outputs atomically; run as many as you like',
+  usage: 'harmonia worker --redis <url> -o <folder | template with {name} {hash} {ext}> [--queue harmonia] [--concurrency 1]',
+  options: {
+    redis: { type: 'string', description: 'Redis URL, e.g. redis://127.0.0.1:6379 (required)' },
+    queue: { type: 'string', default: DEFAULT_QUEUE, description: 'queue name (letters, digits, _ . -)' },
+    output: { type: 'string', short: 'o', description: 'output folder (<name>.<ext> inside), or a path template such as /shared/out/{name}.{ext} ({name}, {hash}, {ext}) (required)' },
+    concurrency: { type: 'string', default: '1', description: `jobs at once in this process, ${describeRange(RANGES.concurrency)} (scale with more processes instead: one per core)` },
+    'lock-ms': { type: 'string', default: '30000', description: `job lock; a job of a worker that died is retried after this, ${describeRange(RANGES['lock-ms'])}` },
+    'max-stalled': { type: 'string', default: '5', description: `times a job may lose its worker (crash, kill) before it fails, ${describeRange(RANGES['max-stalled'])}` },
+    'exit-after': { type: 'string', description: `exit after this many jobs (default: run until SIGINT/SIGTERM), ${describeRange(RANGES['exit-after'])}` },
+    quiet: { type: 'boolean', default: false, description: 'no line per job' },
+  },
+  async run({ values, positionals }) {
+    if (positionals.length) throw new HarmoniaError(`worker takes no arguments, got: ${positionals.join(' ')}`);
+    const redis = typeof values.redis === 'string' && values.redis ? values.redis : undefined;
+    if (!redis) throw new HarmoniaError('--redis is required (e.g. --redis redis://127.0.0.1:6379)');
+    parseRedisUrl(redis);
+    const queue = checkQueueName(String(values.queue));
+    const output = typeof values.output === 'string' ? values.output : '';
+    checkOutputTemplate(output);
+    const concurrency = numberFlag(values, 'concurrency', RANGES.concurrency) as number;
+    const lockMs = numberFlag(values, 'lock-ms', RANGES['lock-ms']) as number;
+    const maxStalled = numberFlag(values, 'max-stalled', RANGES['max-stalled']) as number;
+    const exitAfter = numberFlag(values, 'exit-after', RANGES['exit-after']);
+    const quiet = Boolean(values.quiet);
+    // one process per core scales best: its kernels use one thread unless HARMONIA_NATIVE_THREADS says otherwise
+    process.env.HARMONIA_NATIVE_THREADS ??= String(concurrency === 1 ? 1 : concurrency);
+    const engine = await initEngine({ quiet: true });
+    let n = 0;
+    let finish: () => void = () => undefined;
+    const finished = new Promise<void>((res) => { finish = res; });
+    const w = await startBatchWorker({
+      redis, queue, output, concurrency, lockMs, maxStalled,
+      onJob: (e) => {
+        if (!quiet) {
+          if (e.ok) console.log(`${e.result?.written ? 'wrote' : 'already written'} ${e.result?.output} (${e.name}, ${e.result?.ms ?? 0} ms)`);
+          else console.log(`failed ${e.name} (try ${e.attempt}): ${e.error}`);
+        }
+        if (e.ok) n++;
+        if (exitAfter !== undefined && n >= exitAfter) finish();
+      },
+    });
+    console.log(`harmonia worker ${process.pid}: queue "${queue}" on ${redis}, ${concurrency} at once, backend ${engine.backend}, output ${output}`);
+    const onSig = (sig: string) => { console.log(`harmonia worker ${process.pid}: ${sig}, finishing the running job`); finish(); };
+    const onInt = () => onSig('SIGINT');
+    const onTerm = () => onSig('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    await finished;
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+    await w.close();
+    console.log(`harmonia worker ${process.pid}: done ${n} job(s)`);
+    return 0;
+  },
+};

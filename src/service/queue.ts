@@ -1,0 +1,326 @@
+/**
+ * Batch jobs on BullMQ + Redis (docs/SERVICE.md § Batch jobs): `harmonia enqueue` adds one job per
+ * composite, `harmonia worker` (any number of processes, on any number of machines sharing the
+ * input and output folders) harmonizes them, `harmonia jobs` shows progress.
+ *
+ * Idempotence: a job's id is the SHA-256 of its inputs' bytes, its options and its output name, so
+ * enqueuing the same batch twice adds nothing. A worker re-reads the inputs and refuses a job whose
+ * inputs changed since it was enqueued. Outputs are written atomically (temp file + rename: never a
+ * partial file). Before writing, the worker checks the output: if the record in Redis (`<queue>:outputs`)
+ * says it came from this job, or its bytes already equal the result (a worker killed between the
+ * rename and the acknowledgement), nothing is written again. So a retried job never writes twice.
+ * Every real write increments `<queue>:writes` for the job (what the fault tests count).
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
+import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+import { HarmoniaError } from '../errors.ts';
+import { writeFileAtomic, removeStaleTempFiles } from '../util/atomic.ts';
+import { checkOutputs, prepareOutputs } from '../util/output-safety.ts';
+import type { OutputFormat } from '../image/io.ts';
+import type { Stage } from '../pipeline/refine.ts';
+import { runImageJob } from './job.ts';
+
+export const DEFAULT_QUEUE = 'harmonia';
+
+export interface BatchOptions {
+  stage?: Stage;
+  /** Model folder (readable by every worker); undefined = the shipped default. */
+  model?: string;
+  format: OutputFormat;
+  quality?: number;
+}
+
+/** What a job carries: absolute input paths (on the shared file system), the output name, options. */
+export interface BatchJobData extends BatchOptions {
+  name: string;
+  composite: string;
+  mask: string;
+  /** SHA-256 of the inputs' bytes + options + name; also the job id. */
+  hash: string;
+}
+
+export interface BatchJobResult {
+  output: string;
+  /** False when the output was already there from this job (a retry or a duplicate delivery). */
+  written: boolean;
+  width?: number;
+  height?: number;
+  ms: number;
+}
+
+export interface BatchItemInput { name: string; composite: string; mask: string }
+
+/** Checks and parses a redis:// URL (the --redis flag) into ioredis options. */
+export function parseRedisUrl(url: string, flag = '--redis'): { host: string; port: number; db: number; username?: string; password?: string; tls?: object } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new HarmoniaError(`${flag} must be a URL like redis://127.0.0.1:6379, got "${url}"`);
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new HarmoniaError(`${flag} must start with redis:// or rediss://, got "${url}"`);
+  const port = u.port ? Number(u.port) : 6379;
+  if (!(Number.isInteger(port) && port >= 1 && port <= 65535)) throw new HarmoniaError(`${flag}: bad port in "${url}"`);
+  const path = u.pathname.replace(/^\//, '');
+  const db = path === '' ? 0 : Number(path);
+  if (!(Number.isInteger(db) && db >= 0)) throw new HarmoniaError(`${flag}: the database after the port must be a number, got "${path}"`);
+  return {
+    host: u.hostname || '127.0.0.1', port, db,
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+}
+
+/** Checks a queue name (the --queue flag). */
+export function checkQueueName(name: string, flag = '--queue'): string {
+  if (!/^[A-Za-z0-9_.-]{1,100}$/.test(name)) throw new HarmoniaError(`${flag} must be 1-100 letters, digits, _ . or -, got "${name}"`);
+  return name;
+}
+
+/** ioredis connection options BullMQ needs for workers (retry forever across a Redis restart). */
+function connection(url: string): ReturnType<typeof parseRedisUrl> & { maxRetriesPerRequest: null; retryStrategy: (n: number) => number } {
+  return { ...parseRedisUrl(url), maxRetriesPerRequest: null, retryStrategy: (n: number) => Math.min(2000, 50 * 2 ** Math.min(n, 6)) };
+}
+
+/** A raw Redis client (records of written outputs, used next to BullMQ's own keys). */
+export function redisClient(url: string): Redis {
+  return new Redis({ ...connection(url), lazyConnect: false });
+}
+
+/** The job id: SHA-256 of the composite's and mask's bytes, the options and the name. */
+export function jobHash(composite: Uint8Array, mask: Uint8Array, opts: BatchOptions, name: string): string {
+  const h = createHash('sha256');
+  h.update(createHash('sha256').update(composite).digest());
+  h.update(createHash('sha256').update(mask).digest());
+  h.update(JSON.stringify({ stage: opts.stage ?? null, model: opts.model ?? null, format: opts.format, quality: opts.quality ?? null, name }));
+  return h.digest('hex');
+}
+
+async function readInput(path: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new HarmoniaError(`cannot read the ${what}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message}`, { file: path, cause: err });
+  }
+}
+
+export interface EnqueueOptions extends BatchOptions {
+  redis: string;
+  queue?: string;
+  /** Tries before a job goes to the failed list (default 3). */
+  attempts?: number;
+  /** First retry delay, doubled each try (default 1000 ms). */
+  backoffMs?: number;
+}
+
+/** Adds one job per item (inputs hashed now). Jobs already known to the queue are not added again. */
+export async function enqueueBatch(items: readonly BatchItemInput[], opts: EnqueueOptions): Promise<{ added: number; existing: number; ids: string[] }> {
+  const names = new Set<string>();
+  for (const it of items) {
+    if (names.has(it.name)) throw new HarmoniaError(`two composites are named "${it.name}"; their outputs would collide`);
+    names.add(it.name);
+  }
+  const queue = new Queue<BatchJobData, BatchJobResult>(checkQueueName(opts.queue ?? DEFAULT_QUEUE), { connection: { ...parseRedisUrl(opts.redis), maxRetriesPerRequest: 3, retryStrategy: (n: number) => (n > 5 ? null : 200 * n) } });
+  queue.on('error', () => undefined); // connection errors surface through the awaited calls
+  try {
+    const jobOpts: JobsOptions = {
+      attempts: opts.attempts ?? 3,
+      backoff: { type: 'exponential', delay: opts.backoffMs ?? 1000 },
+      removeOnComplete: false,
+      removeOnFail: false,
+    };
+    let added = 0, existing = 0;
+    const ids: string[] = [];
+    const CHUNK = 200;
+    for (let i = 0; i < items.length; i += CHUNK) {
+      const chunk = items.slice(i, i + CHUNK);
+      const datas = await Promise.all(chunk.map(async (it): Promise<BatchJobData> => {
+        const composite = resolve(it.composite), mask = resolve(it.mask);
+        const [c, m] = await Promise.all([readInput(composite, 'composite'), readInput(mask, 'mask')]);
+        const base: BatchOptions = { stage: opts.stage, model: opts.model ? resolve(opts.model) : undefined, format: opts.format, quality: opts.quality };
+        return { ...base, name: it.name, composite, mask, hash: jobHash(c, m, base, it.name) };
+      }));
+      const states = await Promise.all(datas.map((d) => queue.getJobState(d.hash)));
+      const fresh = datas.filter((_, k) => states[k] === 'unknown');
+      existing += datas.length - fresh.length;
+      if (fresh.length) {
+        await queue.addBulk(fresh.map((d) => ({ name: d.name, data: d, opts: { ...jobOpts, jobId: d.hash } })));
+        added += fresh.length;
+      }
+      ids.push(...datas.map((d) => d.hash));
+    }
+    return { added, existing, ids };
+  } catch (err) {
+    if (err instanceof HarmoniaError) throw err;
+    throw new HarmoniaError(`--redis ${opts.redis}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await queue.close().catch(() => undefined);
+  }
+}
+
+/** The output path of a job: `<folder>/<name>.<ext>`, or a template with {name}, {hash}, {ext}. */
+export function outputPath(output: string, data: Pick<BatchJobData, 'name' | 'hash' | 'format'>): string {
+  const ext = data.format === 'jpeg' ? 'jpg' : data.format === 'tiff' ? 'tif' : data.format;
+  if (output.includes('{')) {
+    const p = output.replace(/\{(name|hash|ext)\}/g, (_, k: string) => (k === 'name' ? data.name : k === 'hash' ? data.hash : ext));
+    if (/\{[^}]*\}/.test(p)) throw new HarmoniaError(`-o: unknown placeholder in the template "${output}" (use {name}, {hash}, {ext})`);
+    return resolve(p);
+  }
+  return resolve(join(output, `${data.name}.${ext}`));
+}
+
+/** Checks an -o folder or template before any work. */
+export function checkOutputTemplate(output: string): void {
+  if (!output) throw new HarmoniaError('-o/--output is required (a folder, or a template like out/{name}.{ext})');
+  const probe = outputPath(output, { name: 'probe', hash: '0'.repeat(64), format: 'png' });
+  if (output.includes('{') && !/\{(name|hash)\}/.test(output)) throw new HarmoniaError(`-o: the template "${output}" must contain {name} or {hash} (one file per job)`);
+  const dir = output.includes('{') ? dirname(probe) : output;
+  checkOutputs([], [{ path: output.includes('{') ? probe : join(output, 'probe.png'), flag: '-o', kind: 'file', mkdir: true }]);
+  void dir;
+}
+
+export interface WorkerOptions {
+  redis: string;
+  queue?: string;
+  /** Output folder or path template ({name}, {hash}, {ext}). */
+  output: string;
+  /** Jobs run at once by this process (default 1). */
+  concurrency?: number;
+  /** How long a job's lock lasts without renewal; a killed worker's job is retried after it (default 30 s). */
+  lockMs?: number;
+  /** Times a job may be found stalled (its worker died) before it fails (default 5). */
+  maxStalled?: number;
+  /** Called after each job (for the CLI's log). */
+  onJob?: (e: { id: string; name: string; ok: boolean; result?: BatchJobResult; error?: string; attempt: number }) => void;
+}
+
+export interface BatchWorker {
+  worker: Worker<BatchJobData, BatchJobResult>;
+  /** Waits for the running job(s), then disconnects. */
+  close(): Promise<void>;
+}
+
+/** Starts a worker that takes jobs until close(). */
+export async function startBatchWorker(opts: WorkerOptions): Promise<BatchWorker> {
+  const queueName = checkQueueName(opts.queue ?? DEFAULT_QUEUE);
+  checkOutputTemplate(opts.output);
+  const redis = redisClient(opts.redis);
+  redis.on('error', () => undefined); // reconnects by itself; commands wait for it
+  const outputsKey = `harmonia:${queueName}:outputs`;
+  const writesKey = `harmonia:${queueName}:writes`;
+  const cleaned = new Set<string>();
+
+  const processor = async (job: Job<BatchJobData, BatchJobResult>): Promise<BatchJobResult> => {
+    const t0 = performance.now();
+    const d = job.data;
+    if (!d || typeof d.composite !== 'string' || typeof d.mask !== 'string' || typeof d.name !== 'string' || typeof d.hash !== 'string') {
+      throw new HarmoniaError(`job ${job.id}: not a harmonia job (missing composite, mask, name or hash)`);
+    }
+    const out = outputPath(opts.output, d);
+    if (!isAbsolute(d.composite) || !isAbsolute(d.mask)) throw new HarmoniaError(`job ${job.id}: input paths must be absolute`);
+    // the same output-safety rule as the CLI: never write over an input
+    checkOutputs([{ path: d.composite, what: 'composite' }, { path: d.mask, what: 'mask' }], [{ path: out, flag: '-o', kind: 'file', mkdir: true }], { overwrite: true });
+    const dir = dirname(out);
+    prepareOutputs([{ path: out, flag: '-o', kind: 'file', mkdir: true }]);
+    if (!cleaned.has(dir)) {
+      cleaned.add(dir);
+      await removeStaleTempFiles(dir).catch(() => undefined); // temp files of killed workers
+    }
+    const [c, m] = await Promise.all([readInput(d.composite, 'composite'), readInput(d.mask, 'mask')]);
+    const hash = jobHash(c, m, d, d.name);
+    if (hash !== d.hash) throw new HarmoniaError(`the inputs changed since the job was enqueued (content hash differs); enqueue it again`, { file: d.composite });
+    const done = await redis.hget(outputsKey, out);
+    if (done === hash) {
+      const st = await stat(out).catch(() => undefined);
+      if (st?.isFile() && st.size > 0) return { output: out, written: false, ms: performance.now() - t0 };
+    }
+    const r = await runImageJob({ composite: c, mask: m, stage: d.stage, model: d.model, format: d.format, quality: d.quality });
+    let written = false;
+    const existing = await readFile(out).catch(() => undefined);
+    if (!existing || !Buffer.from(r.image.buffer, r.image.byteOffset, r.image.byteLength).equals(existing)) {
+      await writeFileAtomic(out, r.image);
+      written = true;
+      await redis.hincrby(writesKey, hash, 1);
+    }
+    await redis.hset(outputsKey, out, hash);
+    return { output: out, written, width: r.width, height: r.height, ms: Math.round(performance.now() - t0) };
+  };
+
+  const lockMs = opts.lockMs ?? 30_000;
+  const worker = new Worker<BatchJobData, BatchJobResult>(queueName, processor, {
+    connection: connection(opts.redis),
+    concurrency: opts.concurrency ?? 1,
+    lockDuration: lockMs,
+    stalledInterval: Math.max(500, Math.min(30_000, lockMs)),
+    maxStalledCount: opts.maxStalled ?? 5,
+    autorun: true,
+  });
+  worker.on('error', () => undefined); // connection errors: BullMQ reconnects and goes on
+  worker.on('completed', (job, result) => opts.onJob?.({ id: String(job.id), name: job.name, ok: true, result, attempt: job.attemptsMade }));
+  worker.on('failed', (job, err) => {
+    if (job) opts.onJob?.({ id: String(job.id), name: job.name, ok: false, error: err.message.split('\n')[0], attempt: job.attemptsMade });
+  });
+  await worker.waitUntilReady();
+  return {
+    worker,
+    async close() {
+      await worker.close();
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
+
+export interface Progress {
+  queue: string;
+  done: number;
+  failed: number;
+  waiting: number;
+  active: number;
+  delayed: number;
+  /** Completed jobs per second over the most recent completions (up to 1000), or 0. */
+  throughput: number;
+  /** Span of those completions, seconds: from the first one's start to the last one's end. */
+  windowS: number;
+  /** The most recent failures, with their error. */
+  failures: { id: string; name: string; error: string; attempts: number }[];
+}
+
+/** Counts and throughput of a queue (what `harmonia jobs` prints). */
+export async function queueProgress(redisUrl: string, queueName = DEFAULT_QUEUE, opts: { failures?: number } = {}): Promise<Progress> {
+  const queue = new Queue<BatchJobData, BatchJobResult>(checkQueueName(queueName), { connection: { ...parseRedisUrl(redisUrl), maxRetriesPerRequest: 3, retryStrategy: (n: number) => (n > 5 ? null : 200 * n) } });
+  queue.on('error', () => undefined);
+  try {
+    const c = await queue.getJobCounts('completed', 'failed', 'waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
+    const recent = await queue.getJobs(['completed'], 0, 999, false);
+    let throughput = 0, windowS = 0;
+    if (recent.length >= 1) {
+      const starts = recent.map((j) => j.processedOn ?? j.timestamp);
+      const ends = recent.map((j) => j.finishedOn ?? 0);
+      windowS = (Math.max(...ends) - Math.min(...starts)) / 1000;
+      throughput = windowS > 0 ? recent.length / windowS : 0;
+    }
+    const failedJobs = opts.failures ? await queue.getJobs(['failed'], 0, opts.failures - 1, false) : [];
+    return {
+      queue: queueName,
+      done: c.completed ?? 0, failed: c.failed ?? 0,
+      waiting: (c.waiting ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0),
+      active: c.active ?? 0, delayed: c.delayed ?? 0,
+      throughput, windowS,
+      failures: failedJobs.map((j) => ({ id: String(j.id), name: j.name, error: String(j.failedReason ?? '').split('\n')[0], attempts: j.attemptsMade })),
+    };
+  } catch (err) {
+    throw new HarmoniaError(`--redis ${redisUrl}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await queue.close().catch(() => undefined);
+  }
+}
+
+/** Items of an enqueue argument: a folder (+ mask folder), an iHarmony4-layout folder, or a list file. */
+export function nameOf(path: string): string {
+  return basename(path, extname(path));
+}

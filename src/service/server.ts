@@ -1,0 +1,288 @@
+/**
+ * `harmonia serve`: an HTTP API on Fastify over the library (docs/SERVICE.md).
+ *
+ *   POST /harmonize   multipart (files composite + mask, or background + foreground) or JSON (paths
+ *                     under --root); options stage, model, format, quality, at, scale,
+ *                     harmonizeBackground, response (image | json)
+ *   GET  /health      liveness + pool state
+ *   GET  /metrics     Prometheus text: requests, latency histogram, queue depth, model load
+ *
+ * Work runs on a bounded pool of worker threads (pool.ts) with the models loaded once per thread.
+ * Over capacity the answer is 503 with Retry-After, at once. Every error is a 4xx/5xx with a
+ * one-line JSON body `{"error": "..."}`, never a stack trace.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { isAbsolute, resolve, sep } from 'node:path';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import multipart from '@fastify/multipart';
+import { HarmoniaError } from '../errors.ts';
+import { canonicalPath, isInside } from '../util/output-safety.ts';
+import { DEFAULT_MODEL_DIR, isModelDir } from '../pipeline/model.ts';
+import { OUTPUT_FORMATS } from '../pipeline/harmonize.ts';
+import type { OutputFormat } from '../image/io.ts';
+import type { Stage } from '../pipeline/refine.ts';
+import { HarmonizePool, OverCapacityError, PoolError } from './pool.ts';
+import { checkJob, type ImageJob, type JobResult } from './job.ts';
+import { Registry, PROMETHEUS_CONTENT_TYPE } from './metrics.ts';
+
+export interface ServeOptions {
+  /** Folder that JSON requests' paths are resolved in and may never leave. Without it, JSON path inputs are refused. */
+  root?: string;
+  /** Worker threads (default: one per core). */
+  threads?: number;
+  /** Requests that may wait for a thread (default 2 per thread); more get 503. */
+  maxQueue?: number;
+  /** Largest request body, bytes (default 32 MiB); each uploaded file at most this too. */
+  bodyLimit?: number;
+  /** Models by name (name → folder); `default` is the shipped model when present. */
+  models?: Record<string, string>;
+  /** Decompression-bomb guard per input image (pixels, default 40 MP). */
+  maxPixels?: number;
+  /** A request running longer fails with 503 and its thread is replaced (default 120 s). */
+  timeoutMs?: number;
+}
+
+/** Thrown for requests the server refuses with a given 4xx status. */
+export class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+const FILE_FIELDS = ['composite', 'mask', 'background', 'foreground'] as const;
+type FileField = (typeof FILE_FIELDS)[number];
+const OPTION_FIELDS = ['stage', 'model', 'format', 'quality', 'at', 'scale', 'harmonizeBackground', 'response'] as const;
+
+export const DEFAULT_BODY_LIMIT = 32 * 1024 * 1024;
+export const DEFAULT_SERVE_MAX_PIXELS = 40_000_000;
+
+interface Metrics {
+  registry: Registry;
+  requests: ReturnType<Registry['counter']>;
+  latency: ReturnType<Registry['histogram']>;
+}
+
+export interface HarmoniaServer {
+  app: FastifyInstance;
+  pool: HarmonizePool;
+  /** Model names → folders the threads loaded. */
+  models: Record<string, string>;
+  close(): Promise<void>;
+}
+
+/** One line, the root folder named as "<root>" (never the server's absolute paths). */
+function oneLine(msg: string, root?: string): string {
+  let s = msg.replace(/\s*\n\s*/g, ' ').trim();
+  if (root) s = s.split(root + sep).join('').split(root).join('<root>');
+  return s.length > 500 ? `${s.slice(0, 497)}...` : s;
+}
+
+function parseAt(v: unknown): [number, number] | undefined {
+  if (v === undefined) return undefined;
+  const parts = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',').map((s) => (s.trim() === '' ? NaN : Number(s))) : [NaN];
+  if (parts.length !== 2 || !parts.every((n) => typeof n === 'number' && Number.isFinite(n))) throw new HttpError(400, `at must be two numbers "x,y" or [x, y], got ${JSON.stringify(v)}`);
+  return [parts[0] as number, parts[1] as number];
+}
+
+function parseNumber(v: unknown, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i.test(v.trim()) ? Number(v) : NaN;
+  if (!Number.isFinite(n)) throw new HttpError(400, `${name} must be a number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function parseBool(v: unknown, name: string): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (v === true || v === 'true' || v === '1') return true;
+  if (v === false || v === 'false' || v === '0') return false;
+  throw new HttpError(400, `${name} must be true or false, got ${JSON.stringify(v)}`);
+}
+
+/** Builds the Fastify app and starts the worker pool (threads load the models before this returns). */
+export async function createServer(opts: ServeOptions = {}): Promise<HarmoniaServer> {
+  const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  if (!(Number.isSafeInteger(bodyLimit) && bodyLimit >= 1024)) throw new HarmoniaError(`bodyLimit must be an integer ≥ 1024 bytes, got ${bodyLimit}`);
+  const maxPixels = opts.maxPixels ?? DEFAULT_SERVE_MAX_PIXELS;
+  let root: string | undefined;
+  if (opts.root !== undefined) {
+    if (!existsSync(opts.root) || !statSync(opts.root).isDirectory()) throw new HarmoniaError('root is not a folder', { file: opts.root });
+    root = canonicalPath(opts.root);
+  }
+  const models: Record<string, string> = { ...(opts.models ?? {}) };
+  if (!models.default && isModelDir(DEFAULT_MODEL_DIR)) models.default = DEFAULT_MODEL_DIR;
+  for (const [name, dir] of Object.entries(models)) {
+    if (!isModelDir(dir)) throw new HarmoniaError(`model "${name}": no model here (model.json or harmonia.json missing)`, { file: dir });
+  }
+
+  const loadStart = performance.now();
+  const pool = await HarmonizePool.create({ threads: opts.threads, maxQueue: opts.maxQueue, models: Object.values(models), timeoutMs: opts.timeoutMs });
+  const startupMs = performance.now() - loadStart;
+
+  const registry = new Registry();
+  const m: Metrics = {
+    registry,
+    requests: registry.counter('harmonia_http_requests_total', 'HTTP requests by route and status code'),
+    latency: registry.histogram('harmonia_http_request_duration_seconds', 'HTTP request latency (seconds) by route, from the first byte to the answer'),
+  };
+  registry.gauge('harmonia_queue_depth', 'requests waiting for a worker thread').set(() => pool.stats().queued);
+  registry.gauge('harmonia_queue_capacity', 'requests that may wait before the server answers 503').set(pool.maxQueue);
+  registry.gauge('harmonia_workers_busy', 'worker threads running a request').set(() => pool.stats().busy);
+  registry.gauge('harmonia_workers', 'worker threads').set(pool.threads);
+  const rejected = registry.counter('harmonia_rejected_total', 'requests refused with 503 because the server was over capacity');
+  registry.gauge('harmonia_worker_restarts', 'worker threads replaced after a crash or timeout').set(() => pool.restarts);
+  registry.gauge('harmonia_model_load_seconds', 'start-up of the slowest worker thread: engine + every model, loaded once').set(pool.loadMs / 1000);
+  registry.gauge('harmonia_startup_seconds', 'pool start-up as seen by the server, seconds').set(startupMs / 1000);
+  const modelsGauge = registry.gauge('harmonia_model_loaded', 'models loaded by every worker thread (1 = loaded)');
+  for (const name of Object.keys(models)) modelsGauge.set(1, { model: name });
+  registry.gauge('harmonia_jobs_completed', 'requests harmonized since start').set(() => pool.completed);
+
+  const app = Fastify({ logger: false, bodyLimit });
+  app.removeContentTypeParser('text/plain'); // only multipart/form-data and application/json
+  await app.register(multipart, {
+    limits: { fileSize: bodyLimit, files: 4, fields: OPTION_FIELDS.length, parts: 4 + OPTION_FIELDS.length, fieldSize: 1024, headerPairs: 100 },
+  });
+
+  app.addHook('onRequest', async (req) => {
+    (req as FastifyRequest & { t0: number }).t0 = performance.now();
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unknown';
+    m.requests.inc({ route, status: String(reply.statusCode) });
+    m.latency.observe((performance.now() - (req as FastifyRequest & { t0: number }).t0) / 1000, { route });
+    if (reply.statusCode === 503) rejected.inc();
+  });
+
+  app.setErrorHandler((err: unknown, _req, reply) => {
+    if (err instanceof OverCapacityError) {
+      return reply.code(503).header('retry-after', String(err.retryAfterS)).send({ error: err.message });
+    }
+    if (err instanceof HttpError) return reply.code(err.status).send({ error: oneLine(err.message, root) });
+    if (err instanceof HarmoniaError) return reply.code(400).send({ error: oneLine(err.message, root) });
+    if (err instanceof PoolError) {
+      if (err.status === 503) reply.header('retry-after', String(pool.retryAfter()));
+      if (err.status >= 500) console.error(`harmonia serve: ${oneLine(err.message)}`);
+      return reply.code(err.status).send({ error: oneLine(err.message, root) });
+    }
+    const e = err as { statusCode?: number; message?: string; code?: string };
+    const status = typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 600 ? e.statusCode : 500;
+    if (status < 500) {
+      let msg = e.message ?? 'bad request';
+      if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || e.code === 'FST_REQ_FILE_TOO_LARGE') msg = `request body too large (the limit is ${bodyLimit} bytes)`;
+      else if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') msg = 'unsupported content type: send multipart/form-data (files) or application/json (paths under the root)';
+      return reply.code(status).send({ error: oneLine(msg, root) });
+    }
+    console.error(`harmonia serve: internal error: ${oneLine(e.message ?? String(err))}`);
+    return reply.code(500).send({ error: 'internal error' });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}` }));
+
+  /** A JSON path input: a string inside the root, never outside it (after `..` and symbolic links). */
+  function pathInput(v: unknown, field: FileField): string {
+    if (typeof v !== 'string' || v === '' || v.includes('\0')) throw new HttpError(400, `${field} must be a path (a non-empty string)`);
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) throw new HttpError(400, `${field}: URLs are not supported; upload the image (multipart) or give a path under the server's root`);
+    if (!root) throw new HttpError(403, `${field}: path inputs are disabled (the server was started without --root); upload the image as multipart/form-data`);
+    const abs = isAbsolute(v) ? v : resolve(root, v);
+    const canon = canonicalPath(abs);
+    if (!isInside(canon, root) || canon === root) throw new HttpError(403, `${field}: path ${JSON.stringify(v)} is outside the server's root`);
+    return canon;
+  }
+
+  function options(src: Record<string, unknown>): { job: Omit<ImageJob, FileField>; json: boolean } {
+    const stage = src.stage;
+    if (stage !== undefined && !['intrinsic', 'gan', 'full'].includes(stage as string)) throw new HttpError(400, `stage must be intrinsic, gan or full, got ${JSON.stringify(stage)}`);
+    const format = src.format;
+    if (format !== undefined && !OUTPUT_FORMATS.includes(format as OutputFormat)) throw new HttpError(400, `format must be ${OUTPUT_FORMATS.join(', ')}, got ${JSON.stringify(format)}`);
+    let model: string | null | undefined;
+    if (src.model !== undefined) {
+      if (typeof src.model !== 'string' || !Object.hasOwn(models, src.model)) {
+        throw new HttpError(400, `model must be one of ${Object.keys(models).join(', ') || '(none loaded)'}, got ${JSON.stringify(src.model)}`);
+      }
+      model = models[src.model];
+    } else model = models.default ?? (stage === undefined ? undefined : null);
+    const response = src.response ?? 'image';
+    if (response !== 'image' && response !== 'json') throw new HttpError(400, `response must be image or json, got ${JSON.stringify(response)}`);
+    const job: Omit<ImageJob, FileField> = {
+      stage: stage as Stage | undefined, model, format: format as OutputFormat | undefined,
+      quality: parseNumber(src.quality, 'quality'), at: parseAt(src.at), scale: parseNumber(src.scale, 'scale'),
+      harmonizeBackground: parseBool(src.harmonizeBackground, 'harmonizeBackground'), maxPixels,
+    };
+    return { job, json: response === 'json' };
+  }
+
+  async function readMultipart(req: FastifyRequest): Promise<{ job: ImageJob; json: boolean }> {
+    const files: Partial<Record<FileField, Uint8Array>> = {};
+    const fields: Record<string, unknown> = {};
+    let total = 0;
+    for await (const part of req.parts()) {
+      if (part.type === 'file') {
+        if (!(FILE_FIELDS as readonly string[]).includes(part.fieldname)) {
+          part.file.resume();
+          throw new HttpError(400, `unknown file field "${part.fieldname}": expected ${FILE_FIELDS.join(', ')}`);
+        }
+        const buf = await part.toBuffer();
+        total += buf.byteLength;
+        if (total > bodyLimit) throw new HttpError(413, `request body too large (the limit is ${bodyLimit} bytes)`);
+        if (buf.byteLength === 0) throw new HttpError(400, `${part.fieldname}: empty file`);
+        files[part.fieldname as FileField] = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+      } else {
+        if (!(OPTION_FIELDS as readonly string[]).includes(part.fieldname)) throw new HttpError(400, `unknown field "${part.fieldname}": expected ${OPTION_FIELDS.join(', ')}`);
+        if (part.valueTruncated) throw new HttpError(413, `field ${part.fieldname} is too long`);
+        fields[part.fieldname] = part.value;
+      }
+    }
+    const { job, json } = options(fields);
+    return { job: { ...job, ...files }, json };
+  }
+
+  function readJson(req: FastifyRequest): { job: ImageJob; json: boolean } {
+    const body = req.body;
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'the JSON body must be an object { composite, mask, ... } or { background, foreground, ... }');
+    const b = body as Record<string, unknown>;
+    for (const k of Object.keys(b)) {
+      if (!(FILE_FIELDS as readonly string[]).includes(k) && !(OPTION_FIELDS as readonly string[]).includes(k)) {
+        throw new HttpError(400, `unknown field "${k}": expected ${[...FILE_FIELDS, ...OPTION_FIELDS].join(', ')}`);
+      }
+    }
+    const { job, json } = options(b);
+    const files: Partial<Record<FileField, string>> = {};
+    for (const f of FILE_FIELDS) if (b[f] !== undefined) files[f] = pathInput(b[f], f);
+    return { job: { ...job, ...files }, json };
+  }
+
+  app.post('/harmonize', async (req: FastifyRequest, reply: FastifyReply) => {
+    const t0 = performance.now();
+    const { job, json } = req.isMultipart() ? await readMultipart(req) : readJson(req);
+    try {
+      checkJob(job);
+    } catch (err) {
+      throw new HttpError(400, (err as Error).message);
+    }
+    const r: JobResult & { queueMs: number } = await pool.submit(job);
+    const timings = { queue: r.queueMs, ...r.timings, request: Math.round((performance.now() - t0) * 100) / 100 };
+    if (json) {
+      return reply.code(200).type('application/json').send({
+        width: r.width, height: r.height, format: r.format, stage: r.stage, model: r.model ?? null, timings, notes: r.notes,
+        image: Buffer.from(r.image.buffer, r.image.byteOffset, r.image.byteLength).toString('base64'),
+      });
+    }
+    const serverTiming = Object.entries(timings).map(([k, v]) => `${k};dur=${v}`).join(', ');
+    return reply.code(200).type(`image/${r.format}`).header('server-timing', serverTiming)
+      .send(Buffer.from(r.image.buffer, r.image.byteOffset, r.image.byteLength));
+  });
+
+  app.get('/health', async () => {
+    const s = pool.stats();
+    return { status: 'ok', backend: s.backend, threads: s.threads, busy: s.busy, queued: s.queued, maxQueue: s.maxQueue, completed: s.completed, models: Object.keys(models) };
+  });
+
+  app.get('/metrics', async (_req, reply) => reply.type(PROMETHEUS_CONTENT_TYPE).send(registry.render()));
+
+  return {
+    app, pool, models,
+    async close() {
+      await app.close();
+      await pool.close();
+    },
+  };
+}

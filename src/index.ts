@@ -1,7 +1,8 @@
 /**
  * Harmonia public API (40 names). Everything else is behind subpath exports:
  *   harmonia/intrinsic  the intrinsic stage's building blocks (decomposition, light, albedo, reshading)
- *   harmonia/train      trainer internals: config, Adam, GAN step + step module, checkpoints, presets, sweeps
+ *   harmonia/train      trainer internals: config, Adam, GAN step + step module, checkpoints, presets, loss registry
+ *   harmonia/eval       the evaluator (dataset files or images in memory), the Table 1 experiment, loss-weight sweeps
  *   harmonia/data       iHarmony4 reader, composite synthesis, procedural scenes, loader
  *   harmonia/engine     engine info, native kernels, the data-parallel pool
  *   harmonia/metrics    per-image metrics of the evaluation protocol
@@ -41,5 +42,5 @@ export type { EvalResult, EvaluateDatasetOptions, Predictor } from './eval/evalu
 export { train } from './train/trainer.ts';
 export type { TrainOptions, TrainResult } from './train/trainer.ts';
 export type { TrainConfig, PartialTrainConfig } from './train/config.ts';
-export { runExperiment } from './train/experiment.ts';
-export type { ExperimentOptions, Table1 } from './train/experiment.ts';
+export { runExperiment } from './eval/experiment.ts';
+export type { ExperimentOptions, Table1 } from './eval/experiment.ts';

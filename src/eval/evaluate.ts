@@ -4,8 +4,10 @@
  * "All", written as a per-image CSV, a summary JSON and a Markdown table.
  *
  * Methods are functions from a sample's full-resolution composite + mask to a prediction (any size:
- * it is resized to 256×256 like everything else), so the experiment runner evaluates in memory;
- * `evaluateDataset` is the file-based shell behind `harmonia evaluate`.
+ * it is resized to 256×256 like everything else). Two entry points share one scorer and one
+ * summary: `evaluateSamples` (dataset files) and `evaluateInMemory` (images already in memory: the
+ * Table 1 experiment and the sweep use it); `evaluateDataset` is the file-based shell behind
+ * `harmonia evaluate`.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -29,14 +31,18 @@ export const COMPOSITE_METHOD = 'composite';
 /** What reports print for LPIPS when its weight files are absent. */
 export const LPIPS_NO_WEIGHTS = 'n/a (no weights)';
 
-export const PROTOCOL_TEXT =
-  'Protocol (docs/METRICS.md): composite, prediction and real image resized to 256×256 (bilinear, ' +
+/** The protocol statement of an evaluation at `size`×`size` (256 = the protocol's). */
+export function protocolText(size: number = EVAL_SIZE): string {
+  return 'Protocol (docs/METRICS.md): composite, prediction and real image resized to ' + `${size}×${size}` + ' (bilinear, ' +
   'anti-aliased), mask resized with nearest and thresholded (foreground = mask > 127); metrics on ' +
   '0–255 floats: MSE over all 3·H·W values, PSNR = 10·log10(255²/MSE) (capped at 100 dB), ' +
   'fMSE = Σ_fg (pred−gt)²/(3·n_fg), fPSNR from fMSE, bMSE on the background only, SSIM (Gaussian ' +
   '11/σ 1.5, K1 .01, K2 .03, per channel averaged), LPIPS v0.1; the ground-truth background is ' +
   'never pasted back. Per-image means per subset; "All" = per-image mean over all images. ' +
   'Empty-foreground images have no fMSE/fPSNR (excluded from those means, counted).';
+}
+
+export const PROTOCOL_TEXT = protocolText(EVAL_SIZE);
 
 /** A method under evaluation: full-resolution composite + mask in, prediction (any size) out. */
 export type Predictor = (sample: HarmonizationSample, input: { composite: FloatImage; mask: Mask }) => FloatImage | Promise<FloatImage>;
@@ -101,11 +107,27 @@ export interface EvaluateOptions {
   weightsDir?: string;
   quiet?: boolean;
   progressLabel?: string;
+  /** Called with every method's prediction as returned (before the resize to the evaluation size), e.g. for figures. */
+  onPrediction?: (id: string, method: string, prediction: FloatImage) => void;
 }
 
-interface Loaded { sample: HarmonizationSample; composite: FloatImage; mask: Mask; real: FloatImage }
+/** A sample held in memory (`evaluateInMemory`); any other fields travel to the predictors. */
+export interface MemoryEvalSample {
+  id: string;
+  /** Default "all". */
+  subset?: string;
+  composite: FloatImage;
+  mask: Mask;
+  real: FloatImage;
+}
 
-async function loadSample(s: HarmonizationSample): Promise<Loaded> {
+/** A method under in-memory evaluation: the sample in, its prediction (any size) out. */
+export type MemoryPredictor<S extends MemoryEvalSample = MemoryEvalSample> = (sample: S) => FloatImage | Promise<FloatImage>;
+
+/** One sample as the scorer sees it: images in memory plus what its predictors need. */
+interface Loaded { id: string; subset: string; composite: FloatImage; mask: Mask; real: FloatImage; realLabel: string; predict(method: string): FloatImage | Promise<FloatImage> }
+
+async function loadSample(s: HarmonizationSample, predictors: Record<string, Predictor>): Promise<Loaded> {
   const [composite, mask, real] = await Promise.all([readImage(s.composite), readMask(s.mask), readImage(s.real)]);
   if (mask.width !== composite.width || mask.height !== composite.height) {
     throw new HarmoniaError(`mask is ${mask.width}×${mask.height} but composite ${s.composite} is ${composite.width}×${composite.height}`, { file: s.mask });
@@ -113,7 +135,7 @@ async function loadSample(s: HarmonizationSample): Promise<Loaded> {
   if (real.width !== composite.width || real.height !== composite.height) {
     throw new HarmoniaError(`real image is ${real.width}×${real.height} but composite ${s.composite} is ${composite.width}×${composite.height}`, { file: s.real });
   }
-  return { sample: s, composite, mask, real };
+  return { id: s.id, subset: s.subset, composite, mask, real, realLabel: s.real, predict: (m) => predictors[m](s, { composite, mask }) };
 }
 
 async function resolveLpips(opts: EvaluateOptions): Promise<{ model: Lpips | undefined; owned: boolean; status: LpipsStatus }> {
@@ -141,49 +163,74 @@ export async function evaluateSamples(
   methods: Record<string, Predictor>,
   opts: EvaluateOptions = {},
 ): Promise<EvalResult> {
+  const predictors: Record<string, Predictor> = { [COMPOSITE_METHOD]: (_s, input) => input.composite, ...methods };
+  return scoreSamples(samples.length, (i) => loadSample(samples[i], predictors), Object.keys(methods), opts);
+}
+
+/**
+ * The in-memory entry point: the same scorer, baseline and summary as `evaluateSamples`, on samples
+ * whose composite, mask and real image are already in memory (any extra fields of a sample reach the
+ * predictors). Method names must be unique and not "composite".
+ */
+export async function evaluateInMemory<S extends MemoryEvalSample>(
+  samples: readonly S[],
+  methods: Record<string, MemoryPredictor<S>>,
+  opts: EvaluateOptions = {},
+): Promise<EvalResult> {
+  const load = (i: number): Promise<Loaded> => {
+    const s = samples[i];
+    const composite = s.composite;
+    const predict = (m: string) => (m === COMPOSITE_METHOD ? composite : methods[m](s));
+    return Promise.resolve({ id: s.id, subset: s.subset ?? 'all', composite, mask: s.mask, real: s.real, realLabel: `real image of ${s.id}`, predict });
+  };
+  return scoreSamples(samples.length, load, Object.keys(methods), opts);
+}
+
+/** The scorer both entry points share: the composite baseline first, then every method, per sample. */
+async function scoreSamples(count: number, load: (i: number) => Promise<Loaded>, methods: readonly string[], opts: EvaluateOptions): Promise<EvalResult> {
   const t0 = Date.now();
   const size = opts.size ?? EVAL_SIZE;
-  if (samples.length === 0) throw new HarmoniaError('evaluate: no samples to evaluate (empty list?)');
-  if (COMPOSITE_METHOD in methods) throw new HarmoniaError(`evaluate: "${COMPOSITE_METHOD}" is the built-in baseline; name your method differently`);
-  const names = [COMPOSITE_METHOD, ...Object.keys(methods)];
-  const predictors: Record<string, Predictor> = { [COMPOSITE_METHOD]: (_s, input) => input.composite, ...methods };
+  if (count === 0) throw new HarmoniaError('evaluate: no samples to evaluate (empty list?)');
+  if (methods.includes(COMPOSITE_METHOD)) throw new HarmoniaError(`evaluate: "${COMPOSITE_METHOD}" is the built-in baseline; name your method differently`);
+  const names = [COMPOSITE_METHOD, ...methods];
   const { model: lp, owned, status } = await resolveLpips(opts);
   const rows: ImageRow[] = [];
-  const progress = new Progress(opts.progressLabel ?? 'evaluate', samples.length, { quiet: opts.quiet });
+  const progress = new Progress(opts.progressLabel ?? 'evaluate', count, { quiet: opts.quiet });
   try {
-    let next: Promise<Loaded> = loadSample(samples[0]);
-    for (let i = 0; i < samples.length; i++) {
+    let next: Promise<Loaded> = load(0);
+    for (let i = 0; i < count; i++) {
       const cur = await next;
-      if (i + 1 < samples.length) {
-        next = loadSample(samples[i + 1]);
+      if (i + 1 < count) {
+        next = load(i + 1);
         next.catch(() => undefined); // surfaced when awaited
       }
-      const real = toEvalImage(cur.real, size, cur.sample.real);
+      const real = toEvalImage(cur.real, size, cur.realLabel);
       const mask = toEvalMask(cur.mask, size);
       const preds: FloatImage[] = [];
       for (const name of names) {
-        const out = await predictors[name](cur.sample, { composite: cur.composite, mask: cur.mask });
+        const out = await cur.predict(name);
         if (!out || out.channels !== 3) {
-          throw new HarmoniaError(`method "${name}" returned ${out ? `${out.channels} channels` : 'nothing'} for ${cur.sample.id}; it must return an RGB image`);
+          throw new HarmoniaError(`method "${name}" returned ${out ? `${out.channels} channels` : 'nothing'} for ${cur.id}; it must return an RGB image`);
         }
-        preds.push(toEvalImage(out, size, `${name} prediction for ${cur.sample.id}`));
+        opts.onPrediction?.(cur.id, name, out);
+        preds.push(toEvalImage(out, size, `${name} prediction for ${cur.id}`));
       }
       let lpipsValues: (number | null)[] = names.map(() => null);
       if (lp) lpipsValues = Array.from(await lpipsBatch(lp, real, preds));
       names.forEach((name, k) => {
         const m = imageMetrics(preds[k], real, mask);
-        rows.push({ id: cur.sample.id, subset: cur.sample.subset, method: name, bin: fgBin(m.fgRatio), ...m, lpips: lpipsValues[k] });
+        rows.push({ id: cur.id, subset: cur.subset, method: name, bin: fgBin(m.fgRatio), ...m, lpips: lpipsValues[k] });
       });
-      progress.tick(1, cur.sample.id);
+      progress.tick(1, cur.id);
     }
     progress.finish();
   } finally {
     if (owned && lp) lp.dispose();
   }
   return {
-    protocol: PROTOCOL_TEXT,
+    protocol: protocolText(size),
     size,
-    images: samples.length,
+    images: count,
     methods: names,
     lpips: status,
     rows,
@@ -262,7 +309,7 @@ export function resultMarkdown(r: EvalResult, title = 'Evaluation'): string {
   const lpipsHead = r.lpips.available ? `LPIPS (${r.lpips.net}) ↓` : 'LPIPS ↓';
   const headers = HEADERS.map((h) => (h === 'LPIPS ↓' ? lpipsHead : h));
   const all = r.methods.map((m) => [m, ...metricCells(r.summary[m].All, r.lpips)]);
-  const parts: string[] = [`# ${title}`, '', PROTOCOL_TEXT, ''];
+  const parts: string[] = [`# ${title}`, '', r.protocol, ''];
   const base = r.summary[COMPOSITE_METHOD].All;
   parts.push(`## All (${r.images} images)`, '', markdownTable(['Method', ...headers], all, { align: ['l', ...headers.map(() => 'r' as const)] }));
   const notes: string[] = [];

@@ -1,6 +1,7 @@
 /**
  * `harmonia/train`: Training: the GAN trainer, its config, optimizer, checkpoints, presets, the GAN step module
- * (for the data-parallel pool of `harmonia/engine`) and the Table 1 experiment.
+ * (for the data-parallel pool of `harmonia/engine`) and the loss registry. The Table 1 experiment and
+ * the sweep (train, then evaluate) are in `harmonia/eval`.
  */
 export { train } from './trainer.ts';
 export type { BatchSource, TrainOptions, TrainResult } from './trainer.ts';
@@ -25,9 +26,6 @@ export { PRESETS, PAPER_PRESET, CPU_PRESET, SMOKE_PRESET, getPreset, settingConf
 export type { ExperimentPreset, PresetName } from './presets.ts';
 export { prepareSplit, prepareSample } from './dataset.ts';
 export type { PreparedSample } from './dataset.ts';
-export { runExperiment, runSweep, table1Markdown, sweepMarkdown, methodColumns } from './experiment.ts';
-export type { Table1, ExperimentOptions, SweepOptions, SweepTable } from './experiment.ts';
-export type { Table1Column } from './experiment.ts';
 export { GAN_STEP_MODULE, paperGanOptions } from './step-module.ts';
 export type { GanModuleOptions } from './step-module.ts';
 // The data-parallel worker pool (src/engine/parallel) that runs GAN_STEP_MODULE on several cores

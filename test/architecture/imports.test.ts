@@ -39,7 +39,7 @@ const KNOWN: readonly string[] = [
   // the image-grid/table/plot/HTML primitives of report/ are used below it
   'src/data/report.ts → src/report/grid.ts',
   'src/eval/evaluate.ts → src/report/table.ts',
-  'src/train/experiment.ts → src/report/html.ts',
+  'src/eval/experiment.ts → src/report/html.ts',
   'src/train/trainer.ts → src/report/training.ts',
   // the model-folder type and ONNX cache belong in models/ (issue 14 § 3)
   'src/export/cache.ts → src/pipeline/refine.ts',

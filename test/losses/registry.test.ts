@@ -11,7 +11,7 @@ import { tf } from '../../src/engine/tf.ts';
 import type { Scalar } from '../../src/engine/tf.ts';
 import { registerLossSetting, lossSettingNames, lossWeight, mseLoss, generatorLoss, DEFAULT_LOSS, sweepableWeights, validateLossConfig } from '../../src/losses/index.ts';
 import type { LossSettingEntry } from '../../src/losses/index.ts';
-import { methodColumns } from '../../src/train/experiment.ts';
+import { methodColumns } from '../../src/eval/experiment.ts';
 import { trainCommand } from '../../src/cli/commands/train.ts';
 import { main } from '../../src/cli/main.ts';
 import { photoSource } from '../fixtures-gen/photos.ts';

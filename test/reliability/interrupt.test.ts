@@ -140,7 +140,7 @@ test('experiment: a run folder whose generator lacks harmonia.json (killed while
   const { SMOKE_PRESET, settingConfig } = await import('../../src/train/presets.ts');
   const { mergeTrainConfig } = await import('../../src/train/config.ts');
   const { prepareSplit } = await import('../../src/train/dataset.ts');
-  const { trainSetting } = await import('../../src/train/experiment.ts');
+  const { trainSetting } = await import('../../src/eval/experiment.ts');
   const { isModelDir } = await import('../../src/pipeline/model.ts');
   const p = SMOKE_PRESET;
   const cfg = mergeTrainConfig(settingConfig(p, 'content'), { epochs: 1 });

@@ -1,6 +1,6 @@
 import type { Command, OptionSpec } from '../types.ts';
 import { getPreset } from '../../train/presets.ts';
-import { runExperiment } from '../../train/experiment.ts';
+import { runExperiment } from '../../eval/experiment.ts';
 import { lossSettingNames, assertLossSetting } from '../../losses/index.ts';
 import { trainOptions, trainOverrides, requireString, startEngine } from './train.ts';
 import { join } from 'node:path';

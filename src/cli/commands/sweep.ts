@@ -1,8 +1,8 @@
 import type { Command, OptionSpec } from '../types.ts';
 import { HarmoniaError } from '../../errors.ts';
 import { getPreset } from '../../train/presets.ts';
-import { runSweep } from '../../train/experiment.ts';
-import type { SweepOptions } from '../../train/experiment.ts';
+import { runSweep } from '../../eval/experiment.ts';
+import type { SweepOptions } from '../../eval/experiment.ts';
 import { lossSettingNames, assertLossSetting, sweepableWeights } from '../../losses/index.ts';
 import { trainOptions, trainOverrides, requireString, startEngine } from './train.ts';
 import { join } from 'node:path';

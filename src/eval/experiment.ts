@@ -1,6 +1,7 @@
 /**
- * `harmonia experiment`: pre-compute the intrinsic stage (cached), train the three loss settings,
- * evaluate composite / intrinsic / GAN+content / GAN+mask / GAN+feature on the test split and
+ * `harmonia experiment`: pre-compute the intrinsic stage (cached), train the registered loss settings
+ * (the paper's content, mask and feature), evaluate composite / intrinsic / one GAN column per setting
+ * on the test split with the evaluator (`evaluateInMemory`, the same scorer as `harmonia evaluate`) and
  * write Table 1 as Markdown, JSON and an HTML page with a Fig. 4-style row of images plus zoomed
  * foreground crops. `runSweep` trains one setting over a grid of loss weights → a table.
  */
@@ -12,36 +13,29 @@ import { engineInfo } from '../engine/index.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { writeImage } from '../image/io.ts';
 import type { FloatImage } from '../image/types.ts';
-import { imageMetrics, toEvalImage, toEvalMask } from '../metrics/index.ts';
-import type { ImageMetrics } from '../metrics/index.ts';
 import { runGenerator, loadModel } from '../models/index.ts';
-import { loadLpips, lpipsFiles } from '../models/lpips.ts';
-import type { Lpips } from '../models/lpips.ts';
 import type { LossSetting } from '../losses/index.ts';
 import { lossSetting, lossSettingNames, assertLossSetting, sweepableWeights } from '../losses/index.ts';
 import { renderTable1Html } from '../report/html.ts';
 import type { FigureRow } from '../report/html.ts';
-import { mergeTrainConfig, validateTrainConfig } from './config.ts';
-import type { PartialTrainConfig, TrainConfig } from './config.ts';
-import { settingConfig } from './presets.ts';
-import type { ExperimentPreset } from './presets.ts';
-import { prepareSplit, toMemorySamples, toImage, toMask } from './dataset.ts';
-import type { PreparedSample } from './dataset.ts';
-import { memorySource, makeBatch } from './memory.ts';
-import { train } from './trainer.ts';
-import { findCheckpoint } from './checkpoint.ts';
-import type { TrainResult } from './trainer.ts';
-import { resolveFeatureSource } from './features.ts';
+import { mergeTrainConfig, validateTrainConfig } from '../train/config.ts';
+import type { PartialTrainConfig, TrainConfig } from '../train/config.ts';
+import { settingConfig } from '../train/presets.ts';
+import type { ExperimentPreset } from '../train/presets.ts';
+import { prepareSplit, toMemorySamples, toImage, toMask } from '../train/dataset.ts';
+import type { PreparedSample } from '../train/dataset.ts';
+import { memorySource, makeBatch } from '../train/memory.ts';
+import { train } from '../train/trainer.ts';
+import { findCheckpoint } from '../train/checkpoint.ts';
+import type { TrainResult } from '../train/trainer.ts';
+import { resolveFeatureSource } from '../train/features.ts';
+import { evaluateInMemory, COMPOSITE_METHOD } from './evaluate.ts';
+import type { EvalResult, GroupSummary, MemoryEvalSample, MemoryPredictor } from './evaluate.ts';
 
 /** The columns of Table 1: the two baselines, then one per registered loss setting (its `column`). */
 export function methodColumns(): string[] {
   return ['Composite', 'Intrinsic Compositing', ...lossSettingNames().map((n) => lossSetting(n).column)];
 }
-export type MethodColumn = string;
-
-export const PROTOCOL = 'Protocol: composite, prediction and real image resized to the evaluation size (bilinear; mask nearest, foreground = mask > 0.5); ' +
-  'metrics on 0–255 floats: PSNR = 10·log10(255²/MSE) over all 3·H·W values, fMSE over foreground pixels, SSIM, LPIPS v0.1 (alex); ' +
-  'per-image means over the whole test split; the ground-truth background is never pasted back.';
 
 export interface Table1Column {
   method: string;
@@ -101,15 +95,6 @@ export interface ExperimentOptions {
   weightsDir?: string;
 }
 
-function mean(xs: number[]): number {
-  return xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-}
-
-function meanOrNull(xs: (number | null)[]): number | null {
-  const v = xs.filter((x): x is number => x !== null && Number.isFinite(x));
-  return v.length ? mean(v) : null;
-}
-
 /** G's prediction for one prepared sample (from the semi-harmonized image), as a FloatImage. */
 export function predictSample(g: tf.LayersModel, s: PreparedSample): FloatImage {
   const out = tf.tidy(() => {
@@ -122,38 +107,42 @@ export function predictSample(g: tf.LayersModel, s: PreparedSample): FloatImage 
   return { width: s.size, height: s.size, channels: 3, data };
 }
 
-interface PerImage { metrics: ImageMetrics; lpips: number | null }
+/** A prepared test sample as the evaluator's in-memory sample (images decoded from bytes when read). */
+interface EvalSample extends MemoryEvalSample { prepared: PreparedSample }
 
-async function scoreImage(pred: FloatImage, s: PreparedSample, evalSize: number, lpips: Lpips | undefined): Promise<PerImage> {
-  const gt = toEvalImage(toImage(s.real, s.size), evalSize, 'real');
-  const p = toEvalImage(pred, evalSize, 'prediction');
-  const m = toEvalMask(toMask(s.mask, s.size), evalSize);
-  return { metrics: imageMetrics(p, gt, m), lpips: lpips ? await lpips.distance(p, gt) : null };
+function evalSamples(test: readonly PreparedSample[]): EvalSample[] {
+  return test.map((s) => ({
+    id: s.id,
+    prepared: s,
+    get composite() { return toImage(s.composite, s.size); },
+    get mask() { return toMask(s.mask, s.size); },
+    get real() { return toImage(s.real, s.size); },
+  }));
 }
 
-function summarise(method: string, rows: PerImage[], composite?: PerImage[]): Table1Column {
-  let worse: number | null = null;
-  if (composite) {
-    const pairs = rows.map((r, i) => [r.metrics.fmse, composite[i].metrics.fmse] as const).filter(([a, b]) => a !== null && b !== null);
-    worse = pairs.length ? pairs.filter(([a, b]) => (a as number) > (b as number)).length / pairs.length : null;
-  }
+const INTRINSIC_COLUMN = 'Intrinsic Compositing';
+
+/** Evaluates the composite baseline, the intrinsic stage and `methods` on the test split (the evaluator of eval/evaluate.ts). */
+async function evaluateTest(
+  test: readonly PreparedSample[], methods: Record<string, MemoryPredictor<EvalSample>>, opts: { evalSize: number; weightsDir?: string; quiet?: boolean; onPrediction?: (id: string, method: string, img: FloatImage) => void },
+): Promise<EvalResult> {
+  return evaluateInMemory(evalSamples(test), { [INTRINSIC_COLUMN]: (s) => toImage(s.prepared.semi, s.prepared.size), ...methods }, {
+    size: opts.evalSize, lpips: 'alex', weightsDir: opts.weightsDir, quiet: opts.quiet, progressLabel: 'evaluate test split', onPrediction: opts.onPrediction,
+  });
+}
+
+/** One Table 1 column from the evaluator's "All" summary of a method (undefined = not trained: n/a). */
+function tableColumn(method: string, g: GroupSummary | undefined): Table1Column {
+  if (!g) return { method, images: 0, psnr: NaN, mse: NaN, fmse: null, fpsnr: null, ssim: NaN, lpips: null, fmseWorseThanComposite: null };
   return {
-    method,
-    images: rows.length,
-    psnr: mean(rows.map((r) => r.metrics.psnr)),
-    mse: mean(rows.map((r) => r.metrics.mse)),
-    fmse: meanOrNull(rows.map((r) => r.metrics.fmse)),
-    fpsnr: meanOrNull(rows.map((r) => r.metrics.fpsnr)),
-    ssim: mean(rows.map((r) => r.metrics.ssim)),
-    lpips: meanOrNull(rows.map((r) => r.lpips)),
-    fmseWorseThanComposite: worse,
+    method, images: g.n, psnr: g.psnr ?? NaN, mse: g.mse ?? NaN, fmse: g.fmse, fpsnr: g.fpsnr, ssim: g.ssim ?? NaN, lpips: g.lpips,
+    fmseWorseThanComposite: g.worseFmse ? g.worseFmse.share : null,
   };
 }
 
-async function openLpips(weightsDir?: string): Promise<{ lpips?: Lpips; label: string }> {
-  const f = lpipsFiles('alex', { dir: weightsDir });
-  if (!f.available) return { label: `n/a (no weights: ${f.backbone} and ${f.lin} are needed)` };
-  return { lpips: await loadLpips('alex', { dir: weightsDir }), label: 'LPIPS v0.1 alex' };
+/** The evaluator's LPIPS status as Table 1 prints it, and the note when it was not computed. */
+function lpipsLabel(r: EvalResult): { label: string; note?: string } {
+  return r.lpips.available ? { label: `LPIPS v0.1 ${r.lpips.net}` } : { label: r.lpips.note, note: `LPIPS not computed: ${r.lpips.note}` };
 }
 
 /** Trains one setting into runDir, reusing a finished run and resuming a checkpoint unless `overwrite`. */
@@ -269,53 +258,37 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Table1> {
   const trainSet = await prepareSplit(opts.data, 'train', { size: p.evalSize, cacheRoot, intrinsic: p.intrinsic, limit: p.trainLimit, quiet: opts.quiet });
   const testSet = await prepareSplit(opts.data, 'test', { size: p.evalSize, cacheRoot, intrinsic: p.intrinsic, limit: p.testLimit, quiet: opts.quiet });
   if (trainSet.length < base.batchSize) throw new HarmoniaError(`${opts.data}: ${trainSet.length} training images is fewer than one batch of ${base.batchSize}`);
-  const { lpips, label: lpipsLabel } = await openLpips(opts.weightsDir);
-  if (!lpips) notes.push(`LPIPS not computed: ${lpipsLabel}`);
-
-  const scores: Partial<Record<MethodColumn, PerImage[]>> = {};
   const figureIds = pickFigureSamples(testSet, p.figureCount);
-  const figureImages = new Map<string, Partial<Record<MethodColumn | 'Real', FloatImage>>>();
+  const figureImages = new Map<string, Partial<Record<string, FloatImage>>>();
   for (const s of testSet) if (figureIds.has(s.id)) figureImages.set(s.id, { Real: toImage(s.real, s.size) });
-  const score = async (col: MethodColumn, predict: (s: PreparedSample) => FloatImage) => {
-    const rows: PerImage[] = [];
-    for (const s of testSet) {
-      const pred = predict(s);
-      rows.push(await scoreImage(pred, s, p.evalSize, lpips));
-      const fig = figureImages.get(s.id);
-      if (fig) fig[col] = pred;
-    }
-    scores[col] = rows;
-  };
+  const runs: RunSummary[] = [];
+  const generators: Record<string, tf.LayersModel> = {};
   try {
-    await score('Composite', (s) => toImage(s.composite, s.size));
-    await score('Intrinsic Compositing', (s) => toImage(s.semi, s.size));
-    const runs: RunSummary[] = [];
     for (const setting of settings) {
       const cfg = settingConfig({ ...p, train: base }, setting, opts.overrides?.epochs);
       const { generator, run } = await trainSetting(cfg, join(out, 'runs', setting), trainSet, trainSet.slice(0, p.train.sampleCount), { overwrite: opts.overwrite, quiet: opts.quiet, setting, trainedOn: resolve(opts.data) });
+      generators[lossSetting(setting).column] = generator;
       runs.push(run);
       for (const n of run.notes) if (!notes.includes(n)) notes.push(n);
-      try {
-        await score(lossSetting(setting).column, (s) => predictSample(generator, s));
-      } finally {
-        generator.dispose();
-      }
     }
-    const comp = scores.Composite!;
-    const columns = methodColumns().map((col) => {
-      const rows = scores[col];
-      if (!rows) return { method: col, images: 0, psnr: NaN, mse: NaN, fmse: null, fpsnr: null, ssim: NaN, lpips: null, fmseWorseThanComposite: null };
-      return summarise(col, rows, col === 'Composite' ? undefined : comp);
+    const methods: Record<string, MemoryPredictor<EvalSample>> = {};
+    for (const [col, g] of Object.entries(generators)) methods[col] = (s) => predictSample(g, s.prepared);
+    const r = await evaluateTest(testSet, methods, {
+      evalSize: p.evalSize, weightsDir: opts.weightsDir, quiet: opts.quiet,
+      onPrediction: (id, method, img) => { const fig = figureImages.get(id); if (fig) fig[method === COMPOSITE_METHOD ? 'Composite' : method] = img; },
     });
+    const lp = lpipsLabel(r);
+    if (lp.note) notes.push(lp.note);
+    const columns = methodColumns().map((col) => tableColumn(col, r.summary[col === 'Composite' ? COMPOSITE_METHOD : col]?.All));
     const table: Table1 = {
       preset: p.name, presetDescription: p.description, data: resolve(opts.data), trainImages: trainSet.length, testImages: testSet.length,
-      evalSize: p.evalSize, backend: `${engineInfo()?.backend ?? 'unknown'}, ${base.workers} worker(s)`, protocol: PROTOCOL, notes,
-      lpips: lpipsLabel, columns, runs, createdAt: new Date().toISOString(),
+      evalSize: p.evalSize, backend: `${engineInfo()?.backend ?? 'unknown'}, ${base.workers} worker(s)`, protocol: r.protocol, notes,
+      lpips: lp.label, columns, runs, createdAt: new Date().toISOString(),
     };
     await writeReport(out, table, testSet, figureImages);
     return table;
   } finally {
-    lpips?.dispose();
+    for (const g of Object.values(generators)) g.dispose();
   }
 }
 
@@ -332,7 +305,7 @@ function pickFigureSamples(test: readonly PreparedSample[], count: number): Set<
   return new Set(err.slice(0, count).map((x) => x.id));
 }
 
-async function writeReport(out: string, table: Table1, test: readonly PreparedSample[], figures: Map<string, Partial<Record<MethodColumn | 'Real', FloatImage>>>): Promise<void> {
+async function writeReport(out: string, table: Table1, test: readonly PreparedSample[], figures: Map<string, Partial<Record<string, FloatImage>>>): Promise<void> {
   const rows: FigureRow[] = [];
   let k = 0;
   for (const s of test) {
@@ -416,36 +389,31 @@ export async function runSweep(opts: SweepOptions): Promise<SweepTable> {
   const cacheRoot = opts.cacheDir ?? join(out, 'cache');
   const trainSet = await prepareSplit(opts.data, 'train', { size: p.evalSize, cacheRoot, intrinsic: p.intrinsic, limit: p.trainLimit, quiet: opts.quiet });
   const testSet = await prepareSplit(opts.data, 'test', { size: p.evalSize, cacheRoot, intrinsic: p.intrinsic, limit: p.testLimit, quiet: opts.quiet });
-  const { lpips, label } = await openLpips(opts.weightsDir);
+  const generators: Record<string, tf.LayersModel> = {};
   try {
-    const scoreAll = async (predict: (s: PreparedSample) => FloatImage) => {
-      const rows: PerImage[] = [];
-      for (const s of testSet) rows.push(await scoreImage(predict(s), s, p.evalSize, lpips));
-      return rows;
-    };
-    const comp = await scoreAll((s) => toImage(s.composite, s.size));
-    const semi = await scoreAll((s) => toImage(s.semi, s.size));
-    const rows: SweepRow[] = [];
+    const trained: { weights: Record<string, number>; method: string; run: RunSummary }[] = [];
     for (const pt of points) {
       const cfg = settingConfig({ ...p, train: base }, opts.setting, opts.overrides?.epochs);
       cfg.loss = { ...cfg.loss, ...pt };
       const tag = Object.entries(pt).map(([k, v]) => `${k}-${v}`).join('_');
       const { generator, run } = await trainSetting(cfg, join(out, 'runs', `${opts.setting}_${tag}`), trainSet, trainSet.slice(0, p.train.sampleCount), { overwrite: opts.overwrite, quiet: opts.quiet, setting: opts.setting, trainedOn: resolve(opts.data) });
       for (const n of run.notes) if (!notes.includes(n)) notes.push(n);
-      try {
-        rows.push({ weights: pt, summary: summarise(`${opts.setting} ${tag}`, await scoreAll((s) => predictSample(generator, s)), comp), run });
-      } finally {
-        generator.dispose();
-      }
+      const method = `${opts.setting} ${tag}`;
+      generators[method] = generator;
+      trained.push({ weights: pt, method, run });
     }
+    const methods: Record<string, MemoryPredictor<EvalSample>> = {};
+    for (const [m, g] of Object.entries(generators)) methods[m] = (s) => predictSample(g, s.prepared);
+    const r = await evaluateTest(testSet, methods, { evalSize: p.evalSize, weightsDir: opts.weightsDir, quiet: opts.quiet });
+    const rows: SweepRow[] = trained.map((t) => ({ weights: t.weights, summary: tableColumn(t.method, r.summary[t.method].All), run: t.run }));
     const table: SweepTable = {
-      preset: p.name, setting: opts.setting, data: resolve(opts.data), notes, lpips: label, protocol: PROTOCOL, rows,
-      baseline: [summarise('Composite', comp), summarise('Intrinsic Compositing', semi, comp)],
+      preset: p.name, setting: opts.setting, data: resolve(opts.data), notes, lpips: lpipsLabel(r).label, protocol: r.protocol, rows,
+      baseline: [tableColumn('Composite', r.summary[COMPOSITE_METHOD].All), tableColumn(INTRINSIC_COLUMN, r.summary[INTRINSIC_COLUMN].All)],
     };
     await writeFileAtomic(join(out, 'sweep.md'), sweepMarkdown(table), { mkdir: true });
     await writeFileAtomic(join(out, 'sweep.json'), JSON.stringify(table, null, 1));
     return table;
   } finally {
-    lpips?.dispose();
+    for (const g of Object.values(generators)) g.dispose();
   }
 }

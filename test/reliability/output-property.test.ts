@@ -9,7 +9,7 @@
  *   passes an independent oracle (no planned file is one of that command's input files or a file in
  *   its input folders, by device + inode, none is inside an
  *   input folder of that command, no existing read-only file is planned without --overwrite).
- * - A sample of 48 run for real through main() and 6 as real processes: no input file of the run
+ * - 506 more run for real (issue 17: at least 500 in CI), 500 through main() and 6 as real processes: no input file of the run
  *   (its files, and every file in its input folders) changes its hash; an exit-0 run wrote every output it claims (decodable images, parseable JSON); every file
  *   created or changed is one the plan listed; a refusal is one stderr line without a stack trace.
  */
@@ -36,7 +36,7 @@ import { tempDirFactory } from '../helpers.ts';
 const tempDir = tempDirFactory();
 const BIN = fileURLToPath(new URL('../../bin/harmonia.mjs', import.meta.url));
 const VALIDATIONS = 600;
-const IN_PROCESS_RUNS = 48;
+const IN_PROCESS_RUNS = 500;
 const SPAWNED_RUNS = 6;
 
 const W = 32, H = 24;
@@ -201,7 +201,7 @@ async function runInProcess(args: string[]): Promise<{ code: number; stderr: str
   }
 }
 
-test(`output safety property: ${VALIDATIONS} random command lines validated, ${IN_PROCESS_RUNS} + ${SPAWNED_RUNS} run; no input ever changes, no exit-0 run lacks a claimed output`, { timeout: 300_000 }, async () => {
+test(`output safety property: ${VALIDATIONS} random command lines validated, ${IN_PROCESS_RUNS} + ${SPAWNED_RUNS} run; no input ever changes, no exit-0 run lacks a claimed output`, { timeout: 900_000 }, async () => {
   await buildPool();
   const rng = new Rng('issue-17-output-property');
   let refused = 0, accepted = 0;
@@ -224,8 +224,11 @@ test(`output safety property: ${VALIDATIONS} random command lines validated, ${I
 
   // real runs: in-process through main(), and a few as separate processes
   let ok = 0;
+  const runsByCommand = new Map<string, number>(), okByCommand = new Map<string, number>();
   for (let k = 0; k < IN_PROCESS_RUNS + SPAWNED_RUNS; k++) {
     const g = generate(rng);
+    const kindKey = g.cmd === harmonizeCommand ? (/\/f\/c$/.test(g.args[0]) ? 'harmonize-folder' : 'harmonize-single') : g.cmd.name;
+    runsByCommand.set(kindKey, (runsByCommand.get(kindKey) ?? 0) + 1);
     const plan = validate(g);
     const t0 = tree();
     const mine = inputFilesOf(g);
@@ -245,6 +248,7 @@ test(`output safety property: ${VALIDATIONS} random command lines validated, ${I
     const touched = [...t1.keys()].filter((f) => t0.get(f) !== t1.get(f));
     if (code === 0) {
       ok++;
+      okByCommand.set(kindKey, (okByCommand.get(kindKey) ?? 0) + 1);
       assert.ok(!(plan instanceof HarmoniaError), `${label}: exit 0 but validation refused it: ${(plan as HarmoniaError).message}`);
       await assertClaimedOutputs(g, plan as Planned, label);
       const planned = new Set((plan as Planned).outputs.map((o) => real(o.path)));
@@ -256,6 +260,8 @@ test(`output safety property: ${VALIDATIONS} random command lines validated, ${I
       if (plan instanceof HarmoniaError) assert.deepEqual(touched, [], `${label}: refused but wrote ${touched.join(', ')}`);
     }
   }
-  if (process.env.PROPERTY_STATS) console.log(JSON.stringify({ refused, accepted, byCommand: [...byCommand], ok }));
-  assert.ok(ok >= 5, `only ${ok} runs succeeded`);
+  if (process.env.PROPERTY_STATS) console.log(JSON.stringify({ refused, accepted, byCommand: [...byCommand], ok, runsByCommand: [...runsByCommand], okByCommand: [...okByCommand] }));
+  assert.ok(IN_PROCESS_RUNS + SPAWNED_RUNS >= 500);
+  for (const c of ['harmonize-single', 'harmonize-folder', 'intrinsic', 'evaluate']) assert.ok((runsByCommand.get(c) ?? 0) >= 80 && (okByCommand.get(c) ?? 0) >= 5, `${c}: ${runsByCommand.get(c)} runs, ${okByCommand.get(c)} exit 0`);
+  assert.ok(ok >= 50, `only ${ok} runs succeeded`);
 });

@@ -1,34 +1,55 @@
 /**
  * The ONNX file of a model folder is derived, never a source: `model.onnx` is written next to
- * model.json / weights.bin and records in its metadata the SHA-256 of the tfjs model it came from
- * (model.json + every weights file of its manifest) and the exporter version. `ensureOnnxModel`
- * reuses it while both match and re-exports (atomically) when the model was retrained or the
- * exporter changed. A folder that cannot be written (read-only install) gets an in-memory export.
+ * model.json / weights.bin when the folder is saved (saveHarmonizationModel) or by
+ * `harmonia export-onnx <folder>`, and records in its metadata the SHA-256 of the tfjs model it came
+ * from (model.json + every weights file of its manifest) and the exporter version.
+ *
+ * Loading never exports: `readOnnxModel` returns the file only while both match, and otherwise says
+ * why not (missing, stale, other exporter, unreadable) with the one command that re-exports it, so a
+ * stale model.onnx is never used silently and no ONNX is encoded on the request path.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
+import type { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
 import { writeFileAtomic, describeFsError } from '../util/atomic.ts';
 import { MODEL_JSON } from '../models/io.ts';
-import type { HarmonizationModel } from '../pipeline/refine.ts';
-import { loadHarmonizationModel } from '../pipeline/model.ts';
+import { generatorEntry } from '../models/registry.ts';
+import type { GeneratorConfig } from '../models/generator.ts';
 import { readOnnxSummary } from './onnx-proto.ts';
 import { exportGeneratorToOnnx, ONNX_EXPORTER_VERSION, META_EXPORTER, META_SOURCE } from './generator.ts';
+import { exportColorTransformToOnnx } from './color-transform.ts';
 
 export const ONNX_FILE = 'model.onnx';
+
+/** What an export needs: the TF.js generator and the config it was built with. */
+export interface ExportableModel {
+  generator: tf.LayersModel;
+  config: GeneratorConfig;
+}
 
 export interface OnnxArtifact {
   /** The ONNX ModelProto bytes. */
   bytes: Uint8Array;
-  /** Where they are on disk, or null when the folder could not be written (in-memory export). */
+  /** Where they are on disk, or null when not written. */
   path: string | null;
-  /** True when this call exported (no cache, stale cache, or unreadable cache). */
+  /** True when this call exported (no file, stale file, or unreadable file). */
   regenerated: boolean;
   /** SHA-256 (hex) of the tfjs model the bytes were exported from. */
   digest: string;
-  /** Why the cache was not used or not written, if so. */
+  /** Why the file on disk was not used or not written, if so. */
   note?: string;
+}
+
+/** The state of a folder's model.onnx against its TF.js files. */
+export type OnnxFileState =
+  | { status: 'fresh'; path: string; digest: string; bytes: Uint8Array }
+  | { status: 'missing' | 'stale' | 'unreadable'; path: string; digest: string; reason: string };
+
+/** The command that (re-)exports a folder's model.onnx, for messages. */
+export function reexportCommand(dir: string): string {
+  return `harmonia export-onnx ${/\s/.test(dir) ? JSON.stringify(dir) : dir}`;
 }
 
 /** SHA-256 (hex) of a tfjs model folder's model.json followed by its weight files in manifest order. */
@@ -60,37 +81,67 @@ export async function modelSourceDigest(dir: string): Promise<string> {
   return h.digest('hex');
 }
 
-/** Reads a cached model.onnx and says whether it matches `digest` (false for a missing or unreadable file). */
-async function readFresh(path: string, digest: string): Promise<{ bytes: Uint8Array } | { stale: string }> {
-  if (!existsSync(path)) return { stale: 'no cached model.onnx' };
-  try {
-    const bytes = new Uint8Array(await fsp.readFile(path));
-    const meta = readOnnxSummary(bytes).metadata;
-    if (meta[META_EXPORTER] !== ONNX_EXPORTER_VERSION) return { stale: `cached model.onnx is from exporter ${meta[META_EXPORTER] ?? '?'}, now ${ONNX_EXPORTER_VERSION}` };
-    if (meta[META_SOURCE] !== digest) return { stale: 'cached model.onnx is stale (the tfjs model changed)' };
-    return { bytes };
-  } catch (err) {
-    return { stale: `cached model.onnx is unreadable (${(err as Error).message})` };
-  }
+/** True when the generator `config` names has an ONNX export (registry `onnx`). */
+export function hasOnnxExport(config: GeneratorConfig): boolean {
+  return generatorEntry(config.kind ?? 'paper').onnx;
 }
 
 /**
- * The ONNX export of model folder `dir`, from the cache when fresh, otherwise exported and cached
- * (unless `write` is false). Pass `model` when it is already loaded to avoid loading it again;
- * loading needs an initialised TensorFlow.js backend.
+ * The ONNX export of a generator: the whole G for paper-style generators, the parameter network
+ * (θ, and the field) for colour-transform generators (registry `fullResolution`). `digest` is recorded
+ * as the source hash.
  */
-export async function ensureOnnxModel(dir: string, opts: { model?: HarmonizationModel; write?: boolean } = {}): Promise<OnnxArtifact> {
+export function exportModelToOnnx(model: ExportableModel, digest?: string): Uint8Array {
+  const kind = model.config.kind ?? 'paper';
+  const entry = generatorEntry(kind);
+  if (!entry.onnx) throw new HarmoniaError(`ONNX export: generator "${kind}" has no ONNX export (registry)`);
+  const metadata = digest ? { [META_SOURCE]: digest } : undefined;
+  return entry.fullResolution ? exportColorTransformToOnnx(model.generator, model.config, { metadata }) : exportGeneratorToOnnx(model.generator, model.config, { metadata });
+}
+
+/** Reads a folder's model.onnx and says whether it was exported from the folder's current TF.js files. */
+export async function readOnnxModel(dir: string): Promise<OnnxFileState> {
   const digest = await modelSourceDigest(dir);
   const path = join(dir, ONNX_FILE);
-  const cached = await readFresh(path, digest);
-  if ('bytes' in cached) return { bytes: cached.bytes, path, regenerated: false, digest };
-  const model = opts.model ?? (await loadHarmonizationModel(dir));
-  const bytes = exportGeneratorToOnnx(model.generator, model.config, { metadata: { [META_SOURCE]: digest } });
-  if (opts.write === false) return { bytes, path: null, regenerated: true, digest, note: cached.stale };
+  const redo = `re-export it with \`${reexportCommand(dir)}\``;
+  if (!existsSync(path)) return { status: 'missing', path, digest, reason: `${path} does not exist; ${redo}` };
   try {
-    await writeFileAtomic(path, bytes);
-    return { bytes, path, regenerated: true, digest, note: cached.stale };
+    const bytes = new Uint8Array(await fsp.readFile(path));
+    const meta = readOnnxSummary(bytes).metadata;
+    if (meta[META_EXPORTER] !== ONNX_EXPORTER_VERSION) return { status: 'stale', path, digest, reason: `${path} was written by ONNX exporter ${meta[META_EXPORTER] ?? '?'}, this is ${ONNX_EXPORTER_VERSION}; ${redo}` };
+    if (meta[META_SOURCE] !== digest) {
+      const was = (meta[META_SOURCE] ?? '?').slice(0, 12);
+      return { status: 'stale', path, digest, reason: `${path} is stale: it was exported from other weights (sha256 ${was}…) than model.json + weights.bin now (${digest.slice(0, 12)}…); ${redo}` };
+    }
+    return { status: 'fresh', path, digest, bytes };
   } catch (err) {
-    return { bytes, path: null, regenerated: true, digest, note: `${cached.stale}; not cached: ${(err as Error).message}` };
+    return { status: 'unreadable', path, digest, reason: `${path} is unreadable (${(err as Error).message}); ${redo}` };
+  }
+}
+
+/** Exports `model` (the TF.js files already saved in `dir`) and writes `dir`/model.onnx atomically. */
+export async function writeOnnxModel(dir: string, model: ExportableModel): Promise<OnnxArtifact> {
+  const digest = await modelSourceDigest(dir);
+  const bytes = exportModelToOnnx(model, digest);
+  const path = join(dir, ONNX_FILE);
+  await writeFileAtomic(path, bytes);
+  return { bytes, path, regenerated: true, digest };
+}
+
+/**
+ * The ONNX export of model folder `dir` (loaded as `model`): the file when fresh, otherwise exported
+ * and written (unless `write` is false). Used by `harmonia export-onnx`; inference uses readOnnxModel.
+ */
+export async function ensureOnnxModel(dir: string, model: ExportableModel, opts: { write?: boolean } = {}): Promise<OnnxArtifact> {
+  const state = await readOnnxModel(dir);
+  if (state.status === 'fresh') return { bytes: state.bytes, path: state.path, regenerated: false, digest: state.digest };
+  const bytes = exportModelToOnnx(model, state.digest);
+  const note = state.status === 'missing' ? 'no model.onnx' : state.reason.replace(/; re-export it with .*$/, '');
+  if (opts.write === false) return { bytes, path: null, regenerated: true, digest: state.digest, note };
+  try {
+    await writeFileAtomic(state.path, bytes);
+    return { bytes, path: state.path, regenerated: true, digest: state.digest, note };
+  } catch (err) {
+    return { bytes, path: null, regenerated: true, digest: state.digest, note: `${note}; not written: ${(err as Error).message}` };
   }
 }

@@ -1,8 +1,14 @@
 /**
- * Fast CPU inference of the generator with ONNX Runtime (onnxruntime-node, an optional
- * dependency). Same contract as runGenerator: any H×W, reflect padding to a multiple of 8 (replicate
- * when a side is too small), the mask appended as a 4th channel when the model takes one, output
- * cropped back to H×W×3. Node only; the browser keeps TensorFlow.js.
+ * Fast CPU inference with ONNX Runtime (onnxruntime-node, an optional dependency), from a model
+ * folder's model.onnx (written when the folder is saved; src/export/cache.ts). Node only; the web app
+ * uses onnxruntime-web (web/src/worker.ts).
+ *  - paper-style generators: G itself. Same contract as runGenerator: any H×W, reflect padding to a
+ *    multiple of 8 (replicate when a side is too small), the mask appended as a 4th channel when the
+ *    model takes one, output cropped back to H×W×3.
+ *  - colour-transform generators (global, pct): the parameter network, analysis copy → θ (+ field);
+ *    the transform is applied in JavaScript (applyColorTransformArrays).
+ * The model.onnx is used only while its recorded SHA-256 matches model.json + weights.bin; loading
+ * never exports (a missing or stale file is reported with the command that re-exports it).
  *
  * Sessions are created through onnxruntime-node's native binding when its shape is the one this
  * file was written against (1.30: `dist/binding`, a synchronous `run`), which gives `runSync` —
@@ -14,11 +20,13 @@ import { availableParallelism } from 'node:os';
 import { HarmoniaError } from '../errors.ts';
 import { generatorEntry } from './registry.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
-import { ensureOnnxModel, type OnnxArtifact } from '../export/cache.ts';
+import { readOnnxModel, type OnnxFileState } from '../export/cache.ts';
 import { readOnnxSummary } from '../export/onnx-proto.ts';
-import { META_CONFIG, ONNX_INPUT, ONNX_OUTPUT } from '../export/generator.ts';
+import { META_CONFIG, META_GRAPH, ONNX_INPUT, ONNX_OUTPUT } from '../export/generator.ts';
+import { COLOR_TRANSFORM_GRAPH, ONNX_FIELD, ONNX_THETA } from '../export/color-transform.ts';
 import { GENERATOR_STRIDE, type GeneratorConfig, type PadMode } from './generator.ts';
-import type { HarmonizationModel } from '../pipeline/refine.ts';
+import { TRANSFORM_PARAMS, type ColorTransformParams } from './color-transform.ts';
+import type { HarmonizationModel } from './harmonization.ts';
 
 const ORT_PACKAGE = 'onnxruntime-node';
 
@@ -169,27 +177,33 @@ function checkArgs(input: Float32Array, mask: Float32Array | undefined, h: numbe
   if (mask && (!(mask instanceof Float32Array) || mask.length !== h * w)) throw new HarmoniaError(`ONNX generator: mask must be a Float32Array of ${h}×${w} = ${h * w} values, got ${mask.length}`);
 }
 
-/**
- * Creates a generator runner from ONNX bytes made by exportGeneratorToOnnx (the config is read from
- * their metadata). Throws HarmoniaError when onnxruntime-node is not installed.
- */
-export async function createOnnxGenerator(bytes: Uint8Array, opts: OnnxGeneratorOptions = {}, source = 'memory'): Promise<OnnxGenerator> {
-  const ort = await loadOrt();
-  if (!ort) throw new HarmoniaError(`ONNX Runtime is not available (install the optional dependency ${ORT_PACKAGE}, or set HARMONIA_INFERENCE=tfjs)`);
+/** The config recorded in an export's metadata, and what its graph computes. */
+function readExportMeta(bytes: Uint8Array, source: string): { config: GeneratorConfig; graph: string } {
   const summary = readOnnxSummary(bytes);
   const cfgText = summary.metadata[META_CONFIG];
   if (cfgText === undefined) throw new HarmoniaError(`not a Harmonia generator export (metadata ${META_CONFIG} missing)`, { file: source });
-  let config: GeneratorConfig;
   try {
-    config = JSON.parse(cfgText) as GeneratorConfig;
+    return { config: JSON.parse(cfgText) as GeneratorConfig, graph: summary.metadata[META_GRAPH] ?? 'generator' };
   } catch (err) {
     throw new HarmoniaError(`generator config in the ONNX metadata is not valid JSON (${(err as Error).message})`, { file: source, cause: err });
   }
-  const inputChannels: 3 | 4 = config.maskInput || config.residual ? 4 : 3;
+}
+
+interface Session {
+  ort: OrtModule;
+  threads: number;
+  /** Synchronous run (native binding), when available. */
+  runSync?: (feeds: Record<string, OrtTensor>, outputs: string[]) => Record<string, OrtTensor>;
+  run: (feeds: Record<string, OrtTensor>, outputs: string[]) => Promise<Record<string, OrtTensor>>;
+  dispose: () => void;
+}
+
+/** An ONNX Runtime session on the CPU provider: the native synchronous one when possible, else the public async API. */
+async function openSession(bytes: Uint8Array, opts: OnnxGeneratorOptions, source: string): Promise<Session> {
+  const ort = await loadOrt();
+  if (!ort) throw new HarmoniaError(`ONNX Runtime is not available (install the optional dependency ${ORT_PACKAGE}, or set HARMONIA_INFERENCE=tfjs)`);
   const threads = opts.threads ?? availableParallelism();
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new HarmoniaError(`ONNX generator: threads must be an integer in 1..256, got ${opts.threads}`);
-  const pad = opts.pad ?? 'reflect';
-  if (pad !== 'reflect' && pad !== 'replicate') throw new HarmoniaError(`ONNX generator: pad must be reflect or replicate, got "${String(pad)}"`);
   const options: Record<string, unknown> = {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
@@ -197,16 +211,7 @@ export async function createOnnxGenerator(bytes: Uint8Array, opts: OnnxGenerator
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
   };
-
-  let runPadded: (x: Float32Array, H: number, W: number) => Promise<Float32Array>;
-  let runPaddedSync: ((x: Float32Array, H: number, W: number) => Float32Array) | undefined;
-  let dispose: () => void;
   const native = opts.asyncOnly ? null : nativeBinding();
-  const take = (out: Record<string, OrtTensor>): Float32Array => {
-    const y = out[ONNX_OUTPUT];
-    if (!y || !(y.data instanceof Float32Array)) throw new HarmoniaError(`ONNX generator: the session returned no float32 "${ONNX_OUTPUT}"`);
-    return y.data;
-  };
   if (native) {
     native.initOrt();
     const session = new native.binding.InferenceSession();
@@ -216,26 +221,52 @@ export async function createOnnxGenerator(bytes: Uint8Array, opts: OnnxGenerator
       throw new HarmoniaError(`ONNX Runtime could not load the model: ${(err as Error).message}`, { file: source, cause: err });
     }
     let disposed = false;
-    runPaddedSync = (x, H, W) => {
+    const runSync = (feeds: Record<string, OrtTensor>, outputs: string[]) => {
       if (disposed) throw new HarmoniaError('ONNX generator: used after dispose()');
-      return take(session.run({ [ONNX_INPUT]: new ort.Tensor('float32', x, [1, H, W, inputChannels]) }, { [ONNX_OUTPUT]: null }, {}));
+      return session.run(feeds, Object.fromEntries(outputs.map((o) => [o, null])), {});
     };
-    const sync = runPaddedSync;
-    runPadded = (x, H, W) => new Promise((res, rej) => setImmediate(() => { try { res(sync(x, H, W)); } catch (e) { rej(e); } }));
-    dispose = () => {
-      if (!disposed) session.dispose();
-      disposed = true;
+    return {
+      ort,
+      threads,
+      runSync,
+      run: (feeds, outputs) => new Promise((res, rej) => setImmediate(() => { try { res(runSync(feeds, outputs)); } catch (e) { rej(e); } })),
+      dispose: () => {
+        if (!disposed) session.dispose();
+        disposed = true;
+      },
     };
-  } else {
-    let session: OrtSession;
-    try {
-      session = await ort.InferenceSession.create(bytes, options);
-    } catch (err) {
-      throw new HarmoniaError(`ONNX Runtime could not load the model: ${(err as Error).message}`, { file: source, cause: err });
-    }
-    runPadded = async (x, H, W) => take(await session.run({ [ONNX_INPUT]: new ort.Tensor('float32', x, [1, H, W, inputChannels]) }));
-    dispose = () => void session.release();
   }
+  let session: OrtSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, options);
+  } catch (err) {
+    throw new HarmoniaError(`ONNX Runtime could not load the model: ${(err as Error).message}`, { file: source, cause: err });
+  }
+  return { ort, threads, run: (feeds) => session.run(feeds), dispose: () => void session.release() };
+}
+
+function float32Output(out: Record<string, OrtTensor>, name: string): OrtTensor & { data: Float32Array } {
+  const y = out[name];
+  if (!y || !(y.data instanceof Float32Array)) throw new HarmoniaError(`ONNX Runtime: the session returned no float32 "${name}"`);
+  return y as OrtTensor & { data: Float32Array };
+}
+
+/**
+ * Creates a generator runner from ONNX bytes made by exportGeneratorToOnnx (the config is read from
+ * their metadata). Throws HarmoniaError when onnxruntime-node is not installed.
+ */
+export async function createOnnxGenerator(bytes: Uint8Array, opts: OnnxGeneratorOptions = {}, source = 'memory'): Promise<OnnxGenerator> {
+  if (!(await loadOrt())) throw new HarmoniaError(`ONNX Runtime is not available (install the optional dependency ${ORT_PACKAGE}, or set HARMONIA_INFERENCE=tfjs)`);
+  const { config, graph } = readExportMeta(bytes, source);
+  if (graph !== 'generator') throw new HarmoniaError(`this ONNX file computes "${graph}", not a generator G(x) (use createOnnxColorTransform)`, { file: source });
+  const inputChannels: 3 | 4 = config.maskInput || config.residual ? 4 : 3;
+  const pad = opts.pad ?? 'reflect';
+  if (pad !== 'reflect' && pad !== 'replicate') throw new HarmoniaError(`ONNX generator: pad must be reflect or replicate, got "${String(pad)}"`);
+  const session = await openSession(bytes, opts, source);
+  const feeds = (x: Float32Array, H: number, W: number) => ({ [ONNX_INPUT]: new session.ort.Tensor('float32', x, [1, H, W, inputChannels]) });
+  const runPadded = async (x: Float32Array, H: number, W: number) => float32Output(await session.run(feeds(x, H, W), [ONNX_OUTPUT]), ONNX_OUTPUT).data;
+  const sessionSync = session.runSync;
+  const runPaddedSync = sessionSync ? (x: Float32Array, H: number, W: number) => float32Output(sessionSync(feeds(x, H, W), [ONNX_OUTPUT]), ONNX_OUTPUT).data : undefined;
 
   const prepare = (input: Float32Array, mask: Float32Array | undefined, h: number, w: number) => {
     checkArgs(input, mask, h, w, inputChannels);
@@ -247,7 +278,7 @@ export async function createOnnxGenerator(bytes: Uint8Array, opts: OnnxGenerator
   return {
     config,
     inputChannels,
-    threads,
+    threads: session.threads,
     source,
     syncAvailable: runPaddedSync !== undefined,
     async run(input, mask, h, w) {
@@ -259,19 +290,84 @@ export async function createOnnxGenerator(bytes: Uint8Array, opts: OnnxGenerator
       const p = prepare(input, mask, h, w);
       return finish(runPaddedSync(p.data, p.height, p.width), p, h, w);
     },
-    dispose,
+    dispose: session.dispose,
   };
 }
 
-/**
- * Loads the ONNX generator of a model folder: its cached model.onnx when fresh, otherwise exported
- * from the tfjs model (and cached). Pass `model` when the folder is already loaded.
- */
-export async function loadOnnxGenerator(modelDir: string, opts: OnnxGeneratorOptions & { model?: HarmonizationModel } = {}): Promise<OnnxGenerator & { artifact: OnnxArtifact }> {
+/** The parameter network of a colour-transform generator in ONNX Runtime: analysis copy → θ (+ the pct field). */
+export interface OnnxColorTransform {
+  readonly config: GeneratorConfig;
+  /** Side of the analysis copy the network takes (size×size×4). */
+  readonly size: number;
+  readonly threads: number;
+  readonly source: string;
+  readonly syncAvailable: boolean;
+  predict(input: Float32Array): Promise<ColorTransformParams>;
+  predictSync(input: Float32Array): ColorTransformParams;
+  dispose(): void;
+}
+
+function toParams(out: Record<string, OrtTensor>): ColorTransformParams {
+  const theta = float32Output(out, ONNX_THETA).data;
+  if (theta.length !== TRANSFORM_PARAMS) throw new HarmoniaError(`ONNX Runtime: theta has ${theta.length} values, expected ${TRANSFORM_PARAMS}`);
+  const f = out[ONNX_FIELD];
+  if (!f) return { theta: new Float32Array(theta) };
+  const field = float32Output(out, ONNX_FIELD);
+  const [, h, w] = field.dims;
+  return { theta: new Float32Array(theta), field: { width: w, height: h, data: new Float32Array(field.data) } };
+}
+
+/** Creates the parameter-network runner from ONNX bytes made by exportColorTransformToOnnx. */
+export async function createOnnxColorTransform(bytes: Uint8Array, opts: Pick<OnnxGeneratorOptions, 'threads' | 'asyncOnly'> = {}, source = 'memory'): Promise<OnnxColorTransform> {
+  if (!(await loadOrt())) throw new HarmoniaError(`ONNX Runtime is not available (install the optional dependency ${ORT_PACKAGE}, or set HARMONIA_INFERENCE=tfjs)`);
+  const { config, graph } = readExportMeta(bytes, source);
+  if (graph !== COLOR_TRANSFORM_GRAPH) throw new HarmoniaError(`this ONNX file computes "${graph}", not colour-transform parameters`, { file: source });
+  const size = config.analysisSize ?? 128;
+  const session = await openSession(bytes, opts, source);
+  const outputs = config.kind === 'pct' ? [ONNX_THETA, ONNX_FIELD] : [ONNX_THETA];
+  const feeds = (input: Float32Array) => {
+    if (!(input instanceof Float32Array) || input.length !== size * size * 4) throw new HarmoniaError(`ONNX colour transform: input must be a Float32Array of ${size}×${size}×4 = ${size * size * 4} values, got ${input?.length}`);
+    return { [ONNX_INPUT]: new session.ort.Tensor('float32', input, [1, size, size, 4]) };
+  };
+  const sync = session.runSync;
+  return {
+    config,
+    size,
+    threads: session.threads,
+    source,
+    syncAvailable: sync !== undefined,
+    async predict(input) {
+      return toParams(await session.run(feeds(input), outputs));
+    },
+    predictSync(input) {
+      if (!sync) throw new HarmoniaError('ONNX colour transform: synchronous runs need onnxruntime-node’s native binding (1.30 layout); use predict()');
+      return toParams(sync(feeds(input), outputs));
+    },
+    dispose: session.dispose,
+  };
+}
+
+/** A folder's model.onnx when it matches the TF.js files; otherwise a HarmoniaError saying why and how to re-export. */
+export async function freshOnnxFile(modelDir: string): Promise<OnnxFileState & { status: 'fresh' }> {
+  const state = await readOnnxModel(modelDir);
+  if (state.status !== 'fresh') throw new HarmoniaError(`ONNX Runtime not used: ${state.reason}`, { file: modelDir });
+  return state;
+}
+
+/** Loads the ONNX generator of a model folder from its model.onnx (never exports; a missing or stale file throws, naming the re-export command). */
+export async function loadOnnxGenerator(modelDir: string, opts: OnnxGeneratorOptions = {}): Promise<OnnxGenerator & { file: OnnxFileState & { status: 'fresh' } }> {
   if (!(await onnxAvailable())) throw new HarmoniaError(`ONNX Runtime is not available (install the optional dependency ${ORT_PACKAGE}, or set HARMONIA_INFERENCE=tfjs)`);
-  const artifact = await ensureOnnxModel(modelDir, { model: opts.model });
-  const g = await createOnnxGenerator(artifact.bytes, opts, artifact.path ?? `${modelDir} (in memory)`);
-  return Object.assign(g, { artifact });
+  const file = await freshOnnxFile(modelDir);
+  const g = await createOnnxGenerator(file.bytes, opts, file.path);
+  return Object.assign(g, { file });
+}
+
+/** Loads the parameter network of a colour-transform model folder from its model.onnx (same rules as loadOnnxGenerator). */
+export async function loadOnnxColorTransform(modelDir: string, opts: Pick<OnnxGeneratorOptions, 'threads' | 'asyncOnly'> = {}): Promise<OnnxColorTransform & { file: OnnxFileState & { status: 'fresh' } }> {
+  if (!(await onnxAvailable())) throw new HarmoniaError(`ONNX Runtime is not available (install the optional dependency ${ORT_PACKAGE}, or set HARMONIA_INFERENCE=tfjs)`);
+  const file = await freshOnnxFile(modelDir);
+  const c = await createOnnxColorTransform(file.bytes, opts, file.path);
+  return Object.assign(c, { file });
 }
 
 /** The pipeline hook (HarmonizationModel.runner): G(x) as a FloatImage, synchronously. */
@@ -281,6 +377,15 @@ export function onnxRunner(g: OnnxGenerator): (x: FloatImage, mask: Mask) => Flo
     if (x.channels !== 3) throw new HarmoniaError(`ONNX generator: expected an RGB image, got ${x.channels} channels`);
     if (mask.width !== x.width || mask.height !== x.height) throw new HarmoniaError(`ONNX generator: mask is ${mask.width}×${mask.height} but the image is ${x.width}×${x.height}`);
     return { width: x.width, height: x.height, channels: 3, data: g.runSync(x.data, mask.data, x.height, x.width) };
+  };
+}
+
+/** The pipeline hook (HarmonizationModel.transformParams): θ (+ field) of one analysis copy, synchronously. */
+export function onnxTransformParams(c: OnnxColorTransform): (input: Float32Array, size: number) => ColorTransformParams {
+  if (!c.syncAvailable) throw new HarmoniaError('ONNX colour transform: the pipeline hook needs synchronous runs (native binding unavailable)');
+  return (input, size) => {
+    if (size !== c.size) throw new HarmoniaError(`ONNX colour transform: the network takes a ${c.size}² analysis copy, got ${size}²`);
+    return c.predictSync(input);
   };
 }
 
@@ -302,41 +407,65 @@ export function ortThreads(env: string | undefined = process.env.HARMONIA_ORT_TH
   return n;
 }
 
-const runners = new Map<string, Promise<OnnxGenerator | null>>();
+type Hook = Pick<HarmonizationModel, 'runner' | 'transformParams'> & { threads: number; source: string };
+const hooks = new Map<string, Promise<Hook | null>>();
+const warned = new Set<string>();
 
 /**
- * Adds the ONNX Runtime runner to a model loaded from folder `dir` (the pipeline hook), once per
- * folder and process (threads: HARMONIA_ORT_THREADS, default available parallelism). mode 'tfjs' returns the model unchanged; 'auto' also does when ONNX Runtime
- * is missing or cannot run this model (HARMONIA_DEBUG prints why); 'onnx' throws instead.
+ * Adds the ONNX Runtime hook to a model loaded from folder `dir` — `runner` (G) for paper-style
+ * generators, `transformParams` (θ) for colour-transform generators — once per folder and process
+ * (threads: HARMONIA_ORT_THREADS, default available parallelism), from the folder's model.onnx.
+ * mode 'tfjs' returns the model unchanged; 'auto' also does when ONNX Runtime is missing, the
+ * generator has no export, or model.onnx is missing or stale (a stale or unreadable file is reported
+ * once on stderr with the re-export command; other reasons with HARMONIA_DEBUG); 'onnx' throws instead.
  */
 export async function withOnnxRunner(dir: string, model: HarmonizationModel, mode: InferenceMode = inferenceMode()): Promise<HarmonizationModel> {
-  if (mode === 'tfjs' || model.runner) return model;
-  // generators the ONNX exporter does not handle (registry) run on TensorFlow.js without trying
-  if (!generatorEntry(model.config.kind ?? 'paper').onnx) {
-    if (mode === 'onnx') throw new HarmoniaError(`generator "${model.config.kind}" has no ONNX export; run it with TensorFlow.js`);
+  if (mode === 'tfjs' || model.runner || model.transformParams) return model;
+  const kind = model.config.kind ?? 'paper';
+  const entry = generatorEntry(kind);
+  if (!entry.onnx) {
+    if (mode === 'onnx') throw new HarmoniaError(`generator "${kind}" has no ONNX export; run it with TensorFlow.js`);
     return model;
   }
   const threads = ortThreads();
-  let p = runners.get(dir);
+  let p = hooks.get(dir);
   if (!p) {
-    p = (async () => {
+    p = (async (): Promise<Hook | null> => {
       try {
-        const g = await loadOnnxGenerator(dir, { model, threads });
+        if (!(await onnxAvailable())) throw new HarmoniaError(`ONNX Runtime is not available (install the optional dependency ${ORT_PACKAGE})`);
+        const file = await readOnnxModel(dir);
+        if (file.status !== 'fresh') {
+          if (file.status !== 'missing' && mode === 'auto' && !warned.has(dir)) {
+            warned.add(dir);
+            console.error(`harmonia: ${file.reason}; the generator runs on TensorFlow.js meanwhile`);
+          }
+          throw new HarmoniaError(`ONNX Runtime not used: ${file.reason}`, { file: dir });
+        }
+        if (entry.fullResolution) {
+          const c = await createOnnxColorTransform(file.bytes, { threads }, file.path);
+          if (!c.syncAvailable) {
+            c.dispose();
+            throw new HarmoniaError('ONNX Runtime is installed but its synchronous native session is not available in this version');
+          }
+          return { transformParams: onnxTransformParams(c), threads: c.threads, source: c.source };
+        }
+        const g = await createOnnxGenerator(file.bytes, { threads }, file.path);
         if (!g.syncAvailable) {
           g.dispose();
           throw new HarmoniaError('ONNX Runtime is installed but its synchronous native session is not available in this version');
         }
-        return g;
+        return { runner: onnxRunner(g), threads: g.threads, source: g.source };
       } catch (err) {
         if (mode === 'onnx') throw err;
         if (process.env.HARMONIA_DEBUG) console.error(`harmonia: ONNX Runtime not used for ${dir} (${(err as Error).message}); using TensorFlow.js`);
         return null;
       }
     })();
-    runners.set(dir, p);
-    p.catch(() => runners.delete(dir));
+    hooks.set(dir, p);
+    p.catch(() => hooks.delete(dir));
   }
-  const g = await p;
-  if (process.env.HARMONIA_DEBUG && g) console.error(`harmonia: generator on ONNX Runtime (${g.threads} threads, ${g.source})`);
-  return g ? { ...model, runner: onnxRunner(g) } : model;
+  const h = await p;
+  if (process.env.HARMONIA_DEBUG && h) console.error(`harmonia: generator on ONNX Runtime (${h.threads} threads, ${h.source})`);
+  if (!h) return model;
+  return h.runner ? { ...model, runner: h.runner } : { ...model, transformParams: h.transformParams };
 }

@@ -18,7 +18,10 @@ export interface GeneratorEntry {
   /** H and W must be multiples of this (runGenerator pads); 1 = any size. */
   stride: number;
   inputChannels(cfg: GeneratorConfig): 3 | 4;
-  /** The ONNX exporter (src/export) handles this generator's graph. */
+  /**
+   * The ONNX exporter (src/export) handles this generator: the whole G, or for `fullResolution`
+   * generators the parameter network before the apply (which stays in JavaScript).
+   */
   onnx: boolean;
   /**
    * The model applies its change at the input's own resolution (it downsizes internally for the
@@ -75,7 +78,8 @@ function colorTransformEntry(kind: 'global' | 'pct', description: string): Gener
     build: (cfg) => buildColorTransformGenerator({ kind, analysisSize: cfg.analysisSize, base: cfg.base, hidden: cfg.hidden, gateBias: cfg.gateBias, seed: cfg.seed }),
     stride: 1,
     inputChannels: () => 4,
-    onnx: false,
+    // the parameter network (analysis copy → θ, + the pct field) exports; the apply stays in JavaScript
+    onnx: true,
     fullResolution: true,
     defaults: { base: 32, analysisSize: 128, hidden: 128, gateBias: 2 },
   };

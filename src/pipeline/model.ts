@@ -1,7 +1,10 @@
 /**
  * Harmonization model folders: the generator in standard TensorFlow.js layers format
- * (model.json + weights.bin, loadable in Node and browsers) plus `harmonia.json`, which records the
- * generator config and the model card. The default model ships in the repository at models/default/.
+ * (model.json + weights.bin, loadable in Node and browsers; the source of truth), `harmonia.json`,
+ * which records the generator config and the model card, and — for generators with an ONNX export —
+ * `model.onnx`, derived from the TF.js files when the folder is saved and tagged with their SHA-256
+ * (src/export/cache.ts; checked on load, `harmonia export-onnx <folder>` re-exports it). The default
+ * model ships in the repository at models/default/.
  */
 import { existsSync, promises as fsp } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -11,7 +14,8 @@ import { writeFileAtomic } from '../util/atomic.ts';
 import { loadModel, saveModel } from '../models/io.ts';
 import type { GeneratorConfig } from '../models/generator.ts';
 import type { tf } from '../engine/tf.ts';
-import type { HarmonizationModel, ModelCard } from './refine.ts';
+import type { HarmonizationModel, ModelCard } from '../models/harmonization.ts';
+import { hasOnnxExport, writeOnnxModel, ONNX_FILE } from '../export/cache.ts';
 
 export const MODEL_META = 'harmonia.json';
 
@@ -49,10 +53,23 @@ export async function loadHarmonizationModel(dir: string = DEFAULT_MODEL_DIR): P
   return { generator, config: meta.generator, card: meta.card };
 }
 
-/** Saves a generator + its config + card as a model folder. */
+/**
+ * Saves a generator + its config + card as a model folder: model.json + weights.bin, then model.onnx
+ * (exported from them, when the generator has an ONNX export; an older model.onnx is removed
+ * otherwise), then harmonia.json.
+ */
 export async function saveHarmonizationModel(dir: string, generator: tf.LayersModel, config: GeneratorConfig, card: ModelCard): Promise<void> {
   await fsp.mkdir(dir, { recursive: true });
   await saveModel(generator, dir);
+  await fsp.rm(join(dir, ONNX_FILE), { force: true }); // never leave one derived from other weights
+  if (hasOnnxExport(config)) {
+    try {
+      await writeOnnxModel(dir, { generator, config });
+    } catch (err) {
+      // a graph the exporter does not handle: the folder still works, on TensorFlow.js
+      console.error(`harmonia: no ${ONNX_FILE} written for ${dir} (${(err as Error).message}); the generator will run on TensorFlow.js`);
+    }
+  }
   const meta: ModelMeta = { format: 'harmonia-generator', version: 1, generator: config, card };
   await writeFileAtomic(join(dir, MODEL_META), JSON.stringify(meta, null, 2) + '\n');
 }

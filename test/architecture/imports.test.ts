@@ -41,10 +41,7 @@ const KNOWN: readonly string[] = [
   'src/eval/evaluate.ts → src/report/table.ts',
   'src/eval/experiment.ts → src/report/html.ts',
   'src/train/trainer.ts → src/report/training.ts',
-  // the model-folder type and ONNX cache belong in models/ (issue 14 § 3)
-  'src/export/cache.ts → src/pipeline/refine.ts',
-  'src/export/cache.ts → src/pipeline/model.ts',
-  'src/models/onnx.ts → src/pipeline/refine.ts',
+  // the trainer saves its generator as a model folder (issue 14 § 3)
   'src/train/trainer.ts → src/pipeline/model.ts',
   // TF.js layers-model file I/O (saveModel/loadModel) is needed by the light model
   'src/intrinsic/batch.ts → src/models/io.ts',

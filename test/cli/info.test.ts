@@ -34,8 +34,9 @@ test('harmonia info names the inference engine of the generator and why', { time
   assert.equal(auto.status, 0, auto.stderr);
   const line = /^inference engine \(generator\): (.*)$/m.exec(auto.stdout)?.[1];
   assert.ok(line, auto.stdout);
-  // the shipped model is a `global` colour-transform generator: no ONNX export, and info says so
-  if (ortInstalled()) assert.match(line, /^TensorFlow\.js \(the "global" generator of .* has no ONNX export.*onnxruntime-node \d+\.\d+\.\d+ is installed/);
+  // the shipped model is a `global` colour-transform generator: its network runs on ONNX Runtime from the
+  // shipped model.onnx (fresh for model.json + weights.bin), the transform in JavaScript, and info says so
+  if (ortInstalled()) assert.match(line, /^ONNX Runtime \d+\.\d+\.\d+ \(onnxruntime-node is installed .*CPU provider, \d+ threads, runs the "global" generator's network \(64² analysis copy → colour transform; the transform is applied in JavaScript at full resolution\) from .*models\/default\/model\.onnx, whose SHA-256 tag matches model\.json \+ weights\.bin\)$/);
   else assert.match(line, /^TensorFlow\.js \(onnxruntime-node .*not installed/);
   // a paper generator runs on ONNX Runtime when it is installed
   const dir = mkdtempSync(join(tmpdir(), 'harmonia-info-'));
@@ -43,16 +44,26 @@ test('harmonia info names the inference engine of the generator and why', { time
     const { initEngine } = await import(${JSON.stringify(join(root, 'src/engine/index.ts'))});
     const { buildGenerator } = await import(${JSON.stringify(join(root, 'src/models/index.ts'))});
     const { saveHarmonizationModel } = await import(${JSON.stringify(join(root, 'src/pipeline/model.ts'))});
+    const { saveModel } = await import(${JSON.stringify(join(root, 'src/models/io.ts'))});
     await initEngine({ backend: 'cpu' });
     const cfg = { base: 4, maskInput: true, residual: true, seed: 1 };
     await saveHarmonizationModel(${JSON.stringify(dir)}, buildGenerator(cfg), cfg, { name: 'paper-tiny', input: 'semiHarmonized' });
+    // new weights copied in without re-exporting: model.onnx is stale
+    await saveHarmonizationModel(${JSON.stringify(dir + '-stale')}, buildGenerator(cfg), cfg, { name: 'paper-tiny', input: 'semiHarmonized' });
+    await saveModel(buildGenerator({ ...cfg, seed: 2 }), ${JSON.stringify(dir + '-stale')});
   `], { encoding: 'utf8', cwd: root, env: { ...process.env, NODE_OPTIONS: '' }, input: '' });
   assert.equal(made.status, 0, made.stderr);
   const paper = spawnSync(process.execPath, [cli, 'info', '--backend', 'cpu', '--model', dir], { encoding: 'utf8', env: { ...process.env, HARMONIA_INFERENCE: '' } });
   assert.equal(paper.status, 0, paper.stderr);
   const pline = /^inference engine \(generator\): (.*)$/m.exec(paper.stdout)?.[1] ?? '';
   if (ortInstalled()) assert.match(pline, /^ONNX Runtime \d+\.\d+\.\d+ \(onnxruntime-node is installed .*CPU provider, \d+ threads/);
+  // a stale model.onnx is not used, and info says why and what to run
+  const stale = spawnSync(process.execPath, [cli, 'info', '--backend', 'cpu', '--model', `${dir}-stale`], { encoding: 'utf8', env: { ...process.env, HARMONIA_INFERENCE: '' } });
+  assert.equal(stale.status, 0, stale.stderr);
+  const sline = /^inference engine \(generator\): (.*)$/m.exec(stale.stdout)?.[1] ?? '';
+  if (ortInstalled()) assert.match(sline, /^TensorFlow\.js \(.*model\.onnx is stale: it was exported from other weights .*re-export it with `harmonia export-onnx .*-stale`\)$/);
   rmSync(dir, { recursive: true, force: true });
+  rmSync(`${dir}-stale`, { recursive: true, force: true });
   const forced = spawnSync(process.execPath, [cli, 'info', '--backend', 'cpu'], { encoding: 'utf8', env: { ...process.env, HARMONIA_INFERENCE: 'tfjs' } });
   assert.equal(forced.status, 0, forced.stderr);
   assert.match(forced.stdout, /^inference engine \(generator\): TensorFlow\.js \(HARMONIA_INFERENCE=tfjs\)$/m);

@@ -1,6 +1,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf } from '../../src/engine/tf.ts';
@@ -11,10 +11,12 @@ import { buildGenerator, runGenerator, PAPER_GENERATOR, type GeneratorConfig } f
 import { exportGeneratorToOnnx, permute4, convTransposeSamePads, META_SOURCE } from '../../src/export/generator.ts';
 import onnxProto from 'onnx-proto';
 import { readOnnxSummary, encodeOnnxModel, ONNX_OPSET, ONNX_IR_VERSION, DT_FLOAT, DT_INT64 } from '../../src/export/onnx-proto.ts';
-import { ensureOnnxModel, modelSourceDigest, ONNX_FILE } from '../../src/export/cache.ts';
-import { onnxAvailable, createOnnxGenerator, loadOnnxGenerator, onnxRunner, withOnnxRunner, inferenceMode, ortThreads, padIndexMap } from '../../src/models/onnx.ts';
-import { saveHarmonizationModel, loadHarmonizationModel } from '../../src/pipeline/model.ts';
-import { harmonizeImage, type HarmonizationModel } from '../../src/pipeline/refine.ts';
+import { ensureOnnxModel, exportModelToOnnx, modelSourceDigest, readOnnxModel, ONNX_FILE } from '../../src/export/cache.ts';
+import { onnxAvailable, createOnnxGenerator, createOnnxColorTransform, loadOnnxGenerator, onnxRunner, onnxTransformParams, withOnnxRunner, inferenceMode, ortThreads, padIndexMap } from '../../src/models/onnx.ts';
+import { buildColorTransformGenerator, predictColorTransform } from '../../src/models/color-transform.ts';
+import { saveModel } from '../../src/models/io.ts';
+import { saveHarmonizationModel, loadHarmonizationModel, DEFAULT_MODEL_DIR } from '../../src/pipeline/model.ts';
+import { harmonizeImage, harmonizeImageAsync, type HarmonizationModel } from '../../src/pipeline/refine.ts';
 import { resolveModel } from '../../src/pipeline/harmonize.ts';
 import type { FloatImage, Mask } from '../../src/image/types.ts';
 
@@ -265,29 +267,49 @@ interface RawOrt {
 // ---------------------------------------------------------------------------------------------
 // Model folders: cache, loader, pipeline hook
 
-test('model.onnx cache: written with the source digest, reused while fresh, regenerated when the weights change or the file is corrupt', async (t) => {
+test('model.onnx: written by saveHarmonizationModel with the source digest; a stale or corrupt file is rejected naming the re-export command, never exported on load; ensureOnnxModel re-exports', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'harmonia-onnx-'));
   const cfg: GeneratorConfig = { residual: true, base: 8, seed: 5 };
   const g = seededGenerator(cfg);
   await saveHarmonizationModel(dir, g, cfg, { name: 'onnx-test', input: 'semiHarmonized' });
-  const first = await ensureOnnxModel(dir);
-  assert.equal(first.regenerated, true);
-  assert.equal(first.path, join(dir, ONNX_FILE));
-  assert.ok(existsSync(first.path));
-  assert.equal(first.digest, await modelSourceDigest(dir));
-  assert.equal(readOnnxSummary(readFileSync(first.path)).metadata[META_SOURCE], first.digest);
-  const second = await ensureOnnxModel(dir);
-  assert.equal(second.regenerated, false);
-  assert.deepEqual(second.bytes, first.bytes);
-  // "Retrain": new weights in the same folder → new digest → re-export.
+  assert.ok(existsSync(join(dir, ONNX_FILE)), 'saving the folder writes model.onnx');
+  const digest = await modelSourceDigest(dir);
+  assert.equal(readOnnxSummary(readFileSync(join(dir, ONNX_FILE))).metadata[META_SOURCE], digest);
+  const fresh = await readOnnxModel(dir);
+  assert.equal(fresh.status, 'fresh');
+  const first = await ensureOnnxModel(dir, g && { generator: g, config: cfg });
+  assert.equal(first.regenerated, false, 'a fresh file is reused');
+  // "Retrain" by replacing weights.bin / model.json only (what copying new weights into models/default does)
   const g2 = seededGenerator({ ...cfg, seed: 6 });
-  await saveHarmonizationModel(dir, g2, cfg, { name: 'onnx-test', input: 'semiHarmonized' });
-  const third = await ensureOnnxModel(dir);
+  await saveModel(g2, dir);
+  const stale = await readOnnxModel(dir);
+  assert.equal(stale.status, 'stale');
+  assert.match(stale.status === 'stale' ? stale.reason : '', /model\.onnx is stale: it was exported from other weights .*; re-export it with `harmonia export-onnx /);
+  const bytesBefore = readFileSync(join(dir, ONNX_FILE));
+  await assert.rejects(loadOnnxGenerator(dir, { threads: 1 }), (e: Error) => e instanceof HarmoniaError && /stale.*harmonia export-onnx/.test(e.message));
+  // inference in auto mode: TF.js, with the reason on stderr once; 'onnx' mode refuses; the file is left alone (no export on load)
+  const errs: string[] = [];
+  const origErr = console.error;
+  console.error = (...a: unknown[]) => void errs.push(a.join(' '));
+  let viaAuto: HarmonizationModel;
+  try {
+    const m2: HarmonizationModel = { generator: g2, config: cfg };
+    viaAuto = await withOnnxRunner(dir, m2, 'auto');
+    await assert.rejects(withOnnxRunner(`${dir}/`, m2, 'onnx'), /stale/);
+  } finally {
+    console.error = origErr;
+  }
+  assert.equal(viaAuto.runner, undefined, 'a stale model.onnx is not used');
+  assert.match(errs.join('\n'), /stale.*harmonia export-onnx .*TensorFlow\.js meanwhile/);
+  assert.deepEqual(readFileSync(join(dir, ONNX_FILE)), bytesBefore, 'loading never rewrites model.onnx');
+  // the one re-export command's function
+  const third = await ensureOnnxModel(dir, { generator: g2, config: cfg });
   assert.equal(third.regenerated, true);
-  assert.notEqual(third.digest, first.digest);
   assert.match(third.note ?? '', /stale/);
+  assert.equal((await readOnnxModel(dir)).status, 'fresh');
   writeFileSync(join(dir, ONNX_FILE), new Uint8Array([0x12, 0xff, 0x01]));
-  const fourth = await ensureOnnxModel(dir);
+  assert.equal((await readOnnxModel(dir)).status, 'unreadable');
+  const fourth = await ensureOnnxModel(dir, { generator: g2, config: cfg });
   assert.equal(fourth.regenerated, true);
   assert.match(fourth.note ?? '', /unreadable/);
   assert.deepEqual(fourth.bytes, third.bytes);
@@ -308,6 +330,99 @@ test('model.onnx cache: written with the source digest, reused while fresh, rege
   }
 });
 
+/** A colour-transform generator with every weight seeded random (the last layers start at zero, which would test nothing). */
+function seededColorTransform(kind: 'global' | 'pct', seed: number): { generator: tf.LayersModel; config: GeneratorConfig } {
+  const config: GeneratorConfig = { kind, analysisSize: 64, base: 8, hidden: 16, gateBias: 2, seed };
+  const generator = buildColorTransformGenerator({ kind, analysisSize: 64, base: 8, hidden: 16, gateBias: 2, seed });
+  let k = seed * 100;
+  for (const layer of generator.layers) {
+    const ws = layer.getWeights();
+    if (!ws.length) continue;
+    const next = ws.map((w) => tf.tensor(randArray(w.size, k++, -0.15, 0.15), w.shape));
+    layer.setWeights(next);
+    tf.dispose(next);
+  }
+  return { generator, config };
+}
+
+test('colour-transform generators (global, pct): the parameter network exports to ONNX; ORT θ and field match TF.js (≤ 1e-6), and harmonizeImage through the ORT hook matches the TF.js path (≤ 1e-6)', async (t) => {
+  for (const kind of ['global', 'pct'] as const) {
+    const { generator, config } = seededColorTransform(kind, kind === 'global' ? 3 : 4);
+    const bytes = exportModelToOnnx({ generator, config });
+    const s = readOnnxSummary(bytes);
+    assert.deepEqual(s.inputs, ['input']);
+    assert.deepEqual(s.outputs, kind === 'pct' ? ['theta', 'field'] : ['theta']);
+    assert.equal(s.metadata['harmonia.graph'], 'color-transform-parameters');
+    assert.ok(!s.ops.includes('Conv') || s.ops.filter((o) => o === 'Conv').length === (kind === 'pct' ? 6 : 4), `conv count ${s.ops.join(',')}`);
+    assert.ok(s.ops.includes('ReduceSum') && s.ops.includes('AveragePool') && s.ops.includes('MatMul'));
+    if (ortSkip) { t.diagnostic(ortSkip); continue; }
+    const c = await createOnnxColorTransform(bytes, { threads: 1 });
+    try {
+      assert.equal(c.size, 64);
+      // θ on random analysis copies with masks of different shapes
+      let dTheta = 0, dField = 0;
+      for (let trial = 0; trial < 3; trial++) {
+        const x = randArray(64 * 64 * 4, 500 + trial);
+        const cx = 20 + 12 * trial;
+        for (let p = 0; p < 64 * 64; p++) x[p * 4 + 3] = Math.hypot((p % 64) - cx, Math.floor(p / 64) - 30) < 14 + 4 * trial ? 1 : trial === 2 ? 0.3 : 0;
+        const got = c.predictSync(x);
+        const xt = tf.tensor4d(x, [1, 64, 64, 4]);
+        const ref = predictColorTransform(generator, xt);
+        xt.dispose();
+        dTheta = Math.max(dTheta, maxAbsDiff(got.theta, ref.theta));
+        assert.ok(Math.max(...ref.theta.map(Math.abs)) > 0.1, 'θ is not trivially zero');
+        if (kind === 'pct') {
+          assert.deepEqual([got.field?.width, got.field?.height], [ref.field?.width, ref.field?.height]);
+          dField = Math.max(dField, maxAbsDiff(got.field!.data, ref.field!.data));
+        } else assert.equal(got.field, undefined);
+        assert.equal(maxAbsDiff((await c.predict(x)).theta, got.theta), 0, 'async and sync runs agree');
+      }
+      // the whole pipeline at full resolution (flip averaging on, odd size): TF.js θ vs ONNX Runtime θ
+      const [h, w] = [203, 317];
+      const composite: FloatImage = { width: w, height: h, channels: 3, data: randArray(h * w * 3, 21) };
+      const mask: Mask = { width: w, height: h, data: discMask(h, w) };
+      const model: HarmonizationModel = { generator, config, card: { name: kind, input: 'composite' } };
+      const viaTfjs = harmonizeImage(composite, mask, model, { stage: 'full' });
+      const before = tf.memory().numTensors;
+      const viaOrt = harmonizeImage(composite, mask, { ...model, transformParams: onnxTransformParams(c) }, { stage: 'full' });
+      assert.equal(tf.memory().numTensors, before, 'the ORT path creates no tfjs tensors');
+      const dOut = maxAbsDiff(viaOrt.result.data, viaTfjs.result.data);
+      t.diagnostic(`${kind}: max |ORT − TF.js| θ ${dTheta.toExponential(2)}${kind === 'pct' ? `, field ${dField.toExponential(2)}` : ''}, harmonized ${w}×${h} ${dOut.toExponential(2)}`);
+      assert.ok(dTheta <= 1e-6, `θ diff ${dTheta}`);
+      assert.ok(dField <= 1e-6, `field diff ${dField}`);
+      assert.ok(dOut <= 1e-6, `harmonized diff ${dOut}`);
+      assert.ok(maxAbsDiff(viaOrt.result.data, composite.data) > 1e-2, 'the transform changed the foreground');
+      for (let p = 0; p < h * w; p++) if (mask.data[p] === 0) for (let k = 0; k < 3; k++) assert.equal(viaOrt.result.data[p * 3 + k], composite.data[p * 3 + k]);
+      // and the async pipeline (the web app's) gives the same bytes as the sync one
+      const viaAsync = await harmonizeImageAsync(composite, mask, { config, card: model.card, transformParams: async (i) => c.predict(i) }, { stage: 'full' });
+      assert.equal(maxAbsDiff(viaAsync.result.data, viaOrt.result.data), 0);
+    } finally {
+      c.dispose();
+    }
+    generator.dispose();
+  }
+});
+
+test('the shipped models/default: model.onnx is fresh for its TF.js files (else: harmonia export-onnx models/default), and the pipeline runs its network on ONNX Runtime with the same result as TF.js', async (t) => {
+  if (!existsSync(join(DEFAULT_MODEL_DIR, 'model.json'))) return t.skip('no models/default');
+  const state = await readOnnxModel(DEFAULT_MODEL_DIR);
+  assert.equal(state.status, 'fresh', state.status === 'fresh' ? '' : state.reason);
+  if (ortSkip) return t.skip(ortSkip);
+  const model = await loadHarmonizationModel(DEFAULT_MODEL_DIR);
+  try {
+    const fast = await withOnnxRunner(DEFAULT_MODEL_DIR, model, 'onnx');
+    assert.equal(typeof fast.transformParams, 'function');
+    const [h, w] = [240, 360];
+    const composite: FloatImage = { width: w, height: h, channels: 3, data: randArray(h * w * 3, 31) };
+    const mask: Mask = { width: w, height: h, data: discMask(h, w) };
+    const d = maxAbsDiff(harmonizeImage(composite, mask, fast).result.data, harmonizeImage(composite, mask, model).result.data);
+    t.diagnostic(`models/default ${w}×${h}: max |ORT − TF.js| of the harmonized image ${d.toExponential(2)}`);
+    assert.ok(d <= 1e-6, `diff ${d}`);
+  } finally {
+    model.generator.dispose();
+  }
+});
+
 test('pipeline hook: harmonizeImage with the ORT runner matches the tfjs path (≤ 1e-4), and resolveModel attaches it unless HARMONIA_INFERENCE=tfjs', async (t) => {
   if (ortSkip) return t.skip(ortSkip);
   const dir = mkdtempSync(join(tmpdir(), 'harmonia-onnx-pipe-'));
@@ -317,7 +432,7 @@ test('pipeline hook: harmonizeImage with the ORT runner matches the tfjs path (�
   const [h, w] = [45, 62];
   const composite: FloatImage = { width: w, height: h, channels: 3, data: randArray(h * w * 3, 11) };
   const mask: Mask = { width: w, height: h, data: discMask(h, w) };
-  const g = await loadOnnxGenerator(dir, { model, threads: 1 });
+  const g = await loadOnnxGenerator(dir, { threads: 1 });
   try {
     const viaTfjs = harmonizeImage(composite, mask, model, { stage: 'gan' });
     const before = tf.memory().numTensors;
@@ -355,21 +470,32 @@ test('pipeline hook: harmonizeImage with the ORT runner matches the tfjs path (�
   assert.throws(() => ortThreads('0'), /HARMONIA_ORT_THREADS must be an integer/);
   assert.equal(inferenceMode('ONNX'), 'onnx');
   assert.equal(inferenceMode(undefined), 'auto');
-  // withOnnxRunner in 'onnx' mode surfaces export failures instead of falling back
+  // a graph the exporter refuses: saving says so on stderr and writes no model.onnx; auto falls back
+  // to tfjs, 'onnx' mode surfaces the reason (no model.onnx, with the export command, which names the layer)
   const bad = mkdtempSync(join(tmpdir(), 'harmonia-onnx-bad-'));
   const inp = tf.input({ shape: [null, null, 3] });
   const odd = tf.model({ inputs: inp, outputs: tf.layers.batchNormalization({ name: 'odd_bn' }).apply(inp) as tf.SymbolicTensor });
-  await saveHarmonizationModel(bad, odd, {}, { name: 'bad', input: 'composite' });
+  const errs: string[] = [];
+  const origErr = console.error;
+  console.error = (...a: unknown[]) => void errs.push(a.join(' '));
+  try {
+    await saveHarmonizationModel(bad, odd, {}, { name: 'bad', input: 'composite' });
+  } finally {
+    console.error = origErr;
+  }
+  assert.match(errs.join('\n'), /no model\.onnx written .*odd_bn/);
+  assert.ok(!existsSync(join(bad, ONNX_FILE)));
   const badModel = await loadHarmonizationModel(bad);
   assert.equal((await withOnnxRunner(bad, badModel, 'auto')).runner, undefined, 'auto falls back to tfjs');
-  await assert.rejects(withOnnxRunner(`${bad}/`, badModel, 'onnx'), /odd_bn/);
+  await assert.rejects(withOnnxRunner(`${bad}/`, badModel, 'onnx'), /model\.onnx does not exist; re-export it with `harmonia export-onnx/);
 });
 
-test('harmonia export-onnx: writes model.onnx (or --out), --check compares with tfjs, a missing folder is a one-line HarmoniaError', async (t) => {
+test('harmonia export-onnx: writes model.onnx (or --out), --check compares with tfjs, re-exports a stale colour-transform folder in one command, a missing folder is a one-line HarmoniaError', async (t) => {
   const { exportOnnxCommand } = await import('../../src/cli/commands/export-onnx.ts');
   const dir = mkdtempSync(join(tmpdir(), 'harmonia-onnx-cli-'));
   const cfg: GeneratorConfig = { maskInput: true, base: 8, seed: 9 };
   await saveHarmonizationModel(join(dir, 'm'), seededGenerator(cfg), cfg, { name: 'cli', input: 'semiHarmonized' });
+  rmSync(join(dir, 'm', ONNX_FILE));
   const logs: string[] = [];
   const orig = console.log;
   console.log = (...a: unknown[]) => void logs.push(a.join(' '));
@@ -385,4 +511,20 @@ test('harmonia export-onnx: writes model.onnx (or --out), --check compares with 
   if (!ortSkip) assert.match(logs.join('\n'), /check: max \|ONNX Runtime − TensorFlow\.js\| = \d/);
   else t.diagnostic(ortSkip);
   await assert.rejects(exportOnnxCommand.run({ values: {}, positionals: [join(dir, 'none')] }), (e: Error) => e instanceof HarmoniaError && /model\.json missing/.test(e.message));
+  // new weights copied into a colour-transform folder → stale → `harmonia export-onnx --model <folder>` makes it fresh
+  const ct = seededColorTransform('global', 8);
+  const ctDir = join(dir, 'ct');
+  await saveHarmonizationModel(ctDir, ct.generator, ct.config, { name: 'ct', input: 'composite' });
+  await saveModel(seededColorTransform('global', 9).generator, ctDir);
+  assert.equal((await readOnnxModel(ctDir)).status, 'stale');
+  logs.length = 0;
+  console.log = (...a: unknown[]) => void logs.push(a.join(' '));
+  try {
+    assert.equal(await exportOnnxCommand.run({ values: { model: ctDir, check: !ortSkip }, positionals: [] }), 0);
+  } finally {
+    console.log = orig;
+  }
+  assert.equal((await readOnnxModel(ctDir)).status, 'fresh');
+  assert.match(logs.join('\n'), /input NHWC \[N,64,64,4\] \(analysis copy\) → theta .*exported \(.*stale/s);
+  if (!ortSkip) assert.match(logs.join('\n'), /check: max \|ONNX Runtime − TensorFlow\.js\| = \S+ on θ/);
 });

@@ -1,6 +1,8 @@
 /**
- * `harmonia export-onnx <model-dir>`: writes the ONNX export of a model folder (model.onnx beside
- * model.json, or --out), optionally checks it against TensorFlow.js with ONNX Runtime.
+ * `harmonia export-onnx <model-dir>` (or `--model <model-dir>`): writes the ONNX export of a model
+ * folder (model.onnx beside model.json, or --out) from its TF.js files — the one command to run after
+ * replacing weights.bin / model.json by hand — and optionally checks it against TensorFlow.js with
+ * ONNX Runtime (G for paper generators; θ and the full harmonized image for colour-transform ones).
  */
 import { resolve } from 'node:path';
 import type { Command } from '../types.ts';
@@ -10,7 +12,9 @@ import { tf } from '../../engine/tf.ts';
 import { writeFileAtomic } from '../../util/atomic.ts';
 import { loadHarmonizationModel } from '../../pipeline/model.ts';
 import { runGenerator } from '../../models/generator.ts';
-import { createOnnxGenerator, onnxAvailable } from '../../models/onnx.ts';
+import { generatorEntry } from '../../models/registry.ts';
+import { createOnnxGenerator, createOnnxColorTransform, onnxAvailable } from '../../models/onnx.ts';
+import { predictColorTransform } from '../../models/color-transform.ts';
 import { Rng } from '../../util/random.ts';
 import { ensureOnnxModel } from '../../export/cache.ts';
 import { readOnnxSummary } from '../../export/onnx-proto.ts';
@@ -32,20 +36,44 @@ export async function checkOnnxAgainstTfjs(bytes: Uint8Array, generator: tf.Laye
   }
 }
 
+/** Max |ORT − tfjs| of a colour-transform parameter network (θ, and the field) on a seeded random analysis copy. */
+export async function checkColorTransformAgainstTfjs(bytes: Uint8Array, generator: tf.LayersModel, seed = 1): Promise<number> {
+  const c = await createOnnxColorTransform(bytes, { threads: 1 });
+  try {
+    const s = c.size;
+    const rng = new Rng(seed);
+    const x = Float32Array.from({ length: s * s * 4 }, (_, i) => (i % 4 === 3 ? (Math.hypot((Math.floor(i / 4) % s) - s / 2, Math.floor(i / 4 / s) - s / 2) < s / 4 ? 1 : 0) : rng.next()));
+    const got = await c.predict(x);
+    const t = tf.tensor4d(x, [1, s, s, 4]);
+    const ref = predictColorTransform(generator, t);
+    t.dispose();
+    let d = 0;
+    for (let i = 0; i < ref.theta.length; i++) d = Math.max(d, Math.abs(got.theta[i] - ref.theta[i]));
+    if (ref.field && got.field) for (let i = 0; i < ref.field.data.length; i++) d = Math.max(d, Math.abs(got.field.data[i] - ref.field.data[i]));
+    return d;
+  } finally {
+    c.dispose();
+  }
+}
+
 export const exportOnnxCommand: Command = {
   name: 'export-onnx',
   summary: 'export a model folder’s generator to ONNX (model.onnx), optionally checked against TensorFlow.js',
-  usage: 'harmonia export-onnx <model-dir> [--out <file.onnx>] [--check]',
+  usage: 'harmonia export-onnx <model-dir> | --model <model-dir> [--out <file.onnx>] [--check]',
   options: {
+    model: { type: 'string', description: 'the model folder (instead of the positional argument)' },
     out: { type: 'string', short: 'o', description: 'write here instead of <model-dir>/model.onnx' },
     check: { type: 'boolean', default: false, description: 'run the export with ONNX Runtime and compare with TensorFlow.js (max abs diff must be ≤ 1e-4)' },
   },
   async run({ values, positionals }) {
-    if (positionals.length !== 1) throw new HarmoniaError('export-onnx: give exactly one model folder');
-    const dir = resolve(positionals[0]);
+    const folders = [...positionals, ...(typeof values.model === 'string' ? [values.model] : [])];
+    if (folders.length !== 1) throw new HarmoniaError('export-onnx: give exactly one model folder (positional or --model)');
+    const dir = resolve(folders[0]);
     await initEngine();
     const model = await loadHarmonizationModel(dir);
-    const art = await ensureOnnxModel(dir, { model, write: typeof values.out !== 'string' });
+    const entry = generatorEntry(model.config.kind ?? 'paper');
+    if (!entry.onnx) throw new HarmoniaError(`export-onnx: generator "${entry.name}" has no ONNX export`, { file: dir });
+    const art = await ensureOnnxModel(dir, model, { write: typeof values.out !== 'string' });
     let where = art.path;
     if (typeof values.out === 'string') {
       where = resolve(values.out);
@@ -53,12 +81,15 @@ export const exportOnnxCommand: Command = {
     }
     const s = readOnnxSummary(art.bytes);
     console.log(`${where ?? '(not written: ' + (art.note ?? 'folder not writable') + ')'}`);
-    console.log(`  ${(art.bytes.length / 1e6).toFixed(2)} MB, ONNX IR ${s.irVersion}, opset ${s.opset}, ${s.ops.length} nodes, ${s.initializers.length} initializers; input NHWC [N,H,W,${model.generator.inputs[0].shape[3]}] (H, W multiples of 8)`);
-    console.log(`  source sha256 ${art.digest.slice(0, 16)}…, ${art.regenerated ? `exported${art.note ? ` (${art.note})` : ''}` : 'cached copy is fresh'}`);
+    const io = entry.fullResolution
+      ? `input NHWC [N,${model.config.analysisSize ?? 128},${model.config.analysisSize ?? 128},4] (analysis copy) → ${s.outputs.join(' + ')} (the transform is applied in JavaScript)`
+      : `input NHWC [N,H,W,${model.generator.inputs[0].shape[3]}] (H, W multiples of 8)`;
+    console.log(`  ${(art.bytes.length / 1e6).toFixed(2)} MB, ONNX IR ${s.irVersion}, opset ${s.opset}, ${s.ops.length} nodes, ${s.initializers.length} initializers; ${io}`);
+    console.log(`  source sha256 ${art.digest.slice(0, 16)}…, ${art.regenerated ? `exported${art.note ? ` (${art.note})` : ''}` : 'model.onnx is fresh (its SHA-256 tag matches model.json + weights.bin): nothing to do'}`);
     if (values.check) {
       if (!(await onnxAvailable())) throw new HarmoniaError('export-onnx --check needs onnxruntime-node (optional dependency)');
-      const d = await checkOnnxAgainstTfjs(art.bytes, model.generator);
-      console.log(`  check: max |ONNX Runtime − TensorFlow.js| = ${d.toExponential(2)} on a 67×45 image`);
+      const d = entry.fullResolution ? await checkColorTransformAgainstTfjs(art.bytes, model.generator) : await checkOnnxAgainstTfjs(art.bytes, model.generator);
+      console.log(`  check: max |ONNX Runtime − TensorFlow.js| = ${d.toExponential(2)} ${entry.fullResolution ? 'on θ of a random analysis copy' : 'on a 67×45 image'}`);
       if (!(d <= 1e-4)) {
         console.error('export-onnx: the export does not match TensorFlow.js (max abs diff > 1e-4)');
         return 1;

@@ -4,8 +4,8 @@ import { existsSync } from 'node:fs';
 import type { Command } from '../types.ts';
 import { initEngine } from '../../engine/index.ts';
 import { tf } from '../../engine/tf.ts';
-import { createOnnxGenerator, inferenceMode, ortThreads } from '../../models/onnx.ts';
-import { ensureOnnxModel } from '../../export/cache.ts';
+import { createOnnxGenerator, createOnnxColorTransform, inferenceMode, ortThreads } from '../../models/onnx.ts';
+import { readOnnxModel } from '../../export/cache.ts';
 import { DEFAULT_MODEL_DIR, loadHarmonizationModel } from '../../pipeline/model.ts';
 import { generatorEntry } from '../../models/registry.ts';
 
@@ -32,9 +32,9 @@ function ortVersion(): string | undefined {
 
 /**
  * Which engine `harmonize` runs G of the model folder `modelDir` on, and why, decided the way the
- * pipeline decides (HARMONIA_INFERENCE, then whether onnxruntime-node loads and can run this model
- * synchronously). Side-effect free: the ONNX export is made in memory, never written into the folder.
- * Needs an initialised TensorFlow.js backend.
+ * pipeline decides (HARMONIA_INFERENCE, whether onnxruntime-node loads, whether the generator has an
+ * ONNX export, whether the folder's model.onnx matches its TF.js files, whether a synchronous session
+ * opens). Side-effect free: nothing is exported or written. Needs an initialised TensorFlow.js backend.
  */
 export async function inferenceEngineInfo(modelDir: string = DEFAULT_MODEL_DIR): Promise<InferenceEngineInfo> {
   const mode = inferenceMode();
@@ -58,15 +58,25 @@ export async function inferenceEngineInfo(modelDir: string = DEFAULT_MODEL_DIR):
   try {
     model = await loadHarmonizationModel(modelDir);
     const kind = model.config.kind ?? 'paper';
-    if (!generatorEntry(kind).onnx) {
-      return tfjs(`the "${kind}" generator of ${modelDir} has no ONNX export: its network runs on a ${model.config.analysisSize ?? 128}² analysis copy in TensorFlow.js and the colour transform is applied in JavaScript (${ORT_PACKAGE} ${version} is installed and runs paper generators)`, version);
+    const entry = generatorEntry(kind);
+    if (!entry.onnx) return tfjs(`the "${kind}" generator of ${modelDir} has no ONNX export`, version);
+    const file = await readOnnxModel(modelDir);
+    if (file.status !== 'fresh') {
+      if (mode === 'onnx') throw new Error(file.reason);
+      return tfjs(file.reason, version);
     }
-    const artifact = await ensureOnnxModel(modelDir, { model, write: false });
-    const g = await createOnnxGenerator(artifact.bytes, { threads: ortThreads() }, modelDir);
+    if (entry.fullResolution) {
+      const c = await createOnnxColorTransform(file.bytes, { threads: ortThreads() }, file.path);
+      const { syncAvailable, threads, size } = c;
+      c.dispose();
+      if (!syncAvailable) return tfjs(`${ORT_PACKAGE} ${version} has no synchronous native session, which the pipeline needs`, version);
+      return { engine: 'ONNX Runtime', ortVersion: version, reason: `${how}; CPU provider, ${threads} threads, runs the "${kind}" generator's network (${size}² analysis copy → colour transform; the transform is applied in JavaScript at full resolution) from ${file.path}, whose SHA-256 tag matches model.json + weights.bin` };
+    }
+    const g = await createOnnxGenerator(file.bytes, { threads: ortThreads() }, file.path);
     const { syncAvailable, threads } = g;
     g.dispose();
     if (!syncAvailable) return tfjs(`${ORT_PACKAGE} ${version} has no synchronous native session, which the pipeline needs`, version);
-    return { engine: 'ONNX Runtime', ortVersion: version, reason: `${how}; CPU provider, ${threads} threads, runs ${modelDir}` };
+    return { engine: 'ONNX Runtime', ortVersion: version, reason: `${how}; CPU provider, ${threads} threads, runs ${file.path}, whose SHA-256 tag matches model.json + weights.bin` };
   } catch (err) {
     if (mode === 'onnx') throw err;
     return tfjs(`ONNX Runtime cannot run ${modelDir} (${(err as Error).message})`, version);

@@ -252,8 +252,16 @@ export async function startBatchWorker(opts: WorkerOptions): Promise<BatchWorker
   };
 
   const lockMs = opts.lockMs ?? 30_000;
+  if (!opts.output.includes('{')) {
+    const st = await stat(opts.output).catch(() => undefined);
+    if (st?.isDirectory()) {
+      await removeStaleTempFiles(opts.output).catch(() => undefined); // temp files of killed workers
+      cleaned.add(resolve(opts.output));
+    }
+  }
   const worker = new Worker<BatchJobData, BatchJobResult>(queueName, processor, {
     connection: connection(opts.redis),
+    name: `harmonia-worker-${process.pid}`, // recorded as each job's processedBy
     concurrency: opts.concurrency ?? 1,
     lockDuration: lockMs,
     stalledInterval: Math.max(500, Math.min(30_000, lockMs)),

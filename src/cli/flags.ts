@@ -27,6 +27,7 @@ export const FLAG_RANGES = {
   intrinsic: {
     'max-side': { min: 16, max: 1024, integer: true, why: 'the Intrinsic Compositing spec analyses at most 1024 px' },
     limit: { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true },
+    size: { min: 8, max: 4096, integer: true, why: 'the training size composites are resized to' },
   },
   evaluate: {
     size: { min: 11, max: 2048, integer: true, why: 'the SSIM window is 11 px; the protocol uses 256' },

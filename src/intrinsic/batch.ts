@@ -1,19 +1,18 @@
 /**
- * Batch pre-computation of semi-harmonized images for a training cache (Node only: file I/O).
- * Not re-exported from the browser-safe src/intrinsic/index.ts.
+ * Batch pre-computation of semi-harmonized images into the training cache (cache.ts: the folder the
+ * trainer reads), and the learned light model's loader (Node only: file I/O). Not re-exported from
+ * the browser-safe src/intrinsic/index.ts.
  *
- * One PNG per sample id (`<cache>/<subset>/<composite name>.png`), written atomically; finished
- * files are skipped, so an interrupted run resumes where it stopped.
+ * Finished files are skipped, so an interrupted run resumes where it stopped.
  */
 import { existsSync } from 'node:fs';
-import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HarmoniaError } from '../errors.ts';
-import { readImage, readMask, writeImage } from '../image/io.ts';
-import { removeStaleTempFiles } from '../util/atomic.ts';
-import { readIHarmonyDataset, type HarmonizationSample, type Split } from '../data/iharmony4.ts';
+import { readImage, readMask } from '../image/io.ts';
+import { readIHarmonyDataset, type Split } from '../data/iharmony4.ts';
 import { Progress } from '../util/progress.ts';
-import { semiHarmonize, type IntrinsicOptions } from './index.ts';
+import type { IntrinsicOptions } from './index.ts';
+import { semiCacheDir, semiCacheFile, openSemiCache, resizeForCache, cachedSemiHarmonize } from './cache.ts';
 import { lightModelFromLayers, type LightModel } from './light-net.ts';
 import { loadModel } from '../models/io.ts';
 
@@ -41,8 +40,10 @@ export interface PrecomputeOptions {
   /** List file (path, or relative to the root); default: the dataset's own lists. */
   list?: string;
   split?: Split;
-  /** Cache folder. */
+  /** Cache root (the trainer's --cache); the files go into its intrinsic-<size>-<hash> folder. */
   cache: string;
+  /** Resize composite and mask to size×size first, as the trainer does (its --config preset's image size); default: full resolution. */
+  size?: number;
   /** Process at most this many samples (after the list order). */
   limit?: number;
   intrinsic?: IntrinsicOptions;
@@ -53,13 +54,10 @@ export interface PrecomputeResult {
   total: number;
   written: number;
   skipped: number;
+  /** The cache folder written (semiCacheDir). */
+  dir: string;
   /** cache file of every sample, in list order */
   files: string[];
-}
-
-/** Cache path of a sample's semi-harmonized image. */
-export function semiHarmonizedCachePath(cache: string, sample: Pick<HarmonizationSample, 'id'>): string {
-  return join(cache, `${sample.id}.png`);
 }
 
 export async function precomputeSemiHarmonized(opts: PrecomputeOptions): Promise<PrecomputeResult> {
@@ -69,9 +67,10 @@ export async function precomputeSemiHarmonized(opts: PrecomputeOptions): Promise
     if (!Number.isInteger(opts.limit) || opts.limit < 1) throw new HarmoniaError(`precompute: limit must be a positive integer, got ${opts.limit}`);
     samples = samples.slice(0, opts.limit);
   }
-  const files = samples.map((s) => semiHarmonizedCachePath(opts.cache, s));
-  // temp files of writes that a killed run left unfinished
-  for (const dir of new Set(files.map((f) => dirname(f)))) if (existsSync(dir)) await removeStaleTempFiles(dir);
+  const intrinsic = opts.intrinsic ?? {};
+  const dir = semiCacheDir(opts.cache, opts.size ?? 'full', intrinsic);
+  const files = samples.map((s) => semiCacheFile(dir, s.id));
+  await openSemiCache(dir); // temp files of writes that a killed run left unfinished
   const bar = new Progress('intrinsic', samples.length, { quiet: opts.quiet });
   let written = 0;
   let skipped = 0;
@@ -83,13 +82,13 @@ export async function precomputeSemiHarmonized(opts: PrecomputeOptions): Promise
       bar.tick(1, 'cached');
       continue;
     }
-    const composite = await readImage(s.composite);
-    const mask = await readMask(s.mask, { expect: { width: composite.width, height: composite.height, what: `composite ${s.composite}` } });
-    const r = semiHarmonize(composite, mask, opts.intrinsic);
-    await writeImage(out, r.semiHarmonized, { mkdir: true });
+    const full = await readImage(s.composite);
+    const fullMask = await readMask(s.mask, { expect: { width: full.width, height: full.height, what: `composite ${s.composite}` } });
+    const { composite, mask } = opts.size === undefined ? { composite: full, mask: fullMask } : resizeForCache(full, fullMask, opts.size);
+    const r = await cachedSemiHarmonize(out, composite, mask, intrinsic);
     written++;
-    bar.tick(1, `${r.intermediates.timings.total.toFixed(0)} ms`);
+    bar.tick(1, `${(r.ms ?? 0).toFixed(0)} ms`);
   }
   bar.finish();
-  return { total: samples.length, written, skipped, files };
+  return { total: samples.length, written, skipped, dir, files };
 }

@@ -1,21 +1,18 @@
 /**
  * Loads an iHarmony4-layout split into memory at a fixed square size, with the Intrinsic
- * Compositing stage (semi-harmonization) pre-computed once and cached as PNGs keyed by the size
- * and the intrinsic options, so later runs (and resumed runs) skip it.
+ * Compositing stage (semi-harmonization) read from the semi-harmonized cache (src/intrinsic/cache.ts,
+ * keyed by the size and the intrinsic options; `harmonia intrinsic --data … --size N` fills the same
+ * folders), computed and cached for the samples it lacks, so later runs (and resumed runs) skip it.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { HarmoniaError } from '../errors.ts';
-import { hashString } from '../util/random.ts';
 import { Progress } from '../util/progress.ts';
-import { readImage, readMask, writeImage } from '../image/io.ts';
-import { removeStaleTempFiles } from '../util/atomic.ts';
-import { resizeImage, resizeMask } from '../image/resize.ts';
+import { readImage, readMask } from '../image/io.ts';
+import { resizeImage } from '../image/resize.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
 import { readIHarmonyDataset } from '../data/iharmony4.ts';
 import type { HarmonizationSample, Split } from '../data/iharmony4.ts';
-import { semiHarmonize } from '../intrinsic/index.ts';
 import type { IntrinsicOptions } from '../intrinsic/index.ts';
+import { semiCacheDir, semiCacheFile, openSemiCache, resizeForCache, cachedSemiHarmonize } from '../intrinsic/cache.ts';
 import type { MemorySample } from './memory.ts';
 
 /** One sample at size×size, 8-bit (HWC; mask 0/255). */
@@ -46,13 +43,9 @@ export function toMask(bytes: Uint8Array, size: number): Mask {
   return { width: size, height: size, data };
 }
 
-/** Cache folder for one (size, intrinsic options) combination. */
+/** Cache folder for one (size, intrinsic options) combination (the semi-harmonized cache). */
 export function intrinsicCacheDir(cacheRoot: string, size: number, intrinsic: IntrinsicOptions): string {
-  return join(cacheRoot, `intrinsic-${size}-${hashString(JSON.stringify(intrinsic)).toString(16)}`);
-}
-
-function cacheName(id: string): string {
-  return `${id.replace(/[^A-Za-z0-9._-]+/g, '_')}.png`;
+  return semiCacheDir(cacheRoot, size, intrinsic);
 }
 
 export async function prepareSample(s: HarmonizationSample, size: number, cacheDir: string, intrinsic: IntrinsicOptions): Promise<PreparedSample> {
@@ -62,22 +55,10 @@ export async function prepareSample(s: HarmonizationSample, size: number, cacheD
   if (realFull.width !== compositeFull.width || realFull.height !== compositeFull.height) {
     throw new HarmoniaError(`real image is ${realFull.width}×${realFull.height} but the composite is ${compositeFull.width}×${compositeFull.height}`, { file: s.real });
   }
-  const composite = resizeImage(compositeFull, size, size, 'bilinear');
+  const { composite, mask } = resizeForCache(compositeFull, maskFull, size);
   const real = resizeImage(realFull, size, size, 'bilinear');
-  const m = resizeMask(maskFull, size, size, 'nearest');
-  const hard = new Float32Array(m.data.length);
-  for (let i = 0; i < hard.length; i++) hard[i] = m.data[i] > 0.5 ? 1 : 0;
-  const mask: Mask = { width: size, height: size, data: hard };
-  const cached = join(cacheDir, cacheName(s.id));
-  let semi: FloatImage;
-  if (existsSync(cached)) {
-    semi = await readImage(cached);
-    if (semi.width !== size || semi.height !== size) throw new HarmoniaError(`cached semi-harmonized image is ${semi.width}×${semi.height}, expected ${size}×${size}; delete the cache folder`, { file: cached });
-  } else {
-    semi = semiHarmonize(composite, mask, intrinsic).semiHarmonized;
-    await writeImage(cached, semi, { mkdir: true });
-  }
-  return { id: s.id, size, composite: toBytes(composite.data), semi: toBytes(semi.data), real: toBytes(real.data), mask: toBytes(hard) };
+  const semi = (await cachedSemiHarmonize(semiCacheFile(cacheDir, s.id), composite, mask, intrinsic)).image;
+  return { id: s.id, size, composite: toBytes(composite.data), semi: toBytes(semi.data), real: toBytes(real.data), mask: toBytes(mask.data) };
 }
 
 /** Reads a split (at most `limit` samples, in list order) and prepares every sample. */
@@ -90,7 +71,7 @@ export async function prepareSplit(
   if (samples.length === 0) throw new HarmoniaError(`no ${split} samples in ${root} (needs ${split} lists or composite_images/)`);
   if (opts.limit !== undefined) samples = samples.slice(0, opts.limit);
   const dir = intrinsicCacheDir(opts.cacheRoot, opts.size, opts.intrinsic);
-  if (existsSync(dir)) await removeStaleTempFiles(dir); // left by a run killed mid-write
+  await openSemiCache(dir); // temp files left by a run killed mid-write
   const progress = new Progress(`prepare ${split} (intrinsic stage, cached in ${dir})`, samples.length, { quiet: opts.quiet });
   const out: PreparedSample[] = [];
   for (const s of samples) {

@@ -2,11 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, basename } from 'node:path';
 import { semiHarmonize } from '../../src/intrinsic/index.ts';
 import { makeProceduralComposite } from '../../src/data/procedural.ts';
 import { writeImage, writeMask, readImage } from '../../src/image/io.ts';
 import { main } from '../../src/cli/main.ts';
+import { semiCacheDir, semiCacheFile } from '../../src/intrinsic/cache.ts';
+import { prepareSplit } from '../../src/train/dataset.ts';
 import type { FloatImage, Mask } from '../../src/image/types.ts';
 import { Rng } from '../../src/util/random.ts';
 
@@ -143,9 +145,23 @@ test('CLI: single image with intermediates, and the resumable batch cache', asyn
   }
   const cache = join(dir, 'cache');
   assert.equal(await main(['intrinsic', '--data', join(root, 'Sub'), '--cache', cache, '--quiet']), 0);
-  const files = readdirSync(join(cache, 'Sub')).sort();
-  assert.deepEqual(files, ['a_1_1.png', 'b_1_1.png']);
-  const first = readFileSync(join(cache, 'Sub', 'a_1_1.png'));
+  // one cache layout (src/intrinsic/cache.ts): <cache>/intrinsic-<size|full>-<options hash>/<id, / → _>.png
+  const fullDir = semiCacheDir(cache, 'full', {});
+  assert.deepEqual(readdirSync(cache), [basename(fullDir)]);
+  const files = readdirSync(fullDir).sort();
+  assert.deepEqual(files, ['Sub_a_1_1.png', 'Sub_b_1_1.png']);
+  const first = readFileSync(join(fullDir, 'Sub_a_1_1.png'));
   assert.equal(await main(['intrinsic', '--data', join(root, 'Sub'), '--cache', cache, '--quiet']), 0);
-  assert.deepEqual(readFileSync(join(cache, 'Sub', 'a_1_1.png')), first);
+  assert.deepEqual(readFileSync(join(fullDir, 'Sub_a_1_1.png')), first);
+
+  // the trainer reads the same cache: --size 32 fills the folder prepareSplit (train/experiment/sweep --cache) uses
+  assert.equal(await main(['intrinsic', '--data', join(root, 'Sub'), '--cache', cache, '--size', '32', '--quiet']), 0);
+  const dir32 = semiCacheDir(cache, 32, {});
+  assert.equal(readdirSync(dir32).length, 2);
+  const marker: FloatImage = { width: 32, height: 32, channels: 3, data: new Float32Array(32 * 32 * 3).fill(0.5) };
+  await writeImage(semiCacheFile(dir32, 'Sub/a_1_1'), marker);
+  const prepared = await prepareSplit(join(root, 'Sub'), 'train', { size: 32, cacheRoot: cache, intrinsic: {}, quiet: true });
+  const a = prepared.find((p) => p.id === 'Sub/a_1_1');
+  assert.ok(a && a.semi.every((v) => v === 128), 'the trainer took the cached image');
+  assert.equal(await main(['intrinsic', join(dir, 'comp.png'), '--mask', join(dir, 'mask.png'), '-o', join(dir, 'y.png'), '--size', '32']), 2, '--size only in batch mode');
 });

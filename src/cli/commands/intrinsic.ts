@@ -60,7 +60,7 @@ function percentile99(a: Float32Array): number {
 
 /** What `harmonia intrinsic` will read and write, validated. */
 export type IntrinsicPathPlan = { inputs: SafetyInput[]; outputs: SafetyOutput[] } & (
-  | { mode: 'batch'; data: string; cache: string; list?: string; limit?: number }
+  | { mode: 'batch'; data: string; cache: string; list?: string; limit?: number; size?: number }
   | { mode: 'single'; composite: string; mask: string; out: string; intermediates?: string }
 );
 
@@ -77,12 +77,14 @@ export function planIntrinsicPaths(values: Record<string, unknown>, positionals:
     if (!cache) throw new HarmoniaError('batch mode needs --cache <dir>');
     if (positionals.length) throw new HarmoniaError('batch mode (--data) takes no composite argument');
     const limit = numberFlag(values, 'limit', FLAG_RANGES.intrinsic.limit);
+    const size = numberFlag(values, 'size', FLAG_RANGES.intrinsic.size);
     const list = str(values.list);
     const inputs: SafetyInput[] = [{ path: data, what: 'dataset', kind: 'folder' }, ...(list ? [{ path: list, what: 'list file' }] : [])];
     const outputs: SafetyOutput[] = [{ path: cache, flag: '--cache', kind: 'folder', mkdir: true }];
     checkOutputs(inputs, outputs, { overwrite });
-    return { mode: 'batch', data, cache, list, limit, inputs, outputs };
+    return { mode: 'batch', data, cache, list, limit, size, inputs, outputs };
   }
+  if (values.size !== undefined) throw new HarmoniaError('--size: only in batch mode (--data)');
   if (positionals.length !== 1) throw new HarmoniaError('give one composite image (or --data <dir> for batch mode)');
   const mask = str(values.mask);
   const out = str(values.out);
@@ -104,7 +106,7 @@ export const intrinsicCommand: Command = {
   name: 'intrinsic',
   summary: 'Intrinsic Compositing stage: semi-harmonize a composite (albedo edits + Lambertian re-shading), or pre-compute a dataset cache',
   usage: 'harmonia intrinsic <composite> --mask <mask> -o <out> [--intermediates <dir>] [--light x,y,z,ambient] [--profile photo|capture] [--stages albedo,shading] [--decomposition poisson|guided]\n' +
-    '       harmonia intrinsic --data <iHarmony4 dir> [--list <file>] --cache <dir> [--limit N]',
+    '       harmonia intrinsic --data <iHarmony4 dir> [--list <file>] --cache <dir> [--limit N] [--size N]',
   options: {
     mask: { type: 'string', short: 'm', description: 'foreground mask (white = foreground; RGBA alpha works too)' },
     out: { type: 'string', short: 'o', description: 'output image (.png/.jpg/.webp/.tif), same size as the input' },
@@ -117,7 +119,8 @@ export const intrinsicCommand: Command = {
     'max-side': { type: 'string', default: String(DEFAULT_INTRINSIC_ANALYSIS_SIDE), description: 'long side of the analysis copy, an integer in [16, 1024] (the output keeps the input size)' },
     data: { type: 'string', description: 'batch mode: iHarmony4-layout dataset root' },
     list: { type: 'string', description: 'batch mode: list file of composites (default: the dataset lists)' },
-    cache: { type: 'string', description: 'batch mode: cache folder (one PNG per sample id; existing files are kept, so runs resume)' },
+    cache: { type: 'string', description: 'batch mode: cache folder (<cache>/intrinsic-<size>-<options hash>/<id>.png; existing files are kept, so runs resume); `harmonia train --cache` reads it' },
+    size: { type: 'string', description: 'batch mode: resize composite and mask to size×size first, as the trainer does (its preset image size, e.g. 256); default: full resolution' },
     limit: { type: 'string', description: 'batch mode: process at most N samples' },
     overwrite: { type: 'boolean', default: false, description: 'replace read-only existing outputs (their permissions are kept)' },
     quiet: { type: 'boolean', default: false, description: 'no progress bar' },
@@ -128,12 +131,12 @@ export const intrinsicCommand: Command = {
     const flagOptions = intrinsicOptionsFromFlags(values);
     const plan = planIntrinsicPaths(values, positionals);
     if (plan.mode === 'batch') {
-      const { data, cache, limit } = plan;
+      const { data, cache, limit, size } = plan;
       prepareOutputs(plan.outputs);
       const base = intrinsicProfile(profile as IntrinsicProfile, profile === 'capture' ? await loadLightModel() : undefined);
       const options = { ...base, ...flagOptions };
-      const r = await precomputeSemiHarmonized({ data, list: str(values.list), cache, limit, intrinsic: options, quiet: Boolean(values.quiet) });
-      console.log(`intrinsic: ${r.written} written, ${r.skipped} already cached, ${r.total} samples in ${cache}`);
+      const r = await precomputeSemiHarmonized({ data, list: str(values.list), cache, limit, size, intrinsic: options, quiet: Boolean(values.quiet) });
+      console.log(`intrinsic: ${r.written} written, ${r.skipped} already cached, ${r.total} samples in ${r.dir}`);
       return 0;
     }
     const { out, mask: maskPath, intermediates: dir, outputs } = plan;

@@ -1,5 +1,6 @@
 /**
- * `harmonia/data`: Data: iHarmony4 datasets, composite synthesis (colour transfer, illumination), procedural scenes, the loader.
+ * `harmonia/data`: Data: iHarmony4 datasets, composite synthesis (colour transfer, illumination), procedural scenes,
+ * and the training data path (BatchSource: memorySource over a fixed set, CompositeStream on the fly).
  */
 export { parseCompositeName, compositeFileName, maskFileName, readIHarmonyDataset, checkSampleSizes, writeSubsetLists } from './iharmony4.ts';
 export type { HarmonizationSample, Split } from './iharmony4.ts';
@@ -14,7 +15,9 @@ export { applyIllumination, randomIllumination, NO_ILLUMINATION_CHANGE } from '.
 export type { IlluminationParams } from './illumination.ts';
 export { readRealSource, normalizeCategory } from './sources.ts';
 export type { RealEntry, RealSource } from './sources.ts';
-export { createLoader, orderForEpoch, batchesPerEpoch, cropGeometry, applyGeometry, transformedInput, encodeFloatImage, decodeFloatImage } from './loader.ts';
-export type { Batch, Loader, LoaderOptions, InputTransform, CropMode, Geometry } from './loader.ts';
+export { memorySource, makeBatch, epochOrder } from './memory.ts';
+export type { BatchSource, MemorySample } from './memory.ts';
+export { CompositeStream } from './stream.ts';
+export type { StreamBatch, StreamOptions } from './stream.ts';
 export { compositeCopyBaseline, contactSheet } from './report.ts';
 export type { BaselineStats } from './report.ts';

@@ -24,7 +24,7 @@ import { settingConfig } from '../train/presets.ts';
 import type { ExperimentPreset } from '../train/presets.ts';
 import { prepareSplit, toMemorySamples, toImage, toMask } from '../train/dataset.ts';
 import type { PreparedSample } from '../train/dataset.ts';
-import { memorySource, makeBatch } from '../train/memory.ts';
+import { memorySource, makeBatch } from '../data/memory.ts';
 import { train } from '../train/trainer.ts';
 import { findCheckpoint } from '../train/checkpoint.ts';
 import type { TrainResult } from '../train/trainer.ts';

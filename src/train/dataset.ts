@@ -13,7 +13,7 @@ import { readIHarmonyDataset } from '../data/iharmony4.ts';
 import type { HarmonizationSample, Split } from '../data/iharmony4.ts';
 import type { IntrinsicOptions } from '../intrinsic/index.ts';
 import { semiCacheDir, semiCacheFile, openSemiCache, resizeForCache, cachedSemiHarmonize } from '../intrinsic/cache.ts';
-import type { MemorySample } from './memory.ts';
+import type { MemorySample } from '../data/memory.ts';
 
 /** One sample at size×size, 8-bit (HWC; mask 0/255). */
 export interface PreparedSample {

@@ -25,14 +25,10 @@ import { saveCheckpoint, loadCheckpoint, findCheckpoint, CHECKPOINT_VERSION } fr
 import type { CheckpointState } from './checkpoint.ts';
 import { JsonlLog, stepRecords } from './log.ts';
 import { writeSampleGrid } from './samples.ts';
+import type { BatchSource } from '../data/memory.ts';
 import { lossSetting } from '../losses/index.ts';
 
-/** Where training batches come from: deterministic in (epoch, batch index), so resuming replays exactly. */
-export interface BatchSource {
-  readonly batchesPerEpoch: number;
-  /** The batches of `epoch` (0-based) starting at batch index `start`. */
-  epoch(epoch: number, start: number): AsyncIterable<TrainBatch>;
-}
+export type { BatchSource };
 
 export interface TrainOptions {
   config: TrainConfig;

@@ -1,6 +1,6 @@
 /** Tiny synthetic harmonization samples for trainer tests: real = smooth gradients, input = real with the masked box recoloured. */
 import { Rng } from '../../src/util/random.ts';
-import type { MemorySample } from '../../src/train/memory.ts';
+import type { MemorySample } from '../../src/data/memory.ts';
 
 export function syntheticSamples(count: number, size: number, seed = 7): MemorySample[] {
   const out: MemorySample[] = [];

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { initEngine } from '../../src/engine/index.ts';
 import { tf } from '../../src/engine/tf.ts';
 import { train } from '../../src/train/trainer.ts';
-import { memorySource, makeBatch } from '../../src/train/memory.ts';
+import { memorySource, makeBatch } from '../../src/data/memory.ts';
 import { DEFAULT_TRAIN, mergeTrainConfig } from '../../src/train/config.ts';
 import { loadCheckpoint } from '../../src/train/checkpoint.ts';
 import { loadModel } from '../../src/models/index.ts';

@@ -9,7 +9,7 @@ import { findCheckpoint, readCheckpointState } from '../../train/checkpoint.ts';
 import { FLAG_RANGES, TRAIN_LOSS_WEIGHT_RANGE, TRAIN_MAX_STEP_PIXELS, numberFlag } from '../flags.ts';
 import type { PartialTrainConfig } from '../../train/config.ts';
 import { prepareSplit, toMemorySamples } from '../../train/dataset.ts';
-import { memorySource, makeBatch } from '../../train/memory.ts';
+import { memorySource, makeBatch } from '../../data/memory.ts';
 import { train } from '../../train/trainer.ts';
 import type { BatchSource } from '../../train/trainer.ts';
 import type { TrainBatch } from '../../train/step.ts';

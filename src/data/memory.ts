@@ -1,12 +1,22 @@
 /**
- * An in-memory BatchSource over equally sized samples (float or 8-bit): order shuffled per epoch,
- * an optional random crop and horizontal flip per sample, all derived only from (seed, epoch,
- * sample), so any (epoch, start) replays the same batches: what exact resume needs.
+ * The training data path: a BatchSource is what the trainer reads, deterministic in (epoch, batch
+ * index) so resuming replays exactly. Two sources implement it: `memorySource` here (a fixed set of
+ * equally sized samples in memory, float or 8-bit: order shuffled per epoch, an optional random crop
+ * and horizontal flip per sample, all derived only from (seed, epoch, sample)) and `CompositeStream`
+ * (stream.ts: unlimited composites synthesised on the fly). Both yield StreamBatch.
  */
 import { HarmoniaError } from '../errors.ts';
 import { Rng } from '../util/random.ts';
-import type { TrainBatch } from './step.ts';
-import type { BatchSource } from './trainer.ts';
+import type { StreamBatch } from './stream.ts';
+
+type TrainBatch = StreamBatch;
+
+/** Where training batches come from: deterministic in (epoch, batch index), so resuming replays exactly. */
+export interface BatchSource {
+  readonly batchesPerEpoch: number;
+  /** The batches of `epoch` (0-based) starting at batch index `start`. */
+  epoch(epoch: number, start: number): AsyncIterable<StreamBatch>;
+}
 
 type Pixels = Float32Array | Uint8Array;
 

@@ -21,7 +21,8 @@ import { writeFileAtomic, removeStaleTempFiles } from '../util/atomic.ts';
 import { checkOutputs, prepareOutputs } from '../util/output-safety.ts';
 import type { OutputFormat } from '../image/io.ts';
 import type { Stage } from '../pipeline/refine.ts';
-import { runImageJob } from './job.ts';
+import { readImage, readMask } from '../image/io.ts';
+import { harmonizeWithReport } from '../pipeline/harmonize.ts';
 
 export const DEFAULT_QUEUE = 'harmonia';
 
@@ -107,6 +108,15 @@ async function readInput(path: string, what: string): Promise<Buffer> {
     const code = (err as NodeJS.ErrnoException).code;
     throw new HarmoniaError(`cannot read the ${what}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message}`, { file: path, cause: err });
   }
+}
+
+/** Deletes a lock only when it still holds our token. */
+const RELEASE_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+/** A decoding error of job bytes, named by the input's path. */
+function inputError(e: unknown, file: string): unknown {
+  if (!(e instanceof HarmoniaError)) return e;
+  return new HarmoniaError(e.message.replace(/^<buffer>: /, ''), { file, cause: e });
 }
 
 export interface EnqueueOptions extends BatchOptions {
@@ -214,6 +224,8 @@ export async function startBatchWorker(opts: WorkerOptions): Promise<BatchWorker
   const outputsKey = `harmonia:${queueName}:outputs`;
   const writesKey = `harmonia:${queueName}:writes`;
   const cleaned = new Set<string>();
+  const lockMs = opts.lockMs ?? 30_000;
+  const writeLockMs = Math.max(5000, 2 * lockMs);
 
   const processor = async (job: Job<BatchJobData, BatchJobResult>): Promise<BatchJobResult> => {
     const t0 = performance.now();
@@ -234,24 +246,41 @@ export async function startBatchWorker(opts: WorkerOptions): Promise<BatchWorker
     const [c, m] = await Promise.all([readInput(d.composite, 'composite'), readInput(d.mask, 'mask')]);
     const hash = jobHash(c, m, d, d.name);
     if (hash !== d.hash) throw new HarmoniaError(`the inputs changed since the job was enqueued (content hash differs); enqueue it again`, { file: d.composite });
-    const done = await redis.hget(outputsKey, out);
-    if (done === hash) {
+    const recorded = async (): Promise<boolean> => {
+      if ((await redis.hget(outputsKey, out)) !== hash) return false;
       const st = await stat(out).catch(() => undefined);
-      if (st?.isFile() && st.size > 0) return { output: out, written: false, ms: performance.now() - t0 };
+      return !!st?.isFile() && st.size > 0;
+    };
+    if (await recorded()) return { output: out, written: false, ms: Math.round(performance.now() - t0) };
+    // decode here so that an error names the file (the bytes are the ones hashed above)
+    const composite = await readImage(c).catch((e: unknown) => { throw inputError(e, d.composite); });
+    const mask = await readMask(m, { expect: { width: composite.width, height: composite.height, what: `the composite ${d.composite}` } })
+      .catch((e: unknown) => { throw inputError(e, d.mask); });
+    const r = await harmonizeWithReport({ composite, mask, stage: d.stage, model: d.model, format: d.format, quality: d.quality });
+    // one writer per output at a time (two deliveries of one job may overlap after a lost lock)
+    const token = `${process.pid}-${job.id}-${Math.random().toString(36).slice(2)}`;
+    const lockKey = `harmonia:${queueName}:writing:${out}`;
+    const tLock = Date.now();
+    while ((await redis.set(lockKey, token, 'PX', writeLockMs, 'NX')) !== 'OK') {
+      if (Date.now() - tLock > 2 * writeLockMs) throw new HarmoniaError(`timed out waiting for another worker writing ${out}`);
+      await new Promise((res) => setTimeout(res, 25));
     }
-    const r = await runImageJob({ composite: c, mask: m, stage: d.stage, model: d.model, format: d.format, quality: d.quality });
     let written = false;
-    const existing = await readFile(out).catch(() => undefined);
-    if (!existing || !Buffer.from(r.image.buffer, r.image.byteOffset, r.image.byteLength).equals(existing)) {
-      await writeFileAtomic(out, r.image);
-      written = true;
-      await redis.hincrby(writesKey, hash, 1);
+    try {
+      if (await recorded()) return { output: out, written: false, width: r.width, height: r.height, ms: Math.round(performance.now() - t0) };
+      const existing = await readFile(out).catch(() => undefined);
+      if (!existing || !r.image.equals(existing)) {
+        await writeFileAtomic(out, r.image);
+        written = true;
+        await redis.hincrby(writesKey, hash, 1);
+      }
+      await redis.hset(outputsKey, out, hash);
+    } finally {
+      await redis.eval(RELEASE_LOCK, 1, lockKey, token).catch(() => undefined);
     }
-    await redis.hset(outputsKey, out, hash);
     return { output: out, written, width: r.width, height: r.height, ms: Math.round(performance.now() - t0) };
   };
 
-  const lockMs = opts.lockMs ?? 30_000;
   if (!opts.output.includes('{')) {
     const st = await stat(opts.output).catch(() => undefined);
     if (st?.isDirectory()) {

@@ -234,6 +234,7 @@ export class HarmonizePool {
    */
   submit(job: ImageJob): Promise<JobResult & { queueMs: number }> {
     if (this.closed) return Promise.reject(new PoolError('the server is shutting down', 503));
+    if (this.slots.length === 0) return Promise.reject(new PoolError('no worker thread is running (they are being restarted)', 503));
     if (this.load >= this.threads + this.maxQueue) return Promise.reject(new OverCapacityError(this.retryAfter()));
     return new Promise((resolve, reject) => {
       this.queue.push({ id: this.nextId++, job, enqueued: performance.now(), resolve, reject });

@@ -212,6 +212,23 @@ test('load: 2,016 requests from 32 concurrent clients; accepted = correct, refus
   assert.match(metrics, /harmonia_model_loaded\{model="default"\} 1/);
 });
 
+test('a request that runs too long fails with 503 + Retry-After and its thread is replaced (never a hang)', async () => {
+  const slow = await createServer({ threads: 1, maxQueue: 1, timeoutMs: 1 });
+  try {
+    const url = await slow.app.listen({ port: 0, host: '127.0.0.1' });
+    const f = fixtures[0];
+    const res = await fetch(`${url}/harmonize`, { method: 'POST', body: form({ composite: f.compositeBytes, mask: f.maskBytes }), signal: AbortSignal.timeout(30_000) });
+    assert.ok(res.headers.get('retry-after'));
+    assert.match(await expectError(res, 503), /longer than 1 ms/);
+    for (let i = 0; i < 200 && slow.pool.restarts === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(slow.pool.restarts, 1);
+    const h = (await (await fetch(`${url}/health`)).json()) as { status: string };
+    assert.equal(h.status, 'ok');
+  } finally {
+    await slow.close();
+  }
+});
+
 test('harmonia serve: flags are checked before any work, errors name the flag', async () => {
   const cases: [string[], RegExp][] = [
     [['serve', '--port', '70000'], /--port must be an integer in \[0, 65535\]/],

@@ -24,7 +24,11 @@ const MIME = {
   '.jpg': 'image/jpeg',
   '.svg': 'image/svg+xml',
   '.bin': 'application/octet-stream',
+  '.onnx': 'application/octet-stream',
 };
+
+/** Cross-origin isolation (SharedArrayBuffer, so ONNX Runtime Web can use wasm threads); the app loads nothing cross-origin. */
+export const ISOLATION_HEADERS = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
 
 /** Runs `vite build` for the app into `outDir` (default dist/web); throws with vite's output when it fails. Returns the seconds taken. */
 export function buildApp(outDir = DIST) {
@@ -49,10 +53,10 @@ export function serveStatic(dir = DIST, port = 0) {
     }
     if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
     if (!existsSync(file) || !statSync(file).isFile()) {
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
+      res.writeHead(404, { 'Content-Type': 'text/plain', ...ISOLATION_HEADERS }).end('not found');
       return;
     }
-    res.writeHead(200, { 'Content-Type': MIME[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-cache' });
+    res.writeHead(200, { 'Content-Type': MIME[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-cache', ...ISOLATION_HEADERS });
     createReadStream(file).pipe(res);
   });
   return new Promise((resolvePromise, reject) => {

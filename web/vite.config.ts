@@ -4,7 +4,10 @@
  *  - `harmonia-no-node`: fails the build when any file of ours (src/ or web/) imports a Node built-in,
  *    so nothing node-only is ever bundled silently (dependencies map theirs away via "browser").
  *  - `harmonia-models`: serves <repo>/models/default/ at ./models/default/ in dev and preview, and copies
- *    it into the build when it exists. Without it the app runs the intrinsic stage only.
+ *    it into the build when it exists (model.onnx included). Without it the app runs the intrinsic stage only.
+ *  - `harmonia-ort`: serves ONNX Runtime Web's wasm runtime (the JSEP build: WebGPU + wasm SIMD/threads)
+ *    at ./ort/ in dev and preview and copies it into the build: nothing is fetched from a CDN.
+ * Every response carries COOP/COEP (cross-origin isolation), so ONNX Runtime Web can use wasm threads.
  */
 import { defineConfig, type Plugin } from 'vite';
 import { builtinModules } from 'node:module';
@@ -35,7 +38,45 @@ function noNodeBuiltins(): Plugin {
   };
 }
 
-const MIME: Record<string, string> = { '.json': 'application/json', '.bin': 'application/octet-stream' };
+const MIME: Record<string, string> = { '.json': 'application/json', '.bin': 'application/octet-stream', '.onnx': 'application/octet-stream', '.wasm': 'application/wasm', '.mjs': 'text/javascript' };
+
+/** Cross-origin isolation (SharedArrayBuffer, hence wasm threads); everything the app loads is same-origin. */
+export const ISOLATION_HEADERS = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+
+const ortDist = resolve(repoRoot, 'node_modules', 'onnxruntime-web', 'dist');
+/** The runtime files ONNX Runtime Web loads at run time from env.wasm.wasmPaths (web/src/ort.ts sets it to ./ort/). */
+const ORT_FILES = ['ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.jsep.wasm'];
+
+function sendFile(res: ServerResponse, file: string): void {
+  const ext = file.slice(file.lastIndexOf('.'));
+  res.setHeader('Content-Type', MIME[ext] ?? 'application/octet-stream');
+  for (const [k, v] of Object.entries(ISOLATION_HEADERS)) res.setHeader(k, v);
+  createReadStream(file).pipe(res);
+}
+
+function serveOrt(req: IncomingMessage, res: ServerResponse, next: () => void): void {
+  const url = (req.url ?? '').split('?')[0];
+  const m = /(?:^|\/)ort\/([^/]+)$/.exec(url);
+  if (!m || !ORT_FILES.includes(m[1])) return next();
+  sendFile(res, join(ortDist, m[1]));
+}
+
+function ortRuntime(): Plugin {
+  return {
+    name: 'harmonia-ort',
+    configureServer(server) {
+      server.middlewares.use(serveOrt);
+    },
+    configurePreviewServer(server) {
+      server.middlewares.use(serveOrt);
+    },
+    writeBundle() {
+      const dest = join(outDir, 'ort');
+      mkdirSync(dest, { recursive: true });
+      for (const name of ORT_FILES) copyFileSync(join(ortDist, name), join(dest, name));
+    },
+  };
+}
 
 function serveModels(req: IncomingMessage, res: ServerResponse, next: () => void): void {
   const url = (req.url ?? '').split('?')[0];
@@ -47,9 +88,7 @@ function serveModels(req: IncomingMessage, res: ServerResponse, next: () => void
     res.end('not found');
     return;
   }
-  const ext = file.slice(file.lastIndexOf('.'));
-  res.setHeader('Content-Type', MIME[ext] ?? 'application/octet-stream');
-  createReadStream(file).pipe(res);
+  sendFile(res, file);
 }
 
 function models(): Plugin {
@@ -76,14 +115,18 @@ function models(): Plugin {
 export default defineConfig({
   root: webRoot,
   base: './',
-  plugins: [noNodeBuiltins(), models()],
-  server: { port: 5173, strictPort: true, host: '127.0.0.1', fs: { allow: [repoRoot] } },
-  preview: { port: 4173, strictPort: true, host: '127.0.0.1' },
+  plugins: [noNodeBuiltins(), models(), ortRuntime()],
+  // ONNX Runtime Web's build that loads its wasm runtime from env.wasm.wasmPaths (the app's ./ort/)
+  // instead of inlining it: its thread workers then start from that file, not from the app's bundle
+  resolve: { alias: [{ find: /^onnxruntime-web$/, replacement: join(ortDist, 'ort.min.mjs') }] },
+  worker: { format: 'es' },
+  server: { port: 5173, strictPort: true, host: '127.0.0.1', fs: { allow: [repoRoot] }, headers: ISOLATION_HEADERS },
+  preview: { port: 4173, strictPort: true, host: '127.0.0.1', headers: ISOLATION_HEADERS },
   build: {
     outDir,
     emptyOutDir: true,
     target: 'es2022',
     chunkSizeWarningLimit: 4096,
   },
-  optimizeDeps: { exclude: ['@tensorflow/tfjs-backend-wasm'] },
+  optimizeDeps: { exclude: ['@tensorflow/tfjs-backend-wasm', 'onnxruntime-web'] },
 });

@@ -35,11 +35,11 @@ before(async () => {
   page = await browser.context.newPage();
   page.on('pageerror', (err) => pageErrors.push(String(err)));
   page.on('console', (msg) => {
-    // a missing models/default/model.json is expected (the app then runs the intrinsic stage only)
+    // a missing models/default/harmonia.json is expected (the app then runs the intrinsic stage only)
     if (msg.type() === 'error' && !/status of 404/.test(msg.text())) pageErrors.push(msg.text());
   });
   page.on('response', (res) => {
-    if (res.status() >= 400 && !/\/models\/default\/model\.json$/.test(new URL(res.url()).pathname)) pageErrors.push(`${res.status()} ${res.url()}`);
+    if (res.status() >= 400 && !/\/models\/default\/harmonia\.json$/.test(new URL(res.url()).pathname)) pageErrors.push(`${res.status()} ${res.url()}`);
   });
 });
 
@@ -88,27 +88,56 @@ function compare(beforePx: Pixels, afterPx: Pixels, maskPx: Pixels) {
   return { bg, bgChanged, fg, fgChanged, fgMeanAbs: fgAbs / Math.max(1, fg) };
 }
 
-async function harmonizeAndWait(): Promise<void> {
+interface RunStats {
+  /** requestAnimationFrame callbacks on the page while the worker was harmonizing. */
+  frames: number;
+  /** How long the page waited for the worker (ms). */
+  workerMs: number;
+  /** Longest gap between two of those frames (ms). */
+  maxGapMs: number;
+}
+
+/** Clicks Harmonize and waits for the result, counting the page's animation frames while the worker runs. */
+async function harmonizeAndWait(): Promise<RunStats> {
   assert.equal(await page.isEnabled('#harmonize'), true, 'Harmonize is enabled');
-  // clicked from inside the page: a long synchronous run blocks the page, which a Playwright click would wait on
-  await page.evaluate(() => {
-    (document.querySelector('#run-status') as HTMLElement).dataset.state = 'queued'; // so the wait below cannot see the previous run's state
-    setTimeout(() => (document.querySelector('#harmonize') as HTMLButtonElement).click(), 0);
-  });
+  // a string, not a function: tsx's keepNames would inject a helper the page does not have
+  await page.evaluate(`(() => {
+    document.querySelector('#run-status').dataset.state = 'queued'; // so the wait below cannot see the previous run's state
+    const st = (window.__stats = { frames: 0, start: 0, end: 0, last: 0, maxGap: 0 });
+    function tick(t) {
+      if (document.body.dataset.phase === 'worker') {
+        if (!st.start) st.start = t;
+        else st.maxGap = Math.max(st.maxGap, t - st.last);
+        st.frames++;
+        st.last = t;
+      } else if (st.start && !st.end) st.end = t;
+      if (!st.end && document.querySelector('#run-status').dataset.state !== 'error') requestAnimationFrame(tick);
+    }
+    requestAnimationFrame(tick);
+    // clicked from inside the page, as a user would; the click only hands the work to the worker
+    setTimeout(() => document.querySelector('#harmonize').click(), 0);
+  })()`);
   await page.waitForSelector('#run-status[data-state="done"], #run-status[data-state="error"]', { timeout: 120_000 });
   const st = await page.getAttribute('#run-status', 'data-state');
   assert.equal(st, 'done', `harmonization failed: ${await page.textContent('#run-status')}`);
+  const s = await page.evaluate(() => (window as unknown as { __stats: { frames: number; start: number; end: number; maxGap: number } }).__stats);
+  return { frames: s.frames, workerMs: (s.end || s.start) - s.start, maxGapMs: s.maxGap };
 }
 
 test('app loads, starts an engine and reports the model state', { skip }, async () => {
   await page.goto(server!.url);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
   assert.equal(await page.getAttribute('#engine-status', 'data-state'), 'ready', await page.textContent('#engine-status') ?? '');
+  assert.equal(await page.getAttribute('body', 'data-worker'), 'true', 'the pipeline runs in a web worker');
+  assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'COOP/COEP served: cross-origin isolated (wasm threads)');
   const backend = await page.getAttribute('#engine-status', 'data-backend');
-  assert.ok(['webgl', 'wasm', 'cpu'].includes(backend ?? ''), `backend ${backend}`);
   const model = await page.textContent('#model-status');
-  if (existsSync(join(ROOT, 'models', 'default', 'model.json'))) assert.match(model ?? '', /GAN generator .* loaded/);
-  else assert.match(model ?? '', /intrinsic stage only, no GAN model/);
+  if (existsSync(join(ROOT, 'models', 'default', 'model.json'))) {
+    // the shipped model: its network on ONNX Runtime Web (WebGPU when an adapter starts, else wasm; --disable-gpu here)
+    assert.match(model ?? '', /GAN generator .* loaded \(.*model\.onnx\)/);
+    assert.ok(['webgpu', 'wasm'].includes(backend ?? ''), `backend ${backend}`);
+    assert.match(await page.textContent('#engine-status') ?? '', /ONNX Runtime Web \d+\.\d+\.\d+ on (WebGPU|wasm SIMD, \d+ threads?, cross-origin isolated)/);
+  } else assert.match(model ?? '', /intrinsic stage only, no GAN model/);
   console.log(`# engine: ${await page.textContent('#engine-status')} | ${model}`);
 });
 
@@ -129,7 +158,10 @@ test('demo: drag the object, harmonize, foreground changes and background is bit
   // keyboard nudge: Shift+ArrowDown moves it 10 px down
   await page.focus('#stage');
   await page.keyboard.press('Shift+ArrowDown');
-  await harmonizeAndWait();
+  const run = await harmonizeAndWait();
+  // the page kept drawing while the worker harmonized: the requestAnimationFrame counter advanced
+  console.log(`# demo 512²: ${run.frames} animation frames during ${run.workerMs.toFixed(0)} ms in the worker (longest gap ${run.maxGapMs.toFixed(0)} ms)`);
+  assert.ok(run.frames >= 5, `only ${run.frames} frames while the worker ran ${run.workerMs.toFixed(0)} ms`);
 
   const beforePx = await canvasPixels('#before');
   const afterPx = await canvasPixels('#after');
@@ -208,7 +240,8 @@ test('file inputs: background image + RGBA cut-out, harmonized with the backgrou
   await page.setInputFiles('#bg-file', { name: 'bg.png', mimeType: 'image/png', buffer: bgPng });
   await page.setInputFiles('#fg-file', { name: 'cutout.png', mimeType: 'image/png', buffer: cutPng });
   await page.waitForFunction(() => !(document.querySelector('#harmonize') as HTMLButtonElement).disabled);
-  await harmonizeAndWait();
+  const run = await harmonizeAndWait();
+  assert.ok(run.frames >= 1, 'frames advanced during the run');
   const beforePx = await canvasPixels('#before');
   const afterPx = await canvasPixels('#after');
   const maskPx = await canvasPixels('#intermediates canvas[data-name="mask"]');
@@ -230,12 +263,14 @@ test('with a model folder served, the app loads it and the GAN refinement change
   g.dispose();
   await page.goto(server!.url);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
-  assert.match(await page.textContent('#model-status') ?? '', /GAN generator "e2e-random" loaded \(\d[\d,]* weights\)/);
+  assert.match(await page.textContent('#model-status') ?? '', /GAN generator "e2e-random" loaded \(\d[\d,]* weights; paper, model\.onnx\)/);
   await page.selectOption('#demo-size', '512');
   await page.selectOption('#work-size', '512');
   await page.click('#demo');
   await page.waitForFunction(() => !(document.querySelector('#harmonize') as HTMLButtonElement).disabled);
-  await harmonizeAndWait();
+  const run = await harmonizeAndWait();
+  console.log(`# GAN 512²: ${run.frames} animation frames during ${run.workerMs.toFixed(0)} ms in the worker (longest gap ${run.maxGapMs.toFixed(0)} ms)`);
+  assert.ok(run.frames >= 5, `only ${run.frames} frames while the worker ran ${run.workerMs.toFixed(0)} ms`);
   assert.match(await page.textContent('#stage-label') ?? '', /GAN refinement \(model "e2e-random"\)/);
   const gan = await page.$$eval('#timings dd[data-name="gan"]', (d) => d.length);
   assert.equal(gan, 1, 'GAN timing shown');

@@ -1,18 +1,17 @@
 /**
  * The Harmonia browser app: choose a background and a foreground (RGBA cut-out, or image + mask),
- * drag and scale it into place, harmonize client-side (the library's intrinsic stage, then the GAN
- * generator when models/default/ is served), compare before/after, look at the intermediates and
- * download the result.
+ * drag and scale it into place, harmonize client-side, compare before/after, look at the
+ * intermediates and download the result. The page only handles the UI: the pipeline (intrinsic
+ * stage, then the generator's network on ONNX Runtime Web when models/default/ is served) runs in a
+ * web worker (worker.ts), which reports progress while the page keeps drawing.
  */
-import { tf } from '../../src/engine/tf.ts';
-import type { HarmonizationModel } from '../../src/pipeline/refine.ts';
 import type { FloatImage, Mask } from '../../src/image/types.ts';
 import { maskArea } from '../../src/image/types.ts';
 import { byId, decodeFile, drawImage, imageCanvas, nextFrame } from './dom.ts';
-import { defaultPlacement, hasTransparency, placeForeground, rgbaToImage, rgbaToMask, type Placement } from './composite.ts';
+import { defaultPlacement, hasTransparency, placeForeground, rgbaToImage, rgbaToMask, snapCoverage, type Placement } from './composite.ts';
 import { demoBackground, demoForeground } from './demo.ts';
-import { initWebEngine, parseBackend } from './engine.ts';
-import { harmonizeComposite, loadBrowserModel, snapCoverage, type PipelineResult } from './pipeline.ts';
+import type { PipelineResult } from './pipeline.ts';
+import type { ExecutionProvider, FromWorker, ToWorker } from './protocol.ts';
 
 interface Foreground {
   image: FloatImage;
@@ -27,7 +26,6 @@ interface AppState {
   /** RGB of the last foreground file, kept so a mask chosen afterwards can be applied to it. */
   fgRgb?: { image: FloatImage; rgba: Uint8ClampedArray; name: string };
   placement: Placement;
-  model?: HarmonizationModel;
   engineReady: boolean;
   busy: boolean;
   result?: PipelineResult;
@@ -364,60 +362,117 @@ harmonizeBtn.addEventListener('click', async () => {
     const { composite, mask } = snapCoverage(placed.composite, placed.mask, state.bg);
     if (maskArea(mask) === 0) throw new Error('the object is outside the background: drag it back into view');
     const workingSize = Number(byId<HTMLSelectElement>('work-size').value);
-    const res = await harmonizeComposite(composite, mask, {
-      workingSize,
-      model: state.model,
-      onStage: async (label) => {
-        setStatus(runStatus, `${label}…`, 'running');
-        await nextFrame();
-      },
-    });
+    const t0 = performance.now();
+    const res = await runInWorker(composite, mask, workingSize);
+    const roundTrip = performance.now() - t0;
+    res.timings.push({ name: 'roundtrip', label: 'page → worker → page', ms: roundTrip });
     state.result = res;
     showResult(res);
     const total = res.timings.find((t) => t.name === 'total');
-    setStatus(runStatus, `Done in ${((total?.ms ?? 0) / 1000).toFixed(2)} s (${res.workSize.width}×${res.workSize.height} working size, ${tf.getBackend()}).`, 'done');
+    setStatus(runStatus, `Done in ${((total?.ms ?? 0) / 1000).toFixed(2)} s in the worker (${res.workSize.width}×${res.workSize.height} working size; ${(roundTrip / 1000).toFixed(2)} s from click to result).`, 'done');
   } catch (err) {
     fail(err);
   } finally {
+    progress.hidden = true;
     state.busy = false;
     updateButtons();
   }
 });
 
+// ---------------------------------------------------------------- worker
+
+const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'harmonia' });
+const progress = byId<HTMLProgressElement>('progress');
+let nextId = 1;
+const pending = new Map<number, { resolve: (r: PipelineResult) => void; reject: (e: Error) => void; label: string; t0: number }>();
+let onReady: ((msg: Extract<FromWorker, { type: 'ready' }>) => void) | undefined;
+
+function send(msg: ToWorker, transfer: Transferable[] = []): void {
+  worker.postMessage(msg, transfer);
+}
+
+worker.onmessage = (ev: MessageEvent<FromWorker>) => {
+  const msg = ev.data;
+  if (msg.type === 'ready') {
+    onReady?.(msg);
+    return;
+  }
+  const job = pending.get(msg.id);
+  if (!job) return;
+  if (msg.type === 'progress') {
+    job.label = msg.label;
+    progress.max = msg.steps;
+    progress.value = msg.step;
+    setStatus(runStatus, `Harmonizing in the worker (step ${msg.step + 1} of ${msg.steps}): ${msg.label}…`, 'running');
+  } else if (msg.type === 'result') {
+    pending.delete(msg.id);
+    job.resolve(msg.result);
+  } else if (msg.type === 'error') {
+    pending.delete(msg.id);
+    job.reject(new Error(msg.message));
+  }
+};
+worker.onerror = (ev) => {
+  const err = new Error(`the harmonization worker failed: ${ev.message || 'unknown error'}`);
+  for (const job of pending.values()) job.reject(err);
+  pending.clear();
+  setStatus(byId('engine-status'), `Engine: ${err.message}`, 'error');
+};
+
+/** Runs the pipeline in the worker; while it runs the page only animates the elapsed time. */
+function runInWorker(composite: FloatImage, mask: Mask, workingSize: number): Promise<PipelineResult> {
+  const id = nextId++;
+  progress.hidden = false;
+  progress.removeAttribute('value');
+  document.body.dataset.phase = 'worker';
+  return new Promise<PipelineResult>((resolve, reject) => {
+    const job = { resolve, reject, label: 'starting', t0: performance.now() };
+    pending.set(id, job);
+    const tick = () => {
+      if (!pending.has(id)) return;
+      const s = ((performance.now() - job.t0) / 1000).toFixed(1);
+      byId('elapsed').textContent = `${s} s`;
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+    // the buffers move to the worker (no copy); the page keeps its own background and foreground
+    send({ type: 'run', id, composite, mask, workingSize }, [composite.data.buffer as ArrayBuffer, mask.data.buffer as ArrayBuffer]);
+  }).finally(() => {
+    delete document.body.dataset.phase;
+    byId('elapsed').textContent = '';
+  });
+}
+
 // ---------------------------------------------------------------- start-up
 
-async function loadModel(): Promise<void> {
-  const status = byId('model-status');
-  const base = new URL('models/default/', document.baseURI).href;
-  try {
-    state.model = await loadBrowserModel(base);
-    if (!state.model) {
-      setStatus(status, 'Model: none served (intrinsic stage only, no GAN model)', 'none');
-      return;
-    }
-    setStatus(status, `Model: GAN generator "${state.model.card?.name ?? 'unnamed'}" loaded (${state.model.generator.countParams().toLocaleString('en-US')} weights)`, 'ready');
-  } catch (err) {
-    state.model = undefined;
-    setStatus(status, `Model: failed to load (${(err as Error).message}); intrinsic stage only`, 'error');
-  }
+/** `?ep=webgpu|wasm` (or the older `?backend=`) forces ONNX Runtime Web's execution provider. */
+export function parseExecutionProvider(value: string | null): ExecutionProvider | 'auto' {
+  if (value === null || value === '' || value === 'auto') return 'auto';
+  if (value === 'webgpu' || value === 'wasm') return value;
+  throw new Error(`ep must be webgpu, wasm or auto, got "${value}"`);
 }
 
 async function start(): Promise<void> {
   drawStage();
   const engineStatus = byId('engine-status');
+  const modelStatus = byId('model-status');
   try {
-    const want = parseBackend(new URLSearchParams(location.search).get('backend'));
-    const info = await initWebEngine(want);
+    const q = new URLSearchParams(location.search);
+    const ep = parseExecutionProvider(q.get('ep') ?? q.get('backend'));
+    const ready = await new Promise<Extract<FromWorker, { type: 'ready' }>>((resolve) => {
+      onReady = resolve;
+      send({ type: 'init', base: document.baseURI, ep });
+    });
     state.engineReady = true;
-    setStatus(engineStatus, `Engine: TensorFlow.js ${tf.version.tfjs} on ${info.backend}${info.reason === 'first choice' || info.reason === 'requested' ? '' : ` (${info.reason})`}`, 'ready');
-    engineStatus.dataset.backend = info.backend;
+    setStatus(engineStatus, ready.engine.text, 'ready');
+    engineStatus.dataset.backend = ready.engine.backend;
+    setStatus(modelStatus, ready.model.text, ready.model.state);
+    document.body.dataset.worker = 'true';
   } catch (err) {
     setStatus(engineStatus, `Engine: ${(err as Error).message}`, 'error');
   }
-  await loadModel();
   updateButtons();
   document.body.dataset.ready = 'true';
 }
 
 void start();
-

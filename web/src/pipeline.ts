@@ -1,25 +1,23 @@
 /**
- * The app's harmonization run, a thin shell over the library's browser-safe `harmonizeImage`
- * (src/pipeline/refine.ts): Intrinsic Compositing (analysis at the working size, recomposition at
- * full resolution) then, when a model is loaded, the GAN correction at the working size carried
- * back to full resolution; background pixels (mask = 0) are copied bit-exactly. This module adds
- * what the page needs: the browser model loader, display-ready intermediates and timings.
+ * The app's harmonization run (inside the worker, web/src/worker.ts), a thin shell over the library's
+ * browser-safe `harmonizeImageAsync` (src/pipeline/refine.ts): Intrinsic Compositing (analysis at the
+ * working size, recomposition at full resolution) then, when a model is loaded, the generator's
+ * network on ONNX Runtime Web (web/src/ort.ts) — a colour transform applied at full resolution, or the
+ * paper G's correction at the working size carried back to full resolution; background pixels
+ * (mask = 0) are copied bit-exactly. This module adds display-ready intermediates and timings.
  */
-import { tf } from '../../src/engine/tf.ts';
-import '../../src/models/layers.ts';
 import type { FloatImage, Mask } from '../../src/image/types.ts';
 import { fitWithin } from '../../src/image/resize.ts';
 import { renderLightSphere } from '../../src/intrinsic/light.ts';
-import { harmonizeImage, type HarmonizationModel, type ModelCard } from '../../src/pipeline/refine.ts';
-import type { GeneratorConfig } from '../../src/models/generator.ts';
+import { harmonizeImageAsync, type AsyncHarmonizationModel } from '../../src/pipeline/refine.ts';
 
 export interface PipelineOptions {
   /** Long side the harmonization runs at (never upscaled); 0 = the composite's own size. */
   workingSize: number;
   /** The GAN model; without it only the intrinsic stage runs. */
-  model?: HarmonizationModel;
-  /** Called before each stage with a human-readable label (the UI shows it). */
-  onStage?: (label: string) => Promise<void> | void;
+  model?: AsyncHarmonizationModel;
+  /** Called as each step starts with a human-readable label, its index and the number of steps (the UI shows progress). */
+  onStage?: (label: string, step: number, steps: number) => void;
 }
 
 export interface View {
@@ -81,74 +79,37 @@ function maskView(m: Mask): FloatImage {
   return { width: m.width, height: m.height, channels: 3, data };
 }
 
-/** Coverage below half an 8-bit step: invisible in any 8-bit output, so treated as none. */
-export const MIN_COVERAGE = 0.5 / 255;
-
-/**
- * Snaps mask values below MIN_COVERAGE to 0 and restores the background there, so that every pixel
- * whose 8-bit mask reads 0 is, and stays, exactly the background. Returns new images.
- */
-export function snapCoverage(composite: FloatImage, mask: Mask, background: FloatImage): { composite: FloatImage; mask: Mask } {
-  const m = new Float32Array(mask.data);
-  const c = new Float32Array(composite.data);
-  for (let p = 0; p < m.length; p++) {
-    if (m[p] > 0 && m[p] < MIN_COVERAGE) {
-      m[p] = 0;
-      c[p * 3] = background.data[p * 3];
-      c[p * 3 + 1] = background.data[p * 3 + 1];
-      c[p * 3 + 2] = background.data[p * 3 + 2];
-    }
-  }
-  return { composite: { ...composite, data: c }, mask: { ...mask, data: m } };
-}
-
-interface ModelMetaJson {
-  format?: string;
-  generator?: GeneratorConfig;
-  card?: ModelCard;
-}
-
-/**
- * Loads a model folder served at `baseUrl` (model.json + weights.bin + harmonia.json, the format of
- * src/pipeline/model.ts). Resolves to undefined when no model is served there (404, or an HTML
- * fallback page); throws naming the file when one is served but broken.
- */
-export async function loadBrowserModel(baseUrl: string): Promise<HarmonizationModel | undefined> {
-  const modelUrl = new URL('model.json', baseUrl).href;
-  const metaUrl = new URL('harmonia.json', baseUrl).href;
-  const probe = await fetch(modelUrl, { cache: 'no-cache' });
-  if (!probe.ok || !(probe.headers.get('content-type') ?? '').includes('json')) return undefined;
-  const metaRes = await fetch(metaUrl, { cache: 'no-cache' });
-  if (!metaRes.ok) throw new Error(`${metaUrl}: missing (HTTP ${metaRes.status}); a model folder needs harmonia.json next to model.json`);
-  let meta: ModelMetaJson;
-  try {
-    meta = (await metaRes.json()) as ModelMetaJson;
-  } catch (err) {
-    throw new Error(`${metaUrl}: not valid JSON (${(err as Error).message})`);
-  }
-  if (meta.format !== 'harmonia-generator' || !meta.generator || !meta.card) {
-    throw new Error(`${metaUrl}: not a Harmonia model description (format must be "harmonia-generator")`);
-  }
-  const generator = await tf.loadLayersModel(modelUrl);
-  return { generator, config: meta.generator, card: meta.card };
-}
+export { MIN_COVERAGE, snapCoverage } from './composite.ts';
 
 export async function harmonizeComposite(composite: FloatImage, mask: Mask, opts: PipelineOptions): Promise<PipelineResult> {
   const t0 = performance.now();
   const long = Math.max(composite.width, composite.height);
   const maxSide = Math.max(16, opts.workingSize > 0 ? opts.workingSize : long);
-  await opts.onStage?.(opts.model ? 'Harmonizing: intrinsic stage, then GAN refinement' : 'Harmonizing: intrinsic stage (decomposition, albedo, light, re-shading)');
-  const r = harmonizeImage(composite, mask, opts.model, { analysisMaxSide: maxSide });
+  const rawInput = opts.model?.card?.input === 'composite';
+  // steps: no model: intrinsic, blend; paper G: intrinsic, network, blend; a model on raw composites:
+  // network (+ transform), then the intrinsic stage on the side for the intermediates
+  const steps = opts.model && !rawInput ? 3 : 2;
+  let step = 0;
+  const labels: Record<string, string> = {
+    intrinsic: 'intrinsic stage (decomposition, albedo, light, re-shading)',
+    gan: `generator network (ONNX Runtime Web)${rawInput ? ', colour transform at full resolution' : ''}`,
+    blend: 'background-exact blend',
+  };
+  const r = await harmonizeImageAsync(composite, mask, opts.model, {
+    analysisMaxSide: maxSide,
+    onStage: (st) => opts.onStage?.(labels[st] ?? st, Math.min(step++, steps - 1), steps),
+  });
   const total = performance.now() - t0;
   const timings: Timing[] = [];
-  const labels: Record<string, string> = { intrinsic: 'intrinsic stage', gan: 'GAN refinement', blend: 'background-exact blend' };
-  for (const [name, ms] of Object.entries(r.timings)) timings.push({ name, label: labels[name] ?? name, ms });
+  const timingLabels: Record<string, string> = { intrinsic: 'intrinsic stage', gan: 'GAN refinement', blend: 'background-exact blend' };
+  for (const [name, ms] of Object.entries(r.timings)) timings.push({ name, label: timingLabels[name] ?? name, ms });
   timings.push({ name: 'total', label: 'total', ms: total });
 
   const views: View[] = [{ name: 'mask', label: 'mask (full resolution)', image: maskView(mask) }];
   // a generator trained on raw composites skips the intrinsic stage: run it on the side so its
   // intermediates (albedo, shading, light, semi-harmonized) can still be looked at
-  const shown = r.intrinsic ? r : harmonizeImage(composite, mask, undefined, { stage: 'intrinsic', analysisMaxSide: maxSide });
+  if (!r.intrinsic) opts.onStage?.('intrinsic stage on the side, for the intermediates', steps - 1, steps);
+  const shown = r.intrinsic ? r : await harmonizeImageAsync(composite, mask, undefined, { stage: 'intrinsic', analysisMaxSide: maxSide });
   const im = shown.intrinsic;
   let workSize = fitWithin(composite.width, composite.height, maxSide);
   if (im) {

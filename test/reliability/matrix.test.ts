@@ -10,14 +10,21 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
-  chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, utimesSync, writeFileSync,
+  chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, statSync, symlinkSync, utimesSync, writeFileSync,
 } from 'node:fs';
+import { deflateSync } from 'node:zlib';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HarmoniaError } from '../../src/errors.ts';
 import { harmonize } from '../../src/pipeline/harmonize.ts';
-import { readImage } from '../../src/image/io.ts';
-import { FLAG_RANGES, numberFlag } from '../../src/cli/flags.ts';
+import sharp from 'sharp';
+import { readImage, readCutout } from '../../src/image/io.ts';
+import { FLAG_RANGES, TRAIN_LOSS_WEIGHT_RANGE, numberFlag } from '../../src/cli/flags.ts';
+import { writeSubsetLists } from '../../src/data/iharmony4.ts';
+import { makeComposites } from '../../src/data/composites.ts';
+import { getPreset, settingConfig } from '../../src/train/presets.ts';
+import { mergeTrainConfig } from '../../src/train/config.ts';
+import { validateCheckpointState, CHECKPOINT_VERSION } from '../../src/train/checkpoint.ts';
 import { patternRgb, rawToPng, rawToJpeg, bombPng } from '../fixtures-gen/images.ts';
 import { tempDirFactory } from '../helpers.ts';
 import { runCli } from '../run-cli.ts';
@@ -105,6 +112,61 @@ interface Row {
 const I = ['--stage', 'intrinsic'];
 const ro = (p: string) => (d: string) => { writeFileSync(join(d, p), 'old'); chmodSync(join(d, p), 0o444); };
 
+/**
+ * A real-image source for make-composites under `d/src`: real_images/{a,b,c,e}.png (32×24) and their
+ * masks; train a, b, c; test e and f (so every split has a reference). `bad` replaces one file's bytes.
+ */
+async function compositeSource(d: string, bad: Record<string, Buffer> = {}): Promise<string> {
+  const b = await bytes();
+  const src = join(d, 'src');
+  mkdirSync(join(src, 'real_images'), { recursive: true });
+  mkdirSync(join(src, 'masks'), { recursive: true });
+  for (const n of ['a', 'b', 'c', 'e', 'f']) {
+    const real = await rawToPng(patternRgb(W, H).map((v, i) => (v + 37 * n.charCodeAt(0) * (i % 3 + 1)) % 256), W, H, 3);
+    writeFileSync(join(src, 'real_images', `${n}.png`), real);
+    writeFileSync(join(src, 'masks', `${n}_1.png`), b.mask);
+  }
+  writeFileSync(join(src, 'src_train.txt'), 'a_1_1.png\nb_1_1.png\nc_1_1.png\n');
+  writeFileSync(join(src, 'src_test.txt'), 'e_1_1.png\nf_1_1.png\n');
+  for (const [rel, bytes_] of Object.entries(bad)) writeFileSync(join(src, rel), bytes_);
+  return src;
+}
+
+/** A one-image iHarmony4 dataset under `d/ds2` (subset Sub, composite 32×24) and a prediction folder `d/pred`. */
+async function evalDataset(d: string, predSize: [number, number]): Promise<void> {
+  const b = await bytes();
+  for (const s of ['composite_images', 'masks', 'real_images']) mkdirSync(join(d, 'ds2/Sub', s), { recursive: true });
+  writeFileSync(join(d, 'ds2/Sub/composite_images/x_1_1.png'), b.comp);
+  writeFileSync(join(d, 'ds2/Sub/masks/x_1.png'), b.mask);
+  writeFileSync(join(d, 'ds2/Sub/real_images/x.png'), b.comp);
+  await writeSubsetLists(join(d, 'ds2'), 'Sub', { train: [], test: ['x_1_1.png'] });
+  mkdirSync(join(d, 'pred'));
+  writeFileSync(join(d, 'pred/x_1_1.png'), await rawToPng(patternRgb(predSize[0], predSize[1]), predSize[0], predSize[1], 3));
+}
+
+/** A two-frame animated GIF or WebP, 32×24 a frame. */
+async function animated(format: 'gif' | 'webp'): Promise<Buffer> {
+  const raw = Buffer.concat([Buffer.from(patternRgb(W, H)), Buffer.from(patternRgb(W, H).map((v) => 255 - v))]);
+  const img = sharp(raw, { raw: { width: W, height: H * 2, channels: 3, pageHeight: H } });
+  return format === 'gif' ? img.gif().toBuffer() : img.webp().toBuffer();
+}
+
+/** A state.json that passes validation (the smoke preset's content config, 2 steps, 2 epochs done), with `edit` applied. */
+function checkpointState(edit: Record<string, unknown> = {}): Record<string, unknown> {
+  const preset = getPreset('smoke');
+  const config = mergeTrainConfig(settingConfig(preset, preset.train.loss.setting), {});
+  return {
+    version: CHECKPOINT_VERSION, config, notes: [], step: 2, epoch: 2, batch: 0,
+    adam: { G: { t: 2, sizes: [3, 4] }, D: { t: 2, sizes: [5] } }, savedAt: '2026-01-01T00:00:00.000Z', ...edit,
+  };
+}
+const withCheckpoint = (edit: Record<string, unknown>) => (d: string) => {
+  mkdirSync(join(d, 'run/checkpoint'), { recursive: true });
+  writeFileSync(join(d, 'run/checkpoint/state.json'), JSON.stringify(checkpointState(edit)));
+};
+const T = ['train', '--config', 'smoke', '--data', '@/ds', '--out', '@/run'];
+const TR = ['train', '--config', 'smoke', '--real', '@/ds', '--out', '@/run'];
+
 /** Refusals: exit 2, one line naming the flag/file, nothing created, changed or removed. */
 const REFUSALS: Row[] = [
   // outputs that resolve to an input
@@ -168,6 +230,43 @@ const REFUSALS: Row[] = [
   { name: 'intrinsic --max-side 0', args: ['intrinsic', '@/c.png', '-m', '@/m.png', '-o', '@/o.png', '--max-side', '0'], msg: /^--max-side must be an integer in \[16, 1024\]: got "0"/ },
   // folder mode: outputs that would be dropped
   { name: 'a.jpg and a.png in one folder', prep: async (d) => writeFileSync(join(d, 'f/c/a.png'), (await bytes()).comp), args: ['harmonize', '@/f/c', '-m', '@/f/m', '-o', '@/out', ...I], msg: /^@\/f\/c: 1 stem\(s\) shared by several composites, whose outputs would collide: a\.jpg, a\.png → a\.png/ },
+  // make-composites stopping on bad input: nothing half-built (--out not even created)
+  { name: 'make-composites: a corrupt real image', prep: async (d) => { await compositeSource(d, { 'real_images/c.png': Buffer.concat([(await bytes()).comp.subarray(0, 8), Buffer.alloc(200, 7)]) }); }, args: ['make-composites', '--real', '@/src', '--out', '@/mc', '--quiet'], msg: /^@\/src\/real_images\/c\.png: corrupt or truncated image/ },
+  { name: 'make-composites: a mask of the wrong size', prep: async (d) => { await compositeSource(d, { 'masks/b_1.png': (await bytes()).small }); }, args: ['make-composites', '--real', '@/src', '--out', '@/mc', '--quiet'], msg: /^@\/src\/masks\/b_1\.png: mask is 10×10 but real image @\/src\/real_images\/b\.png is 32×24$/ },
+  { name: 'make-composites: a truncated real image (header fine, found while building)', prep: async (d) => { const c = (await bytes()).comp; await compositeSource(d, { 'real_images/e.png': c.subarray(0, c.length >> 1) }); }, args: ['make-composites', '--real', '@/src', '--out', '@/mc', '--min-fmse', '0', '--quiet'], msg: /^@\/src\/real_images\/e\.png: corrupt or truncated image/ },
+  { name: 'make-composites: a truncated real image, --out already exists (stays empty)', prep: async (d) => { const c = (await bytes()).comp; mkdirSync(join(d, 'mc')); await compositeSource(d, { 'real_images/e.png': c.subarray(0, c.length >> 1) }); }, args: ['make-composites', '--real', '@/src', '--out', '@/mc', '--min-fmse', '0', '--quiet'], msg: /real_images\/e\.png: corrupt or truncated image/ },
+  // evaluate: a prediction of another size than its composite is refused, never resized
+  { name: 'evaluate: a 10×10 prediction for a 32×24 composite', prep: (d) => evalDataset(d, [10, 10]), args: ['evaluate', '--data', '@/ds2', '--pred', '@/pred', '--out', '@/ev', '--lpips', 'none', '--quiet'], msg: /^@\/pred\/x_1_1\.png: prediction is 10×10 but its composite @\/ds2\/Sub\/composite_images\/x_1_1\.png is 32×24; refusing to resize it/ },
+  // input formats
+  { name: 'an animated GIF composite', prep: async (d) => writeFileSync(join(d, 'anim.gif'), await animated('gif')), args: ['harmonize', '@/anim.gif', '-m', '@/m.png', '-o', '@/o.png', ...I], msg: /^@\/anim\.gif: animated GIF with 2 frames: only still images are read/ },
+  { name: 'an animated WebP cut-out', prep: async (d) => writeFileSync(join(d, 'anim.webp'), await animated('webp')), args: ['harmonize', '--background', '@/bg.png', '--foreground', '@/anim.webp', '-o', '@/o.png', ...I], msg: /^@\/anim\.webp: animated WEBP with 2 frames/ },
+  // train: every number named as typed and checked before the engine, the data or the intrinsic cache
+  { name: 'train --batch 0 (was memorySource: batchSize, after the cache)', args: [...T, '--batch', '0'], msg: /^--batch must be an integer in \[1, 256\]: got "0"/ },
+  { name: 'train --batch 257 (max + 1)', args: [...T, '--batch', '257'], msg: /^--batch must be an integer in \[1, 256\]: got "257"/ },
+  { name: 'train --crop 1025 (max + 1)', args: [...T, '--crop', '1025'], msg: /^--crop must be an integer in \[8, 1024\]: got "1025"/ },
+  { name: 'train --crop 60 (not a multiple of 8)', args: [...T, '--crop', '60'], msg: /^--crop must be a multiple of 8 \(G downsamples 3 times\): got 60$/ },
+  { name: 'train --crop 512 larger than the preset images', args: [...T, '--crop', '512'], msg: /^--crop 512 is larger than the 64×64 training images \(--config smoke\)$/ },
+  { name: 'train --real --size 1025 (max + 1)', args: [...TR, '--size', '1025'], msg: /^--size must be an integer in \[8, 1024\]: got "1025"/ },
+  { name: 'train --batch 64 × --crop 1024² (over the pixels-a-step budget)', args: [...TR, '--size', '1024', '--batch', '64'], msg: /^--batch 64 × --crop 1024² = 67,108,864 pixels a step is over the 16,777,216 limit \(memory\): lower --batch or --crop$/ },
+  { name: 'train --batch 3 --workers 2', args: [...T, '--batch', '3', '--workers', '2'], msg: /^--batch must be even with --workers 2/ },
+  { name: 'train --epochs abc', args: [...T, '--epochs', 'abc'], msg: /^--epochs must be an integer in \[1, 100000\]: got "abc"/ },
+  { name: 'train --epochs 100001 (max + 1)', args: [...T, '--epochs', '100001'], msg: /^--epochs must be an integer in \[1, 100000\]/ },
+  { name: 'train --workers 3', args: [...T, '--workers', '3'], msg: /^--workers must be an integer in \[1, 2\]: got "3"/ },
+  { name: 'train --lr 0', args: [...T, '--lr', '0'], msg: /^--lr must be in \(0, 1\]: got "0"/ },
+  { name: 'train --beta1 1', args: [...T, '--beta1', '1'], msg: /^--beta1 must be in \[0, 1\): got "1"/ },
+  { name: 'train --l1-weight -1', args: [...T, '--l1-weight=-1'], msg: /^--l1-weight must be in \[0, 1000000\]: got "-1"/ },
+  { name: 'train --max-steps 0', args: [...T, '--max-steps', '0'], msg: /^--max-steps must be an integer in \[1, 1000000000\]: got "0"/ },
+  { name: 'train --real --procedural 1.5', args: [...TR, '--procedural', '1.5'], msg: /^--procedural must be in \[0, 1\]: got "1\.5"/ },
+  { name: 'train --real --batches-per-epoch 10000001 (max + 1)', args: [...TR, '--batches-per-epoch', '10000001'], msg: /^--batches-per-epoch must be an integer in \[1, 10000000\]/ },
+  { name: 'train --illumination without --real', args: [...T, '--illumination', '0.5'], msg: /^--illumination: only with --real$/ },
+  // train --resume: a hand-edited or corrupt state.json is refused before any work, never trained on
+  { name: 'train --resume, state.json step −5', prep: withCheckpoint({ step: -5 }), args: [...T, '--resume'], msg: /^@\/run\/checkpoint\/state\.json: step must be a non-negative integer, got -5 \(hand-edited or corrupt checkpoint; refusing to resume from it\)$/ },
+  { name: 'train --resume, state.json epoch "abc"', prep: withCheckpoint({ epoch: 'abc' }), args: [...T, '--resume'], msg: /state\.json: epoch must be a non-negative integer, got "abc"/ },
+  { name: 'train --resume, state.json step beyond its position', prep: withCheckpoint({ step: 7, batch: 0, epoch: 0 }), args: [...T, '--resume'], msg: /state\.json: step 7 and batch 0 disagree/ },
+  { name: 'train --resume, state.json Adam count ≠ step', prep: withCheckpoint({ adam: { G: { t: 9, sizes: [3] }, D: { t: 2, sizes: [5] } } }), args: [...T, '--resume'], msg: /state\.json: adam\.G\.t 9 disagrees with step 2/ },
+  { name: 'train --resume, state.json not JSON', prep: (d) => { mkdirSync(join(d, 'run/checkpoint'), { recursive: true }); writeFileSync(join(d, 'run/checkpoint/state.json'), '{"step": 2,'); }, args: [...T, '--resume'], msg: /state\.json: cannot read checkpoint state: .*refusing to resume/ },
+  { name: 'train --resume, nothing to resume', args: [...T, '--resume'], msg: /^--resume: nothing to resume: no checkpoint in @\/run$/ },
+  { name: 'train, a checkpoint there without --resume/--overwrite', prep: withCheckpoint({}), args: [...T], msg: /^@\/run already has a checkpoint: pass --resume/ },
 ];
 
 function expand(args: string[], d: string): string[] {
@@ -193,7 +292,7 @@ test(`CLI matrix: ${REFUSALS.length} refusals, each one clean line, exit 2, noth
 });
 
 test('CLI matrix as real processes: one stderr line, no stack trace, nothing written', async () => {
-  const picks = ['--report = the composite', 'intrinsic --intermediates = a file', '--scale 1e9', 'evaluate --size 1e9'];
+  const picks = ['--report = the composite', 'intrinsic --intermediates = a file', '--scale 1e9', 'evaluate --size 1e9', 'train --resume, state.json step −5', 'make-composites: a truncated real image (header fine, found while building)'];
   for (const name of picks) {
     const row = REFUSALS.find((x) => x.name === name) as Row;
     const d = await fixture();
@@ -293,10 +392,13 @@ test('CLI matrix, folder mode: non-images, broken links and x_mask.png are liste
 });
 
 test('CLI matrix: every size-like option is accepted at its documented maximum and refused at maximum + 1', () => {
-  for (const [cmd, ranges] of Object.entries(FLAG_RANGES)) {
-    for (const [flag, range] of Object.entries(ranges)) {
+  const all: [string, string, import('../../src/cli/flags.ts').FlagRange][] = Object.entries(FLAG_RANGES).flatMap(([cmd, ranges]) => Object.entries(ranges).map(([f, r]) => [cmd, f, r] as [string, string, import('../../src/cli/flags.ts').FlagRange]));
+  all.push(['train', 'l1-weight', TRAIN_LOSS_WEIGHT_RANGE]);
+  for (const [cmd, flag, range] of all) {
+    {
       if (range.max === Number.MAX_SAFE_INTEGER) continue;
-      assert.equal(numberFlag({ [flag]: String(range.max) }, flag, range), range.max, `${cmd} --${flag}`);
+      if (range.maxExclusive) assert.throws(() => numberFlag({ [flag]: String(range.max) }, flag, range), HarmoniaError, `${cmd} --${flag}`);
+      else assert.equal(numberFlag({ [flag]: String(range.max) }, flag, range), range.max, `${cmd} --${flag}`);
       assert.throws(() => numberFlag({ [flag]: String(range.max + 1) }, flag, range), (e: unknown) => e instanceof HarmoniaError && e.message.startsWith(`--${flag} must be`), `${cmd} --${flag}`);
     }
   }
@@ -320,4 +422,168 @@ test('API matrix: unsupported format, non-finite pixels, model: {} are HarmoniaE
   for (const [opts, re] of cases) {
     await assert.rejects(harmonize(opts as never), (e: unknown) => e instanceof HarmoniaError && re.test(e.message), `${JSON.stringify(Object.keys(opts))} ${re}`);
   }
+});
+
+/** CRC-32 (PNG chunks). */
+function crc32(b: Uint8Array): number {
+  let c = ~0;
+  for (const x of b) { c ^= x; for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1)); }
+  return ~c >>> 0;
+}
+function chunk(type: string, data: Uint8Array): Buffer {
+  const t = Buffer.from(type, 'latin1');
+  const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+  const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(Buffer.concat([t, data])));
+  return Buffer.concat([len, t, data, crc]);
+}
+/**
+ * An 8×8 PNG whose columns 2–5 are the foreground: grey + tRNS, palette + tRNS, RGB + tRNS (the
+ * background colour marked transparent), or grey + alpha (colour type 4). Returns the bytes.
+ */
+function transparentPng(kind: 'grey-trns' | 'palette-trns' | 'rgb-trns' | 'grey-alpha'): Buffer {
+  const w = 8, h = 8;
+  const fg = (x: number) => x >= 2 && x < 6;
+  const ctype = { 'grey-trns': 0, 'palette-trns': 3, 'rgb-trns': 2, 'grey-alpha': 4 }[kind];
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = 8; ihdr[9] = ctype;
+  const rows: number[] = [];
+  for (let y = 0; y < h; y++) {
+    rows.push(0);
+    for (let x = 0; x < w; x++) {
+      if (kind === 'grey-trns') rows.push(fg(x) ? 200 : 0);
+      else if (kind === 'palette-trns') rows.push(fg(x) ? 1 : 0);
+      else if (kind === 'rgb-trns') rows.push(...(fg(x) ? [200, 40, 40] : [0, 255, 0]));
+      else rows.push(200, fg(x) ? 255 : 0);
+    }
+  }
+  const extra: Buffer[] = [];
+  if (kind === 'palette-trns') extra.push(chunk('PLTE', Buffer.from([0, 255, 0, 200, 40, 40])), chunk('tRNS', Buffer.from([0, 255])));
+  if (kind === 'grey-trns') extra.push(chunk('tRNS', Buffer.from([0, 0])));
+  if (kind === 'rgb-trns') extra.push(chunk('tRNS', Buffer.from([0, 0, 0, 255, 0, 0])));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), ...extra, chunk('IDAT', deflateSync(Buffer.from(rows))), chunk('IEND', Buffer.alloc(0))]);
+}
+
+test('input formats: tRNS-transparent and grey+alpha PNG cut-outs are read with their alpha; harmonize uses them (was "no alpha channel")', async () => {
+  for (const kind of ['grey-trns', 'palette-trns', 'rgb-trns', 'grey-alpha'] as const) {
+    const { mask } = await readCutout(transparentPng(kind));
+    const want = Array.from({ length: 64 }, (_, i) => (i % 8 >= 2 && i % 8 < 6 ? 1 : 0));
+    assert.deepEqual(Array.from(mask.data), want, kind);
+  }
+  const d = await fixture();
+  writeFileSync(join(d, 'trns.png'), transparentPng('grey-trns'));
+  const before = snapshot(d);
+  const r = await runCli(['harmonize', '--background', join(d, 'bg.png'), '--foreground', join(d, 'trns.png'), '-o', join(d, 'o.png'), ...I]);
+  assert.equal(r.code, 0, r.stderr.join('\n'));
+  const o = await readImage(join(d, 'o.png'));
+  assert.deepEqual([o.width, o.height], [W, H]);
+  assert.deepEqual(diff(before, snapshot(d)), { created: ['o.png'], changed: [], removed: [] });
+});
+
+test('evaluate: a prediction at its composite\'s size is scored (the size check refuses only a mismatch)', async () => {
+  const d = await fixture();
+  await evalDataset(d, [W, H]);
+  const r = await runCli(['evaluate', '--data', join(d, 'ds2'), '--pred', join(d, 'pred'), '--lpips', 'none', '--quiet']);
+  assert.equal(r.code, 0, r.stderr.join('\n'));
+  assert.ok(r.stdout.some((l) => /^1 images/.test(l)), r.stdout.join('\n'));
+});
+
+/** Files of a built subset that no record names: composites not in a list, sidecars, masks and real images of no record. */
+function orphans(out: string, subset = 'Synthetic'): string[] {
+  const sub = join(out, subset);
+  const listed = ['train', 'test'].flatMap((s) => readFileSync(join(sub, `${subset}_${s}.txt`), 'utf8').split('\n').filter(Boolean));
+  const sidecars = readdirSync(join(sub, 'synthesis')).map((n) => JSON.parse(readFileSync(join(sub, 'synthesis', n), 'utf8')) as { name: string; realName: string; maskIndex: number; rejected: boolean });
+  const ok = new Set<string>(['synthesis.json', `${subset}_train.txt`, `${subset}_test.txt`]);
+  for (const n of listed) ok.add(`composite_images/${n}`);
+  for (const r of sidecars) {
+    ok.add(`synthesis/${r.name.replace(/\.(png|jpg)$/, '.json')}`);
+    if (!r.rejected) { ok.add(`masks/${r.realName}_${r.maskIndex}.png`); ok.add(`real_images/${r.realName}.png`); assert.ok(listed.includes(r.name), `${r.name} accepted but in no list`); }
+  }
+  const all = (readdirSync(sub, { recursive: true }) as string[]).filter((f) => statSync(join(sub, f)).isFile());
+  const ihd = ['train', 'test'].flatMap((s) => readFileSync(join(out, `IHD_${s}.txt`), 'utf8').split('\n').filter(Boolean));
+  assert.deepEqual(ihd.sort(), listed.map((n) => `${subset}/composite_images/${n}`).sort(), 'IHD lists name exactly the subset lists');
+  return all.filter((f) => !ok.has(f));
+}
+
+test('make-composites builds atomically: no orphans, a stopped rerun leaves the built dataset byte-identical, crash leftovers are finished or started cleanly', async () => {
+  const d = await fixture();
+  const src = await compositeSource(d);
+  const mc = join(d, 'mc');
+  const args = ['make-composites', '--real', src, '--out', mc, '--min-fmse', '0', '--quiet'];
+  let r = await runCli([...args, '--variants', '2']);
+  assert.equal(r.code, 0, r.stderr.join('\n'));
+  assert.deepEqual(orphans(mc), []);
+  assert.deepEqual(readdirSync(mc).sort(), ['IHD_test.txt', 'IHD_train.txt', 'Synthetic'], 'no staging folder left');
+  const reference = snapshot(mc);
+
+  // orphans planted in a complete subset (files no record names, a killed write's temp file) are gone after a rerun
+  writeFileSync(join(mc, 'Synthetic/composite_images/zz_1_1.png'), (await bytes()).comp);
+  writeFileSync(join(mc, 'Synthetic/real_images/zz.png'), (await bytes()).comp);
+  writeFileSync(join(mc, 'Synthetic/synthesis/.zz_1_1.json.999999.1.1.tmp'), '{');
+  r = await runCli([...args, '--variants', '2']);
+  assert.equal(r.code, 0, r.stderr.join('\n'));
+  assert.deepEqual(diff(reference, snapshot(mc)), { created: [], changed: [], removed: [] }, 'rerun over planted orphans');
+
+  // fewer variants: the subset shrinks to what the lists name (the variant-2 files are not left behind)
+  r = await runCli(args);
+  assert.equal(r.code, 0, r.stderr.join('\n'));
+  assert.deepEqual(orphans(mc), []);
+  assert.ok(!readdirSync(join(mc, 'Synthetic/composite_images')).some((n) => n.endsWith('_2.png')));
+  r = await runCli([...args, '--variants', '2']);
+  assert.deepEqual(diff(reference, snapshot(mc)), { created: [], changed: [], removed: [] }, 'back to 2 variants');
+
+  // a run that stops on bad input (a real image truncated after the first build) leaves the built subset and the lists byte-identical
+  const realE = readFileSync(join(src, 'real_images/e.png'));
+  writeFileSync(join(src, 'real_images/e.png'), realE.subarray(0, realE.length >> 1));
+  r = await runCli([...args, '--variants', '3']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr[0], /real_images\/e\.png: corrupt or truncated image/);
+  assert.deepEqual(diff(reference, snapshot(mc)), { created: [], changed: [], removed: [] }, 'a stopped rerun changed the dataset');
+  writeFileSync(join(src, 'real_images/e.png'), realE);
+
+  // killed between the two renames of the swap: the complete staging folder is finished, nothing lost
+  renameSync(join(mc, 'Synthetic'), join(mc, '.Synthetic.building'));
+  writeFileSync(join(mc, '.Synthetic.building/build.json'), 'not the recipe');
+  mkdirSync(join(mc, '.Synthetic.replaced'));
+  r = await runCli([...args, '--variants', '2']);
+  assert.equal(r.code, 0, r.stderr.join('\n'));
+  assert.deepEqual(diff(reference, snapshot(mc)), { created: [], changed: [], removed: [] }, 'staging of another recipe: started cleanly');
+  renameSync(join(mc, 'Synthetic'), join(mc, '.Synthetic.replaced'));
+  r = await runCli([...args, '--variants', '2']);
+  assert.equal(r.code, 0, r.stderr.join('\n'));
+  assert.deepEqual(diff(reference, snapshot(mc)), { created: [], changed: [], removed: [] }, 'killed after the first rename of the swap');
+
+  // another recipe (seed) over a built subset: rebuilt from scratch, no file of the old recipe kept
+  const s5 = await makeComposites(src, join(d, 'mc5'), { seed: 5, minFmse: 0 });
+  r = await runCli([...args, '--seed', '5']);
+  assert.equal(r.code, 0);
+  assert.equal(s5.skippedExisting, 0);
+  assert.deepEqual(diff(snapshot(join(d, 'mc5')), snapshot(mc)), { created: [], changed: [], removed: [] }, 'seed 5 over seed 0 = a fresh seed-5 build');
+});
+
+test('checkpoint state.json schema: a real-looking state passes; hand edits of every kind are refused naming the field', () => {
+  const f = '/run/checkpoint/state.json';
+  assert.equal(validateCheckpointState(checkpointState(), f).step, 2);
+  assert.equal(validateCheckpointState(checkpointState({ step: 5, epoch: 1, batch: 2, adam: { G: { t: 5, sizes: [3] }, D: { t: 5, sizes: [1] } } }), f).batch, 2);
+  const bad: [Record<string, unknown> | unknown, RegExp][] = [
+    [{ step: -5 }, /step must be a non-negative integer, got -5/],
+    [{ step: 2.5 }, /step must be a non-negative integer, got 2\.5/],
+    [{ step: '2' }, /step must be a non-negative integer, got "2"/],
+    [{ epoch: 'abc' }, /epoch must be a non-negative integer, got "abc"/],
+    [{ batch: null }, /batch must be a non-negative integer, got null/],
+    [{ epoch: 0, batch: 1 }, /step 2 and batch 1 disagree/],
+    [{ epoch: 3 }, /step 2 is too small for epoch 3, batch 0/],
+    [{ step: 4, epoch: 1, batch: 2, adam: { G: { t: 4, sizes: [3] }, D: { t: 4, sizes: [1] } } }, /batch 2 is not below the 2 batches per epoch/],
+    [{ epoch: 1, step: 1, batch: 0, adam: { G: { t: 1, sizes: [3] }, D: { t: 1, sizes: [1] } }, config: { ...(checkpointState().config as object), epochs: 0 } }, /config: train\.epochs: must be a positive integer/],
+    [{ step: 99, epoch: 99, adam: { G: { t: 99, sizes: [3] }, D: { t: 99, sizes: [1] } } }, /epoch 99 is beyond the \d+ epochs of its config/],
+    [{ version: 2 }, /checkpoint version 2 is not supported/],
+    [{ notes: 'x' }, /notes must be a list of strings/],
+    [{ savedAt: 'yesterday' }, /savedAt must be a date/],
+    [{ adam: { G: { t: 2, sizes: [] }, D: { t: 2, sizes: [1] } } }, /adam\.G\.sizes must be a non-empty list of positive integers/],
+    [{ adam: { G: { t: 2, sizes: [3] } } }, /adam\.D must be an object/],
+    [{ config: 'cpu' }, /config must be an object/],
+  ];
+  for (const [edit, re] of bad) {
+    assert.throws(() => validateCheckpointState(checkpointState(edit as Record<string, unknown>), f), (e: unknown) => e instanceof HarmoniaError && e.message.startsWith(`${f}: `) && re.test(e.message) && /refusing to resume/.test(e.message), `${JSON.stringify(edit)} ${re}`);
+  }
+  for (const raw of [null, [], 'x', 3]) assert.throws(() => validateCheckpointState(raw, f), /state must be a JSON object/);
 });

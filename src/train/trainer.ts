@@ -74,10 +74,6 @@ export interface TrainResult {
   generator: tf.LayersModel;
 }
 
-function allFinite(losses: Record<string, number>): boolean {
-  return Object.values(losses).every((v) => Number.isFinite(v));
-}
-
 /** Copies the trainable weights of the generator saved in `dir` into the step's G (same architecture). */
 async function initGeneratorFrom(step: GanStep, dir: string): Promise<void> {
   const src = await loadModel(dir);
@@ -93,12 +89,56 @@ async function initGeneratorFrom(step: GanStep, dir: string): Promise<void> {
   }
 }
 
-/** Trains G and D. See TrainOptions. */
+/**
+ * The state one training run shares between its steps (see `train`): the run folder, the log, the
+ * models and engine, the position (step, epoch, batch), the running loss sums and the outcome.
+ */
+interface Run {
+  readonly opts: TrainOptions;
+  readonly cfg: TrainConfig;
+  readonly runDir: string;
+  readonly notes: string[];
+  readonly log: JsonlLog;
+  readonly step: GanStep;
+  readonly engine: TrainEngine;
+  readonly features?: Awaited<ReturnType<typeof createFeatureExtractor>>;
+  pos: { step: number; epoch: number; batch: number };
+  /** Loss sums and count of the current epoch, and the means of the last finished one. */
+  sums: Record<string, number>;
+  sumCount: number;
+  lastLosses: Record<string, number>;
+  status: TrainResult['status'];
+  message: string;
+  perEpoch: number;
+  progress?: Progress;
+}
+
+/** Trains G and D. See TrainOptions. Four steps sharing one Run: recover the run folder, init or resume, epochs, finish. */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
-  const cfg = opts.config;
-  validateTrainConfig(cfg);
+  validateTrainConfig(opts.config);
+  const { log, existing } = await recoverRunFolder(opts);
+  const run = await initOrResume(opts, log, existing);
+  try {
+    while (run.pos.epoch < run.cfg.epochs) if (!(await runEpoch(run))) break;
+    if (run.status === 'stopped') {
+      await checkpoint(run);
+      run.message = `stopped after ${run.pos.step} steps (maxSteps); resume with --resume`;
+    }
+    if (run.status !== 'nonfinite') syncModels(run);
+  } finally {
+    await run.engine.dispose();
+    run.features?.dispose();
+  }
+  return finish(run);
+}
+
+/**
+ * Run-folder recovery: creates the folder, removes what a killed run left (checkpoint temp folders,
+ * the old copy of a completed checkpoint swap, temp files of unfinished writes), and checks
+ * --resume / --overwrite against the checkpoint there (--overwrite deletes it and the log).
+ */
+async function recoverRunFolder(opts: TrainOptions): Promise<{ log: JsonlLog; existing?: string }> {
   const runDir = opts.runDir;
-  const notes = [...(opts.notes ?? [])];
   await fsp.mkdir(runDir, { recursive: true });
   for (const f of readdirSync(runDir)) if (f.startsWith('.checkpoint.tmp-')) await fsp.rm(join(runDir, f), { recursive: true, force: true });
   // killed after a checkpoint swap but before the old copy was removed: the new one is complete, drop the old
@@ -116,8 +156,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     await fsp.rm(join(runDir, '.checkpoint.old'), { recursive: true, force: true });
     await log.reset();
   }
+  return { log, existing };
+}
 
-  let features: Awaited<ReturnType<typeof createFeatureExtractor>> | undefined;
+/** Builds the models and the engine (this process or the worker pool) and the feature extractor a setting needs. */
+async function createModels(cfg: TrainConfig, notes: string[]): Promise<Pick<Run, 'step' | 'engine' | 'features'>> {
+  let features: Run['features'];
   const featureSpec = { vggWeights: cfg.vggWeights, allowRandom: cfg.allowRandomFeatures, layers: cfg.loss.featureLayers, seed: cfg.seed };
   const needsFeatures = lossSetting(cfg.loss.setting).needsFeatures;
   if (needsFeatures) {
@@ -131,173 +175,200 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const engine: TrainEngine = cfg.workers === 1
     ? new LocalEngine(step, cfg.optimizer)
     : await PoolEngine.create({ step: stepCfg, optimizer: cfg.optimizer, workers: cfg.workers, features: needsFeatures ? featureSpec : undefined, sizes: { G: step.sizes('G'), D: step.sizes('D') } });
-  let pos = { step: 0, epoch: 0, batch: 0 };
+  return { step, engine, features };
+}
+
+/**
+ * Init or resume: the models, then either the checkpoint's weights, Adam state, position and notes
+ * (its config must match but for epochs and workers; the log is cut after its step) or fresh weights
+ * (from --init when given) and a fresh log; then config.json, the progress bar and, when resumed, the
+ * loss sums of the steps trained before the interruption.
+ */
+async function initOrResume(opts: TrainOptions, log: JsonlLog, existing: string | undefined): Promise<Run> {
+  const cfg = opts.config;
+  const notes = [...(opts.notes ?? [])];
+  const { step, engine, features } = await createModels(cfg, notes);
+  const run: Run = {
+    opts, cfg, runDir: opts.runDir, notes, log, step, engine, features, pos: { step: 0, epoch: 0, batch: 0 },
+    sums: {}, sumCount: 0, lastLosses: {}, status: 'done', message: '', perEpoch: opts.data.batchesPerEpoch,
+  };
   try {
-    if (opts.resume && existing) {
-      const ck = await loadCheckpoint(existing);
-      const a = JSON.stringify({ ...ck.state.config, workers: 0 }), b = JSON.stringify({ ...cfg, workers: 0, epochs: ck.state.config.epochs });
-      if (a !== b) {
-        throw new HarmoniaError(`--resume: the checkpoint in ${existing} was trained with a different configuration (only epochs and workers may change)`);
-      }
-      engine.setState({ weights: ck.weights, adam: ck.adam });
-      pos = { step: ck.state.step, epoch: ck.state.epoch, batch: ck.state.batch };
-      for (const n of ck.state.notes) if (!notes.includes(n)) notes.push(n);
-      log.truncateAfter(pos.step);
-      log.append({ type: 'event', step: pos.step, event: 'resume', message: `resumed at step ${pos.step} (epoch ${pos.epoch + 1}, batch ${pos.batch}); ${engine.description}` });
-    } else {
-      if (opts.initGenerator) await initGeneratorFrom(step, opts.initGenerator);
-      engine.setState({ weights: { G: step.getWeights('G'), D: step.getWeights('D') }, adam: { G: createAdamState(step.sizes('G')), D: createAdamState(step.sizes('D')) } });
-      // no checkpoint to continue from: records of a run killed before its first checkpoint would
-      // otherwise stay in the log (steps logged twice, wrong loss curves)
-      await log.reset();
-      log.append({ type: 'event', step: 0, event: 'start', message: `training started; ${engine.description}`, config: cfg, notes });
-    }
+    if (opts.resume && existing) await resumeFrom(run, existing);
+    else await initFresh(run);
+    await writeFileAtomic(join(run.runDir, 'config.json'), JSON.stringify({ config: cfg, notes }, null, 1));
+    if (!(run.perEpoch > 0)) throw new HarmoniaError('training data: no batches (is the training set empty or smaller than the batch size?)');
   } catch (err) {
     await engine.dispose();
     features?.dispose();
     step.dispose();
     throw err;
   }
-  await writeFileAtomic(join(runDir, 'config.json'), JSON.stringify({ config: cfg, notes }, null, 1));
+  run.progress = new Progress('train', cfg.epochs * run.perEpoch, { quiet: opts.quiet });
+  run.progress.set(run.pos.step);
+  if (run.pos.step > 0) restoreEpochSums(run);
+  return run;
+}
 
-  const perEpoch = opts.data.batchesPerEpoch;
-  if (!(perEpoch > 0)) throw new HarmoniaError('training data: no batches (is the training set empty or smaller than the batch size?)');
-  const totalSteps = cfg.epochs * perEpoch;
-  const progress = new Progress('train', totalSteps, { quiet: opts.quiet });
-  progress.set(pos.step);
-  const sums: Record<string, number> = {};
-  let sumCount = 0;
-  let status = 'done' as TrainResult['status'];
-  let lastLosses: Record<string, number> = {};
-  if (pos.step > 0) {
-    // resumed: the epoch means (log events, the model card's train_* metrics) must cover the steps
-    // trained before the interruption too; the log holds them exactly (JSON round-trips doubles)
-    const done = stepRecords(log.read()).filter((r) => r.step <= pos.step);
-    const add = (into: Record<string, number>, losses: Record<string, number>) => { for (const [k, v] of Object.entries(losses)) into[k] = (into[k] ?? 0) + v; };
-    const prev: Record<string, number> = {};
-    let prevCount = 0;
-    for (const r of done) {
-      if (r.epoch === pos.epoch) { add(sums, r.losses); sumCount += 1; } else if (r.epoch === pos.epoch - 1) { add(prev, r.losses); prevCount += 1; }
-    }
-    if (prevCount > 0) lastLosses = Object.fromEntries(Object.entries(prev).map(([k, v]) => [k, v / prevCount]));
+async function resumeFrom(run: Run, existing: string): Promise<void> {
+  const ck = await loadCheckpoint(existing);
+  const a = JSON.stringify({ ...ck.state.config, workers: 0 }), b = JSON.stringify({ ...run.cfg, workers: 0, epochs: ck.state.config.epochs });
+  if (a !== b) {
+    throw new HarmoniaError(`--resume: the checkpoint in ${existing} was trained with a different configuration (only epochs and workers may change)`);
   }
-  let message = '';
+  run.engine.setState({ weights: ck.weights, adam: ck.adam });
+  run.pos = { step: ck.state.step, epoch: ck.state.epoch, batch: ck.state.batch };
+  for (const n of ck.state.notes) if (!run.notes.includes(n)) run.notes.push(n);
+  run.log.truncateAfter(run.pos.step);
+  run.log.append({ type: 'event', step: run.pos.step, event: 'resume', message: `resumed at step ${run.pos.step} (epoch ${run.pos.epoch + 1}, batch ${run.pos.batch}); ${run.engine.description}` });
+}
 
-  /** Makes the main-thread models hold the engine's weights (they are the same in single-process mode). */
-  const syncModels = () => {
-    const st = engine.getState();
-    if (cfg.workers !== 1) { step.setWeights('G', st.weights.G); step.setWeights('D', st.weights.D); }
-    return st;
-  };
-  const checkpoint = async () => {
-    const { weights, adam } = syncModels();
-    const state: CheckpointState = {
-      version: CHECKPOINT_VERSION, config: cfg, notes, step: pos.step, epoch: pos.epoch, batch: pos.batch,
-      adam: { G: { t: adam.G.t, sizes: step.sizes('G') }, D: { t: adam.D.t, sizes: step.sizes('D') } },
-      savedAt: new Date().toISOString(),
-    };
-    await saveCheckpoint(runDir, { G: step.generator, D: step.discriminator }, { state, weights, adam });
-  };
-  const writeCurves = async () => {
-    await writeTrainingReport(runDir, notes);
-  };
-  const writeSamples = async (epoch: number) => {
-    const s = opts.samples;
-    if (!s) return;
-    syncModels();
-    const out = tf.tidy(() => {
-      const x = tf.tensor4d(s.input, [s.n, s.height, s.width, 3]);
-      const m = tf.tensor4d(s.mask, [s.n, s.height, s.width, 1]);
-      return step.generate(x, m);
-    });
-    const data = new Float32Array(out.dataSync());
-    out.dispose();
-    await writeSampleGrid(join(runDir, 'samples', `epoch-${String(epoch).padStart(3, '0')}.png`), s.input, data, s.real, s.n, s.height, s.width);
-  };
+async function initFresh(run: Run): Promise<void> {
+  const { step } = run;
+  if (run.opts.initGenerator) await initGeneratorFrom(step, run.opts.initGenerator);
+  run.engine.setState({ weights: { G: step.getWeights('G'), D: step.getWeights('D') }, adam: { G: createAdamState(step.sizes('G')), D: createAdamState(step.sizes('D')) } });
+  // no checkpoint to continue from: records of a run killed before its first checkpoint would
+  // otherwise stay in the log (steps logged twice, wrong loss curves)
+  await run.log.reset();
+  run.log.append({ type: 'event', step: 0, event: 'start', message: `training started; ${run.engine.description}`, config: run.cfg, notes: run.notes });
+}
 
-  try {
-    outer: while (pos.epoch < cfg.epochs) {
-      for await (const batch of opts.data.epoch(pos.epoch, pos.batch)) {
-        if (opts.maxSteps !== undefined && pos.step >= opts.maxSteps) { status = 'stopped'; break outer; }
-        const t0 = Date.now();
-        const r = await engine.step(batch);
-        if (!r.ok) {
-          status = 'nonfinite';
-          const good = findCheckpoint(runDir);
-          message = `non-finite ${r.phase} loss or gradient at step ${pos.step + 1} (${r.detail}; losses ${JSON.stringify(r.losses)}); ` +
-            `stopped; ${good ? `the last good checkpoint (${good}) is kept` : 'no checkpoint had been written yet'}`;
-          log.append({ type: 'event', step: pos.step, event: 'nonfinite', message, phase: r.phase, losses: r.losses });
-          break outer;
-        }
-        const losses: Record<string, number> = r.losses;
-        pos.step += 1;
-        pos.batch += 1;
-        for (const [k, v] of Object.entries(losses)) sums[k] = (sums[k] ?? 0) + v;
-        sumCount += 1;
-        log.append({ type: 'step', step: pos.step, epoch: pos.epoch, batch: pos.batch - 1, losses, gradNormG: r.gradNormG, gradNormD: r.gradNormD, seconds: (Date.now() - t0) / 1000 });
-        progress.tick(1, `epoch ${pos.epoch + 1}/${cfg.epochs} L_G ${losses.g.toFixed(3)} L_D ${losses.d.toFixed(3)}`);
-        opts.onStep?.({ step: pos.step, epoch: pos.epoch, batch: pos.batch - 1, losses });
-        if (pos.batch >= perEpoch) {
-          pos.epoch += 1;
-          pos.batch = 0;
-          await writeSamples(pos.epoch);
-          await checkpoint();
-          await writeCurves();
-          lastLosses = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / sumCount]));
-          for (const k of Object.keys(sums)) delete sums[k];
-          sumCount = 0;
-          log.append({ type: 'event', step: pos.step, event: 'epoch', message: `epoch ${pos.epoch} done`, means: lastLosses });
-          break;
-        }
-        if (pos.step % cfg.checkpointEvery === 0) await checkpoint();
-      }
-      if (pos.batch !== 0) {
-        // the source ran dry before batchesPerEpoch: treat it as the end of the epoch
-        pos.epoch += 1;
-        pos.batch = 0;
-        await writeSamples(pos.epoch);
-        await checkpoint();
-        await writeCurves();
-      }
-    }
-    if (status === 'stopped') {
-      await checkpoint();
-      message = `stopped after ${pos.step} steps (maxSteps); resume with --resume`;
-    }
-    if (status !== 'nonfinite') syncModels();
-  } finally {
-    await engine.dispose();
-    features?.dispose();
+/**
+ * Resumed: the epoch means (log events, the model card's train_* metrics) must cover the steps
+ * trained before the interruption too; the log holds them exactly (JSON round-trips doubles).
+ */
+function restoreEpochSums(run: Run): void {
+  const done = stepRecords(run.log.read()).filter((r) => r.step <= run.pos.step);
+  const add = (into: Record<string, number>, losses: Record<string, number>) => { for (const [k, v] of Object.entries(losses)) into[k] = (into[k] ?? 0) + v; };
+  const prev: Record<string, number> = {};
+  let prevCount = 0;
+  for (const r of done) {
+    if (r.epoch === run.pos.epoch) { add(run.sums, r.losses); run.sumCount += 1; } else if (r.epoch === run.pos.epoch - 1) { add(prev, r.losses); prevCount += 1; }
   }
-  if (status !== 'nonfinite') {
-    await writeCurves();
-    if (status === 'done') {
-      await saveHarmonizationModel(join(runDir, 'generator'), step.generator, cfg.generator, {
+  if (prevCount > 0) run.lastLosses = Object.fromEntries(Object.entries(prev).map(([k, v]) => [k, v / prevCount]));
+}
+
+/**
+ * One epoch (from the current batch): a step per batch, a checkpoint every checkpointEvery steps, and
+ * at the end of the epoch samples, a checkpoint, the loss curves and the epoch means. False = stop
+ * (maxSteps reached, or a non-finite loss or gradient).
+ */
+async function runEpoch(run: Run): Promise<boolean> {
+  const { opts, pos } = run;
+  for await (const batch of opts.data.epoch(pos.epoch, pos.batch)) {
+    if (opts.maxSteps !== undefined && pos.step >= opts.maxSteps) { run.status = 'stopped'; return false; }
+    const t0 = Date.now();
+    const r = await run.engine.step(batch);
+    if (!r.ok) {
+      run.status = 'nonfinite';
+      const good = findCheckpoint(run.runDir);
+      run.message = `non-finite ${r.phase} loss or gradient at step ${pos.step + 1} (${r.detail}; losses ${JSON.stringify(r.losses)}); ` +
+        `stopped; ${good ? `the last good checkpoint (${good}) is kept` : 'no checkpoint had been written yet'}`;
+      run.log.append({ type: 'event', step: pos.step, event: 'nonfinite', message: run.message, phase: r.phase, losses: r.losses });
+      return false;
+    }
+    const losses: Record<string, number> = r.losses;
+    pos.step += 1;
+    pos.batch += 1;
+    for (const [k, v] of Object.entries(losses)) run.sums[k] = (run.sums[k] ?? 0) + v;
+    run.sumCount += 1;
+    run.log.append({ type: 'step', step: pos.step, epoch: pos.epoch, batch: pos.batch - 1, losses, gradNormG: r.gradNormG, gradNormD: r.gradNormD, seconds: (Date.now() - t0) / 1000 });
+    run.progress?.tick(1, `epoch ${pos.epoch + 1}/${run.cfg.epochs} L_G ${losses.g.toFixed(3)} L_D ${losses.d.toFixed(3)}`);
+    opts.onStep?.({ step: pos.step, epoch: pos.epoch, batch: pos.batch - 1, losses });
+    if (pos.batch >= run.perEpoch) {
+      await endEpoch(run);
+      run.lastLosses = meanLosses(run);
+      for (const k of Object.keys(run.sums)) delete run.sums[k];
+      run.sumCount = 0;
+      run.log.append({ type: 'event', step: pos.step, event: 'epoch', message: `epoch ${pos.epoch} done`, means: run.lastLosses });
+      return true;
+    }
+    if (pos.step % run.cfg.checkpointEvery === 0) await checkpoint(run);
+  }
+  // the source ran dry before batchesPerEpoch: treat it as the end of the epoch
+  if (pos.batch !== 0) await endEpoch(run);
+  return true;
+}
+
+/** End of an epoch: the position moves to the next one; sample grid, checkpoint, loss curves. */
+async function endEpoch(run: Run): Promise<void> {
+  run.pos.epoch += 1;
+  run.pos.batch = 0;
+  await writeSamples(run, run.pos.epoch);
+  await checkpoint(run);
+  await writeTrainingReport(run.runDir, run.notes);
+}
+
+function meanLosses(run: Run): Record<string, number> {
+  return Object.fromEntries(Object.entries(run.sums).map(([k, v]) => [k, v / run.sumCount]));
+}
+
+/** Makes the main-thread models hold the engine's weights (they are the same in single-process mode). */
+function syncModels(run: Run): ReturnType<TrainEngine['getState']> {
+  const st = run.engine.getState();
+  if (run.cfg.workers !== 1) { run.step.setWeights('G', st.weights.G); run.step.setWeights('D', st.weights.D); }
+  return st;
+}
+
+async function checkpoint(run: Run): Promise<void> {
+  const { weights, adam } = syncModels(run);
+  const { pos, step } = run;
+  const state: CheckpointState = {
+    version: CHECKPOINT_VERSION, config: run.cfg, notes: run.notes, step: pos.step, epoch: pos.epoch, batch: pos.batch,
+    adam: { G: { t: adam.G.t, sizes: step.sizes('G') }, D: { t: adam.D.t, sizes: step.sizes('D') } },
+    savedAt: new Date().toISOString(),
+  };
+  await saveCheckpoint(run.runDir, { G: step.generator, D: step.discriminator }, { state, weights, adam });
+}
+
+async function writeSamples(run: Run, epoch: number): Promise<void> {
+  const s = run.opts.samples;
+  if (!s) return;
+  syncModels(run);
+  const out = tf.tidy(() => {
+    const x = tf.tensor4d(s.input, [s.n, s.height, s.width, 3]);
+    const m = tf.tensor4d(s.mask, [s.n, s.height, s.width, 1]);
+    return run.step.generate(x, m);
+  });
+  const data = new Float32Array(out.dataSync());
+  out.dispose();
+  await writeSampleGrid(join(run.runDir, 'samples', `epoch-${String(epoch).padStart(3, '0')}.png`), s.input, data, s.real, s.n, s.height, s.width);
+}
+
+/**
+ * Finish: when the run did not fail, the loss curves and, when done, the generator as a model folder
+ * with its model card and the `done` event; after a non-finite step the last good checkpoint's weights
+ * are put back in memory. Returns the result (the caller owns the generator).
+ */
+async function finish(run: Run): Promise<TrainResult> {
+  const { cfg, pos, runDir } = run;
+  if (run.status !== 'nonfinite') {
+    await writeTrainingReport(runDir, run.notes);
+    if (run.status === 'done') {
+      await saveHarmonizationModel(join(runDir, 'generator'), run.step.generator, cfg.generator, {
         name: `gan-${cfg.loss.setting}`,
-        input: opts.input ?? 'semiHarmonized',
-        trainedOn: opts.trainedOn,
+        input: run.opts.input ?? 'semiHarmonized',
+        trainedOn: run.opts.trainedOn,
         command: process.argv.slice(1).join(' '),
-        metrics: Object.fromEntries(Object.entries(lastLosses).map(([k, v]) => [`train_${k}`, Number(v.toFixed(5))])),
-        notes: [`${cfg.loss.setting} setting, ${pos.step} steps, ${cfg.epochs} epochs, crop ${cfg.crop}, seed ${cfg.seed}`, ...notes],
+        metrics: Object.fromEntries(Object.entries(run.lastLosses).map(([k, v]) => [`train_${k}`, Number(v.toFixed(5))])),
+        notes: [`${cfg.loss.setting} setting, ${pos.step} steps, ${cfg.epochs} epochs, crop ${cfg.crop}, seed ${cfg.seed}`, ...run.notes],
       });
-      message = `trained ${pos.step} steps (${cfg.epochs} epochs); generator saved to ${join(runDir, 'generator')}`;
-      log.append({ type: 'event', step: pos.step, event: 'done', message });
+      run.message = `trained ${pos.step} steps (${cfg.epochs} epochs); generator saved to ${join(runDir, 'generator')}`;
+      run.log.append({ type: 'event', step: pos.step, event: 'done', message: run.message });
     }
   } else {
     // restore the last good weights in memory too, so the returned generator is the checkpointed one
     const good = findCheckpoint(runDir);
     if (good) {
       const ck = await loadCheckpoint(good);
-      step.setWeights('G', ck.weights.G);
-      step.setWeights('D', ck.weights.D);
+      run.step.setWeights('G', ck.weights.G);
+      run.step.setWeights('D', ck.weights.D);
     }
   }
-  progress.finish(message);
-  if (sumCount > 0) lastLosses = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / sumCount]));
-  step.discriminator.dispose();
+  run.progress?.finish(run.message);
+  if (run.sumCount > 0) run.lastLosses = meanLosses(run);
+  run.step.discriminator.dispose();
   return {
-    status, steps: pos.step, epochsDone: pos.epoch, runDir, generatorDir: join(runDir, 'generator'),
-    lastLosses, message, notes, generator: step.generator,
+    status: run.status, steps: pos.step, epochsDone: pos.epoch, runDir, generatorDir: join(runDir, 'generator'),
+    lastLosses: run.lastLosses, message: run.message, notes: run.notes, generator: run.step.generator,
   };
 }
-

@@ -15,7 +15,7 @@
  */
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
-import { loadLightModel, DEFAULT_LIGHT_MODEL_DIR } from '../src/intrinsic/batch.ts';
+import { loadLightModel, DEFAULT_LIGHT_MODEL_DIR } from '../src/models/light.ts';
 import { CAPTURE_ALBEDO_STRENGTHS, semiHarmonize, angleBetweenDeg, accumulateLightStats, fitLightOfficial, fitLightLeastSquares, lightDirection, type IntrinsicOptions } from '../src/intrinsic/index.ts';
 import { makeProceduralComposite } from '../src/data/procedural.ts';
 import { readIHarmonyDataset } from '../src/data/iharmony4.ts';

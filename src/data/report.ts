@@ -6,7 +6,7 @@
 import { readImage, readMask } from '../image/io.ts';
 import type { FloatImage } from '../image/types.ts';
 import { mse, fmse, psnrFromMse, toEvalImage, toEvalMask } from '../metrics/index.ts';
-import { imageGrid, maskToImage } from '../report/grid.ts';
+import { imageGrid, maskToImage } from '../image/grid.ts';
 import type { HarmonizationSample } from './iharmony4.ts';
 
 export interface BaselineStats {

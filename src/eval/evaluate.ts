@@ -24,7 +24,7 @@ import {
   EVAL_SIZE, FG_BINS, PSNR_CAP_DB, type ImageMetrics, type FgBinName,
 } from '../metrics/index.ts';
 import { loadLpips, lpipsFiles, isLpipsNet, type Lpips, type LpipsNet } from '../models/lpips.ts';
-import { markdownTable, csvTable, formatNumber, formatPercent, type Cell } from '../report/table.ts';
+import { markdownTable, csvTable, formatNumber, formatPercent, type Cell } from '../util/table.ts';
 
 /** The baseline every evaluation includes: the composite itself as the prediction. */
 export const COMPOSITE_METHOD = 'composite';

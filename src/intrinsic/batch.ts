@@ -1,38 +1,16 @@
 /**
  * Batch pre-computation of semi-harmonized images into the training cache (cache.ts: the folder the
- * trainer reads), and the learned light model's loader (Node only: file I/O). Not re-exported from
- * the browser-safe src/intrinsic/index.ts.
+ * trainer reads; Node only: file I/O). Not re-exported from the browser-safe src/intrinsic/index.ts.
  *
  * Finished files are skipped, so an interrupted run resumes where it stopped.
  */
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { HarmoniaError } from '../errors.ts';
 import { readImage, readMask } from '../image/io.ts';
 import { readIHarmonyDataset, type Split } from '../data/iharmony4.ts';
 import { Progress } from '../util/progress.ts';
 import type { IntrinsicOptions } from './index.ts';
 import { semiCacheDir, semiCacheFile, openSemiCache, resizeForCache, cachedSemiHarmonize } from './cache.ts';
-import { lightModelFromLayers, type LightModel } from './light-net.ts';
-import { loadModel } from '../models/io.ts';
-
-/** Folder of the shipped learned light estimator (models/light/ at the package root). */
-export const DEFAULT_LIGHT_MODEL_DIR = fileURLToPath(new URL('../../models/light/', import.meta.url));
-
-/**
- * Loads the learned background-light estimator (TF.js layers format: model.json + weights.bin) from
- * `dir` (default: the shipped models/light/) for `semiHarmonize(..., { lightModel })`.
- */
-export async function loadLightModel(dir: string = DEFAULT_LIGHT_MODEL_DIR): Promise<LightModel> {
-  const model = await loadModel(dir);
-  try {
-    return lightModelFromLayers(model);
-  } catch (err) {
-    throw new HarmoniaError(`not a light model: ${(err as Error).message}`, { file: dir, cause: err });
-  } finally {
-    model.dispose();
-  }
-}
 
 export interface PrecomputeOptions {
   /** iHarmony4-layout dataset root (or one subset folder). */

@@ -4,7 +4,7 @@
  * trained on procedural scenes by `harmonia train-light`; weights in models/light/ in the TF.js layers
  * format). Browser-safe: the forward pass is plain TypeScript on typed arrays (synchronous, so
  * semiHarmonize can use it); TensorFlow.js is only needed to build/train the model and to convert a
- * loaded tf.LayersModel (tf.loadLayersModel in a browser, src/intrinsic/batch.ts in Node).
+ * loaded tf.LayersModel (tf.loadLayersModel in a browser, src/models/light.ts in Node).
  *
  * Features (LIGHT_FEATURE_COUNT values) of s = log S − median(log S) on a GRID×GRID resampling of the
  * valid background (cells ≥ 75 % valid), with central-difference gradients (y up) where all four

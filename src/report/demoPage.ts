@@ -1,5 +1,5 @@
 /** The HTML report `npm start` writes: a metrics table with interactive charts of it, and before/after rows of images. */
-import { chartsHtml, metricCharts, type Chart } from './chart.ts';
+import { chartsHtml, metricCharts, type Chart } from '../util/chart.ts';
 
 export interface DemoRow {
   title: string;
@@ -16,7 +16,7 @@ export interface DemoPage {
   table?: { header: string[]; rows: string[][] };
   sections: { heading: string; note?: string; rows: DemoRow[] }[];
   footer: string[];
-  /** More charts after the metric charts (e.g. loss curves from report/training.ts). */
+  /** More charts after the metric charts (e.g. loss curves from train/curves.ts). */
   charts?: readonly Chart[];
 }
 

@@ -12,7 +12,7 @@ import { Progress } from '../util/progress.ts';
 import { saveHarmonizationModel } from '../pipeline/model.ts';
 import { writeFileAtomic, removeStaleTempFiles } from '../util/atomic.ts';
 import { loadModel } from '../models/io.ts';
-import { writeTrainingReport } from '../report/training.ts';
+import { writeTrainingReport } from './curves.ts';
 import { createAdamState } from '../engine/parallel/adam.ts';
 import { LocalEngine, PoolEngine } from './engines.ts';
 import type { TrainEngine } from './engines.ts';

@@ -36,15 +36,8 @@ export const LAYERS: readonly (readonly string[])[] = [
 
 /** Backwards imports still to move (issue 14), as `importer → imported`. Remove a line when you fix it. */
 const KNOWN: readonly string[] = [
-  // the image-grid/table/plot/HTML primitives of report/ are used below it
-  'src/data/report.ts → src/report/grid.ts',
-  'src/eval/evaluate.ts → src/report/table.ts',
-  'src/eval/experiment.ts → src/report/html.ts',
-  'src/train/trainer.ts → src/report/training.ts',
   // the trainer saves its generator as a model folder (issue 14 § 3)
   'src/train/trainer.ts → src/pipeline/model.ts',
-  // TF.js layers-model file I/O (saveModel/loadModel) is needed by the light model
-  'src/intrinsic/batch.ts → src/models/io.ts',
 ];
 
 function layerOf(file: string): { name: string; rank: number } {

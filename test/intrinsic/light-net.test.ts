@@ -11,7 +11,7 @@ import {
   lightFeatures, runLightModel, buildLightNet, foldStandardization, lightModelFromLayers, estimateLightLearned, mirrorHorizontal,
   semiHarmonize, angleBetweenDeg, LIGHT_FEATURE_COUNT, LIGHT_NET_OUTPUTS, CAPTURE_ALBEDO_STRENGTHS, intrinsicProfile,
 } from '../../src/intrinsic/index.ts';
-import { loadLightModel, DEFAULT_LIGHT_MODEL_DIR } from '../../src/intrinsic/batch.ts';
+import { loadLightModel, DEFAULT_LIGHT_MODEL_DIR } from '../../src/models/light.ts';
 import { loadModel } from '../../src/models/io.ts';
 import { makeProceduralComposite } from '../../src/data/procedural.ts';
 import { imageMetrics, toEvalImage, toEvalMask } from '../../src/metrics/index.ts';

@@ -10,7 +10,7 @@ import { createImage } from '../../src/image/types.ts';
 import { readIHarmonyDataset } from '../../src/data/iharmony4.ts';
 import { toEvalImage, toEvalMask } from '../../src/metrics/index.ts';
 import { evaluateDataset, evaluateSamples, COMPOSITE_METHOD, LPIPS_NO_WEIGHTS, type EvalResult } from '../../src/eval/evaluate.ts';
-import { parseCsv } from '../../src/report/table.ts';
+import { parseCsv } from '../../src/util/table.ts';
 import { writeSplit } from './fixtures.ts';
 import { needsNumpy, runPython } from './python.ts';
 

@@ -5,7 +5,7 @@ import { checkOutputs, type SafetyInput, type SafetyOutput } from '../../util/ou
 import { FLAG_RANGES, requiredNumberFlag, describeRange } from '../flags.ts';
 import { evaluateDataset, resultMarkdown, COMPOSITE_METHOD } from '../../eval/evaluate.ts';
 import { isLpipsNet, type LpipsNet } from '../../models/lpips.ts';
-import { markdownTable, formatNumber } from '../../report/table.ts';
+import { markdownTable, formatNumber } from '../../util/table.ts';
 
 /** The files `--out` gets (src/eval/evaluate.ts writeEvalReport). */
 export const EVAL_REPORT_FILES = ['per_image.csv', 'summary.json', 'table.md'] as const;

@@ -7,7 +7,8 @@ import { FLAG_RANGES, numberFlag } from '../flags.ts';
 import { writeFileAtomic } from '../../util/atomic.ts';
 import type { FloatImage } from '../../image/types.ts';
 import { semiHarmonize, checkLight, renderLightSphere, intrinsicProfile, INTRINSIC_PROFILES, DEFAULT_INTRINSIC_ANALYSIS_SIDE, type IntrinsicOptions, type IntrinsicProfile, type LightMethod } from '../../intrinsic/index.ts';
-import { precomputeSemiHarmonized, loadLightModel } from '../../intrinsic/batch.ts';
+import { precomputeSemiHarmonized } from '../../intrinsic/batch.ts';
+import { loadLightModel } from '../../models/light.ts';
 import type { DecompositionMethod } from '../../intrinsic/decompose.ts';
 
 function str(v: unknown): string | undefined {

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from '../types.ts';
 import { HarmoniaError } from '../../errors.ts';
-import { writeTrainingReport } from '../../report/training.ts';
+import { writeTrainingReport } from '../../train/curves.ts';
 
 export const reportCommand: Command = {
   name: 'report',

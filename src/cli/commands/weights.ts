@@ -2,7 +2,7 @@ import type { Command } from '../types.ts';
 import { KNOWN_WEIGHTS, weightsDir, verifyWeight, type WeightStatus } from '../../models/weights.ts';
 import { linWeightsFromStateDict, type LpipsNet } from '../../models/lpips.ts';
 import { loadStateDict } from '../../models/torch/checkpoint.ts';
-import { markdownTable } from '../../report/table.ts';
+import { markdownTable } from '../../util/table.ts';
 
 function mb(n: number): string {
   return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e3).toFixed(1)} kB`;

@@ -1,12 +1,12 @@
 /**
- * A training run's loss curves as interactive charts (src/report/chart.ts): generator loss and its
+ * A training run's loss curves as interactive charts (src/util/chart.ts): generator loss and its
  * parts on a log axis, discriminator loss and mean logits below, both smoothed like losses.png with
  * the raw series one click away. `writeTrainingReport` writes them next to the run's log.jsonl.
  */
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.ts';
-import { JsonlLog, stepRecords, type LogRecord } from '../train/log.ts';
-import { renderChartPage, type LineChart } from './chart.ts';
+import { JsonlLog, stepRecords, type LogRecord } from './log.ts';
+import { renderChartPage, type LineChart } from '../util/chart.ts';
 
 export const TRAINING_REPORT = 'losses.html';
 

@@ -4,8 +4,8 @@
  * and centred; 1-channel images are shown as gray, alpha is dropped.
  */
 import { HarmoniaError } from '../errors.ts';
-import type { FloatImage, Mask } from '../image/types.ts';
-import { resizeImage } from '../image/resize.ts';
+import type { FloatImage, Mask } from './types.ts';
+import { resizeImage } from './resize.ts';
 
 export interface GridOptions {
   /** Cell size in pixels (default: the largest image's size in the grid). */

@@ -8,6 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { harmonize } from '../../src/pipeline/harmonize.ts';
 import { placeForeground } from '../../src/pipeline/compose.ts';
@@ -138,6 +139,12 @@ test('bad input over HTTP: 4xx with a one-line JSON error, never a stack trace',
   await expectError(await post(form({ composite: f.compositeBytes.subarray(0, 80), mask: f.maskBytes })), 400);
   await expectError(await post(form({ composite: f.compositeBytes, mask: fixtures[1].maskBytes })), 400); // mask of another size
   await expectError(await post(form({ composite: f.compositeBytes, mask: Buffer.alloc(0) })), 400);
+  // a decompression bomb: a PNG header claiming 20000×20000 pixels (over the server's 40 MP limit)
+  const bomb = Buffer.from(f.compositeBytes);
+  bomb.writeUInt32BE(20000, 16);
+  bomb.writeUInt32BE(20000, 20);
+  bomb.writeUInt32BE(crc32(bomb.subarray(12, 29)), 29);
+  assert.match(await expectError(await post(form({ composite: bomb, mask: f.maskBytes })), 400), /pixel/i);
   await expectError(await post(form({ composite: f.compositeBytes })), 400);
   await expectError(await post(form({ composite: f.compositeBytes, mask: f.maskBytes, photo: f.compositeBytes })), 400);
   await expectError(await post(form({ background: f.compositeBytes, foreground: f.compositeBytes })), 400); // cut-out without alpha

@@ -277,7 +277,7 @@ test('model.onnx: written by saveHarmonizationModel with the source digest; a st
   assert.equal(readOnnxSummary(readFileSync(join(dir, ONNX_FILE))).metadata[META_SOURCE], digest);
   const fresh = await readOnnxModel(dir);
   assert.equal(fresh.status, 'fresh');
-  const first = await ensureOnnxModel(dir, g && { generator: g, config: cfg });
+  const first = await ensureOnnxModel(dir, { generator: g, config: cfg });
   assert.equal(first.regenerated, false, 'a fresh file is reused');
   // "Retrain" by replacing weights.bin / model.json only (what copying new weights into models/default does)
   const g2 = seededGenerator({ ...cfg, seed: 6 });

@@ -38,10 +38,10 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Same pattern as src/util/atomic.ts TEMP_FILE_PATTERN, plus the trainer's checkpoint temp folders and make-composites' staging folders. */
+/** Same pattern as src/util/atomic.ts TEMP_FILE_PATTERN, plus the trainer's checkpoint temp folders and make-composites' staging folders and build lock. */
 async function tempPatterns() {
   const { TEMP_FILE_PATTERN } = await import('../src/util/atomic.ts');
-  return { file: TEMP_FILE_PATTERN, dir: /^\.checkpoint\.(tmp-\d+|old)$|^\.[^/]+\.(building|replaced)$/ };
+  return { file: TEMP_FILE_PATTERN, dir: /^\.checkpoint\.(tmp-\d+|old)$|^\.[^/]+\.(building|replaced|lock)$/ };
 }
 
 /** Every file under `dir` as sorted relative paths ('/' separators), temp files and folders included. */

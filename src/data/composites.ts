@@ -224,8 +224,8 @@ function checkOptions(o: SynthesisOptions): Required<Omit<SynthesisOptions, 'onP
   };
 }
 
-/** Staging and swap folders of a subset build, beside the subset: `.<subset>.building`, `.<subset>.replaced`. */
-export const DATASET_TEMP_DIR_PATTERN = /^\.[^/\\]+\.(building|replaced)$/;
+/** Staging and swap folders and the lock of a subset build, beside the subset: `.<subset>.building`, `.<subset>.replaced`, `.<subset>.lock`. */
+export const DATASET_TEMP_DIR_PATTERN = /^\.[^/\\]+\.(building|replaced|lock)$/;
 const SUBSET_DIRS = ['composite_images', 'masks', 'real_images', 'synthesis'] as const;
 const BUILD_FILE = 'build.json';
 
@@ -310,6 +310,34 @@ async function pruneOrphans(stage: string, records: readonly SynthesisRecord[], 
   for (const n of await fsp.readdir(stage)) if (n === BUILD_FILE || TEMP_FILE_PATTERN.test(n)) await fsp.rm(join(stage, n), { force: true });
 }
 
+function pidAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+/**
+ * `<out>/.<subset>.lock` (the builder's pid), created exclusively: a second build of the same subset
+ * into the same folder at the same time is refused instead of sharing the staging folder. A lock whose
+ * process is gone (killed run) is taken over. Returns the release function.
+ */
+async function lockSubset(outDir: string, subset: string): Promise<() => Promise<void>> {
+  const p = join(outDir, `.${subset}.lock`);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await fsp.writeFile(p, `${process.pid}\n`, { flag: 'wx' });
+      return async () => { await fsp.rm(p, { force: true }); };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new HarmoniaError(`cannot create the build lock: ${describeFsError(err)}`, { file: p, cause: err });
+    }
+    const pid = Number((await fsp.readFile(p, 'utf8').catch(() => '')).trim());
+    if (Number.isSafeInteger(pid) && pid > 0 && pidAlive(pid)) {
+      throw new HarmoniaError(`another make-composites (pid ${pid}) is building the subset "${subset}" here; wait for it to finish (or delete ${p} if that process is not make-composites)`, { file: outDir });
+    }
+    await fsp.rm(p, { force: true }); // left by a killed run
+  }
+  throw new HarmoniaError('cannot take the build lock (it keeps reappearing)', { file: p });
+}
+
 async function syncDir(dir: string): Promise<void> {
   const h = await fsp.open(dir, 'r').catch(() => undefined);
   if (!h) return;
@@ -352,12 +380,19 @@ export async function makeComposites(sourceRoot: string, outDir: string, options
   } catch (err) {
     throw new HarmoniaError(`cannot create the output folder: ${describeFsError(err)}`, { file: outDir, cause: err });
   }
+  let unlock: (() => Promise<void>) | undefined;
   try {
-    return await buildSubset();
+    unlock = await lockSubset(outDir, o.subset);
+    const summary = await buildSubset();
+    await unlock();
+    return summary;
   } catch (err) {
     // stopped (bad input, disk full, …): no half-built dataset stays behind; a kill never gets here and
     // leaves the staging folder for the next run to finish
-    await fsp.rm(stage, { recursive: true, force: true }).catch(() => undefined);
+    if (unlock) {
+      await fsp.rm(stage, { recursive: true, force: true }).catch(() => undefined);
+      await unlock().catch(() => undefined);
+    }
     if (createdOut !== undefined) {
       for (let d = outDir; ; d = dirname(d)) {
         try { await fsp.rmdir(d); } catch { break; }

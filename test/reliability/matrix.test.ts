@@ -552,6 +552,20 @@ test('make-composites builds atomically: no orphans, a stopped rerun leaves the 
   assert.equal(r.code, 0, r.stderr.join('\n'));
   assert.deepEqual(diff(reference, snapshot(mc)), { created: [], changed: [], removed: [] }, 'killed after the first rename of the swap');
 
+  // a build of the same subset already running (its lock names a live process): refused, nothing touched;
+  // a lock left by a killed run (its process gone) is taken over
+  writeFileSync(join(mc, '.Synthetic.lock'), `${process.pid}\n`);
+  const locked = snapshot(mc);
+  r = await runCli([...args, '--variants', '2']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr[0], new RegExp(`another make-composites \\(pid ${process.pid}\\) is building the subset "Synthetic" here`));
+  assert.deepEqual(diff(locked, snapshot(mc)), { created: [], changed: [], removed: [] }, 'refused while locked');
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  writeFileSync(join(mc, '.Synthetic.lock'), `${dead.stdout}\n`);
+  r = await runCli([...args, '--variants', '2']);
+  assert.equal(r.code, 0, r.stderr.join('\n'));
+  assert.deepEqual(diff(reference, snapshot(mc)), { created: [], changed: [], removed: [] }, 'stale lock taken over and released');
+
   // another recipe (seed) over a built subset: rebuilt from scratch, no file of the old recipe kept
   const s5 = await makeComposites(src, join(d, 'mc5'), { seed: 5, minFmse: 0 });
   r = await runCli([...args, '--seed', '5']);

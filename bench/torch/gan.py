@@ -79,24 +79,29 @@ def count(m):
     return sum(p.numel() for p in m.parameters())
 
 
-def serve():
-    cache = {}
+def serve_lines(handle):
+    """The line protocol of both twins: one request a line on stdin (split into words), `handle(words, line)`
+    returns the JSON answer, printed as one line; blank lines are skipped and "quit" ends."""
     for line in sys.stdin:
         a = line.split()
         if not a:
             continue
         if a[0] == 'quit':
             break
+        print(json.dumps(handle(a, line)), flush=True)
+
+
+def serve():
+    cache = {}
+
+    def handle(a, line):
         if a[0] == 'params':
             g = PaperGan()
-            print(json.dumps({'G': count(g.G), 'D': count(g.D)}), flush=True)
-            continue
+            return {'G': count(g.G), 'D': count(g.D)}
         if a[0] == 'mem':
-            print(json.dumps({'rssMB': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
-            continue
+            return {'rssMB': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
         if a[0] != 'gan' or len(a) != 5:
-            print(json.dumps({'error': f'bad request: {line.strip()}'}), flush=True)
-            continue
+            return {'error': f'bad request: {line.strip()}'}
         n, h, threads, reps = int(a[1]), int(a[2]), int(a[3]), int(a[4])
         torch.set_num_threads(threads)
         key = (n, h)
@@ -109,7 +114,9 @@ def serve():
             t0 = time.perf_counter()
             gan.step(x, y)
             times.append(time.perf_counter() - t0)
-        print(json.dumps(times), flush=True)
+        return times
+
+    serve_lines(handle)
 
 
 if __name__ == '__main__':

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gan import make_generator  # noqa: E402
+from gan import make_generator, serve_lines  # noqa: E402
 
 
 def load(weights_path, manifest_path):
@@ -55,12 +55,8 @@ def load(weights_path, manifest_path):
 def main():
     g = load(sys.argv[1], sys.argv[2])
     inputs = {}
-    for line in sys.stdin:
-        a = line.split()
-        if not a:
-            continue
-        if a[0] == 'quit':
-            break
+
+    def handle(a, line):
         if a[0] == 'infer':
             h, w, threads, reps = map(int, a[1:5])
             torch.set_num_threads(threads)
@@ -76,8 +72,8 @@ def main():
                     float(y[0, 0, 0, 0])
                     wall.append(time.perf_counter() - t0)
                     cpu.append(time.process_time() - c0)
-            print(json.dumps({'wall': wall, 'cpu': cpu}), flush=True)
-        elif a[0] == 'run':
+            return {'wall': wall, 'cpu': cpu}
+        if a[0] == 'run':
             src, dst = a[1], a[2]
             h, w, threads = map(int, a[3:6])
             torch.set_num_threads(threads)
@@ -85,9 +81,10 @@ def main():
             with torch.inference_mode():
                 y = g(torch.from_numpy(np.ascontiguousarray(x))).numpy()
             y.transpose(0, 2, 3, 1).astype('<f4').tofile(dst)
-            print(json.dumps({'ok': True}), flush=True)
-        else:
-            print(json.dumps({'error': f'unknown command {a[0]}'}), flush=True)
+            return {'ok': True}
+        return {'error': f'unknown command {a[0]}'}
+
+    serve_lines(handle)
 
 
 if __name__ == '__main__':

@@ -190,28 +190,26 @@ export function hsvToRgb(h: number, s: number, v: number, out: number[] | Float3
   return out;
 }
 
-/** Whole-image RGB → HSV. */
-export function imageRgbToHsv(img: FloatImage): FloatImage {
-  assertRgb(img, 'imageRgbToHsv');
+/** Applies a per-pixel 3-channel conversion `(a, b, c, out) => out` to a whole RGB image. */
+function mapPixels3(img: FloatImage, what: string, convert: (a: number, b: number, c: number, out: Float32Array) => unknown): FloatImage {
+  assertRgb(img, what);
   const out = new Float32Array(img.data.length);
   const t = new Float32Array(3);
   for (let i = 0; i < out.length; i += 3) {
-    rgbToHsv(img.data[i], img.data[i + 1], img.data[i + 2], t);
+    convert(img.data[i], img.data[i + 1], img.data[i + 2], t);
     out[i] = t[0]; out[i + 1] = t[1]; out[i + 2] = t[2];
   }
   return { width: img.width, height: img.height, channels: 3, data: out };
 }
 
+/** Whole-image RGB → HSV. */
+export function imageRgbToHsv(img: FloatImage): FloatImage {
+  return mapPixels3(img, 'imageRgbToHsv', rgbToHsv);
+}
+
 /** Whole-image HSV → RGB. */
 export function imageHsvToRgb(img: FloatImage): FloatImage {
-  assertRgb(img, 'imageHsvToRgb');
-  const out = new Float32Array(img.data.length);
-  const t = new Float32Array(3);
-  for (let i = 0; i < out.length; i += 3) {
-    hsvToRgb(img.data[i], img.data[i + 1], img.data[i + 2], t);
-    out[i] = t[0]; out[i + 1] = t[1]; out[i + 2] = t[2];
-  }
-  return { width: img.width, height: img.height, channels: 3, data: out };
+  return mapPixels3(img, 'imageHsvToRgb', hsvToRgb);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,12 +2,7 @@ import type { Command } from '../types.ts';
 import { HarmoniaError } from '../../errors.ts';
 import { Progress } from '../../util/progress.ts';
 import { writeProceduralDataset } from '../../data/procedural.ts';
-
-function intArg(v: unknown, name: string, min: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new HarmoniaError(`--${name} must be an integer ≥ ${min}, got "${String(v)}"`);
-  return n;
-}
+import { intAtLeast } from '../flags.ts';
 
 export const makeProcedural: Command = {
   name: 'make-procedural',
@@ -23,9 +18,9 @@ export const makeProcedural: Command = {
   },
   async run({ values }) {
     if (typeof values.out !== 'string' || values.out === '') throw new HarmoniaError('--out <dir> is required');
-    const count = intArg(values.count, 'count', 1);
-    const seed = intArg(values.seed, 'seed', 0);
-    const size = intArg(values.size, 'size', 16);
+    const count = intAtLeast(values.count, 'count', 1);
+    const seed = intAtLeast(values.seed, 'seed', 0);
+    const size = intAtLeast(values.size, 'size', 16);
     const testFraction = Number(values['test-fraction']);
     if (!(testFraction >= 0 && testFraction <= 1)) throw new HarmoniaError(`--test-fraction must be in [0,1], got "${String(values['test-fraction'])}"`);
     const bar = new Progress('make-procedural', count, { quiet: Boolean(values.quiet) });

@@ -15,12 +15,7 @@ import { initEngine } from '../../engine/index.ts';
 import { saveModel } from '../../models/io.ts';
 import { LIGHT_NET_INPUT_SIDE } from '../../intrinsic/index.ts';
 import { lightTrainingRows, trainLightNet, LIGHT_ROW } from '../../intrinsic/light-train.ts';
-
-function intArg(v: unknown, name: string, min: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new HarmoniaError(`--${name} must be an integer ≥ ${min}, got "${String(v)}"`);
-  return n;
-}
+import { intAtLeast } from '../flags.ts';
 
 export const trainLightCommand: Command = {
   name: 'train-light',
@@ -41,11 +36,11 @@ export const trainLightCommand: Command = {
     quiet: { type: 'boolean', default: false, description: 'no progress bar' },
   },
   async run({ values }) {
-    const count = intArg(values.count, 'count', 20);
-    const sizes = String(values['render-sizes']).split(',').map((v) => intArg(v, 'render-sizes', LIGHT_NET_INPUT_SIDE));
-    const seed0 = intArg(values.seed0, 'seed0', 0);
-    const epochs = intArg(values.epochs, 'epochs', 1);
-    const hidden = String(values.hidden).split(',').map((v) => intArg(v, 'hidden', 1));
+    const count = intAtLeast(values.count, 'count', 20);
+    const sizes = String(values['render-sizes']).split(',').map((v) => intAtLeast(v, 'render-sizes', LIGHT_NET_INPUT_SIDE));
+    const seed0 = intAtLeast(values.seed0, 'seed0', 0);
+    const epochs = intAtLeast(values.epochs, 'epochs', 1);
+    const hidden = String(values.hidden).split(',').map((v) => intAtLeast(v, 'hidden', 1));
     const valFraction = Number(values['val-fraction']);
     if (!(valFraction > 0 && valFraction < 0.5)) throw new HarmoniaError(`--val-fraction must be in (0, 0.5), got "${String(values['val-fraction'])}"`);
     const dropout = Number(values.dropout);

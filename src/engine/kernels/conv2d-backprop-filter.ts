@@ -9,15 +9,11 @@
  *   dW = Transpose(Slice(R to KH×KW), [1,2,0,3])
  */
 import { tf } from '../tf.ts';
-import { Scratch, attrsOf, convInfoFor, input, requireNHWC, wasmBackend, type KernelArgs } from './wasm.ts';
+import { Scratch, attrsOf, convInfoFor, input, requireNHWC, wasmBackend, type ConvAttrs, type KernelArgs } from './wasm.ts';
 
 const NAME = 'Conv2DBackpropFilter';
 
-interface Attrs {
-  strides: number | [number, number];
-  pad: 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
-  dataFormat?: string;
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+interface Attrs extends ConvAttrs {
   filterShape: [number, number, number, number];
 }
 

@@ -11,15 +11,11 @@
  */
 import { tf } from '../tf.ts';
 import { HarmoniaError } from '../../errors.ts';
-import { Scratch, attrsOf, convInfoFor, heapF32, input, requireNHWC, wasmBackend, type KernelArgs } from './wasm.ts';
+import { Scratch, attrsOf, convInfoFor, heapF32, input, requireNHWC, wasmBackend, type ConvAttrs, type KernelArgs } from './wasm.ts';
 
 const NAME = 'Conv2DBackpropInput';
 
-interface Attrs {
-  strides: number | [number, number];
-  pad: 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
-  dataFormat?: string;
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+interface Attrs extends ConvAttrs {
   inputShape: [number, number, number, number];
 }
 

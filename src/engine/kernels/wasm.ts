@@ -20,6 +20,14 @@ export interface KernelArgs {
 
 export type KernelImpl = (args: KernelArgs) => tf.TensorInfo;
 
+/** The attributes every Conv2D-family kernel gets. */
+export interface ConvAttrs {
+  strides: number | [number, number];
+  pad: 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
+  dataFormat?: string;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
 /** The backend of a kernel call, typed. */
 export function wasmBackend(args: KernelArgs): WasmBackend {
   return args.backend as WasmBackend;

@@ -33,17 +33,22 @@ export function isSuffixOf(small: readonly number[], out: readonly number[]): bo
   return s.every((d, k) => d === tail[k]);
 }
 
+/** The broadcast output shape of two operand shapes, or null when they do not broadcast. */
+function broadcastShape(a: readonly number[], b: readonly number[]): number[] | null {
+  try {
+    return tf.backend_util.assertAndGetBroadcastShape([...a], [...b]);
+  } catch {
+    return null;
+  }
+}
+
 /**
  * The output shape of a binary op the addon covers: each operand has the output's size (leading 1s
  * aside), a single value, or is a suffix of the output. Null for other broadcasts. Pure.
  */
 export function broadcastPlan(a: readonly number[], b: readonly number[]): BroadcastPlan | null {
-  let out: number[];
-  try {
-    out = tf.backend_util.assertAndGetBroadcastShape([...a], [...b]);
-  } catch {
-    return null;
-  }
+  const out = broadcastShape(a, b);
+  if (!out) return null;
   const n = sizeOf(out), na = sizeOf(a), nb = sizeOf(b);
   if (n === 0) return null;
   const fits = (x: readonly number[], nx: number) => nx === n || nx === 1 || isSuffixOf(x, out);
@@ -60,13 +65,8 @@ export interface StridedPlan { outShape: number[]; dims: number[]; aStrides: num
  * dims [4,64,256], a strides [256,0,1], b strides [16384,256,1]). Null when the shapes do not broadcast. Pure.
  */
 export function stridedPlan(a: readonly number[], b: readonly number[]): StridedPlan | null {
-  let out: number[];
-  try {
-    out = tf.backend_util.assertAndGetBroadcastShape([...a], [...b]);
-  } catch {
-    return null;
-  }
-  if (sizeOf(out) === 0) return null;
+  const out = broadcastShape(a, b);
+  if (!out || sizeOf(out) === 0) return null;
   const R = out.length;
   const strides = (shape: readonly number[]): number[] => {
     const p = [...Array(R - shape.length).fill(1), ...shape] as number[];

@@ -76,52 +76,53 @@ function activationCode(name: string | undefined): { act: number } {
   return { act };
 }
 
+const NO_EPILOGUE = { bias: null, act: 0 } as const;
+
+/**
+ * The epilogue of a fused kernel (FusedConv2D, _FusedMatMul): its activation code and a bias of
+ * `channels` values over the last axis (a prelu or any other bias broadcast is unsupported).
+ */
+function fusedEpilogue(a: Args, backend: CpuLikeBackend, activation: string | undefined, channels: number): { bias: Float32Array | null; act: number } {
+  if (a.inputs.preluActivationWeights) throw new Unsupported('prelu');
+  const { act } = activationCode(activation);
+  const b = a.inputs.bias;
+  if (!b) return { bias: null, act };
+  // a bias of `channels` values whose last axis has them all (for rank 1 the size check says it)
+  if (sizeOf(b.shape) !== channels || (b.shape.length > 0 && b.shape[b.shape.length - 1] !== channels)) throw new Unsupported('broadcast bias');
+  return { bias: f32(backend, b), act };
+}
+
 function makeConv2D(addon: NativeAddon, fused: boolean): (a: Args) => tf.TensorInfo {
   return (a) => {
     const backend = a.backend as CpuLikeBackend;
     const x = inp(a, 'x', 'Conv2D'), filter = inp(a, 'filter', 'Conv2D');
     const at = attrs<ConvAttrs>(a);
     const c = convInfo(x.shape, filter.shape, at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode, at.dataFormat);
-    let bias: Float32Array | null = null;
-    let act = 0;
-    if (fused) {
-      if (a.inputs.preluActivationWeights) throw new Unsupported('prelu');
-      ({ act } = activationCode(at.activation));
-      const b = a.inputs.bias;
-      if (b) {
-        if (sizeOf(b.shape) !== c.outChannels || (b.shape.length > 1 && b.shape[b.shape.length - 1] !== c.outChannels)) throw new Unsupported('broadcast bias');
-        bias = f32(backend, b);
-      }
-    }
+    const { bias, act } = fused ? fusedEpilogue(a, backend, at.activation, c.outChannels) : NO_EPILOGUE;
     const y = outputF32(sizeOf(c.outShape));
     addon.conv2d(f32(backend, x), f32(backend, filter), bias, y, convGeometry(c), act, at.leakyreluAlpha ?? 0.2);
     return backend.makeTensorInfo(c.outShape, 'float32', y);
   };
 }
 
-function makeConv2DBackpropInput(addon: NativeAddon): Kernel {
+/**
+ * The two gradients of Conv2D: dx (Conv2DBackpropInput, from dy and the filter; attribute inputShape)
+ * and dW (Conv2DBackpropFilter, from x and dy; attribute filterShape). Same geometry, one addon call each.
+ */
+function makeConv2DBackprop(addon: NativeAddon, of: 'input' | 'filter'): Kernel {
+  const name = of === 'input' ? 'Conv2DBackpropInput' : 'Conv2DBackpropFilter';
   return (a) => {
     const backend = a.backend as CpuLikeBackend;
-    const dy = inp(a, 'dy', 'Conv2DBackpropInput'), filter = inp(a, 'filter', 'Conv2DBackpropInput');
-    const at = attrs<ConvAttrs & { inputShape: number[] }>(a);
-    const c = convInfo(at.inputShape, filter.shape, at.strides, 1, at.pad, at.dimRoundingMode, at.dataFormat);
+    const dy = inp(a, 'dy', name), other = inp(a, of === 'input' ? 'filter' : 'x', name);
+    const at = attrs<ConvAttrs & { inputShape: number[]; filterShape: number[] }>(a);
+    const outShape = of === 'input' ? at.inputShape : at.filterShape;
+    const [xShape, wShape] = of === 'input' ? [at.inputShape, other.shape] : [other.shape, at.filterShape];
+    const c = convInfo(xShape, wShape, at.strides, 1, at.pad, at.dimRoundingMode, at.dataFormat);
     if (c.outHeight !== dy.shape[1] || c.outWidth !== dy.shape[2]) throw new Unsupported('dy shape');
-    const dx = outputF32(sizeOf(at.inputShape));
-    addon.conv2dBackpropInput(f32(backend, dy), f32(backend, filter), dx, convGeometry(c));
-    return backend.makeTensorInfo([...at.inputShape], 'float32', dx);
-  };
-}
-
-function makeConv2DBackpropFilter(addon: NativeAddon): Kernel {
-  return (a) => {
-    const backend = a.backend as CpuLikeBackend;
-    const x = inp(a, 'x', 'Conv2DBackpropFilter'), dy = inp(a, 'dy', 'Conv2DBackpropFilter');
-    const at = attrs<ConvAttrs & { filterShape: number[] }>(a);
-    const c = convInfo(x.shape, at.filterShape, at.strides, 1, at.pad, at.dimRoundingMode, at.dataFormat);
-    if (c.outHeight !== dy.shape[1] || c.outWidth !== dy.shape[2]) throw new Unsupported('dy shape');
-    const dw = outputF32(sizeOf(at.filterShape));
-    addon.conv2dBackpropFilter(f32(backend, x), f32(backend, dy), dw, convGeometry(c));
-    return backend.makeTensorInfo([...at.filterShape], 'float32', dw);
+    const out = outputF32(sizeOf(outShape));
+    if (of === 'input') addon.conv2dBackpropInput(f32(backend, dy), f32(backend, other), out, convGeometry(c));
+    else addon.conv2dBackpropFilter(f32(backend, other), f32(backend, dy), out, convGeometry(c));
+    return backend.makeTensorInfo([...outShape], 'float32', out);
   };
 }
 
@@ -142,17 +143,7 @@ function makeMatMul(addon: NativeAddon, fused: boolean): Kernel {
     const batch = sizeOf(outer), batchA = sizeOf(outerA), batchB = sizeOf(outerB);
     // Same total size as the broadcast shape means only leading 1s differ: linear batch indices agree.
     if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) throw new Unsupported('broadcast batch');
-    let bias: Float32Array | null = null;
-    let act = 0;
-    if (fused) {
-      if (a.inputs.preluActivationWeights) throw new Unsupported('prelu');
-      ({ act } = activationCode(at.activation));
-      const b = a.inputs.bias;
-      if (b) {
-        if (sizeOf(b.shape) !== N || (b.shape.length > 0 && b.shape[b.shape.length - 1] !== N)) throw new Unsupported('broadcast bias');
-        bias = f32(backend, b);
-      }
-    }
+    const { bias, act } = fused ? fusedEpilogue(a, backend, at.activation, N) : NO_EPILOGUE;
     const shape = [...outer, M, N];
     const C = new Float32Array(batch * M * N); // zeroed: sgemm with beta 0 must not see stale NaNs
     addon.matMul(f32(backend, A), f32(backend, B), C, Int32Array.from([batchA, batchB, M, N, K, at.transposeA ? 1 : 0, at.transposeB ? 1 : 0]), bias, act, at.leakyreluAlpha ?? 0.2);
@@ -257,8 +248,8 @@ export function nativeKernelFuncs(addon: NativeAddon, cpuKernel: (name: string) 
   const impl: Record<string, Kernel> = {
     Conv2D: makeConv2D(addon, false),
     FusedConv2D: makeConv2D(addon, true),
-    Conv2DBackpropInput: makeConv2DBackpropInput(addon),
-    Conv2DBackpropFilter: makeConv2DBackpropFilter(addon),
+    Conv2DBackpropInput: makeConv2DBackprop(addon, 'input'),
+    Conv2DBackpropFilter: makeConv2DBackprop(addon, 'filter'),
     BatchMatMul: makeMatMul(addon, false),
     _FusedMatMul: makeMatMul(addon, true),
     MaxPool: makeMaxPool(addon),

@@ -13,6 +13,7 @@ import { engineInfo } from '../engine/index.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { writeImage } from '../image/io.ts';
 import type { FloatImage } from '../image/types.ts';
+import { maskBounds } from '../image/bounds.ts';
 import { runGenerator, loadModel } from '../models/index.ts';
 import type { LossSetting } from '../losses/index.ts';
 import { lossSetting, lossSettingNames, assertLossSetting, sweepableWeights } from '../losses/index.ts';
@@ -177,15 +178,12 @@ export async function trainSetting(
   };
 }
 
-/** Bounding box of the foreground (mask > 127), padded by 15% and made square, clamped to the image. */
+/** Bounding box of the foreground (mask > 127, i.e. maskBounds), padded by 15% and made square, clamped to the image. */
 export function foregroundBox(mask: Uint8Array, size: number): { x: number; y: number; side: number } {
-  let x0 = size, y0 = size, x1 = -1, y1 = -1;
-  for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) {
-    if (mask[y * size + x] > 127) { x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y); }
-  }
-  if (x1 < 0) return { x: 0, y: 0, side: size };
-  const side = Math.min(size, Math.max(8, Math.round(Math.max(x1 - x0 + 1, y1 - y0 + 1) * 1.3)));
-  const cx = (x0 + x1 + 1) / 2, cy = (y0 + y1 + 1) / 2;
+  const b = maskBounds(toMask(mask, size));
+  if (!b) return { x: 0, y: 0, side: size };
+  const side = Math.min(size, Math.max(8, Math.round(Math.max(b.w, b.h) * 1.3)));
+  const cx = b.x + b.w / 2, cy = b.y + b.h / 2;
   const x = Math.min(size - side, Math.max(0, Math.round(cx - side / 2)));
   const y = Math.min(size - side, Math.max(0, Math.round(cy - side / 2)));
   return { x, y, side };

@@ -86,7 +86,8 @@ export function fitWithin(width: number, height: number, maxSide: number): { wid
   };
 }
 
-interface Tap { start: number; w: Float64Array }
+/** One output pixel's source taps along an axis: weights `w` (sum 1) from source index `start` on. */
+export interface Tap { start: number; w: Float64Array }
 
 function filterFn(kernel: Exclude<ResizeKernel, 'nearest'>): { support: number; f: (x: number) => number } {
   switch (kernel) {
@@ -107,6 +108,14 @@ function filterFn(kernel: Exclude<ResizeKernel, 'nearest'>): { support: number; 
     case 'area':
       return { support: 0.5, f: (x) => (x >= -0.5 && x < 0.5 ? 1 : 0) };
   }
+}
+
+/**
+ * The taps resizeImage uses along one axis (inSize → outSize), for code that must reproduce its
+ * arithmetic exactly (e.g. upsampling a correction row by row: src/pipeline/apply.ts).
+ */
+export function resampleTaps(inSize: number, outSize: number, kernel: Exclude<ResizeKernel, 'nearest'> = 'bilinear', antialias = true): Tap[] {
+  return weights(inSize, outSize, kernel, antialias);
 }
 
 function weights(inSize: number, outSize: number, kernel: Exclude<ResizeKernel, 'nearest'>, antialias: boolean): Tap[] {

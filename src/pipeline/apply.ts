@@ -12,43 +12,21 @@
  */
 import { HarmoniaError } from '../errors.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
-import { resizeImage } from '../image/resize.ts';
+import { resizeImage, resampleTaps } from '../image/resize.ts';
+import type { Tap } from '../image/resize.ts';
 
-export interface RowTap { start: number; w: Float64Array }
+export type RowTap = Tap;
 
 /**
  * The vertical taps of resizeImage's 'bilinear' kernel (half-pixel centres, antialiased when
- * shrinking, weights normalised to sum 1): the same arithmetic, so sums over them reproduce
- * resizeImage exactly.
+ * shrinking, weights normalised to sum 1): resizeImage's own (resampleTaps), so sums over them
+ * reproduce resizeImage exactly.
  */
 export function bilinearTaps(inSize: number, outSize: number): RowTap[] {
   if (!Number.isInteger(inSize) || !Number.isInteger(outSize) || inSize < 1 || outSize < 1) {
     throw new HarmoniaError(`bilinearTaps: sizes must be positive integers, got ${inSize} → ${outSize}`);
   }
-  const scale = inSize / outSize;
-  const fscale = scale > 1 ? scale : 1;
-  const sup = fscale;
-  const f = (x: number): number => { x = Math.abs(x); return x < 1 ? 1 - x : 0; };
-  const taps: RowTap[] = [];
-  for (let i = 0; i < outSize; i++) {
-    const centre = (i + 0.5) * scale;
-    const lo = Math.max(Math.floor(centre - sup), 0);
-    const hi = Math.min(Math.ceil(centre + sup), inSize);
-    const w = new Float64Array(Math.max(1, hi - lo));
-    let total = 0;
-    for (let j = lo; j < hi; j++) {
-      const v = f((j + 0.5 - centre) / fscale);
-      w[j - lo] = v;
-      total += v;
-    }
-    if (total === 0) {
-      taps.push({ start: Math.min(inSize - 1, Math.max(0, Math.floor(centre))), w: Float64Array.of(1) });
-      continue;
-    }
-    for (let t = 0; t < w.length; t++) w[t] /= total;
-    taps.push({ start: lo, w });
-  }
-  return taps;
+  return resampleTaps(inSize, outSize, 'bilinear', true);
 }
 
 /**

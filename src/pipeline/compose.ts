@@ -148,21 +148,7 @@ export function applyChangeAtFullResolution(full: FloatImage, mask: Mask, work: 
   return { width: full.width, height: full.height, channels: 3, data: out };
 }
 
-/** Bounding box {x, y, w, h} of mask > 0.5, or undefined when the mask is empty. */
-export function maskBounds(mask: Mask): { x: number; y: number; w: number; h: number } | undefined {
-  let x0 = Infinity, y0 = Infinity, x1 = -1, y1 = -1;
-  for (let y = 0; y < mask.height; y++) {
-    for (let x = 0; x < mask.width; x++) {
-      if (mask.data[y * mask.width + x] > 0.5) {
-        if (x < x0) x0 = x;
-        if (x > x1) x1 = x;
-        if (y < y0) y0 = y;
-        if (y > y1) y1 = y;
-      }
-    }
-  }
-  return x1 < 0 ? undefined : { x: x0, y: y0, w: x1 - x0 + 1, h: y1 - y0 + 1 };
-}
+export { maskBounds } from '../image/bounds.ts';
 
 /** Initial placement: the foreground scaled to about `share` of the background's short side, centred low. */
 export function defaultPlacement(bg: { width: number; height: number }, fg: { width: number; height: number }, share = 0.45): Placement {

@@ -2,13 +2,16 @@
  * Batch throughput of `harmonia worker` processes on BullMQ + a local redis-server: 1 worker vs 2
  * workers on the same composites (docs/BENCHMARKS.md § Service).
  *
- *   node --import tsx bench/service.ts --data /path/to/iharmony4-folder [--limit 215] [--order 1,2,2,1] [--json out.json]
+ *   node --import tsx bench/service.ts --data /path/to/iharmony4-folder [--limit 215] [--order 1,2,2,1] [--json out.json] [--control]
  *
  * Method: for each entry of --order, a fresh queue; the workers are started and ready (engine and
  * model loaded) before the jobs are enqueued, so start-up is not timed. Throughput = jobs done /
  * (last job's finish − first job's start), from BullMQ's own job timestamps in Redis. Each worker
  * process runs one job at a time with one kernel thread (the `harmonia worker` default).
  * redis-server runs in a temp folder on a free loopback port with append-only persistence, as in the tests.
+ * `--control` then measures the same without Redis or the queue: the composites through the library
+ * (harmonize) in one process, then split over two processes run at once (one kernel thread each):
+ * how much a second process can scale on this machine at all.
  */
 import { parseArgs } from 'node:util';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -19,6 +22,7 @@ import { basename, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readIHarmonyDataset } from '../src/data/iharmony4.ts';
 import { enqueueBatch, queueProgress } from '../src/service/queue.ts';
+import { harmonize } from '../src/pipeline/harmonize.ts';
 
 const { values } = parseArgs({
   options: {
@@ -27,6 +31,8 @@ const { values } = parseArgs({
     order: { type: 'string', default: '1,2,2,1' },
     json: { type: 'string' },
     redis: { type: 'string', default: '/usr/bin/redis-server' },
+    control: { type: 'boolean', default: false },
+    shard: { type: 'string' },
   },
 });
 if (!values.data) throw new Error('--data <iHarmony4-layout folder> is required');
@@ -67,6 +73,17 @@ function startWorker(url: string, queue: string, out: string): Promise<ChildProc
 }
 
 const samples = (await readIHarmonyDataset(String(values.data), { split: 'test', check: false })).slice(0, limit);
+if (values.shard) {
+  // child of --control: harmonize every n-th composite in this process
+  const [i, n] = String(values.shard).split('/').map(Number);
+  await harmonize({ composite: samples[0].composite, mask: samples[0].mask }); // engine + model, not timed
+  const start = Date.now();
+  let count = 0;
+  for (let k = i; k < samples.length; k += n) { await harmonize({ composite: samples[k].composite, mask: samples[k].mask }); count++; }
+  console.log(JSON.stringify({ count, start, end: Date.now() }));
+  rmSync(tmp, { recursive: true, force: true });
+  process.exit(0);
+}
 const items = samples.map((s) => ({ name: basename(s.composite, extname(s.composite)), composite: s.composite, mask: s.mask }));
 console.log(`${items.length} composites from ${values.data}; order ${order.join(', ')}; load average ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
 const redis = await startRedis();
@@ -98,5 +115,25 @@ const mean = (k: number) => {
 };
 const summary = { one: +mean(1).toFixed(2), two: +mean(2).toFixed(2), speedup: +(mean(2) / mean(1)).toFixed(2), runs };
 console.log(`1 worker ${summary.one} jobs/s, 2 workers ${summary.two} jobs/s: ${summary.speedup}×`);
-if (values.json) writeFileSync(values.json, JSON.stringify(summary, null, 2) + '\n');
+let control: { processes: number; perS: number; load1: number }[] | undefined;
+if (values.control) {
+  const shard = (i: number, n: number) => new Promise<{ count: number; start: number; end: number }>((res, rej) => {
+    const c = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--data', String(values.data), '--limit', String(limit), '--shard', `${i}/${n}`],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, HARMONIA_NATIVE_THREADS: '1' } });
+    let out = '';
+    c.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
+    c.once('exit', (code) => (code === 0 ? res(JSON.parse(out.trim().split('\n').pop()!)) : rej(new Error(`shard exited ${code}`))));
+  });
+  control = [];
+  for (const n of [1, 2, 2, 1]) {
+    const parts = await Promise.all(Array.from({ length: n }, (_, i) => shard(i, n)));
+    const s = (Math.max(...parts.map((p) => p.end)) - Math.min(...parts.map((p) => p.start))) / 1000;
+    const run = { processes: n, perS: +(samples.length / s).toFixed(2), load1: +loadavg()[0].toFixed(2) };
+    control.push(run);
+    console.log(`control ${JSON.stringify(run)}`);
+  }
+  const m = (n: number) => control!.filter((r) => r.processes === n).reduce((a, r) => a + r.perS, 0) / 2;
+  console.log(`control (library, no queue): 1 process ${m(1).toFixed(2)} images/s, 2 processes ${m(2).toFixed(2)} images/s: ${(m(2) / m(1)).toFixed(2)}×`);
+}
+if (values.json) writeFileSync(values.json, JSON.stringify({ ...summary, control }, null, 2) + '\n');
 rmSync(tmp, { recursive: true, force: true });

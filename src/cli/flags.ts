@@ -40,6 +40,24 @@ export const FLAG_RANGES = {
     limit: { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true },
     'sheet-rows': { min: 1, max: 200, integer: true, why: 'the contact sheet is one image' },
   },
+  'make-procedural': {
+    count: { min: 1, max: 100_000, integer: true },
+    seed: { min: 0, max: 4_294_967_295, integer: true },
+    size: { min: 16, max: 4096, integer: true, why: 'side of the rendered images (memory)' },
+    'test-fraction': { min: 0, max: 1 },
+  },
+  'train-light': {
+    count: { min: 20, max: 100_000, integer: true },
+    seed0: { min: 0, max: 4_294_967_295, integer: true },
+    epochs: { min: 1, max: 100_000, integer: true },
+    'render-sizes': { min: 128, max: 1024, integer: true, why: 'each at least the light net\'s 128-px input (memory)' },
+    hidden: { min: 1, max: 4096, integer: true },
+  },
+  demo: {
+    count: { min: 1, max: 1000, integer: true },
+    size: { min: 16, max: 2048, integer: true, why: 'side of the procedural composites (memory)' },
+    seed: { min: 1, max: 4_294_967_295, integer: true },
+  },
   /** train, experiment and sweep (the shared training flags); loss weights: TRAIN_LOSS_WEIGHT_RANGE. */
   train: {
     epochs: { min: 1, max: 100_000, integer: true },

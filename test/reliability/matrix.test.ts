@@ -25,6 +25,7 @@ import { makeComposites } from '../../src/data/composites.ts';
 import { getPreset, settingConfig } from '../../src/train/presets.ts';
 import { mergeTrainConfig } from '../../src/train/config.ts';
 import { validateCheckpointState, CHECKPOINT_VERSION } from '../../src/train/checkpoint.ts';
+import { LIGHT_NET_INPUT_SIDE } from '../../src/intrinsic/light-net.ts';
 import { patternRgb, rawToPng, rawToJpeg, bombPng } from '../fixtures-gen/images.ts';
 import { tempDirFactory } from '../helpers.ts';
 import { runCli } from '../run-cli.ts';
@@ -132,13 +133,15 @@ async function compositeSource(d: string, bad: Record<string, Buffer> = {}): Pro
   return src;
 }
 
-/** A one-image iHarmony4 dataset under `d/ds2` (subset Sub, composite 32×24) and a prediction folder `d/pred`. */
-async function evalDataset(d: string, predSize: [number, number]): Promise<void> {
-  const b = await bytes();
+/** A one-image iHarmony4 dataset under `d/ds2` (subset Sub, composite `cw`×`ch`) and a prediction folder `d/pred`. */
+async function evalDataset(d: string, predSize: [number, number], [cw, ch]: [number, number] = [W, H]): Promise<void> {
+  const m = Buffer.alloc(cw * ch);
+  for (let i = 0; i < m.length; i++) m[i] = i % cw > cw / 4 && i % cw < (3 * cw) / 4 ? 255 : 0;
+  const comp = await rawToPng(patternRgb(cw, ch), cw, ch, 3);
   for (const s of ['composite_images', 'masks', 'real_images']) mkdirSync(join(d, 'ds2/Sub', s), { recursive: true });
-  writeFileSync(join(d, 'ds2/Sub/composite_images/x_1_1.png'), b.comp);
-  writeFileSync(join(d, 'ds2/Sub/masks/x_1.png'), b.mask);
-  writeFileSync(join(d, 'ds2/Sub/real_images/x.png'), b.comp);
+  writeFileSync(join(d, 'ds2/Sub/composite_images/x_1_1.png'), comp);
+  writeFileSync(join(d, 'ds2/Sub/masks/x_1.png'), await rawToPng(m, cw, ch, 1));
+  writeFileSync(join(d, 'ds2/Sub/real_images/x.png'), comp);
   await writeSubsetLists(join(d, 'ds2'), 'Sub', { train: [], test: ['x_1_1.png'] });
   mkdirSync(join(d, 'pred'));
   writeFileSync(join(d, 'pred/x_1_1.png'), await rawToPng(patternRgb(predSize[0], predSize[1]), predSize[0], predSize[1], 3));
@@ -236,7 +239,8 @@ const REFUSALS: Row[] = [
   { name: 'make-composites: a truncated real image (header fine, found while building)', prep: async (d) => { const c = (await bytes()).comp; await compositeSource(d, { 'real_images/e.png': c.subarray(0, c.length >> 1) }); }, args: ['make-composites', '--real', '@/src', '--out', '@/mc', '--min-fmse', '0', '--quiet'], msg: /^@\/src\/real_images\/e\.png: corrupt or truncated image/ },
   { name: 'make-composites: a truncated real image, --out already exists (stays empty)', prep: async (d) => { const c = (await bytes()).comp; mkdirSync(join(d, 'mc')); await compositeSource(d, { 'real_images/e.png': c.subarray(0, c.length >> 1) }); }, args: ['make-composites', '--real', '@/src', '--out', '@/mc', '--min-fmse', '0', '--quiet'], msg: /real_images\/e\.png: corrupt or truncated image/ },
   // evaluate: a prediction of another size than its composite is refused, never resized
-  { name: 'evaluate: a 10×10 prediction for a 32×24 composite', prep: (d) => evalDataset(d, [10, 10]), args: ['evaluate', '--data', '@/ds2', '--pred', '@/pred', '--out', '@/ev', '--lpips', 'none', '--quiet'], msg: /^@\/pred\/x_1_1\.png: prediction is 10×10 but its composite @\/ds2\/Sub\/composite_images\/x_1_1\.png is 32×24; refusing to resize it/ },
+  { name: 'evaluate: a 100×80 prediction for a 256² composite', prep: (d) => evalDataset(d, [100, 80], [256, 256]), args: ['evaluate', '--data', '@/ds2', '--pred', '@/pred', '--out', '@/ev', '--lpips', 'none', '--quiet'], msg: /^@\/pred\/x_1_1\.png: prediction is 100×80 but its composite @\/ds2\/Sub\/composite_images\/x_1_1\.png is 256×256; refusing to resize it \(write predictions at the composite's size\)$/ },
+  { name: 'evaluate: a 32×24 prediction for a 24×32 composite (transposed)', prep: (d) => evalDataset(d, [W, H], [H, W]), args: ['evaluate', '--data', '@/ds2', '--pred', '@/pred', '--lpips', 'none', '--quiet'], msg: /prediction is 32×24 but its composite .* is 24×32/ },
   // input formats
   { name: 'an animated GIF composite', prep: async (d) => writeFileSync(join(d, 'anim.gif'), await animated('gif')), args: ['harmonize', '@/anim.gif', '-m', '@/m.png', '-o', '@/o.png', ...I], msg: /^@\/anim\.gif: animated GIF with 2 frames: only still images are read/ },
   { name: 'an animated WebP cut-out', prep: async (d) => writeFileSync(join(d, 'anim.webp'), await animated('webp')), args: ['harmonize', '--background', '@/bg.png', '--foreground', '@/anim.webp', '-o', '@/o.png', ...I], msg: /^@\/anim\.webp: animated WEBP with 2 frames/ },
@@ -259,6 +263,16 @@ const REFUSALS: Row[] = [
   { name: 'train --real --procedural 1.5', args: [...TR, '--procedural', '1.5'], msg: /^--procedural must be in \[0, 1\]: got "1\.5"/ },
   { name: 'train --real --batches-per-epoch 10000001 (max + 1)', args: [...TR, '--batches-per-epoch', '10000001'], msg: /^--batches-per-epoch must be an integer in \[1, 10000000\]/ },
   { name: 'train --illumination without --real', args: [...T, '--illumination', '0.5'], msg: /^--illumination: only with --real$/ },
+  // the other commands' size-like options at their documented maximum + 1
+  { name: 'make-procedural --size 4097 (max + 1)', args: ['make-procedural', '--out', '@/mp', '--size', '4097'], msg: /^--size must be an integer in \[16, 4096\]: got "4097"/ },
+  { name: 'make-procedural --size 1e9', args: ['make-procedural', '--out', '@/mp', '--size', '1e9'], msg: /^--size must be an integer in \[16, 4096\]: got "1e9"/ },
+  { name: 'make-procedural --count 100001 (max + 1)', args: ['make-procedural', '--out', '@/mp', '--count', '100001'], msg: /^--count must be an integer in \[1, 100000\]/ },
+  { name: 'make-procedural --test-fraction 2', args: ['make-procedural', '--out', '@/mp', '--test-fraction', '2'], msg: /^--test-fraction must be in \[0, 1\]: got "2"/ },
+  { name: 'train-light --render-sizes 128,1025 (max + 1)', args: ['train-light', '--out', '@/light', '--render-sizes', '128,1025'], msg: /^--render-sizes must be an integer in \[128, 1024\]: got "1025"/ },
+  { name: 'train-light --count 100001 (max + 1)', args: ['train-light', '--out', '@/light', '--count', '100001'], msg: /^--count must be an integer in \[20, 100000\]/ },
+  { name: 'train-light --hidden 64,4097 (max + 1)', args: ['train-light', '--out', '@/light', '--hidden', '64,4097'], msg: /^--hidden must be an integer in \[1, 4096\]/ },
+  { name: 'demo --size 2049 (max + 1)', args: ['demo', '-o', '@/demo', '--size', '2049'], msg: /^--size must be an integer in \[16, 2048\]: got "2049"/ },
+  { name: 'demo --count 1001 (max + 1)', args: ['demo', '-o', '@/demo', '--count', '1001'], msg: /^--count must be an integer in \[1, 1000\]/ },
   // train --resume: a hand-edited or corrupt state.json is refused before any work, never trained on
   { name: 'train --resume, state.json step −5', prep: withCheckpoint({ step: -5 }), args: [...T, '--resume'], msg: /^@\/run\/checkpoint\/state\.json: step must be a non-negative integer, got -5 \(hand-edited or corrupt checkpoint; refusing to resume from it\)$/ },
   { name: 'train --resume, state.json epoch "abc"', prep: withCheckpoint({ epoch: 'abc' }), args: [...T, '--resume'], msg: /state\.json: epoch must be a non-negative integer, got "abc"/ },
@@ -394,6 +408,7 @@ test('CLI matrix, folder mode: non-images, broken links and x_mask.png are liste
 test('CLI matrix: every size-like option is accepted at its documented maximum and refused at maximum + 1', () => {
   const all: [string, string, import('../../src/cli/flags.ts').FlagRange][] = Object.entries(FLAG_RANGES).flatMap(([cmd, ranges]) => Object.entries(ranges).map(([f, r]) => [cmd, f, r] as [string, string, import('../../src/cli/flags.ts').FlagRange]));
   all.push(['train', 'l1-weight', TRAIN_LOSS_WEIGHT_RANGE]);
+  assert.equal(FLAG_RANGES['train-light']['render-sizes'].min, LIGHT_NET_INPUT_SIDE, 'train-light --render-sizes starts at the light net input side');
   for (const [cmd, flag, range] of all) {
     {
       if (range.max === Number.MAX_SAFE_INTEGER) continue;

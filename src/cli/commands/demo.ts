@@ -1,6 +1,6 @@
 import type { Command } from '../types.ts';
 import { runDemo } from '../../pipeline/demo.ts';
-import { HarmoniaError } from '../../errors.ts';
+import { FLAG_RANGES, requiredNumberFlag } from '../flags.ts';
 
 export const demoCommand: Command = {
   name: 'demo',
@@ -17,11 +17,7 @@ export const demoCommand: Command = {
     model: { type: 'string', description: 'model folder (default: models/default)' },
   },
   async run({ values }) {
-    const num = (k: string): number => {
-      const v = Number(values[k]);
-      if (!Number.isInteger(v) || v < 1) throw new HarmoniaError(`--${k} must be a positive integer, got "${values[k]}"`);
-      return v;
-    };
+    const num = (k: 'count' | 'size' | 'seed'): number => requiredNumberFlag(values, k, FLAG_RANGES.demo[k]);
     const s = await runDemo({
       outDir: values.output as string,
       count: num('count'),

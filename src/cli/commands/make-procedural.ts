@@ -2,7 +2,9 @@ import type { Command } from '../types.ts';
 import { HarmoniaError } from '../../errors.ts';
 import { Progress } from '../../util/progress.ts';
 import { writeProceduralDataset } from '../../data/procedural.ts';
-import { intAtLeast } from '../flags.ts';
+import { FLAG_RANGES, requiredNumberFlag } from '../flags.ts';
+
+const R = FLAG_RANGES['make-procedural'];
 
 export const makeProcedural: Command = {
   name: 'make-procedural',
@@ -18,11 +20,10 @@ export const makeProcedural: Command = {
   },
   async run({ values }) {
     if (typeof values.out !== 'string' || values.out === '') throw new HarmoniaError('--out <dir> is required');
-    const count = intAtLeast(values.count, 'count', 1);
-    const seed = intAtLeast(values.seed, 'seed', 0);
-    const size = intAtLeast(values.size, 'size', 16);
-    const testFraction = Number(values['test-fraction']);
-    if (!(testFraction >= 0 && testFraction <= 1)) throw new HarmoniaError(`--test-fraction must be in [0,1], got "${String(values['test-fraction'])}"`);
+    const count = requiredNumberFlag(values, 'count', R.count);
+    const seed = requiredNumberFlag(values, 'seed', R.seed);
+    const size = requiredNumberFlag(values, 'size', R.size);
+    const testFraction = requiredNumberFlag(values, 'test-fraction', R['test-fraction']);
     const bar = new Progress('make-procedural', count, { quiet: Boolean(values.quiet) });
     let last = 0;
     const r = await writeProceduralDataset(values.out, {

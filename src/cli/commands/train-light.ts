@@ -13,9 +13,12 @@ import { Progress } from '../../util/progress.ts';
 import { writeFileAtomic } from '../../util/atomic.ts';
 import { initEngine } from '../../engine/index.ts';
 import { saveModel } from '../../models/io.ts';
-import { LIGHT_NET_INPUT_SIDE } from '../../intrinsic/index.ts';
 import { lightTrainingRows, trainLightNet, LIGHT_ROW } from '../../intrinsic/light-train.ts';
-import { intAtLeast } from '../flags.ts';
+import { FLAG_RANGES, numberFlag, requiredNumberFlag } from '../flags.ts';
+
+const R = FLAG_RANGES['train-light'];
+/** One item of a comma-separated numeric list flag, checked like the flag itself. */
+const listItem = (v: string, name: 'render-sizes' | 'hidden'): number => numberFlag({ [name]: v }, name, R[name]) as number;
 
 export const trainLightCommand: Command = {
   name: 'train-light',
@@ -36,11 +39,11 @@ export const trainLightCommand: Command = {
     quiet: { type: 'boolean', default: false, description: 'no progress bar' },
   },
   async run({ values }) {
-    const count = intAtLeast(values.count, 'count', 20);
-    const sizes = String(values['render-sizes']).split(',').map((v) => intAtLeast(v, 'render-sizes', LIGHT_NET_INPUT_SIDE));
-    const seed0 = intAtLeast(values.seed0, 'seed0', 0);
-    const epochs = intAtLeast(values.epochs, 'epochs', 1);
-    const hidden = String(values.hidden).split(',').map((v) => intAtLeast(v, 'hidden', 1));
+    const count = requiredNumberFlag(values, 'count', R.count);
+    const sizes = String(values['render-sizes']).split(',').map((v) => listItem(v, 'render-sizes'));
+    const seed0 = requiredNumberFlag(values, 'seed0', R.seed0);
+    const epochs = requiredNumberFlag(values, 'epochs', R.epochs);
+    const hidden = String(values.hidden).split(',').map((v) => listItem(v, 'hidden'));
     const valFraction = Number(values['val-fraction']);
     if (!(valFraction > 0 && valFraction < 0.5)) throw new HarmoniaError(`--val-fraction must be in (0, 0.5), got "${String(values['val-fraction'])}"`);
     const dropout = Number(values.dropout);

@@ -113,10 +113,3 @@ export function requiredNumberFlag(values: Record<string, unknown>, name: string
   if (n === undefined) throw new HarmoniaError(`--${name} is required (${describeRange(range)})`);
   return n;
 }
-
-/** An integer option value ≥ `min` (one with a default, or one item of a list): `--<name> must be an integer ≥ <min>, got "<v>"`. */
-export function intAtLeast(v: unknown, name: string, min: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new HarmoniaError(`--${name} must be an integer ≥ ${min}, got "${String(v)}"`);
-  return n;
-}

@@ -9,7 +9,8 @@
  * partial file). Before writing, the worker checks the output: if the record in Redis (`<queue>:outputs`)
  * says it came from this job, or its bytes already equal the result (a worker killed between the
  * rename and the acknowledgement), nothing is written again. So a retried job never writes twice.
- * Every real write increments `<queue>:writes` for the job (what the fault tests count).
+ * Every real write is recorded as a member `<job hash>:<write token>` of the set `harmonia:<queue>:writes`
+ * (what the fault tests count).
  */
 import { readFile, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
@@ -50,6 +51,8 @@ export interface BatchJobResult {
   width?: number;
   height?: number;
   ms: number;
+  /** Milliseconds per step: check (output safety, reading + hashing the inputs, the output record), decode, harmonize (+ encode), write (lock, compare, atomic write, record). */
+  steps?: Record<string, number>;
 }
 
 export interface BatchItemInput { name: string; composite: string; mask: string }
@@ -112,6 +115,20 @@ async function readInput(path: string, what: string): Promise<Buffer> {
 
 /** Deletes a lock only when it still holds our token. */
 const RELEASE_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+/** Takes the write lock of an output (KEYS[1]) and returns {1, its recorded job hash or ''}, or {0, ''}. */
+const ACQUIRE_WRITE = `if redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then
+  local h = redis.call('hget', KEYS[2], ARGV[3]) if not h then h = '' end return {1, h} end
+return {0, ''}`;
+
+/**
+ * Records a real write (ARGV[4] = '1') as the member "<hash>:<token>" of the writes set (idempotent:
+ * a script re-sent after a lost connection counts once), records output → hash, releases the lock if still ours.
+ */
+const FINISH_WRITE = `if ARGV[4] == '1' then redis.call('sadd', KEYS[1], ARGV[1] .. ':' .. ARGV[3]) end
+redis.call('hset', KEYS[2], ARGV[2], ARGV[1])
+if redis.call('get', KEYS[3]) == ARGV[3] then redis.call('del', KEYS[3]) end
+return 1`;
 
 /** A decoding error of job bytes, named by the input's path. */
 function inputError(e: unknown, file: string): unknown {
@@ -243,42 +260,53 @@ export async function startBatchWorker(opts: WorkerOptions): Promise<BatchWorker
       cleaned.add(dir);
       await removeStaleTempFiles(dir).catch(() => undefined); // temp files of killed workers
     }
+    const steps: Record<string, number> = {};
+    let tStep = t0;
+    const step = (name: string) => {
+      const now = performance.now();
+      steps[name] = Math.round((now - tStep) * 10) / 10;
+      tStep = now;
+    };
     const [c, m] = await Promise.all([readInput(d.composite, 'composite'), readInput(d.mask, 'mask')]);
     const hash = jobHash(c, m, d, d.name);
     if (hash !== d.hash) throw new HarmoniaError(`the inputs changed since the job was enqueued (content hash differs); enqueue it again`, { file: d.composite });
-    const recorded = async (): Promise<boolean> => {
-      if ((await redis.hget(outputsKey, out)) !== hash) return false;
-      const st = await stat(out).catch(() => undefined);
-      return !!st?.isFile() && st.size > 0;
-    };
-    if (await recorded()) return { output: out, written: false, ms: Math.round(performance.now() - t0) };
     // decode here so that an error names the file (the bytes are the ones hashed above)
+    step('check');
     const composite = await readImage(c).catch((e: unknown) => { throw inputError(e, d.composite); });
     const mask = await readMask(m, { expect: { width: composite.width, height: composite.height, what: `the composite ${d.composite}` } })
       .catch((e: unknown) => { throw inputError(e, d.mask); });
+    step('decode');
     const r = await harmonizeWithReport({ composite, mask, stage: d.stage, model: d.model, format: d.format, quality: d.quality });
-    // one writer per output at a time (two deliveries of one job may overlap after a lost lock)
+    step('harmonize');
+    // One writer per output at a time (two deliveries of one job may overlap after a lost lock); under
+    // the lock, the output's record and bytes decide whether to write. Two Redis round trips per job.
     const token = `${process.pid}-${job.id}-${Math.random().toString(36).slice(2)}`;
     const lockKey = `harmonia:${queueName}:writing:${out}`;
     const tLock = Date.now();
-    while ((await redis.set(lockKey, token, 'PX', writeLockMs, 'NX')) !== 'OK') {
+    let recordedHash: string;
+    for (;;) {
+      const [ok, rec] = (await redis.eval(ACQUIRE_WRITE, 2, lockKey, outputsKey, token, String(writeLockMs), out)) as [number, string];
+      if (ok === 1) { recordedHash = rec; break; }
       if (Date.now() - tLock > 2 * writeLockMs) throw new HarmoniaError(`timed out waiting for another worker writing ${out}`);
       await new Promise((res) => setTimeout(res, 25));
     }
     let written = false;
     try {
-      if (await recorded()) return { output: out, written: false, width: r.width, height: r.height, ms: Math.round(performance.now() - t0) };
-      const existing = await readFile(out).catch(() => undefined);
-      if (!existing || !r.image.equals(existing)) {
-        await writeFileAtomic(out, r.image);
-        written = true;
-        await redis.hincrby(writesKey, hash, 1);
+      const st = recordedHash === hash ? await stat(out).catch(() => undefined) : undefined;
+      if (!(st?.isFile() && st.size > 0)) {
+        const existing = await readFile(out).catch(() => undefined);
+        if (!existing || !r.image.equals(existing)) {
+          await writeFileAtomic(out, r.image);
+          written = true;
+        }
       }
-      await redis.hset(outputsKey, out, hash);
-    } finally {
+      await redis.eval(FINISH_WRITE, 3, writesKey, outputsKey, lockKey, hash, out, token, written ? '1' : '0');
+    } catch (err) {
       await redis.eval(RELEASE_LOCK, 1, lockKey, token).catch(() => undefined);
+      throw err;
     }
-    return { output: out, written, width: r.width, height: r.height, ms: Math.round(performance.now() - t0) };
+    step('write');
+    return { output: out, written, width: r.width, height: r.height, ms: Math.round(performance.now() - t0), steps };
   };
 
   if (!opts.output.includes('{')) {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
 import { Progress } from '../util/progress.ts';
-import { saveHarmonizationModel } from '../pipeline/model.ts';
+import { saveHarmonizationModel } from '../models/folder.ts';
 import { writeFileAtomic, removeStaleTempFiles } from '../util/atomic.ts';
 import { loadModel } from '../models/io.ts';
 import { writeTrainingReport } from './curves.ts';

@@ -6,6 +6,7 @@
 import { HarmoniaError } from '../errors.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
 import { resizeImage } from '../image/resize.ts';
+import { applyCorrection } from './apply.ts';
 
 /** Where the foreground goes: its top-left corner in background pixels, and its scale. */
 export interface Placement {
@@ -121,9 +122,12 @@ export function placeForeground(bg: FloatImage, fg: FloatImage, fgMask: Mask, pl
 
 /**
  * Carries a harmonization computed at a working size back to full resolution: the change
- * (result − composite, both at the working size) is upsampled and added to the full composite inside
- * the mask only: out = full + mask·up(result − work), clipped to [0,1]. Fine foreground detail of the
- * original survives, and every pixel with mask 0 is bit-identical to the full composite.
+ * (result − composite, both at the working size) is upsampled (resizeImage's bilinear) and added to
+ * the full composite, clipped to [0,1], and blended by the mask: out = m·clip(full + up(result − work))
+ * + (1 − m)·full. The same maths as the Node pipeline (applyCorrection in apply.ts, which this calls),
+ * so the web app and `harmonize` agree; before, soft mask edges were blended before the clip
+ * (clip(full + m·up(δ))), which differs where the clip bites. Fine foreground detail of the original
+ * survives, and every pixel with mask 0 is bit-identical to the full composite.
  */
 export function applyChangeAtFullResolution(full: FloatImage, mask: Mask, work: FloatImage, result: FloatImage): FloatImage {
   if (mask.width !== full.width || mask.height !== full.height) {
@@ -135,17 +139,9 @@ export function applyChangeAtFullResolution(full: FloatImage, mask: Mask, work: 
   const delta = new Float32Array(work.data.length);
   for (let i = 0; i < delta.length; i++) delta[i] = result.data[i] - work.data[i];
   const deltaImg: FloatImage = { width: work.width, height: work.height, channels: 3, data: delta };
-  const up = work.width === full.width && work.height === full.height ? deltaImg : resizeImage(deltaImg, full.width, full.height, 'bilinear');
-  const out = new Float32Array(full.data);
-  for (let p = 0; p < mask.data.length; p++) {
-    const m = mask.data[p];
-    if (m <= 0) continue;
-    for (let k = 0; k < 3; k++) {
-      const i = p * 3 + k;
-      out[i] = Math.min(1, Math.max(0, full.data[i] + m * up.data[i]));
-    }
-  }
-  return { width: full.width, height: full.height, channels: 3, data: out };
+  // applyCorrection upsamples; a working size larger than the image (not the app's case) is shrunk first
+  const d = work.width > full.width || work.height > full.height ? resizeImage(deltaImg, full.width, full.height, 'bilinear') : deltaImg;
+  return applyCorrection(full, d, { composite: full, mask });
 }
 
 export { maskBounds } from '../image/bounds.ts';

@@ -8,7 +8,9 @@ import { join } from 'node:path';
 export const experimentCommand: Command = {
   name: 'experiment',
   summary: 'the paper experiment: intrinsic stage, train content/mask/feature, evaluate all five methods → Table 1 (md, json, html)',
-  usage: 'harmonia experiment --config paper|cpu|smoke --data <dir> --out <dir> [--settings content,mask,feature] [options]',
+  get usage(): string {
+    return `harmonia experiment --config paper|cpu|smoke --data <dir> --out <dir> [--settings ${lossSettingNames().join(',')}] [options]`;
+  },
   get options(): Record<string, OptionSpec> {
     return {
       ...trainOptions(),

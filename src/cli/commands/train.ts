@@ -167,7 +167,9 @@ export async function startEngine(v: Values): Promise<void> {
 export const trainCommand: Command = {
   name: 'train',
   summary: 'train the GAN refinement (one loss setting) with checkpoints, logs, sample grids and loss curves',
-  usage: 'harmonia train (--data <dir> | --real <photos dir>) --out <run folder> [--config cpu] [--setting content|mask|feature] [--resume] [options]',
+  get usage(): string {
+    return `harmonia train (--data <dir> | --real <photos dir>) --out <run folder> [--config cpu] [--setting ${lossSettingNames().join('|')}] [--resume] [options]`;
+  },
   get options(): Record<string, OptionSpec> {
     return {
       ...trainOptions(),

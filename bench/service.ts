@@ -21,7 +21,8 @@ import { tmpdir, loadavg } from 'node:os';
 import { basename, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readIHarmonyDataset } from '../src/data/iharmony4.ts';
-import { enqueueBatch, queueProgress } from '../src/service/queue.ts';
+import { Queue } from 'bullmq';
+import { enqueueBatch, queueProgress, parseRedisUrl, type BatchJobData, type BatchJobResult } from '../src/service/queue.ts';
 import { harmonize } from '../src/pipeline/harmonize.ts';
 
 const { values } = parseArgs({
@@ -87,7 +88,7 @@ if (values.shard) {
 const items = samples.map((s) => ({ name: basename(s.composite, extname(s.composite)), composite: s.composite, mask: s.mask }));
 console.log(`${items.length} composites from ${values.data}; order ${order.join(', ')}; load average ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
 const redis = await startRedis();
-const runs: { workers: number; jobs: number; seconds: number; perS: number; load1: number }[] = [];
+const runs: { workers: number; jobs: number; seconds: number; perS: number; load1: number; stepsMs: Record<string, number> }[] = [];
 try {
   for (const [i, k] of order.entries()) {
     const queue = `bench-${i}-${k}w`;
@@ -102,7 +103,14 @@ try {
     for (const w of workers) w.kill('SIGTERM');
     await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once('exit', r)))));
     if (p.failed) throw new Error(`${p.failed} job(s) failed: ${JSON.stringify(p.failures)}`);
-    const run = { workers: k, jobs: p.done, seconds: +p.windowS.toFixed(2), perS: +p.throughput.toFixed(2), load1: +loadavg()[0].toFixed(2) };
+    // mean per-step time of a job inside the worker (check, decode, harmonize, write)
+    const q = new Queue<BatchJobData, BatchJobResult>(queue, { connection: parseRedisUrl(redis.url) });
+    const done = await q.getJobs(['completed'], 0, -1);
+    await q.close();
+    const steps: Record<string, number> = {};
+    for (const j of done) for (const [name, ms] of Object.entries(j.returnvalue?.steps ?? {})) steps[name] = (steps[name] ?? 0) + ms / done.length;
+    for (const name of Object.keys(steps)) steps[name] = +steps[name].toFixed(1);
+    const run = { workers: k, jobs: p.done, seconds: +p.windowS.toFixed(2), perS: +p.throughput.toFixed(2), load1: +loadavg()[0].toFixed(2), stepsMs: steps };
     runs.push(run);
     console.log(JSON.stringify(run));
   }

@@ -10,24 +10,26 @@
  * `<out>`. PNG by default; `format: 'jpg'` writes JPEG quality 95 (real images then keep their original
  * bytes), where JPEG re-encoding changes the background slightly: use it only when size matters.
  *
- * Atomic (issue 17): the subset is built in `<out>/.<subset>.building/` and renamed to `<out>/<subset>/`
- * only when complete (lists and synthesis.json inside, no file that no record names); IHD_*.txt at `<out>`
- * are updated after that. A run killed at any moment leaves the previous subset (or none) in place and
- * the staging folder, which the next run with the same recipe finishes; with another recipe it starts
- * cleanly. A run that stops on bad input (an unreadable real image, a mask of the wrong size) removes
- * its staging folder: no half-built dataset is ever left.
+ * Atomic (issue 17; src/data/atomic-subset.ts): the subset is built in `<out>/.<subset>.building/` and
+ * renamed to `<out>/<subset>/` only when complete (lists, synthesis.json and build.json, the recipe,
+ * inside; no file that no record names); IHD_*.txt at `<out>` are updated after that. A run killed at any
+ * moment leaves the previous subset (or none) in place and the staging folder, which the next run with
+ * the same recipe finishes; with another recipe it starts cleanly. Bad input (an unreadable real image, a
+ * mask of the wrong size) is found from the headers before anything is written; a run that stops while
+ * building removes its staging folder: no half-built dataset is ever left.
  */
 import { promises as fsp } from 'node:fs';
-import { join, extname, dirname } from 'node:path';
+import { join, extname } from 'node:path';
 import { HarmoniaError } from '../errors.ts';
 import { Rng } from '../util/random.ts';
 import { readImage, readMask, writeImage, toUint8, probeImage } from '../image/io.ts';
-import { writeFileAtomic, removeStaleTempFiles, describeFsError, TEMP_FILE_PATTERN } from '../util/atomic.ts';
+import { writeFileAtomic, removeStaleTempFiles, TEMP_FILE_PATTERN } from '../util/atomic.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
 import { transferColors, regrain, type TransferMethod, TRANSFER_METHODS } from './transfer/index.ts';
 import { applyIllumination, randomIllumination, type IlluminationParams } from './illumination.ts';
 import { readRealSource, type RealEntry } from './sources.ts';
-import { writeSubsetListFiles, updateIhdLists, compositeFileName, maskFileName, type Split } from './iharmony4.ts';
+import { compositeFileName, maskFileName, type Split } from './iharmony4.ts';
+import { buildSubsetAtomically, pruneFolder } from './atomic-subset.ts';
 
 export interface SynthesisOptions {
   method?: TransferMethod | 'mixed';
@@ -224,10 +226,7 @@ function checkOptions(o: SynthesisOptions): Required<Omit<SynthesisOptions, 'onP
   };
 }
 
-/** Staging and swap folders and the lock of a subset build, beside the subset: `.<subset>.building`, `.<subset>.replaced`, `.<subset>.lock`. */
-export const DATASET_TEMP_DIR_PATTERN = /^\.[^/\\]+\.(building|replaced|lock)$/;
 const SUBSET_DIRS = ['composite_images', 'masks', 'real_images', 'synthesis'] as const;
-const BUILD_FILE = 'build.json';
 
 /** The options that decide the files' contents: files built under another recipe are never reused. */
 function recipeOf(o: ReturnType<typeof checkOptions>, sourceName: string): string {
@@ -239,34 +238,6 @@ function recipeOf(o: ReturnType<typeof checkOptions>, sourceName: string): strin
 
 async function readJson(p: string): Promise<unknown> {
   try { return JSON.parse(await fsp.readFile(p, 'utf8')); } catch { return undefined; }
-}
-
-/** Recipe of a complete subset folder (its synthesis.json), or undefined. */
-async function recipeOfSubset(dir: string): Promise<string | undefined> {
-  const m = (await readJson(join(dir, 'synthesis.json'))) as { source?: string; options?: Record<string, unknown> } | undefined;
-  if (!m || typeof m.source !== 'string' || !m.options) return undefined;
-  const x = m.options;
-  return JSON.stringify({
-    source: m.source, method: x.method, seed: x.seed, illumination: x.illumination, minFmse: x.minFmse, maxFmse: x.maxFmse,
-    format: x.format, maxAttempts: x.maxAttempts, maxRefPixels: x.maxRefPixels,
-  });
-}
-
-/** Hard-links (or copies, where links are not possible) every file of `src` into `dst`; existing files are kept. */
-async function linkTree(src: string, dst: string): Promise<void> {
-  await fsp.mkdir(dst, { recursive: true });
-  for (const ent of await fsp.readdir(src, { withFileTypes: true })) {
-    const a = join(src, ent.name), b = join(dst, ent.name);
-    if (ent.isDirectory()) { await linkTree(a, b); continue; }
-    if (!ent.isFile() || TEMP_FILE_PATTERN.test(ent.name)) continue;
-    try {
-      await fsp.link(a, b);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') continue;
-      await fsp.copyFile(a, b, 1 /* COPYFILE_EXCL */).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
-    }
-  }
 }
 
 /**
@@ -304,45 +275,8 @@ async function pruneOrphans(stage: string, records: readonly SynthesisRecord[], 
     keep.masks.add(maskFileName(r.realName, r.maskIndex));
     keep.real_images.add(`${r.realName}${ext}`);
   }
-  for (const d of SUBSET_DIRS) {
-    for (const n of await fsp.readdir(join(stage, d))) if (!keep[d].has(n)) await fsp.rm(join(stage, d, n), { recursive: true, force: true });
-  }
-  for (const n of await fsp.readdir(stage)) if (n === BUILD_FILE || TEMP_FILE_PATTERN.test(n)) await fsp.rm(join(stage, n), { force: true });
-}
-
-function pidAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
-}
-
-/**
- * `<out>/.<subset>.lock` (the builder's pid), created exclusively: a second build of the same subset
- * into the same folder at the same time is refused instead of sharing the staging folder. A lock whose
- * process is gone (killed run) is taken over. Returns the release function.
- */
-async function lockSubset(outDir: string, subset: string): Promise<() => Promise<void>> {
-  const p = join(outDir, `.${subset}.lock`);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      await fsp.writeFile(p, `${process.pid}\n`, { flag: 'wx' });
-      return async () => { await fsp.rm(p, { force: true }); };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new HarmoniaError(`cannot create the build lock: ${describeFsError(err)}`, { file: p, cause: err });
-    }
-    const pid = Number((await fsp.readFile(p, 'utf8').catch(() => '')).trim());
-    if (Number.isSafeInteger(pid) && pid > 0 && pidAlive(pid)) {
-      throw new HarmoniaError(`another make-composites (pid ${pid}) is building the subset "${subset}" here; wait for it to finish (or delete ${p} if that process is not make-composites)`, { file: outDir });
-    }
-    await fsp.rm(p, { force: true }); // left by a killed run
-  }
-  throw new HarmoniaError('cannot take the build lock (it keeps reappearing)', { file: p });
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const h = await fsp.open(dir, 'r').catch(() => undefined);
-  if (!h) return;
-  await h.sync().catch(() => undefined);
-  await h.close();
+  for (const d of SUBSET_DIRS) await pruneFolder(join(stage, d), (n) => keep[d].has(n));
+  await pruneFolder(stage, (n) => !TEMP_FILE_PATTERN.test(n));
 }
 
 /**
@@ -370,55 +304,7 @@ export async function makeComposites(sourceRoot: string, outDir: string, options
   }
   // bad input stops the run before anything is written
   await checkSourceHeaders(work);
-  const recipe = recipeOf(o, source.name);
-  const final = join(outDir, o.subset);
-  const stage = join(outDir, `.${o.subset}.building`);
-  const replaced = join(outDir, `.${o.subset}.replaced`);
-  let createdOut: string | undefined;
-  try {
-    createdOut = await fsp.mkdir(outDir, { recursive: true });
-  } catch (err) {
-    throw new HarmoniaError(`cannot create the output folder: ${describeFsError(err)}`, { file: outDir, cause: err });
-  }
-  let unlock: (() => Promise<void>) | undefined;
-  try {
-    unlock = await lockSubset(outDir, o.subset);
-    const summary = await buildSubset();
-    await unlock();
-    return summary;
-  } catch (err) {
-    // stopped (bad input, disk full, …): no half-built dataset stays behind; a kill never gets here and
-    // leaves the staging folder for the next run to finish
-    if (unlock) {
-      await fsp.rm(stage, { recursive: true, force: true }).catch(() => undefined);
-      await unlock().catch(() => undefined);
-    }
-    if (createdOut !== undefined) {
-      for (let d = outDir; ; d = dirname(d)) {
-        try { await fsp.rmdir(d); } catch { break; }
-        if (d === createdOut || dirname(d) === d) break;
-      }
-    }
-    throw err;
-  }
-
-  async function buildSubset(): Promise<SynthesisSummary> {
-    // a swap killed between its two renames: the staging folder is complete and is finished below
-    if (await exists(replaced)) {
-      if (!(await exists(final)) && !(await exists(stage))) await fsp.rename(replaced, final);
-      else await fsp.rm(replaced, { recursive: true, force: true });
-    }
-    if (await exists(stage)) {
-      const b = (await readJson(join(stage, BUILD_FILE))) as { recipe?: string } | undefined;
-      if (b?.recipe !== recipe) await fsp.rm(stage, { recursive: true, force: true }); // another recipe: start cleanly
-    }
-    if (!(await exists(stage))) {
-      await fsp.mkdir(stage, { recursive: true });
-      await writeFileAtomic(join(stage, BUILD_FILE), `${JSON.stringify({ recipe }, null, 1)}\n`);
-      // the complete subset already in place, built with the same recipe: its files are reused (hard links)
-      if (await exists(final) && (await recipeOfSubset(final)) === recipe) await linkTree(final, stage);
-    }
-    await removeStaleTempFiles(outDir);
+  return buildSubsetAtomically(outDir, o.subset, recipeOf(o, source.name), 'make-composites', async (stage) => {
     for (const d of SUBSET_DIRS) await fsp.mkdir(join(stage, d), { recursive: true });
     for (const d of [stage, ...SUBSET_DIRS.map((x) => join(stage, x))]) await removeStaleTempFiles(d);
     const sub = stage;
@@ -513,7 +399,6 @@ export async function makeComposites(sourceRoot: string, outDir: string, options
       byMethod[rec.method ?? '?'] = (byMethod[rec.method ?? '?'] ?? 0) + 1;
     }
     await pruneOrphans(stage, records, ext);
-    await writeSubsetListFiles(stage, o.subset, names);
     const summary: SynthesisSummary = { subset: o.subset, train: names.train.length, test: names.test.length, rejected, skippedExisting, byMethod, records };
     const { concurrency: _c, ...recorded } = o;
     const manifest = {
@@ -522,13 +407,6 @@ export async function makeComposites(sourceRoot: string, outDir: string, options
       counts: { train: summary.train, test: summary.test, rejected, byMethod },
     };
     await writeFileAtomic(join(stage, 'synthesis.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-    await syncDir(stage);
-    // swap: the previous subset (if any) steps aside, the complete new one takes its name
-    if (await exists(final)) await fsp.rename(final, replaced);
-    await fsp.rename(stage, final);
-    await syncDir(outDir);
-    await fsp.rm(replaced, { recursive: true, force: true });
-    await updateIhdLists(outDir, o.subset, names);
-    return summary;
-  }
+    return { names, result: summary };
+  });
 }

@@ -20,11 +20,12 @@ import { promises as fsp } from 'node:fs';
 import sharp from 'sharp';
 import { HarmoniaError } from '../errors.ts';
 import { Rng, hashString } from '../util/random.ts';
-import { writeFileAtomic, removeStaleTempFiles } from '../util/atomic.ts';
+import { writeFileAtomic, removeStaleTempFiles, TEMP_FILE_PATTERN } from '../util/atomic.ts';
 import { writeImage, writeMask } from '../image/io.ts';
 import { hsvToRgb, gammaToLinear } from '../image/color.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
-import { writeSubsetLists, compositeFileName, maskFileName } from './iharmony4.ts';
+import { compositeFileName, maskFileName } from './iharmony4.ts';
+import { buildSubsetAtomically, pruneFolder } from './atomic-subset.ts';
 
 export interface SceneLight {
   /** Unit vector toward the light (x right, y up, z toward the camera). */
@@ -457,8 +458,10 @@ export function proceduralRealName(i: number): string {
  * one composite `<real>_1_1.png` per real image) plus ground truth per real image in
  * `Procedural/intrinsics/<real>/`: albedo.png (16-bit, LINEAR RGB), shading.png (16-bit gray, value =
  * S / 4), normals.png (16-bit, (n+1)/2), light.json (scene light and foreign light with their illuminant colours, apparent albedo gain, object).
- * The split is exact: round(count · testFraction) test images chosen with the seed; resumable (a
- * finished sample — its composite is written last — is skipped) and deterministic.
+ * The split is exact: round(count · testFraction) test images chosen with the seed; deterministic;
+ * atomic (src/data/atomic-subset.ts: built in `.Procedural.building`, renamed into place when complete)
+ * and resumable (a finished sample — its composite is written last — of the same seed and size is
+ * reused; samples beyond `count` are removed).
  */
 export async function writeProceduralDataset(
   outDir: string,
@@ -472,41 +475,52 @@ export async function writeProceduralDataset(
   const nTest = Math.round(count * tf);
   const order = new Rng(`procedural-split:${seed}`).shuffle(Array.from({ length: count }, (_, i) => i));
   const testSet = new Set(order.slice(0, nTest));
-  const sub = join(outDir, PROCEDURAL_SUBSET);
-  for (const d of ['composite_images', 'masks', 'real_images', 'intrinsics']) await fsp.mkdir(join(sub, d), { recursive: true });
-  // a resumed run first removes the temp files of writes that a killed run left unfinished
-  const scenes = (await fsp.readdir(join(sub, 'intrinsics'), { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => join(sub, 'intrinsics', e.name));
-  for (const d of [outDir, sub, ...['composite_images', 'masks', 'real_images'].map((x) => join(sub, x)), ...scenes]) await removeStaleTempFiles(d);
-  const names = { train: [] as string[], test: [] as string[] };
-  for (let i = 0; i < count; i++) {
-    const real = proceduralRealName(i);
-    const file = compositeFileName(real, 1, 1, '.png');
-    (testSet.has(i) ? names.test : names.train).push(file);
-    const compPath = join(sub, 'composite_images', file);
-    if (!(await exists(compPath))) {
-      const pc = makeProceduralComposite({ seed: hashString(`procedural:${seed}:${i}`), width: W, height: H, name: `${real}_1_1` });
-      const idir = join(sub, 'intrinsics', real);
-      await write16(join(idir, 'albedo.png'), pc.scene.albedo.data, W, H, 3);
-      await write16(join(idir, 'shading.png'), pc.scene.shading.data, W, H, 1, SHADING_SCALE);
-      const nEnc = new Float32Array(pc.scene.normals.data.length);
-      for (let k = 0; k < nEnc.length; k++) nEnc[k] = (pc.scene.normals.data[k] + 1) / 2;
-      await write16(join(idir, 'normals.png'), nEnc, W, H, 3);
-      const meta = {
-        light: pc.scene.light,
-        foreignLight: pc.foreignLight,
-        foreignAlbedoGain: pc.foreignAlbedoGain,
-        objectIndex: pc.objectIndex,
-        objectKinds: pc.scene.objectKinds,
-        shadingScale: SHADING_SCALE,
-        conventions: 'I_lin = albedo * shading; albedo = reflectance * light.color (grayscale shading: the illuminant colour lives in the albedo); shading = strength*vis*max(0,n.l)+ambient; normals x right, y up, z toward camera, stored (n+1)/2; albedo linear; shading stored as S/shadingScale; sRGB = clip(I_lin,0,1)^(1/2.2); the composite object keeps its reflectance under foreignLight (direction, strength, ambient, color)',
-      };
-      await writeFileAtomic(join(idir, 'light.json'), `${JSON.stringify(meta, null, 2)}\n`);
-      await writeImage(join(sub, 'real_images', `${real}.png`), pc.real);
-      await writeMask(join(sub, 'masks', maskFileName(real, 1)), pc.mask);
-      await writeImage(compPath, pc.composite);
+  // atomic (src/data/atomic-subset.ts): built in <out>/.Procedural.building, renamed into place when complete;
+  // files of the same seed and size are reused, files of samples beyond --count are removed
+  const recipe = JSON.stringify({ generator: 'procedural', seed, width: W, height: H });
+  return buildSubsetAtomically(outDir, PROCEDURAL_SUBSET, recipe, 'make-procedural', async (sub) => {
+    for (const d of ['composite_images', 'masks', 'real_images', 'intrinsics']) await fsp.mkdir(join(sub, d), { recursive: true });
+    // a resumed run first removes the temp files of writes that a killed run left unfinished
+    const scenes = (await fsp.readdir(join(sub, 'intrinsics'), { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => join(sub, 'intrinsics', e.name));
+    for (const d of [sub, ...['composite_images', 'masks', 'real_images'].map((x) => join(sub, x)), ...scenes]) await removeStaleTempFiles(d);
+    const names = { train: [] as string[], test: [] as string[] };
+    for (let i = 0; i < count; i++) {
+      const real = proceduralRealName(i);
+      const file = compositeFileName(real, 1, 1, '.png');
+      (testSet.has(i) ? names.test : names.train).push(file);
+      const compPath = join(sub, 'composite_images', file);
+      if (!(await exists(compPath))) {
+        const pc = makeProceduralComposite({ seed: hashString(`procedural:${seed}:${i}`), width: W, height: H, name: `${real}_1_1` });
+        const idir = join(sub, 'intrinsics', real);
+        await write16(join(idir, 'albedo.png'), pc.scene.albedo.data, W, H, 3);
+        await write16(join(idir, 'shading.png'), pc.scene.shading.data, W, H, 1, SHADING_SCALE);
+        const nEnc = new Float32Array(pc.scene.normals.data.length);
+        for (let k = 0; k < nEnc.length; k++) nEnc[k] = (pc.scene.normals.data[k] + 1) / 2;
+        await write16(join(idir, 'normals.png'), nEnc, W, H, 3);
+        const meta = {
+          light: pc.scene.light,
+          foreignLight: pc.foreignLight,
+          foreignAlbedoGain: pc.foreignAlbedoGain,
+          objectIndex: pc.objectIndex,
+          objectKinds: pc.scene.objectKinds,
+          shadingScale: SHADING_SCALE,
+          conventions: 'I_lin = albedo * shading; albedo = reflectance * light.color (grayscale shading: the illuminant colour lives in the albedo); shading = strength*vis*max(0,n.l)+ambient; normals x right, y up, z toward camera, stored (n+1)/2; albedo linear; shading stored as S/shadingScale; sRGB = clip(I_lin,0,1)^(1/2.2); the composite object keeps its reflectance under foreignLight (direction, strength, ambient, color)',
+        };
+        await writeFileAtomic(join(idir, 'light.json'), `${JSON.stringify(meta, null, 2)}\n`);
+        await writeImage(join(sub, 'real_images', `${real}.png`), pc.real);
+        await writeMask(join(sub, 'masks', maskFileName(real, 1)), pc.mask);
+        await writeImage(compPath, pc.composite);
+      }
+      opts.onProgress?.(i + 1, count);
     }
-    opts.onProgress?.(i + 1, count);
-  }
-  await writeSubsetLists(outDir, PROCEDURAL_SUBSET, names);
-  return { train: names.train.length, test: names.test.length };
+    // orphans: samples of an earlier, larger --count, temp files of killed writes
+    const reals = new Set(Array.from({ length: count }, (_, i) => proceduralRealName(i)));
+    await pruneFolder(join(sub, 'composite_images'), (n) => reals.has(n.replace(/_1_1\.png$/, '')) && n.endsWith('_1_1.png'));
+    await pruneFolder(join(sub, 'masks'), (n) => reals.has(n.replace(/_1\.png$/, '')) && n.endsWith('_1.png'));
+    await pruneFolder(join(sub, 'real_images'), (n) => reals.has(n.replace(/\.png$/, '')) && n.endsWith('.png'));
+    await pruneFolder(join(sub, 'intrinsics'), (n) => reals.has(n));
+    for (const r of reals) await pruneFolder(join(sub, 'intrinsics', r), (n) => ['albedo.png', 'shading.png', 'normals.png', 'light.json'].includes(n));
+    await pruneFolder(sub, (n) => !TEMP_FILE_PATTERN.test(n));
+    return { names, result: { train: names.train.length, test: names.test.length } };
+  });
 }

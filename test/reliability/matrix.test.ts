@@ -507,7 +507,7 @@ function orphans(out: string, subset = 'Synthetic'): string[] {
   const sub = join(out, subset);
   const listed = ['train', 'test'].flatMap((s) => readFileSync(join(sub, `${subset}_${s}.txt`), 'utf8').split('\n').filter(Boolean));
   const sidecars = readdirSync(join(sub, 'synthesis')).map((n) => JSON.parse(readFileSync(join(sub, 'synthesis', n), 'utf8')) as { name: string; realName: string; maskIndex: number; rejected: boolean });
-  const ok = new Set<string>(['synthesis.json', `${subset}_train.txt`, `${subset}_test.txt`]);
+  const ok = new Set<string>(['synthesis.json', 'build.json', `${subset}_train.txt`, `${subset}_test.txt`]);
   for (const n of listed) ok.add(`composite_images/${n}`);
   for (const r of sidecars) {
     ok.add(`synthesis/${r.name.replace(/\.(png|jpg)$/, '.json')}`);
@@ -557,7 +557,7 @@ test('make-composites builds atomically: no orphans, a stopped rerun leaves the 
 
   // killed between the two renames of the swap: the complete staging folder is finished, nothing lost
   renameSync(join(mc, 'Synthetic'), join(mc, '.Synthetic.building'));
-  writeFileSync(join(mc, '.Synthetic.building/build.json'), 'not the recipe');
+  writeFileSync(join(mc, '.Synthetic.building/build.json'), '{"recipe": "another"}');
   mkdirSync(join(mc, '.Synthetic.replaced'));
   r = await runCli([...args, '--variants', '2']);
   assert.equal(r.code, 0, r.stderr.join('\n'));
@@ -615,4 +615,22 @@ test('checkpoint state.json schema: a real-looking state passes; hand edits of e
     assert.throws(() => validateCheckpointState(checkpointState(edit as Record<string, unknown>), f), (e: unknown) => e instanceof HarmoniaError && e.message.startsWith(`${f}: `) && re.test(e.message) && /refusing to resume/.test(e.message), `${JSON.stringify(edit)} ${re}`);
   }
   for (const raw of [null, [], 'x', 3]) assert.throws(() => validateCheckpointState(raw, f), /state must be a JSON object/);
+});
+
+test('make-procedural builds atomically too: a smaller --count leaves no orphans, another --seed rebuilds from scratch', async () => {
+  const d = tempDir('harmonia-matrix-proc-');
+  const p = join(d, 'p');
+  const run = (out: string, count: number, seed: number) => runCli(['make-procedural', '--out', out, '--count', String(count), '--size', '32', '--seed', String(seed), '--quiet']);
+  assert.equal((await run(p, 6, 1)).code, 0);
+  assert.deepEqual(readdirSync(p).sort(), ['IHD_test.txt', 'IHD_train.txt', 'Procedural']);
+  const ref6 = snapshot(p);
+  assert.equal((await run(p, 4, 1)).code, 0);
+  for (const sub of ['composite_images', 'masks', 'real_images', 'intrinsics']) assert.equal(readdirSync(join(p, 'Procedural', sub)).length, 4, sub);
+  const listed = ['train', 'test'].flatMap((s) => readFileSync(join(p, 'Procedural', `Procedural_${s}.txt`), 'utf8').split('\n').filter(Boolean)).sort();
+  assert.deepEqual(listed, readdirSync(join(p, 'Procedural/composite_images')).sort());
+  assert.equal((await run(p, 6, 1)).code, 0);
+  assert.deepEqual(diff(ref6, snapshot(p)), { created: [], changed: [], removed: [] }, 'back to 6');
+  assert.equal((await run(p, 6, 2)).code, 0);
+  assert.equal((await run(join(d, 'q'), 6, 2)).code, 0);
+  assert.deepEqual(diff(snapshot(join(d, 'q')), snapshot(p)), { created: [], changed: [], removed: [] }, 'seed 2 over seed 1 = a fresh seed-2 build');
 });

@@ -63,11 +63,11 @@ export function parseRedisUrl(url: string, flag = '--redis'): { host: string; po
   try {
     u = new URL(url);
   } catch {
-    throw new HarmoniaError(`${flag} must be a URL like redis://127.0.0.1:6379, got "${url}"`);
+    throw new HarmoniaError(`${flag} must be a URL like redis://127.0.0.1:6379, got "${redactRedisUrl(url)}"`);
   }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new HarmoniaError(`${flag} must start with redis:// or rediss://, got "${url}"`);
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new HarmoniaError(`${flag} must start with redis:// or rediss://, got "${redactRedisUrl(url)}"`);
   const port = u.port ? Number(u.port) : 6379;
-  if (!(Number.isInteger(port) && port >= 1 && port <= 65535)) throw new HarmoniaError(`${flag}: bad port in "${url}"`);
+  if (!(Number.isInteger(port) && port >= 1 && port <= 65535)) throw new HarmoniaError(`${flag}: bad port in "${redactRedisUrl(url)}"`);
   const path = u.pathname.replace(/^\//, '');
   const db = path === '' ? 0 : Number(path);
   if (!(Number.isInteger(db) && db >= 0)) throw new HarmoniaError(`${flag}: the database after the port must be a number, got "${path}"`);
@@ -77,6 +77,17 @@ export function parseRedisUrl(url: string, flag = '--redis'): { host: string; po
     ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
     ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
   };
+}
+
+/** The URL with its password replaced by "***" (for messages and logs). */
+export function redactRedisUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+  }
 }
 
 /** Checks a queue name (the --queue flag). */
@@ -184,7 +195,7 @@ export async function enqueueBatch(items: readonly BatchItemInput[], opts: Enque
     return { added, existing, ids };
   } catch (err) {
     if (err instanceof HarmoniaError) throw err;
-    throw new HarmoniaError(`--redis ${opts.redis}: ${(err as Error).message}`, { cause: err });
+    throw new HarmoniaError(`--redis ${redactRedisUrl(opts.redis)}: ${(err as Error).message}`, { cause: err });
   } finally {
     await queue.close().catch(() => undefined);
   }
@@ -379,7 +390,7 @@ export async function queueProgress(redisUrl: string, queueName = DEFAULT_QUEUE,
       failures: failedJobs.map((j) => ({ id: String(j.id), name: j.name, error: String(j.failedReason ?? '').split('\n')[0], attempts: j.attemptsMade })),
     };
   } catch (err) {
-    throw new HarmoniaError(`--redis ${redisUrl}: ${(err as Error).message}`, { cause: err });
+    throw new HarmoniaError(`--redis ${redactRedisUrl(redisUrl)}: ${(err as Error).message}`, { cause: err });
   } finally {
     await queue.close().catch(() => undefined);
   }

@@ -137,7 +137,7 @@ export async function createServer(opts: ServeOptions = {}): Promise<HarmoniaSer
   for (const name of Object.keys(models)) modelsGauge.set(1, { model: name });
   registry.gauge('harmonia_jobs_completed', 'requests harmonized since start').set(() => pool.completed);
 
-  const app = Fastify({ logger: false, bodyLimit });
+  const app = Fastify({ logger: false, bodyLimit, requestTimeout: 120_000 }); // a request must arrive within 2 min (slow uploads)
   app.removeContentTypeParser('text/plain'); // only multipart/form-data and application/json
   await app.register(multipart, {
     limits: { fileSize: bodyLimit, files: 4, fields: OPTION_FIELDS.length, parts: 4 + OPTION_FIELDS.length, fieldSize: 1024, headerPairs: 100 },
@@ -145,6 +145,10 @@ export async function createServer(opts: ServeOptions = {}): Promise<HarmoniaSer
 
   app.addHook('onRequest', async (req) => {
     (req as FastifyRequest & { t0: number }).t0 = performance.now();
+    // over capacity: refuse before reading the body (submit() checks again once it is read)
+    if (req.method === 'POST' && req.url.split('?')[0] === '/harmonize' && pool.load >= pool.threads + pool.maxQueue) {
+      throw new OverCapacityError(pool.retryAfter());
+    }
   });
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unknown';

@@ -224,6 +224,7 @@ test('enqueue/worker/jobs: flags are checked before any work, errors name the fl
     [['worker', '--redis', 'redis://127.0.0.1:1', '-o', '/tmp/x/{nme}.png'], /unknown placeholder/],
     [['worker', '--redis', 'redis://127.0.0.1:1', '-o', '/tmp/x', '--lock-ms', '10'], /--lock-ms must be an integer in \[500/],
     [['jobs'], /--redis is required/],
+    [['jobs', '--redis', 'http://user:s3cret@127.0.0.1:1'], /must start with redis:\/\/ or rediss:\/\/, got "http:\/\/user:\*\*\*@127\.0\.0\.1:1\/"/],
     [['jobs', '--redis', 'redis://127.0.0.1:1', '--interval', '0'], /--interval must be in \[0.1/],
   ];
   for (const [args, re] of cases) {

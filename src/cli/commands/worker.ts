@@ -1,7 +1,7 @@
 import { HarmoniaError } from '../../errors.ts';
 import type { Command } from '../types.ts';
 import { numberFlag, describeRange, type FlagRange } from '../flags.ts';
-import { startBatchWorker, parseRedisUrl, checkQueueName, checkOutputTemplate, DEFAULT_QUEUE } from '../../service/queue.ts';
+import { startBatchWorker, parseRedisUrl, redactRedisUrl, checkQueueName, checkOutputTemplate, DEFAULT_QUEUE } from '../../service/queue.ts';
 import { initEngine } from '../../engine/index.ts';
 
 const RANGES = {
@@ -55,7 +55,7 @@ export const workerCommand: Command = {
         if (exitAfter !== undefined && n >= exitAfter) finish();
       },
     });
-    console.log(`harmonia worker ${process.pid}: queue "${queue}" on ${redis}, ${concurrency} at once, backend ${engine.backend}, output ${output}`);
+    console.log(`harmonia worker ${process.pid}: queue "${queue}" on ${redactRedisUrl(redis)}, ${concurrency} at once, backend ${engine.backend}, output ${output}`);
     const onSig = (sig: string) => { console.log(`harmonia worker ${process.pid}: ${sig}, finishing the running job`); finish(); };
     const onInt = () => onSig('SIGINT');
     const onTerm = () => onSig('SIGTERM');

@@ -182,6 +182,8 @@ const REFUSALS: Row[] = [
   { name: 'folder -o = a file', args: ['harmonize', '@/f/c', '-m', '@/f/m', '-o', '@/plain.txt', ...I], msg: /^@\/plain\.txt: -o is a file, not a folder$/ },
   { name: 'folder -o under a file', args: ['harmonize', '@/f/c', '-m', '@/f/m', '-o', '@/plain.txt/out', ...I], msg: /-o cannot be written: .*plain\.txt is a file, not a folder/ },
   { name: '--report = the composite', args: ['harmonize', '@/c.png', '-m', '@/m.png', '-o', '@/o.png', '--report', '@/c.png', ...I], msg: /^@\/c\.png: --report is the same file as the input composite/ },
+  { name: '--report = the composite (c.jpg, as in the issue)', args: ['harmonize', '@/f/c/a.jpg', '-m', '@/f/m/a.png', '-o', '@/o.png', '--report', '@/f/c/a.jpg', ...I], msg: /^@\/f\/c\/a\.jpg: --report is the same file as the input composite/ },
+  { name: 'intrinsic -o = the composite (c.jpg, as in the issue)', args: ['intrinsic', '@/f/c/a.jpg', '-m', '@/f/m/a.png', '-o', '@/f/c/a.jpg'], msg: /^@\/f\/c\/a\.jpg: -o is the same file as the input composite/ },
   { name: '--report = the mask', args: ['harmonize', '@/c.png', '-m', '@/m.png', '-o', '@/o.png', '--report', '@/m.png', ...I], msg: /--report is the same file as the input mask/ },
   { name: '--report = -o', args: ['harmonize', '@/c.png', '-m', '@/m.png', '-o', '@/o.png', '--report', '@/o.png', ...I], msg: /^@\/o\.png: --report is the same path as -o/ },
   { name: '--report = -o through ..', args: ['harmonize', '@/c.png', '-m', '@/m.png', '-o', '@/o.png', '--report', '@/f/../o.png', ...I], msg: /--report is the same path as -o/ },
@@ -522,6 +524,7 @@ function orphans(out: string, subset = 'Synthetic'): string[] {
 test('make-composites builds atomically: no orphans, a stopped rerun leaves the built dataset byte-identical, crash leftovers are finished or started cleanly', async () => {
   const d = await fixture();
   const src = await compositeSource(d);
+  const sources = snapshot(src);
   const mc = join(d, 'mc');
   const args = ['make-composites', '--real', src, '--out', mc, '--min-fmse', '0', '--quiet'];
   let r = await runCli([...args, '--variants', '2']);
@@ -587,6 +590,7 @@ test('make-composites builds atomically: no orphans, a stopped rerun leaves the 
   assert.equal(r.code, 0);
   assert.equal(s5.skippedExisting, 0);
   assert.deepEqual(diff(snapshot(join(d, 'mc5')), snapshot(mc)), { created: [], changed: [], removed: [] }, 'seed 5 over seed 0 = a fresh seed-5 build');
+  assert.deepEqual(diff(sources, snapshot(src)), { created: [], changed: [], removed: [] }, 'the source folder is byte-identical');
 });
 
 test('checkpoint state.json schema: a real-looking state passes; hand edits of every kind are refused naming the field', () => {

@@ -13,14 +13,17 @@
  *   nothing to finish).
  * - `<out>/.<subset>.lock` (the builder's pid, created exclusively) refuses a second build of the same
  *   subset into the same folder while the first runs; a lock whose process is gone is taken over.
+ * - A subset in place holding a read-only file is refused before anything is written unless
+ *   `overwrite` is set (its files are replaced or removed by the swap; reused ones keep their mode).
  * - A run that stops on an error (bad input, disk full) removes its staging folder and the `--out`
  *   folders it created: the subset that was there stays byte-identical; a kill leaves the staging
  *   folder for the next run.
  */
 import { promises as fsp } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { HarmoniaError } from '../errors.ts';
 import { writeFileAtomic, removeStaleTempFiles, describeFsError, TEMP_FILE_PATTERN } from '../util/atomic.ts';
+import { firstReadOnlyFile } from '../util/output-safety.ts';
 import { writeSubsetListFiles, updateIhdLists } from './iharmony4.ts';
 
 /** Staging and swap folders and the lock of a subset build, beside the subset: `.<subset>.building`, `.<subset>.replaced`, `.<subset>.lock`. */
@@ -105,10 +108,15 @@ export async function buildSubsetAtomically<T>(
   recipe: string,
   tool: string,
   build: (stage: string) => Promise<SubsetBuildResult<T>>,
+  opts: { overwrite?: boolean } = {},
 ): Promise<T> {
   const final = join(outDir, subset);
   const stage = join(outDir, `.${subset}.building`);
   const replaced = join(outDir, `.${subset}.replaced`);
+  if (!opts.overwrite) {
+    const ro = firstReadOnlyFile(final);
+    if (ro) throw new HarmoniaError(`--out (${relative(outDir, ro)}) exists and is read-only; refusing to rebuild the subset over it (pass --overwrite to rebuild it anyway; files reused keep their permissions)`, { file: ro });
+  }
   let createdOut: string | undefined;
   try {
     createdOut = await fsp.mkdir(outDir, { recursive: true });

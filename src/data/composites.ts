@@ -53,6 +53,8 @@ export interface SynthesisOptions {
   /** Reference foregrounds larger than this are subsampled (statistics only). */
   maxRefPixels?: number;
   onProgress?: (done: number, total: number, note: string) => void;
+  /** Rebuild a subset in place even when it holds read-only files (default: refused). */
+  overwrite?: boolean;
 }
 
 export interface SynthesisRecord {
@@ -202,7 +204,7 @@ export function pickReference(e: RealEntry, pools: Map<string, RealEntry[]>, rng
   return { ref: rng.pick(any), sameCategory: false };
 }
 
-function checkOptions(o: SynthesisOptions): Required<Omit<SynthesisOptions, 'onProgress' | 'limit'>> & { limit?: number } {
+function checkOptions(o: SynthesisOptions): Required<Omit<SynthesisOptions, 'onProgress' | 'limit' | 'overwrite'>> & { limit?: number } {
   const variants = o.variants ?? 1;
   if (!Number.isInteger(variants) || variants < 1) throw new HarmoniaError(`variants must be a positive integer, got ${variants}`);
   const method = o.method ?? 'mixed';
@@ -408,5 +410,5 @@ export async function makeComposites(sourceRoot: string, outDir: string, options
     };
     await writeFileAtomic(join(stage, 'synthesis.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     return { names, result: summary };
-  });
+  }, { overwrite: options.overwrite });
 }

@@ -465,7 +465,7 @@ export function proceduralRealName(i: number): string {
  */
 export async function writeProceduralDataset(
   outDir: string,
-  opts: { count: number; seed: number; width?: number; height?: number; testFraction?: number; onProgress?: (done: number, total: number) => void },
+  opts: { count: number; seed: number; width?: number; height?: number; testFraction?: number; onProgress?: (done: number, total: number) => void; overwrite?: boolean },
 ): Promise<{ train: number; test: number }> {
   const { count, seed } = opts;
   const W = opts.width ?? 256, H = opts.height ?? 256;
@@ -522,5 +522,5 @@ export async function writeProceduralDataset(
     for (const r of reals) await pruneFolder(join(sub, 'intrinsics', r), (n) => ['albedo.png', 'shading.png', 'normals.png', 'light.json'].includes(n));
     await pruneFolder(sub, (n) => !TEMP_FILE_PATTERN.test(n));
     return { names, result: { train: names.train.length, test: names.test.length } };
-  });
+  }, { overwrite: opts.overwrite });
 }

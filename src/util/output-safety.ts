@@ -247,6 +247,28 @@ export function checkOutputs(inputs: readonly SafetyInput[], outputs: readonly S
   }
 }
 
+/**
+ * The first read-only regular file under `dir` (walked in name order, symbolic links not followed), or
+ * undefined (also when `dir` does not exist): for outputs that are whole folders of files the command
+ * rewrites (a dataset subset).
+ */
+export function firstReadOnlyFile(dir: string): string | undefined {
+  let names: string[];
+  try { names = readdirSync(dir).sort(); } catch { return undefined; }
+  for (const n of names) {
+    const p = join(dir, n);
+    let st: Stats;
+    try { st = lstatSync(p); } catch { continue; }
+    if (st.isDirectory()) {
+      const hit = firstReadOnlyFile(p);
+      if (hit) return hit;
+    } else if (st.isFile() && isReadOnly(p, st)) {
+      return p;
+    }
+  }
+  return undefined;
+}
+
 /** Creates the folders the outputs need (after checkOutputs passed). Errors name the flag. */
 export function prepareOutputs(outputs: readonly SafetyOutput[]): void {
   for (const out of outputs) {

@@ -22,6 +22,7 @@ import { readImage, readCutout } from '../../src/image/io.ts';
 import { FLAG_RANGES, TRAIN_LOSS_WEIGHT_RANGE, numberFlag } from '../../src/cli/flags.ts';
 import { writeSubsetLists } from '../../src/data/iharmony4.ts';
 import { makeComposites } from '../../src/data/composites.ts';
+import { writeProceduralDataset } from '../../src/data/procedural.ts';
 import { getPreset, settingConfig } from '../../src/train/presets.ts';
 import { mergeTrainConfig } from '../../src/train/config.ts';
 import { validateCheckpointState, CHECKPOINT_VERSION } from '../../src/train/checkpoint.ts';
@@ -240,6 +241,8 @@ const REFUSALS: Row[] = [
   { name: 'make-composites: a mask of the wrong size', prep: async (d) => { await compositeSource(d, { 'masks/b_1.png': (await bytes()).small }); }, args: ['make-composites', '--real', '@/src', '--out', '@/mc', '--quiet'], msg: /^@\/src\/masks\/b_1\.png: mask is 10×10 but real image @\/src\/real_images\/b\.png is 32×24$/ },
   { name: 'make-composites: a truncated real image (header fine, found while building)', prep: async (d) => { const c = (await bytes()).comp; await compositeSource(d, { 'real_images/e.png': c.subarray(0, c.length >> 1) }); }, args: ['make-composites', '--real', '@/src', '--out', '@/mc', '--min-fmse', '0', '--quiet'], msg: /^@\/src\/real_images\/e\.png: corrupt or truncated image/ },
   { name: 'make-composites: a truncated real image, --out already exists (stays empty)', prep: async (d) => { const c = (await bytes()).comp; mkdirSync(join(d, 'mc')); await compositeSource(d, { 'real_images/e.png': c.subarray(0, c.length >> 1) }); }, args: ['make-composites', '--real', '@/src', '--out', '@/mc', '--min-fmse', '0', '--quiet'], msg: /real_images\/e\.png: corrupt or truncated image/ },
+  { name: 'make-composites over a built subset holding a read-only file', prep: async (d) => { const src = await compositeSource(d); await makeComposites(src, join(d, 'mc'), { minFmse: 0 }); chmodSync(join(d, 'mc/Synthetic/real_images/a.png'), 0o444); }, args: ['make-composites', '--real', '@/src', '--out', '@/mc', '--min-fmse', '0', '--seed', '3', '--quiet'], msg: /^@\/mc\/Synthetic\/real_images\/a\.png: --out \(Synthetic\/real_images\/a\.png\) exists and is read-only; refusing to rebuild the subset over it \(pass --overwrite/ },
+  { name: 'make-procedural over a built subset holding a read-only file', prep: async (d) => { await writeProceduralDataset(join(d, 'mp'), { count: 2, seed: 1, width: 32, height: 32 }); chmodSync(join(d, 'mp/Procedural/Procedural_train.txt'), 0o444); }, args: ['make-procedural', '--out', '@/mp', '--count', '2', '--size', '32', '--seed', '1', '--quiet'], msg: /^@\/mp\/Procedural\/Procedural_train\.txt: --out \(Procedural\/Procedural_train\.txt\) exists and is read-only/ },
   // evaluate: a prediction of another size than its composite is refused, never resized
   { name: 'evaluate: a 100×80 prediction for a 256² composite', prep: (d) => evalDataset(d, [100, 80], [256, 256]), args: ['evaluate', '--data', '@/ds2', '--pred', '@/pred', '--out', '@/ev', '--lpips', 'none', '--quiet'], msg: /^@\/pred\/x_1_1\.png: prediction is 100×80 but its composite @\/ds2\/Sub\/composite_images\/x_1_1\.png is 256×256; refusing to resize it \(write predictions at the composite's size\)$/ },
   { name: 'evaluate: a 32×24 prediction for a 24×32 composite (transposed)', prep: (d) => evalDataset(d, [W, H], [H, W]), args: ['evaluate', '--data', '@/ds2', '--pred', '@/pred', '--lpips', 'none', '--quiet'], msg: /prediction is 32×24 but its composite .* is 24×32/ },
@@ -583,6 +586,15 @@ test('make-composites builds atomically: no orphans, a stopped rerun leaves the 
   r = await runCli([...args, '--variants', '2']);
   assert.equal(r.code, 0, r.stderr.join('\n'));
   assert.deepEqual(diff(reference, snapshot(mc)), { created: [], changed: [], removed: [] }, 'stale lock taken over and released');
+
+  // a read-only file in the built subset: refused without --overwrite (matrix row); with it the subset is
+  // rebuilt, and the file, reused (same recipe), keeps its mode
+  chmodSync(join(mc, 'Synthetic/real_images/a.png'), 0o444);
+  r = await runCli([...args, '--variants', '2', '--overwrite']);
+  assert.equal(r.code, 0, r.stderr.join('\n'));
+  assert.equal(statSync(join(mc, 'Synthetic/real_images/a.png')).mode & 0o777, 0o444);
+  chmodSync(join(mc, 'Synthetic/real_images/a.png'), 0o644);
+  assert.deepEqual(diff(reference, snapshot(mc)), { created: [], changed: [], removed: [] }, 'rebuilt with --overwrite');
 
   // another recipe (seed) over a built subset: rebuilt from scratch, no file of the old recipe kept
   const s5 = await makeComposites(src, join(d, 'mc5'), { seed: 5, minFmse: 0 });

@@ -30,6 +30,7 @@ export const makeCompositesCommand: Command = {
     report: { type: 'boolean', default: false, description: 'print the composite-copy MSE/PSNR/fMSE of the test split (256×256 protocol)' },
     sheet: { type: 'string', description: 'write a contact sheet PNG (composite | real | mask) of the first --sheet-rows test samples' },
     'sheet-rows': { type: 'string', default: '12', description: `rows in the contact sheet, ${describeRange(R['sheet-rows'])}` },
+    overwrite: { type: 'boolean', default: false, description: 'rebuild <out>/<subset> even when it holds read-only files (refused otherwise)' },
     quiet: { type: 'boolean', default: false, description: 'no progress bar' },
   },
   async run({ values }) {
@@ -56,7 +57,7 @@ export const makeCompositesCommand: Command = {
       formatFromPath(values.sheet);
       outputs.push({ path: values.sheet, flag: '--sheet', kind: 'file' });
     }
-    checkOutputs([{ path: values.real, what: 'source folder (--real)', kind: 'folder' }], outputs);
+    checkOutputs([{ path: values.real, what: 'source folder (--real)', kind: 'folder' }], outputs, { overwrite: Boolean(values.overwrite) });
     // --out is created by makeComposites itself (and removed again when the run stops on bad input);
     // the subset is built in a staging folder and renamed into place only when complete
     let bar: Progress | undefined;
@@ -71,6 +72,7 @@ export const makeCompositesCommand: Command = {
       limit,
       format,
       subset,
+      overwrite: Boolean(values.overwrite),
       onProgress: (done, total, note) => {
         bar ??= new Progress('make-composites', total, { quiet: Boolean(values.quiet) });
         bar.tick(done - last, note);

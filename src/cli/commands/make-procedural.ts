@@ -16,6 +16,7 @@ export const makeProcedural: Command = {
     seed: { type: 'string', default: '0', description: 'random seed' },
     size: { type: 'string', default: '256', description: 'image width and height in pixels' },
     'test-fraction': { type: 'string', default: '0.1', description: 'share of scenes in the test split' },
+    overwrite: { type: 'boolean', default: false, description: 'rebuild <out>/Procedural even when it holds read-only files (refused otherwise)' },
     quiet: { type: 'boolean', default: false, description: 'no progress bar' },
   },
   async run({ values }) {
@@ -27,7 +28,7 @@ export const makeProcedural: Command = {
     const bar = new Progress('make-procedural', count, { quiet: Boolean(values.quiet) });
     let last = 0;
     const r = await writeProceduralDataset(values.out, {
-      count, seed, width: size, height: size, testFraction,
+      count, seed, width: size, height: size, testFraction, overwrite: Boolean(values.overwrite),
       onProgress: (done) => { bar.tick(done - last); last = done; },
     });
     bar.finish();

@@ -12,13 +12,14 @@
  * Every real write is recorded as a member `<job hash>:<write token>` of the set `harmonia:<queue>:writes`
  * (what the fault tests count).
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { createHash } from 'node:crypto';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { HarmoniaError } from '../errors.ts';
-import { writeFileAtomic, removeStaleTempFiles } from '../util/atomic.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
 import { checkOutputs, prepareOutputs } from '../util/output-safety.ts';
 import type { OutputFormat } from '../image/io.ts';
 import type { Stage } from '../pipeline/refine.ts';
@@ -121,6 +122,19 @@ async function readInput(path: string, what: string): Promise<Buffer> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new HarmoniaError(`cannot read the ${what}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message}`, { file: path, cause: err });
+  }
+}
+
+const HOST = hostname();
+
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -251,9 +265,51 @@ export async function startBatchWorker(opts: WorkerOptions): Promise<BatchWorker
   redis.on('error', () => undefined); // reconnects by itself; commands wait for it
   const outputsKey = `harmonia:${queueName}:outputs`;
   const writesKey = `harmonia:${queueName}:writes`;
-  const cleaned = new Set<string>();
   const lockMs = opts.lockMs ?? 30_000;
   const writeLockMs = Math.max(5000, 2 * lockMs);
+  const lockKeyOf = (out: string) => `harmonia:${queueName}:writing:${out}`;
+
+  /**
+   * A write lock whose holder was a worker of this machine that is gone (killed) is released; one
+   * held by a live worker, here or on another machine, is left alone.
+   */
+  async function releaseIfDead(lockKey: string): Promise<boolean> {
+    const holder = await redis.get(lockKey);
+    if (holder === null) return true;
+    const [host, pid] = holder.split('|');
+    if (host !== HOST || pidAlive(Number(pid))) return false;
+    await redis.eval(RELEASE_LOCK, 1, lockKey, holder);
+    return true;
+  }
+
+  /**
+   * Removes the temp files that killed workers left in `dir` (`.<name>.<pid>.<time>.<n>.tmp`, see
+   * util/atomic.ts). Safe with workers on several machines sharing the folder: a temp file is removed
+   * only when nobody holds its output's write lock (every queue write happens under it), and, if its
+   * writer pid is alive on this machine, only when it is over a minute old (another program's write).
+   */
+  const swept = new Map<string, number>();
+  async function sweep(dir: string): Promise<void> {
+    swept.set(dir, Date.now());
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const m = /^\.(.+)\.(\d+)\.\d+\.\d+\.tmp$/.exec(name);
+      if (!m) continue;
+      try {
+        if (!(await releaseIfDead(lockKeyOf(join(dir, m[1]))))) continue;
+        const st = await stat(join(dir, name));
+        if (!st.isFile() || (pidAlive(Number(m[2])) && Date.now() - st.mtimeMs < 60_000)) continue;
+        await unlink(join(dir, name));
+      } catch {
+        /* raced with its writer or another sweeper: leave it */
+      }
+    }
+  }
 
   const processor = async (job: Job<BatchJobData, BatchJobResult>): Promise<BatchJobResult> => {
     const t0 = performance.now();
@@ -267,10 +323,7 @@ export async function startBatchWorker(opts: WorkerOptions): Promise<BatchWorker
     checkOutputs([{ path: d.composite, what: 'composite' }, { path: d.mask, what: 'mask' }], [{ path: out, flag: '-o', kind: 'file', mkdir: true }], { overwrite: true });
     const dir = dirname(out);
     prepareOutputs([{ path: out, flag: '-o', kind: 'file', mkdir: true }]);
-    if (!cleaned.has(dir)) {
-      cleaned.add(dir);
-      await removeStaleTempFiles(dir).catch(() => undefined); // temp files of killed workers
-    }
+    if (Date.now() - (swept.get(dir) ?? 0) > 30_000) await sweep(dir); // temp files of killed workers
     const steps: Record<string, number> = {};
     let tStep = t0;
     const step = (name: string) => {
@@ -291,14 +344,15 @@ export async function startBatchWorker(opts: WorkerOptions): Promise<BatchWorker
     step('harmonize');
     // One writer per output at a time (two deliveries of one job may overlap after a lost lock); under
     // the lock, the output's record and bytes decide whether to write. Two Redis round trips per job.
-    const token = `${process.pid}-${job.id}-${Math.random().toString(36).slice(2)}`;
-    const lockKey = `harmonia:${queueName}:writing:${out}`;
+    const token = `${HOST}|${process.pid}|${job.id}|${Math.random().toString(36).slice(2)}`;
+    const lockKey = lockKeyOf(out);
     const tLock = Date.now();
     let recordedHash: string;
     for (;;) {
       const [ok, rec] = (await redis.eval(ACQUIRE_WRITE, 2, lockKey, outputsKey, token, String(writeLockMs), out)) as [number, string];
       if (ok === 1) { recordedHash = rec; break; }
       if (Date.now() - tLock > 2 * writeLockMs) throw new HarmoniaError(`timed out waiting for another worker writing ${out}`);
+      if (await releaseIfDead(lockKey)) continue; // its holder was killed on this machine
       await new Promise((res) => setTimeout(res, 25));
     }
     let written = false;
@@ -320,13 +374,7 @@ export async function startBatchWorker(opts: WorkerOptions): Promise<BatchWorker
     return { output: out, written, width: r.width, height: r.height, ms: Math.round(performance.now() - t0), steps };
   };
 
-  if (!opts.output.includes('{')) {
-    const st = await stat(opts.output).catch(() => undefined);
-    if (st?.isDirectory()) {
-      await removeStaleTempFiles(opts.output).catch(() => undefined); // temp files of killed workers
-      cleaned.add(resolve(opts.output));
-    }
-  }
+  if (!opts.output.includes('{')) await sweep(resolve(opts.output));
   const worker = new Worker<BatchJobData, BatchJobResult>(queueName, processor, {
     connection: connection(opts.redis),
     name: `harmonia-worker-${process.pid}`, // recorded as each job's processedBy
@@ -346,6 +394,7 @@ export async function startBatchWorker(opts: WorkerOptions): Promise<BatchWorker
     worker,
     async close() {
       await worker.close();
+      for (const dir of swept.keys()) await sweep(dir);
       await redis.quit().catch(() => redis.disconnect());
     },
   };

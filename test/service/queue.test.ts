@@ -12,8 +12,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
@@ -168,6 +169,32 @@ test('enqueue is idempotent (content-hash job ids); a re-delivered job never wri
   assert.match(r.stdout.join('\n'), /enqueued 0 job\(s\)/, 'done jobs are not enqueued again');
   r = await runCli(['jobs', '--redis', redis!.url, '--queue', q]);
   assert.match(r.stdout[0], /done 7\/7, failed 0, waiting 0, active 0, retrying 0; throughput \d+\.\d\d jobs\/s/);
+});
+
+test('workers remove the temp files of killed writers, never one a live worker (here or elsewhere) is writing', { skip }, async () => {
+  const q = 'sweep';
+  const out = join(dir, 'out-sweep');
+  mkdirSync(out, { recursive: true });
+  const dead = spawnSync(process.execPath, ['-e', '']).pid as number; // a pid that has exited
+  const host = hostname();
+  const r = new Redis({ ...parseRedisUrl(redis!.url) });
+  const lock = (name: string) => `harmonia:${q}:writing:${join(out, name)}`;
+  const files = {
+    killedHere: `.a.png.${dead}.1.0.tmp`, // its writer was killed on this machine, holding the lock
+    orphan: `.b.png.${dead}.1.0.tmp`, // no lock, writer gone
+    elsewhere: `.c.png.${dead}.1.0.tmp`, // a live writer on another machine holds the lock
+    liveHere: `.d.png.${process.pid}.1.0.tmp`, // a live process of this machine, no lock (another program), young
+  };
+  for (const f of Object.values(files)) writeFileSync(join(out, f), 'partial');
+  await r.set(lock('a.png'), `${host}|${dead}|job|x`, 'PX', 60_000);
+  await r.set(lock('c.png'), `other-host|${dead}|job|x`, 'PX', 60_000);
+  const w = await startBatchWorker({ redis: redis!.url, queue: q, output: out, lockMs: 2000 });
+  await w.close();
+  const left = readdirSync(out).sort();
+  assert.deepEqual(left, [files.elsewhere, files.liveHere].sort());
+  assert.equal(await r.get(lock('a.png')), null, "a dead local holder's lock is released");
+  assert.match((await r.get(lock('c.png'))) ?? '', /^other-host\|/, "another machine's lock is kept");
+  r.disconnect();
 });
 
 test('failed jobs retry with backoff and go to the failed list with their error after N tries', { skip }, async () => {

@@ -90,6 +90,15 @@ async function lockSubset(outDir: string, subset: string, tool: string): Promise
   throw new HarmoniaError('cannot take the build lock (it keeps reappearing)', { file: p });
 }
 
+/** Removes the previous copy of a swapped subset; a failure (a folder in it not writable) names the folder. */
+async function removeReplaced(replaced: string): Promise<void> {
+  try {
+    await fsp.rm(replaced, { recursive: true, force: true });
+  } catch (err) {
+    throw new HarmoniaError(`cannot remove the previous copy of the subset: ${describeFsError(err)} (remove it by hand; the new subset is in place)`, { file: replaced, cause: err });
+  }
+}
+
 async function syncDir(dir: string): Promise<void> {
   const h = await fsp.open(dir, 'r').catch(() => undefined);
   if (!h) return;
@@ -129,7 +138,7 @@ export async function buildSubsetAtomically<T>(
     // a swap killed between its two renames: the staging folder is complete and is finished below
     if (await exists(replaced)) {
       if (!(await exists(final)) && !(await exists(stage))) await fsp.rename(replaced, final);
-      else await fsp.rm(replaced, { recursive: true, force: true });
+      else await removeReplaced(replaced);
     }
     if (await exists(stage) && (await readRecipe(stage)) !== recipe) await fsp.rm(stage, { recursive: true, force: true }); // another recipe: start cleanly
     if (!(await exists(stage))) {
@@ -144,7 +153,7 @@ export async function buildSubsetAtomically<T>(
     if (await exists(final)) await fsp.rename(final, replaced);
     await fsp.rename(stage, final);
     await syncDir(outDir);
-    await fsp.rm(replaced, { recursive: true, force: true });
+    await removeReplaced(replaced);
     await updateIhdLists(outDir, subset, names);
     await unlock();
     return result;

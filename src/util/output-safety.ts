@@ -248,9 +248,9 @@ export function checkOutputs(inputs: readonly SafetyInput[], outputs: readonly S
 }
 
 /**
- * The first read-only regular file under `dir` (walked in name order, symbolic links not followed), or
- * undefined (also when `dir` does not exist): for outputs that are whole folders of files the command
- * rewrites (a dataset subset).
+ * The first read-only regular file or not-writable folder under `dir` (walked in name order, symbolic
+ * links not followed), or undefined (also when `dir` does not exist): for outputs that are whole folders
+ * of files the command rewrites (a dataset subset).
  */
 export function firstReadOnlyFile(dir: string): string | undefined {
   let names: string[];
@@ -260,6 +260,7 @@ export function firstReadOnlyFile(dir: string): string | undefined {
     let st: Stats;
     try { st = lstatSync(p); } catch { continue; }
     if (st.isDirectory()) {
+      if (!writable(p) || (st.mode & 0o222) === 0) return p;
       const hit = firstReadOnlyFile(p);
       if (hit) return hit;
     } else if (st.isFile() && isReadOnly(p, st)) {

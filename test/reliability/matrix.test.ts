@@ -640,7 +640,14 @@ test('make-procedural builds atomically too: a smaller --count leaves no orphans
   assert.equal((await run(p, 6, 1)).code, 0);
   assert.deepEqual(readdirSync(p).sort(), ['IHD_test.txt', 'IHD_train.txt', 'Procedural']);
   const ref6 = snapshot(p);
-  assert.equal((await run(p, 4, 1)).code, 0);
+  chmodSync(join(p, 'Procedural/masks'), 0o555);
+  let r = await run(p, 4, 1);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr[0], /Procedural\/masks: --out \(Procedural\/masks\) exists and is read-only; refusing to rebuild the subset over it/);
+  chmodSync(join(p, 'Procedural/masks'), 0o755);
+  assert.deepEqual(diff(ref6, snapshot(p)), { created: [], changed: [], removed: [] }, 'refused over a read-only folder');
+  r = await run(p, 4, 1);
+  assert.equal(r.code, 0, r.stderr.join('\n'));
   for (const sub of ['composite_images', 'masks', 'real_images', 'intrinsics']) assert.equal(readdirSync(join(p, 'Procedural', sub)).length, 4, sub);
   const listed = ['train', 'test'].flatMap((s) => readFileSync(join(p, 'Procedural', `Procedural_${s}.txt`), 'utf8').split('\n').filter(Boolean)).sort();
   assert.deepEqual(listed, readdirSync(join(p, 'Procedural/composite_images')).sort());

@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { harmonize } from '../../src/pipeline/harmonize.ts';
 import { placeForeground } from '../../src/pipeline/compose.ts';
@@ -233,6 +235,31 @@ test('a request that runs too long fails with 503 + Retry-After and its thread i
     assert.equal(h.status, 'ok');
   } finally {
     await slow.close();
+  }
+});
+
+test('harmonia serve as a process: listens, answers, and exits 0 on SIGTERM', async () => {
+  const bin = fileURLToPath(new URL('../../bin/harmonia.mjs', import.meta.url));
+  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--threads', '1', '--root', root], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`no "listening" line in 60 s: ${out}`)), 60_000);
+      child.stdout!.on('data', (b: Buffer) => {
+        out += b.toString();
+        const m = /listening on (http:\/\/\S+)/.exec(out);
+        if (m) { clearTimeout(timer); resolve(m[1]); }
+      });
+      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`exited ${code}: ${out}`)); });
+    });
+    const res = await fetch(`${url}/harmonize`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ composite: 'composites/c0001.png', mask: 'masks/c0001.png' }) });
+    assert.equal(res.status, 200);
+    assert.ok(Buffer.from(await res.arrayBuffer()).equals(refs[1]));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
   }
 });
 

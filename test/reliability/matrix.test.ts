@@ -326,7 +326,7 @@ test('CLI matrix as real processes: one stderr line, no stack trace, nothing wri
   }
 });
 
-test('CLI matrix: -o under a read-only folder in folder mode is a clean refusal (as uid 65534 when root)', async (t) => {
+test('CLI matrix: -o under a read-only folder in folder mode, and a read-only -o file in a writable folder, are clean refusals (as uid 65534 when root)', async (t) => {
   const d = await fixture();
   mkdirSync(join(d, 'ro'));
   chmodSync(join(d, 'ro'), 0o555);
@@ -348,6 +348,19 @@ test('CLI matrix: -o under a read-only folder in folder mode is a clean refusal 
   }
   assert.deepEqual(diff(before, snapshot(d)), { created: [], changed: [], removed: [] });
   chmodSync(join(d, 'ro'), 0o755);
+  if (!asRoot) return;
+  // the issue's case: a read-only (0444) existing -o in a folder the user may write, as a normal user
+  // (a rename would replace it silently): refused
+  mkdirSync(join(d, 'w'));
+  chmodSync(join(d, 'w'), 0o777);
+  ro('w/o.png')(d);
+  const before2 = snapshot(d);
+  const r = spawnSync(process.execPath, [BIN, 'harmonize', join(d, 'c.png'), '-m', join(d, 'm.png'), '-o', join(d, 'w/o.png'), ...I], { encoding: 'utf8', timeout: 120_000, uid: 65534, gid: 65534 });
+  assert.equal(r.status, 2, r.stderr);
+  const lines = r.stderr.trim().split('\n').filter((l) => !/^npm warn/i.test(l));
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /w\/o\.png: -o exists and is read-only; refusing to replace it/);
+  assert.deepEqual(diff(before2, snapshot(d)), { created: [], changed: [], removed: [] });
 });
 
 test('CLI matrix: read-only -o with --overwrite is replaced, its mode kept (never chmod-ed)', async () => {

@@ -110,8 +110,11 @@ export function noWorsePenalty(x: Tensor, target: Tensor, input: Tensor, mask: T
  * evaluation reports, so it is the metric itself: negative when G improves, 0 at the identity, and a
  * composite that barely needs a change weighs as much as a badly shifted one (a linear MSE lets the
  * large errors dominate and the mild composites get worse). ε = 1e-5 (0.65 on the 0–255² scale).
+ * `worseOnly` keeps only the images made worse (max(0, ln ratio)): a scale-free hinge on the
+ * worse-than-composite share, where `noWorsePenalty` is linear in the squared error and so barely
+ * sees the mildly shifted composites that are the ones made worse.
  */
-export function foregroundLogRatio(x: Tensor, target: Tensor, input: Tensor, mask: Tensor, minAreaFraction = 100 / (256 * 256), eps = 1e-5): Scalar {
+export function foregroundLogRatio(x: Tensor, target: Tensor, input: Tensor, mask: Tensor, minAreaFraction = 100 / (256 * 256), eps = 1e-5, worseOnly = false): Scalar {
   if (!(minAreaFraction > 0 && minAreaFraction <= 1)) {
     throw new HarmoniaError(`foregroundLogRatio: minAreaFraction must be in (0, 1], got ${minAreaFraction}`);
   }
@@ -124,6 +127,7 @@ export function foregroundLogRatio(x: Tensor, target: Tensor, input: Tensor, mas
     const area = tf.maximum(tf.sum(mask, [1, 2, 3]), minAreaFraction * h * w).mul(c);
     const after = tf.sum(tf.squaredDifference(x, target), [1, 2, 3]).div(area).add(eps);
     const before = tf.sum(tf.squaredDifference(input, target), [1, 2, 3]).div(area).add(eps);
-    return tf.mean(tf.log(after.div(before))) as Scalar;
+    const ratio = tf.log(after.div(before));
+    return tf.mean(worseOnly ? tf.relu(ratio) : ratio) as Scalar;
   });
 }

@@ -40,6 +40,8 @@ export interface LossConfig {
   noWorseWeight?: number;
   /** Beyond the paper: weight of the foreground log-ratio ln(fMSE(G(x))/fMSE(x)), the fPSNR gain itself (0 = off). */
   logRatioWeight?: number;
+  /** Beyond the paper: weight of the hinge max(0, ln(fMSE(G(x))/fMSE(x))) on images made worse (0 = off). */
+  worseLogWeight?: number;
 }
 
 export const DEFAULT_LOSS: LossConfig = {

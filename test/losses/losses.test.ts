@@ -4,7 +4,7 @@ import { tf } from '../../src/engine/tf.ts';
 import { initEngine } from '../../src/engine/index.ts';
 import {
   bceWithLogits, generatorAdversarialLoss, discriminatorAdversarialLoss, l1Loss, mseLoss, weightedL1,
-  maskedContentLoss, foregroundNormalizedMse, featureMseFromMaps, generatorLoss, discriminatorLoss,
+  maskedContentLoss, foregroundNormalizedMse, foregroundLogRatio, noWorsePenalty, featureMseFromMaps, generatorLoss, discriminatorLoss,
   DEFAULT_LOSS, validateLossConfig,
 } from '../../src/losses/index.ts';
 import type { LossConfig } from '../../src/losses/index.ts';
@@ -94,6 +94,23 @@ test('foreground-normalised MSE divides the squared error sum by max(A_min, fore
   const x2 = tf.concat([x, x]), y2 = tf.concat([y, x]), m2 = tf.concat([m, m]);
   close(val(foregroundNormalizedMse(x2, y2, m2, 0.01)), sq / 2 / 2, 1e-5);
   tf.dispose([x, y, m, x2, y2, m2]);
+});
+
+test('foreground log-ratio is ln((fMSE(out)+ε)/(fMSE(in)+ε)) per image, averaged; its hinge keeps only images made worse', () => {
+  // 1×1×2 images, foreground = the first pixel; input error 0.2 per channel, output error 0.1 on image 0 and
+  // 0.4 on image 1; the background is untouched (as G's blended output guarantees)
+  const target = tf.tensor4d([0, 0, 0, 0.9, 0.9, 0.9, 0, 0, 0, 0.9, 0.9, 0.9], [2, 1, 2, 3]);
+  const input = tf.tensor4d([0.2, 0.2, 0.2, 0.9, 0.9, 0.9, 0.2, 0.2, 0.2, 0.9, 0.9, 0.9], [2, 1, 2, 3]);
+  const out = tf.tensor4d([0.1, 0.1, 0.1, 0.9, 0.9, 0.9, 0.4, 0.4, 0.4, 0.9, 0.9, 0.9], [2, 1, 2, 3]);
+  const mask = tf.tensor4d([1, 0, 1, 0], [2, 1, 2, 1]);
+  const eps = 1e-5, before = 0.04 + eps;
+  const r0 = Math.log((0.01 + eps) / before), r1 = Math.log((0.16 + eps) / before);
+  close(val(foregroundLogRatio(out, target, input, mask, 0.1, eps)), (r0 + r1) / 2, 1e-5);
+  close(val(foregroundLogRatio(out, target, input, mask, 0.1, eps, true)), Math.max(0, r1) / 2, 1e-5);
+  close(val(foregroundLogRatio(input, target, input, mask, 0.1, eps)), 0, 1e-7); // identity: 0
+  // the linear penalty sees the same worse image as (0.16 − 0.04)·3 channels / 1 px, halved by the batch mean
+  close(val(noWorsePenalty(out, target, input, mask, 0.1)), (0.16 - 0.04) * 3 / 2, 1e-5);
+  tf.dispose([target, input, out, mask]);
 });
 
 test('feature MSE is the mean over layers of per-layer MSE', () => {

@@ -1,7 +1,8 @@
 /**
  * Terms beyond the paper, added to L_G of every setting when their weight is > 0 (in this order):
  * the foreground-normalised MSE (iS²AM), the penalty on making the foreground worse than G's input,
- * and the foreground log-ratio ln(fMSE(G(x))/fMSE(x)) (the fPSNR gain itself).
+ * the foreground log-ratio ln(fMSE(G(x))/fMSE(x)) (the fPSNR gain itself) and its hinge on images made
+ * worse (the worse-than-composite share).
  */
 import type { Tensor4D } from '../../engine/tf.ts';
 import { foregroundNormalizedMse, noWorsePenalty, foregroundLogRatio } from '../content.ts';
@@ -25,5 +26,11 @@ export const ADD_ON_TERMS: readonly LossTermEntry[] = [
     weight: { key: 'logRatioWeight', flag: 'log-ratio', description: 'weight of the foreground log-ratio ln(fMSE(out)/fMSE(in)) (the fPSNR gain itself); 0 = off', default: 0 },
     needsInput: true,
     compute: (cfg, t) => foregroundLogRatio(t.fake, t.real, t.input as Tensor4D, t.mask, cfg.fnMseMinArea),
+  },
+  {
+    name: 'worselog',
+    weight: { key: 'worseLogWeight', flag: 'worse-log', description: 'weight of the hinge max(0, ln(fMSE(out)/fMSE(in))) on images made worse (the worse-than-composite share); 0 = off', default: 0 },
+    needsInput: true,
+    compute: (cfg, t) => foregroundLogRatio(t.fake, t.real, t.input as Tensor4D, t.mask, cfg.fnMseMinArea, 1e-5, true),
   },
 ];

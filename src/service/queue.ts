@@ -253,8 +253,8 @@ export interface WorkerOptions {
 
 export interface BatchWorker {
   worker: Worker<BatchJobData, BatchJobResult>;
-  /** Waits for the running job(s), then disconnects. */
-  close(): Promise<void>;
+  /** Lets the running job(s) finish (at most `graceMs`, default 30 s), then disconnects; never hangs. */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** Starts a worker that takes jobs until close(). */
@@ -392,10 +392,12 @@ export async function startBatchWorker(opts: WorkerOptions): Promise<BatchWorker
   await worker.waitUntilReady();
   return {
     worker,
-    async close() {
-      await worker.close();
-      for (const dir of swept.keys()) await sweep(dir);
-      await redis.quit().catch(() => redis.disconnect());
+    async close(graceMs = 30_000) {
+      // the running job may finish (up to graceMs); never wait for ever (e.g. while Redis is down)
+      const within = <T>(p: Promise<T>, ms: number) => Promise.race([p.then(() => true, () => true), new Promise<boolean>((res) => setTimeout(() => res(false), ms).unref())]);
+      if (!(await within(worker.close(), graceMs))) await within(worker.close(true), 2000);
+      for (const dir of swept.keys()) await within(sweep(dir), 2000);
+      redis.disconnect();
     },
   };
 }

@@ -197,6 +197,24 @@ test('workers remove the temp files of killed writers, never one a live worker (
   r.disconnect();
 });
 
+test('harmonia worker exits on SIGTERM, also while Redis is down (never hangs)', { skip, timeout: 120_000 }, async () => {
+  const own = await startRedis(join(dir, 'redis-own'));
+  const c = spawn(process.execPath, [BIN, 'worker', '--redis', own.url, '-o', join(dir, 'out-own'), '--lock-ms', '2000'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(c);
+  let out = '';
+  c.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
+  const exited = new Promise<number | null>((res) => c.once('exit', (code) => res(code)));
+  for (let i = 0; i < 600 && !out.includes('harmonia worker'); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.match(out, /harmonia worker \d+: queue "harmonia"/);
+  await own.stop();
+  const t0 = Date.now();
+  c.kill('SIGTERM');
+  const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 30_000))]);
+  children.delete(c);
+  assert.equal(code, 0, `exit code (${out})`);
+  assert.ok(Date.now() - t0 < 30_000);
+});
+
 test('failed jobs retry with backoff and go to the failed list with their error after N tries', { skip }, async () => {
   const q = 'retry';
   const out = join(dir, 'out-retry');

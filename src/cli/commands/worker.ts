@@ -56,15 +56,26 @@ export const workerCommand: Command = {
       },
     });
     console.log(`harmonia worker ${process.pid}: queue "${queue}" on ${redactRedisUrl(redis)}, ${concurrency} at once, backend ${engine.backend}, output ${output}`);
-    const onSig = (sig: string) => { console.log(`harmonia worker ${process.pid}: ${sig}, finishing the running job`); finish(); };
+    let stopping = false;
+    const onSig = (sig: string) => {
+      if (stopping) {
+        console.log(`harmonia worker ${process.pid}: ${sig} again, exiting now`);
+        process.exit(130);
+      }
+      stopping = true;
+      console.log(`harmonia worker ${process.pid}: ${sig}, finishing the running job (send it again to exit at once)`);
+      finish();
+    };
     const onInt = () => onSig('SIGINT');
     const onTerm = () => onSig('SIGTERM');
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
     await finished;
+    await w.close(lockMs);
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
-    await w.close();
+    // connection retry timers must not keep the process alive once the worker is closed
+    setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
     console.log(`harmonia worker ${process.pid}: done ${n} job(s)`);
     return 0;
   },

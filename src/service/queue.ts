@@ -19,7 +19,7 @@ import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path
 import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { HarmoniaError } from '../errors.ts';
-import { writeFileAtomic } from '../util/atomic.ts';
+import { writeFileAtomic, pidAlive } from '../util/atomic.ts';
 import { checkOutputs, prepareOutputs } from '../util/output-safety.ts';
 import type { OutputFormat } from '../image/io.ts';
 import type { Stage } from '../pipeline/refine.ts';
@@ -126,17 +126,6 @@ async function readInput(path: string, what: string): Promise<Buffer> {
 }
 
 const HOST = hostname();
-
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Deletes a lock only when it still holds our token. */
 const RELEASE_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";

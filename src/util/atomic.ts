@@ -117,7 +117,9 @@ export function writeFileAtomicSync(path: string, data: Uint8Array | string, opt
   }
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether process `pid` exists on this machine (EPERM: it exists but belongs to another user). */
+export function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);

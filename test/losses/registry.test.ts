@@ -31,9 +31,9 @@ const L2_SETTING: LossSettingEntry = {
 
 test('the paper settings and the add-on terms are registered', () => {
   assert.deepEqual(lossSettingNames().slice(0, 3), ['content', 'mask', 'feature']);
-  assert.deepEqual(sweepableWeights('mask').map((w) => w.key), ['lambdaMask', 'lambdaUnmask', 'fnMseWeight', 'noWorseWeight', 'logRatioWeight']);
+  assert.deepEqual(sweepableWeights('mask').map((w) => w.key), ['lambdaMask', 'lambdaUnmask', 'fnMseWeight', 'noWorseWeight', 'logRatioWeight', 'worseLogWeight']);
   const flags = Object.keys(trainCommand.options);
-  for (const f of ['l1-weight', 'lambda-mask', 'lambda-unmask', 'feature-weight', 'feature-layers', 'fn-mse', 'no-worse', 'log-ratio']) assert.ok(flags.includes(f), f);
+  for (const f of ['l1-weight', 'lambda-mask', 'lambda-unmask', 'feature-weight', 'feature-layers', 'fn-mse', 'no-worse', 'log-ratio', 'worse-log']) assert.ok(flags.includes(f), f);
 });
 
 test('a toy loss setting registered by name gets its flag, column and sweep key, and trains for a step through `harmonia train`', async () => {

@@ -19,7 +19,7 @@ import { HarmoniaError } from '../errors.ts';
 import type { GeneratorConfig } from '../models/generator.ts';
 import { TRANSFORM_PARAMS, FIELD_CHANNELS } from '../models/color-transform.ts';
 import { DT_FLOAT, ONNX_OPSET, encodeOnnxModel } from './onnx-proto.ts';
-import { OnnxGraph, inboundValues } from './graph.ts';
+import { OnnxGraph, walkLayers, concatChannels } from './graph.ts';
 import { ONNX_EXPORTER_VERSION, ONNX_INPUT, META_CONFIG, META_EXPORTER, META_GRAPH, META_LAYOUT, type ExportOptions } from './generator.ts';
 
 export const ONNX_THETA = 'theta';
@@ -33,17 +33,14 @@ export function exportColorTransformToOnnx(model: tf.LayersModel, cfg: Generator
   const S = (analysis as unknown as { size: number }).size;
   if (cfg.analysisSize !== undefined && cfg.analysisSize !== S) throw new HarmoniaError(`ONNX export: config says analysisSize ${cfg.analysisSize} but the model's analysis layer is ${S}²`);
   const g = new OnnxGraph();
-  const valueOf = new Map<string, string>();
   const sizeOf = new Map<string, [number, number]>(); // spatial size of 4-D values
   let theta: string | undefined;
   let field: string | undefined;
 
-  for (const layer of model.layers) {
+  walkLayers(model, (layer, ins, cfgL) => {
     const cls = layer.getClassName();
     const name = layer.name;
-    if (cls === 'HarmoniaColorTransformApply') continue; // stays in JavaScript
-    const ins = inboundValues(layer, valueOf);
-    const cfgL = layer.getConfig();
+    if (cls === 'HarmoniaColorTransformApply') return undefined; // stays in JavaScript
     let out: string;
     switch (cls) {
       case 'InputLayer':
@@ -115,9 +112,7 @@ export function exportColorTransformToOnnx(model: tf.LayersModel, cfg: Generator
         break;
       }
       case 'Concatenate': {
-        const axis = cfgL.axis ?? -1;
-        if (axis !== -1 && axis !== 3) throw new HarmoniaError(`ONNX export: layer "${name}": only channel concatenation (axis -1) is supported, got ${String(axis)}`);
-        out = g.add('Concat', ins, name, { axis: 1 });
+        out = concatChannels(g, layer, ins, cfgL);
         const s0 = sizeOf.get(ins[0]);
         if (s0) sizeOf.set(out, s0);
         break;
@@ -125,9 +120,9 @@ export function exportColorTransformToOnnx(model: tf.LayersModel, cfg: Generator
       default:
         throw new HarmoniaError(`ONNX export: layer "${name}" of class ${cls} is not supported in a colour-transform generator (Conv2D, Dense, Concatenate, HarmoniaAreaDownscale, HarmoniaMaskedStats, HarmoniaGateBias, HarmoniaBroadcastVector)`);
     }
-    valueOf.set(`${name}:0:0`, out);
     if (name === 'g_field') field = out;
-  }
+    return out;
+  });
   if (!theta) throw new HarmoniaError(`ONNX export: model "${model.name}" has no HarmoniaGateBias layer (θ)`);
   g.add('Identity', [theta], ONNX_THETA);
   const outputs = [{ name: ONNX_THETA, elemType: DT_FLOAT, shape: ['batch', TRANSFORM_PARAMS] as (number | string)[] }];

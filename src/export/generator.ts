@@ -18,7 +18,7 @@ import { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
 import { generatorInputChannels, modelInputChannels, type GeneratorConfig } from '../models/generator.ts';
 import { DT_FLOAT, ONNX_OPSET, encodeOnnxModel } from './onnx-proto.ts';
-import { OnnxGraph, inboundValues } from './graph.ts';
+import { OnnxGraph, walkLayers, concatChannels } from './graph.ts';
 
 /** Bumped whenever the exporter's output for the same model changes (part of the cache key). */
 export const ONNX_EXPORTER_VERSION = '2';
@@ -53,33 +53,20 @@ export function exportGeneratorToOnnx(model: tf.LayersModel, cfg: GeneratorConfi
   if (cfgC !== inC) throw new HarmoniaError(`ONNX export: config implies ${cfgC} input channels but model "${model.name}" takes ${inC}`);
 
   const g = new OnnxGraph();
-  const valueOf = new Map<string, string>(); // `${layer}:${nodeIndex}:${tensorIndex}` → ONNX value name
-
-  for (const layer of model.layers) {
-    const cls = layer.getClassName();
+  const valueOf = walkLayers(model, (layer, ins, cfgL) => {
     const name = layer.name;
-    const ins = inboundValues(layer, valueOf);
-    const cfgL = layer.getConfig();
-    let out: string;
-    switch (cls) {
+    switch (layer.getClassName()) {
       case 'InputLayer':
-        out = g.add('Transpose', [ONNX_INPUT], `${name}/nchw`, { perm: [0, 3, 1, 2] });
-        break;
+        return g.add('Transpose', [ONNX_INPUT], `${name}/nchw`, { perm: [0, 3, 1, 2] });
       case 'Conv2D':
       case 'Conv2DTranspose':
-        out = g.conv(layer, ins[0]).out;
-        break;
-      case 'Concatenate': {
-        const axis = cfgL.axis ?? -1;
-        if (axis !== -1 && axis !== 3) throw new HarmoniaError(`ONNX export: layer "${name}": only channel concatenation (axis -1) is supported, got ${String(axis)}`);
-        out = g.add('Concat', ins, name, { axis: 1 });
-        break;
-      }
+        return g.conv(layer, ins[0]).out;
+      case 'Concatenate':
+        return concatChannels(g, layer, ins, cfgL);
       case 'HarmoniaChannelSlice': {
         const begin = cfgL.begin as number;
         const size = cfgL.size as number;
-        out = g.sliceChannels(ins[0], begin, begin + size, name);
-        break;
+        return g.sliceChannels(ins[0], begin, begin + size, name);
       }
       case 'HarmoniaResidualBlend': {
         const scale = cfgL.scale as number;
@@ -93,14 +80,12 @@ export function exportGeneratorToOnnx(model: tf.LayersModel, cfg: GeneratorConfi
         const moved = g.add('Clip', [sum, g.constant(`${name}/lo`, 0), g.constant(`${name}/hi`, 1)], `${name}/moved`);
         const diff = g.add('Sub', [moved, rgb], `${name}/diff`);
         const md = g.add('Mul', [m, diff], `${name}/masked`);
-        out = g.add('Add', [rgb, md], name);
-        break;
+        return g.add('Add', [rgb, md], name);
       }
       default:
-        throw new HarmoniaError(`ONNX export: layer "${name}" of class ${cls} is not supported (Conv2D, Conv2DTranspose, Concatenate, HarmoniaChannelSlice, HarmoniaResidualBlend)`);
+        throw new HarmoniaError(`ONNX export: layer "${name}" of class ${layer.getClassName()} is not supported (Conv2D, Conv2DTranspose, Concatenate, HarmoniaChannelSlice, HarmoniaResidualBlend)`);
     }
-    valueOf.set(`${name}:0:0`, out);
-  }
+  });
   const outLayer = model.outputs[0].sourceLayer.name;
   const last = valueOf.get(`${outLayer}:0:0`);
   if (last === undefined) throw new HarmoniaError(`ONNX export: output layer "${outLayer}" was not exported`);

@@ -185,3 +185,27 @@ export function inboundValues(layer: tf.layers.Layer, valueOf: Map<string, strin
     return v;
   });
 }
+
+/**
+ * The layer walk both exporters share: every layer of `model` in order, with its inbound ONNX values and
+ * config; `visit` adds its nodes to the graph and returns the ONNX value of its output (undefined: the
+ * layer is not exported). Returns the map `layer:0:0` → ONNX value.
+ */
+export function walkLayers(
+  model: tf.LayersModel,
+  visit: (layer: tf.layers.Layer, ins: string[], cfg: tf.serialization.ConfigDict) => string | undefined,
+): Map<string, string> {
+  const valueOf = new Map<string, string>();
+  for (const layer of model.layers) {
+    const out = visit(layer, inboundValues(layer, valueOf), layer.getConfig());
+    if (out !== undefined) valueOf.set(`${layer.name}:0:0`, out);
+  }
+  return valueOf;
+}
+
+/** A Keras Concatenate on the channel axis (NHWC −1 or 3) as an ONNX Concat on axis 1 (NCHW). */
+export function concatChannels(g: OnnxGraph, layer: tf.layers.Layer, ins: string[], cfg: tf.serialization.ConfigDict): string {
+  const axis = cfg.axis ?? -1;
+  if (axis !== -1 && axis !== 3) throw new HarmoniaError(`ONNX export: layer "${layer.name}": only channel concatenation (axis -1) is supported, got ${String(axis)}`);
+  return g.add('Concat', ins, layer.name, { axis: 1 });
+}

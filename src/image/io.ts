@@ -9,6 +9,16 @@ import type { FloatImage, Mask } from './types.ts';
 /** Largest image (in pixels) decoded by default: 100 megapixels. Guards against decompression bombs. */
 export const DEFAULT_MAX_PIXELS = 100_000_000;
 
+/**
+ * Threads libvips may use per image operation (decode, resize, encode); default one per core. A process
+ * that is one of several doing the same work (`harmonia worker`) sets 1, so the processes scale instead
+ * of competing for the same cores.
+ */
+export function setImageThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new HarmoniaError(`image threads must be an integer in 1..256, got ${n}`);
+  sharp.concurrency(n);
+}
+
 export interface ReadOptions {
   /** Reject images with more pixels than this (decompression-bomb guard). */
   maxPixels?: number;

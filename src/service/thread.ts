@@ -16,6 +16,9 @@ const init = workerData as ThreadInit;
 async function start(): Promise<void> {
   const t0 = performance.now();
   try {
+    // one pool thread per core: ONNX Runtime gets one thread here (its default, one spin-waiting thread per
+    // core in every pool thread, oversubscribes the cores); HARMONIA_ORT_THREADS overrides
+    process.env.HARMONIA_ORT_THREADS ??= '1';
     const engine = await initEngine({ quiet: true });
     for (const dir of init.models) await resolveModel(dir, undefined);
     const ready: FromThread = { type: 'ready', loadMs: performance.now() - t0, backend: engine.backend };

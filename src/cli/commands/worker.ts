@@ -3,6 +3,7 @@ import type { Command } from '../types.ts';
 import { numberFlag, describeRange, type FlagRange } from '../flags.ts';
 import { startBatchWorker, parseRedisUrl, redactRedisUrl, checkQueueName, checkOutputTemplate, DEFAULT_QUEUE } from '../../service/queue.ts';
 import { initEngine } from '../../engine/index.ts';
+import { setImageThreads } from '../../image/io.ts';
 
 const RANGES = {
   concurrency: { min: 1, max: 64, integer: true },
@@ -38,8 +39,12 @@ export const workerCommand: Command = {
     const maxStalled = numberFlag(values, 'max-stalled', RANGES['max-stalled']) as number;
     const exitAfter = numberFlag(values, 'exit-after', RANGES['exit-after']);
     const quiet = Boolean(values.quiet);
-    // one process per core scales best: its kernels use one thread unless HARMONIA_NATIVE_THREADS says otherwise
-    process.env.HARMONIA_NATIVE_THREADS ??= String(concurrency === 1 ? 1 : concurrency);
+    // one process per core scales best: its kernels, ONNX Runtime and libvips use one thread each (per concurrent
+    // job) unless HARMONIA_NATIVE_THREADS / HARMONIA_ORT_THREADS / VIPS_CONCURRENCY say otherwise. ORT's default
+    // (one thread per core, spin-waiting) made 2 workers no faster than 1 on 2 cores (docs/BENCHMARKS.md § Service).
+    process.env.HARMONIA_NATIVE_THREADS ??= String(concurrency);
+    process.env.HARMONIA_ORT_THREADS ??= String(concurrency);
+    if (process.env.VIPS_CONCURRENCY === undefined) setImageThreads(concurrency);
     const engine = await initEngine({ quiet: true });
     let n = 0;
     let finish: () => void = () => undefined;

@@ -74,6 +74,36 @@ export const FLAG_RANGES = {
     illumination: { min: 0, max: 1, why: 'a probability' },
     procedural: { min: 0, max: 1, why: 'a share of the samples' },
   },
+  /**
+   * The service commands. Memory: each `serve` thread holds its own engine and models and works on one
+   * image at a time, and every accepted request (running or queued) holds its body: at the maxima, 32 threads
+   * + 256 queued bodies of 64 MB stay within the 24 GB machine for inputs of the usual size.
+   */
+  serve: {
+    port: { min: 0, max: 65535, integer: true },
+    threads: { min: 1, max: 32, integer: true, why: 'each thread holds its own engine and models (memory)' },
+    'max-queue': { min: 0, max: 256, integer: true, why: 'each queued request holds its body (memory)' },
+    'body-limit': { min: 0.01, max: 64, why: 'megabytes; each accepted request holds its body (memory)' },
+    'max-pixels': { min: 1, max: 100_000_000, integer: true, why: 'the library\'s 100 MP input limit' },
+    timeout: { min: 1, max: 3600, why: 'seconds' },
+  },
+  worker: {
+    concurrency: { min: 1, max: 16, integer: true, why: 'jobs at once in one process, each holding its images (memory); scale with processes' },
+    'lock-ms': { min: 500, max: 3_600_000, integer: true, why: 'milliseconds' },
+    'max-stalled': { min: 0, max: 1000, integer: true },
+    'exit-after': { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true },
+  },
+  enqueue: {
+    attempts: { min: 1, max: 100, integer: true },
+    backoff: { min: 0, max: 3_600_000, integer: true, why: 'milliseconds' },
+    quality: { min: 1, max: 100, integer: true },
+    limit: { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true },
+  },
+  jobs: {
+    failures: { min: 0, max: 1000, integer: true },
+    interval: { min: 0.1, max: 3600, why: 'seconds' },
+    timeout: { min: 1, max: 30 * 86400, why: 'seconds' },
+  },
 } as const satisfies Record<string, Record<string, FlagRange>>;
 
 const NUMBER_RE = /^[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i;

@@ -266,7 +266,7 @@ test('harmonia serve as a process: listens, answers, and exits 0 on SIGTERM', as
 test('harmonia serve: flags are checked before any work, errors name the flag', async () => {
   const cases: [string[], RegExp][] = [
     [['serve', '--port', '70000'], /--port must be an integer in \[0, 65535\]/],
-    [['serve', '--threads', '0'], /--threads must be an integer in \[1, 256\]/],
+    [['serve', '--threads', '0'], /--threads must be an integer in \[1, 32\]/],
     [['serve', '--max-queue=-1'], /--max-queue must be/],
     [['serve', '--body-limit', 'lots'], /--body-limit must be/],
     [['serve', '--root', join(root, 'nope')], /--root must be an existing folder/],

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { HarmoniaError } from '../../errors.ts';
 import type { Command } from '../types.ts';
-import { numberFlag, describeRange, type FlagRange } from '../flags.ts';
+import { FLAG_RANGES, numberFlag, describeRange } from '../flags.ts';
 import { readIHarmonyDataset } from '../../data/iharmony4.ts';
 import { pairFolderDetailed } from '../../pipeline/batch.ts';
 import { OUTPUT_FORMATS } from '../../pipeline/harmonize.ts';
@@ -11,12 +11,7 @@ import type { OutputFormat } from '../../image/io.ts';
 import type { Stage } from '../../pipeline/refine.ts';
 import { enqueueBatch, parseRedisUrl, checkQueueName, nameOf, DEFAULT_QUEUE, type BatchItemInput } from '../../service/queue.ts';
 
-const RANGES = {
-  attempts: { min: 1, max: 100, integer: true },
-  backoff: { min: 0, max: 3_600_000, integer: true, why: 'milliseconds' },
-  quality: { min: 1, max: 100, integer: true },
-  limit: { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true },
-} satisfies Record<string, FlagRange>;
+const RANGES = FLAG_RANGES.enqueue;
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;

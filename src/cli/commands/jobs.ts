@@ -1,13 +1,9 @@
 import { HarmoniaError } from '../../errors.ts';
 import type { Command } from '../types.ts';
-import { numberFlag, describeRange, type FlagRange } from '../flags.ts';
+import { FLAG_RANGES, numberFlag, describeRange } from '../flags.ts';
 import { queueProgress, parseRedisUrl, checkQueueName, DEFAULT_QUEUE, type Progress } from '../../service/queue.ts';
 
-const RANGES = {
-  failures: { min: 0, max: 1000, integer: true },
-  interval: { min: 0.1, max: 3600, why: 'seconds' },
-  timeout: { min: 1, max: 30 * 86400, why: 'seconds' },
-} satisfies Record<string, FlagRange>;
+const RANGES = FLAG_RANGES.jobs;
 
 function line(p: Progress): string {
   const total = p.done + p.failed + p.waiting + p.active + p.delayed;

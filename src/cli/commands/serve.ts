@@ -1,19 +1,12 @@
 import { existsSync, statSync } from 'node:fs';
 import { HarmoniaError } from '../../errors.ts';
 import type { Command } from '../types.ts';
-import { numberFlag, describeRange, type FlagRange } from '../flags.ts';
+import { FLAG_RANGES, numberFlag, describeRange } from '../flags.ts';
 import { createServer, DEFAULT_BODY_LIMIT, DEFAULT_SERVE_MAX_PIXELS } from '../../service/server.ts';
 import { isModelDir } from '../../pipeline/model.ts';
 import { availableParallelism } from 'node:os';
 
-const RANGES = {
-  port: { min: 0, max: 65535, integer: true },
-  threads: { min: 1, max: 256, integer: true },
-  'max-queue': { min: 0, max: 100_000, integer: true },
-  'body-limit': { min: 0.01, max: 1024, why: 'megabytes' },
-  'max-pixels': { min: 1, max: 100_000_000, integer: true, why: 'the library\'s 100 MP input limit' },
-  timeout: { min: 1, max: 3600, why: 'seconds' },
-} satisfies Record<string, FlagRange>;
+const RANGES = FLAG_RANGES.serve;
 
 function parseModels(v: unknown): Record<string, string> {
   const list = Array.isArray(v) ? v : v === undefined ? [] : [String(v)];

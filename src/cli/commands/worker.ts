@@ -1,16 +1,11 @@
 import { HarmoniaError } from '../../errors.ts';
 import type { Command } from '../types.ts';
-import { numberFlag, describeRange, type FlagRange } from '../flags.ts';
+import { FLAG_RANGES, numberFlag, describeRange } from '../flags.ts';
 import { startBatchWorker, parseRedisUrl, redactRedisUrl, checkQueueName, checkOutputTemplate, DEFAULT_QUEUE } from '../../service/queue.ts';
 import { initEngine } from '../../engine/index.ts';
 import { setImageThreads } from '../../image/io.ts';
 
-const RANGES = {
-  concurrency: { min: 1, max: 64, integer: true },
-  'lock-ms': { min: 500, max: 3_600_000, integer: true, why: 'milliseconds' },
-  'max-stalled': { min: 0, max: 1000, integer: true },
-  'exit-after': { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true },
-} satisfies Record<string, FlagRange>;
+const RANGES = FLAG_RANGES.worker;
 
 export const workerCommand: Command = {
   name: 'worker',

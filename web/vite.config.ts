@@ -61,21 +61,26 @@ function serveOrt(req: IncomingMessage, res: ServerResponse, next: () => void): 
   sendFile(res, join(ortDist, m[1]));
 }
 
-function ortRuntime(): Plugin {
+/** A plugin that serves files through `serve` in dev and preview, and copies them into the build with `copy`. */
+function staticFiles(name: string, serve: (req: IncomingMessage, res: ServerResponse, next: () => void) => void, copy: () => void): Plugin {
   return {
-    name: 'harmonia-ort',
+    name,
     configureServer(server) {
-      server.middlewares.use(serveOrt);
+      server.middlewares.use(serve);
     },
     configurePreviewServer(server) {
-      server.middlewares.use(serveOrt);
+      server.middlewares.use(serve);
     },
-    writeBundle() {
-      const dest = join(outDir, 'ort');
-      mkdirSync(dest, { recursive: true });
-      for (const name of ORT_FILES) copyFileSync(join(ortDist, name), join(dest, name));
-    },
+    writeBundle: copy,
   };
+}
+
+function ortRuntime(): Plugin {
+  return staticFiles('harmonia-ort', serveOrt, () => {
+    const dest = join(outDir, 'ort');
+    mkdirSync(dest, { recursive: true });
+    for (const name of ORT_FILES) copyFileSync(join(ortDist, name), join(dest, name));
+  });
 }
 
 function serveModels(req: IncomingMessage, res: ServerResponse, next: () => void): void {
@@ -92,24 +97,15 @@ function serveModels(req: IncomingMessage, res: ServerResponse, next: () => void
 }
 
 function models(): Plugin {
-  return {
-    name: 'harmonia-models',
-    configureServer(server) {
-      server.middlewares.use(serveModels);
-    },
-    configurePreviewServer(server) {
-      server.middlewares.use(serveModels);
-    },
-    writeBundle() {
-      if (!existsSync(join(modelDir, 'model.json'))) return;
-      const dest = join(outDir, 'models', 'default');
-      mkdirSync(dest, { recursive: true });
-      for (const name of readdirSync(modelDir)) {
-        const src = join(modelDir, name);
-        if (statSync(src).isFile()) copyFileSync(src, join(dest, name));
-      }
-    },
-  };
+  return staticFiles('harmonia-models', serveModels, () => {
+    if (!existsSync(join(modelDir, 'model.json'))) return;
+    const dest = join(outDir, 'models', 'default');
+    mkdirSync(dest, { recursive: true });
+    for (const name of readdirSync(modelDir)) {
+      const src = join(modelDir, name);
+      if (statSync(src).isFile()) copyFileSync(src, join(dest, name));
+    }
+  });
 }
 
 export default defineConfig({

@@ -118,3 +118,53 @@ export function concatChannels(parts: readonly tf.Tensor4D[]): tf.Tensor4D {
     return (terms.length === 1 ? terms[0] : tf.addN(terms)).reshape([n, h, w, total]) as tf.Tensor4D;
   });
 }
+
+/**
+ * Fused activation gradients. A backend may register these kernels (the native backend does: one
+ * pass instead of tfjs's step + mul, or greater + mul + select); elsewhere the ops below compute the
+ * same values with tfjs's own ops, so the choice never changes a result.
+ */
+export const RELU_GRAD_KERNEL = 'HarmoniaReluGrad';
+export const LEAKY_RELU_GRAD_KERNEL = 'HarmoniaLeakyReluGrad';
+
+function hasKernel(name: string): boolean {
+  return tf.getKernel(name, tf.getBackend()) !== undefined;
+}
+
+/** dy · step(x): the ReLU gradient given its input (or its output: same sign). */
+export function reluGrad(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
+  if (hasKernel(RELU_GRAD_KERNEL) && dy.dtype === 'float32' && x.dtype === 'float32') {
+    return tf.engine().runKernel(RELU_GRAD_KERNEL, { dy, x }) as tf.Tensor;
+  }
+  return tf.mul(dy, tf.step(tf.cast(x, 'float32')));
+}
+
+/** x > 0 ? dy : alpha · dy: the leaky-ReLU gradient given its input. */
+export function leakyReluGrad(dy: tf.Tensor, x: tf.Tensor, alpha: number): tf.Tensor {
+  if (hasKernel(LEAKY_RELU_GRAD_KERNEL) && dy.dtype === 'float32' && x.dtype === 'float32') {
+    return tf.engine().runKernel(LEAKY_RELU_GRAD_KERNEL, { dy, x }, { alpha }) as tf.Tensor;
+  }
+  return tf.where(tf.greater(x, 0), dy, tf.mul(dy, alpha));
+}
+
+let fusedGradients = false;
+
+/**
+ * Points tfjs's Relu and LeakyRelu gradients at `reluGrad` / `leakyReluGrad` (idempotent). The
+ * values are those of tfjs's own gradients on every backend; a backend with the fused kernels
+ * computes them in one pass. Called when the native backend registers.
+ */
+export function useFusedActivationGradients(): void {
+  if (fusedGradients) return;
+  fusedGradients = true;
+  tf.registerGradient({
+    kernelName: 'Relu',
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved) => ({ x: () => reluGrad(dy as tf.Tensor, saved[0]) }),
+  });
+  tf.registerGradient({
+    kernelName: 'LeakyRelu',
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved, attrs) => ({ x: () => leakyReluGrad(dy as tf.Tensor, saved[0], Number((attrs as { alpha: number }).alpha)) }),
+  });
+}

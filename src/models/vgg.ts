@@ -15,7 +15,7 @@ import { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
 import { Rng } from '../util/random.ts';
 import { loadStateDict, type StateDict } from './torch/checkpoint.ts';
-import { convFromStateDict, conv, maxPool, disposeConv, type ConvParams, type FeatureBackbone } from './torch/convert.ts';
+import { convFromStateDict, conv, convRelu, maxPool, disposeConv, type ConvParams, type FeatureBackbone } from './torch/convert.ts';
 
 export type VggDepth = 16 | 19;
 
@@ -96,6 +96,14 @@ export class VggFeatures implements FeatureBackbone {
     let h = x;
     for (let i = 0; i <= this.last; i++) {
       const s = this.steps[i];
+      const next = this.steps[i + 1];
+      if (s.kind === 'conv' && next?.kind === 'relu' && i + 1 <= this.last && !want.has(s.name)) {
+        // conv + ReLU in one fused kernel (the pre-ReLU map is not a tap)
+        h = convRelu(h, this.convs[s.conv!]);
+        i++;
+        if (want.has(next.name)) out.set(next.name, h);
+        continue;
+      }
       if (s.kind === 'conv') h = conv(h, this.convs[s.conv!]);
       else if (s.kind === 'relu') h = tf.relu(h);
       else h = maxPool(h, 2, 2);

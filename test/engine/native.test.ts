@@ -19,6 +19,8 @@ import { broadcastPlan, stridedPlan, reductionPlan, isSuffixOf } from '../../src
 import { createModels, runPhase, GAN_STEP_MODULE, paperGanOptions } from '../../src/train/step-module.ts';
 import { DataParallelPool } from '../../src/engine/parallel/index.ts';
 import { Rng } from '../../src/util/random.ts';
+import { RELU_GRAD_KERNEL, LEAKY_RELU_GRAD_KERNEL } from '../../src/engine/ops.ts';
+import { convRelu } from '../../src/models/torch/convert.ts';
 import { BACKEND_TOL, awayFromZero, distinct, evaluate, finiteDiffError, maxAbs, maxAbsDiff, rand, type Case } from './gradcheck.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -76,7 +78,18 @@ const CASES: NativeCase[] = [
   { name: 'broadcast mul/add: [4,1,1,6]·[4,3,3,6] (global pool gradient), [3,1]+[1,4]', inputs: [rand([4, 1, 1, 6], 95), rand([4, 3, 3, 6], 96), rand([3, 1], 97), rand([1, 4], 98)],
     f: (a, b, c, d) => tf.add(tf.sum(tf.mul(a, b)), tf.sum(tf.mul(tf.add(c, d), c))), kernels: ['Multiply', 'Add'] },
   { name: 'maximum, minimum', inputs: [distinct([4, 5], 84), distinct([4, 5], 85, 0.05, 0.01)], f: (a, b) => tf.add(tf.maximum(a, b), tf.minimum(a, b)), kernels: ['Maximum', 'Minimum'] },
-  { name: 'relu, leakyRelu (Greater, Select, Step)', inputs: [awayFromZero([2, 3, 3, 4], 86)], f: (x) => tf.add(tf.relu(x), tf.leakyRelu(x, 0.2)), kernels: ['Relu', 'LeakyRelu', 'Greater', 'Select', 'Step'] },
+  { name: 'relu, leakyRelu (fused activation gradients)', inputs: [awayFromZero([2, 3, 3, 4], 86)], f: (x) => tf.add(tf.relu(x), tf.leakyRelu(x, 0.2)), kernels: ['Relu', 'LeakyRelu', RELU_GRAD_KERNEL, LEAKY_RELU_GRAD_KERNEL] },
+  { name: 'greater, select, step', inputs: [awayFromZero([2, 3, 3, 4], 85)], f: (x) => tf.where(tf.greater(tf.tensor(awayFromZero([2, 3, 3, 4], 84).data, [2, 3, 3, 4]), 0), tf.mul(tf.step(x), x), tf.mul(x, 0.3)), kernels: ['Greater', 'Select', 'Step'] },
+  {
+    // VGG-sized: oneDNN's Winograd kernels where the CPU has them (AVX-512), else the direct ones
+    name: 'conv2d 3x3 s1 same, 64 → 64 channels at 32²', inputs: [rand([1, 32, 32, 64], 91), rand([3, 3, 64, 64], 92, 0.1)],
+    f: conv(1, 'same'), kernels: ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'],
+  },
+  {
+    name: 'frozen conv + bias + ReLU (convRelu: fused kernel, input gradient only), 32 → 64 at 32²', inputs: [rand([1, 32, 32, 32], 93)],
+    f: (x) => convRelu(x as tf.Tensor4D, { filter: tf.tensor4d(rand([3, 3, 32, 64], 94, 0.2).data, [3, 3, 32, 64]), bias: tf.tensor1d(rand([64], 95, 0.1).data), stride: 1, pad: 1 }),
+    kernels: ['FusedConv2D', 'Conv2DBackpropInput', RELU_GRAD_KERNEL],
+  },
   { name: 'sigmoid, tanh, exp, abs', inputs: [awayFromZero([3, 7], 87)], f: (x) => tf.addN([tf.sigmoid(x), tf.tanh(x), tf.exp(x), tf.abs(x)]), kernels: ['Sigmoid', 'Tanh', 'Exp', 'Abs'] },
   { name: 'sqrt, log, log1p, square, rsqrt', inputs: [awayFromZero([3, 7], 88).data.map(Math.abs)].map((d) => ({ shape: [3, 7], data: d.map((v) => v + 0.5) })), f: (x) => tf.addN([tf.sqrt(x), tf.log(x), tf.log1p(x), tf.square(x), tf.rsqrt(x)]), kernels: ['Sqrt', 'Log', 'Log1p', 'Square', 'Rsqrt'] },
   { name: 'sum over NHW (bias gradient)', inputs: [rand([2, 3, 4, 5], 89)], f: (x) => tf.sum(x, [0, 1, 2]), kernels: ['Sum'] },
@@ -371,4 +384,27 @@ test('paper GAN: 5 training steps on native match cpu (losses and final weights)
   got.weights.forEach((w, i) => { worst = Math.max(worst, relDiff(w, ref.weights[i])); });
   assert.ok(worst <= TRAJ_TOL, `final weights rel diff ${worst.toExponential(2)}`);
   t.diagnostic(`G loss ${got.g[0].toFixed(4)} → ${got.g[4].toFixed(4)}; max rel diff native vs cpu: losses ${lossDiff.toExponential(2)}, weights ${worst.toExponential(2)}`);
+});
+
+test('native backend: 3×3 stride-1 convs with ≥ 16 channels at ≥ 32² run oneDNN Winograd on AVX-512 CPUs, and HARMONIA_NATIVE_WINOGRAD=0 turns it off', { skip }, async () => {
+  const { readFileSync } = await import('node:fs');
+  const avx512 = /\bavx512f\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+  const script = `
+    import { tf } from './src/engine/tf.ts';
+    import { initEngine } from './src/engine/index.ts';
+    import { nativeAddon } from './src/engine/native/index.ts';
+    await initEngine({ backend: 'native' });
+    const impl = (ci, h) => { tf.tidy(() => tf.conv2d(tf.ones([1, h, h, ci]), tf.ones([3, 3, ci, 32]), 1, 'same').dataSync()); return nativeAddon().info().lastImpl; };
+    console.log(JSON.stringify({ big: impl(64, 32), thin: impl(3, 64), small: impl(64, 16) }));`;
+  const run = (env: Record<string, string>) => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env } });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as { big: string; thin: string; small: string };
+  };
+  const on = run({});
+  const off = run({ HARMONIA_NATIVE_WINOGRAD: '0' });
+  if (avx512) assert.match(on.big, /wino/, `64-channel 32² conv: ${on.big}`);
+  assert.doesNotMatch(on.thin, /wino/, `RGB input stays direct: ${on.thin}`);
+  assert.doesNotMatch(on.small, /wino/, `16² map stays direct: ${on.small}`);
+  assert.doesNotMatch(off.big, /wino/, `HARMONIA_NATIVE_WINOGRAD=0: ${off.big}`);
 });

@@ -7,7 +7,10 @@
  * one contiguous run of axes. Everything else (other dtypes, scattered reduction axes) runs the cpu kernel.
  */
 import { tf } from '../tf.ts';
-import type { NativeAddon } from './addon.ts';
+import { ACTIVATIONS, type NativeAddon } from './addon.ts';
+import { LEAKY_RELU_GRAD_KERNEL, RELU_GRAD_KERNEL } from '../ops.ts';
+
+export { LEAKY_RELU_GRAD_KERNEL, RELU_GRAD_KERNEL };
 import { Unsupported, attrs, cpuBackend, f32, inp, outputF32, sizeOf, u8, type Kernel } from './common.ts';
 
 /** Op codes (must match BinOp / CmpOp / UnOp in native/harmonia_native.cc). */
@@ -157,6 +160,37 @@ function unary(addon: NativeAddon, op: number, name: string): Kernel {
   };
 }
 
+
+function activationGrad(addon: NativeAddon, act: 'relu' | 'leakyrelu'): Kernel {
+  const name = act === 'relu' ? RELU_GRAD_KERNEL : LEAKY_RELU_GRAD_KERNEL;
+  return (a) => {
+    const backend = cpuBackend(a);
+    const dy = inp(a, 'dy', name), x = inp(a, 'x', name);
+    if (dy.shape.join() !== x.shape.join()) throw new Unsupported('dy and x shapes differ');
+    const alpha = act === 'leakyrelu' ? Number(attrs<{ alpha: number }>(a).alpha) : 0;
+    const out = outputF32(sizeOf(x.shape));
+    addon.activationGrad(ACTIVATIONS[act], alpha, f32(backend, dy), f32(backend, x), out);
+    return backend.makeTensorInfo([...x.shape], 'float32', out);
+  };
+}
+
+/** The same gradients in JavaScript, for the cases the addon does not take (other dtypes, shape mismatch). */
+export function activationGradFallback(act: 'relu' | 'leakyrelu'): Kernel {
+  const name = act === 'relu' ? RELU_GRAD_KERNEL : LEAKY_RELU_GRAD_KERNEL;
+  return (a) => {
+    const backend = cpuBackend(a);
+    const dy = inp(a, 'dy', name), x = inp(a, 'x', name);
+    if (dy.shape.join() !== x.shape.join()) throw new Error(`${name}: dy shape [${dy.shape}] differs from x shape [${x.shape}]`);
+    const d = backend.data.get(dy.dataId).values as ArrayLike<number>, v = backend.data.get(x.dataId).values as ArrayLike<number>;
+    const alpha = Math.fround(act === 'leakyrelu' ? Number(attrs<{ alpha: number }>(a).alpha) : 0);
+    const out = new Float32Array(d.length);
+    for (let i = 0; i < out.length; i++) {
+      out[i] = act === 'relu' ? (Number.isNaN(v[i]) ? NaN : d[i] * (v[i] > 0 ? 1 : 0)) : v[i] > 0 ? d[i] : Math.fround(d[i] * alpha);
+    }
+    return backend.makeTensorInfo([...x.shape], 'float32', out);
+  };
+}
+
 function select(addon: NativeAddon): Kernel {
   return (a) => {
     const backend = cpuBackend(a);
@@ -191,7 +225,7 @@ function reduce(addon: NativeAddon, name: string): Kernel {
 
 /** Names of the elementwise kernels the native backend replaces. */
 export const ELEMENTWISE_KERNELS: readonly string[] = [
-  ...Object.keys(BINARY), ...Object.keys(COMPARE), ...Object.keys(UNARY), 'Select', ...Object.keys(REDUCE),
+  ...Object.keys(BINARY), ...Object.keys(COMPARE), ...Object.keys(UNARY), 'Select', ...Object.keys(REDUCE), RELU_GRAD_KERNEL, LEAKY_RELU_GRAD_KERNEL,
 ];
 
 export function elementwiseKernels(addon: NativeAddon): Record<string, Kernel> {
@@ -200,6 +234,8 @@ export function elementwiseKernels(addon: NativeAddon): Record<string, Kernel> {
   for (const [name, op] of Object.entries(COMPARE)) out[name] = compare(addon, op);
   for (const [name, op] of Object.entries(UNARY)) out[name] = unary(addon, op, name);
   out.Select = select(addon);
+  out[RELU_GRAD_KERNEL] = activationGrad(addon, 'relu');
+  out[LEAKY_RELU_GRAD_KERNEL] = activationGrad(addon, 'leakyrelu');
   for (const name of Object.keys(REDUCE)) out[name] = reduce(addon, name);
   return out;
 }

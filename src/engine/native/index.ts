@@ -9,6 +9,7 @@ import { tf } from '../tf.ts';
 import { HarmoniaError } from '../../errors.ts';
 import { loadNativeAddon, type NativeAddon } from './addon.ts';
 import { NATIVE_KERNELS, nativeKernelFuncs } from './kernels.ts';
+import { useFusedActivationGradients } from '../ops.ts';
 
 export { loadNativeAddon, nativeAddonPath, nativeThreads, type NativeAddon, type AddonLoad } from './addon.ts';
 export { NATIVE_KERNELS, nativeKernelStats, resetNativeKernelStats, convGeometry, poolGeometry, type KernelStats } from './kernels.ts';
@@ -50,6 +51,7 @@ export function registerNativeBackend(): string[] {
   }
   // Priority below cpu's: tfjs never picks 'native' on its own; initEngine selects it explicitly.
   tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 0);
+  useFusedActivationGradients();
   registered = load.addon;
   return Object.keys(NATIVE_KERNELS);
 }

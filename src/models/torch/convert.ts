@@ -5,6 +5,7 @@
  */
 import { tf } from '../../engine/tf.ts';
 import { getTensor, type StateDict } from './checkpoint.ts';
+import { reluGrad } from '../../engine/ops.ts';
 
 /** A torch Conv2d (weight [O, I, kh, kw], bias [O]) as tf tensors: filter [kh, kw, I, O]. */
 export interface ConvParams {
@@ -45,9 +46,28 @@ export function conv(x: tf.Tensor4D, p: ConvParams): tf.Tensor4D {
   return tf.add(tf.conv2d(x, p.filter, p.stride, p.pad === 0 ? 'valid' : p.pad), p.bias);
 }
 
-/** conv + ReLU. */
+/**
+ * conv + bias + ReLU as one fused kernel, differentiable with respect to x only: the backbones'
+ * weights are frozen constants, so the backward pass is one ReLU gradient and one transposed conv
+ * (tfjs's fused conv2d gradient would also compute the filter and bias gradients, the most
+ * expensive part, only to drop them). Same values as relu(conv(x, p)).
+ */
 export function convRelu(x: tf.Tensor4D, p: ConvParams): tf.Tensor4D {
-  return tf.relu(conv(x, p));
+  const pad = p.pad === 0 ? 'valid' : p.pad;
+  const shape = x.shape;
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, save] = args as [tf.Tensor4D, tf.GradSaveFunc];
+    // the kernel itself: tf.fused.conv2d runs unfused (conv, add, relu) while a gradient is recorded
+    const y = tf.engine().runKernel('FusedConv2D', { x: input, filter: p.filter, bias: p.bias }, {
+      strides: [p.stride, p.stride], pad, dataFormat: 'NHWC', dilations: [1, 1], activation: 'relu', leakyreluAlpha: 0,
+    } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+    save([y, p.filter]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.conv2dTranspose(reluGrad(dy, saved[0]) as tf.Tensor4D, saved[1] as tf.Tensor4D, shape, p.stride, pad),
+    };
+  });
+  return op(x) as tf.Tensor4D;
 }
 
 /**

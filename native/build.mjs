@@ -58,7 +58,7 @@ if (!force && existsSync(out) && statSync(out).mtimeMs > Math.max(statSync(src).
 mkdirSync(outDir, { recursive: true });
 const tmp = `${out}.${process.pid}.tmp`;
 const args = [
-  '-std=c++17', '-O3', '-march=native', '-fPIC', '-shared', '-fopenmp', '-fvisibility=hidden',
+  '-std=c++17', '-O3', '-march=native', '-ffp-contract=off', '-fPIC', '-shared', '-fopenmp', '-fvisibility=hidden',
   '-DNAPI_VERSION=8', '-DNODE_GYP_MODULE_NAME=harmonia_native',
   `-I${nodeInc}`, `-I${dnnlInc}`, src, '-o', tmp,
   ...(process.env.HARMONIA_DNNL_LIB ? [`-L${process.env.HARMONIA_DNNL_LIB}`, `-Wl,-rpath,${process.env.HARMONIA_DNNL_LIB}`] : []),

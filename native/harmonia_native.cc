@@ -703,6 +703,47 @@ napi_value ActivationGrad(napi_env env, napi_callback_info info) {
   });
 }
 
+// adam(w, g, m, v, [lr, beta1, beta2, eps, c1, c2]): one Adam update in place, in double precision
+// exactly as src/engine/parallel/adam.ts computes it (the build uses -ffp-contract=off, so no
+// fused multiply-adds: the results are bit-identical to the JavaScript loop's).
+//   m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;  w <- w - lr (m/c1) / (sqrt(v/c2) + eps)
+napi_value Adam(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 5);
+    F32 w = f32Arg(env, a[0], "adam w"), g = f32Arg(env, a[1], "adam g"), m = f32Arg(env, a[2], "adam m"), v = f32Arg(env, a[3], "adam v");
+    bool isTa = false;
+    NAPI_OK(napi_is_typedarray(env, a[4], &isTa));
+    napi_typedarray_type type;
+    size_t len = 0;
+    void* data = nullptr;
+    napi_value ab;
+    size_t offset;
+    if (isTa) NAPI_OK(napi_get_typedarray_info(env, a[4], &type, &len, &data, &ab, &offset));
+    if (!isTa || type != napi_float64_array || len != 6) throw JsError("adam hyper-parameters: expected a Float64Array of 6 values");
+    const double* hp = static_cast<const double*>(data);
+    const double lr = hp[0], b1 = hp[1], b2 = hp[2], eps = hp[3], c1 = hp[4], c2 = hp[5];
+    const double a1 = 1 - b1, a2 = 1 - b2;
+    const int64_t n = int64_t(w.length);
+    need(g, size_t(n), "adam g");
+    need(m, size_t(n), "adam m");
+    need(v, size_t(n), "adam v");
+    float* pw = w.data;
+    const float* pg = g.data;
+    float* pm = m.data;
+    float* pv = v.data;
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+    for (int64_t i = 0; i < n; i++) {
+      const double gi = pg[i];
+      const double mi = b1 * double(pm[i]) + a1 * gi;
+      const double vi = b2 * double(pv[i]) + a2 * gi * gi;
+      pm[i] = float(mi);
+      pv[i] = float(vi);
+      pw[i] = float(double(pw[i]) - (lr * (mi / c1)) / (std::sqrt(vi / c2) + eps));
+    }
+    return undefinedValue(env);
+  });
+}
+
 uint8_t* u8Arg(napi_env env, napi_value v, const char* what, size_t& length) {
   bool isTa = false;
   NAPI_OK(napi_is_typedarray(env, v, &isTa));
@@ -1030,6 +1071,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"compare", nullptr, Compare, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"activationGrad", nullptr, ActivationGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"select", nullptr, Select, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reduce", nullptr, Reduce, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

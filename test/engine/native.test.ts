@@ -408,3 +408,23 @@ test('native backend: 3×3 stride-1 convs with ≥ 16 channels at ≥ 32² run o
   assert.doesNotMatch(on.small, /wino/, `16² map stays direct: ${on.small}`);
   assert.doesNotMatch(off.big, /wino/, `HARMONIA_NATIVE_WINOGRAD=0: ${off.big}`);
 });
+
+test('native Adam is bit-identical to the JavaScript loop (3 steps, 10k values, lr override)', { skip }, async () => {
+  const { adamUpdate, DEFAULT_ADAM } = await import('../../src/engine/parallel/adam.ts');
+  const n = 10_000;
+  const r = new Rng(7);
+  const w0 = Float32Array.from({ length: n }, () => r.uniform(-1, 1));
+  const make = () => ({ w: w0.slice(), m: new Float32Array(n), v: new Float32Array(n) });
+  const nat = make(), js = make();
+  for (let t = 1; t <= 3; t++) {
+    const g = Float32Array.from({ length: n }, () => r.uniform(-0.1, 0.1) * (t === 2 ? 1e-6 : 1));
+    adamUpdate(nat.w, g, nat.m, nat.v, t, DEFAULT_ADAM, 0, n, 3e-4); // one call over 10k values: the addon
+    for (let b = 0; b < n; b += 1000) adamUpdate(js.w, g, js.m, js.v, t, DEFAULT_ADAM, b, b + 1000, 3e-4); // chunks below the native threshold: JS
+  }
+  assert.ok(maxAbsDiff(nat.w, w0) > 1e-4, 'the weights moved');
+  for (const k of ['w', 'm', 'v'] as const) {
+    const a = new Uint32Array(nat[k].buffer), b = new Uint32Array(js[k].buffer);
+    const diff = a.findIndex((x, i) => x !== b[i]);
+    assert.equal(diff, -1, `${k}[${diff}]: native ${nat[k][diff]} vs JS ${js[k][diff]}`);
+  }
+});

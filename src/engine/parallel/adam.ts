@@ -10,6 +10,18 @@
  * (m, v, t): saving and restoring it continues bit-identically. It runs the same on every backend.
  */
 import { HarmoniaError } from '../../errors.ts';
+import { loadNativeAddon, type NativeAddon } from '../native/addon.ts';
+
+/** Arrays from this length on go to the native addon when it is built (same bits, one pass in C++ on every thread). */
+const NATIVE_MIN = 4096;
+let native: NativeAddon | null | undefined;
+function nativeAdam(): NativeAddon | null {
+  if (native === undefined) {
+    const load = process.env.HARMONIA_BACKEND === 'wasm' || process.env.HARMONIA_BACKEND === 'cpu' ? undefined : loadNativeAddon();
+    native = load?.ok ? load.addon : null;
+  }
+  return native;
+}
 
 /** Adam's hyper-parameters (saved with every training checkpoint as `optimizer`). */
 export interface AdamConfig {
@@ -60,6 +72,11 @@ export function adamUpdate(
   const { beta1: b1, beta2: b2, eps } = hp;
   const c1 = 1 - b1 ** t;
   const c2 = 1 - b2 ** t;
+  const native = nativeAdam();
+  if (native && end - begin >= NATIVE_MIN) {
+    native.adam(w.subarray(begin, end), g.subarray(begin, end), m.subarray(begin, end), v.subarray(begin, end), Float64Array.of(lr, b1, b2, eps, c1, c2));
+    return;
+  }
   const a1 = 1 - b1;
   const a2 = 1 - b2;
   for (let i = begin; i < end; i++) {

@@ -1,38 +1,65 @@
 /**
- * Native (oneDNN addon) vs wasm vs PyTorch on the paper GAN: the training step (G update with D
- * frozen, then D update; BCE-with-logits + 100·L1; Adam(2e-4, 0.5, 0.999)) at batch 4, and G
- * inference at batch 1, and the VGG-19 feature loss (mean over relu1_2…relu5_4 of the feature-map MSE,
- * forward of both images + backward to the input, seeded random weights: same arithmetic as the real
- * ones). One persistent server process per configuration (models built once per
- * size, warmed up), driven in alternating rounds (A, B, C, …, A, B, C, …) so load changes on a
- * shared machine hit every configuration alike; the figure is the median over all rounds.
+ * Native (oneDNN addon) vs wasm vs PyTorch, side by side, on the workloads the project runs:
+ *  - GAN step: the trainer's own step (src/train/engines.ts LocalEngine.step: GanStep.computeGradients,
+ *    the gradient-norm check, the project's Adam in src/engine/parallel/adam.ts, setWeights) on the
+ *    paper GAN (paperGanOptions: paper G and D, BCE-with-logits + 100·L1, Adam(2e-4, 0.5, 0.999) ε 1e-8)
+ *    at batch 4, random data;
+ *  - global G step: the same LocalEngine.step on the `global` colour-transform generator with the
+ *    shipped model's recipe (globalRecipe() below: the global-cpu preset, analysis copy 64², patch D
+ *    base 16 on [RGB, mask], mask setting + FN-MSE and the add-on terms of the recipe's last command);
+ *    at 256² batch 4 and at the recipe's own 64² batch 16;
+ *  - G inference (paper G) at batch 1;
+ *  - the VGG-19 feature loss (mean over relu1_2…relu5_4 of the feature-map MSE, forward of both
+ *    images + backward to the input, seeded random weights: same arithmetic as the real ones).
+ * The PyTorch twins (TORCH_SERVER below and bench/torch/color_transform.py) have the same layers,
+ * parameter counts (checked at start-up), losses, optimiser and step order; `--verify-global`
+ * loads the tfjs global model's weights into the twin and compares output, losses and gradients.
+ * What the twins leave out: LocalEngine's per-step overhead (tensors built from the batch's arrays,
+ * gradients read back, the finite/gradient-norm check, setWeights) has no PyTorch counterpart; it is
+ * part of what the trainer pays, so it is timed on the tfjs side.
+ * (The paper twin's L_D used to be halved; the trainer's is not (src/train/step.ts), and neither is the twin's now.)
+ *
+ * One persistent server process per configuration (models built once per size, warmed up), driven
+ * in alternating rounds (A, B, C, …, A, B, C, …) so load changes on a shared machine hit every
+ * configuration alike; the figure is the median over all rounds. Each run ends with a contamination
+ * verdict (bench/quality.ts): load average above 1.5 at start, a workload/configuration whose round
+ * medians spread more than 30 % (max/min − 1), or PyTorch on the reference BLAS. `--check` makes a
+ * contaminated run exit with status 3 (`npm run bench` passes it).
  *
  * Configurations: native-1t / native-2t (HARMONIA_NATIVE_THREADS=1/2), wasm (the project's wasm
- * kernels, 1 thread), pt1 / pt2 (Debian python3-torch with 1 / 2 intra-op threads; the model is
- * the PyTorch twin below, same layers, losses, optimiser and step order), pt2p (pt2 with
- * OMP_WAIT_POLICY=passive, the OpenMP setting the native addon uses).
+ * kernels, 1 thread), pt1 / pt2 (Debian python3-torch with 1 / 2 intra-op threads and
+ * OPENBLAS_NUM_THREADS=1 / 2 unless set: torch.set_num_threads does not reach OpenBLAS's own pool),
+ * pt2p (pt2 with OMP_WAIT_POLICY=passive, the OpenMP setting the native addon uses).
  *
  * Peak memory: the maximum resident set size of each server process over the whole run (getrusage).
  *
- * Usage: node --import tsx bench/native.ts [--rounds 5] [--reps 2] [--sizes 128,256] [--infer 256,1024] [--vgg 256]
- *                                          [--configs native-1t,native-2t,wasm,pt1,pt2,pt2p] [--json out.json]
+ * Usage: node --import tsx bench/native.ts [--rounds 5] [--reps 2] [--sizes 128,256] [--global 256x4,64x16]
+ *          [--infer 256,1024] [--vgg 256] [--configs native-1t,native-2t,wasm,pt1,pt2,pt2p] [--json out.json] [--check]
+ *        node --import tsx bench/native.ts --verify-global     # the global twin against the tfjs model, same weights
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { tf } from '../src/engine/tf.ts';
 import { initEngine } from '../src/engine/index.ts';
-import { GanStep } from '../src/train/step.ts';
+import { loadNativeAddon } from '../src/engine/native/addon.ts';
+import { DEFAULT_ADAM, type AdamConfig } from '../src/engine/parallel/adam.ts';
+import { GanStep, type StepConfig, type TrainBatch } from '../src/train/step.ts';
+import { LocalEngine } from '../src/train/engines.ts';
 import { paperGanOptions } from '../src/train/step-module.ts';
 import type { GanModuleOptions } from '../src/train/step-module.ts';
+import { GLOBAL_CPU_PRESET } from '../src/train/presets.ts';
 import { runGenerator } from '../src/models/generator.ts';
 import { createRandomVgg19, VGG_CONFIG, DEFAULT_VGG19_TAPS, type VggFeatures } from '../src/models/vgg.ts';
 import { featureLoss } from '../src/losses/feature.ts';
 import { Rng } from '../src/util/random.ts';
 import { writeFileAtomic } from '../src/util/atomic.ts';
+import { checkContamination, classifyBlas, median, type BlasKind } from './quality.ts';
 
 /** Direct-convolution FLOPs (2·MAC), counted as in ../shared/docs/engine-probe.md §1. */
 const GAN_GFLOP: Record<number, number> = { 128: 10.22, 256: 40.87 };
@@ -52,43 +79,81 @@ function vggGflop(h: number, n = 1): number {
   return (3 * n * flop) / 1e9;
 }
 
+/**
+ * The training step of the shipped default model (models/default, docs/MODEL_CARD.md): the
+ * `global-cpu` preset (global G with a 64² analysis copy, mask-conditioned PatchGAN base 16, mask
+ * setting λ_mask 100 / λ_unmask 0 + 100·FN-MSE + BCE) with the add-on terms and Adam of the recipe's
+ * last command (`--no-worse 600 --log-ratio 5 --worse-log 20 --lr 3e-4 --seed 5`), which has every
+ * loss term of the recipe. The recipe trains at 64² batch 16 with 2 data-parallel workers; here one
+ * process (LocalEngine) with the configuration's threads.
+ */
+export function globalRecipe(): { step: StepConfig; optimizer: AdamConfig } {
+  const t = GLOBAL_CPU_PRESET.train;
+  return {
+    step: { generator: t.generator, discriminator: t.discriminator, loss: { ...t.loss, noWorseWeight: 600, logRatioWeight: 5, worseLogWeight: 20 }, seed: 5 },
+    optimizer: { ...t.optimizer, lr: 3e-4 },
+  };
+}
+
+function randArray(length: number, seed: number): Float32Array {
+  const r = new Rng(seed);
+  return Float32Array.from({ length }, () => r.next());
+}
+
+/** The paper GAN's batch: input and ground truth uniform random, mask all ones (the paper step does not read it). */
+function paperBatch(n: number, h: number): TrainBatch {
+  return { n, height: h, width: h, input: randArray(n * h * h * 3, 1), real: randArray(n * h * h * 3, 2), mask: new Float32Array(n * h * h).fill(1), ids: Array.from({ length: n }, (_, i) => `bench-${i}`) };
+}
+
+/** The global step's batch (the PyTorch server builds the same shape): ground truth uniform random,
+ * mask a centred h/2 square (binary), input = ground truth with the foreground shifted (0.7·x + 0.2). */
+function globalBatch(n: number, h: number, w = h): TrainBatch {
+  const real = randArray(n * h * w * 3, 11);
+  const mask = new Float32Array(n * h * w);
+  const input = new Float32Array(real);
+  const y0 = h >> 2, x0 = w >> 2;
+  for (let b = 0; b < n; b++) {
+    for (let y = y0; y < y0 + (h >> 1); y++) {
+      for (let x = x0; x < x0 + (w >> 1); x++) {
+        const p = (b * h + y) * w + x;
+        mask[p] = 1;
+        for (let c = 0; c < 3; c++) input[p * 3 + c] = 0.7 * real[p * 3 + c] + 0.2;
+      }
+    }
+  }
+  return { n, height: h, width: w, input, real, mask, ids: Array.from({ length: n }, (_, i) => `bench-${i}`) };
+}
+
+const paramCount = (gan: GanStep, net: 'G' | 'D') => gan.sizes(net).reduce((a, b) => a + b, 0);
+
 // ------------------------------------------------------------------------------------------------
 // Server side (tfjs): `bench/native.ts --serve native|wasm`
 // ------------------------------------------------------------------------------------------------
 async function serveTf(backend: 'native' | 'wasm'): Promise<void> {
   const info = await initEngine({ backend });
-  type Adam = ReturnType<typeof tf.train.adam>;
-  // the trainer's GAN step (src/train/step.ts) with the paper configs; one per cached batch shape
-  const stepConfig = (paperGanOptions() as unknown as GanModuleOptions).step;
-  const cache = new Map<string, { gan: GanStep; x: tf.Tensor4D; y: tf.Tensor4D; mask: tf.Tensor4D; optG: Adam; optD: Adam }>();
-  const rand = (shape: [number, number, number, number], seed: number) => {
-    const r = new Rng(seed);
-    return tf.tensor4d(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r.next()), shape);
-  };
-  const ganStep = (n: number, h: number): number => {
-    const key = `${n}x${h}`;
-    let c = cache.get(key);
+  const paperStep = (paperGanOptions() as unknown as GanModuleOptions).step;
+  const recipe = globalRecipe();
+  // the trainer's engine (LocalEngine: gradients, norm check, the project's Adam, setWeights), one per batch shape
+  const engines = new Map<string, { engine: LocalEngine; batch: TrainBatch }>();
+  const trainStep = async (kind: 'gan' | 'global', n: number, h: number): Promise<number> => {
+    const key = `${kind} ${n}x${h}`;
+    let c = engines.get(key);
     if (!c) {
-      c = { gan: new GanStep(stepConfig), x: rand([n, h, h, 3], 1), y: rand([n, h, h, 3], 2), mask: tf.ones([n, h, h, 1]) as tf.Tensor4D, optG: tf.train.adam(2e-4, 0.5, 0.999, 1e-8), optD: tf.train.adam(2e-4, 0.5, 0.999, 1e-8) };
-      cache.set(key, c);
+      c = kind === 'gan'
+        ? { engine: new LocalEngine(new GanStep(paperStep), DEFAULT_ADAM), batch: paperBatch(n, h) }
+        : { engine: new LocalEngine(new GanStep(recipe.step), recipe.optimizer), batch: globalBatch(n, h) };
+      engines.set(key, c);
     }
-    const gan = c.gan;
-    const t = { input: c.x, real: c.y, mask: c.mask };
-    const named = (m: tf.LayersModel, grads: tf.Tensor[]) => m.trainableWeights.map((w, i) => ({ name: (w.read() as tf.Variable).name, tensor: grads[i] }));
-    const g = gan.phaseTensors('G', t, key);
-    c.optG.applyGradients(named(gan.generator, g.grads));
-    tf.dispose([...g.grads, ...Object.values(g.losses)]);
-    const d = gan.phaseTensors('D', t, key);
-    c.optD.applyGradients(named(gan.discriminator, d.grads));
-    const loss = d.losses.d.dataSync()[0];
-    tf.dispose([...d.grads, ...Object.values(d.losses)]);
-    return loss;
+    const r = await c.engine.step(c.batch);
+    if (!r.ok) throw new Error(`${key}: step failed in phase ${r.phase}: ${r.detail}`);
+    return r.losses.d;
   };
+  const rand = (shape: [number, number, number, number], seed: number) => tf.tensor4d(randArray(shape.reduce((a, b) => a * b, 1), seed), shape);
   const inferCache = new Map<number, { G: tf.LayersModel; x: tf.Tensor4D }>();
   const infer = (h: number): void => {
     let c = inferCache.get(h);
     if (!c) {
-      c = { G: new GanStep(stepConfig).generator, x: rand([1, h, h, 3], 3) };
+      c = { G: new GanStep(paperStep).generator, x: rand([1, h, h, 3], 3) };
       inferCache.set(h, c);
     }
     const entry = c;
@@ -110,18 +175,20 @@ async function serveTf(backend: 'native' | 'wasm'): Promise<void> {
     dx.dataSync();
     dx.dispose();
   };
+  const addon = backend === 'native' ? loadNativeAddon() : undefined;
+  const dnnl = addon?.ok ? addon.addon.info().dnnl : undefined;
   const rl = createInterface({ input: process.stdin });
-  process.stdout.write(JSON.stringify({ ready: true, backend: info.backend, threads: info.threads }) + '\n');
+  process.stdout.write(JSON.stringify({ ready: true, backend: info.backend, threads: info.threads, tfjs: tf.version.tfjs, dnnl }) + '\n');
   for await (const line of rl) {
     const [cmd, ...rest] = line.trim().split(/\s+/);
     if (cmd === 'quit') break;
     const nums = rest.map(Number);
     const times: number[] = [];
-    if (cmd === 'gan') {
+    if (cmd === 'gan' || cmd === 'global') {
       const [n, h, reps] = nums;
       for (let i = 0; i < reps; i++) {
         const t0 = performance.now();
-        const l = ganStep(n, h);
+        const l = await trainStep(cmd, n, h);
         times.push((performance.now() - t0) / 1000);
         if (!Number.isFinite(l)) throw new Error(`non-finite D loss ${l}`);
       }
@@ -139,6 +206,12 @@ async function serveTf(backend: 'native' | 'wasm'): Promise<void> {
         vggStep(n, h);
         times.push((performance.now() - t0) / 1000);
       }
+    } else if (cmd === 'params') {
+      const gan = new GanStep(paperStep), glob = new GanStep(recipe.step);
+      process.stdout.write(JSON.stringify({ gan: { G: paramCount(gan, 'G'), D: paramCount(gan, 'D') }, global: { G: paramCount(glob, 'G'), D: paramCount(glob, 'D') } }) + '\n');
+      gan.dispose();
+      glob.dispose();
+      continue;
     } else if (cmd === 'mem') {
       process.stdout.write(JSON.stringify([process.resourceUsage().maxRSS / 1024]) + '\n');
       continue;
@@ -149,10 +222,91 @@ async function serveTf(backend: 'native' | 'wasm'): Promise<void> {
 }
 
 // ------------------------------------------------------------------------------------------------
+// The global twin against the tfjs model with the same weights (`--verify-global`)
+// ------------------------------------------------------------------------------------------------
+async function verifyGlobal(): Promise<void> {
+  const info = await initEngine({});
+  const { step } = globalRecipe();
+  const gan = new GanStep(step);
+  // θ's layer is zero-initialised, so at init only it gets a gradient: give it small random weights
+  // so that every gradient of G (backbone, MLP) is compared too
+  const names = { G: gan.variableNames('G'), D: gan.variableNames('D') };
+  const wG = gan.getWeights('G');
+  const ti = names.G.indexOf('g_theta/kernel');
+  if (ti < 0) throw new Error(`no g_theta/kernel among ${names.G.join(', ')}`);
+  const r = new Rng(21);
+  wG[ti] = wG[ti].map(() => (r.next() - 0.5) * 0.1);
+  gan.setWeights('G', wG);
+  // a size that is no multiple of the analysis copy (box average + bilinear) and odd PatchGAN sizes
+  const n = 2, h = 200, w = 264;
+  const batch = globalBatch(n, h, w);
+  const out = tf.tidy(() => gan.generate(tf.tensor4d(batch.input, [n, h, w, 3]), tf.tensor4d(batch.mask, [n, h, w, 1])));
+  const output = new Float32Array(out.dataSync());
+  out.dispose();
+  const rG = gan.computeGradients('G', batch);
+  const rD = gan.computeGradients('D', batch);
+  const dir = mkdtempSync(join(tmpdir(), 'harmonia-verify-global-'));
+  try {
+    const cat = (arrs: Float32Array[]) => {
+      const o = new Float32Array(arrs.reduce((a, x) => a + x.length, 0));
+      let off = 0;
+      for (const x of arrs) { o.set(x, off); off += x.length; }
+      return Buffer.from(o.buffer);
+    };
+    const vars = (net: 'G' | 'D') => names[net].map((name, i) => ({ name, shape: gan.shapes(net)[i] }));
+    writeFileSync(join(dir, 'meta.json'), JSON.stringify({ config: step, n, h, w, G: vars('G'), D: vars('D') }));
+    writeFileSync(join(dir, 'weights_G.bin'), cat(gan.getWeights('G')));
+    writeFileSync(join(dir, 'weights_D.bin'), cat(gan.getWeights('D')));
+    writeFileSync(join(dir, 'batch.bin'), cat([batch.input, batch.real, batch.mask]));
+    writeFileSync(join(dir, 'output.bin'), cat([output]));
+    writeFileSync(join(dir, 'grads_G.bin'), cat(rG.grads));
+    writeFileSync(join(dir, 'grads_D.bin'), cat(rD.grads));
+    const py = spawnSync('/usr/bin/python3', [fileURLToPath(new URL('torch/color_transform.py', import.meta.url)), '--verify', dir], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
+    if (py.status !== 0) throw new Error(`color_transform.py --verify failed: ${py.stderr}`);
+    const pt = JSON.parse(py.stdout.trim().split('\n').pop() as string) as {
+      torch: string; params: { G: number; D: number }; outputShape: number[]; outputMaxAbsDiff: number; losses: Record<string, number>; gradRelDiff: Record<string, number>;
+    };
+    const tfLosses: Record<string, number> = { ...rG.losses, ...rD.losses };
+    const problems: string[] = [];
+    console.log(`# global twin check: tfjs ${tf.version.tfjs} on ${info.backend} vs PyTorch ${pt.torch}, same weights, batch ${n}×${h}×${w}`);
+    for (const net of ['G', 'D'] as const) {
+      const mine = paramCount(gan, net);
+      console.log(`parameters ${net}: tfjs ${mine.toLocaleString('en')}, PyTorch ${pt.params[net].toLocaleString('en')}`);
+      if (mine !== pt.params[net]) problems.push(`${net} parameter counts differ`);
+    }
+    console.log(`G output shape: tfjs [${[n, h, w, 3].join(', ')}], PyTorch [${pt.outputShape.join(', ')}]; max |Δ| ${pt.outputMaxAbsDiff.toExponential(2)}`);
+    if (pt.outputShape.join() !== [n, h, w, 3].join()) problems.push('output shapes differ');
+    if (!(pt.outputMaxAbsDiff < 1e-4)) problems.push(`G outputs differ by ${pt.outputMaxAbsDiff}`);
+    console.log('| loss | tfjs | PyTorch | rel. diff |\n| --- | --- | --- | --- |');
+    for (const k of Object.keys(tfLosses)) {
+      const a = tfLosses[k], b = pt.losses[k];
+      const rel = Math.abs(a - b) / Math.max(Math.abs(b), 1e-6);
+      console.log(`| ${k} | ${a.toPrecision(7)} | ${b?.toPrecision(7)} | ${rel.toExponential(1)} |`);
+      if (!(rel < 1e-3)) problems.push(`loss ${k}: tfjs ${a} vs PyTorch ${b}`);
+    }
+    const worst = Object.entries(pt.gradRelDiff).sort((a, b) => b[1] - a[1]);
+    console.log(`gradients (${worst.length} variables, ‖g_tfjs − g_pt‖/‖g_pt‖): worst ${worst.slice(0, 3).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}`);
+    for (const [k, v] of worst) if (!(v < 1e-3)) problems.push(`gradient of ${k} differs (rel. ${v})`);
+    if (problems.length) {
+      console.log(`twin check FAILED:\n  ${problems.join('\n  ')}`);
+      process.exitCode = 1;
+    } else {
+      console.log('twin check passed: same parameter counts, outputs, losses and gradients');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    gan.dispose();
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
 // Server side (PyTorch twin), same line protocol.
 // ------------------------------------------------------------------------------------------------
 const TORCH_SERVER = String.raw`
-import json, resource, sys, time, torch, torch.nn as nn
+import ctypes, json, os, re, resource, sys, time, torch, torch.nn as nn
+sys.path.insert(0, sys.argv[2])
+import color_transform as ct  # bench/torch/color_transform.py: the global generator's twin
+GLOBAL_CFG = json.loads(sys.argv[3])
 def G(b=32):
     return nn.Sequential(nn.Conv2d(3,b,4,2,1), nn.ReLU(), nn.Conv2d(b,2*b,4,2,1), nn.ReLU(), nn.Conv2d(2*b,4*b,4,2,1), nn.ReLU(),
         nn.ConvTranspose2d(4*b,2*b,4,2,1), nn.ReLU(), nn.ConvTranspose2d(2*b,b,4,2,1), nn.ReLU(), nn.ConvTranspose2d(b,3,4,2,1), nn.Sigmoid())
@@ -163,9 +317,11 @@ class D(nn.Module):
         self.features = nn.Sequential(*layers); self.logit = nn.Linear(ci, 1)
     def forward(self, x): return self.logit(self.features(x).mean((2, 3)))
 class Gan:
+    # the paper step as LocalEngine runs it: G phase (D frozen) BCE(D(G(x)), 1) + 100·L1, Adam(G); D phase on the
+    # G phase's images, BCE(D(y), 1) + BCE(D(G(x)), 0) (not halved: src/train/step.ts), Adam(D); Adam(2e-4, 0.5, 0.999), eps 1e-8
     def __init__(self):
         torch.manual_seed(0); self.G, self.D = G(), D()
-        self.og = torch.optim.Adam(self.G.parameters(), 2e-4, betas=(0.5, 0.999)); self.od = torch.optim.Adam(self.D.parameters(), 2e-4, betas=(0.5, 0.999))
+        self.og = torch.optim.Adam(self.G.parameters(), 2e-4, betas=(0.5, 0.999), eps=1e-8); self.od = torch.optim.Adam(self.D.parameters(), 2e-4, betas=(0.5, 0.999), eps=1e-8)
         self.bce, self.l1 = nn.BCEWithLogitsLoss(), nn.L1Loss()
     def step(self, x, y):
         for p in self.D.parameters(): p.requires_grad_(False)
@@ -173,8 +329,13 @@ class Gan:
         loss = self.bce(lg, torch.ones_like(lg)) + 100 * self.l1(fake, y); loss.backward(); self.og.step()
         for p in self.D.parameters(): p.requires_grad_(True)
         self.od.zero_grad(set_to_none=True); r, f = self.D(y), self.D(fake.detach())
-        ld = 0.5 * (self.bce(r, torch.ones_like(r)) + self.bce(f, torch.zeros_like(f))); ld.backward(); self.od.step()
+        ld = self.bce(r, torch.ones_like(r)) + self.bce(f, torch.zeros_like(f)); ld.backward(); self.od.step()
         return ld.item()
+def global_batch(n, h):
+    # as bench/native.ts's globalBatch: real uniform, mask a centred h/2 square, input = real with the foreground shifted
+    g = torch.Generator().manual_seed(11); y = torch.rand(n, 3, h, h, generator=g)
+    m = torch.zeros(n, 1, h, h); m[:, :, h // 4:h // 4 + h // 2, h // 4:h // 4 + h // 2] = 1
+    return torch.where(m > 0, 0.7 * y + 0.2, y), y, m
 VGG19 = [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 256, 'M', 512, 512, 512, 512, 'M', 512, 512, 512, 512]
 TAPS = (3, 8, 17, 26, 35)  # relu1_2, relu2_2, relu3_4, relu4_4, relu5_4 in torchvision's features
 def vgg19():
@@ -198,9 +359,35 @@ def vgg_step(net, x, y):
     fx = feats(net, x)
     loss = sum(((a - b) ** 2).mean() for a, b in zip(fx, fy)) / len(fx)
     loss.backward(); return x.grad.sum().item()
+def blas_info():
+    # which BLAS this process really uses (Debian's libblas.so.3 is an alternative: OpenBLAS or the reference BLAS):
+    # the BLAS libraries mapped, and the file that provides sgemm_ as libtorch_cpu resolves it (dlsym on its handle, then dladdr)
+    torch.mm(torch.rand(64, 64), torch.rand(64, 64))
+    mapped = sorted({l.split()[-1] for l in open('/proc/self/maps') if len(l.split()) >= 6})
+    paths = [p for p in mapped if re.search(r'(blas|mkl|blis|lapack)[^/]*\.so', p)]
+    threads = provider = None
+    for p in paths:
+        if 'libopenblas' in os.path.basename(p):
+            try: threads = ctypes.CDLL(p).openblas_get_num_threads()
+            except Exception: pass
+    try:
+        class DlInfo(ctypes.Structure):
+            _fields_ = [('fname', ctypes.c_char_p), ('fbase', ctypes.c_void_p), ('sname', ctypes.c_char_p), ('saddr', ctypes.c_void_p)]
+        tc = next(p for p in mapped if 'libtorch_cpu' in p)
+        addr = ctypes.cast(ctypes.CDLL(tc, mode=os.RTLD_NOLOAD | os.RTLD_LAZY).sgemm_, ctypes.c_void_p).value
+        info = DlInfo()
+        if ctypes.CDLL(None).dladdr(ctypes.c_void_p(addr), ctypes.byref(info)): provider = os.path.realpath(info.fname.decode())
+    except Exception: pass
+    return paths, threads, provider
 vcache = {}
-threads = int(sys.argv[1]); torch.set_num_threads(threads); cache = {}; icache = {}
-print(json.dumps({'ready': True, 'backend': 'torch ' + torch.__version__, 'threads': torch.get_num_threads()}), flush=True)
+threads = int(sys.argv[1]); torch.set_num_threads(threads); cache = {}; icache = {}; gcache = {}
+blas, blas_threads, blas_provider = blas_info()
+cfg = torch.__config__.show(); dnnl = re.search(r'(?:MKL-DNN|oneDNN)[^v]*v([0-9.]+)', cfg)
+try: capability = torch.backends.cpu.get_cpu_capability()
+except Exception:
+    cap = re.search(r'CPU capability usage: (\S+)', cfg); capability = cap.group(1) if cap else None
+print(json.dumps({'ready': True, 'backend': 'torch ' + torch.__version__, 'threads': torch.get_num_threads(), 'torch': torch.__version__,
+    'dnnl': dnnl.group(1) if dnnl else None, 'capability': capability, 'blas': blas, 'blasThreads': blas_threads, 'blasProvider': blas_provider}), flush=True)
 for line in sys.stdin:
     a = line.split()
     if not a: continue
@@ -213,6 +400,13 @@ for line in sys.stdin:
         gan, x, y = cache[(n, h)]
         for _ in range(reps):
             t0 = time.perf_counter(); gan.step(x, y); times.append(time.perf_counter() - t0)
+    elif a[0] == 'global':
+        n, h, reps = int(a[1]), int(a[2]), int(a[3])
+        if (n, h) not in gcache: gcache[(n, h)] = (ct.GlobalStep(GLOBAL_CFG), *global_batch(n, h))
+        st, x, y, m = gcache[(n, h)]
+        for _ in range(reps):
+            t0 = time.perf_counter(); lg, ld = st.step(x, y, m); times.append(time.perf_counter() - t0)
+            if not (lg == lg and ld == ld): raise SystemExit('non-finite global step loss')
     elif a[0] == 'infer':
         h, reps = int(a[1]), int(a[2])
         if h not in icache:
@@ -229,9 +423,12 @@ for line in sys.stdin:
         net, x, y = vcache[(n, h)]
         for _ in range(reps):
             t0 = time.perf_counter(); vgg_step(net, x, y); times.append(time.perf_counter() - t0)
+    elif a[0] == 'params':
+        gg, gd = ct.build(GLOBAL_CFG)
+        times = {'gan': {'G': ct.count(G()), 'D': ct.count(D())}, 'global': {'G': ct.count(gg), 'D': ct.count(gd)}}
     elif a[0] == 'peak':
         # physical reference: one large 3x3 convolution in PyTorch's oneDNN (8x256x64x64, 256 filters:
-        # 38.7 GFLOP), GFLOP/s of the best of 5 (torch.mm is no reference here: Debian's torch uses a slow BLAS)
+        # 38.7 GFLOP), GFLOP/s of the best of 5 (torch.mm is no reference: it goes through the system BLAS)
         x = torch.rand(8, 256, 64, 64); w = torch.rand(256, 256, 3, 3); best = 1e9
         with torch.no_grad():
             for _ in range(6):
@@ -245,16 +442,21 @@ for line in sys.stdin:
 // ------------------------------------------------------------------------------------------------
 // Driver
 // ------------------------------------------------------------------------------------------------
-interface Server { name: string; proc: ChildProcessWithoutNullStreams; lines: AsyncIterator<string>; desc: string }
+interface Hello { backend: string; threads: number; tfjs?: string; dnnl?: string | null; torch?: string; capability?: string | null; blas?: string[]; blasThreads?: number | null; blasProvider?: string | null }
+interface Server { name: string; proc: ChildProcessWithoutNullStreams; lines: AsyncIterator<string>; desc: string; hello: Hello }
 
 async function startServer(name: string): Promise<Server> {
   const self = fileURLToPath(import.meta.url);
   let proc: ChildProcessWithoutNullStreams;
   if (name.startsWith('pt')) {
     // ptN: PyTorch with N threads, defaults as installed; ptNp: the same with OMP_WAIT_POLICY=passive (as the native addon sets).
+    // OpenBLAS (Debian's torch calls the system BLAS for transposed convolutions and weight gradients) keeps its own
+    // thread pool, one thread per core, which torch.set_num_threads does not change: OPENBLAS_NUM_THREADS=N unless set.
     const passive = name.endsWith('p');
-    const env = passive ? { ...process.env, OMP_WAIT_POLICY: 'passive' } : process.env;
-    proc = spawn('/usr/bin/python3', ['-c', TORCH_SERVER, name.slice(2).replace('p', '')], { stdio: 'pipe', env });
+    const n = name.slice(2).replace('p', '');
+    const env = { ...process.env, ...(passive ? { OMP_WAIT_POLICY: 'passive' } : {}), OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? n };
+    const torchDir = fileURLToPath(new URL('torch', import.meta.url));
+    proc = spawn('/usr/bin/python3', ['-c', TORCH_SERVER, n, torchDir, JSON.stringify({ ...globalRecipe().step, optimizer: globalRecipe().optimizer })], { stdio: 'pipe', env });
   } else {
     const [backend, t] = name.split('-');
     const env = { ...process.env, HARMONIA_BACKEND: backend, ...(t ? { HARMONIA_NATIVE_THREADS: t.replace('t', '') } : {}) };
@@ -264,69 +466,126 @@ async function startServer(name: string): Promise<Server> {
   const lines = createInterface({ input: proc.stdout })[Symbol.asyncIterator]();
   const first = await lines.next();
   if (first.done) throw new Error(`${name}: server exited before it was ready`);
-  const hello = JSON.parse(first.value) as { backend: string; threads: number };
-  return { name, proc, lines, desc: `${hello.backend}, ${hello.threads} thread(s)` };
+  const hello = JSON.parse(first.value) as Hello;
+  const extra = hello.blasThreads && /openblas/.test(hello.blasProvider ?? '') ? `, OpenBLAS ${hello.blasThreads} thread(s)` : '';
+  return { name, proc, lines, desc: `${hello.backend}, ${hello.threads} thread(s)${extra}`, hello };
 }
 
-async function ask(s: Server, cmd: string): Promise<number[]> {
+async function ask<T = number[]>(s: Server, cmd: string): Promise<T> {
   s.proc.stdin.write(cmd + '\n');
   const r = await s.lines.next();
   if (r.done) throw new Error(`${s.name}: server exited during "${cmd}"`);
-  return JSON.parse(r.value) as number[];
+  return JSON.parse(r.value) as T;
 }
 
-function median(a: number[]): number {
-  const b = [...a].sort((x, y) => x - y);
-  const m = b.length >> 1;
-  return b.length % 2 ? b[m] : (b[m - 1] + b[m]) / 2;
+/** CPU model and the SIMD flags oneDNN dispatches on, from /proc/cpuinfo. */
+function cpuDescription(): { model: string; cores: number; simd: string[] } {
+  let flags: string[] = [];
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
+    flags = line ? line.split(':')[1].trim().split(/\s+/) : [];
+  } catch { /* not Linux */ }
+  const wanted = ['avx2', 'fma', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx_vnni', 'avx512_bf16', 'amx_tile', 'amx_int8', 'amx_bf16'];
+  return { model: cpus()[0]?.model ?? 'unknown', cores: cpus().length, simd: wanted.filter((f) => flags.includes(f)) };
 }
+
+const fmtLoad = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       serve: { type: 'string' },
+      'verify-global': { type: 'boolean', default: false },
       rounds: { type: 'string', default: '5' },
       reps: { type: 'string', default: '2' },
       sizes: { type: 'string', default: '128,256' },
+      global: { type: 'string', default: '256x4,64x16' },
       infer: { type: 'string', default: '256,1024' },
       vgg: { type: 'string', default: '256' },
       configs: { type: 'string', default: 'native-1t,native-2t,wasm,pt1,pt2,pt2p' },
       json: { type: 'string' },
+      check: { type: 'boolean', default: false },
     },
   });
   if (values.serve) return serveTf(values.serve as 'native' | 'wasm');
+  if (values['verify-global']) return verifyGlobal();
+  const loadStart = loadavg();
+  const date = new Date().toISOString();
   const rounds = Number(values.rounds), reps = Number(values.reps);
-  const sizes = values.sizes ? values.sizes.split(',').filter(Boolean).map(Number) : [];
-  const inferSizes = values.infer ? values.infer.split(',').filter(Boolean).map(Number) : [];
-  const vggSizes = values.vgg ? values.vgg.split(',').filter(Boolean).map(Number) : [];
-  let names = values.configs.split(',').filter(Boolean);
+  const list = (s: string | undefined) => (s ? s.split(',').filter(Boolean) : []);
+  const sizes = list(values.sizes).map(Number);
+  const globalSizes = list(values.global).map((s) => {
+    const m = /^(\d+)x(\d+)$/.exec(s);
+    if (!m) throw new Error(`--global: expected SIDExBATCH (e.g. 256x4), got "${s}"`);
+    return { h: Number(m[1]), n: Number(m[2]) };
+  });
+  const inferSizes = list(values.infer).map(Number);
+  const vggSizes = list(values.vgg).map(Number);
+  let names = list(values.configs);
   if (names.some((n) => n.startsWith('pt')) && spawnSync('/usr/bin/python3', ['-c', 'import torch']).status !== 0) {
     console.error('bench/native: PyTorch not available (/usr/bin/python3 -c "import torch" failed); skipping pt configs');
     names = names.filter((n) => !n.startsWith('pt'));
   }
-  console.log(`# bench/native: ${cpus().length} cores (${cpus()[0]?.model}), load average at start ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  const cpu = cpuDescription();
   const servers: Server[] = [];
   for (const n of names) servers.push(await startServer(n));
+  const pick = <K extends keyof Hello>(k: K) => servers.map((s) => s.hello[k]).find((v) => v !== undefined && v !== null);
+  const torchServers = servers.filter((s) => s.name.startsWith('pt'));
+  const blas: Record<string, { kind: BlasKind; paths: string[]; sgemm?: string }> = {};
+  for (const s of torchServers) {
+    const sgemm = s.hello.blasProvider ?? undefined;
+    blas[s.name] = { kind: classifyBlas(s.hello.blas ?? [], sgemm), paths: s.hello.blas ?? [], sgemm };
+  }
+  const header = {
+    date, cpu: cpu.model, cores: cpu.cores, simd: cpu.simd, loadStart,
+    node: process.version, tfjs: (pick('tfjs') as string | undefined) ?? tf.version.tfjs, dnnl: pick('dnnl') as string | undefined,
+    torch: pick('torch') as string | undefined, torchDnnl: torchServers[0]?.hello.dnnl ?? undefined, torchCpuCapability: torchServers[0]?.hello.capability ?? undefined,
+    blas,
+  };
+  console.log(`# bench/native, ${date}`);
+  console.log(`# CPU: ${cpu.model}, ${cpu.cores} cores; SIMD: ${cpu.simd.join(' ') || 'none of avx2/avx512/amx'}${cpu.simd.some((f) => f.startsWith('amx')) ? '' : ' (no AMX)'}`);
+  console.log(`# load average at start: ${fmtLoad(loadStart)}`);
+  console.log(`# Node ${header.node}, tfjs ${header.tfjs}, oneDNN (native addon) ${header.dnnl ?? 'n/a'}${header.torch ? `, PyTorch ${header.torch} (its oneDNN ${header.torchDnnl ?? '?'}, CPU capability ${header.torchCpuCapability ?? '?'})` : ''}`);
+  for (const s of torchServers) {
+    const b = blas[s.name];
+    console.log(`# ${s.name} BLAS: ${b.kind} (sgemm_ from ${b.sgemm ?? 'unknown'}; mapped: ${b.paths.join(', ') || 'no BLAS library'})`);
+    if (b.kind === 'reference') {
+      console.log(`# WARNING: ${s.name} loaded the reference netlib BLAS: PyTorch's ConvTranspose2d and convolution weight gradients go through BLAS, and the reference BLAS makes its GAN step ~3× slower (measured 1.38 s vs 0.41 s per step with OpenBLAS). Install libopenblas0-pthread (update-alternatives libblas.so.3) before comparing.`);
+    }
+  }
   for (const s of servers) console.log(`#   ${s.name}: ${s.desc}`);
+  // the twins' parameter counts must be the tfjs models'
+  const params: Record<string, { gan: { G: number; D: number }; global: { G: number; D: number } }> = {};
+  for (const s of servers) params[s.name] = await ask(s, 'params');
+  const ref = params[servers[0]?.name];
+  for (const [name, p] of Object.entries(params)) {
+    if (JSON.stringify(p) !== JSON.stringify(ref)) throw new Error(`parameter counts differ: ${servers[0].name} ${JSON.stringify(ref)} vs ${name} ${JSON.stringify(p)}`);
+  }
+  if (ref) console.log(`# parameters (identical in every configuration): paper GAN G ${ref.gan.G.toLocaleString('en')} + D ${ref.gan.D.toLocaleString('en')}; global G ${ref.global.G.toLocaleString('en')} + patch D ${ref.global.D.toLocaleString('en')}`);
   const workloads = [
-    ...sizes.map((h) => ({ label: `GAN step ${h}² b4`, cmd: (r: number) => `gan 4 ${h} ${r}`, gflop: GAN_GFLOP[h], warm: 2 })),
+    ...sizes.map((h) => ({ label: `GAN step ${h}² b4`, cmd: (r: number) => `gan 4 ${h} ${r}`, gflop: GAN_GFLOP[h] as number | undefined, warm: 2 })),
+    ...globalSizes.map(({ h, n }) => ({ label: `global G step ${h}² b${n}`, cmd: (r: number) => `global ${n} ${h} ${r}`, gflop: undefined, warm: 2 })),
     ...inferSizes.map((h) => ({ label: `G inference ${h}² b1`, cmd: (r: number) => `infer ${h} ${r}`, gflop: INFER_GFLOP[h], warm: 2 })),
     ...vggSizes.map((h) => ({ label: `VGG-19 feature loss fwd+bwd ${h}² b1`, cmd: (r: number) => `vgg 1 ${h} ${r}`, gflop: vggGflop(h), warm: 1 })),
   ];
-  const results: { workload: string; gflop: number | undefined; ms: Record<string, number>; all: Record<string, number[]> }[] = [];
+  type Result = { workload: string; gflop: number | undefined; ms: Record<string, number>; all: Record<string, number[]>; rounds: Record<string, number[][]> };
+  const results: Result[] = [];
   for (const w of workloads) {
     for (const s of servers) await ask(s, w.cmd(w.warm)); // build models, caches, oneDNN primitives
-    const all: Record<string, number[]> = Object.fromEntries(servers.map((s) => [s.name, []]));
+    const perRound: Record<string, number[][]> = Object.fromEntries(servers.map((s) => [s.name, []]));
     for (let r = 0; r < rounds; r++) {
-      for (const s of servers) all[s.name].push(...(await ask(s, w.cmd(reps))));
+      for (const s of servers) perRound[s.name].push(await ask(s, w.cmd(reps)));
     }
+    const all = Object.fromEntries(Object.entries(perRound).map(([k, v]) => [k, v.flat()]));
     const ms = Object.fromEntries(Object.entries(all).map(([k, v]) => [k, median(v) * 1000]));
-    results.push({ workload: w.label, gflop: w.gflop, ms, all });
+    results.push({ workload: w.label, gflop: w.gflop, ms, all, rounds: perRound });
     const cols = servers.map((s) => `${s.name} ${ms[s.name].toFixed(1)} ms${w.gflop ? ` (${(w.gflop / ms[s.name] * 1000).toFixed(0)} GF/s)` : ''}`);
     console.log(`${w.label}: ${cols.join(' | ')}`);
   }
+  const peakGflops: Record<string, number> = {};
   for (const s of servers.filter((x) => x.name === 'pt1' || x.name === 'pt2')) {
-    console.log(`# physical reference: 3×3 conv 8×256×64×64 → 256 in PyTorch's oneDNN, ${s.name}: ${(await ask(s, 'peak'))[0].toFixed(0)} GFLOP/s`);
+    peakGflops[s.name] = (await ask(s, 'peak'))[0];
+    console.log(`# physical reference: 3×3 conv 8×256×64×64 → 256 in PyTorch's oneDNN, ${s.name}: ${peakGflops[s.name].toFixed(0)} GFLOP/s`);
   }
   const peakMB: Record<string, number> = {};
   for (const s of servers) peakMB[s.name] = (await ask(s, 'mem'))[0];
@@ -334,11 +593,18 @@ async function main(): Promise<void> {
     s.proc.stdin.write('quit\n');
     s.proc.stdin.end();
   }
+  const loadEnd = loadavg();
+  const verdict = checkContamination({
+    loadStart: loadStart[0],
+    series: results.flatMap((r) => servers.map((s) => ({ workload: r.workload, config: s.name, roundMedians: r.rounds[s.name].map(median) }))),
+    blas,
+  });
   // Markdown table: medians, GFLOP/s, and ratios to PyTorch.
   const head = ['workload', 'GFLOP', ...servers.map((s) => s.name)];
   const ratioCols: [string, string][] = [];
   for (const a of ['native-1t', 'native-2t']) for (const b of ['pt1', 'pt2', 'pt2p']) if (names.includes(a) && names.includes(b)) ratioCols.push([a, b]);
   console.log('');
+  if (verdict.contaminated) console.log('**CONTAMINATED RUN: do not quote these numbers** (reasons below the table)\n');
   console.log(`| ${[...head, ...ratioCols.map(([a, b]) => `${a}/${b}`)].join(' | ')} |`);
   console.log(`| ${[...head, ...ratioCols].map(() => '---').join(' | ')} |`);
   for (const r of results) {
@@ -347,10 +613,24 @@ async function main(): Promise<void> {
     console.log(`| ${[r.workload, r.gflop?.toFixed(2) ?? '', ...cells, ...ratios].join(' | ')} |`);
   }
   console.log(`| peak RSS (whole run) | | ${servers.map((s) => `${peakMB[s.name].toFixed(0)} MB`).join(' | ')} |${ratioCols.map(() => ' |').join('')}`);
-  console.log(`\n# ${rounds} alternating rounds × ${reps} reps after 2 warm-up calls; load average at end ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-  if (values.json) {
-    await writeFileAtomic(values.json, JSON.stringify({ configs: servers.map((s) => ({ name: s.name, desc: s.desc })), rounds, reps, loadavg: loadavg(), peakMB, results }, null, 2));
+  console.log(`\n# ${rounds} alternating rounds × ${reps} reps after a warm-up call per workload; load average at start ${fmtLoad(loadStart)}, at end ${fmtLoad(loadEnd)}`);
+  const spreadText = results.map((r) => `${r.workload}: ${servers.map((s) => {
+    const sp = verdict.spreads.find((x) => x.workload === r.workload && x.config === s.name)?.spread ?? 0;
+    return `${s.name} ${(sp * 100).toFixed(0)} %`;
+  }).join(', ')}`);
+  console.log(`# round spread (${verdict.spreadDefinition}; limit ${(verdict.maxSpread * 100).toFixed(0)} %): ${spreadText.join('; ')}`);
+  if (verdict.contaminated) {
+    for (const line of verdict.reasons) console.log(line);
+  } else {
+    console.log(`# clean: load ${loadStart[0].toFixed(2)} ≤ ${verdict.maxLoad} at start, every round spread ≤ ${(verdict.maxSpread * 100).toFixed(0)} %${torchServers.length ? ', PyTorch not on the reference BLAS' : ''}`);
   }
+  if (values.json) {
+    await writeFileAtomic(values.json, JSON.stringify({
+      header: { ...header, loadEnd }, configs: servers.map((s) => ({ name: s.name, desc: s.desc, hello: s.hello })), rounds, reps,
+      loadavg: { start: loadStart, end: loadEnd }, params: ref, peakMB, peakGflops, results, contamination: verdict,
+    }, null, 2));
+  }
+  if (values.check && verdict.contaminated) process.exitCode = 3;
 }
 
 main().catch((err: unknown) => {

@@ -1,16 +1,16 @@
 import { parseArgs } from 'node:util';
 import { HarmoniaError } from '../errors.ts';
-import { commands } from './commands/index.ts';
+import { commandList, findCommand } from './commands/index.ts';
 import type { Command } from './types.ts';
 
 function help(): string {
-  const w = Math.max(...commands.map((c) => c.name.length));
+  const w = Math.max(...commandList.map((c) => c.name.length));
   return [
     'harmonia: image harmonization (Intrinsic Compositing + GAN refinement) on TensorFlow.js',
     '',
     'usage: harmonia <command> [options]',
     '',
-    ...commands.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
+    ...commandList.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
     '',
     'harmonia <command> --help shows the options of a command.',
   ].join('\n');
@@ -47,16 +47,18 @@ export async function main(argv: string[]): Promise<number> {
     console.log(help());
     return name ? 0 : 1;
   }
-  const cmd = commands.find((c) => c.name === name);
-  if (!cmd) {
+  const entry = findCommand(name);
+  if (!entry) {
     console.error(`harmonia: unknown command "${name}"\n\n${help()}`);
     return 2;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
-    console.log(commandHelp(cmd));
-    return 0;
-  }
   try {
+    // only the chosen command's module (and what it imports) is loaded
+    const cmd = await entry.load();
+    if (rest.includes('--help') || rest.includes('-h')) {
+      console.log(commandHelp(cmd));
+      return 0;
+    }
     const parsed = parseCommandArgs(cmd, rest);
     return await cmd.run(parsed);
   } catch (err) {

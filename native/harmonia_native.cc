@@ -237,7 +237,10 @@ struct Scratch {
   }
   ~Scratch() { std::free(p); }
 };
-thread_local Scratch scratchIn, scratchOut;
+// One set per thread, shared by every cached primitive: filters are reordered into oneDNN's layout on
+// every call anyway (they change every training step), so a blocked copy per primitive would only
+// hold memory (hundreds of MB for VGG-19's Winograd-transformed filters).
+thread_local Scratch scratchIn, scratchOut, scratchWei;
 
 // NHWC <-> blocked reorders around a Winograd primitive (unused for direct entries).
 struct Blocked {
@@ -256,21 +259,21 @@ struct Blocked {
 struct FwdEntry {
   dnnl::convolution_forward prim;
   dnnl::reorder weiReorder;
-  memory weiMem;  // blocked filter, owned by oneDNN
+  memory::desc weiDesc;  // the blocked filter (in the per-thread weight scratch while the call runs)
   Blocked blk;    // Winograd: src/dst in oneDNN's blocked layout
   std::string impl;
 };
 struct BwdDataEntry {
   dnnl::convolution_backward_data prim;
   dnnl::reorder weiReorder;
-  memory weiMem;
+  memory::desc weiDesc;
   Blocked blk;  // Winograd: diff_dst/diff_src in oneDNN's blocked layout
   std::string impl;
 };
 struct BwdWeiEntry {
   dnnl::convolution_backward_weights prim;
   dnnl::reorder weiReorder;  // blocked diff_weights -> HWIO
-  memory weiMem;
+  memory::desc weiDesc;
   std::string impl;
 };
 
@@ -298,8 +301,8 @@ FwdEntry& fwdEntry(const Geom& g, bool withBias, int act, float alpha) {
   }
   if (!e->blk.on) pd = fwdHint(g, withBias, attr, dnnl::prop_kind::forward_inference);
   e->prim = dnnl::convolution_forward(pd);
-  e->weiMem = memory(pd.weights_desc(), eng());
-  e->weiReorder = dnnl::reorder(memory(g.wei(tag::hwio), eng(), nullptr), e->weiMem);
+  e->weiDesc = pd.weights_desc();
+  e->weiReorder = dnnl::reorder(memory(g.wei(tag::hwio), eng(), nullptr), memory(e->weiDesc, eng(), nullptr));
   e->impl = pd.impl_info_str();
   auto& ref = *e;
   fwdCache.emplace(key, std::move(e));
@@ -331,8 +334,8 @@ BwdDataEntry& bwdDataEntry(const Geom& g) {
     pd = dnnl::convolution_backward_data::primitive_desc(d, eng(), hint);
   }
   e->prim = dnnl::convolution_backward_data(pd);
-  e->weiMem = memory(pd.weights_desc(), eng());
-  e->weiReorder = dnnl::reorder(memory(g.wei(tag::hwio), eng(), nullptr), e->weiMem);
+  e->weiDesc = pd.weights_desc();
+  e->weiReorder = dnnl::reorder(memory(g.wei(tag::hwio), eng(), nullptr), memory(e->weiDesc, eng(), nullptr));
   e->impl = pd.impl_info_str();
   auto& ref = *e;
   bwdDataCache.emplace(key, std::move(e));
@@ -349,8 +352,8 @@ BwdWeiEntry& bwdWeiEntry(const Geom& g) {
   auto pd = dnnl::convolution_backward_weights::primitive_desc(d, eng(), hint);
   auto e = std::make_unique<BwdWeiEntry>();
   e->prim = dnnl::convolution_backward_weights(pd);
-  e->weiMem = memory(pd.diff_weights_desc(), eng());
-  e->weiReorder = dnnl::reorder(e->weiMem, memory(g.wei(tag::hwio), eng(), nullptr));
+  e->weiDesc = pd.diff_weights_desc();
+  e->weiReorder = dnnl::reorder(memory(e->weiDesc, eng(), nullptr), memory(g.wei(tag::hwio), eng(), nullptr));
   e->impl = pd.impl_info_str();
   auto& ref = *e;
   bwdWeiCache.emplace(key, std::move(e));
@@ -372,7 +375,8 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
     float alpha = float(numArg(env, a[6], "conv2d alpha"));
     FwdEntry& e = fwdEntry(g, b.data != nullptr, act, alpha);
     memory userW(g.wei(tag::hwio), eng(), f.data);
-    e.weiReorder.execute(strm(), userW, e.weiMem);
+    memory wei(e.weiDesc, eng(), scratchWei.get(e.weiDesc.get_size()));
+    e.weiReorder.execute(strm(), userW, wei);
     memory src(g.src(), eng(), x.data), dst(g.dst(), eng(), y.data);
     memory srcUse = src, dstUse = dst;
     if (e.blk.on) {
@@ -380,7 +384,7 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
       dstUse = memory(e.blk.out, eng(), scratchOut.get(e.blk.out.get_size()));
       e.blk.toIn.execute(strm(), src, srcUse);
     }
-    std::unordered_map<int, memory> m{{DNNL_ARG_SRC, srcUse}, {DNNL_ARG_WEIGHTS, e.weiMem}, {DNNL_ARG_DST, dstUse}};
+    std::unordered_map<int, memory> m{{DNNL_ARG_SRC, srcUse}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dstUse}};
     if (b.data) m.emplace(DNNL_ARG_BIAS, memory(g.bias(), eng(), b.data));
     e.prim.execute(strm(), m);
     if (e.blk.on) e.blk.fromOut.execute(strm(), dstUse, dst);
@@ -402,7 +406,8 @@ napi_value Conv2dBackpropInput(napi_env env, napi_callback_info info) {
     need(dx, g.srcSize(), "conv2dBackpropInput dx");
     BwdDataEntry& e = bwdDataEntry(g);
     memory userW(g.wei(tag::hwio), eng(), f.data);
-    e.weiReorder.execute(strm(), userW, e.weiMem);
+    memory wei(e.weiDesc, eng(), scratchWei.get(e.weiDesc.get_size()));
+    e.weiReorder.execute(strm(), userW, wei);
     memory ddst(g.dst(), eng(), dy.data), dsrc(g.src(), eng(), dx.data);
     memory ddstUse = ddst, dsrcUse = dsrc;
     if (e.blk.on) {
@@ -410,7 +415,7 @@ napi_value Conv2dBackpropInput(napi_env env, napi_callback_info info) {
       dsrcUse = memory(e.blk.out, eng(), scratchOut.get(e.blk.out.get_size()));
       e.blk.toIn.execute(strm(), ddst, ddstUse);
     }
-    e.prim.execute(strm(), {{DNNL_ARG_DIFF_DST, ddstUse}, {DNNL_ARG_WEIGHTS, e.weiMem}, {DNNL_ARG_DIFF_SRC, dsrcUse}});
+    e.prim.execute(strm(), {{DNNL_ARG_DIFF_DST, ddstUse}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, dsrcUse}});
     if (e.blk.on) e.blk.fromOut.execute(strm(), dsrcUse, dsrc);
     strm().wait();
     lastImpl = e.impl;
@@ -430,9 +435,10 @@ napi_value Conv2dBackpropFilter(napi_env env, napi_callback_info info) {
     need(dw, g.weiSize(), "conv2dBackpropFilter dw");
     BwdWeiEntry& e = bwdWeiEntry(g);
     memory src(g.src(), eng(), x.data), ddst(g.dst(), eng(), dy.data);
-    e.prim.execute(strm(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_WEIGHTS, e.weiMem}});
+    memory dwBlk(e.weiDesc, eng(), scratchWei.get(e.weiDesc.get_size()));
+    e.prim.execute(strm(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_WEIGHTS, dwBlk}});
     memory userW(g.wei(tag::hwio), eng(), dw.data);
-    e.weiReorder.execute(strm(), e.weiMem, userW);
+    e.weiReorder.execute(strm(), dwBlk, userW);
     strm().wait();
     lastImpl = e.impl;
     return undefinedValue(env);
@@ -744,6 +750,22 @@ napi_value Adam(napi_env env, napi_callback_info info) {
   });
 }
 
+// clip(x, y, lo, hi): y = x > hi ? hi : (x < lo ? lo : x) (NaN passes through, as the cpu backend's ClipByValue).
+napi_value Clip(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 4);
+    F32 X = f32Arg(env, a[0], "clip x"), Y = f32Arg(env, a[1], "clip y");
+    need(Y, X.length, "clip y");
+    const float lo = float(numArg(env, a[2], "clip min")), hi = float(numArg(env, a[3], "clip max"));
+    const int64_t n = int64_t(X.length);
+    const float* x = X.data;
+    float* y = Y.data;
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] > hi ? hi : (x[i] < lo ? lo : x[i]);
+    return undefinedValue(env);
+  });
+}
+
 uint8_t* u8Arg(napi_env env, napi_value v, const char* what, size_t& length) {
   bool isTa = false;
   NAPI_OK(napi_is_typedarray(env, v, &isTa));
@@ -794,19 +816,38 @@ void stridedLoop(const float* a, const float* b, T* out, const std::vector<int64
   const int64_t inner = dims[size_t(rank - 1)], sa = as[size_t(rank - 1)], sb = bs[size_t(rank - 1)];
   int64_t rows = 1;
   for (int64_t d = 0; d < rank - 1; d++) rows *= dims[size_t(d)];
-#pragma omp parallel for schedule(static) if (rows * inner > kParallelMin)
-  for (int64_t r = 0; r < rows; r++) {
-    int64_t rem = r, oa = 0, ob = 0;
-    for (int64_t d = rank - 2; d >= 0; d--) {
-      const int64_t i = rem % dims[size_t(d)];
-      rem /= dims[size_t(d)];
-      oa += i * as[size_t(d)];
-      ob += i * bs[size_t(d)];
+  // Each thread takes a contiguous run of rows: the row's operand offsets are computed by division
+  // once, then advanced like an odometer (rows are often tiny: 3 channels of an NHWC image).
+#pragma omp parallel if (rows * inner > kParallelMin)
+  {
+    const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
+    std::vector<int64_t> idx(size_t(std::max<int64_t>(rank - 1, 1)), 0);
+    int64_t oa = 0, ob = 0;
+    {
+      int64_t rem = r0;
+      for (int64_t d = rank - 2; d >= 0; d--) {
+        const int64_t i = rem % dims[size_t(d)];
+        rem /= dims[size_t(d)];
+        idx[size_t(d)] = i;
+        oa += i * as[size_t(d)];
+        ob += i * bs[size_t(d)];
+      }
     }
-    const float* pa = a + oa;
-    const float* pb = b + ob;
-    T* po = out + r * inner;
-    for (int64_t j = 0; j < inner; j++) po[j] = T(f(pa[j * sa], pb[j * sb]));
+    for (int64_t r = r0; r < r1; r++) {
+      const float* pa = a + oa;
+      const float* pb = b + ob;
+      T* po = out + r * inner;
+      for (int64_t j = 0; j < inner; j++) po[j] = T(f(pa[j * sa], pb[j * sb]));
+      for (int64_t d = rank - 2; d >= 0; d--) {  // next row
+        oa += as[size_t(d)];
+        ob += bs[size_t(d)];
+        if (++idx[size_t(d)] < dims[size_t(d)]) break;
+        oa -= dims[size_t(d)] * as[size_t(d)];
+        ob -= dims[size_t(d)] * bs[size_t(d)];
+        idx[size_t(d)] = 0;
+      }
+    }
   }
 }
 
@@ -1072,6 +1113,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"activationGrad", nullptr, ActivationGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"clip", nullptr, Clip, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"select", nullptr, Select, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reduce", nullptr, Reduce, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -79,6 +79,15 @@ const CASES: NativeCase[] = [
     f: (a, b, c, d) => tf.add(tf.sum(tf.mul(a, b)), tf.sum(tf.mul(tf.add(c, d), c))), kernels: ['Multiply', 'Add'] },
   { name: 'maximum, minimum', inputs: [distinct([4, 5], 84), distinct([4, 5], 85, 0.05, 0.01)], f: (a, b) => tf.add(tf.maximum(a, b), tf.minimum(a, b)), kernels: ['Maximum', 'Minimum'] },
   { name: 'relu, leakyRelu (fused activation gradients)', inputs: [awayFromZero([2, 3, 3, 4], 86)], f: (x) => tf.add(tf.relu(x), tf.leakyRelu(x, 0.2)), kernels: ['Relu', 'LeakyRelu', RELU_GRAD_KERNEL, LEAKY_RELU_GRAD_KERNEL] },
+  { name: 'clipByValue (gradient: greaterEqual, lessEqual, logicalAnd, select)', inputs: [awayFromZero([2, 5, 4, 3], 83)], f: (x) => tf.mul(tf.clipByValue(x, -0.3, 0.45), 2), kernels: ['ClipByValue'] },
+  {
+    name: 'broadcast over the middle axes ([n,1,1,3] · [n,h,w,3]: strided rows of 3)', inputs: [rand([3, 9, 7, 3], 96), rand([3, 1, 1, 3], 97)],
+    f: (x, s) => tf.sub(tf.mul(x, s), s), kernels: ['Multiply', 'Sub'],
+  },
+  {
+    name: 'the same broadcast, large enough to split over threads', inputs: [rand([2, 128, 257, 3], 98), rand([2, 1, 1, 3], 99)],
+    f: (x, s) => tf.mul(x, s), kernels: ['Multiply'],
+  },
   { name: 'greater, select, step', inputs: [awayFromZero([2, 3, 3, 4], 85)], f: (x) => tf.where(tf.greater(tf.tensor(awayFromZero([2, 3, 3, 4], 84).data, [2, 3, 3, 4]), 0), tf.mul(tf.step(x), x), tf.mul(x, 0.3)), kernels: ['Greater', 'Select', 'Step'] },
   {
     // VGG-sized: oneDNN's Winograd kernels where the CPU has them (AVX-512), else the direct ones

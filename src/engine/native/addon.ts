@@ -40,6 +40,8 @@ export interface NativeAddon {
   activationGrad(act: number, alpha: number, dy: Float32Array, x: Float32Array, out: Float32Array): void;
   /** One Adam update in place (w, m, v), bit-identical to adamUpdate's loop; hp = [lr, beta1, beta2, eps, 1-beta1^t, 1-beta2^t]. */
   adam(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, hp: Float64Array): void;
+  /** y = min(max(x, lo), hi) with NaN passing through (the cpu backend's ClipByValue). */
+  clip(x: Float32Array, y: Float32Array, lo: number, hi: number): void;
   /** out = cond ? t : e; cond has out's length or one value per leading index. */
   select(cond: Uint8Array, t: Float32Array, e: Float32Array, out: Float32Array): void;
   /** y[o, i] = reduce over k of x[o, k, i]; op 0 sum, 1 mean, 2 max, 3 min. */
@@ -83,7 +85,7 @@ export function loadNativeAddon(): AddonLoad {
   if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) process.env.OMP_WAIT_POLICY = 'passive';
   try {
     const addon = createRequire(import.meta.url)(path) as NativeAddon;
-    for (const fn of ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'matMul', 'maxPool', 'maxPoolGrad', 'binary', 'binaryStrided', 'compare', 'unary', 'activationGrad', 'adam', 'select', 'reduce', 'setThreads', 'info'] as const) {
+    for (const fn of ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'matMul', 'maxPool', 'maxPoolGrad', 'binary', 'binaryStrided', 'compare', 'unary', 'activationGrad', 'adam', 'clip', 'select', 'reduce', 'setThreads', 'info'] as const) {
       if (typeof addon[fn] !== 'function') throw new Error(`${path} does not export ${fn}() (stale build? run npm run build:native -- --force)`);
     }
     addon.setThreads(nativeThreads());

@@ -191,6 +191,17 @@ export function activationGradFallback(act: 'relu' | 'leakyrelu'): Kernel {
   };
 }
 
+function clip(addon: NativeAddon): Kernel {
+  return (a) => {
+    const backend = cpuBackend(a);
+    const x = inp(a, 'x', 'ClipByValue');
+    const at = attrs<{ clipValueMin: number; clipValueMax: number }>(a);
+    const y = outputF32(sizeOf(x.shape));
+    addon.clip(f32(backend, x), y, at.clipValueMin, at.clipValueMax);
+    return backend.makeTensorInfo([...x.shape], 'float32', y);
+  };
+}
+
 function select(addon: NativeAddon): Kernel {
   return (a) => {
     const backend = cpuBackend(a);
@@ -225,7 +236,7 @@ function reduce(addon: NativeAddon, name: string): Kernel {
 
 /** Names of the elementwise kernels the native backend replaces. */
 export const ELEMENTWISE_KERNELS: readonly string[] = [
-  ...Object.keys(BINARY), ...Object.keys(COMPARE), ...Object.keys(UNARY), 'Select', ...Object.keys(REDUCE), RELU_GRAD_KERNEL, LEAKY_RELU_GRAD_KERNEL,
+  ...Object.keys(BINARY), ...Object.keys(COMPARE), ...Object.keys(UNARY), 'Select', 'ClipByValue', ...Object.keys(REDUCE), RELU_GRAD_KERNEL, LEAKY_RELU_GRAD_KERNEL,
 ];
 
 export function elementwiseKernels(addon: NativeAddon): Record<string, Kernel> {
@@ -234,6 +245,7 @@ export function elementwiseKernels(addon: NativeAddon): Record<string, Kernel> {
   for (const [name, op] of Object.entries(COMPARE)) out[name] = compare(addon, op);
   for (const [name, op] of Object.entries(UNARY)) out[name] = unary(addon, op, name);
   out.Select = select(addon);
+  out.ClipByValue = clip(addon);
   out[RELU_GRAD_KERNEL] = activationGrad(addon, 'relu');
   out[LEAKY_RELU_GRAD_KERNEL] = activationGrad(addon, 'leakyrelu');
   for (const name of Object.keys(REDUCE)) out[name] = reduce(addon, name);

@@ -168,3 +168,19 @@ export function useFusedActivationGradients(): void {
     gradFunc: (dy, saved, attrs) => ({ x: () => leakyReluGrad(dy as tf.Tensor, saved[0], Number((attrs as { alpha: number }).alpha)) }),
   });
 }
+
+/**
+ * Runs `fn` without recording it on the gradient tape, as PyTorch's no_grad: inside tf.grad its
+ * ops are neither taped nor their intermediates kept for a backward pass (a customGrad forward is
+ * not recorded), so a loss's constant branch (a target's features) costs no tape memory. The
+ * returned tensors are outside every tidy scope: the caller disposes them.
+ */
+export function untaped(fn: () => tf.Tensor[]): tf.Tensor[] {
+  let out: tf.Tensor[] = [];
+  const op = tf.customGrad(() => {
+    out = fn().map((t) => tf.keep(t));
+    return { value: tf.scalar(0), gradFunc: () => [] };
+  });
+  op().dispose();
+  return out;
+}

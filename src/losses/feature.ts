@@ -1,6 +1,7 @@
 import { tf } from '../engine/tf.ts';
 import type { Scalar, Tensor, Tensor4D } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
+import { untaped } from '../engine/ops.ts';
 
 /**
  * Maps an image batch (NHWC, the generator's value range) to a list of feature maps, e.g. VGG-19
@@ -25,13 +26,36 @@ export function featureMseFromMaps(fake: readonly Tensor[], real: readonly Tenso
       if (a.shape.join() !== b.shape.join()) {
         throw new HarmoniaError(`featureMse: layer ${i} shapes differ: [${a.shape.join(', ')}] vs [${b.shape.join(', ')}]`);
       }
-      sum = sum.add(tf.mean(tf.squaredDifference(a, b)));
+      sum = sum.add(mseToConstant(a, b));
     }
     return sum.div(fake.length) as Scalar;
   });
 }
 
-/** featureMseFromMaps(F(x), F(X)). */
+/**
+ * mean((a − b)²) with a gradient for `a` only (b is a target: constant). Its backward pass is two
+ * elementwise passes, (a − b)·(2·dy/N), where tfjs's mean and squaredDifference gradients make a
+ * JS-filled ones tensor and four more passes over every feature map.
+ */
+export function mseToConstant(a: Tensor, b: Tensor): Scalar {
+  const n = a.size;
+  const op = tf.customGrad((...args: (Tensor | tf.GradSaveFunc)[]) => {
+    const [x, save] = args as [Tensor, tf.GradSaveFunc];
+    save([x, b]);
+    return {
+      value: tf.mean(tf.squaredDifference(x, b)) as Scalar,
+      gradFunc: (dy: Tensor, saved: Tensor[]) => tf.mul(tf.sub(saved[0], saved[1]), tf.mul(dy, 2 / n)),
+    };
+  });
+  return op(a) as Scalar;
+}
+
+/** featureMseFromMaps(F(x), F(X)); F(X) runs untaped (no gradient flows to the target). */
 export function featureLoss(extract: FeatureExtractor, x: Tensor4D, target: Tensor4D): Scalar {
-  return tf.tidy(() => featureMseFromMaps(extract(x), extract(target)));
+  const real = untaped(() => extract(target));
+  try {
+    return tf.tidy(() => featureMseFromMaps(extract(x), real));
+  } finally {
+    tf.dispose(real);
+  }
 }

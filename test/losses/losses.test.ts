@@ -121,6 +121,27 @@ test('feature MSE is the mean over layers of per-layer MSE', () => {
   tf.dispose([...a, ...b]);
 });
 
+test('feature loss: the gradient equals tfjs\'s own mean(squaredDifference) gradient; the target branch runs untaped and nothing leaks', async () => {
+  const { featureLoss, mseToConstant } = await import('../../src/losses/feature.ts');
+  const rnd = (seed: number, shape: number[]) => tf.randomUniform(shape, -1, 1, 'float32', seed) as tf.Tensor4D;
+  const x = rnd(1, [2, 6, 5, 3]), y = rnd(2, [2, 6, 5, 3]);
+  const w = rnd(3, [3, 3, 3, 4]);
+  const extract = (im: tf.Tensor4D) => { const c = tf.relu(tf.conv2d(im, w, 1, 'same')); return [c, tf.mean(c, [1, 2])]; };
+  const before = tf.memory().numTensors;
+  const ours = tf.grad((a: tf.Tensor) => featureLoss(extract, a as tf.Tensor4D, y))(x);
+  const stock = tf.grad((a: tf.Tensor) => {
+    const fa = extract(a as tf.Tensor4D), fb = extract(y);
+    return tf.div(tf.add(tf.mean(tf.squaredDifference(fa[0], fb[0])), tf.mean(tf.squaredDifference(fa[1], fb[1]))), 2);
+  })(x);
+  const [d, m] = tf.tidy(() => [tf.max(tf.abs(tf.sub(ours, stock))).dataSync()[0], tf.max(tf.abs(stock)).dataSync()[0]]);
+  assert.ok(m > 0 && d <= 1e-6 * m, `feature-loss gradient differs by ${d} (max ${m})`);
+  const p = tf.tensor1d([1, 2, 3]), q = tf.tensor1d([1, 0, 0]);
+  close(val(mseToConstant(p, q)), (0 + 4 + 9) / 3, 1e-6);
+  tf.dispose([ours, stock, p, q]);
+  assert.equal(tf.memory().numTensors, before, 'no tensors leak');
+  tf.dispose([x, y, w]);
+});
+
 test('generatorLoss composes the three settings; no tensors leak', () => {
   const { x, y, m } = fixture();
   const logits = tf.tensor2d([[0]]);

@@ -8,20 +8,18 @@
  * why not (missing, stale, other exporter, unreadable) with the one command that re-exports it, so a
  * stale model.onnx is never used silently and no ONNX is encoded on the request path.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
-import { writeFileAtomic, describeFsError } from '../util/atomic.ts';
-import { MODEL_JSON } from '../models/io.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
 import { generatorEntry } from '../models/registry.ts';
 import type { GeneratorConfig } from '../models/generator.ts';
-import { readOnnxSummary } from './onnx-proto.ts';
-import { exportGeneratorToOnnx, ONNX_EXPORTER_VERSION, META_EXPORTER, META_SOURCE } from './generator.ts';
+import { exportGeneratorToOnnx, META_SOURCE } from './generator.ts';
 import { exportColorTransformToOnnx } from './color-transform.ts';
+import { ONNX_FILE, modelSourceDigest, readOnnxModel } from './onnx-file.ts';
 
-export const ONNX_FILE = 'model.onnx';
+// reading and checking model.onnx lives in onnx-file.ts (no TensorFlow.js), for ONNX Runtime inference
+export { ONNX_FILE, modelSourceDigest, readOnnxModel, reexportCommand, type OnnxFileState } from './onnx-file.ts';
 
 /** What an export needs: the TF.js generator and the config it was built with. */
 export interface ExportableModel {
@@ -42,45 +40,6 @@ export interface OnnxArtifact {
   note?: string;
 }
 
-/** The state of a folder's model.onnx against its TF.js files. */
-export type OnnxFileState =
-  | { status: 'fresh'; path: string; digest: string; bytes: Uint8Array }
-  | { status: 'missing' | 'stale' | 'unreadable'; path: string; digest: string; reason: string };
-
-/** The command that (re-)exports a folder's model.onnx, for messages. */
-export function reexportCommand(dir: string): string {
-  return `harmonia export-onnx ${/\s/.test(dir) ? JSON.stringify(dir) : dir}`;
-}
-
-/** SHA-256 (hex) of a tfjs model folder's model.json followed by its weight files in manifest order. */
-export async function modelSourceDigest(dir: string): Promise<string> {
-  const jsonPath = join(dir, MODEL_JSON);
-  let text: Buffer;
-  try {
-    text = await fsp.readFile(jsonPath);
-  } catch (err) {
-    throw new HarmoniaError(`cannot read model: ${describeFsError(err)}`, { file: jsonPath, cause: err });
-  }
-  let manifest: { paths?: unknown }[];
-  try {
-    manifest = (JSON.parse(text.toString('utf8')) as { weightsManifest?: { paths?: unknown }[] }).weightsManifest ?? [];
-  } catch (err) {
-    throw new HarmoniaError(`not valid JSON: ${(err as Error).message}`, { file: jsonPath, cause: err });
-  }
-  const h = createHash('sha256').update(text);
-  for (const group of manifest) {
-    for (const p of Array.isArray(group.paths) ? group.paths : []) {
-      const file = join(dir, String(p));
-      try {
-        h.update(await fsp.readFile(file));
-      } catch (err) {
-        throw new HarmoniaError(`cannot read weights: ${describeFsError(err)}`, { file, cause: err });
-      }
-    }
-  }
-  return h.digest('hex');
-}
-
 /** True when the generator `config` names has an ONNX export (registry `onnx`). */
 export function hasOnnxExport(config: GeneratorConfig): boolean {
   return generatorEntry(config.kind ?? 'paper').onnx;
@@ -97,26 +56,6 @@ export function exportModelToOnnx(model: ExportableModel, digest?: string): Uint
   if (!entry.onnx) throw new HarmoniaError(`ONNX export: generator "${kind}" has no ONNX export (registry)`);
   const metadata = digest ? { [META_SOURCE]: digest } : undefined;
   return entry.fullResolution ? exportColorTransformToOnnx(model.generator, model.config, { metadata }) : exportGeneratorToOnnx(model.generator, model.config, { metadata });
-}
-
-/** Reads a folder's model.onnx and says whether it was exported from the folder's current TF.js files. */
-export async function readOnnxModel(dir: string): Promise<OnnxFileState> {
-  const digest = await modelSourceDigest(dir);
-  const path = join(dir, ONNX_FILE);
-  const redo = `re-export it with \`${reexportCommand(dir)}\``;
-  if (!existsSync(path)) return { status: 'missing', path, digest, reason: `${path} does not exist; ${redo}` };
-  try {
-    const bytes = new Uint8Array(await fsp.readFile(path));
-    const meta = readOnnxSummary(bytes).metadata;
-    if (meta[META_EXPORTER] !== ONNX_EXPORTER_VERSION) return { status: 'stale', path, digest, reason: `${path} was written by ONNX exporter ${meta[META_EXPORTER] ?? '?'}, this is ${ONNX_EXPORTER_VERSION}; ${redo}` };
-    if (meta[META_SOURCE] !== digest) {
-      const was = (meta[META_SOURCE] ?? '?').slice(0, 12);
-      return { status: 'stale', path, digest, reason: `${path} is stale: it was exported from other weights (sha256 ${was}…) than model.json + weights.bin now (${digest.slice(0, 12)}…); ${redo}` };
-    }
-    return { status: 'fresh', path, digest, bytes };
-  } catch (err) {
-    return { status: 'unreadable', path, digest, reason: `${path} is unreadable (${(err as Error).message}); ${redo}` };
-  }
 }
 
 /** Exports `model` (the TF.js files already saved in `dir`) and writes `dir`/model.onnx atomically. */

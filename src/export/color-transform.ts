@@ -20,11 +20,10 @@ import type { GeneratorConfig } from '../models/generator.ts';
 import { TRANSFORM_PARAMS, FIELD_CHANNELS } from '../models/color-transform.ts';
 import { DT_FLOAT, ONNX_OPSET, encodeOnnxModel } from './onnx-proto.ts';
 import { OnnxGraph, walkLayers, concatChannels } from './graph.ts';
+import { ONNX_THETA, ONNX_FIELD, COLOR_TRANSFORM_GRAPH } from './onnx-meta.ts';
 import { ONNX_EXPORTER_VERSION, ONNX_INPUT, META_CONFIG, META_EXPORTER, META_GRAPH, META_LAYOUT, type ExportOptions } from './generator.ts';
 
-export const ONNX_THETA = 'theta';
-export const ONNX_FIELD = 'field';
-export const COLOR_TRANSFORM_GRAPH = 'color-transform-parameters';
+export { ONNX_THETA, ONNX_FIELD, COLOR_TRANSFORM_GRAPH }; // defined in onnx-meta.ts (no TensorFlow.js), for the readers
 
 /** Exports the parameter network of a `global` / `pct` generator (θ, and the field for pct) to ONNX ModelProto bytes. */
 export function exportColorTransformToOnnx(model: tf.LayersModel, cfg: GeneratorConfig, opts: ExportOptions = {}): Uint8Array {

@@ -19,19 +19,10 @@ import { HarmoniaError } from '../errors.ts';
 import { generatorInputChannels, modelInputChannels, type GeneratorConfig } from '../models/generator.ts';
 import { DT_FLOAT, ONNX_OPSET, encodeOnnxModel } from './onnx-proto.ts';
 import { OnnxGraph, walkLayers, concatChannels } from './graph.ts';
+import { ONNX_EXPORTER_VERSION, ONNX_INPUT, ONNX_OUTPUT, META_EXPORTER, META_CONFIG, META_LAYOUT, META_SOURCE, META_GRAPH } from './onnx-meta.ts';
 
-/** Bumped whenever the exporter's output for the same model changes (part of the cache key). */
-export const ONNX_EXPORTER_VERSION = '2';
-export const ONNX_INPUT = 'input';
-export const ONNX_OUTPUT = 'output';
-
-/** Metadata keys written into the ModelProto. */
-export const META_EXPORTER = 'harmonia.exporter';
-export const META_CONFIG = 'harmonia.generator';
-export const META_LAYOUT = 'harmonia.layout';
-export const META_SOURCE = 'harmonia.source_sha256';
-/** What the graph computes: 'generator' (G(x), this file) or 'color-transform-parameters' (θ and the field, color-transform.ts). */
-export const META_GRAPH = 'harmonia.graph';
+// the exporter version, tensor names and metadata keys live in onnx-meta.ts (no TensorFlow.js), for the readers
+export { ONNX_EXPORTER_VERSION, ONNX_INPUT, ONNX_OUTPUT, META_EXPORTER, META_CONFIG, META_LAYOUT, META_SOURCE, META_GRAPH };
 
 export interface ExportOptions {
   /** Extra metadata_props (e.g. the source digest written by the cache). */

@@ -7,49 +7,22 @@
  * model ships in the repository at models/default/. In models/ (not pipeline/) so the trainer saves its
  * generator without importing the pipeline; src/pipeline/model.ts re-exports it.
  */
-import { existsSync, promises as fsp } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { HarmoniaError } from '../errors.ts';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { loadModel, saveModel } from './io.ts';
 import type { GeneratorConfig } from './generator.ts';
 import type { tf } from '../engine/tf.ts';
 import type { HarmonizationModel, ModelCard } from './harmonization.ts';
 import { hasOnnxExport, writeOnnxModel, ONNX_FILE } from '../export/cache.ts';
+import { MODEL_META, DEFAULT_MODEL_DIR, readModelMeta, type ModelMeta } from './folder-meta.ts';
 
-export const MODEL_META = 'harmonia.json';
-
-/** The folder of the model shipped with Harmonia. */
-export const DEFAULT_MODEL_DIR = resolve(fileURLToPath(new URL('../../models/default', import.meta.url)));
-
-export interface ModelMeta {
-  format: 'harmonia-generator';
-  version: 1;
-  generator: GeneratorConfig;
-  card: ModelCard;
-}
-
-/** True when `dir` holds a loadable harmonization model. */
-export function isModelDir(dir: string): boolean {
-  return existsSync(join(dir, 'model.json')) && existsSync(join(dir, MODEL_META));
-}
+// the folder's file names, the shipped model's folder and the description live in folder-meta.ts (no TensorFlow.js)
+export { MODEL_META, DEFAULT_MODEL_DIR, isModelDir, readModelMeta, type ModelMeta } from './folder-meta.ts';
 
 /** Loads a harmonization model folder (default: the shipped model). */
 export async function loadHarmonizationModel(dir: string = DEFAULT_MODEL_DIR): Promise<HarmonizationModel> {
-  const metaPath = join(dir, MODEL_META);
-  if (!existsSync(join(dir, 'model.json'))) {
-    throw new HarmoniaError(`no model here (model.json missing)${dir === DEFAULT_MODEL_DIR ? '; the default model has not been trained into models/default yet: use --stage intrinsic' : ''}`, { file: dir });
-  }
-  let meta: ModelMeta;
-  try {
-    meta = JSON.parse(await fsp.readFile(metaPath, 'utf8')) as ModelMeta;
-  } catch (err) {
-    throw new HarmoniaError(`cannot read the model description (${(err as Error).message})`, { file: metaPath, cause: err });
-  }
-  if (meta.format !== 'harmonia-generator' || !meta.generator || !meta.card) {
-    throw new HarmoniaError('not a Harmonia model description (format must be "harmonia-generator")', { file: metaPath });
-  }
+  const meta = await readModelMeta(dir);
   const generator = await loadModel(dir);
   return { generator, config: meta.generator, card: meta.card };
 }

@@ -16,6 +16,7 @@ import { HarmoniaError } from '../errors.ts';
 import { layerSeed } from './seed.ts';
 import { generatorEntry } from './registry.ts';
 import { ChannelSlice, ResidualBlend } from './layers.ts';
+import { GENERATOR_STRIDE } from './pad.ts';
 
 export interface GeneratorConfig {
   /** Registered generator name (src/models/registry.ts): 'paper' (default), 'global', 'pct', … */
@@ -46,8 +47,7 @@ export interface GeneratorConfig {
 
 export const PAPER_GENERATOR: Readonly<GeneratorConfig> = Object.freeze({ base: 32, unet: false, maskInput: false, residual: false });
 
-/** The downsampling factor of the paper's G: the model needs H and W to be multiples of this. */
-export const GENERATOR_STRIDE = 8;
+export { GENERATOR_STRIDE } from './pad.ts'; // defined there (no TensorFlow.js), for ONNX Runtime inference
 
 export type PadMode = 'reflect' | 'replicate';
 

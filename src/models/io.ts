@@ -12,9 +12,9 @@ import { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
 import { writeFileAtomic, describeFsError } from '../util/atomic.ts';
 import './layers.ts';
+import { MODEL_JSON, WEIGHTS_BIN } from './folder-meta.ts';
 
-export const MODEL_JSON = 'model.json';
-export const WEIGHTS_BIN = 'weights.bin';
+export { MODEL_JSON, WEIGHTS_BIN }; // defined in folder-meta.ts (no TensorFlow.js)
 
 function toBytes(data: tf.io.WeightData | undefined): Uint8Array {
   if (data === undefined) return new Uint8Array(0);

@@ -18,15 +18,15 @@
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { HarmoniaError } from '../errors.ts';
-import { generatorEntry } from './registry.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
-import { readOnnxModel, type OnnxFileState } from '../export/cache.ts';
+// no module here imports TensorFlow.js (the ONNX Runtime path of `harmonia harmonize` runs without it);
+// the registry, which does, is loaded by withOnnxRunner, whose model is a TF.js one anyway
+import { readOnnxModel, type OnnxFileState } from '../export/onnx-file.ts';
 import { readOnnxSummary } from '../export/onnx-proto.ts';
-import { META_CONFIG, META_GRAPH, ONNX_INPUT, ONNX_OUTPUT } from '../export/generator.ts';
-import { COLOR_TRANSFORM_GRAPH, ONNX_FIELD, ONNX_THETA } from '../export/color-transform.ts';
+import { META_CONFIG, META_GRAPH, ONNX_INPUT, ONNX_OUTPUT, COLOR_TRANSFORM_GRAPH, ONNX_FIELD, ONNX_THETA } from '../export/onnx-meta.ts';
 import type { GeneratorConfig, PadMode } from './generator.ts';
 import { padGeneratorInput, cropRgb } from './pad.ts';
-import { TRANSFORM_PARAMS, type ColorTransformParams } from './color-transform.ts';
+import { TRANSFORM_PARAMS, type ColorTransformParams } from './color-transform-apply.ts';
 import type { HarmonizationModel } from './harmonization.ts';
 
 const ORT_PACKAGE = 'onnxruntime-node';
@@ -361,6 +361,36 @@ export function ortThreads(env: string | undefined = process.env.HARMONIA_ORT_TH
 type Hook = Pick<HarmonizationModel, 'runner' | 'transformParams'> & { threads: number; source: string };
 const hooks = new Map<string, Promise<Hook | null>>();
 const warned = new Set<string>();
+/** onnxHookIfReady's attempts in flight. */
+const attempts = new Map<string, Promise<Hook | null>>();
+
+/**
+ * Makes the ONNX Runtime hook of model folder `dir` from its model.onnx: `transformParams` for a
+ * colour-transform generator (`fullResolution`), else `runner`. Throws when ONNX Runtime is missing,
+ * model.onnx is not fresh (after `onNotFresh`), or no synchronous session is available.
+ */
+async function createHook(dir: string, fullResolution: boolean, threads: number | undefined, onNotFresh?: (file: Exclude<OnnxFileState, { status: 'fresh' }>) => void): Promise<Hook> {
+  if (!(await onnxAvailable())) throw new HarmoniaError(`ONNX Runtime is not available (install the optional dependency ${ORT_PACKAGE})`);
+  const file = await readOnnxModel(dir);
+  if (file.status !== 'fresh') {
+    onNotFresh?.(file);
+    throw new HarmoniaError(`ONNX Runtime not used: ${file.reason}`, { file: dir });
+  }
+  if (fullResolution) {
+    const c = await createOnnxColorTransform(file.bytes, { threads }, file.path);
+    if (!c.syncAvailable) {
+      c.dispose();
+      throw new HarmoniaError('ONNX Runtime is installed but its synchronous native session is not available in this version');
+    }
+    return { transformParams: onnxTransformParams(c), threads: c.threads, source: c.source };
+  }
+  const g = await createOnnxGenerator(file.bytes, { threads }, file.path);
+  if (!g.syncAvailable) {
+    g.dispose();
+    throw new HarmoniaError('ONNX Runtime is installed but its synchronous native session is not available in this version');
+  }
+  return { runner: onnxRunner(g), threads: g.threads, source: g.source };
+}
 
 /**
  * Adds the ONNX Runtime hook to a model loaded from folder `dir` — `runner` (G) for paper-style
@@ -373,6 +403,7 @@ const warned = new Set<string>();
 export async function withOnnxRunner(dir: string, model: HarmonizationModel, mode: InferenceMode = inferenceMode()): Promise<HarmonizationModel> {
   if (mode === 'tfjs' || model.runner || model.transformParams) return model;
   const kind = model.config.kind ?? 'paper';
+  const { generatorEntry } = await import('./registry.ts');
   const entry = generatorEntry(kind);
   if (!entry.onnx) {
     if (mode === 'onnx') throw new HarmoniaError(`generator "${kind}" has no ONNX export; run it with TensorFlow.js`);
@@ -383,29 +414,12 @@ export async function withOnnxRunner(dir: string, model: HarmonizationModel, mod
   if (!p) {
     p = (async (): Promise<Hook | null> => {
       try {
-        if (!(await onnxAvailable())) throw new HarmoniaError(`ONNX Runtime is not available (install the optional dependency ${ORT_PACKAGE})`);
-        const file = await readOnnxModel(dir);
-        if (file.status !== 'fresh') {
+        return await createHook(dir, entry.fullResolution, threads, (file) => {
           if (file.status !== 'missing' && mode === 'auto' && !warned.has(dir)) {
             warned.add(dir);
             console.error(`harmonia: ${file.reason}; the generator runs on TensorFlow.js meanwhile`);
           }
-          throw new HarmoniaError(`ONNX Runtime not used: ${file.reason}`, { file: dir });
-        }
-        if (entry.fullResolution) {
-          const c = await createOnnxColorTransform(file.bytes, { threads }, file.path);
-          if (!c.syncAvailable) {
-            c.dispose();
-            throw new HarmoniaError('ONNX Runtime is installed but its synchronous native session is not available in this version');
-          }
-          return { transformParams: onnxTransformParams(c), threads: c.threads, source: c.source };
-        }
-        const g = await createOnnxGenerator(file.bytes, { threads }, file.path);
-        if (!g.syncAvailable) {
-          g.dispose();
-          throw new HarmoniaError('ONNX Runtime is installed but its synchronous native session is not available in this version');
-        }
-        return { runner: onnxRunner(g), threads: g.threads, source: g.source };
+        });
       } catch (err) {
         if (mode === 'onnx') throw err;
         if (process.env.HARMONIA_DEBUG) console.error(`harmonia: ONNX Runtime not used for ${dir} (${(err as Error).message}); using TensorFlow.js`);
@@ -419,4 +433,33 @@ export async function withOnnxRunner(dir: string, model: HarmonizationModel, mod
   if (process.env.HARMONIA_DEBUG && h) console.error(`harmonia: generator on ONNX Runtime (${h.threads} threads, ${h.source})`);
   if (!h) return model;
   return h.runner ? { ...model, runner: h.runner } : { ...model, transformParams: h.transformParams };
+}
+
+/**
+ * The ONNX Runtime hook of folder `dir` when it works right now, without TensorFlow.js: the one
+ * withOnnxRunner made (or this made) earlier, or a new one, kept for both. `fullResolution` is the
+ * generator's registry flag (the caller knows its kind). null when there is none — ONNX Runtime
+ * missing, model.onnx missing or stale, no synchronous session, an earlier withOnnxRunner found none —
+ * with nothing printed or remembered, so the caller's TensorFlow.js path (withOnnxRunner) reports why
+ * exactly as before. The mode (HARMONIA_INFERENCE) is the caller's to check. Threads: HARMONIA_ORT_THREADS.
+ */
+export async function onnxHookIfReady(dir: string, fullResolution: boolean): Promise<Pick<HarmonizationModel, 'runner' | 'transformParams'> | null> {
+  const known = hooks.get(dir);
+  let h: Hook | null;
+  if (known) h = await known.catch(() => null);
+  else {
+    // concurrent callers share one attempt; only a hook is kept for withOnnxRunner, never a failure
+    let p = attempts.get(dir);
+    if (!p) {
+      p = createHook(dir, fullResolution, ortThreads()).catch(() => null);
+      attempts.set(dir, p);
+      void p.then((made) => {
+        attempts.delete(dir);
+        if (made && !hooks.has(dir)) hooks.set(dir, Promise.resolve(made));
+      });
+    }
+    h = await p;
+  }
+  if (h && process.env.HARMONIA_DEBUG) console.error(`harmonia: generator on ONNX Runtime (${h.threads} threads, ${h.source})`);
+  return h;
 }

@@ -3,7 +3,10 @@
  * NHWC arrays (browser-safe): what runGenerator does with tensors, for ONNX Runtime (Node:
  * src/models/onnx.ts; browser: web/src/worker.ts).
  */
-import { GENERATOR_STRIDE, type PadMode } from './generator.ts';
+import type { PadMode } from './generator.ts';
+
+/** The downsampling factor of the paper's G: the model needs H and W to be multiples of this. */
+export const GENERATOR_STRIDE = 8;
 
 /** Row (or column) source indices for padding a side of length n by before/after, like padAxis. */
 export function padIndexMap(n: number, before: number, after: number, mode: PadMode): Int32Array {

@@ -4,12 +4,14 @@
  * in models/default (the intrinsic stage alone runs when there is none and `stage` is not forced).
  */
 import { HarmoniaError } from '../errors.ts';
-import { initEngine } from '../engine/index.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
 import { readImage, readMask, encodeImage, assertValidImage, type ImageSource, type OutputFormat } from '../image/io.ts';
-import { harmonizeImage, type HarmonizationModel, type RefineOptions, type RefineResult, type Stage } from './refine.ts';
-import { loadHarmonizationModel, isModelDir, DEFAULT_MODEL_DIR } from './model.ts';
-import { withOnnxRunner } from '../models/onnx.ts';
+import type { HarmonizationModel, RefineOptions, RefineResult, Stage } from './refine.ts';
+import { harmonizeWithHooks, intrinsicRuns, type HookedModel } from './stages.ts';
+import { isModelDir, readModelMeta, DEFAULT_MODEL_DIR } from '../models/folder-meta.ts';
+import { inferenceMode, onnxHookIfReady, withOnnxRunner } from '../models/onnx.ts';
+// TensorFlow.js (the engine, refine.ts, the TF.js model loader) is imported only when it runs: a model
+// folder whose generator runs on ONNX Runtime (the shipped one, by default) is harmonized without it
 
 export interface HarmonizeOptions extends RefineOptions {
   /** The composite: a path, encoded bytes (JPEG/PNG/WebP/TIFF), or a FloatImage. */
@@ -41,7 +43,7 @@ const modelCache = new Map<string, Promise<HarmonizationModel>>();
 export function cachedModel(dir: string): Promise<HarmonizationModel> {
   let p = modelCache.get(dir);
   if (!p) {
-    p = loadHarmonizationModel(dir);
+    p = import('./model.ts').then((m) => m.loadHarmonizationModel(dir));
     modelCache.set(dir, p);
     p.catch(() => modelCache.delete(dir));
   }
@@ -61,9 +63,51 @@ export async function resolveModel(model: HarmonizeOptions['model'], stage: Stag
   if (model && typeof model !== 'string') return model;
   const dir = model ?? DEFAULT_MODEL_DIR;
   if (!model && !stage && !isModelDir(dir)) return undefined; // no shipped model: intrinsic stage alone
+  const { initEngine } = await import('../engine/index.ts');
   await initEngine();
   // G on ONNX Runtime when installed, unless HARMONIA_INFERENCE=tfjs (src/models/onnx.ts).
   return withOnnxRunner(dir, await cachedModel(dir));
+}
+
+/**
+ * The registry's `fullResolution` flag of the built-in generator kinds (src/models/registry.ts, which
+ * loads TensorFlow.js, so it is not imported here; test/pipeline/onnx-first.test.ts checks the two
+ * agree). A kind not listed takes the TensorFlow.js path.
+ */
+export const ONNX_FIRST_KINDS: Readonly<Record<string, boolean>> = { paper: false, global: true, pct: true };
+
+const hookedCache = new Map<string, HookedModel>();
+
+/**
+ * The model `resolveModel` would give, when its generator runs on ONNX Runtime, made without
+ * TensorFlow.js: the folder's description (harmonia.json) + the ONNX Runtime hook from its fresh
+ * model.onnx (once per folder and process, shared with withOnnxRunner). undefined whenever that is not
+ * certain — no model or a loaded one, stage intrinsic, HARMONIA_INFERENCE=tfjs, HARMONIA_BACKEND set
+ * (initEngine honours and checks it), a kind not in ONNX_FIRST_KINDS, any error, no hook — and the
+ * caller then takes resolveModel's path, which behaves (and fails, and reports) exactly as before.
+ */
+export async function resolveOnnxFirstModel(model: HarmonizeOptions['model'], stage: Stage | undefined): Promise<HookedModel | undefined> {
+  if (stage === 'intrinsic' || model === null || (model !== undefined && typeof model !== 'string')) return undefined;
+  if (process.env.HARMONIA_BACKEND) return undefined;
+  const dir = model ?? DEFAULT_MODEL_DIR;
+  try {
+    if (!model && !stage && !isModelDir(dir)) return undefined;
+    if (inferenceMode() === 'tfjs') return undefined;
+    const known = hookedCache.get(dir);
+    if (known) return known;
+    const meta = await readModelMeta(dir);
+    const fullResolution = ONNX_FIRST_KINDS[meta.generator.kind ?? 'paper'];
+    if (fullResolution === undefined) return undefined;
+    const h = await onnxHookIfReady(dir, fullResolution);
+    if (!h) return undefined;
+    const hooked: HookedModel = h.transformParams
+      ? { config: meta.generator, card: meta.card, transformParams: h.transformParams }
+      : { config: meta.generator, card: meta.card, runner: h.runner };
+    hookedCache.set(dir, hooked);
+    return hooked;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The output formats `format` accepts. */
@@ -142,8 +186,20 @@ export async function harmonizeWithReport(opts: HarmonizeOptions): Promise<Harmo
   if (mask.width !== composite.width || mask.height !== composite.height) {
     throw new HarmoniaError(`harmonize: mask is ${mask.width}×${mask.height} but the composite is ${composite.width}×${composite.height}`);
   }
-  const model = await resolveModel(opts.model, opts.stage);
-  const r = harmonizeImage(composite, mask, model, opts);
+  let r: RefineResult;
+  let model: { card?: HarmonizationModel['card'] } | undefined;
+  const hooked = await resolveOnnxFirstModel(opts.model, opts.stage);
+  if (hooked) {
+    // G on ONNX Runtime without TensorFlow.js (the intrinsic stage, when it runs, loads its own modules)
+    const intrinsic = intrinsicRuns(hooked, opts) ? await import('../intrinsic/index.ts') : undefined;
+    r = harmonizeWithHooks(composite, mask, hooked, opts, intrinsic);
+    model = hooked;
+  } else {
+    const resolved = await resolveModel(opts.model, opts.stage);
+    const { harmonizeImage } = await import('./refine.ts');
+    r = harmonizeImage(composite, mask, resolved, opts);
+    model = resolved;
+  }
   const format = opts.format ?? 'png';
   const image = await encodeImage(r.result, format, { quality: opts.quality });
   return { ...r, image, width: composite.width, height: composite.height, format, model: model?.card?.name };

@@ -1,0 +1,103 @@
+/**
+ * The ONNX Runtime path of harmonize() without TensorFlow.js (src/pipeline/harmonize.ts
+ * resolveOnnxFirstModel + src/pipeline/stages.ts harmonizeWithHooks): it must agree with the registry,
+ * give bit-for-bit what the TF.js-loaded model with the same ONNX Runtime hook gives, and `harmonia
+ * harmonize` with the shipped model must not load TensorFlow.js at all.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { generatorEntry, generatorNames } from '../../src/models/registry.ts';
+import { onnxAvailable } from '../../src/models/onnx.ts';
+import { DEFAULT_MODEL_DIR, isModelDir } from '../../src/models/folder-meta.ts';
+import { ONNX_FIRST_KINDS, resolveOnnxFirstModel, resolveModel } from '../../src/pipeline/harmonize.ts';
+import { harmonizeWithHooks } from '../../src/pipeline/stages.ts';
+import { harmonizeImage } from '../../src/pipeline/refine.ts';
+import { writeImage, writeMask } from '../../src/image/io.ts';
+import { makeProceduralComposite } from '../../src/data/procedural.ts';
+
+const root = new URL('../..', import.meta.url).pathname;
+const skip = async (): Promise<string | false> => {
+  if (!(await onnxAvailable())) return 'onnxruntime-node is not installed';
+  if (!isModelDir(DEFAULT_MODEL_DIR)) return 'no shipped model';
+  return false;
+};
+
+test('ONNX_FIRST_KINDS agrees with the generator registry (fullResolution, and each kind exports to ONNX)', () => {
+  for (const [kind, fullResolution] of Object.entries(ONNX_FIRST_KINDS)) {
+    const e = generatorEntry(kind);
+    assert.equal(e.fullResolution, fullResolution, kind);
+    assert.equal(e.onnx, true, kind);
+  }
+  // a built-in kind left out would only be slower (TF.js path); listed here so adding one is a decision
+  assert.deepEqual(generatorNames().filter((n) => !(n in ONNX_FIRST_KINDS)), []);
+});
+
+test('the shipped model without TensorFlow.js gives exactly what the TF.js-loaded model with the same hook gives', async (t) => {
+  const why = await skip();
+  if (why) return t.skip(why);
+  const { composite, mask } = makeProceduralComposite({ seed: 11, width: 96, height: 80 });
+  const hooked = await resolveOnnxFirstModel(undefined, undefined);
+  assert.ok(hooked?.transformParams || hooked?.runner, 'the shipped model resolves to an ONNX Runtime hook');
+  const loaded = await resolveModel(undefined, undefined);
+  assert.ok(loaded && (loaded.transformParams ?? loaded.runner), 'resolveModel attaches the ONNX Runtime hook too');
+  for (const opts of [{}, { flipAverage: false }, { harmonizeBackground: true }, { stage: 'gan' as const }]) {
+    const a = harmonizeWithHooks(composite, mask, hooked!, opts);
+    const b = harmonizeImage(composite, mask, loaded, opts);
+    assert.equal(a.stage, b.stage);
+    assert.deepEqual(a.notes, b.notes);
+    assert.deepEqual(Object.keys(a.timings), Object.keys(b.timings));
+    assert.ok(Buffer.from(a.result.data.buffer).equals(Buffer.from(b.result.data.buffer)), `bit-identical result for ${JSON.stringify(opts)}`);
+  }
+  // what makes the path fall back to TF.js: no hook for it
+  assert.equal(await resolveOnnxFirstModel(undefined, 'intrinsic'), undefined);
+  assert.equal(await resolveOnnxFirstModel(null, undefined), undefined);
+  assert.equal(await resolveOnnxFirstModel(loaded, undefined), undefined);
+  const old = process.env.HARMONIA_INFERENCE;
+  process.env.HARMONIA_INFERENCE = 'tfjs';
+  try {
+    assert.equal(await resolveOnnxFirstModel(undefined, undefined), undefined);
+  } finally {
+    if (old === undefined) delete process.env.HARMONIA_INFERENCE;
+    else process.env.HARMONIA_INFERENCE = old;
+  }
+});
+
+test('harmonia harmonize with the shipped model loads no TensorFlow.js module', { timeout: 120_000 }, async (t) => {
+  const why = await skip();
+  if (why) return t.skip(why);
+  const dir = mkdtempSync(join(tmpdir(), 'harmonia-onnx-first-'));
+  try {
+    const { composite, mask } = makeProceduralComposite({ seed: 4, width: 64, height: 48 });
+    await writeImage(join(dir, 'c.png'), composite);
+    await writeMask(join(dir, 'm.png'), mask);
+    const script = `
+      import { register } from 'node:module';
+      const seen = [];
+      const { port1, port2 } = new MessageChannel();
+      port1.on('message', (u) => seen.push(u));
+      port1.unref();
+      register('data:text/javascript,' + encodeURIComponent('let p; export function initialize(d) { p = d.port; } export async function resolve(s, c, n) { const r = await n(s, c); p.postMessage(r.url); return r; }'), { data: { port: port2 }, transferList: [port2] });
+      const { main } = await import(${JSON.stringify(join(root, 'src/cli/main.ts'))});
+      const code = await main(['harmonize', ${JSON.stringify(join(dir, 'c.png'))}, '--mask', ${JSON.stringify(join(dir, 'm.png'))}, '-o', ${JSON.stringify(join(dir, 'out.png'))}]);
+      await new Promise((r) => setTimeout(r, 50));
+      console.log(JSON.stringify({ code, seen }));
+    `;
+    const env = { ...process.env };
+    delete env.HARMONIA_INFERENCE;
+    delete env.HARMONIA_BACKEND;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', env });
+    assert.equal(r.status, 0, r.stderr);
+    const { code, seen } = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { code: number; seen: string[] };
+    assert.equal(code, 0, r.stdout);
+    assert.match(r.stdout, /^wrote .*out\.png \(64×48, stage full/m);
+    assert.ok(seen.some((u) => u.includes('onnxruntime-node')), 'ONNX Runtime ran the generator');
+    const tfjs = seen.filter((u) => /@tensorflow|\/src\/engine\/(tf|index)\.ts|\/src\/pipeline\/refine\.ts/.test(u));
+    assert.deepEqual(tfjs, [], `loaded:\n  ${tfjs.join('\n  ')}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -123,7 +123,7 @@ test('feature MSE is the mean over layers of per-layer MSE', () => {
 
 test('feature loss: the gradient equals tfjs\'s own mean(squaredDifference) gradient; the target branch runs untaped and nothing leaks', async () => {
   const { featureLoss, mseToConstant } = await import('../../src/losses/feature.ts');
-  const rnd = (seed: number, shape: number[]) => tf.randomUniform(shape, -1, 1, 'float32', seed) as tf.Tensor4D;
+  const rnd = (seed: number, shape: [number, number, number, number]) => tf.randomUniform(shape, -1, 1, 'float32', seed) as tf.Tensor4D;
   const x = rnd(1, [2, 6, 5, 3]), y = rnd(2, [2, 6, 5, 3]);
   const w = rnd(3, [3, 3, 3, 4]);
   const extract = (im: tf.Tensor4D) => { const c = tf.relu(tf.conv2d(im, w, 1, 'same')); return [c, tf.mean(c, [1, 2])]; };

@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <malloc.h>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -1081,6 +1082,31 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
   });
 }
 
+// tuneAllocator(mmapThreshold, trimThreshold): glibc malloc keeps tensor-sized blocks (up to
+// mmapThreshold) in its heap and keeps up to trimThreshold of freed memory there, instead of
+// mapping every tensor buffer fresh and unmapping it when V8 frees it. A training step allocates
+// hundreds of MB of buffers; fresh mappings cost a page fault per 4 KiB on first touch (measured
+// 397k vs 124k faults over 13 GAN steps). Returns whether glibc accepted both settings.
+napi_value TuneAllocator(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 2);
+    const double mmapThreshold = numArg(env, a[0], "tuneAllocator mmapThreshold");
+    const double trimThreshold = numArg(env, a[1], "tuneAllocator trimThreshold");
+    if (!(mmapThreshold >= 0 && mmapThreshold <= 32.0 * 1024 * 1024)) throw JsError("tuneAllocator: mmapThreshold must be 0..32 MiB");
+    if (!(trimThreshold >= 0 && trimThreshold <= 4.0 * 1024 * 1024 * 1024)) throw JsError("tuneAllocator: trimThreshold must be 0..4 GiB");
+    bool ok = true;
+#ifdef __GLIBC__
+    ok = mallopt(M_MMAP_THRESHOLD, int(mmapThreshold)) == 1;
+    ok = (mallopt(M_TRIM_THRESHOLD, int(std::min(trimThreshold, 2147483647.0))) == 1) && ok;
+#else
+    ok = false;
+#endif
+    napi_value v;
+    NAPI_OK(napi_get_boolean(env, ok, &v));
+    return v;
+  });
+}
+
 napi_value Info(napi_env env, napi_callback_info) {
   return guarded(env, [&]() -> napi_value {
     napi_value o, v;
@@ -1116,6 +1142,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"clip", nullptr, Clip, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"select", nullptr, Select, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reduce", nullptr, Reduce, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"tuneAllocator", nullptr, TuneAllocator, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

@@ -437,3 +437,35 @@ test('native Adam is bit-identical to the JavaScript loop (3 steps, 10k values, 
     assert.equal(diff, -1, `${k}[${diff}]: native ${nat[k][diff]} vs JS ${js[k][diff]}`);
   }
 });
+
+test('native backend: disposed outputs are recycled, but never a buffer whose values were read out or that another tensor shares', { skip }, async () => {
+  const { pooledOutputBytes } = await import('../../src/engine/native/index.ts');
+  await use('native');
+  const n = 4096;
+  const x = tf.tensor1d(Float32Array.from({ length: n }, (_, i) => i / n - 0.5));
+  // recycled: a disposed relu output feeds the next output of its length
+  const a = tf.relu(x);
+  const before = pooledOutputBytes();
+  a.dispose();
+  assert.equal(pooledOutputBytes(), before + n * 4, 'the disposed output went to the pool');
+  const b = tf.abs(x);
+  assert.equal(pooledOutputBytes(), before, 'the next output of that length came from the pool');
+  // read out: dataSync() hands the array itself to the caller, so it must never be reused
+  const seen = b.dataSync();
+  const copy = Float32Array.from(seen);
+  b.dispose();
+  assert.equal(pooledOutputBytes(), before, 'a read-out buffer is not pooled');
+  const c = tf.neg(x);
+  assert.deepEqual(Array.from(seen), Array.from(copy), 'the read-out values are intact after more ops');
+  // shared: the cpu kernel's slice of the whole tensor is a view of the same buffer
+  const d = tf.relu(x);
+  const view = tf.slice(d, [0], [n]);
+  const viewBefore = Array.from(tf.clone(view).dataSync());
+  d.dispose();
+  const e = tf.sigmoid(x);
+  assert.deepEqual(Array.from(view.dataSync()), viewBefore, 'a view stays intact after its source is disposed and a new output is made');
+  // values are right wherever the buffer came from
+  const f = tf.relu(x);
+  assert.ok(maxAbsDiff(f.dataSync(), Array.from(x.dataSync(), (v) => Math.max(v, 0))) === 0);
+  tf.dispose([x, c, view, e, f]);
+});

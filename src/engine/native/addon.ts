@@ -46,6 +46,8 @@ export interface NativeAddon {
   select(cond: Uint8Array, t: Float32Array, e: Float32Array, out: Float32Array): void;
   /** y[o, i] = reduce over k of x[o, k, i]; op 0 sum, 1 mean, 2 max, 3 min. */
   reduce(op: number, x: Float32Array, y: Float32Array, outer: number, r: number, inner: number): void;
+  /** glibc mallopt: blocks up to mmapThreshold bytes from the heap, keep up to trimThreshold freed bytes; true when applied. */
+  tuneAllocator(mmapThreshold: number, trimThreshold: number): boolean;
   setThreads(n: number): void;
   info(): { dnnl: string; threads: number; lastImpl: string; cachedPrimitives: number };
 }
@@ -85,7 +87,7 @@ export function loadNativeAddon(): AddonLoad {
   if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) process.env.OMP_WAIT_POLICY = 'passive';
   try {
     const addon = createRequire(import.meta.url)(path) as NativeAddon;
-    for (const fn of ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'matMul', 'maxPool', 'maxPoolGrad', 'binary', 'binaryStrided', 'compare', 'unary', 'activationGrad', 'adam', 'clip', 'select', 'reduce', 'setThreads', 'info'] as const) {
+    for (const fn of ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'matMul', 'maxPool', 'maxPoolGrad', 'binary', 'binaryStrided', 'compare', 'unary', 'activationGrad', 'adam', 'clip', 'tuneAllocator', 'select', 'reduce', 'setThreads', 'info'] as const) {
       if (typeof addon[fn] !== 'function') throw new Error(`${path} does not export ${fn}() (stale build? run npm run build:native -- --force)`);
     }
     addon.setThreads(nativeThreads());

@@ -59,12 +59,80 @@ export function inp(a: Args, name: string, kernel: string): tf.TensorInfo {
 }
 
 /**
- * A Float32Array for a kernel output that the addon overwrites completely: large ones skip the
- * zero fill (Buffer.allocUnsafeSlow: a fresh, unpooled ArrayBuffer at offset 0), a memory pass
- * saved on every elementwise op. Small ones are ordinary arrays.
+ * Recycled kernel outputs. Tensor data lives in ArrayBuffers, which V8 frees only when it collects
+ * them, and every ~64 MB of new ArrayBuffer memory starts a major GC: a training step allocating
+ * hundreds of MB ran 8–9 of them, each with a marker thread competing with the compute threads,
+ * and every fresh buffer cost a page fault per 4 KiB. So the native backend hands a disposed
+ * tensor's buffer to the next output of the same length instead.
+ *
+ * Only buffers this module allocated are recycled, and only while nothing else can see them: a
+ * buffer is dropped from the pool for good when its values are read out (readSync/read: the
+ * caller may keep the array, as dataSync() returns it), or when a second tensor registers the
+ * same buffer or a view of it (a cpu kernel's subarray slice). Outputs from the pool hold stale
+ * values: they are only for kernels that overwrite every element (the addon's do).
+ */
+const free = new Map<number, Float32Array[]>();
+/** Buffers allocated here and not exposed, each with its one whole-buffer array. */
+const owned = new WeakMap<ArrayBufferLike, Float32Array>();
+/** Arrays handed out by outputF32 and not yet registered as a tensor's data. */
+const fresh = new WeakSet<Float32Array>();
+let pooledBytes = 0;
+const POOL_LIMIT = (() => {
+  const mb = Number(process.env.HARMONIA_NATIVE_POOL_MB ?? 256);
+  return Number.isFinite(mb) && mb >= 0 ? mb * 1024 * 1024 : 256 * 1024 * 1024;
+})();
+
+/**
+ * A Float32Array for a kernel output that the addon overwrites completely: a recycled buffer of
+ * this length when the pool has one, else a fresh one without the zero fill (Buffer.allocUnsafeSlow:
+ * unpooled, offset 0). Small ones are ordinary arrays.
  */
 export function outputF32(n: number): Float32Array {
   if (n < 1024) return new Float32Array(n);
-  const b = Buffer.allocUnsafeSlow(n * 4);
-  return new Float32Array(b.buffer, b.byteOffset, n);
+  const recycled = free.get(n)?.pop();
+  let out: Float32Array;
+  if (recycled) {
+    pooledBytes -= n * 4;
+    out = recycled;
+  } else {
+    const b = Buffer.allocUnsafeSlow(n * 4);
+    out = new Float32Array(b.buffer, b.byteOffset, n);
+    owned.set(out.buffer, out);
+  }
+  fresh.add(out);
+  return out;
+}
+
+/** Registering `values` as a tensor's data: a second registration of a pooled buffer (or a view of one) takes it out of the pool for good. */
+export function noteRegistered(values: unknown): void {
+  if (!ArrayBuffer.isView(values)) return;
+  const own = owned.get(values.buffer);
+  if (!own) return;
+  if (values === own && fresh.has(own)) fresh.delete(own);
+  else owned.delete(values.buffer);
+}
+
+/** The values were handed to a caller (readSync/read): never recycle them. */
+export function noteExposed(values: unknown): void {
+  if (ArrayBuffer.isView(values)) owned.delete(values.buffer);
+}
+
+/** A tensor's data was deleted: its buffer goes back to the pool if it is ours and unseen. */
+export function recycle(values: unknown): void {
+  if (!(values instanceof Float32Array)) return;
+  if (owned.get(values.buffer) !== values || fresh.has(values)) return;
+  const bytes = values.length * 4;
+  if (pooledBytes + bytes > POOL_LIMIT) {
+    owned.delete(values.buffer);
+    return;
+  }
+  let list = free.get(values.length);
+  if (!list) free.set(values.length, (list = []));
+  list.push(values);
+  pooledBytes += bytes;
+}
+
+/** Bytes held by the pool now (for tests and benchmarks). */
+export function pooledOutputBytes(): number {
+  return pooledBytes;
 }

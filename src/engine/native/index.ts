@@ -8,19 +8,46 @@ import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { tf } from '../tf.ts';
 import { HarmoniaError } from '../../errors.ts';
 import { loadNativeAddon, type NativeAddon } from './addon.ts';
+import { noteExposed, noteRegistered, recycle } from './common.ts';
 import { NATIVE_KERNELS, nativeKernelFuncs } from './kernels.ts';
 import { useFusedActivationGradients } from '../ops.ts';
 
 export { loadNativeAddon, nativeAddonPath, nativeThreads, type NativeAddon, type AddonLoad } from './addon.ts';
+export { pooledOutputBytes } from './common.ts';
 export { NATIVE_KERNELS, nativeKernelStats, resetNativeKernelStats, convGeometry, poolGeometry, type KernelStats } from './kernels.ts';
 
 export const NATIVE_BACKEND = 'native';
 
-/** MathBackendCPU without the "install tfjs-node" notice it prints on first use in Node. */
+type DataId = Parameters<MathBackendCPU['disposeData']>[0];
+type Values = Parameters<MathBackendCPU['write']>[0];
+
+/**
+ * MathBackendCPU without the "install tfjs-node" notice it prints on first use in Node, and with
+ * the kernels' output buffers recycled (common.ts: a disposed tensor's buffer feeds the next output
+ * of its length, unless its values were read out or shared with another tensor).
+ */
 class NativeBackend extends MathBackendCPU {
   constructor() {
     super();
     (this as unknown as { firstUse: boolean }).firstUse = false;
+  }
+  override write(values: Values, shape: number[], dtype: tf.DataType): DataId {
+    noteRegistered(values);
+    return super.write(values, shape, dtype);
+  }
+  override move(dataId: DataId, values: Values, shape: number[], dtype: tf.DataType, refCount: number): void {
+    noteRegistered(values);
+    super.move(dataId, values, shape, dtype, refCount);
+  }
+  override readSync(dataId: DataId): ReturnType<MathBackendCPU['readSync']> {
+    noteExposed(this.data.get(dataId)?.values);
+    return super.readSync(dataId);
+  }
+  override disposeData(dataId: DataId, force = false): boolean {
+    const values = this.data.has(dataId) ? this.data.get(dataId).values : undefined;
+    const r = super.disposeData(dataId, force);
+    if (values !== undefined && !this.data.has(dataId)) recycle(values);
+    return r;
   }
 }
 
@@ -52,6 +79,9 @@ export function registerNativeBackend(): string[] {
   // Priority below cpu's: tfjs never picks 'native' on its own; initEngine selects it explicitly.
   tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 0);
   useFusedActivationGradients();
+  // Tensor buffers from glibc's heap, reused after V8 frees them, instead of a fresh mapping (and a
+  // page fault per 4 KiB) per tensor: HARMONIA_NATIVE_MALLOC=default leaves the allocator alone.
+  if (process.env.HARMONIA_NATIVE_MALLOC !== 'default') load.addon.tuneAllocator(32 * 1024 * 1024, 512 * 1024 * 1024);
   registered = load.addon;
   return Object.keys(NATIVE_KERNELS);
 }

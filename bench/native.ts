@@ -572,15 +572,20 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   for (const w of workloads) {
     for (const s of servers) await ask(s, w.cmd(w.warm)); // build models, caches, oneDNN primitives
+    // Short steps get more repetitions, the same for every configuration, so that each round lasts at
+    // least ~0.5 s for the fastest one: a 40 ms step's round median is otherwise one scheduler hiccup away from a 30 % spread.
+    let fastest = Infinity;
+    for (const s of servers) fastest = Math.min(fastest, median(await ask(s, w.cmd(1))));
+    const wReps = Math.min(25, Math.max(reps, Math.ceil(0.5 / Math.max(fastest, 1e-3))));
     const perRound: Record<string, number[][]> = Object.fromEntries(servers.map((s) => [s.name, []]));
     for (let r = 0; r < rounds; r++) {
-      for (const s of servers) perRound[s.name].push(await ask(s, w.cmd(reps)));
+      for (const s of servers) perRound[s.name].push(await ask(s, w.cmd(wReps)));
     }
     const all = Object.fromEntries(Object.entries(perRound).map(([k, v]) => [k, v.flat()]));
     const ms = Object.fromEntries(Object.entries(all).map(([k, v]) => [k, median(v) * 1000]));
     results.push({ workload: w.label, gflop: w.gflop, ms, all, rounds: perRound });
     const cols = servers.map((s) => `${s.name} ${ms[s.name].toFixed(1)} ms${w.gflop ? ` (${(w.gflop / ms[s.name] * 1000).toFixed(0)} GF/s)` : ''}`);
-    console.log(`${w.label}: ${cols.join(' | ')}`);
+    console.log(`${w.label} (${rounds} rounds × ${wReps} reps): ${cols.join(' | ')}`);
   }
   const peakGflops: Record<string, number> = {};
   for (const s of servers.filter((x) => x.name === 'pt1' || x.name === 'pt2')) {
@@ -613,7 +618,7 @@ async function main(): Promise<void> {
     console.log(`| ${[r.workload, r.gflop?.toFixed(2) ?? '', ...cells, ...ratios].join(' | ')} |`);
   }
   console.log(`| peak RSS (whole run) | | ${servers.map((s) => `${peakMB[s.name].toFixed(0)} MB`).join(' | ')} |${ratioCols.map(() => ' |').join('')}`);
-  console.log(`\n# ${rounds} alternating rounds × ${reps} reps after a warm-up call per workload; load average at start ${fmtLoad(loadStart)}, at end ${fmtLoad(loadEnd)}`);
+  console.log(`\n# ${rounds} alternating rounds × at least ${reps} reps (more for short steps: each round ≥ 0.5 s, see the workload lines) after warm-up calls; load average at start ${fmtLoad(loadStart)}, at end ${fmtLoad(loadEnd)}`);
   const spreadText = results.map((r) => `${r.workload}: ${servers.map((s) => {
     const sp = verdict.spreads.find((x) => x.workload === r.workload && x.config === s.name)?.spread ?? 0;
     return `${s.name} ${(sp * 100).toFixed(0)} %`;

@@ -29,7 +29,10 @@
  * Configurations: native-1t / native-2t (HARMONIA_NATIVE_THREADS=1/2), wasm (the project's wasm
  * kernels, 1 thread), pt1 / pt2 (Debian python3-torch with 1 / 2 intra-op threads and
  * OPENBLAS_NUM_THREADS=1 / 2 unless set: torch.set_num_threads does not reach OpenBLAS's own pool),
- * pt2p (pt2 with OMP_WAIT_POLICY=passive, the OpenMP setting the native addon uses).
+ * pt2p (pt2 with OMP_WAIT_POLICY=passive, the setting the native addon used until 2026-12-03), ptNbM (ptN with
+ * OpenBLAS on M threads: pt2b1 avoids 4 threads on 2 cores and was the faster PyTorch on the GAN step).
+ * With several PyTorch configurations of one thread count, the table adds a column against the
+ * faster of them per workload ("best"), and the contamination check covers every configuration.
  *
  * Peak memory: the maximum resident set size of each server process over the whole run (getrusage).
  *
@@ -60,6 +63,9 @@ import { featureLoss } from '../src/losses/feature.ts';
 import { Rng } from '../src/util/random.ts';
 import { writeFileAtomic } from '../src/util/atomic.ts';
 import { checkContamination, classifyBlas, median, type BlasKind } from './quality.ts';
+
+/** Pause before each timed call of the rounds (see there), in ms. */
+const SETTLE_MS = 400;
 
 /** Direct-convolution FLOPs (2·MAC), counted as in ../shared/docs/engine-probe.md §1. */
 const GAN_GFLOP: Record<number, number> = { 128: 10.22, 256: 40.87 };
@@ -449,12 +455,16 @@ async function startServer(name: string): Promise<Server> {
   const self = fileURLToPath(import.meta.url);
   let proc: ChildProcessWithoutNullStreams;
   if (name.startsWith('pt')) {
-    // ptN: PyTorch with N threads, defaults as installed; ptNp: the same with OMP_WAIT_POLICY=passive (as the native addon sets).
+    // ptN: PyTorch with N threads, defaults as installed; ptNp: the same with OMP_WAIT_POLICY=passive.
     // OpenBLAS (Debian's torch calls the system BLAS for transposed convolutions and weight gradients) keeps its own
     // thread pool, one thread per core, which torch.set_num_threads does not change: OPENBLAS_NUM_THREADS=N unless set.
-    const passive = name.endsWith('p');
-    const n = name.slice(2).replace('p', '');
-    const env = { ...process.env, ...(passive ? { OMP_WAIT_POLICY: 'passive' } : {}), OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? n };
+    // ptNbM: the same with OpenBLAS pinned to M threads. On 2 cores pt2 runs 2 OpenMP + 2 OpenBLAS threads, and
+    // pt2b1 (no oversubscription) was the faster PyTorch for the paper GAN step (2026-12-03: 303 vs 432 ms).
+    const m = /^pt(\d+)(p?)(?:b(\d+))?$/.exec(name);
+    if (!m) throw new Error(`unknown PyTorch configuration "${name}" (ptN, ptNp or ptNbM)`);
+    const [, n, p, b] = m;
+    const passive = p === 'p';
+    const env = { ...process.env, ...(passive ? { OMP_WAIT_POLICY: 'passive' } : {}), OPENBLAS_NUM_THREADS: b ?? process.env.OPENBLAS_NUM_THREADS ?? n };
     const torchDir = fileURLToPath(new URL('torch', import.meta.url));
     proc = spawn('/usr/bin/python3', ['-c', TORCH_SERVER, n, torchDir, JSON.stringify({ ...globalRecipe().step, optimizer: globalRecipe().optimizer })], { stdio: 'pipe', env });
   } else {
@@ -579,7 +589,12 @@ async function main(): Promise<void> {
     const wReps = Math.min(25, Math.max(reps, Math.ceil(0.5 / Math.max(fastest, 1e-3))));
     const perRound: Record<string, number[][]> = Object.fromEntries(servers.map((s) => [s.name, []]));
     for (let r = 0; r < rounds; r++) {
-      for (const s of servers) perRound[s.name].push(await ask(s, w.cmd(wReps)));
+      for (const s of servers) {
+        // let the previous configuration's leftovers finish first: OpenBLAS threads spin for ~0.1 s
+        // after their last call, and V8 may still be sweeping on a helper thread
+        await new Promise((res) => setTimeout(res, SETTLE_MS));
+        perRound[s.name].push(await ask(s, w.cmd(wReps)));
+      }
     }
     const all = Object.fromEntries(Object.entries(perRound).map(([k, v]) => [k, v.flat()]));
     const ms = Object.fromEntries(Object.entries(all).map(([k, v]) => [k, median(v) * 1000]));
@@ -607,17 +622,24 @@ async function main(): Promise<void> {
   // Markdown table: medians, GFLOP/s, and ratios to PyTorch.
   const head = ['workload', 'GFLOP', ...servers.map((s) => s.name)];
   const ratioCols: [string, string][] = [];
-  for (const a of ['native-1t', 'native-2t']) for (const b of ['pt1', 'pt2', 'pt2p']) if (names.includes(a) && names.includes(b)) ratioCols.push([a, b]);
+  const ptNames = names.filter((n) => n.startsWith('pt'));
+  const ptThreads = (n: string) => /^pt(\d+)/.exec(n)?.[1];
+  for (const a of ['native-1t', 'native-2t']) for (const b of ptNames) if (names.includes(a) && ptThreads(b) === a.slice(7, -1)) ratioCols.push([a, b]);
+  // against the faster PyTorch configuration of the same thread count, per workload, when there are several
+  const bestOf = (a: string) => ptNames.filter((b) => ptThreads(b) === a.slice(7, -1));
+  for (const a of ['native-1t', 'native-2t']) if (names.includes(a) && bestOf(a).length > 1) ratioCols.push([a, `best ${bestOf(a).join('|')}`]);
+  const msOf = (r: Result, b: string) => (b.startsWith('best ') ? Math.min(...b.slice(5).split('|').map((x) => r.ms[x])) : r.ms[b]);
   console.log('');
   if (verdict.contaminated) console.log('**CONTAMINATED RUN: do not quote these numbers** (reasons below the table)\n');
   console.log(`| ${[...head, ...ratioCols.map(([a, b]) => `${a}/${b}`)].join(' | ')} |`);
   console.log(`| ${[...head, ...ratioCols].map(() => '---').join(' | ')} |`);
   for (const r of results) {
     const cells = servers.map((s) => `${r.ms[s.name].toFixed(1)} ms${r.gflop ? ` (${(r.gflop / r.ms[s.name] * 1000).toFixed(0)} GF/s)` : ''}`);
-    const ratios = ratioCols.map(([a, b]) => (r.ms[a] / r.ms[b]).toFixed(2));
+    const ratios = ratioCols.map(([a, b]) => (r.ms[a] / msOf(r, b)).toFixed(2));
     console.log(`| ${[r.workload, r.gflop?.toFixed(2) ?? '', ...cells, ...ratios].join(' | ')} |`);
   }
-  console.log(`| peak RSS (whole run) | | ${servers.map((s) => `${peakMB[s.name].toFixed(0)} MB`).join(' | ')} |${ratioCols.map(() => ' |').join('')}`);
+  const rssRatio = ([a, b]: [string, string]) => (a in peakMB ? (peakMB[a] / (b.startsWith('best ') ? Math.min(...b.slice(5).split('|').map((x) => peakMB[x])) : peakMB[b])).toFixed(2) : '');
+  console.log(`| peak RSS (whole run) | | ${servers.map((s) => `${peakMB[s.name].toFixed(0)} MB`).join(' | ')} | ${ratioCols.map(rssRatio).join(' | ')} |`);
   console.log(`\n# ${rounds} alternating rounds × at least ${reps} reps (more for short steps: each round ≥ 0.5 s, see the workload lines) after warm-up calls; load average at start ${fmtLoad(loadStart)}, at end ${fmtLoad(loadEnd)}`);
   const spreadText = results.map((r) => `${r.workload}: ${servers.map((s) => {
     const sp = verdict.spreads.find((x) => x.workload === r.workload && x.config === s.name)?.spread ?? 0;

@@ -81,10 +81,14 @@ export function loadNativeAddon(): AddonLoad {
     cached = { ok: false, path, reason: `native addon not built (${path} missing; run npm run build:native)` };
     return cached;
   }
-  // OpenMP threads that spin while waiting steal the core from the thread still working whenever the
-  // machine is busy: measured 2.2-3.3 s instead of 0.3-0.6 s per GAN step at 2 threads under load.
-  // Sleeping waits cost microseconds per parallel region. libgomp reads this when it loads (below).
-  if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) process.env.OMP_WAIT_POLICY = 'passive';
+  // How long an idle OpenMP thread spins before it sleeps. libgomp's default (300k spins) steals the
+  // core from the thread still working whenever the machine is busy: measured 2.2-3.3 s instead of
+  // 0.3-0.6 s per GAN step at 2 threads under load. Sleeping at once (OMP_WAIT_POLICY=passive, used
+  // until 2026-12-03) pays a futex wake-up in each of the hundreds of parallel regions of a step:
+  // the paper GAN step took 253-259 ms (median) against 197-212 ms with a short spin of 10k
+  // iterations (tens of microseconds), which wastes next to nothing under load. libgomp reads this
+  // when it loads (below); OMP_WAIT_POLICY or GOMP_SPINCOUNT set by the user win.
+  if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) process.env.GOMP_SPINCOUNT = '10000';
   try {
     const addon = createRequire(import.meta.url)(path) as NativeAddon;
     for (const fn of ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'matMul', 'maxPool', 'maxPoolGrad', 'binary', 'binaryStrided', 'compare', 'unary', 'activationGrad', 'adam', 'clip', 'tuneAllocator', 'select', 'reduce', 'setThreads', 'info'] as const) {

@@ -122,12 +122,28 @@ export function recycle(values: unknown): void {
   if (!(values instanceof Float32Array)) return;
   if (owned.get(values.buffer) !== values || fresh.has(values)) return;
   const bytes = values.length * 4;
+  if (bytes > POOL_LIMIT) {
+    owned.delete(values.buffer);
+    return;
+  }
+  // make room by dropping buffers of the lengths returned least recently (a finished workload's
+  // shapes), never more than needed; dropped ones are ordinary garbage for V8 to collect
+  for (const [len, list] of free) {
+    if (pooledBytes + bytes <= POOL_LIMIT) break;
+    if (len === values.length) continue;
+    while (list.length && pooledBytes + bytes > POOL_LIMIT) {
+      owned.delete(list.pop()!.buffer);
+      pooledBytes -= len * 4;
+    }
+    if (!list.length) free.delete(len);
+  }
   if (pooledBytes + bytes > POOL_LIMIT) {
     owned.delete(values.buffer);
     return;
   }
-  let list = free.get(values.length);
-  if (!list) free.set(values.length, (list = []));
+  const list = free.get(values.length) ?? [];
+  free.delete(values.length); // re-insert: the Map's order is the order of last return
+  free.set(values.length, list);
   list.push(values);
   pooledBytes += bytes;
 }

@@ -26,7 +26,7 @@ const BENCHES: Bench[] = [
   {
     name: 'ratio', file: 'native.ts',
     args: ['--configs', 'native-2t,pt2b1', '--sizes', '256', '--global', '256x4,64x16', '--vgg', '256', '--infer', '1024', '--rounds', '3', '--reps', '2', '--check'],
-    what: 'side-by-side ratio table, native-2t vs PyTorch 2 threads (pt2, and pt2b1 with OpenBLAS on 1 thread), with the contamination check',
+    what: 'side-by-side ratio table, native-2t vs PyTorch on 2 threads (pt2b1: OpenBLAS on 1 thread, its faster setting here), with the contamination check',
   },
   { name: 'engine', file: 'engine.ts', args: [], what: 'GAN training step, tfjs vs PyTorch (batch 4, 128² and 256²)' },
   { name: 'kernels', file: 'kernels.ts', args: [], what: 'registered wasm kernels vs stock' },

@@ -767,6 +767,73 @@ napi_value Clip(napi_env env, napi_callback_info info) {
   });
 }
 
+std::vector<F32> f32ListArg(napi_env env, napi_value v, const char* what) {
+  bool isArray = false;
+  NAPI_OK(napi_is_array(env, v, &isArray));
+  if (!isArray) throw JsError(std::string(what) + ": expected an array of Float32Arrays");
+  uint32_t n = 0;
+  NAPI_OK(napi_get_array_length(env, v, &n));
+  std::vector<F32> out;
+  out.reserve(n);
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    NAPI_OK(napi_get_element(env, v, i, &e));
+    out.push_back(f32Arg(env, e, what));
+  }
+  return out;
+}
+
+// addN(inputs[], out): out = the sum of the inputs (all of out's length), left to right as tfjs adds them.
+napi_value AddN(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 2);
+    auto xs = f32ListArg(env, a[0], "addN inputs");
+    F32 out = f32Arg(env, a[1], "addN out");
+    if (xs.empty()) throw JsError("addN: no inputs");
+    for (const F32& x : xs) need(x, out.length, "addN input");
+    const int64_t n = int64_t(out.length);
+    const size_t k = xs.size();
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+    for (int64_t i = 0; i < n; i++) {
+      float acc = xs[0].data[i];
+      for (size_t j = 1; j < k; j++) acc += xs[j].data[i];
+      out.data[i] = acc;
+    }
+    return undefinedValue(env);
+  });
+}
+
+// concat(inputs[], inner Int32Array (values per outer index of each input), outer, out): the inputs
+// side by side along one axis (tfjs Concat on row-major data: outer = product of the dims before it).
+napi_value Concat(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 4);
+    auto xs = f32ListArg(env, a[0], "concat inputs");
+    auto inner = intsArg(env, a[1], "concat inner", xs.size());
+    const int64_t outer = int64_t(numArg(env, a[2], "concat outer"));
+    F32 out = f32Arg(env, a[3], "concat out");
+    int64_t row = 0;
+    for (size_t i = 0; i < xs.size(); i++) {
+      if (inner[i] < 0) throw JsError("concat: negative inner size");
+      need(xs[i], size_t(outer * inner[i]), "concat input");
+      row += inner[i];
+    }
+    need(out, size_t(outer * row), "concat out");
+#pragma omp parallel for schedule(static) if (outer * row > kParallelMin)
+    for (int64_t o = 0; o < outer; o++) {
+      float* dst = out.data + o * row;
+      for (size_t i = 0; i < xs.size(); i++) {
+        const int64_t m = inner[i];
+        const float* src = xs[i].data + o * m;
+        if (m >= 16) std::memcpy(dst, src, size_t(m) * sizeof(float));
+        else for (int64_t j = 0; j < m; j++) dst[j] = src[j];
+        dst += m;
+      }
+    }
+    return undefinedValue(env);
+  });
+}
+
 uint8_t* u8Arg(napi_env env, napi_value v, const char* what, size_t& length) {
   bool isTa = false;
   NAPI_OK(napi_is_typedarray(env, v, &isTa));
@@ -1140,6 +1207,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"activationGrad", nullptr, ActivationGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"clip", nullptr, Clip, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"addN", nullptr, AddN, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"concat", nullptr, Concat, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"select", nullptr, Select, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reduce", nullptr, Reduce, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"tuneAllocator", nullptr, TuneAllocator, nullptr, nullptr, nullptr, napi_default, nullptr},

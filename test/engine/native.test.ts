@@ -88,6 +88,8 @@ const CASES: NativeCase[] = [
     name: 'the same broadcast, large enough to split over threads', inputs: [rand([2, 128, 257, 3], 98), rand([2, 1, 1, 3], 99)],
     f: (x, s) => tf.mul(x, s), kernels: ['Multiply'],
   },
+  { name: 'concat along channels ([RGB, mask]) and along rows', inputs: [rand([2, 5, 4, 3], 100), rand([2, 5, 4, 1], 101)], f: (x, m) => tf.concat([tf.concat([x, m], 3), tf.concat([m, x], 3)], 1), kernels: ['Concat'] },
+  { name: 'addN (and the gradient of a tensor used three times)', inputs: [rand([3, 4, 5], 102), rand([3, 4, 5], 103)], f: (x, y) => tf.addN([x, tf.mul(x, y), tf.square(x)]), kernels: ['AddN'] },
   { name: 'greater, select, step', inputs: [awayFromZero([2, 3, 3, 4], 85)], f: (x) => tf.where(tf.greater(tf.tensor(awayFromZero([2, 3, 3, 4], 84).data, [2, 3, 3, 4]), 0), tf.mul(tf.step(x), x), tf.mul(x, 0.3)), kernels: ['Greater', 'Select', 'Step'] },
   {
     // VGG-sized: oneDNN's Winograd kernels where the CPU has them (AVX-512), else the direct ones

@@ -202,6 +202,41 @@ function clip(addon: NativeAddon): Kernel {
   };
 }
 
+/** The kernel's inputs as a list (AddN and Concat take an array of tensors). */
+function inputList(a: { inputs: unknown }): tf.TensorInfo[] {
+  return Array.isArray(a.inputs) ? (a.inputs as tf.TensorInfo[]) : Object.values(a.inputs as Record<string, tf.TensorInfo>);
+}
+
+function addN(addon: NativeAddon): Kernel {
+  return (a) => {
+    const backend = cpuBackend(a);
+    const xs = inputList(a);
+    if (xs.length < 2) throw new Unsupported('fewer than 2 inputs');
+    const shape = xs[0].shape;
+    if (xs.some((x) => x.shape.join() !== shape.join())) throw new Unsupported('shapes differ');
+    const out = outputF32(sizeOf(shape));
+    addon.addN(xs.map((x) => f32(backend, x)), out);
+    return backend.makeTensorInfo([...shape], 'float32', out);
+  };
+}
+
+function concat(addon: NativeAddon): Kernel {
+  return (a) => {
+    const backend = cpuBackend(a);
+    const xs = inputList(a);
+    if (xs.length < 2) throw new Unsupported('fewer than 2 inputs');
+    const rank = xs[0].shape.length;
+    if (rank === 0 || xs.some((x) => x.shape.length !== rank || sizeOf(x.shape) === 0)) throw new Unsupported('ranks differ or an input is empty');
+    const axis = tf.util.parseAxisParam(attrs<{ axis: number | number[] }>(a).axis, xs[0].shape)[0];
+    const outShape = tf.backend_util.computeOutShape(xs.map((x) => x.shape), axis);
+    const outer = sizeOf(xs[0].shape.slice(0, axis));
+    const data = xs.map((x) => f32(backend, x));
+    const out = outputF32(sizeOf(outShape));
+    addon.concat(data, Int32Array.from(xs.map((x) => sizeOf(x.shape.slice(axis)))), outer, out);
+    return backend.makeTensorInfo(outShape, 'float32', out);
+  };
+}
+
 function select(addon: NativeAddon): Kernel {
   return (a) => {
     const backend = cpuBackend(a);
@@ -236,7 +271,7 @@ function reduce(addon: NativeAddon, name: string): Kernel {
 
 /** Names of the elementwise kernels the native backend replaces. */
 export const ELEMENTWISE_KERNELS: readonly string[] = [
-  ...Object.keys(BINARY), ...Object.keys(COMPARE), ...Object.keys(UNARY), 'Select', 'ClipByValue', ...Object.keys(REDUCE), RELU_GRAD_KERNEL, LEAKY_RELU_GRAD_KERNEL,
+  ...Object.keys(BINARY), ...Object.keys(COMPARE), ...Object.keys(UNARY), 'Select', 'ClipByValue', 'AddN', 'Concat', ...Object.keys(REDUCE), RELU_GRAD_KERNEL, LEAKY_RELU_GRAD_KERNEL,
 ];
 
 export function elementwiseKernels(addon: NativeAddon): Record<string, Kernel> {
@@ -246,6 +281,8 @@ export function elementwiseKernels(addon: NativeAddon): Record<string, Kernel> {
   for (const [name, op] of Object.entries(UNARY)) out[name] = unary(addon, op, name);
   out.Select = select(addon);
   out.ClipByValue = clip(addon);
+  out.AddN = addN(addon);
+  out.Concat = concat(addon);
   out[RELU_GRAD_KERNEL] = activationGrad(addon, 'relu');
   out[LEAKY_RELU_GRAD_KERNEL] = activationGrad(addon, 'leakyrelu');
   for (const name of Object.keys(REDUCE)) out[name] = reduce(addon, name);

@@ -834,6 +834,25 @@ napi_value Concat(napi_env env, napi_callback_info info) {
   });
 }
 
+// clipGrad(dy, x, out, lo, hi): the gradient of ClipByValue in one pass, as tfjs computes it in five
+// (greaterEqual, lessEqual, logicalAnd, zerosLike, select): out = lo <= x <= hi ? dy : 0 (0 for NaN x).
+napi_value ClipGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 5);
+    F32 dy = f32Arg(env, a[0], "clipGrad dy"), x = f32Arg(env, a[1], "clipGrad x"), out = f32Arg(env, a[2], "clipGrad out");
+    const float lo = float(numArg(env, a[3], "clipGrad min")), hi = float(numArg(env, a[4], "clipGrad max"));
+    need(dy, out.length, "clipGrad dy");
+    need(x, out.length, "clipGrad x");
+    const int64_t n = int64_t(out.length);
+    const float* pd = dy.data;
+    const float* px = x.data;
+    float* po = out.data;
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+    for (int64_t i = 0; i < n; i++) po[i] = (px[i] >= lo && px[i] <= hi) ? pd[i] : 0.f;
+    return undefinedValue(env);
+  });
+}
+
 uint8_t* u8Arg(napi_env env, napi_value v, const char* what, size_t& length) {
   bool isTa = false;
   NAPI_OK(napi_is_typedarray(env, v, &isTa));
@@ -1209,6 +1228,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"clip", nullptr, Clip, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"addN", nullptr, AddN, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"concat", nullptr, Concat, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"clipGrad", nullptr, ClipGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"select", nullptr, Select, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reduce", nullptr, Reduce, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"tuneAllocator", nullptr, TuneAllocator, nullptr, nullptr, nullptr, napi_default, nullptr},

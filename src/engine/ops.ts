@@ -126,6 +126,7 @@ export function concatChannels(parts: readonly tf.Tensor4D[]): tf.Tensor4D {
  */
 export const RELU_GRAD_KERNEL = 'HarmoniaReluGrad';
 export const LEAKY_RELU_GRAD_KERNEL = 'HarmoniaLeakyReluGrad';
+export const CLIP_GRAD_KERNEL = 'HarmoniaClipByValueGrad';
 
 function hasKernel(name: string): boolean {
   return tf.getKernel(name, tf.getBackend()) !== undefined;
@@ -147,10 +148,19 @@ export function leakyReluGrad(dy: tf.Tensor, x: tf.Tensor, alpha: number): tf.Te
   return tf.where(tf.greater(x, 0), dy, tf.mul(dy, alpha));
 }
 
+/** lo <= x <= hi ? dy : 0: the ClipByValue gradient given its input. */
+export function clipByValueGrad(dy: tf.Tensor, x: tf.Tensor, lo: number, hi: number): tf.Tensor {
+  if (hasKernel(CLIP_GRAD_KERNEL) && dy.dtype === 'float32' && x.dtype === 'float32' && dy.shape.join() === x.shape.join()) {
+    return tf.engine().runKernel(CLIP_GRAD_KERNEL, { dy, x }, { clipValueMin: lo, clipValueMax: hi }) as tf.Tensor;
+  }
+  return tf.where(tf.logicalAnd(tf.greaterEqual(x, lo), tf.lessEqual(x, hi)), dy, tf.zerosLike(dy));
+}
+
 let fusedGradients = false;
 
 /**
- * Points tfjs's Relu and LeakyRelu gradients at `reluGrad` / `leakyReluGrad` (idempotent). The
+ * Points tfjs's Relu, LeakyRelu and ClipByValue gradients at `reluGrad` / `leakyReluGrad` /
+ * `clipByValueGrad` (idempotent). The
  * values are those of tfjs's own gradients on every backend; a backend with the fused kernels
  * computes them in one pass. Called when the native backend registers.
  */
@@ -166,6 +176,14 @@ export function useFusedActivationGradients(): void {
     kernelName: 'LeakyRelu',
     inputsToSave: ['x'],
     gradFunc: (dy, saved, attrs) => ({ x: () => leakyReluGrad(dy as tf.Tensor, saved[0], Number((attrs as { alpha: number }).alpha)) }),
+  });
+  tf.registerGradient({
+    kernelName: 'ClipByValue',
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved, attrs) => {
+      const { clipValueMin, clipValueMax } = attrs as { clipValueMin: number; clipValueMax: number };
+      return { x: () => clipByValueGrad(dy as tf.Tensor, saved[0], clipValueMin, clipValueMax) };
+    },
   });
 }
 

@@ -19,7 +19,7 @@ import { broadcastPlan, stridedPlan, reductionPlan, isSuffixOf } from '../../src
 import { createModels, runPhase, GAN_STEP_MODULE, paperGanOptions } from '../../src/train/step-module.ts';
 import { DataParallelPool } from '../../src/engine/parallel/index.ts';
 import { Rng } from '../../src/util/random.ts';
-import { RELU_GRAD_KERNEL, LEAKY_RELU_GRAD_KERNEL } from '../../src/engine/ops.ts';
+import { RELU_GRAD_KERNEL, LEAKY_RELU_GRAD_KERNEL, CLIP_GRAD_KERNEL } from '../../src/engine/ops.ts';
 import { convRelu } from '../../src/models/torch/convert.ts';
 import { BACKEND_TOL, awayFromZero, distinct, evaluate, finiteDiffError, maxAbs, maxAbsDiff, rand, type Case } from './gradcheck.ts';
 
@@ -79,7 +79,7 @@ const CASES: NativeCase[] = [
     f: (a, b, c, d) => tf.add(tf.sum(tf.mul(a, b)), tf.sum(tf.mul(tf.add(c, d), c))), kernels: ['Multiply', 'Add'] },
   { name: 'maximum, minimum', inputs: [distinct([4, 5], 84), distinct([4, 5], 85, 0.05, 0.01)], f: (a, b) => tf.add(tf.maximum(a, b), tf.minimum(a, b)), kernels: ['Maximum', 'Minimum'] },
   { name: 'relu, leakyRelu (fused activation gradients)', inputs: [awayFromZero([2, 3, 3, 4], 86)], f: (x) => tf.add(tf.relu(x), tf.leakyRelu(x, 0.2)), kernels: ['Relu', 'LeakyRelu', RELU_GRAD_KERNEL, LEAKY_RELU_GRAD_KERNEL] },
-  { name: 'clipByValue (gradient: greaterEqual, lessEqual, logicalAnd, select)', inputs: [awayFromZero([2, 5, 4, 3], 83)], f: (x) => tf.mul(tf.clipByValue(x, -0.3, 0.45), 2), kernels: ['ClipByValue'] },
+  { name: 'clipByValue (fused gradient)', inputs: [awayFromZero([2, 5, 4, 3], 83)], f: (x) => tf.mul(tf.clipByValue(x, -0.3, 0.45), 2), kernels: ['ClipByValue', CLIP_GRAD_KERNEL] },
   {
     name: 'broadcast over the middle axes ([n,1,1,3] · [n,h,w,3]: strided rows of 3)', inputs: [rand([3, 9, 7, 3], 96), rand([3, 1, 1, 3], 97)],
     f: (x, s) => tf.sub(tf.mul(x, s), s), kernels: ['Multiply', 'Sub'],

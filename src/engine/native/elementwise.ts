@@ -8,9 +8,9 @@
  */
 import { tf } from '../tf.ts';
 import { ACTIVATIONS, type NativeAddon } from './addon.ts';
-import { LEAKY_RELU_GRAD_KERNEL, RELU_GRAD_KERNEL } from '../ops.ts';
+import { CLIP_GRAD_KERNEL, LEAKY_RELU_GRAD_KERNEL, RELU_GRAD_KERNEL } from '../ops.ts';
 
-export { LEAKY_RELU_GRAD_KERNEL, RELU_GRAD_KERNEL };
+export { CLIP_GRAD_KERNEL, LEAKY_RELU_GRAD_KERNEL, RELU_GRAD_KERNEL };
 import { Unsupported, attrs, cpuBackend, f32, inp, outputF32, sizeOf, u8, type Kernel } from './common.ts';
 
 /** Op codes (must match BinOp / CmpOp / UnOp in native/harmonia_native.cc). */
@@ -237,6 +237,32 @@ function concat(addon: NativeAddon): Kernel {
   };
 }
 
+function clipGrad(addon: NativeAddon): Kernel {
+  return (a) => {
+    const backend = cpuBackend(a);
+    const dy = inp(a, 'dy', CLIP_GRAD_KERNEL), x = inp(a, 'x', CLIP_GRAD_KERNEL);
+    if (dy.shape.join() !== x.shape.join()) throw new Unsupported('dy and x shapes differ');
+    const at = attrs<{ clipValueMin: number; clipValueMax: number }>(a);
+    const out = outputF32(sizeOf(x.shape));
+    addon.clipGrad(f32(backend, dy), f32(backend, x), out, at.clipValueMin, at.clipValueMax);
+    return backend.makeTensorInfo([...x.shape], 'float32', out);
+  };
+}
+
+/** clipGrad in JavaScript, for the cases the addon does not take (other dtypes). */
+export function clipGradFallback(): Kernel {
+  return (a) => {
+    const backend = cpuBackend(a);
+    const dy = inp(a, 'dy', CLIP_GRAD_KERNEL), x = inp(a, 'x', CLIP_GRAD_KERNEL);
+    if (dy.shape.join() !== x.shape.join()) throw new Error(`${CLIP_GRAD_KERNEL}: dy shape [${dy.shape}] differs from x shape [${x.shape}]`);
+    const d = backend.data.get(dy.dataId).values as ArrayLike<number>, v = backend.data.get(x.dataId).values as ArrayLike<number>;
+    const at = attrs<{ clipValueMin: number; clipValueMax: number }>(a);
+    const out = new Float32Array(d.length);
+    for (let i = 0; i < out.length; i++) out[i] = v[i] >= at.clipValueMin && v[i] <= at.clipValueMax ? d[i] : 0;
+    return backend.makeTensorInfo([...x.shape], 'float32', out);
+  };
+}
+
 function select(addon: NativeAddon): Kernel {
   return (a) => {
     const backend = cpuBackend(a);
@@ -271,7 +297,7 @@ function reduce(addon: NativeAddon, name: string): Kernel {
 
 /** Names of the elementwise kernels the native backend replaces. */
 export const ELEMENTWISE_KERNELS: readonly string[] = [
-  ...Object.keys(BINARY), ...Object.keys(COMPARE), ...Object.keys(UNARY), 'Select', 'ClipByValue', 'AddN', 'Concat', ...Object.keys(REDUCE), RELU_GRAD_KERNEL, LEAKY_RELU_GRAD_KERNEL,
+  ...Object.keys(BINARY), ...Object.keys(COMPARE), ...Object.keys(UNARY), 'Select', 'ClipByValue', 'AddN', 'Concat', ...Object.keys(REDUCE), RELU_GRAD_KERNEL, LEAKY_RELU_GRAD_KERNEL, CLIP_GRAD_KERNEL,
 ];
 
 export function elementwiseKernels(addon: NativeAddon): Record<string, Kernel> {
@@ -285,6 +311,7 @@ export function elementwiseKernels(addon: NativeAddon): Record<string, Kernel> {
   out.Concat = concat(addon);
   out[RELU_GRAD_KERNEL] = activationGrad(addon, 'relu');
   out[LEAKY_RELU_GRAD_KERNEL] = activationGrad(addon, 'leakyrelu');
+  out[CLIP_GRAD_KERNEL] = clipGrad(addon);
   for (const name of Object.keys(REDUCE)) out[name] = reduce(addon, name);
   return out;
 }

@@ -11,7 +11,7 @@ import { ACTIVATIONS, type NativeAddon } from './addon.ts';
 import { resizeBilinearGradInto } from '../kernels/resize-bilinear-grad.ts';
 import { scatterNearestInto } from '../kernels/resize-nearest-neighbor-grad.ts';
 import { Unsupported, attrs, f32, inp, outputF32, sizeOf, type Args, type CpuLikeBackend, type Kernel } from './common.ts';
-import { ELEMENTWISE_KERNELS, LEAKY_RELU_GRAD_KERNEL, RELU_GRAD_KERNEL, activationGradFallback, elementwiseKernels } from './elementwise.ts';
+import { CLIP_GRAD_KERNEL, ELEMENTWISE_KERNELS, LEAKY_RELU_GRAD_KERNEL, RELU_GRAD_KERNEL, activationGradFallback, clipGradFallback, elementwiseKernels } from './elementwise.ts';
 
 type Conv2DInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
 type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
@@ -261,7 +261,8 @@ export function nativeKernelFuncs(addon: NativeAddon, cpuKernel: (name: string) 
   const out: Record<string, tf.KernelFunc> = {};
   for (const [name, fn] of Object.entries(impl)) {
     const fallback = name === RELU_GRAD_KERNEL ? activationGradFallback('relu') as unknown as tf.KernelFunc
-      : name === LEAKY_RELU_GRAD_KERNEL ? activationGradFallback('leakyrelu') as unknown as tf.KernelFunc : cpuKernel(name);
+      : name === LEAKY_RELU_GRAD_KERNEL ? activationGradFallback('leakyrelu') as unknown as tf.KernelFunc
+        : name === CLIP_GRAD_KERNEL ? clipGradFallback() as unknown as tf.KernelFunc : cpuKernel(name);
     out[name] = ((a: Args) => {
       try {
         const r = fn(a);

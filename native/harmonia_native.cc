@@ -853,6 +853,86 @@ napi_value ClipGrad(napi_env env, napi_callback_info info) {
   });
 }
 
+// Per-channel monotone curves of the colour-transform generators: for x of [n, pixels, C] and slopes
+// s of [n, C, K], y = sum_k clip(x - k/K, 0, 1/K) * s[k] (float, k in order: the same values as
+// tfjs's ops computing it term by term), and its gradient in one pass:
+//   dx = dy * sum_k s[k] * [0 <= x - k/K <= 1/K]   (ClipByValue's gradient is inclusive),
+//   ds[k] = sum over pixels of dy * clip(x - k/K, 0, 1/K)   (accumulated in double).
+struct CurveDims {
+  int64_t n, p, c, k;
+};
+CurveDims curveDims(napi_env env, napi_value v) {
+  auto d = intsArg(env, v, "curve dims", 4);
+  for (int64_t x : d) if (x < 1) throw JsError("curve dims: sizes must be >= 1");
+  return {d[0], d[1], d[2], d[3]};
+}
+
+// curve(x, s, y, dims [n, pixels, C, K])
+napi_value Curve(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 4);
+    F32 x = f32Arg(env, a[0], "curve x"), s = f32Arg(env, a[1], "curve slopes"), y = f32Arg(env, a[2], "curve y");
+    const CurveDims d = curveDims(env, a[3]);
+    need(x, size_t(d.n * d.p * d.c), "curve x");
+    need(y, size_t(d.n * d.p * d.c), "curve y");
+    need(s, size_t(d.n * d.c * d.k), "curve slopes");
+    const float step = 1.f / float(d.k);
+    const int64_t rows = d.n * d.p;
+#pragma omp parallel for schedule(static) if (rows * d.c > kParallelMin)
+    for (int64_t r = 0; r < rows; r++) {
+      const float* sn = s.data + (r / d.p) * d.c * d.k;
+      for (int64_t c = 0; c < d.c; c++) {
+        const float v = x.data[r * d.c + c];
+        float acc = 0.f;
+        for (int64_t k = 0; k < d.k; k++) {
+          const float seg = std::min(std::max(v - float(k) / float(d.k), 0.f), step);
+          acc = acc + seg * sn[c * d.k + k];
+        }
+        y.data[r * d.c + c] = acc;
+      }
+    }
+    return undefinedValue(env);
+  });
+}
+
+// curveGrad(dy, x, s, dx, ds, dims [n, pixels, C, K])
+napi_value CurveGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 6);
+    F32 dy = f32Arg(env, a[0], "curveGrad dy"), x = f32Arg(env, a[1], "curveGrad x"), s = f32Arg(env, a[2], "curveGrad slopes");
+    F32 dx = f32Arg(env, a[3], "curveGrad dx"), ds = f32Arg(env, a[4], "curveGrad dslopes");
+    const CurveDims d = curveDims(env, a[5]);
+    const size_t nx = size_t(d.n * d.p * d.c), ns = size_t(d.n * d.c * d.k);
+    need(dy, nx, "curveGrad dy");
+    need(x, nx, "curveGrad x");
+    need(dx, nx, "curveGrad dx");
+    need(s, ns, "curveGrad slopes");
+    need(ds, ns, "curveGrad dslopes");
+    const float step = 1.f / float(d.k);
+    // one task per (image, channel): its slope sums stay in one thread (no atomics), pixels in order
+#pragma omp parallel for schedule(static) if (int64_t(nx) > kParallelMin)
+    for (int64_t nc = 0; nc < d.n * d.c; nc++) {
+      const int64_t b = nc / d.c, c = nc % d.c;
+      const float* sn = s.data + (b * d.c + c) * d.k;
+      std::vector<double> acc(size_t(d.k), 0.0);
+      for (int64_t p = 0; p < d.p; p++) {
+        const int64_t i = (b * d.p + p) * d.c + c;
+        const float v = x.data[i], g = dy.data[i];
+        float gx = 0.f;
+        for (int64_t k = 0; k < d.k; k++) {
+          const float t = v - float(k) / float(d.k);
+          const float seg = std::min(std::max(t, 0.f), step);
+          acc[size_t(k)] += double(g * seg);
+          if (t >= 0.f && t <= step) gx = gx + g * sn[k];
+        }
+        dx.data[i] = gx;
+      }
+      for (int64_t k = 0; k < d.k; k++) ds.data[(b * d.c + c) * d.k + k] = float(acc[size_t(k)]);
+    }
+    return undefinedValue(env);
+  });
+}
+
 uint8_t* u8Arg(napi_env env, napi_value v, const char* what, size_t& length) {
   bool isTa = false;
   NAPI_OK(napi_is_typedarray(env, v, &isTa));
@@ -1229,6 +1309,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"addN", nullptr, AddN, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"concat", nullptr, Concat, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"clipGrad", nullptr, ClipGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"curve", nullptr, Curve, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"curveGrad", nullptr, CurveGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"select", nullptr, Select, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reduce", nullptr, Reduce, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"tuneAllocator", nullptr, TuneAllocator, nullptr, nullptr, nullptr, napi_default, nullptr},

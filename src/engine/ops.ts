@@ -127,6 +127,8 @@ export function concatChannels(parts: readonly tf.Tensor4D[]): tf.Tensor4D {
 export const RELU_GRAD_KERNEL = 'HarmoniaReluGrad';
 export const LEAKY_RELU_GRAD_KERNEL = 'HarmoniaLeakyReluGrad';
 export const CLIP_GRAD_KERNEL = 'HarmoniaClipByValueGrad';
+export const CURVE_KERNEL = 'HarmoniaCurve';
+export const CURVE_GRAD_KERNEL = 'HarmoniaCurveGrad';
 
 function hasKernel(name: string): boolean {
   return tf.getKernel(name, tf.getBackend()) !== undefined;
@@ -201,4 +203,41 @@ export function untaped(fn: () => tf.Tensor[]): tf.Tensor[] {
   });
   op().dispose();
   return out;
+}
+
+/**
+ * Per-channel monotone piecewise-linear curves: for x [N,H,W,C] and slopes [N, C·K] (channel-major),
+ * y = Σ_k clip(x − k/K, 0, 1/K) · slope[c, k]. A backend with the fused kernels (native) runs the
+ * forward and the gradient (for x and the slopes) in one pass each; elsewhere tfjs's own ops
+ * compute it term by term, as they did before the kernels existed. Same values either way.
+ */
+export function piecewiseLinearCurves(x: tf.Tensor4D, slopes: tf.Tensor2D, K: number): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  if (slopes.shape[0] !== n || slopes.shape[1] !== c * K) {
+    throw new HarmoniaError(`piecewiseLinearCurves: slopes must be [${n}, ${c * K}], got [${slopes.shape.join(', ')}]`);
+  }
+  if (hasKernel(CURVE_KERNEL) && hasKernel(CURVE_GRAD_KERNEL) && x.dtype === 'float32' && slopes.dtype === 'float32') {
+    const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [xx, ss, save] = args as [tf.Tensor4D, tf.Tensor2D, tf.GradSaveFunc];
+      save([xx, ss]);
+      return {
+        value: tf.engine().runKernel(CURVE_KERNEL, { x: xx, slopes: ss }, { K }) as tf.Tensor4D,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [dx, ds] = tf.engine().runKernel(CURVE_GRAD_KERNEL, { dy, x: saved[0], slopes: saved[1] }, { K }) as tf.Tensor[];
+          return [dx, ds];
+        },
+      };
+    });
+    return op(x, slopes) as tf.Tensor4D;
+  }
+  return tf.tidy(() => {
+    const s = tf.reshape(slopes, [n, 1, 1, c, K]);
+    let y: tf.Tensor4D = tf.zerosLike(x);
+    for (let k = 0; k < K; k++) {
+      const seg = tf.clipByValue(tf.sub(x, k / K), 0, 1 / K);
+      const sk = tf.reshape(tf.slice(s, [0, 0, 0, 0, k], [-1, -1, -1, -1, 1]), [n, 1, 1, c]);
+      y = tf.add(y, tf.mul(seg, sk));
+    }
+    return y;
+  });
 }

@@ -19,7 +19,7 @@
 import { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
 import { layerSeed } from './seed.ts';
-import { sliceChannels as channels } from '../engine/ops.ts';
+import { piecewiseLinearCurves, sliceChannels as channels } from '../engine/ops.ts';
 import { CURVE_KNOTS, TRANSFORM_PARAMS, FIELD_CHANNELS, type ColorTransformParams } from './color-transform-apply.ts';
 
 // θ's layout and the array apply live in color-transform-apply.ts (no TensorFlow.js), for inference
@@ -153,13 +153,8 @@ export function applyColorTransform(x: tf.Tensor4D, theta: tf.Tensor2D, field?: 
     const m = channels(x, 3, 1);
     const K = CURVE_KNOTS;
     // curves: y_c = Σ_k s_ck · clip(x_c − k/K, 0, 1/K), s = exp(log-slope) (identity at 0)
-    const slopes = tf.exp(tf.clipByValue(tf.slice(theta, [0, 0], [-1, 3 * K]), -4, 4)).reshape([n, 1, 1, 3, K]);
-    let curved: tf.Tensor4D = tf.zerosLike(rgb);
-    for (let k = 0; k < K; k++) {
-      const seg = tf.clipByValue(tf.sub(rgb, k / K), 0, 1 / K);
-      const s = tf.reshape(tf.slice(slopes, [0, 0, 0, 0, k], [-1, -1, -1, -1, 1]), [n, 1, 1, 3]);
-      curved = tf.add(curved, tf.mul(seg, s));
-    }
+    const slopes = tf.exp(tf.clipByValue(tf.slice(theta, [0, 0], [-1, 3 * K]), -4, 4)) as tf.Tensor2D;
+    const curved = piecewiseLinearCurves(rgb, slopes, K);
     // global affine: A = I + ΔA, b
     const dA = tf.slice(theta, [0, 3 * K], [-1, 9]).reshape([n, 3, 3]);
     const b = tf.slice(theta, [0, 3 * K + 9], [-1, 3]).reshape([n, 1, 1, 3]);

@@ -19,7 +19,7 @@ import { broadcastPlan, stridedPlan, reductionPlan, isSuffixOf } from '../../src
 import { createModels, runPhase, GAN_STEP_MODULE, paperGanOptions } from '../../src/train/step-module.ts';
 import { DataParallelPool } from '../../src/engine/parallel/index.ts';
 import { Rng } from '../../src/util/random.ts';
-import { RELU_GRAD_KERNEL, LEAKY_RELU_GRAD_KERNEL, CLIP_GRAD_KERNEL } from '../../src/engine/ops.ts';
+import { RELU_GRAD_KERNEL, LEAKY_RELU_GRAD_KERNEL, CLIP_GRAD_KERNEL, CURVE_KERNEL, CURVE_GRAD_KERNEL, piecewiseLinearCurves } from '../../src/engine/ops.ts';
 import { convRelu } from '../../src/models/torch/convert.ts';
 import { BACKEND_TOL, awayFromZero, distinct, evaluate, finiteDiffError, maxAbs, maxAbsDiff, rand, type Case } from './gradcheck.ts';
 
@@ -90,6 +90,10 @@ const CASES: NativeCase[] = [
   },
   { name: 'concat along channels ([RGB, mask]) and along rows', inputs: [rand([2, 5, 4, 3], 100), rand([2, 5, 4, 1], 101)], f: (x, m) => tf.concat([tf.concat([x, m], 3), tf.concat([m, x], 3)], 1), kernels: ['Concat'] },
   { name: 'addN (and the gradient of a tensor used three times)', inputs: [rand([3, 4, 5], 102), rand([3, 4, 5], 103)], f: (x, y) => tf.addN([x, tf.mul(x, y), tf.square(x)]), kernels: ['AddN'] },
+  {
+    name: 'piecewise-linear colour curves (fused forward and gradient for x and the slopes)', inputs: [rand([2, 6, 5, 3], 104), awayFromZero([2, 24], 105)],
+    f: (x, sl) => piecewiseLinearCurves(tf.mul(tf.add(x, 1), 0.5) as tf.Tensor4D, tf.exp(sl) as tf.Tensor2D, 8), kernels: [CURVE_KERNEL, CURVE_GRAD_KERNEL],
+  },
   { name: 'greater, select, step', inputs: [awayFromZero([2, 3, 3, 4], 85)], f: (x) => tf.where(tf.greater(tf.tensor(awayFromZero([2, 3, 3, 4], 84).data, [2, 3, 3, 4]), 0), tf.mul(tf.step(x), x), tf.mul(x, 0.3)), kernels: ['Greater', 'Select', 'Step'] },
   {
     // VGG-sized: oneDNN's Winograd kernels where the CPU has them (AVX-512), else the direct ones

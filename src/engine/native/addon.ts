@@ -48,6 +48,10 @@ export interface NativeAddon {
   concat(inputs: Float32Array[], inner: Int32Array, outer: number, out: Float32Array): void;
   /** out = lo <= x <= hi ? dy : 0 (ClipByValue's gradient; 0 where x is NaN). */
   clipGrad(dy: Float32Array, x: Float32Array, out: Float32Array, lo: number, hi: number): void;
+  /** Per-channel monotone curves: y[n,p,c] = Σ_k clip(x − k/K, 0, 1/K)·s[n,c,k]; dims [n, pixels, C, K]. */
+  curve(x: Float32Array, slopes: Float32Array, y: Float32Array, dims: Int32Array): void;
+  /** The curves' gradient for x and for the slopes, in one pass. */
+  curveGrad(dy: Float32Array, x: Float32Array, slopes: Float32Array, dx: Float32Array, dslopes: Float32Array, dims: Int32Array): void;
   /** out = cond ? t : e; cond has out's length or one value per leading index. */
   select(cond: Uint8Array, t: Float32Array, e: Float32Array, out: Float32Array): void;
   /** y[o, i] = reduce over k of x[o, k, i]; op 0 sum, 1 mean, 2 max, 3 min. */
@@ -97,7 +101,7 @@ export function loadNativeAddon(): AddonLoad {
   if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) process.env.GOMP_SPINCOUNT = '10000';
   try {
     const addon = createRequire(import.meta.url)(path) as NativeAddon;
-    for (const fn of ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'matMul', 'maxPool', 'maxPoolGrad', 'binary', 'binaryStrided', 'compare', 'unary', 'activationGrad', 'adam', 'clip', 'tuneAllocator', 'addN', 'concat', 'clipGrad', 'select', 'reduce', 'setThreads', 'info'] as const) {
+    for (const fn of ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'matMul', 'maxPool', 'maxPoolGrad', 'binary', 'binaryStrided', 'compare', 'unary', 'activationGrad', 'adam', 'clip', 'tuneAllocator', 'addN', 'concat', 'clipGrad', 'curve', 'curveGrad', 'select', 'reduce', 'setThreads', 'info'] as const) {
       if (typeof addon[fn] !== 'function') throw new Error(`${path} does not export ${fn}() (stale build? run npm run build:native -- --force)`);
     }
     addon.setThreads(nativeThreads());

@@ -8,9 +8,9 @@
  */
 import { tf } from '../tf.ts';
 import { ACTIVATIONS, type NativeAddon } from './addon.ts';
-import { CLIP_GRAD_KERNEL, LEAKY_RELU_GRAD_KERNEL, RELU_GRAD_KERNEL } from '../ops.ts';
+import { CLIP_GRAD_KERNEL, CURVE_GRAD_KERNEL, CURVE_KERNEL, LEAKY_RELU_GRAD_KERNEL, RELU_GRAD_KERNEL } from '../ops.ts';
 
-export { CLIP_GRAD_KERNEL, LEAKY_RELU_GRAD_KERNEL, RELU_GRAD_KERNEL };
+export { CLIP_GRAD_KERNEL, CURVE_GRAD_KERNEL, CURVE_KERNEL, LEAKY_RELU_GRAD_KERNEL, RELU_GRAD_KERNEL };
 import { Unsupported, attrs, cpuBackend, f32, inp, outputF32, sizeOf, u8, type Kernel } from './common.ts';
 
 /** Op codes (must match BinOp / CmpOp / UnOp in native/harmonia_native.cc). */
@@ -263,6 +263,34 @@ export function clipGradFallback(): Kernel {
   };
 }
 
+function curveDims(x: tf.TensorInfo, K: number): Int32Array {
+  const c = x.shape[x.shape.length - 1];
+  return Int32Array.from([x.shape[0], sizeOf(x.shape) / (x.shape[0] * c), c, K]);
+}
+
+function curve(addon: NativeAddon): Kernel {
+  return (a) => {
+    const backend = cpuBackend(a);
+    const x = inp(a, 'x', CURVE_KERNEL), s = inp(a, 'slopes', CURVE_KERNEL);
+    const K = Number(attrs<{ K: number }>(a).K);
+    const y = outputF32(sizeOf(x.shape));
+    addon.curve(f32(backend, x), f32(backend, s), y, curveDims(x, K));
+    return backend.makeTensorInfo([...x.shape], 'float32', y);
+  };
+}
+
+/** Returns [dx, dslopes] (a kernel with two outputs). */
+function curveGrad(addon: NativeAddon): (a: Parameters<Kernel>[0]) => tf.TensorInfo[] {
+  return (a) => {
+    const backend = cpuBackend(a);
+    const dy = inp(a, 'dy', CURVE_GRAD_KERNEL), x = inp(a, 'x', CURVE_GRAD_KERNEL), s = inp(a, 'slopes', CURVE_GRAD_KERNEL);
+    const K = Number(attrs<{ K: number }>(a).K);
+    const dx = outputF32(sizeOf(x.shape)), ds = new Float32Array(sizeOf(s.shape));
+    addon.curveGrad(f32(backend, dy), f32(backend, x), f32(backend, s), dx, ds, curveDims(x, K));
+    return [backend.makeTensorInfo([...x.shape], 'float32', dx), backend.makeTensorInfo([...s.shape], 'float32', ds)];
+  };
+}
+
 function select(addon: NativeAddon): Kernel {
   return (a) => {
     const backend = cpuBackend(a);
@@ -297,7 +325,7 @@ function reduce(addon: NativeAddon, name: string): Kernel {
 
 /** Names of the elementwise kernels the native backend replaces. */
 export const ELEMENTWISE_KERNELS: readonly string[] = [
-  ...Object.keys(BINARY), ...Object.keys(COMPARE), ...Object.keys(UNARY), 'Select', 'ClipByValue', 'AddN', 'Concat', ...Object.keys(REDUCE), RELU_GRAD_KERNEL, LEAKY_RELU_GRAD_KERNEL, CLIP_GRAD_KERNEL,
+  ...Object.keys(BINARY), ...Object.keys(COMPARE), ...Object.keys(UNARY), 'Select', 'ClipByValue', 'AddN', 'Concat', ...Object.keys(REDUCE), RELU_GRAD_KERNEL, LEAKY_RELU_GRAD_KERNEL, CLIP_GRAD_KERNEL, CURVE_KERNEL, CURVE_GRAD_KERNEL,
 ];
 
 export function elementwiseKernels(addon: NativeAddon): Record<string, Kernel> {
@@ -312,6 +340,8 @@ export function elementwiseKernels(addon: NativeAddon): Record<string, Kernel> {
   out[RELU_GRAD_KERNEL] = activationGrad(addon, 'relu');
   out[LEAKY_RELU_GRAD_KERNEL] = activationGrad(addon, 'leakyrelu');
   out[CLIP_GRAD_KERNEL] = clipGrad(addon);
+  out[CURVE_KERNEL] = curve(addon);
+  out[CURVE_GRAD_KERNEL] = curveGrad(addon) as unknown as Kernel;
   for (const name of Object.keys(REDUCE)) out[name] = reduce(addon, name);
   return out;
 }

@@ -583,10 +583,10 @@ async function main(): Promise<void> {
   for (const w of workloads) {
     for (const s of servers) await ask(s, w.cmd(w.warm)); // build models, caches, oneDNN primitives
     // Short steps get more repetitions, the same for every configuration, so that each round lasts at
-    // least ~0.5 s for the fastest one: a 40 ms step's round median is otherwise one scheduler hiccup away from a 30 % spread.
+    // least ~1 s for the fastest one: a 40 ms step's round median is otherwise one scheduler hiccup away from a 30 % spread.
     let fastest = Infinity;
     for (const s of servers) fastest = Math.min(fastest, median(await ask(s, w.cmd(1))));
-    const wReps = Math.min(25, Math.max(reps, Math.ceil(0.5 / Math.max(fastest, 1e-3))));
+    const wReps = Math.min(25, Math.max(reps, Math.ceil(1.0 / Math.max(fastest, 1e-3))));
     const perRound: Record<string, number[][]> = Object.fromEntries(servers.map((s) => [s.name, []]));
     for (let r = 0; r < rounds; r++) {
       for (const s of servers) {
@@ -640,7 +640,7 @@ async function main(): Promise<void> {
   }
   const rssRatio = ([a, b]: [string, string]) => (a in peakMB ? (peakMB[a] / (b.startsWith('best ') ? Math.min(...b.slice(5).split('|').map((x) => peakMB[x])) : peakMB[b])).toFixed(2) : '');
   console.log(`| peak RSS (whole run) | | ${servers.map((s) => `${peakMB[s.name].toFixed(0)} MB`).join(' | ')} | ${ratioCols.map(rssRatio).join(' | ')} |`);
-  console.log(`\n# ${rounds} alternating rounds × at least ${reps} reps (more for short steps: each round ≥ 0.5 s, see the workload lines) after warm-up calls; load average at start ${fmtLoad(loadStart)}, at end ${fmtLoad(loadEnd)}`);
+  console.log(`\n# ${rounds} alternating rounds × at least ${reps} reps (more for short steps: each round ≥ 1 s, see the workload lines) after warm-up calls; load average at start ${fmtLoad(loadStart)}, at end ${fmtLoad(loadEnd)}`);
   const spreadText = results.map((r) => `${r.workload}: ${servers.map((s) => {
     const sp = verdict.spreads.find((x) => x.workload === r.workload && x.config === s.name)?.spread ?? 0;
     return `${s.name} ${(sp * 100).toFixed(0)} %`;

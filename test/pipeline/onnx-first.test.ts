@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { generatorEntry, generatorNames } from '../../src/models/registry.ts';
 import { onnxAvailable } from '../../src/models/onnx.ts';
 import { DEFAULT_MODEL_DIR, isModelDir } from '../../src/models/folder-meta.ts';
@@ -18,8 +17,8 @@ import { harmonizeWithHooks } from '../../src/pipeline/stages.ts';
 import { harmonizeImage } from '../../src/pipeline/refine.ts';
 import { writeImage, writeMask } from '../../src/image/io.ts';
 import { makeProceduralComposite } from '../../src/data/procedural.ts';
+import { cliModulesLoaded } from '../helpers.ts';
 
-const root = new URL('../..', import.meta.url).pathname;
 const skip = async (): Promise<string | false> => {
   if (!(await onnxAvailable())) return 'onnxruntime-node is not installed';
   if (!isModelDir(DEFAULT_MODEL_DIR)) return 'no shipped model';
@@ -74,24 +73,12 @@ test('harmonia harmonize with the shipped model loads no TensorFlow.js module', 
     const { composite, mask } = makeProceduralComposite({ seed: 4, width: 64, height: 48 });
     await writeImage(join(dir, 'c.png'), composite);
     await writeMask(join(dir, 'm.png'), mask);
-    const script = `
-      import { register } from 'node:module';
-      const seen = [];
-      const { port1, port2 } = new MessageChannel();
-      port1.on('message', (u) => seen.push(u));
-      port1.unref();
-      register('data:text/javascript,' + encodeURIComponent('let p; export function initialize(d) { p = d.port; } export async function resolve(s, c, n) { const r = await n(s, c); p.postMessage(r.url); return r; }'), { data: { port: port2 }, transferList: [port2] });
-      const { main } = await import(${JSON.stringify(join(root, 'src/cli/main.ts'))});
-      const code = await main(['harmonize', ${JSON.stringify(join(dir, 'c.png'))}, '--mask', ${JSON.stringify(join(dir, 'm.png'))}, '-o', ${JSON.stringify(join(dir, 'out.png'))}]);
-      await new Promise((r) => setTimeout(r, 50));
-      console.log(JSON.stringify({ code, seen }));
-    `;
     const env = { ...process.env };
     delete env.HARMONIA_INFERENCE;
     delete env.HARMONIA_BACKEND;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', env });
+    const r = cliModulesLoaded(['harmonize', join(dir, 'c.png'), '--mask', join(dir, 'm.png'), '-o', join(dir, 'out.png')], { env });
     assert.equal(r.status, 0, r.stderr);
-    const { code, seen } = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { code: number; seen: string[] };
+    const { code, seen } = r;
     assert.equal(code, 0, r.stdout);
     assert.match(r.stdout, /^wrote .*out\.png \(64×48, stage full/m);
     assert.ok(seen.some((u) => u.includes('onnxruntime-node')), 'ONNX Runtime ran the generator');

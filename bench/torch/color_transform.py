@@ -305,21 +305,20 @@ def verify(folder):
     tf_out = nchw(read('output.bin'), 3)
     rel = lambda a, b: float((a - b).norm() / (b.norm() + 1e-30))
     grads = {}
-    gflat, off = read('grads_G.bin'), 0
-    for v in meta['G']:
-        p, to_tf = named[v['name']]
-        size = int(np.prod(v['shape']))
-        grads[v['name']] = rel(torch.from_numpy(gflat[off:off + size].copy()).view(*v['shape']), to_tf(p.grad))
-        off += size
+
+    def compare_grads(flat, variables):
+        off = 0
+        for v in variables:
+            p, to_tf = named[v['name']]
+            size = int(np.prod(v['shape']))
+            grads[v['name']] = rel(torch.from_numpy(flat[off:off + size].copy()).view(*v['shape']), to_tf(p.grad))
+            off += size
+
+    compare_grads(read('grads_G.bin'), meta['G'])
     for p in D.parameters():
         p.grad = None
     ld, d_real, d_fake = step.d_phase(fake, y, m)
-    dflat, off = read('grads_D.bin'), 0
-    for v in meta['D']:
-        p, to_tf = named[v['name']]
-        size = int(np.prod(v['shape']))
-        grads[v['name']] = rel(torch.from_numpy(dflat[off:off + size].copy()).view(*v['shape']), to_tf(p.grad))
-        off += size
+    compare_grads(read('grads_D.bin'), meta['D'])
     losses = {'g': lg.item(), **{k: v.item() for k, v in parts.items()}, 'd': ld.item(), 'd_real': d_real.item(), 'd_fake': d_fake.item()}
     print(json.dumps({
         'torch': torch.__version__,

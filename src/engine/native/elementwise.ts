@@ -8,6 +8,7 @@
  */
 import { tf } from '../tf.ts';
 import { ACTIVATIONS, type NativeAddon } from './addon.ts';
+import { HarmoniaError } from '../../errors.ts';
 import { CLIP_GRAD_KERNEL, CURVE_GRAD_KERNEL, CURVE_KERNEL, LEAKY_RELU_GRAD_KERNEL, RELU_GRAD_KERNEL } from '../ops.ts';
 
 export { CLIP_GRAD_KERNEL, CURVE_GRAD_KERNEL, CURVE_KERNEL, LEAKY_RELU_GRAD_KERNEL, RELU_GRAD_KERNEL };
@@ -174,23 +175,6 @@ function activationGrad(addon: NativeAddon, act: 'relu' | 'leakyrelu'): Kernel {
   };
 }
 
-/** The same gradients in JavaScript, for the cases the addon does not take (other dtypes, shape mismatch). */
-export function activationGradFallback(act: 'relu' | 'leakyrelu'): Kernel {
-  const name = act === 'relu' ? RELU_GRAD_KERNEL : LEAKY_RELU_GRAD_KERNEL;
-  return (a) => {
-    const backend = cpuBackend(a);
-    const dy = inp(a, 'dy', name), x = inp(a, 'x', name);
-    if (dy.shape.join() !== x.shape.join()) throw new Error(`${name}: dy shape [${dy.shape}] differs from x shape [${x.shape}]`);
-    const d = backend.data.get(dy.dataId).values as ArrayLike<number>, v = backend.data.get(x.dataId).values as ArrayLike<number>;
-    const alpha = Math.fround(act === 'leakyrelu' ? Number(attrs<{ alpha: number }>(a).alpha) : 0);
-    const out = new Float32Array(d.length);
-    for (let i = 0; i < out.length; i++) {
-      out[i] = act === 'relu' ? (Number.isNaN(v[i]) ? NaN : d[i] * (v[i] > 0 ? 1 : 0)) : v[i] > 0 ? d[i] : Math.fround(d[i] * alpha);
-    }
-    return backend.makeTensorInfo([...x.shape], 'float32', out);
-  };
-}
-
 function clip(addon: NativeAddon): Kernel {
   return (a) => {
     const backend = cpuBackend(a);
@@ -249,20 +233,6 @@ function clipGrad(addon: NativeAddon): Kernel {
   };
 }
 
-/** clipGrad in JavaScript, for the cases the addon does not take (other dtypes). */
-export function clipGradFallback(): Kernel {
-  return (a) => {
-    const backend = cpuBackend(a);
-    const dy = inp(a, 'dy', CLIP_GRAD_KERNEL), x = inp(a, 'x', CLIP_GRAD_KERNEL);
-    if (dy.shape.join() !== x.shape.join()) throw new Error(`${CLIP_GRAD_KERNEL}: dy shape [${dy.shape}] differs from x shape [${x.shape}]`);
-    const d = backend.data.get(dy.dataId).values as ArrayLike<number>, v = backend.data.get(x.dataId).values as ArrayLike<number>;
-    const at = attrs<{ clipValueMin: number; clipValueMax: number }>(a);
-    const out = new Float32Array(d.length);
-    for (let i = 0; i < out.length; i++) out[i] = v[i] >= at.clipValueMin && v[i] <= at.clipValueMax ? d[i] : 0;
-    return backend.makeTensorInfo([...x.shape], 'float32', out);
-  };
-}
-
 function curveDims(x: tf.TensorInfo, K: number): Int32Array {
   const c = x.shape[x.shape.length - 1];
   return Int32Array.from([x.shape[0], sizeOf(x.shape) / (x.shape[0] * c), c, K]);
@@ -290,6 +260,39 @@ function curveGrad(addon: NativeAddon): (a: Parameters<Kernel>[0]) => tf.TensorI
     return [backend.makeTensorInfo([...x.shape], 'float32', dx), backend.makeTensorInfo([...s.shape], 'float32', ds)];
   };
 }
+
+/** A gradient kernel of the project's own, in JavaScript: out[i] = f(dy[i], x[i], attrs). */
+function gradInJs(name: string, f: (dy: number, x: number, at: Record<string, number>) => number): Kernel {
+  return (a) => {
+    const backend = cpuBackend(a);
+    const dy = inp(a, 'dy', name), x = inp(a, 'x', name);
+    if (dy.shape.join() !== x.shape.join()) throw new Error(`${name}: dy shape [${dy.shape}] differs from x shape [${x.shape}]`);
+    const d = backend.data.get(dy.dataId).values as ArrayLike<number>, v = backend.data.get(x.dataId).values as ArrayLike<number>;
+    const at = attrs<Record<string, number>>(a);
+    const out = new Float32Array(d.length);
+    for (let i = 0; i < out.length; i++) out[i] = f(d[i], v[i], at);
+    return backend.makeTensorInfo([...x.shape], 'float32', out);
+  };
+}
+
+function onlyNative(name: string): Kernel {
+  return () => {
+    throw new HarmoniaError(`native ${name}: inputs the addon does not take (float32 only)`);
+  };
+}
+
+/**
+ * What the project's own kernels fall back to when the addon does not take a call (the cpu backend
+ * has no kernel of these names): the same values in JavaScript, or, for the curves (whose callers
+ * only use them on float32 inputs), a clear error.
+ */
+export const OWN_KERNEL_FALLBACKS: Readonly<Record<string, Kernel>> = {
+  [RELU_GRAD_KERNEL]: gradInJs(RELU_GRAD_KERNEL, (d, v) => (Number.isNaN(v) ? NaN : d * (v > 0 ? 1 : 0))),
+  [LEAKY_RELU_GRAD_KERNEL]: gradInJs(LEAKY_RELU_GRAD_KERNEL, (d, v, at) => (v > 0 ? d : Math.fround(d * Math.fround(at.alpha)))),
+  [CLIP_GRAD_KERNEL]: gradInJs(CLIP_GRAD_KERNEL, (d, v, at) => (v >= at.clipValueMin && v <= at.clipValueMax ? d : 0)),
+  [CURVE_KERNEL]: onlyNative(CURVE_KERNEL),
+  [CURVE_GRAD_KERNEL]: onlyNative(CURVE_GRAD_KERNEL),
+};
 
 function select(addon: NativeAddon): Kernel {
   return (a) => {

@@ -11,7 +11,7 @@ import { ACTIVATIONS, type NativeAddon } from './addon.ts';
 import { resizeBilinearGradInto } from '../kernels/resize-bilinear-grad.ts';
 import { scatterNearestInto } from '../kernels/resize-nearest-neighbor-grad.ts';
 import { Unsupported, attrs, f32, inp, outputF32, sizeOf, type Args, type CpuLikeBackend, type Kernel } from './common.ts';
-import { CLIP_GRAD_KERNEL, CURVE_GRAD_KERNEL, CURVE_KERNEL, ELEMENTWISE_KERNELS, LEAKY_RELU_GRAD_KERNEL, RELU_GRAD_KERNEL, activationGradFallback, clipGradFallback, elementwiseKernels } from './elementwise.ts';
+import { ELEMENTWISE_KERNELS, OWN_KERNEL_FALLBACKS, elementwiseKernels } from './elementwise.ts';
 
 type Conv2DInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
 type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
@@ -240,11 +240,6 @@ export const NATIVE_KERNELS: Readonly<Record<string, string>> = {
   ...Object.fromEntries(ELEMENTWISE_KERNELS.map((k) => [k, 'C++/OpenMP elementwise (any broadcast) or reduction (one contiguous run of axes)'])),
 };
 
-/** The fallback of a kernel only the native backend has (its callers check the inputs first): a clear error. */
-function unsupportedHere(name: string): tf.KernelFunc {
-  return (() => { throw new HarmoniaError(`native ${name}: inputs the addon does not take (float32 only)`); }) as unknown as tf.KernelFunc;
-}
-
 /**
  * The native kernel functions, each wrapped so that an unsupported case (or a geometry oneDNN
  * rejects) runs `cpuKernel(name)` instead and is counted in nativeKernelStats().
@@ -265,10 +260,8 @@ export function nativeKernelFuncs(addon: NativeAddon, cpuKernel: (name: string) 
   };
   const out: Record<string, tf.KernelFunc> = {};
   for (const [name, fn] of Object.entries(impl)) {
-    const fallback = name === RELU_GRAD_KERNEL ? activationGradFallback('relu') as unknown as tf.KernelFunc
-      : name === LEAKY_RELU_GRAD_KERNEL ? activationGradFallback('leakyrelu') as unknown as tf.KernelFunc
-        : name === CLIP_GRAD_KERNEL ? clipGradFallback() as unknown as tf.KernelFunc
-          : name === CURVE_KERNEL || name === CURVE_GRAD_KERNEL ? unsupportedHere(name) : cpuKernel(name);
+    const own = OWN_KERNEL_FALLBACKS[name];
+    const fallback = own ? (own as unknown as tf.KernelFunc) : cpuKernel(name);
     out[name] = ((a: Args) => {
       try {
         const r = fn(a);

@@ -1,7 +1,9 @@
 /**
- * Safe replacements for TensorFlow.js ops whose gradient is wrong or missing on every backend
- * (see docs/ENGINE.md, "Ops to avoid"). Built only from ops with correct gradients (slice, reverse,
- * concat, reshape, rank-4 transpose), so they train correctly on wasm, cpu and tfjs-node alike.
+ * Ops the models share. First, safe replacements for TensorFlow.js ops whose gradient is wrong or
+ * missing on every backend (see docs/ENGINE.md, "Ops to avoid"), built only from ops with correct
+ * gradients (slice, reverse, concat, reshape, rank-4 transpose), so they train correctly on wasm, cpu
+ * and tfjs-node alike. Then fused activation gradients, `untaped` (no_grad) and the colour curves,
+ * which run one-pass kernels where a backend registers them (native) and tfjs's ops elsewhere.
  */
 import { tf } from './tf.ts';
 import { HarmoniaError } from '../errors.ts';
@@ -162,9 +164,8 @@ let fusedGradients = false;
 
 /**
  * Points tfjs's Relu, LeakyRelu and ClipByValue gradients at `reluGrad` / `leakyReluGrad` /
- * `clipByValueGrad` (idempotent). The
- * values are those of tfjs's own gradients on every backend; a backend with the fused kernels
- * computes them in one pass. Called when the native backend registers.
+ * `clipByValueGrad` (idempotent). The values are those of tfjs's own gradients on every backend; a
+ * backend with the fused kernels computes them in one pass. Called when the native backend registers.
  */
 export function useFusedActivationGradients(): void {
   if (fusedGradients) return;
@@ -222,10 +223,7 @@ export function piecewiseLinearCurves(x: tf.Tensor4D, slopes: tf.Tensor2D, K: nu
       save([xx, ss]);
       return {
         value: tf.engine().runKernel(CURVE_KERNEL, { x: xx, slopes: ss }, { K }) as tf.Tensor4D,
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const [dx, ds] = tf.engine().runKernel(CURVE_GRAD_KERNEL, { dy, x: saved[0], slopes: saved[1] }, { K }) as tf.Tensor[];
-          return [dx, ds];
-        },
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(CURVE_GRAD_KERNEL, { dy, x: saved[0], slopes: saved[1] }, { K }) as tf.Tensor[],
       };
     });
     return op(x, slopes) as tf.Tensor4D;

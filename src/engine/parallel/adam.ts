@@ -14,13 +14,13 @@ import { loadNativeAddon, type NativeAddon } from '../native/addon.ts';
 
 /** Arrays from this length on go to the native addon when it is built (same bits, one pass in C++ on every thread). */
 const NATIVE_MIN = 4096;
-let native: NativeAddon | null | undefined;
+let addon: NativeAddon | null | undefined;
 function nativeAdam(): NativeAddon | null {
-  if (native === undefined) {
+  if (addon === undefined) {
     const load = process.env.HARMONIA_BACKEND === 'wasm' || process.env.HARMONIA_BACKEND === 'cpu' ? undefined : loadNativeAddon();
-    native = load?.ok ? load.addon : null;
+    addon = load?.ok ? load.addon : null;
   }
-  return native;
+  return addon;
 }
 
 /** Adam's hyper-parameters (saved with every training checkpoint as `optimizer`). */

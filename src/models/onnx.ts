@@ -28,6 +28,7 @@ import type { GeneratorConfig, PadMode } from './generator.ts';
 import { padGeneratorInput, cropRgb } from './pad.ts';
 import { TRANSFORM_PARAMS, type ColorTransformParams } from './color-transform-apply.ts';
 import type { HarmonizationModel } from './harmonization.ts';
+import { readModelMeta, checkModelFiles, generatorConfigDifference, checkFiniteOutput, smokeInput, ModelCheckError, MODEL_META } from './folder-meta.ts';
 
 const ORT_PACKAGE = 'onnxruntime-node';
 
@@ -376,11 +377,27 @@ async function createHook(dir: string, fullResolution: boolean, threads: number 
     onNotFresh?.(file);
     throw new HarmoniaError(`ONNX Runtime not used: ${file.reason}`, { file: dir });
   }
+  // checked before use, without TensorFlow.js: the weights model.onnx was exported from (tied by their
+  // SHA-256) are complete and finite, its generator is the one harmonia.json describes, and a smoke run
+  // gives finite outputs (ModelCheckError otherwise)
+  const meta = await readModelMeta(dir);
+  await checkModelFiles(dir);
+  const exported = readExportMeta(file.bytes, file.path).config;
+  const diff = generatorConfigDifference(exported, meta.generator);
+  if (diff) throw new ModelCheckError(dir, `model.onnx holds another generator than ${MODEL_META} describes (${diff}): model.json and ${MODEL_META} come from different models`);
   if (fullResolution) {
     const c = await createOnnxColorTransform(file.bytes, { threads }, file.path);
     if (!c.syncAvailable) {
       c.dispose();
       throw new HarmoniaError('ONNX Runtime is installed but its synchronous native session is not available in this version');
+    }
+    try {
+      const p = c.predictSync(smokeInput(c.size, 4));
+      checkFiniteOutput(dir, p.theta, `the colour-transform parameters for a ${c.size}×${c.size} test input`);
+      if (p.field) checkFiniteOutput(dir, p.field.data, `the colour-transform field for a ${c.size}×${c.size} test input`);
+    } catch (err) {
+      c.dispose();
+      throw err;
     }
     return { transformParams: onnxTransformParams(c), threads: c.threads, source: c.source };
   }
@@ -388,6 +405,20 @@ async function createHook(dir: string, fullResolution: boolean, threads: number 
   if (!g.syncAvailable) {
     g.dispose();
     throw new HarmoniaError('ONNX Runtime is installed but its synchronous native session is not available in this version');
+  }
+  try {
+    const S = 16;
+    const x = smokeInput(S, 4);
+    const rgb = new Float32Array(S * S * 3);
+    const mask = new Float32Array(S * S);
+    for (let p = 0; p < S * S; p++) {
+      rgb.set(x.subarray(p * 4, p * 4 + 3), p * 3);
+      mask[p] = x[p * 4 + 3];
+    }
+    checkFiniteOutput(dir, g.runSync(rgb, mask, S, S), `the generator's output on a ${S}×${S} test input`);
+  } catch (err) {
+    g.dispose();
+    throw err;
   }
   return { runner: onnxRunner(g), threads: g.threads, source: g.source };
 }
@@ -421,7 +452,8 @@ export async function withOnnxRunner(dir: string, model: HarmonizationModel, mod
           }
         });
       } catch (err) {
-        if (mode === 'onnx') throw err;
+        // a model that fails its checks is not used on any engine
+        if (mode === 'onnx' || err instanceof ModelCheckError) throw err;
         if (process.env.HARMONIA_DEBUG) console.error(`harmonia: ONNX Runtime not used for ${dir} (${(err as Error).message}); using TensorFlow.js`);
         return null;
       }

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, mkdirSync } from 'node:fs';
 import { join, resolve, extname, basename } from 'node:path';
 import { initEngine } from '../engine/index.ts';
 import { HarmoniaError } from '../errors.ts';
-import { writeFileAtomic } from '../util/atomic.ts';
+import { writeFileAtomic, describeMkdirError } from '../util/atomic.ts';
 import { readImage, readMask, writeImage, writeMask } from '../image/io.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
 import { makeProceduralComposite } from '../data/procedural.ts';
@@ -141,7 +141,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
   let model: HarmonizationModel | undefined;
   if (isModelDir(modelDir)) model = await loadHarmonizationModel(modelDir);
   const imgDir = join(outDir, 'images');
-  mkdirSync(imgDir, { recursive: true });
+  try {
+    mkdirSync(imgDir, { recursive: true });
+  } catch (err) {
+    throw new HarmoniaError(`cannot create the report folder (${describeMkdirError(imgDir, err)})`, { file: outDir, cause: err });
+  }
   const methods = model ? ['composite', 'intrinsic', 'full'] : ['composite', 'intrinsic'];
   const procScenes: Scene[] = [];
   for (let i = 0; i < count; i++) {

@@ -6,7 +6,7 @@
  * for model selection. Every scene also contributes its mirror image (x negated). The training itself
  * is trainLightNet (src/intrinsic/light-train.ts); this command parses options and caches features.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { Command } from '../types.ts';
 import { HarmoniaError } from '../../errors.ts';
 import { Progress } from '../../util/progress.ts';
@@ -57,9 +57,11 @@ export const trainLightCommand: Command = {
     let rows: Float32Array;
     const expectLen = count * 2 * LIGHT_ROW;
     if (cacheFile && existsSync(cacheFile)) {
+      if (!statSync(cacheFile).isFile()) throw new HarmoniaError('--features must name a feature cache file (or a file to write), not a folder or device', { file: cacheFile });
       const buf = readFileSync(cacheFile);
+      if (buf.byteLength !== expectLen * 4) throw new HarmoniaError(`--features: not a feature cache of this run: ${buf.byteLength} bytes, expected ${expectLen * 4} (${count} scenes × 2 × ${LIGHT_ROW} float32 values; --count changed, or a file not written by --features?)`, { file: cacheFile });
       rows = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-      if (rows.length !== expectLen) throw new HarmoniaError(`feature cache has ${rows.length} values, expected ${expectLen} (--count/--size changed?)`, { file: cacheFile });
+      if (rows.some((v) => !Number.isFinite(v))) throw new HarmoniaError('--features: the feature cache holds non-finite values (a damaged file; delete it to recompute)', { file: cacheFile });
     } else {
       rows = new Float32Array(expectLen);
       const bar = new Progress('scenes', count, { quiet: Boolean(values.quiet) });

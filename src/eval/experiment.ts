@@ -28,6 +28,7 @@ import type { PreparedSample } from '../train/dataset.ts';
 import { memorySource, makeBatch } from '../data/memory.ts';
 import { train } from '../train/trainer.ts';
 import { findCheckpoint } from '../train/checkpoint.ts';
+import { JsonlLog } from '../train/log.ts';
 import type { TrainResult } from '../train/trainer.ts';
 import { resolveFeatureSource } from '../train/features.ts';
 import { evaluateInMemory, COMPOSITE_METHOD } from './evaluate.ts';
@@ -146,6 +147,12 @@ function lpipsLabel(r: EvalResult): { label: string; note?: string } {
   return r.lpips.available ? { label: `LPIPS v0.1 ${r.lpips.net}` } : { label: r.lpips.note, note: `LPIPS not computed: ${r.lpips.note}` };
 }
 
+/** True when the last event in runDir's log is `done` (the run finished and saved its final generator). */
+function runFinished(runDir: string): boolean {
+  const events = new JsonlLog(join(runDir, 'log.jsonl')).read().filter((r) => r.type === 'event');
+  return events.length > 0 && events[events.length - 1].event === 'done';
+}
+
 /** Trains one setting into runDir, reusing a finished run and resuming a checkpoint unless `overwrite`. */
 export async function trainSetting(
   cfg: TrainConfig, runDir: string, trainSet: readonly PreparedSample[], samples: PreparedSample[],
@@ -153,8 +160,9 @@ export async function trainSetting(
 ): Promise<{ generator: tf.LayersModel; run: RunSummary }> {
   validateTrainConfig(cfg);
   const t0 = Date.now();
-  // harmonia.json is the last file of a model folder: a run killed while saving it is resumed, not reused
-  if (!opts.overwrite && existsSync(join(runDir, 'generator', 'model.json')) && existsSync(join(runDir, 'generator', 'harmonia.json')) && existsSync(join(runDir, 'config.json'))) {
+  // generator/ is also written at every epoch end and when a run stops early: only a run whose log ends
+  // with its `done` event (appended after the final generator) is reused; any other is resumed
+  if (!opts.overwrite && runFinished(runDir) && existsSync(join(runDir, 'generator', 'harmonia.json')) && existsSync(join(runDir, 'config.json'))) {
     const saved = JSON.parse(await (await import('node:fs/promises')).readFile(join(runDir, 'config.json'), 'utf8')) as { config: TrainConfig; notes: string[] };
     if (JSON.stringify({ ...saved.config, workers: 0 }) === JSON.stringify({ ...cfg, workers: 0 })) {
       return {

@@ -2,10 +2,14 @@
  * The GAN trainer: Adam on G and D (plain-JS Adam, exactly resumable), data-parallel gradients
  * through a StepRunner (this process, or the worker pool), atomic checkpoints with optimizer state
  * and data position, a JSONL log, a progress bar with ETA, per-epoch sample grids, interactive loss curves (losses.html),
- * and NaN/Inf detection that stops cleanly and keeps the last good checkpoint.
+ * and NaN/Inf detection that stops cleanly and keeps the last good checkpoint. Every run leaves a usable
+ * model: `generator/` (a harmonization model folder, swapped in whole) is written at the end of every
+ * epoch, when --max-steps stops the run, when `signal` aborts it (SIGINT/SIGTERM in the CLI) and when it
+ * is done; its model card says which (partial models say so and how to resume).
  */
 import { promises as fsp, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ModelCard } from '../models/harmonization.ts';
 import { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
 import { Progress } from '../util/progress.ts';
@@ -44,8 +48,13 @@ export interface TrainOptions {
   quiet?: boolean;
   /** Lines every output of this run must repeat (e.g. "feature loss uses RANDOM VGG-19 weights"). */
   notes?: string[];
-  /** Stop (with a checkpoint) after this many steps in total: for tests and time-boxed runs. */
+  /** Stop (with a checkpoint and generator/) after this many steps in total: for tests and time-boxed runs. */
   maxSteps?: number;
+  /**
+   * Aborting it stops the run after the step in progress, with a checkpoint and generator/ (status
+   * 'interrupted'); the CLI wires SIGINT/SIGTERM to it (stopOnSignals).
+   */
+  signal?: AbortSignal;
   /** Recorded in the model card of the final generator (e.g. the data folder). */
   trainedOn?: string;
   /**
@@ -60,11 +69,16 @@ export interface TrainOptions {
 }
 
 export interface TrainResult {
-  status: 'done' | 'stopped' | 'nonfinite';
+  /** done: all epochs; stopped: --max-steps; interrupted: `signal` aborted; nonfinite: a NaN/Inf loss or gradient. */
+  status: 'done' | 'stopped' | 'interrupted' | 'nonfinite';
   steps: number;
   epochsDone: number;
   runDir: string;
-  /** The final generator: a harmonization model folder (TensorFlow.js model.json + weights.bin + harmonia.json), usable by `harmonia harmonize --model`. */
+  /**
+   * The generator as a harmonization model folder (TensorFlow.js model.json + weights.bin + harmonia.json),
+   * usable by `harmonia harmonize --model`: the final one when done, the weights at the stop when stopped or
+   * interrupted, the last finished epoch's after a non-finite step (absent when no epoch had finished).
+   */
   generatorDir: string;
   /** Mean losses over the last epoch trained in this call (or the last steps). */
   lastLosses: Record<string, number>;
@@ -120,9 +134,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const run = await initOrResume(opts, log, existing);
   try {
     while (run.pos.epoch < run.cfg.epochs) if (!(await runEpoch(run))) break;
-    if (run.status === 'stopped') {
+    if (run.status === 'stopped' || run.status === 'interrupted') {
       await checkpoint(run);
-      run.message = `stopped after ${run.pos.step} steps (maxSteps); resume with --resume`;
+      await saveGenerator(run);
+      const why = run.status === 'stopped' ? `after ${run.pos.step} steps (--max-steps)` : `by ${abortReason(run.opts.signal)} after ${run.pos.step} steps`;
+      run.message = `${run.status} ${why}; generator saved to ${join(run.runDir, 'generator')}; continue with --resume`;
+      run.log.append({ type: 'event', step: run.pos.step, event: run.status, message: run.message });
     }
     if (run.status !== 'nonfinite') syncModels(run);
   } finally {
@@ -143,6 +160,13 @@ async function recoverRunFolder(opts: TrainOptions): Promise<{ log: JsonlLog; ex
   for (const f of readdirSync(runDir)) if (f.startsWith('.checkpoint.tmp-')) await fsp.rm(join(runDir, f), { recursive: true, force: true });
   // killed after a checkpoint swap but before the old copy was removed: the new one is complete, drop the old
   if (existsSync(join(runDir, 'checkpoint', 'state.json'))) await fsp.rm(join(runDir, '.checkpoint.old'), { recursive: true, force: true });
+  // killed while swapping generator/ (saveGenerator): the previous complete folder is under .generator.old
+  for (const f of readdirSync(runDir)) if (f.startsWith('.generator.tmp-')) await fsp.rm(join(runDir, f), { recursive: true, force: true });
+  const genOld = join(runDir, '.generator.old');
+  if (existsSync(genOld)) {
+    if (!existsSync(join(runDir, 'generator'))) await fsp.rename(genOld, join(runDir, 'generator'));
+    else await fsp.rm(genOld, { recursive: true, force: true });
+  }
   // temp files of writes that a killed run left unfinished
   for (const d of [runDir, join(runDir, 'samples'), join(runDir, 'generator')]) if (existsSync(d)) await removeStaleTempFiles(d);
   const log = new JsonlLog(join(runDir, 'log.jsonl'));
@@ -203,7 +227,9 @@ async function initOrResume(opts: TrainOptions, log: JsonlLog, existing: string 
     step.dispose();
     throw err;
   }
-  run.progress = new Progress('train', cfg.epochs * run.perEpoch, { quiet: opts.quiet });
+  // the bar (and its ETA) ends where this run will stop: the last epoch, or --max-steps when sooner
+  const total = cfg.epochs * run.perEpoch;
+  run.progress = new Progress('train', opts.maxSteps !== undefined ? Math.min(total, opts.maxSteps) : total, { quiet: opts.quiet });
   run.progress.set(run.pos.step);
   if (run.pos.step > 0) restoreEpochSums(run);
   return run;
@@ -256,13 +282,19 @@ async function runEpoch(run: Run): Promise<boolean> {
   const { opts, pos } = run;
   for await (const batch of opts.data.epoch(pos.epoch, pos.batch)) {
     if (opts.maxSteps !== undefined && pos.step >= opts.maxSteps) { run.status = 'stopped'; return false; }
+    if (opts.signal) {
+      // a step never leaves the microtask queue: let a pending signal handler run before the check
+      await new Promise((res) => setImmediate(res));
+      if (opts.signal.aborted) { run.status = 'interrupted'; return false; }
+    }
     const t0 = Date.now();
     const r = await run.engine.step(batch);
     if (!r.ok) {
       run.status = 'nonfinite';
       const good = findCheckpoint(run.runDir);
       run.message = `non-finite ${r.phase} loss or gradient at step ${pos.step + 1} (${r.detail}; losses ${JSON.stringify(r.losses)}); ` +
-        `stopped; ${good ? `the last good checkpoint (${good}) is kept` : 'no checkpoint had been written yet'}`;
+        `stopped; ${good ? `the last good checkpoint (${good}) is kept` : 'no checkpoint had been written yet'}` +
+        (existsSync(join(run.runDir, 'generator', 'harmonia.json')) ? `; ${join(run.runDir, 'generator')} holds the model of the last finished epoch` : '');
       run.log.append({ type: 'event', step: pos.step, event: 'nonfinite', message: run.message, phase: r.phase, losses: r.losses });
       return false;
     }
@@ -289,13 +321,89 @@ async function runEpoch(run: Run): Promise<boolean> {
   return true;
 }
 
-/** End of an epoch: the position moves to the next one; sample grid, checkpoint, loss curves. */
+/**
+ * End of an epoch: the position moves to the next one; sample grid, checkpoint, generator/ (the last
+ * epoch's is written by finish, as the final model), loss curves.
+ */
 async function endEpoch(run: Run): Promise<void> {
   run.pos.epoch += 1;
   run.pos.batch = 0;
   await writeSamples(run, run.pos.epoch);
   await checkpoint(run);
+  if (run.pos.epoch < run.cfg.epochs) await saveGenerator(run);
   await writeTrainingReport(run.runDir, run.notes);
+}
+
+/** What stopped the run, for its messages: the signal's name when stopOnSignals aborted it. */
+function abortReason(signal: AbortSignal | undefined): string {
+  const r: unknown = signal?.reason;
+  return typeof r === 'string' ? r : r instanceof Error && r.message ? r.message : 'an abort';
+}
+
+/**
+ * The model card of generator/: the final model's when done; otherwise it says the model is partial
+ * (where it stopped and why) and how to continue.
+ */
+function generatorCard(run: Run): ModelCard {
+  const { cfg, pos } = run;
+  const total = cfg.epochs * run.perEpoch;
+  const done = run.status === 'done' && pos.epoch >= cfg.epochs;
+  const losses = run.sumCount > 0 && !done ? meanLosses(run) : run.lastLosses;
+  const why = run.status === 'stopped' ? 'stopped by --max-steps' : run.status === 'interrupted' ? `interrupted by ${abortReason(run.opts.signal)}` : `end of epoch ${pos.epoch}`;
+  const partial = done ? [] : [`partial model: ${why} at step ${pos.step} of ${total} (epoch ${Math.min(pos.epoch + (pos.batch > 0 ? 1 : 0), cfg.epochs)} of ${cfg.epochs}); continue with harmonia train --resume --out ${run.runDir}`];
+  return {
+    name: `gan-${cfg.loss.setting}`,
+    input: run.opts.input ?? 'semiHarmonized',
+    trainedOn: run.opts.trainedOn,
+    command: process.argv.slice(1).join(' '),
+    metrics: {
+      ...Object.fromEntries(Object.entries(losses).map(([k, v]) => [`train_${k}`, Number(v.toFixed(5))])),
+      ...(done ? {} : { train_step: pos.step, train_steps_planned: total }),
+    },
+    notes: [...partial, `${cfg.loss.setting} setting, ${pos.step} steps, ${cfg.epochs} epochs, crop ${cfg.crop}, seed ${cfg.seed}`, ...run.notes],
+  };
+}
+
+/**
+ * Writes the live G as runDir/generator (a harmonization model folder), built under a temporary name
+ * and swapped in by rename, so a crash leaves the previous complete folder (recovered from
+ * .generator.old by recoverRunFolder) or the new one, never a mixture.
+ */
+async function saveGenerator(run: Run): Promise<string> {
+  syncModels(run);
+  const final = join(run.runDir, 'generator');
+  const tmp = join(run.runDir, `.generator.tmp-${process.pid}`);
+  const old = join(run.runDir, '.generator.old');
+  await fsp.rm(tmp, { recursive: true, force: true });
+  try {
+    await saveHarmonizationModel(tmp, run.step.generator, run.cfg.generator, generatorCard(run));
+    await fsp.rm(old, { recursive: true, force: true });
+    if (existsSync(final)) await fsp.rename(final, old);
+    await fsp.rename(tmp, final);
+    await fsp.rm(old, { recursive: true, force: true });
+  } catch (err) {
+    await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    if (err instanceof HarmoniaError) throw err;
+    throw new HarmoniaError(`cannot write the generator: ${(err as Error).message}`, { file: final, cause: err });
+  }
+  return final;
+}
+
+/**
+ * For the CLI: an AbortSignal that the first SIGINT or SIGTERM aborts (train then stops after the step in
+ * progress, saving a checkpoint and generator/); `onFirst` is told (e.g. to print what happens now). A second
+ * signal exits at once with 130. dispose() removes the handlers.
+ */
+export function stopOnSignals(onFirst?: (signal: NodeJS.Signals) => void): { signal: AbortSignal; dispose(): void } {
+  const ac = new AbortController();
+  const handler = (sig: NodeJS.Signals) => {
+    if (ac.signal.aborted) process.exit(130);
+    ac.abort(sig);
+    onFirst?.(sig);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return { signal: ac.signal, dispose: () => { process.off('SIGINT', handler); process.off('SIGTERM', handler); } };
 }
 
 function meanLosses(run: Run): Record<string, number> {
@@ -344,14 +452,7 @@ async function finish(run: Run): Promise<TrainResult> {
   if (run.status !== 'nonfinite') {
     await writeTrainingReport(runDir, run.notes);
     if (run.status === 'done') {
-      await saveHarmonizationModel(join(runDir, 'generator'), run.step.generator, cfg.generator, {
-        name: `gan-${cfg.loss.setting}`,
-        input: run.opts.input ?? 'semiHarmonized',
-        trainedOn: run.opts.trainedOn,
-        command: process.argv.slice(1).join(' '),
-        metrics: Object.fromEntries(Object.entries(run.lastLosses).map(([k, v]) => [`train_${k}`, Number(v.toFixed(5))])),
-        notes: [`${cfg.loss.setting} setting, ${pos.step} steps, ${cfg.epochs} epochs, crop ${cfg.crop}, seed ${cfg.seed}`, ...run.notes],
-      });
+      await saveGenerator(run);
       run.message = `trained ${pos.step} steps (${cfg.epochs} epochs); generator saved to ${join(runDir, 'generator')}`;
       run.log.append({ type: 'event', step: pos.step, event: 'done', message: run.message });
     }

@@ -4,6 +4,8 @@
  */
 export class Progress {
   private done = 0;
+  /** The count when timing began (set() before any tick: work resumed from an earlier run), excluded from the rate. */
+  private base = 0;
   private readonly start = Date.now();
   private lastDraw = 0;
   private drawnAt = -1;
@@ -25,9 +27,10 @@ export class Progress {
       this.draw(note);
     }
   }
-  /** Set the absolute count (for resumed work). */
+  /** Set the absolute count (for resumed work: the rate, and so the ETA, counts only what this run does). */
   set(done: number): void {
     this.done = done;
+    this.base = done;
   }
   finish(note = ''): void {
     if (this.opts.quiet) return;
@@ -39,7 +42,7 @@ export class Progress {
     const frac = this.total > 0 ? Math.min(1, this.done / this.total) : 1;
     const width = 24;
     const filled = Math.round(frac * width);
-    const rate = elapsed > 0 ? this.done / elapsed : 0;
+    const rate = elapsed > 0 ? (this.done - this.base) / elapsed : 0;
     const eta = rate > 0 ? (this.total - this.done) / rate : NaN;
     const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
     return `${this.label} ${bar} ${this.done}/${this.total} ${(frac * 100).toFixed(0)}% ` +

@@ -7,6 +7,7 @@ export { createServer, HttpError, DEFAULT_BODY_LIMIT, DEFAULT_SERVE_MAX_PIXELS, 
 export { HarmonizePool, OverCapacityError, PoolError, type PoolOptions, type PoolStats } from './pool.ts';
 export { runImageJob, checkJob, type ImageJob, type JobInput, type JobResult } from './job.ts';
 export {
-  enqueueBatch, startBatchWorker, queueProgress, outputPath, jobHash, parseRedisUrl, DEFAULT_QUEUE,
-  type BatchJobData, type BatchJobResult, type BatchItemInput, type BatchOptions, type EnqueueOptions, type WorkerOptions, type BatchWorker, type Progress,
+  enqueueBatch, startBatchWorker, queueProgress, outputPath, jobHash, parseRedisUrl, busyTime, DEFAULT_QUEUE,
+  type BatchJobData, type BatchJobResult, type BatchItemInput, type BatchOptions, type EnqueueOptions, type EnqueueResult, type WorkerOptions, type BatchWorker, type Progress,
 } from './queue.ts';
+export { checkJobName, jobNameProblem, outputRoot } from './names.ts';

@@ -11,12 +11,19 @@
  * rename and the acknowledgement), nothing is written again. So a retried job never writes twice.
  * Every real write is recorded as a member `<job hash>:<write token>` of the set `harmonia:<queue>:writes`
  * (what the fault tests count).
+ *
+ * Confinement (names.ts): a job's name is checked at enqueue and again in the worker, before anything
+ * is created or written; the output path must resolve, through symbolic links, inside `-o`. A worker
+ * never replaces a file it did not make: an existing output is replaced only when the queue's record
+ * (`harmonia:<queue>:output-sha`) says this queue wrote exactly those bytes; otherwise the job fails
+ * with a reason naming the file. Lost outputs: `enqueue --redo-missing` re-enqueues done jobs whose
+ * output file is gone, and `queueProgress({ checkOutputs })` counts them.
  */
-import { readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { lstat, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { createHash } from 'node:crypto';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
-import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { HarmoniaError } from '../errors.ts';
 import { writeFileAtomic, pidAlive } from '../util/atomic.ts';
@@ -24,7 +31,8 @@ import { checkOutputs, prepareOutputs } from '../util/output-safety.ts';
 import type { OutputFormat } from '../image/io.ts';
 import type { Stage } from '../pipeline/refine.ts';
 import { readImage, readMask } from '../image/io.ts';
-import { harmonizeWithReport } from '../pipeline/harmonize.ts';
+import { harmonizeWithReport, OUTPUT_FORMATS } from '../pipeline/harmonize.ts';
+import { checkConfinedOutput, checkJobName, jobNameProblem, JOB_NAME_RULE } from './names.ts';
 
 export const DEFAULT_QUEUE = 'harmonia';
 
@@ -56,7 +64,13 @@ export interface BatchJobResult {
   steps?: Record<string, number>;
 }
 
-export interface BatchItemInput { name: string; composite: string; mask: string }
+export interface BatchItemInput {
+  name: string;
+  composite: string;
+  mask: string;
+  /** Where the item came from, for messages (e.g. "list.txt line 3"); default: its composite. */
+  origin?: string;
+}
 
 /** Checks and parses a redis:// URL (the --redis flag) into ioredis options. */
 export function parseRedisUrl(url: string, flag = '--redis'): { host: string; port: number; db: number; username?: string; password?: string; tls?: object } {
@@ -130,19 +144,35 @@ const HOST = hostname();
 /** Deletes a lock only when it still holds our token. */
 const RELEASE_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
-/** Takes the write lock of an output (KEYS[1]) and returns {1, its recorded job hash or ''}, or {0, ''}. */
+/**
+ * Takes the write lock of an output (KEYS[1]) and returns {1, its recorded job hash or '', the recorded
+ * SHA-256 of its bytes or ''}, or {0, '', ''}.
+ */
 const ACQUIRE_WRITE = `if redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then
-  local h = redis.call('hget', KEYS[2], ARGV[3]) if not h then h = '' end return {1, h} end
-return {0, ''}`;
+  local h = redis.call('hget', KEYS[2], ARGV[3]) if not h then h = '' end
+  local s = redis.call('hget', KEYS[3], ARGV[3]) if not s then s = '' end
+  return {1, h, s} end
+return {0, '', ''}`;
 
 /**
  * Records a real write (ARGV[4] = '1') as the member "<hash>:<token>" of the writes set (idempotent:
- * a script re-sent after a lost connection counts once), records output → hash, releases the lock if still ours.
+ * a script re-sent after a lost connection counts once), records output → hash and output → SHA-256 of
+ * its bytes (ARGV[5]), releases the lock if still ours.
  */
 const FINISH_WRITE = `if ARGV[4] == '1' then redis.call('sadd', KEYS[1], ARGV[1] .. ':' .. ARGV[3]) end
 redis.call('hset', KEYS[2], ARGV[2], ARGV[1])
+redis.call('hset', KEYS[4], ARGV[2], ARGV[5])
 if redis.call('get', KEYS[3]) == ARGV[3] then redis.call('del', KEYS[3]) end
 return 1`;
+
+function sha256(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+/** A job that can never succeed as given (a hostile or malformed job): failed at once, never retried. */
+function fatal(message: string): UnrecoverableError {
+  return new UnrecoverableError(message);
+}
 
 /** A decoding error of job bytes, named by the input's path. */
 function inputError(e: unknown, file: string): unknown {
@@ -157,13 +187,43 @@ export interface EnqueueOptions extends BatchOptions {
   attempts?: number;
   /** First retry delay, doubled each try (default 1000 ms). */
   backoffMs?: number;
+  /** Enqueue again the jobs already done whose output file is missing (deleted since). Default false. */
+  redoMissing?: boolean;
+  /** Enqueue again the jobs on the failed list. Default false. */
+  retryFailed?: boolean;
 }
 
-/** Adds one job per item (inputs hashed now). Jobs already known to the queue are not added again. */
-export async function enqueueBatch(items: readonly BatchItemInput[], opts: EnqueueOptions): Promise<{ added: number; existing: number; ids: string[] }> {
+export interface EnqueueResult {
+  /** Jobs added (new ones, and done or failed ones enqueued again). */
+  added: number;
+  /** Jobs already known to the queue and left as they are. */
+  existing: number;
+  /** Of `existing`: done, but their output file is missing (`redoMissing` enqueues them again). */
+  missing: number;
+  /** Of `existing`: on the failed list (`retryFailed` enqueues them again). */
+  failed: number;
+  /** Of `added`: done jobs whose output was missing, and failed jobs, enqueued again. */
+  redone: number;
+  ids: string[];
+}
+
+/** True when a done job's recorded output file is no longer there (a regular file). */
+async function outputMissing(output: unknown): Promise<boolean> {
+  if (typeof output !== 'string' || output === '') return false;
+  const st = await stat(output).catch(() => undefined);
+  return !st?.isFile();
+}
+
+/**
+ * Adds one job per item (inputs hashed now). Jobs already known to the queue are not added again,
+ * except done jobs whose output is missing (with `redoMissing`) and failed jobs (with `retryFailed`).
+ * Every name is checked first (names.ts): one bad name refuses the whole batch before anything is added.
+ */
+export async function enqueueBatch(items: readonly BatchItemInput[], opts: EnqueueOptions): Promise<EnqueueResult> {
   const names = new Set<string>();
   for (const it of items) {
-    if (names.has(it.name)) throw new HarmoniaError(`two composites are named "${it.name}"; their outputs would collide`);
+    checkJobName(it.name, it.origin ?? it.composite);
+    if (names.has(it.name)) throw new HarmoniaError(`${it.origin ?? it.composite}: two composites are named "${it.name}"; their outputs would collide`);
     names.add(it.name);
   }
   const queue = new Queue<BatchJobData, BatchJobResult>(checkQueueName(opts.queue ?? DEFAULT_QUEUE), { connection: { ...parseRedisUrl(opts.redis), maxRetriesPerRequest: 3, retryStrategy: (n: number) => (n > 5 ? null : 200 * n) } });
@@ -175,7 +235,7 @@ export async function enqueueBatch(items: readonly BatchItemInput[], opts: Enque
       removeOnComplete: false,
       removeOnFail: false,
     };
-    let added = 0, existing = 0;
+    let added = 0, existing = 0, missing = 0, failed = 0, redone = 0;
     const ids: string[] = [];
     const CHUNK = 200;
     for (let i = 0; i < items.length; i += CHUNK) {
@@ -187,15 +247,33 @@ export async function enqueueBatch(items: readonly BatchItemInput[], opts: Enque
         return { ...base, name: it.name, composite, mask, hash: jobHash(c, m, base, it.name) };
       }));
       const states = await Promise.all(datas.map((d) => queue.getJobState(d.hash)));
-      const fresh = datas.filter((_, k) => states[k] === 'unknown');
-      existing += datas.length - fresh.length;
+      const fresh: BatchJobData[] = [];
+      await Promise.all(datas.map(async (d, k) => {
+        const state = states[k];
+        if (state === 'unknown') { fresh.push(d); return; }
+        let redo = false;
+        if (state === 'completed') {
+          const job = await queue.getJob(d.hash);
+          if (job && (await outputMissing(job.returnvalue?.output))) {
+            if (opts.redoMissing) redo = true;
+            else missing++;
+          }
+        } else if (state === 'failed') {
+          if (opts.retryFailed) redo = true;
+          else failed++;
+        }
+        if (!redo) { existing++; return; }
+        await queue.remove(d.hash); // a done or failed job: nothing is running it
+        fresh.push(d);
+        redone++;
+      }));
       if (fresh.length) {
         await queue.addBulk(fresh.map((d) => ({ name: d.name, data: d, opts: { ...jobOpts, jobId: d.hash } })));
         added += fresh.length;
       }
       ids.push(...datas.map((d) => d.hash));
     }
-    return { added, existing, ids };
+    return { added, existing, missing, failed, redone, ids };
   } catch (err) {
     if (err instanceof HarmoniaError) throw err;
     throw new HarmoniaError(`--redis ${redactRedisUrl(opts.redis)}: ${(err as Error).message}`, { cause: err });
@@ -208,9 +286,9 @@ export async function enqueueBatch(items: readonly BatchItemInput[], opts: Enque
 export function outputPath(output: string, data: Pick<BatchJobData, 'name' | 'hash' | 'format'>): string {
   const ext = data.format === 'jpeg' ? 'jpg' : data.format === 'tiff' ? 'tif' : data.format;
   if (output.includes('{')) {
-    const p = output.replace(/\{(name|hash|ext)\}/g, (_, k: string) => (k === 'name' ? data.name : k === 'hash' ? data.hash : ext));
-    if (/\{[^}]*\}/.test(p)) throw new HarmoniaError(`-o: unknown placeholder in the template "${output}" (use {name}, {hash}, {ext})`);
-    return resolve(p);
+    // placeholders are checked in the template itself (a name may contain braces)
+    if (/\{[^}]*\}/.test(output.replace(/\{(name|hash|ext)\}/g, ''))) throw new HarmoniaError(`-o: unknown placeholder in the template "${output}" (use {name}, {hash}, {ext})`);
+    return resolve(output.replace(/\{(name|hash|ext)\}/g, (_, k: string) => (k === 'name' ? data.name : k === 'hash' ? data.hash : ext)));
   }
   return resolve(join(output, `${data.name}.${ext}`));
 }
@@ -220,9 +298,7 @@ export function checkOutputTemplate(output: string): void {
   if (!output) throw new HarmoniaError('-o/--output is required (a folder, or a template like out/{name}.{ext})');
   const probe = outputPath(output, { name: 'probe', hash: '0'.repeat(64), format: 'png' });
   if (output.includes('{') && !/\{(name|hash)\}/.test(output)) throw new HarmoniaError(`-o: the template "${output}" must contain {name} or {hash} (one file per job)`);
-  const dir = output.includes('{') ? dirname(probe) : output;
   checkOutputs([], [{ path: output.includes('{') ? probe : join(output, 'probe.png'), flag: '-o', kind: 'file', mkdir: true }]);
-  void dir;
 }
 
 export interface WorkerOptions {
@@ -236,8 +312,8 @@ export interface WorkerOptions {
   lockMs?: number;
   /** Times a job may be found stalled (its worker died) before it fails (default 5). */
   maxStalled?: number;
-  /** Called after each job (for the CLI's log). */
-  onJob?: (e: { id: string; name: string; ok: boolean; result?: BatchJobResult; error?: string; attempt: number }) => void;
+  /** Called after each try of a job (for the CLI's log); `final`: the job is done or on the failed list (no retry left). */
+  onJob?: (e: { id: string; name: string; ok: boolean; result?: BatchJobResult; error?: string; attempt: number; final: boolean }) => void;
 }
 
 export interface BatchWorker {
@@ -253,6 +329,7 @@ export async function startBatchWorker(opts: WorkerOptions): Promise<BatchWorker
   const redis = redisClient(opts.redis);
   redis.on('error', () => undefined); // reconnects by itself; commands wait for it
   const outputsKey = `harmonia:${queueName}:outputs`;
+  const outputShaKey = `harmonia:${queueName}:output-sha`;
   const writesKey = `harmonia:${queueName}:writes`;
   const lockMs = opts.lockMs ?? 30_000;
   const writeLockMs = Math.max(5000, 2 * lockMs);
@@ -303,13 +380,23 @@ export async function startBatchWorker(opts: WorkerOptions): Promise<BatchWorker
   const processor = async (job: Job<BatchJobData, BatchJobResult>): Promise<BatchJobResult> => {
     const t0 = performance.now();
     const d = job.data;
-    if (!d || typeof d.composite !== 'string' || typeof d.mask !== 'string' || typeof d.name !== 'string' || typeof d.hash !== 'string') {
-      throw new HarmoniaError(`job ${job.id}: not a harmonia job (missing composite, mask, name or hash)`);
+    // 1. the job itself, before anything is created or written (anyone with Redis access can add one)
+    if (!d || typeof d !== 'object' || typeof d.composite !== 'string' || typeof d.mask !== 'string' || typeof d.name !== 'string' || typeof d.hash !== 'string') {
+      throw fatal(`job ${job.id}: not a harmonia job (missing composite, mask, name or hash)`);
     }
+    const nameProblem = jobNameProblem(d.name);
+    if (nameProblem) throw fatal(`job ${job.id}: the job name ${JSON.stringify(d.name)} ${nameProblem}; ${JOB_NAME_RULE}. Nothing was written`);
+    if (!/^[0-9a-f]{64}$/.test(d.hash)) throw fatal(`job ${job.id}: its hash must be 64 hex digits (a SHA-256), got ${JSON.stringify(d.hash.slice(0, 80))}. Nothing was written`);
+    if (!OUTPUT_FORMATS.includes(d.format)) throw fatal(`job ${job.id}: format must be ${OUTPUT_FORMATS.join(', ')}, got ${JSON.stringify(d.format)}. Nothing was written`);
+    if (!isAbsolute(d.composite) || !isAbsolute(d.mask)) throw fatal(`job ${job.id}: input paths must be absolute`);
     const out = outputPath(opts.output, d);
-    if (!isAbsolute(d.composite) || !isAbsolute(d.mask)) throw new HarmoniaError(`job ${job.id}: input paths must be absolute`);
-    // the same output-safety rule as the CLI: never write over an input
-    checkOutputs([{ path: d.composite, what: 'composite' }, { path: d.mask, what: 'mask' }], [{ path: out, flag: '-o', kind: 'file', mkdir: true }], { overwrite: true });
+    try {
+      checkConfinedOutput(out, opts.output, d.name);
+      // the same output-safety rule as the CLI: never an input, a device, a FIFO or a read-only file
+      checkOutputs([{ path: d.composite, what: 'composite' }, { path: d.mask, what: 'mask' }], [{ path: out, flag: '-o', kind: 'file', mkdir: true }]);
+    } catch (err) {
+      throw fatal(`job ${job.id} (${JSON.stringify(d.name)}): ${(err as Error).message}. Nothing was written`);
+    }
     const dir = dirname(out);
     prepareOutputs([{ path: out, flag: '-o', kind: 'file', mkdir: true }]);
     if (Date.now() - (swept.get(dir) ?? 0) > 30_000) await sweep(dir); // temp files of killed workers
@@ -336,25 +423,39 @@ export async function startBatchWorker(opts: WorkerOptions): Promise<BatchWorker
     const token = `${HOST}|${process.pid}|${job.id}|${Math.random().toString(36).slice(2)}`;
     const lockKey = lockKeyOf(out);
     const tLock = Date.now();
-    let recordedHash: string;
+    let recordedHash: string, recordedSha: string;
     for (;;) {
-      const [ok, rec] = (await redis.eval(ACQUIRE_WRITE, 2, lockKey, outputsKey, token, String(writeLockMs), out)) as [number, string];
-      if (ok === 1) { recordedHash = rec; break; }
+      const [ok, rec, recSha] = (await redis.eval(ACQUIRE_WRITE, 3, lockKey, outputsKey, outputShaKey, token, String(writeLockMs), out)) as [number, string, string];
+      if (ok === 1) { recordedHash = rec; recordedSha = recSha; break; }
       if (Date.now() - tLock > 2 * writeLockMs) throw new HarmoniaError(`timed out waiting for another worker writing ${out}`);
       if (await releaseIfDead(lockKey)) continue; // its holder was killed on this machine
       await new Promise((res) => setTimeout(res, 25));
     }
     let written = false;
+    let sha = '';
     try {
-      const st = recordedHash === hash ? await stat(out).catch(() => undefined) : undefined;
-      if (!(st?.isFile() && st.size > 0)) {
-        const existing = await readFile(out).catch(() => undefined);
-        if (!existing || !r.image.equals(existing)) {
-          await writeFileAtomic(out, r.image);
+      // Never replace a file this queue did not make: an existing output is kept when it already holds
+      // the result (a retry), and replaced only when the record says this queue wrote exactly its bytes.
+      const st = await lstat(out).catch(() => undefined);
+      if (st) {
+        if (!st.isFile()) throw fatal(`${out}: -o: the output exists and is not a regular file (a link, folder, device or FIFO); refusing to replace it. Nothing was written`);
+        const existing = await readFile(out);
+        const same = r.image.equals(existing);
+        sha = sha256(existing);
+        const ours = recordedSha !== '' && recordedSha === sha;
+        if (!same && !ours) {
+          throw fatal(`${out}: -o: the output exists and was not written by this queue (or was changed since); refusing to replace it: move it away and retry the job (harmonia enqueue … --retry-failed), or use another -o`);
+        }
+        if (!same && recordedHash !== hash) {
+          await writeFileAtomic(out, r.image); // this queue's output of an earlier job of the same name
           written = true;
         }
+      } else {
+        await writeFileAtomic(out, r.image);
+        written = true;
       }
-      await redis.eval(FINISH_WRITE, 3, writesKey, outputsKey, lockKey, hash, out, token, written ? '1' : '0');
+      if (written) sha = sha256(r.image);
+      await redis.eval(FINISH_WRITE, 4, writesKey, outputsKey, lockKey, outputShaKey, hash, out, token, written ? '1' : '0', sha);
     } catch (err) {
       await redis.eval(RELEASE_LOCK, 1, lockKey, token).catch(() => undefined);
       throw err;
@@ -374,9 +475,11 @@ export async function startBatchWorker(opts: WorkerOptions): Promise<BatchWorker
     autorun: true,
   });
   worker.on('error', () => undefined); // connection errors: BullMQ reconnects and goes on
-  worker.on('completed', (job, result) => opts.onJob?.({ id: String(job.id), name: job.name, ok: true, result, attempt: job.attemptsMade }));
+  worker.on('completed', (job, result) => opts.onJob?.({ id: String(job.id), name: job.name, ok: true, result, attempt: job.attemptsMade, final: true }));
   worker.on('failed', (job, err) => {
-    if (job) opts.onJob?.({ id: String(job.id), name: job.name, ok: false, error: err.message.split('\n')[0], attempt: job.attemptsMade });
+    if (!job) return;
+    const final = err instanceof UnrecoverableError || err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+    opts.onJob?.({ id: String(job.id), name: job.name, ok: false, error: err.message.split('\n')[0], attempt: job.attemptsMade, final });
   });
   await worker.waitUntilReady();
   return {
@@ -398,27 +501,69 @@ export interface Progress {
   waiting: number;
   active: number;
   delayed: number;
-  /** Completed jobs per second over the most recent completions (up to 1000), or 0. */
+  /**
+   * Completed jobs per second of busy time, over the most recent completions (up to 1000), or 0: their
+   * count divided by `busyS`, so time when no job was running (idle queue, no worker) does not count.
+   */
   throughput: number;
-  /** Span of those completions, seconds: from the first one's start to the last one's end. */
+  /** How many completions `throughput` is computed from (the most recent, at most 1000). */
+  sampled: number;
+  /** Busy time of those completions, seconds: the length of the union of their [start, finish] intervals. */
+  busyS: number;
+  /** Span of those completions, seconds: from the first one's start to the last one's end (busy + idle). */
   windowS: number;
+  /** Done jobs whose output file is missing (deleted after it was written); only with `checkOutputs`. */
+  missing?: number;
+  /** Names of the first missing outputs (at most 10). */
+  missingNames?: string[];
   /** The most recent failures, with their error. */
   failures: { id: string; name: string; error: string; attempts: number }[];
 }
 
-/** Counts and throughput of a queue (what `harmonia jobs` prints). */
-export async function queueProgress(redisUrl: string, queueName = DEFAULT_QUEUE, opts: { failures?: number } = {}): Promise<Progress> {
+/** Length of the union of intervals [start, end] (ms), in ms. */
+export function busyTime(intervals: readonly (readonly [number, number])[]): number {
+  const sorted = intervals.filter(([a, b]) => Number.isFinite(a) && Number.isFinite(b) && b >= a).slice().sort((x, y) => x[0] - y[0]);
+  let total = 0, curA = NaN, curB = NaN;
+  for (const [a, b] of sorted) {
+    if (Number.isNaN(curA) || a > curB) {
+      if (!Number.isNaN(curA)) total += curB - curA;
+      curA = a;
+      curB = b;
+    } else if (b > curB) curB = b;
+  }
+  if (!Number.isNaN(curA)) total += curB - curA;
+  return total;
+}
+
+/** Counts and throughput of a queue (what `harmonia jobs` prints); `checkOutputs` also looks for lost outputs. */
+export async function queueProgress(redisUrl: string, queueName = DEFAULT_QUEUE, opts: { failures?: number; checkOutputs?: boolean } = {}): Promise<Progress> {
   const queue = new Queue<BatchJobData, BatchJobResult>(checkQueueName(queueName), { connection: { ...parseRedisUrl(redisUrl), maxRetriesPerRequest: 3, retryStrategy: (n: number) => (n > 5 ? null : 200 * n) } });
   queue.on('error', () => undefined);
   try {
     const c = await queue.getJobCounts('completed', 'failed', 'waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
     const recent = await queue.getJobs(['completed'], 0, 999, false);
-    let throughput = 0, windowS = 0;
+    let throughput = 0, windowS = 0, busyS = 0;
     if (recent.length >= 1) {
-      const starts = recent.map((j) => j.processedOn ?? j.timestamp);
-      const ends = recent.map((j) => j.finishedOn ?? 0);
-      windowS = (Math.max(...ends) - Math.min(...starts)) / 1000;
-      throughput = windowS > 0 ? recent.length / windowS : 0;
+      const spans = recent.map((j) => [j.processedOn ?? j.timestamp, j.finishedOn ?? j.processedOn ?? j.timestamp] as const);
+      windowS = (Math.max(...spans.map((x) => x[1])) - Math.min(...spans.map((x) => x[0]))) / 1000;
+      busyS = busyTime(spans) / 1000;
+      throughput = busyS > 0 ? recent.length / busyS : 0;
+    }
+    let missing: number | undefined, missingNames: string[] | undefined;
+    if (opts.checkOutputs) {
+      missing = 0;
+      missingNames = [];
+      const PAGE = 1000;
+      for (let start = 0; ; start += PAGE) {
+        const page = await queue.getJobs(['completed'], start, start + PAGE - 1, true);
+        const lost = await Promise.all(page.map((j) => outputMissing(j.returnvalue?.output)));
+        page.forEach((j, k) => {
+          if (!lost[k]) return;
+          missing = (missing ?? 0) + 1;
+          if ((missingNames as string[]).length < 10) (missingNames as string[]).push(j.name);
+        });
+        if (page.length < PAGE) break;
+      }
     }
     const failedJobs = opts.failures ? await queue.getJobs(['failed'], 0, opts.failures - 1, false) : [];
     return {
@@ -426,7 +571,8 @@ export async function queueProgress(redisUrl: string, queueName = DEFAULT_QUEUE,
       done: c.completed ?? 0, failed: c.failed ?? 0,
       waiting: (c.waiting ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0),
       active: c.active ?? 0, delayed: c.delayed ?? 0,
-      throughput, windowS,
+      throughput, sampled: recent.length, busyS, windowS,
+      ...(missing !== undefined ? { missing, missingNames } : {}),
       failures: failedJobs.map((j) => ({ id: String(j.id), name: j.name, error: String(j.failedReason ?? '').split('\n')[0], attempts: j.attemptsMade })),
     };
   } catch (err) {

@@ -10,6 +10,7 @@ import { isModelDir } from '../../pipeline/model.ts';
 import type { OutputFormat } from '../../image/io.ts';
 import type { Stage } from '../../pipeline/refine.ts';
 import { enqueueBatch, parseRedisUrl, checkQueueName, nameOf, DEFAULT_QUEUE, type BatchItemInput } from '../../service/queue.ts';
+import { checkJobName } from '../../service/names.ts';
 
 const RANGES = FLAG_RANGES.enqueue;
 
@@ -30,7 +31,8 @@ function readList(file: string): BatchItemInput[] {
     for (const [p, what] of [[c, 'composite'], [m, 'mask']] as const) {
       if (!existsSync(p)) throw new HarmoniaError(`line ${i + 1}: the ${what} ${p} does not exist`, { file });
     }
-    items.push({ name: parts[2] ?? nameOf(c), composite: c, mask: m });
+    const name = checkJobName(parts[2] ?? nameOf(c), `line ${i + 1}`, { file });
+    items.push({ name, composite: c, mask: m, origin: `${file} line ${i + 1}` });
   });
   if (items.length === 0) throw new HarmoniaError('the list names no composites', { file });
   return items;
@@ -52,6 +54,8 @@ export const enqueueCommand: Command = {
     attempts: { type: 'string', default: '3', description: `tries per job before it goes to the failed list, ${describeRange(RANGES.attempts)}` },
     backoff: { type: 'string', default: '1000', description: `delay before the first retry in ms, doubled each try, ${describeRange(RANGES.backoff)}` },
     limit: { type: 'string', description: `only the first N composites, ${describeRange(RANGES.limit)}` },
+    'redo-missing': { type: 'boolean', default: false, description: 'enqueue again the jobs already done whose output file is missing (deleted since)' },
+    'retry-failed': { type: 'boolean', default: false, description: 'enqueue again the jobs on the failed list' },
   },
   async run({ values, positionals }) {
     // 1. every flag, before any file is read
@@ -92,8 +96,13 @@ export const enqueueCommand: Command = {
     }
     if (limit !== undefined) items = items.slice(0, limit);
     const t0 = performance.now();
-    const r = await enqueueBatch(items, { redis, queue, stage, model, format, quality, attempts, backoffMs });
-    console.log(`enqueued ${r.added} job(s) on queue "${queue}" (${r.existing} already there: same inputs, options and name) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const redoMissing = Boolean(values['redo-missing']);
+    const retryFailed = Boolean(values['retry-failed']);
+    const r = await enqueueBatch(items, { redis, queue, stage, model, format, quality, attempts, backoffMs, redoMissing, retryFailed });
+    const again = r.redone ? `, ${r.redone} of them enqueued again (${[redoMissing && 'done but output missing', retryFailed && 'failed'].filter(Boolean).join(' or ')})` : '';
+    console.log(`enqueued ${r.added} job(s) on queue "${queue}"${again} (${r.existing} already there: same inputs, options and name) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    if (r.missing) console.log(`${r.missing} of the jobs already there are done but their output file is missing (deleted since): run this command again with --redo-missing to make them again`);
+    if (r.failed) console.log(`${r.failed} of the jobs already there are on the failed list (harmonia jobs shows why): run this command again with --retry-failed to try them again`);
     return 0;
   },
 };

@@ -7,12 +7,15 @@ const RANGES = FLAG_RANGES.jobs;
 
 function line(p: Progress): string {
   const total = p.done + p.failed + p.waiting + p.active + p.delayed;
-  return `queue "${p.queue}": done ${p.done}/${total}, failed ${p.failed}, waiting ${p.waiting}, active ${p.active}, retrying ${p.delayed}; throughput ${p.throughput.toFixed(2)} jobs/s (over the last ${Math.min(p.done, 1000)} done, ${p.windowS.toFixed(1)} s)`;
+  const missing = p.missing ? ` (${p.missing} of them with the output missing)` : '';
+  return `queue "${p.queue}": done ${p.done}/${total}${missing}, failed ${p.failed}, waiting ${p.waiting}, active ${p.active}, retrying ${p.delayed}; ` +
+    `throughput ${p.throughput.toFixed(2)} jobs/s of busy time (the last ${p.sampled} done jobs over ${p.busyS.toFixed(2)} s busy: ` +
+    `the union of their start-to-finish intervals, idle gaps left out; ${p.windowS.toFixed(1)} s from first start to last finish)`;
 }
 
 export const jobsCommand: Command = {
   name: 'jobs',
-  summary: 'progress of a batch queue: done, failed, waiting, throughput (and the failed jobs with their error)',
+  summary: 'progress of a batch queue: done, failed, waiting, missing outputs, throughput over busy time (and the failed jobs with their error)',
   usage: 'harmonia jobs --redis <url> [--queue harmonia] [--wait] [--json]',
   options: {
     redis: { type: 'string', description: 'Redis URL, e.g. redis://127.0.0.1:6379 (required)' },
@@ -34,7 +37,8 @@ export const jobsCommand: Command = {
     const timeout = numberFlag(values, 'timeout', RANGES.timeout) as number;
     const json = Boolean(values.json);
     const t0 = Date.now();
-    let p = await queueProgress(redis, queue, { failures });
+    // the final state also looks for lost outputs (one stat per done job)
+    let p = await queueProgress(redis, queue, { failures, checkOutputs: !values.wait });
     if (values.wait) {
       while (p.waiting + p.active + p.delayed > 0) {
         if (!json) console.log(line(p));
@@ -45,10 +49,15 @@ export const jobsCommand: Command = {
         await new Promise((r) => setTimeout(r, interval * 1000));
         p = await queueProgress(redis, queue, { failures });
       }
+      p = await queueProgress(redis, queue, { failures, checkOutputs: true });
     }
     if (json) console.log(JSON.stringify(p));
     else {
       console.log(line(p));
+      if (p.missing) {
+        console.log(`missing outputs: ${p.missing} done job(s) whose output file is gone (${(p.missingNames ?? []).map((n) => JSON.stringify(n)).join(', ')}${p.missing > (p.missingNames ?? []).length ? ', …' : ''}): ` +
+          'run the same harmonia enqueue again with --redo-missing to make them again');
+      }
       for (const f of p.failures) console.log(`failed ${f.name} (${f.id.slice(0, 12)}, ${f.attempts} tries): ${f.error}`);
     }
     return 0;

@@ -18,7 +18,7 @@ export const workerCommand: Command = {
     concurrency: { type: 'string', default: '1', description: `jobs at once in this process, ${describeRange(RANGES.concurrency)} (scale with more processes instead: one per core)` },
     'lock-ms': { type: 'string', default: '30000', description: `job lock; a job of a worker that died is retried after this, ${describeRange(RANGES['lock-ms'])}` },
     'max-stalled': { type: 'string', default: '5', description: `times a job may lose its worker (crash, kill) before it fails, ${describeRange(RANGES['max-stalled'])}` },
-    'exit-after': { type: 'string', description: `exit after this many jobs (default: run until SIGINT/SIGTERM), ${describeRange(RANGES['exit-after'])}` },
+    'exit-after': { type: 'string', description: `exit after this many jobs are finished, done or failed for good (exit 1 if any failed; default: run until SIGINT/SIGTERM), ${describeRange(RANGES['exit-after'])}` },
     quiet: { type: 'boolean', default: false, description: 'no line per job' },
   },
   async run({ values, positionals }) {
@@ -41,18 +41,19 @@ export const workerCommand: Command = {
     process.env.HARMONIA_ORT_THREADS ??= String(concurrency);
     if (process.env.VIPS_CONCURRENCY === undefined) setImageThreads(concurrency);
     const engine = await initEngine({ quiet: true });
-    let n = 0;
+    let n = 0, failedForGood = 0;
     let finish: () => void = () => undefined;
     const finished = new Promise<void>((res) => { finish = res; });
     const w = await startBatchWorker({
       redis, queue, output, concurrency, lockMs, maxStalled,
       onJob: (e) => {
-        if (!quiet) {
+        if (!quiet || (!e.ok && e.final)) {
           if (e.ok) console.log(`${e.result?.written ? 'wrote' : 'already written'} ${e.result?.output} (${e.name}, ${e.result?.ms ?? 0} ms)`);
-          else console.log(`failed ${e.name} (try ${e.attempt}): ${e.error}`);
+          else console.log(`failed ${JSON.stringify(e.name)} (try ${e.attempt}${e.final ? ', no retry left: on the failed list' : ', will retry'}): ${e.error}`);
         }
         if (e.ok) n++;
-        if (exitAfter !== undefined && n >= exitAfter) finish();
+        else if (e.final) failedForGood++;
+        if (exitAfter !== undefined && n + failedForGood >= exitAfter) finish();
       },
     });
     console.log(`harmonia worker ${process.pid}: queue "${queue}" on ${redactRedisUrl(redis)}, ${concurrency} at once, backend ${engine.backend}, output ${output}`);
@@ -76,7 +77,7 @@ export const workerCommand: Command = {
     process.off('SIGTERM', onTerm);
     // connection retry timers must not keep the process alive once the worker is closed
     setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
-    console.log(`harmonia worker ${process.pid}: done ${n} job(s)`);
-    return 0;
+    console.log(`harmonia worker ${process.pid}: done ${n} job(s)${failedForGood ? `, ${failedForGood} failed (harmonia jobs lists them with their error)` : ''}`);
+    return failedForGood ? 1 : 0;
   },
 };

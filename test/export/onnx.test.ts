@@ -485,7 +485,9 @@ test('pipeline hook: harmonizeImage with the ORT runner matches the tfjs path (â
   }
   assert.match(errs.join('\n'), /no model\.onnx written .*odd_bn/);
   assert.ok(!existsSync(join(bad, ONNX_FILE)));
-  const badModel = await loadHarmonizationModel(bad);
+  // harmonia.json ({}: a paper G) does not describe this network: loading the folder is refused (issue 28)
+  await assert.rejects(loadHarmonizationModel(bad), /not a usable harmonization model: harmonia\.json describes a "paper" generator, but model\.json holds another network/);
+  const badModel: HarmonizationModel = { generator: odd, config: {}, card: { name: 'bad', input: 'composite' } };
   assert.equal((await withOnnxRunner(bad, badModel, 'auto')).runner, undefined, 'auto falls back to tfjs');
   await assert.rejects(withOnnxRunner(`${bad}/`, badModel, 'onnx'), /model\.onnx does not exist; re-export it with `harmonia export-onnx/);
 });

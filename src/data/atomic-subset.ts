@@ -18,8 +18,11 @@
  * - A run that stops on an error (bad input, disk full) removes its staging folder and the `--out`
  *   folders it created: the subset that was there stays byte-identical; a kill leaves the staging
  *   folder for the next run.
+ * - A folder Harmonia did not build is never replaced or deleted (issue 28): `<out>/<subset>` in place
+ *   without a `build.json` holding a recipe (the project's own marker, written into every subset built
+ *   here) is refused, even with `overwrite`, unless it is empty; so is a file of that name.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { HarmoniaError } from '../errors.ts';
 import { writeFileAtomic, removeStaleTempFiles, describeFsError, TEMP_FILE_PATTERN } from '../util/atomic.ts';
@@ -106,6 +109,38 @@ async function syncDir(dir: string): Promise<void> {
   await h.close();
 }
 
+/** The recipe in `<dir>/build.json`, read synchronously, or undefined (no such file, not ours). */
+function readRecipeSync(dir: string): string | undefined {
+  try {
+    const v = JSON.parse(readFileSync(join(dir, BUILD_FILE), 'utf8')) as { recipe?: unknown };
+    return typeof v.recipe === 'string' ? v.recipe : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether `<outDir>/<subset>` may be replaced by a build, checked before any work (the dataset
+ * writers' CLI commands call it while validating, buildSubsetAtomically again): a subset in place must
+ * be one Harmonia built (its build.json), or an empty folder; without `overwrite` it holds no
+ * read-only file. Throws a HarmoniaError naming the folder or file and `--out` / `--subset`.
+ */
+export function checkSubsetReplaceable(outDir: string, subset: string, opts: { overwrite?: boolean } = {}): void {
+  const final = join(outDir, subset);
+  let st;
+  try { st = statSync(final); } catch { return; }
+  if (!st.isDirectory()) throw new HarmoniaError(`--out: ${subset} there is a file, not a subset folder; refusing to replace it (choose another --out or --subset)`, { file: final });
+  let names: string[];
+  try { names = readdirSync(final); } catch (err) { throw new HarmoniaError(`--out: cannot list the subset folder: ${describeFsError(err)}`, { file: final, cause: err }); }
+  if (names.length > 0 && readRecipeSync(final) === undefined) {
+    throw new HarmoniaError(`--out: the subset folder ${subset} was not built by Harmonia (it has no ${BUILD_FILE}); refusing to replace or delete it, even with --overwrite (move it away, or choose another --out or --subset)`, { file: final });
+  }
+  if (!opts.overwrite) {
+    const ro = firstReadOnlyFile(final);
+    if (ro) throw new HarmoniaError(`--out (${relative(outDir, ro)}) exists and is read-only; refusing to rebuild the subset over it (pass --overwrite to rebuild it anyway; files reused keep their permissions)`, { file: ro });
+  }
+}
+
 /**
  * Builds `<outDir>/<subset>` atomically (see the file comment). `build(stage)` writes or finishes the
  * subset's files inside `stage` (reusing what is there: same recipe) and removes those it does not
@@ -122,10 +157,7 @@ export async function buildSubsetAtomically<T>(
   const final = join(outDir, subset);
   const stage = join(outDir, `.${subset}.building`);
   const replaced = join(outDir, `.${subset}.replaced`);
-  if (!opts.overwrite) {
-    const ro = firstReadOnlyFile(final);
-    if (ro) throw new HarmoniaError(`--out (${relative(outDir, ro)}) exists and is read-only; refusing to rebuild the subset over it (pass --overwrite to rebuild it anyway; files reused keep their permissions)`, { file: ro });
-  }
+  checkSubsetReplaceable(outDir, subset, opts);
   let createdOut: string | undefined;
   try {
     createdOut = await fsp.mkdir(outDir, { recursive: true });

@@ -7,6 +7,12 @@
  * names, sizes and mtimes, output size and SHA-256) says it came from these inputs and the file is
  * unchanged, or, without a manifest entry, when it decodes completely at the composite's size. A
  * 0-byte, truncated or wrong-size output is redone.
+ *
+ * Outputs remember what made them (issue 28): each manifest entry also holds the recipe — the effective
+ * stage, the model's identity (its folder's name and the SHA-256 of model.json, weights.bin and
+ * harmonia.json), --harmonize-background, --max-side and --quality. An output made with another
+ * recipe is redone, and the reason names the difference ("--stage intrinsic, was full"). With
+ * `continueOnError` (the CLI's --keep-going) a failing image is recorded and skipped.
  */
 import { appendFileSync, existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -14,6 +20,7 @@ import { join, extname, basename, dirname } from 'node:path';
 import { HarmoniaError } from '../errors.ts';
 import { writeFileAtomic, removeStaleTempFiles, describeFsError } from '../util/atomic.ts';
 import { formatFromPath, probeImage, readImage } from '../image/io.ts';
+import { isModelDir, DEFAULT_MODEL_DIR } from '../models/folder-meta.ts';
 import { Progress } from '../util/progress.ts';
 import { harmonizeWithReport, resolveModel, type HarmonizeOptions } from './harmonize.ts';
 
@@ -120,6 +127,64 @@ export function pairFolder(compositeDir: string, maskDir: string, outDir: string
   return pairFolderDetailed(compositeDir, maskDir, outDir, outExt).items;
 }
 
+/** What made an output: the options and the model that change it (issue 28). */
+export interface BatchRecipe {
+  /** The stage that ran: intrinsic, gan or full. */
+  stage: string;
+  /** The model: `<folder name>@<sha256 of its files, 16 hex>`, or null (intrinsic stage alone). */
+  model: string | null;
+  harmonizeBackground: boolean;
+  maxSide: number | null;
+  quality: number | null;
+}
+
+/** The flag that sets each recipe field, for the message naming a difference. */
+const RECIPE_FLAGS: Record<keyof BatchRecipe, string> = { stage: '--stage', model: '--model', harmonizeBackground: '--harmonize-background', maxSide: '--max-side', quality: '--quality' };
+
+const identities = new Map<string, string>();
+
+/** A model folder's identity: its name and the SHA-256 (16 hex) of model.json, weights.bin and harmonia.json (memoised by path, size and mtime). */
+export function modelIdentity(dir: string): string {
+  const files = ['model.json', 'weights.bin', 'harmonia.json'].map((f) => join(dir, f));
+  const key = files.map((f) => { try { const st = statSync(f); return `${f}:${st.size}:${st.mtimeMs}`; } catch { return `${f}:-`; } }).join('|');
+  const hit = identities.get(key);
+  if (hit) return hit;
+  const h = createHash('sha256');
+  for (const f of files) {
+    try { h.update(readFileSync(f)); } catch { h.update('-'); }
+    h.update('\0');
+  }
+  const id = `${basename(dir)}@${h.digest('hex').slice(0, 16)}`;
+  identities.set(key, id);
+  return id;
+}
+
+/**
+ * The recipe a run with these options writes, decided without loading the model: stage intrinsic (or
+ * `model: null`, or no --model and no shipped model) runs no model; otherwise the model folder's
+ * identity (a model passed loaded is named by its card).
+ */
+export function batchRecipe(opts: Pick<HarmonizeOptions, 'stage' | 'model' | 'harmonizeBackground' | 'analysisMaxSide' | 'quality'>): BatchRecipe {
+  const base = { harmonizeBackground: Boolean(opts.harmonizeBackground), maxSide: opts.analysisMaxSide ?? null, quality: opts.quality ?? null };
+  const model = opts.model;
+  if (opts.stage === 'intrinsic' || model === null) return { stage: 'intrinsic', model: null, ...base };
+  if (model !== undefined && typeof model !== 'string') return { stage: opts.stage ?? 'full', model: `loaded:${model.card?.name ?? 'model'}`, ...base };
+  const dir = model ?? DEFAULT_MODEL_DIR;
+  if (!model && !opts.stage && !isModelDir(dir)) return { stage: 'intrinsic', model: null, ...base };
+  return { stage: opts.stage ?? 'full', model: isModelDir(dir) ? modelIdentity(dir) : dir, ...base };
+}
+
+/** The differences between the recipe an output was made with and this run's, in words ('' when none). */
+export function recipeDifference(was: Partial<BatchRecipe> | undefined, now: BatchRecipe): string {
+  if (!was) return 'it was made by an older version (no options recorded)';
+  const show = (v: unknown): string => (v === null || v === undefined ? 'default' : typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v));
+  const diffs: string[] = [];
+  for (const k of Object.keys(RECIPE_FLAGS) as (keyof BatchRecipe)[]) {
+    if ((was[k] ?? null) !== (now[k] ?? null)) diffs.push(`${RECIPE_FLAGS[k]} ${show(now[k])}, was ${show(was[k])}`);
+  }
+  return diffs.join('; ');
+}
+
 /** One line of the manifest. */
 export interface ManifestEntry {
   output: string;
@@ -127,6 +192,8 @@ export interface ManifestEntry {
   mask: string; maskSize: number; maskMtimeMs: number;
   width: number; height: number;
   outputSize: number; outputSha256: string;
+  /** What made it (absent: an output verified by decoding, whose options are unknown, or an older version's entry). */
+  recipe?: BatchRecipe;
 }
 
 function inputFacts(it: BatchItem): Pick<ManifestEntry, 'composite' | 'compositeSize' | 'compositeMtimeMs' | 'mask' | 'maskSize' | 'maskMtimeMs'> {
@@ -193,7 +260,7 @@ export interface BatchPlan {
 }
 
 /** Decides, before any work, which outputs are done (see the module comment) and which are (re)done. */
-export async function planBatch(items: readonly BatchItem[], opts: { overwrite?: boolean } = {}): Promise<BatchPlan> {
+export async function planBatch(items: readonly BatchItem[], opts: { overwrite?: boolean; recipe?: BatchRecipe } = {}): Promise<BatchPlan> {
   const plan: BatchPlan = { todo: [], done: [], verified: [] };
   const manifests = new Map<string, Map<string, ManifestEntry>>();
   for (const it of items) {
@@ -213,6 +280,9 @@ export async function planBatch(items: readonly BatchItem[], opts: { overwrite?:
     const sameInputs = !!e && e.composite === facts.composite && e.compositeSize === facts.compositeSize && e.compositeMtimeMs === facts.compositeMtimeMs &&
       e.mask === facts.mask && e.maskSize === facts.maskSize && e.maskMtimeMs === facts.maskMtimeMs;
     if (e && !sameInputs) { plan.todo.push({ item: it, redo: 'the composite or mask changed since this output was written' }); continue; }
+    // made with other options or another model: redone, naming the difference (an entry without a recipe: verified by decoding, options unknown)
+    const diff = e && opts.recipe && e.recipe !== undefined ? recipeDifference(e.recipe, opts.recipe) : '';
+    if (diff) { plan.todo.push({ item: it, redo: `made with other options: ${diff}` }); continue; }
     if (e && e.outputSize === bytes.length && e.outputSha256 === sha256(bytes)) { plan.done.push(it); continue; }
     // no manifest entry (or the output file was replaced): done only if it decodes completely at the composite's size
     if (bytes.length === 0) { plan.todo.push({ item: it, redo: 'existing output is empty (0 bytes)' }); continue; }
@@ -245,7 +315,8 @@ export async function harmonizeBatch(
       await repairManifest(dir);
     }
   }
-  const plan = opts.plan ?? await planBatch(items, { overwrite: opts.overwrite });
+  const recipe = batchRecipe(opts);
+  const plan = opts.plan ?? await planBatch(items, { overwrite: opts.overwrite, recipe });
   const redo = new Map(plan.todo.map((t) => [t.item, t.redo]));
   const verified = new Map(plan.verified.map((e) => [e.output, e]));
   const progress = new Progress('harmonize', items.length, { quiet: opts.quiet });
@@ -263,7 +334,7 @@ export async function harmonizeBatch(
       const facts = inputFacts(it);
       const r = await harmonizeWithReport({ ...opts, model: model ?? null, composite: it.composite, mask: it.mask, format: formatFromPath(it.output) });
       await writeFileAtomic(it.output, r.image);
-      appendManifest(it, { output: basename(it.output), ...facts, width: r.width, height: r.height, outputSize: r.image.length, outputSha256: sha256(r.image) });
+      appendManifest(it, { output: basename(it.output), ...facts, width: r.width, height: r.height, outputSize: r.image.length, outputSha256: sha256(r.image), recipe });
       const why = redo.get(it);
       timings.push({ name: it.name, ms: performance.now() - t0, stages: r.timings, width: r.width, height: r.height, ...(why ? { redone: why } : {}) });
     } catch (err) {

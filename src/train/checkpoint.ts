@@ -9,11 +9,11 @@
  *     optimizer.bin   Adam moments m, v of G then D (little-endian float32, in state.json's order)
  *     state.json      step, epoch, batch position, Adam step counts, config, run notes
  */
-import { promises as fsp, existsSync } from 'node:fs';
+import { promises as fsp, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
-import { writeFileAtomic, describeFsError } from '../util/atomic.ts';
+import { writeFileAtomic, describeFsError, describeMkdirError, acquireLock } from '../util/atomic.ts';
 import { saveModel, loadModel } from '../models/index.ts';
 import type { AdamState } from '../engine/parallel/adam.ts';
 import { validateTrainConfig, type TrainConfig } from './config.ts';
@@ -114,6 +114,48 @@ export function findCheckpoint(runDir: string): string | undefined {
   // killed between the two renames of a swap: the previous checkpoint is complete under .old
   const old = join(runDir, `.${CHECKPOINT_DIR}.old`);
   if (existsSync(join(old, 'state.json'))) return old;
+  return undefined;
+}
+
+/** The lock file of a run folder: one writer (train) per run folder at a time. */
+export const RUN_LOCK = '.harmonia-run.lock';
+
+/**
+ * Takes the run folder's lock (`<runDir>/.harmonia-run.lock`, the pid; the folder is created), or
+ * throws a HarmoniaError naming the folder when another live process trains into it. Re-entrant in one
+ * process; a lock left by a killed run is taken over. Returns the release function.
+ */
+export function lockRunFolder(runDir: string): () => void {
+  try {
+    mkdirSync(runDir, { recursive: true });
+  } catch (err) {
+    throw new HarmoniaError(`--out: cannot create the run folder: ${describeMkdirError(runDir, err)}`, { file: runDir, cause: err });
+  }
+  const p = join(runDir, RUN_LOCK);
+  return acquireLock(p, (pid) => `--out: another harmonia train${pid ? ` (pid ${pid})` : ''} is training into ${runDir}; one run folder takes one run at a time (wait for it, or choose another --out; delete ${p} only if that process is not training)`);
+}
+
+/** True when `runDir` holds a finished run: its final generator/ folder (whether or not checkpoint/ is still there). */
+export function isFinishedRun(runDir: string): boolean {
+  try { return statSync(join(runDir, 'generator')).isDirectory(); } catch { return false; }
+}
+
+/**
+ * A run folder is never trained over by accident (issue 28): an existing checkpoint needs --resume or
+ * --overwrite; a finished run (generator/ there, even with checkpoint/ deleted) needs --overwrite, or
+ * --resume when its checkpoint is still there; --resume needs a checkpoint.
+ */
+export function checkRunFolder(runDir: string, opts: { resume?: boolean; overwrite?: boolean }): string | undefined {
+  const existing = findCheckpoint(runDir);
+  const finished = isFinishedRun(runDir);
+  if (opts.resume && !existing) {
+    throw new HarmoniaError(finished
+      ? `--resume: nothing to resume: ${runDir} is a finished run (generator/ is there, no checkpoint); pass --overwrite to train over it, or choose another --out`
+      : `--resume: nothing to resume: no checkpoint in ${runDir}`);
+  }
+  if (opts.resume || opts.overwrite) return existing;
+  if (existing) throw new HarmoniaError(`${runDir} already has a checkpoint: pass --resume to continue it or --overwrite to start over`);
+  if (finished) throw new HarmoniaError(`${runDir} is a finished training run (its generator/ is there): pass --overwrite to train over it, or choose another --out`);
   return undefined;
 }
 

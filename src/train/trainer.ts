@@ -25,7 +25,7 @@ import { validateTrainConfig } from './config.ts';
 import type { TrainConfig } from './config.ts';
 import { GanStep } from './step.ts';
 import type { TrainBatch } from './step.ts';
-import { saveCheckpoint, loadCheckpoint, findCheckpoint, CHECKPOINT_VERSION } from './checkpoint.ts';
+import { saveCheckpoint, loadCheckpoint, findCheckpoint, CHECKPOINT_VERSION, lockRunFolder, checkRunFolder } from './checkpoint.ts';
 import type { CheckpointState } from './checkpoint.ts';
 import { JsonlLog, stepRecords } from './log.ts';
 import { writeSampleGrid } from './samples.ts';
@@ -130,6 +130,12 @@ interface Run {
 /** Trains G and D. See TrainOptions. Four steps sharing one Run: recover the run folder, init or resume, epochs, finish. */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   validateTrainConfig(opts.config);
+  const unlock = lockRunFolder(opts.runDir); // one writer per run folder (issue 28)
+  try { return await trainLocked(opts); } finally { unlock(); }
+}
+
+/** train() while holding the run folder's lock. */
+async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
   const { log, existing } = await recoverRunFolder(opts);
   const run = await initOrResume(opts, log, existing);
   try {
@@ -170,11 +176,7 @@ async function recoverRunFolder(opts: TrainOptions): Promise<{ log: JsonlLog; ex
   // temp files of writes that a killed run left unfinished
   for (const d of [runDir, join(runDir, 'samples'), join(runDir, 'generator')]) if (existsSync(d)) await removeStaleTempFiles(d);
   const log = new JsonlLog(join(runDir, 'log.jsonl'));
-  const existing = findCheckpoint(runDir);
-  if (existing && !opts.resume && !opts.overwrite) {
-    throw new HarmoniaError(`${runDir} already has a checkpoint: pass --resume to continue it or --overwrite to start over`);
-  }
-  if (opts.resume && !existing) throw new HarmoniaError(`nothing to resume: no checkpoint in ${runDir}`);
+  const existing = checkRunFolder(runDir, opts); // a checkpoint or a finished run needs --resume / --overwrite
   if (opts.overwrite && !opts.resume) {
     await fsp.rm(join(runDir, 'checkpoint'), { recursive: true, force: true });
     await fsp.rm(join(runDir, '.checkpoint.old'), { recursive: true, force: true });

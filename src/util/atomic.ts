@@ -1,4 +1,4 @@
-import { promises as fsp, openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, mkdirSync, statSync, chmodSync } from 'node:fs';
+import { promises as fsp, openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, mkdirSync, statSync, chmodSync, readFileSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { HarmoniaError } from '../errors.ts';
 
@@ -202,4 +202,63 @@ export function describeFsError(err: unknown): string {
     case 'ERR_INVALID_ARG_VALUE': case 'ERR_INVALID_ARG_TYPE': return 'invalid path (contains a NUL byte or is not a string)';
     default: return e?.message ?? String(err);
   }
+}
+
+const heldLocks = new Map<string, number>();
+let exitHookInstalled = false;
+
+/**
+ * Takes the lock file `path` (the holder's pid, created exclusively) for one writer: a second process
+ * is refused with `busy(pid)` (a HarmoniaError naming `path`); a lock whose process is gone (kill -9)
+ * is taken over. Re-entrant within one process (counted). The returned function releases it; locks
+ * still held when the process exits are removed then.
+ */
+export function acquireLock(path: string, busy: (pid: number | undefined) => string): () => void {
+  const held = heldLocks.get(path);
+  if (held !== undefined) {
+    heldLocks.set(path, held + 1);
+    return once(() => release(path));
+  }
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = openSync(path, 'wx');
+      try { writeSync(fd, `${process.pid}\n`); } finally { closeSync(fd); }
+      heldLocks.set(path, 1);
+      if (!exitHookInstalled) {
+        exitHookInstalled = true;
+        process.on('exit', () => { for (const p of heldLocks.keys()) try { unlinkSync(p); } catch { /* gone */ } });
+      }
+      return once(() => release(path));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new HarmoniaError(`cannot create the lock: ${describeFsError(err)}`, { file: path, cause: err });
+    }
+    let pid = NaN;
+    try { pid = Number(readFileSyncText(path).trim()); } catch { /* removed meanwhile */ }
+    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) throw new HarmoniaError(busy(pid), { file: path });
+    if (!(Number.isSafeInteger(pid) && pid > 0)) {
+      // no pid yet: a writer that has just created it (between its open and its write), unless it is old
+      let young = false;
+      try { young = Date.now() - statSync(path).mtimeMs < 10_000; } catch { /* removed meanwhile */ }
+      if (young) throw new HarmoniaError(busy(undefined), { file: path });
+    }
+    try { unlinkSync(path); } catch { /* removed meanwhile */ } // left by a killed process (or written half by one)
+  }
+  throw new HarmoniaError('cannot take the lock (it keeps reappearing)', { file: path });
+}
+
+function release(path: string): void {
+  const n = heldLocks.get(path);
+  if (n === undefined) return;
+  if (n > 1) { heldLocks.set(path, n - 1); return; }
+  heldLocks.delete(path);
+  try { unlinkSync(path); } catch { /* already gone */ }
+}
+
+function once(f: () => void): () => void {
+  let done = false;
+  return () => { if (!done) { done = true; f(); } };
+}
+
+function readFileSyncText(p: string): string {
+  return readFileSync(p, 'utf8');
 }

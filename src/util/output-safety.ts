@@ -9,14 +9,20 @@
  * - An existing read-only output is refused unless `overwrite` is set; even then it is never chmod-ed
  *   (atomic writes replace the directory entry and keep its permission bits).
  * - The output's folder exists (or can be created when `mkdir` is allowed: its nearest existing
- *   ancestor is a writable folder), an existing output file is a regular file, an existing output
- *   folder is a folder.
+ *   ancestor is a writable folder), an existing output file is a regular file (never a device node,
+ *   FIFO or socket, even with `overwrite`), an existing output folder is a folder.
+ * - Never a file of a project artifact the command is not rebuilding (issue 28): a model folder
+ *   (model.json, weights.bin or harmonia.json), a dataset (IHD_*.txt lists, or a subset with
+ *   composite_images/ and masks/, or a `build.json` of src/data/atomic-subset.ts) or a training run
+ *   folder (log.jsonl, checkpoint/state.json, or config.json with generator/): its own files and, for a
+ *   run, its checkpoint/, generator/ and samples/. An output that rebuilds one names it (`rebuilds`).
+ * - The extension matches the format written (`ext`).
  *
  * Pure node:fs (util is the bottom layer): no import from image/ or higher. Errors are HarmoniaError
  * naming the path and the flag as the user typed it.
  */
 import { accessSync, constants, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { basename, dirname, extname, join, resolve, sep } from 'node:path';
 import { HarmoniaError } from '../errors.ts';
 
 export type PathKind = 'file' | 'folder';
@@ -36,7 +42,78 @@ export interface SafetyOutput {
   kind: PathKind;
   /** Missing parent folders (or the folder itself, for a folder output) may be created by prepareOutputs. */
   mkdir?: boolean;
+  /**
+   * The artifact folder this output (re)builds: artifacts inside `path` may be written, and `path`
+   * itself when it is one of `kinds` (a train run folder is a 'run', train-light's folder a 'model', a
+   * dataset writer's --out a 'dataset').
+   */
+  rebuilds?: { path: string; kinds: readonly ArtifactKind[] };
+  /** Accepted extensions (lower case, with the dot) and the format's name, for files: `{ list: ['.onnx'], format: 'ONNX' }`. */
+  ext?: { list: readonly string[]; format: string };
 }
+
+/** The kinds of folder the project builds and the output rule protects. */
+export type ArtifactKind = 'model' | 'dataset' | 'run';
+
+export interface Artifact {
+  kind: ArtifactKind;
+  /** The artifact's folder (canonical). */
+  dir: string;
+  /** The marker that identified it, for messages ("model.json"). */
+  marker: string;
+}
+
+/** The parts of a run folder that belong to the run (besides its own files): an output in them is a file of the run. */
+export const RUN_PARTS: readonly string[] = ['checkpoint', '.checkpoint.old', 'generator', 'samples'];
+
+const isFileAt = (p: string): boolean => { try { return statSync(p).isFile(); } catch { return false; } };
+const isDirAt = (p: string): boolean => { try { return statSync(p).isDirectory(); } catch { return false; } };
+
+/**
+ * What project artifact `dir` is, from its marker files, or undefined: a training run folder
+ * (log.jsonl, checkpoint/state.json, or config.json + generator/), a model folder (model.json,
+ * weights.bin or harmonia.json), a dataset (IHD_train.txt / IHD_test.txt, a subset's composite_images/
+ * + masks/, or the build.json of a subset built by Harmonia).
+ */
+export function artifactAt(dir: string): Artifact | undefined {
+  const has = (m: string): boolean => isFileAt(join(dir, m));
+  if (has('log.jsonl')) return { kind: 'run', dir, marker: 'log.jsonl' };
+  if (has(join('checkpoint', 'state.json'))) return { kind: 'run', dir, marker: 'checkpoint/state.json' };
+  if (has('config.json') && isDirAt(join(dir, 'generator'))) return { kind: 'run', dir, marker: 'config.json + generator/' };
+  for (const m of ['model.json', 'weights.bin', 'harmonia.json']) if (has(m)) return { kind: 'model', dir, marker: m };
+  for (const m of ['IHD_train.txt', 'IHD_test.txt', 'build.json']) if (has(m)) return { kind: 'dataset', dir, marker: m };
+  if (isDirAt(join(dir, 'composite_images')) && isDirAt(join(dir, 'masks'))) return { kind: 'dataset', dir, marker: 'composite_images/ + masks/' };
+  return undefined;
+}
+
+const ARTICLE: Record<ArtifactKind, string> = { model: 'a model folder', dataset: 'a dataset', run: 'a training run folder' };
+
+/**
+ * The artifact whose file (or folder) the canonical path `canon` would be, or undefined: the nearest
+ * existing ancestors (and `canon` itself for a folder) are looked at; for a run only its own files and
+ * RUN_PARTS count (a new subfolder of a run, `run/eval`, is not the run's). `cache` memoises artifactAt.
+ */
+export function owningArtifact(canon: string, kind: PathKind, cache: Map<string, Artifact | undefined> = new Map(), rebuilds?: SafetyOutput['rebuilds']): Artifact | undefined {
+  const rb = rebuilds ? canonicalPath(rebuilds.path) : undefined;
+  let cur = kind === 'folder' ? canon : dirname(canon);
+  for (;;) {
+    if (isDirAt(cur)) {
+      let a = cache.get(cur);
+      if (!cache.has(cur)) { a = artifactAt(cur); cache.set(cur, a); }
+      if (a) {
+        const rel = canon === cur ? '' : canon.slice(cur.length + (cur.endsWith(sep) ? 0 : 1));
+        const parts = rel === '' ? [] : rel.split(sep);
+        const ownsIt = a.kind !== 'run' || parts.length === 0 || RUN_PARTS.includes(parts[0]) || (parts.length === 1 && kind === 'file');
+        const exempt = !!rb && !!rebuilds && isInside(cur, rb) && (cur !== rb || rebuilds.kinds.includes(a.kind));
+        if (ownsIt && !exempt) return a;
+      }
+    }
+    const up = dirname(cur);
+    if (up === cur) return undefined;
+    cur = up;
+  }
+}
+
 
 export interface SafetyOptions {
   /** Replace existing read-only output files (never chmod-ed). Default false. */
@@ -190,9 +267,14 @@ export function checkOutputs(inputs: readonly SafetyInput[], outputs: readonly S
     return { input, canon, stat, kind: input.kind ?? (stat?.isDirectory() ? 'folder' : 'file') };
   });
   const seen = new Map<string, SafetyOutput>();
+  const artifacts = new Map<string, Artifact | undefined>();
   for (const out of outputs) {
     checkPathString(out.path, out.flag);
     const fail = (problem: string): never => { throw new HarmoniaError(`${out.flag} ${problem}`, { file: out.path }); };
+    if (out.ext && out.kind === 'file') {
+      const e = extname(out.path).toLowerCase();
+      if (!out.ext.list.includes(e)) fail(`must end in ${out.ext.list.join(' or ')} (it is written as ${out.ext.format}), got ${e ? `"${e}"` : 'no extension'}`);
+    }
     const canon = canonicalPath(out.path);
     const st = statOrUndefined(canon);
     // 1. never an input
@@ -211,6 +293,13 @@ export function checkOutputs(inputs: readonly SafetyInput[], outputs: readonly S
         const same = canon === r.canon || (!!st && !!r.stat && st.dev === r.stat.dev && st.ino === r.stat.ino);
         if (same) fail(`is the same file as the input ${r.input.what} ${r.input.path}; refusing to overwrite an input (choose another ${out.flag})`);
       }
+    }
+    // 1b. never a file of a model, dataset or run this output does not rebuild
+    const owner = owningArtifact(canon, out.kind, artifacts, out.rebuilds);
+    if (owner) {
+      fail(canon === owner.dir
+        ? `is ${ARTICLE[owner.kind]} (${owner.dir} has ${owner.marker}); refusing to write into it (choose another ${out.flag})`
+        : `is inside ${ARTICLE[owner.kind]}, ${owner.dir} (it has ${owner.marker}); refusing to write over its files (choose another ${out.flag})`);
     }
     // 2. never two outputs on one file
     const prev = seen.get(canon);

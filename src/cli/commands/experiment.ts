@@ -4,6 +4,34 @@ import { runExperiment } from '../../eval/experiment.ts';
 import { lossSettingNames, assertLossSetting } from '../../losses/index.ts';
 import { trainOptions, trainOverrides, requireString, startEngine } from './train.ts';
 import { join } from 'node:path';
+import { HarmoniaError } from '../../errors.ts';
+import { checkOutputs, type SafetyInput, type SafetyOutput } from '../../util/output-safety.ts';
+
+/**
+ * The output rule for `experiment` and `sweep` (issue 28), before any work: --out gets the tables
+ * (`files`) and runs/<setting>/ (training run folders, each locked while it trains); it is never inside
+ * --data or --weights, never a model folder or a dataset; --cache (an output folder, the intrinsic
+ * cache) neither; the tables are never devices, FIFOs or, without --overwrite, read-only files.
+ */
+export function planStudy(values: Record<string, unknown>, files: readonly string[]): { inputs: SafetyInput[]; outputs: SafetyOutput[] } {
+  const str = (k: string): string | undefined => (typeof values[k] === 'string' && values[k] !== '' ? values[k] as string : undefined);
+  const data = str('data'), out = str('out');
+  if (!data) throw new HarmoniaError('--data is required');
+  if (!out) throw new HarmoniaError('--out is required');
+  const inputs: SafetyInput[] = [{ path: data, what: 'data folder', kind: 'folder' }];
+  const weights = str('weights');
+  if (weights) inputs.push({ path: weights, what: 'weights folder (--weights)', kind: 'folder' });
+  const rebuilds = { path: out, kinds: [] }; // its runs/<setting>/ are training runs it (re)builds
+  const outputs: SafetyOutput[] = [{ path: out, flag: '--out', kind: 'folder', mkdir: true, rebuilds },
+    ...files.map((f): SafetyOutput => ({ path: join(out, f), flag: `--out (${f})`, kind: 'file', mkdir: true, rebuilds }))];
+  const cache = str('cache');
+  if (cache) outputs.push({ path: cache, flag: '--cache', kind: 'folder', mkdir: true });
+  checkOutputs(inputs, outputs, { overwrite: Boolean(values.overwrite) });
+  return { inputs, outputs };
+}
+
+/** The tables `experiment` writes into --out. */
+export const EXPERIMENT_FILES = ['table1.md', 'table1.json', 'table1.html'] as const;
 
 export const experimentCommand: Command = {
   name: 'experiment',
@@ -25,6 +53,7 @@ export const experimentCommand: Command = {
     const settings = String(values.settings).split(',').map((s) => s.trim()).filter(Boolean);
     for (const s of settings) assertLossSetting(s, '--settings');
     const overrides = trainOverrides(values);
+    planStudy(values, EXPERIMENT_FILES);
     await startEngine(values);
     const t = await runExperiment({
       preset, data, out, settings, overrides, overwrite: Boolean(values.overwrite), quiet: Boolean(values.quiet),

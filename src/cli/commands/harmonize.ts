@@ -8,7 +8,7 @@ import { formatFromPath, readImage, readCutout, probeImage, DEFAULT_MAX_PIXELS, 
 import { canonicalPath, checkOutputs, prepareOutputs, type SafetyInput, type SafetyOutput } from '../../util/output-safety.ts';
 import { FLAG_RANGES, numberFlag, requiredNumberFlag, describeRange } from '../flags.ts';
 import { harmonizeWithReport } from '../../pipeline/harmonize.ts';
-import { harmonizeBatch, pairFolderDetailed, planBatch, MANIFEST_NAME, type BatchItem, type SkippedFile } from '../../pipeline/batch.ts';
+import { harmonizeBatch, pairFolderDetailed, planBatch, batchRecipe, MANIFEST_NAME, type BatchItem, type SkippedFile } from '../../pipeline/batch.ts';
 import { placeForeground, defaultPlacement } from '../../pipeline/compose.ts';
 import type { Stage } from '../../pipeline/refine.ts';
 
@@ -132,6 +132,7 @@ export const harmonizeCommand: Command = {
     quality: { type: 'string', description: `JPEG/WebP quality, ${describeRange(FLAG_RANGES.harmonize.quality)} (default 95)` },
     data: { type: 'string', description: 'dataset mode: an iHarmony4-layout folder; harmonizes the composites of its test lists (or --list) into -o, named like the composites (what `harmonia evaluate --pred` reads)' },
     list: { type: 'string', description: 'dataset mode: a list file of composites (default: the test lists)' },
+    'keep-going': { type: 'boolean', default: false, description: 'folder and dataset mode: report a bad image and go on with the rest; the exit code is 1 at the end when any failed, and the summary lists them' },
   },
   async run({ values, positionals }) {
     // 1. every flag and every output path, before any compute
@@ -144,20 +145,28 @@ export const harmonizeCommand: Command = {
       dataset = samples.map((smp) => ({ name: basename(smp.composite, extname(smp.composite)), composite: smp.composite, mask: smp.mask, output: join(out, `${basename(smp.composite, extname(smp.composite))}.png`) }));
     } else if (values.list !== undefined) throw new HarmoniaError('--list needs --data');
     const plan = planHarmonize(values, positionals, dataset);
+    if (values['keep-going'] && plan.mode !== 'folder') throw new HarmoniaError('--keep-going: only for folder runs (a folder of composites, or --data)');
     const { common, overwrite, report, out } = plan;
     if (plan.mode === 'folder') {
       const { items, skipped, input } = plan;
-      const resume = await planBatch(items, { overwrite });
+      const resume = await planBatch(items, { overwrite, recipe: batchRecipe(common) }); // outputs of other options or another model are redone (issue 28)
       // read-only outputs that are to be (re)done: refused unless --overwrite
       checkOutputs([], folderItemOutputs(resume.todo.map((t) => t.item)), { overwrite });
       prepareOutputs(plan.outputs);
       for (const sk of skipped) console.log(`skipped ${join(input, sk.file)}: ${sk.reason}`);
-      const timings = await harmonizeBatch(items, { ...common, overwrite, plan: resume });
-      const done = timings.filter((t) => !t.skipped);
+      const keepGoing = Boolean(values['keep-going']);
+      const timings = await harmonizeBatch(items, { ...common, overwrite, plan: resume, continueOnError: keepGoing });
+      const failed = timings.filter((t) => t.error !== undefined);
+      for (const t of failed) console.error(`failed ${t.name}: ${t.error}`);
+      const done = timings.filter((t) => !t.skipped && t.error === undefined);
       for (const t of done) if (t.redone) console.log(`redid ${t.name}: ${t.redone}`);
       const mean = done.length ? done.reduce((a, t) => a + t.ms, 0) / done.length : 0;
-      console.log(`harmonized ${done.length} image(s) (${timings.length - done.length} already done${skipped.length ? `, ${skipped.length} file(s) skipped` : ''}) into ${out}; mean ${mean.toFixed(0)} ms/image`);
+      console.log(`harmonized ${done.length} image(s) (${timings.length - done.length - failed.length} already done${skipped.length ? `, ${skipped.length} file(s) skipped` : ''}${failed.length ? `, ${failed.length} failed` : ''}) into ${out}; mean ${mean.toFixed(0)} ms/image`);
       if (report) await writeFileAtomic(report, JSON.stringify({ images: timings, skipped }, null, 2) + '\n');
+      if (failed.length) {
+        console.error(`harmonize: ${failed.length} of ${timings.length} image(s) failed (--keep-going): ${failed.slice(0, 10).map((t) => t.name).join(', ')}${failed.length > 10 ? ', …' : ''}`);
+        return 1;
+      }
       return 0;
     }
     let composite;

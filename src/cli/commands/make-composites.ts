@@ -6,10 +6,32 @@ import { TRANSFER_METHODS, type TransferMethod } from '../../data/transfer/index
 import { readIHarmonyDataset } from '../../data/iharmony4.ts';
 import { compositeCopyBaseline, contactSheet } from '../../data/report.ts';
 import { writeImage, formatFromPath } from '../../image/io.ts';
-import { checkOutputs, type SafetyOutput } from '../../util/output-safety.ts';
+import { checkOutputs, type SafetyInput, type SafetyOutput } from '../../util/output-safety.ts';
+import { checkSubsetReplaceable } from '../../data/atomic-subset.ts';
 import { FLAG_RANGES, numberFlag, requiredNumberFlag, describeRange } from '../flags.ts';
 
 const R = FLAG_RANGES['make-composites'];
+
+/**
+ * The output rule for `make-composites` (issue 28), before any work: --out (a dataset root it
+ * rebuilds: <out>/<subset> and the IHD lists) is never inside --real; <out>/<subset> is one Harmonia
+ * built (build.json) or new or empty, and without --overwrite holds no read-only file; --sheet is an
+ * image file outside --real and outside any other dataset, model or run.
+ */
+export function planMakeCompositesPaths(values: Record<string, unknown>, subset: string): { inputs: SafetyInput[]; outputs: SafetyOutput[] } {
+  if (typeof values.real !== 'string' || values.real === '') throw new HarmoniaError('--real <dir> is required');
+  if (typeof values.out !== 'string' || values.out === '') throw new HarmoniaError('--out <dir> is required');
+  const overwrite = Boolean(values.overwrite);
+  const outputs: SafetyOutput[] = [{ path: values.out, flag: '--out', kind: 'folder', mkdir: true, rebuilds: { path: values.out, kinds: ['dataset'] } }];
+  if (typeof values.sheet === 'string') {
+    formatFromPath(values.sheet);
+    outputs.push({ path: values.sheet, flag: '--sheet', kind: 'file' });
+  }
+  const inputs: SafetyInput[] = [{ path: values.real, what: 'source folder (--real)', kind: 'folder' }];
+  checkOutputs(inputs, outputs, { overwrite });
+  checkSubsetReplaceable(values.out, subset, { overwrite });
+  return { inputs, outputs };
+}
 
 export const makeCompositesCommand: Command = {
   name: 'make-composites',
@@ -51,13 +73,9 @@ export const makeCompositesCommand: Command = {
     const sheetRows = requiredNumberFlag(values, 'sheet-rows', R['sheet-rows']);
     const subset = String(values.subset);
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(subset)) throw new HarmoniaError(`--subset must be a plain folder name (letters, digits, _ . -), got "${subset}"`);
-    // every output path before any work: never inside the source folder, the sheet never an input
-    const outputs: SafetyOutput[] = [{ path: values.out, flag: '--out', kind: 'folder', mkdir: true }];
-    if (typeof values.sheet === 'string') {
-      formatFromPath(values.sheet);
-      outputs.push({ path: values.sheet, flag: '--sheet', kind: 'file' });
-    }
-    checkOutputs([{ path: values.real, what: 'source folder (--real)', kind: 'folder' }], outputs, { overwrite: Boolean(values.overwrite) });
+    // every output path before any work: never inside the source folder, the sheet never an input,
+    // never a subset folder Harmonia did not build (issue 28)
+    planMakeCompositesPaths(values, subset);
     // --out is created by makeComposites itself (and removed again when the run stops on bad input);
     // the subset is built in a staging folder and renamed into place only when complete
     let bar: Progress | undefined;

@@ -1,10 +1,26 @@
 import type { Command } from '../types.ts';
 import { HarmoniaError } from '../../errors.ts';
 import { Progress } from '../../util/progress.ts';
-import { writeProceduralDataset } from '../../data/procedural.ts';
+import { writeProceduralDataset, PROCEDURAL_SUBSET } from '../../data/procedural.ts';
+import { checkSubsetReplaceable } from '../../data/atomic-subset.ts';
+import { checkOutputs, type SafetyInput, type SafetyOutput } from '../../util/output-safety.ts';
 import { FLAG_RANGES, requiredNumberFlag } from '../flags.ts';
 
 const R = FLAG_RANGES['make-procedural'];
+
+/**
+ * The output rule for `make-procedural` (issue 28), before any work: --out is a dataset root it
+ * rebuilds (never a model folder or a run); <out>/Procedural is one Harmonia built (build.json) or new
+ * or empty, and without --overwrite holds no read-only file.
+ */
+export function planMakeProcedural(values: Record<string, unknown>): { inputs: SafetyInput[]; outputs: SafetyOutput[] } {
+  if (typeof values.out !== 'string' || values.out === '') throw new HarmoniaError('--out <dir> is required');
+  const overwrite = Boolean(values.overwrite);
+  const outputs: SafetyOutput[] = [{ path: values.out, flag: '--out', kind: 'folder', mkdir: true, rebuilds: { path: values.out, kinds: ['dataset'] } }];
+  checkOutputs([], outputs, { overwrite });
+  checkSubsetReplaceable(values.out, PROCEDURAL_SUBSET, { overwrite });
+  return { inputs: [], outputs };
+}
 
 export const makeProcedural: Command = {
   name: 'make-procedural',
@@ -25,6 +41,7 @@ export const makeProcedural: Command = {
     const seed = requiredNumberFlag(values, 'seed', R.seed);
     const size = requiredNumberFlag(values, 'size', R.size);
     const testFraction = requiredNumberFlag(values, 'test-fraction', R['test-fraction']);
+    planMakeProcedural(values);
     const bar = new Progress('make-procedural', count, { quiet: Boolean(values.quiet) });
     let last = 0;
     const r = await writeProceduralDataset(values.out, {

@@ -6,6 +6,10 @@ import type { SweepOptions } from '../../eval/experiment.ts';
 import { lossSettingNames, assertLossSetting, sweepableWeights } from '../../losses/index.ts';
 import { trainOptions, trainOverrides, requireString, startEngine } from './train.ts';
 import { join } from 'node:path';
+import { planStudy } from './experiment.ts';
+
+/** The tables `sweep` writes into --out. */
+export const SWEEP_FILES = ['sweep.md', 'sweep.json'] as const;
 
 function list(v: unknown, flag: string): number[] | undefined {
   if (v === undefined) return undefined;
@@ -41,6 +45,7 @@ export const sweepCommand: Command = {
       delete rest[w.flag];
     }
     const overrides = trainOverrides(rest);
+    planStudy(values, SWEEP_FILES);
     await startEngine(values);
     const t = await runSweep({
       preset, data, out, setting, grid, overrides, overwrite: Boolean(values.overwrite), quiet: Boolean(values.quiet),

@@ -5,7 +5,8 @@ import type { BackendRequest } from '../../engine/index.ts';
 import { join } from 'node:path';
 import { getPreset, settingConfig, PRESET_NAMES } from '../../train/presets.ts';
 import { mergeTrainConfig, validateTrainConfig, type TrainConfig } from '../../train/config.ts';
-import { findCheckpoint, readCheckpointState } from '../../train/checkpoint.ts';
+import { checkRunFolder, lockRunFolder, readCheckpointState } from '../../train/checkpoint.ts';
+import { checkOutputs, type SafetyInput, type SafetyOutput } from '../../util/output-safety.ts';
 import { FLAG_RANGES, TRAIN_LOSS_WEIGHT_RANGE, TRAIN_MAX_STEP_PIXELS, numberFlag } from '../flags.ts';
 import type { PartialTrainConfig } from '../../train/config.ts';
 import { prepareSplit, toMemorySamples } from '../../train/dataset.ts';
@@ -150,13 +151,29 @@ export function checkTrainFlags(cfg: TrainConfig, opts: { imageSize: number; ima
  * config must match (only epochs and workers may change); an existing checkpoint needs one of the two flags.
  */
 export async function checkResume(out: string, cfg: TrainConfig, resume: boolean, overwrite: boolean): Promise<void> {
-  const existing = findCheckpoint(out);
-  if (existing && !resume && !overwrite) throw new HarmoniaError(`${out} already has a checkpoint: pass --resume to continue it or --overwrite to start over`);
-  if (!resume) return;
-  if (!existing) throw new HarmoniaError(`--resume: nothing to resume: no checkpoint in ${out}`);
+  const existing = checkRunFolder(out, { resume, overwrite }); // a checkpoint or a finished run needs --resume / --overwrite
+  if (!resume || !existing) return;
   const state = await readCheckpointState(existing);
   const a = JSON.stringify({ ...state.config, workers: 0 }), b = JSON.stringify({ ...cfg, workers: 0, epochs: state.config.epochs });
   if (a !== b) throw new HarmoniaError(`--resume: the checkpoint in ${existing} was trained with a different configuration (only epochs and workers may change)`);
+}
+
+/** The files a train run folder gets (trainer.ts) that the output rule checks before any work. */
+export const RUN_FILES = ['config.json', 'log.jsonl', 'losses.html'] as const;
+
+/**
+ * The output rule for `train` (issue 28): --out is a run folder (never an input, a model folder or a
+ * dataset), its config.json, log.jsonl and losses.html are never a device, FIFO or (without
+ * --overwrite) a read-only file; the data folder, --init and --cache are inputs. Returns the plan.
+ */
+export function checkTrainOutputs(values: Values, out: string, data: string): { inputs: SafetyInput[]; outputs: SafetyOutput[] } {
+  const inputs: SafetyInput[] = [{ path: data, what: 'data folder', kind: 'folder' }];
+  if (typeof values.init === 'string') inputs.push({ path: values.init, what: 'generator folder (--init)', kind: 'folder' });
+  const rebuilds = { path: out, kinds: ['run'] as const };
+  const outputs: SafetyOutput[] = [{ path: out, flag: '--out', kind: 'folder', mkdir: true, rebuilds },
+    ...RUN_FILES.map((f): SafetyOutput => ({ path: join(out, f), flag: `--out (${f})`, kind: 'file', mkdir: true, rebuilds }))];
+  checkOutputs(inputs, outputs, { overwrite: Boolean(values.overwrite) });
+  return { inputs, outputs };
 }
 
 export async function startEngine(v: Values): Promise<void> {
@@ -206,8 +223,11 @@ export const trainCommand: Command = {
     // every flag and the run folder's checkpoint are checked before the engine, the data or the cache
     checkTrainFlags(cfg, realDir ? { imageSize: size ?? cfg.size, imageFlag: size !== undefined ? '--size' : `the --config ${String(values.config)} sample size` } : { imageSize: preset.evalSize, imageFlag: `--config ${String(values.config)}` });
     await checkResume(out, cfg, Boolean(values.resume), Boolean(values.overwrite));
-    await startEngine(values);
+    checkTrainOutputs(values, out, realDir ?? data); // the output rule (issue 28): its files, never an input, a model or a dataset
+    const unlock = lockRunFolder(out); // one writer per run folder: a second train into --out fails here
     let source: BatchSource, samples: TrainBatch, stream: CompositeStream | undefined;
+    try { // the lock is released on an error before train() (and by the finally below after it)
+    await startEngine(values);
     if (realDir) {
       stream = await CompositeStream.create({ real: realDir, size: cfg.crop, batchSize: cfg.batchSize, seed: cfg.seed, flip: cfg.flip, illumination, procedural, batchesPerEpoch: bpe });
       if (!values.quiet) console.error(`data: composites synthesised on the fly from ${stream.photoCount} training photos in ${realDir} (${stream.batchesPerEpoch} batches per epoch)`);
@@ -220,6 +240,7 @@ export const trainCommand: Command = {
       source = memorySource(toMemorySamples(trainSet), { height: preset.evalSize, width: preset.evalSize, batchSize: cfg.batchSize, seed: cfg.seed, flip: cfg.flip, crop: cfg.crop });
       samples = makeBatch(toMemorySamples(trainSet.slice(0, cfg.sampleCount)), preset.evalSize, preset.evalSize);
     }
+    } catch (err) { unlock(); await stream?.dispose(); throw err; }
     let r: Awaited<ReturnType<typeof train>>;
     try {
       r = await train({
@@ -229,6 +250,7 @@ export const trainCommand: Command = {
       });
     } finally {
       await stream?.dispose();
+      unlock();
     }
     r.generator.dispose();
     for (const n of r.notes) console.error(`NOTE: ${n}`);

@@ -56,7 +56,9 @@ export async function initEngine(opts: { backend?: BackendRequest; quiet?: boole
       return current;
     } catch (err) {
       const msg = (err as Error).message.split('\n')[0];
-      tried.push(`${name} unavailable (${msg})`);
+      // an optional package that is not installed is a choice, not a failure: say so calmly
+      const notInstalled = (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && name === 'tensorflow';
+      tried.push(notInstalled ? `${name} not installed (optional @tensorflow/tfjs-node)` : `${name} unavailable (${msg})`);
       if (want !== 'auto') throw new HarmoniaError(`backend "${name}" could not start: ${msg}`, { cause: err });
     }
   }

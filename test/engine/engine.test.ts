@@ -82,10 +82,10 @@ test('initEngine: a fresh process picks tensorflow → native → wasm → cpu a
   } else if (loadNativeAddon().ok) {
     // The oneDNN addon is built (npm run build:native): native comes before wasm.
     assert.equal(info.backend, 'native');
-    assert.match(info.reason, /^auto: tensorflow unavailable \(/);
+    assert.match(info.reason, /^auto: tensorflow (not installed \(optional @tensorflow\/tfjs-node\)|unavailable \()/);
   } else {
     assert.equal(info.backend, 'wasm');
-    assert.match(info.reason, /^auto: tensorflow unavailable \(/);
+    assert.match(info.reason, /^auto: tensorflow (not installed \(optional @tensorflow\/tfjs-node\)|unavailable \()/);
     assert.deepEqual(info.kernels, Object.keys(WASM_KERNELS));
   }
   assert.ok(info.threads >= 1);

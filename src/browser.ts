@@ -1,24 +1,31 @@
 /**
- * `harmonia/browser`: the browser-safe part of the API (no node:* imports): the in-memory pipeline
- * (intrinsic stage + GAN refinement on FloatImage/Mask), compositing helpers, the generator and its
- * custom layers, and TensorFlow.js with the project's wasm kernels. A model folder is loaded with
- * `tf.loadLayersModel(url + 'model.json')` plus its harmonia.json (generator config and card), or its
- * model.onnx runs in ONNX Runtime Web through `harmonizeImageAsync` (`run` / `transformParams`
- * hooks; the app in web/src/ort.ts shows how).
+ * `harmonia/browser`: harmonization in the browser without TensorFlow.js (no node:* imports).
+ *
+ *   const h = await createHarmonizer({ model: 'models/default/', wasmPaths: '/ort/', onProgress });
+ *   const out = await h.harmonize({ background, foreground, mask, placement: { x, y, scale } });
+ *
+ *  - `loadModel(url, options)`: a Harmonia model folder (harmonia.json + model.onnx) on ONNX Runtime
+ *    Web: WebGPU when an adapter starts, else WebAssembly (SIMD, + threads when cross-origin isolated);
+ *    a progress callback; asset paths in docs/WEB.md.
+ *  - `createHarmonizer(options)`: (background, foreground + mask, placement) or (composite, mask) → image;
+ *    `preview()` for live feedback while placing, `intermediates()` for the intrinsic stage on demand.
+ *  - image helpers: canvas RGBA ↔ FloatImage/Mask, placing a cut-out, resizing.
+ * The TensorFlow.js side (TF.js models, the synchronous pipeline, the generator, the intrinsic stage's
+ * functions) is `harmonia/browser/tfjs`.
  */
-import './models/layers.ts'; // registers the generator's custom layers with TensorFlow.js
-export { tf } from './engine/tf.ts';
-export { registerWasmKernels } from './engine/kernels/index.ts';
+export { loadModel, resolveModelUrl, summarizeEngineError, ORT_WEB_VERSION } from './browser/loader.ts';
+export type { LoadModelOptions, LoadedModel, LoadProgress, ExecutionProvider } from './browser/loader.ts';
+export { createHarmonizer, loadIntrinsicStage } from './browser/harmonizer.ts';
+export type { Harmonizer, HarmonizerOptions, HarmonizeRequest, HarmonizeOutput, Intermediates } from './browser/harmonizer.ts';
+export { harmonizeWithAsyncHooks } from './pipeline/hooks-async.ts';
+export type { AsyncHookedModel } from './pipeline/hooks-async.ts';
+export type { RefineOptions, RefineResult, Stage } from './pipeline/stages.ts';
+export type { ModelCard } from './models/harmonization.ts';
+export type { GeneratorConfig } from './models/generator.ts';
 export { HarmoniaError } from './errors.ts';
 export * from './image/types.ts';
 export { resizeImage, resizeMask, fitWithin } from './image/resize.ts';
 export type { ResizeKernel } from './image/resize.ts';
-export { harmonizeImage, harmonizeImageAsync, analysisCopy, blendByMask, generatorCorrection } from './pipeline/refine.ts';
-export type { HarmonizationModel, AsyncHarmonizationModel, ModelCard, RefineOptions, RefineResult, Stage } from './pipeline/refine.ts';
 export { padGeneratorInput, cropRgb } from './models/pad.ts';
 export { placeForeground, defaultPlacement, applyChangeAtFullResolution, maskBounds, rgbaToImage, rgbaToMask, imageToRgba, hasTransparency } from './pipeline/compose.ts';
 export type { Placement } from './pipeline/compose.ts';
-export { semiHarmonize, DEFAULT_INTRINSIC_ANALYSIS_SIDE } from './intrinsic/index.ts';
-export type { IntrinsicOptions, SemiHarmonizeResult, LightInfo } from './intrinsic/index.ts';
-export { buildGenerator, runGenerator, PAPER_GENERATOR } from './models/generator.ts';
-export type { GeneratorConfig } from './models/generator.ts';

@@ -1,23 +1,46 @@
 /**
- * The Node API: `await harmonize({ composite, mask })` → encoded image bytes.
+ * The Node API: `await harmonize({ composite, mask })` → encoded image bytes, or the cut-out mode
+ * `await harmonize({ background, foreground, at, scale })` (an RGBA foreground whose alpha is the mask,
+ * placed on the background as the CLI's --background/--foreground/--at/--scale do).
  * Inputs are file paths, encoded bytes, or in-memory images; the model defaults to the one shipped
  * in models/default (the intrinsic stage alone runs when there is none and `stage` is not forced).
+ * The generator runs on onnxruntime-node; when that is not installed, on onnxruntime-web's WebAssembly
+ * build (said once on stderr, with the command that adds onnxruntime-node); TensorFlow.js only for
+ * models without an ONNX export or when HARMONIA_INFERENCE=tfjs.
  */
 import { HarmoniaError } from '../errors.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
-import { readImage, readMask, encodeImage, assertValidImage, type ImageSource, type OutputFormat } from '../image/io.ts';
+import { readImage, readMask, readCutout, probeImage, encodeImage, assertValidImage, DEFAULT_MAX_PIXELS, type ImageSource, type OutputFormat } from '../image/io.ts';
 import type { HarmonizationModel, RefineOptions, RefineResult, Stage } from './refine.ts';
 import { harmonizeWithHooks, intrinsicRuns, type HookedModel } from './stages.ts';
 import { isModelDir, readModelMeta, DEFAULT_MODEL_DIR } from '../models/folder-meta.ts';
-import { inferenceMode, onnxHookIfReady, withOnnxRunner } from '../models/onnx.ts';
+import { inferenceMode, onnxAvailable, onnxHookIfReady, withOnnxRunner } from '../models/onnx.ts';
+import { readOnnxModel } from '../export/onnx-file.ts';
+import { importOptional } from '../util/optional.ts';
+import { defaultPlacement, placeForeground, type Placement } from './compose.ts';
+import { harmonizeWithAsyncHooks, type AsyncHookedModel } from './hooks-async.ts';
+import { readOnnxMetadata, sessionHooks, type OrtModuleLike, type OrtSessionLike } from './ort-hooks.ts';
 // TensorFlow.js (the engine, refine.ts, the TF.js model loader) is imported only when it runs: a model
 // folder whose generator runs on ONNX Runtime (the shipped one, by default) is harmonized without it
 
+/**
+ * harmonize()'s options: a composite and its mask, or (cut-out mode) a background and a foreground
+ * with `at` and `scale`, plus the model and output settings. checkHarmonizeOptions says which argument
+ * is missing or wrong.
+ */
 export interface HarmonizeOptions extends RefineOptions {
   /** The composite: a path, encoded bytes (JPEG/PNG/WebP/TIFF), or a FloatImage. */
-  composite: ImageSource | FloatImage;
-  /** The mask (white = foreground, any channel count; a non-opaque alpha channel is used as the mask). */
-  mask: ImageSource | Mask;
+  composite?: ImageSource | FloatImage;
+  /** The composite's mask (white = foreground, any channel count; a non-opaque alpha channel is used as the mask). */
+  mask?: ImageSource | Mask;
+  /** Cut-out mode: the background, a path, encoded bytes, or a FloatImage (RGB). */
+  background?: ImageSource | FloatImage;
+  /** Cut-out mode: an RGBA cut-out (path or encoded bytes; its alpha is the mask), or an in-memory { image, mask }. */
+  foreground?: ImageSource | { image: FloatImage; mask: Mask };
+  /** Cut-out mode: top-left corner of the scaled cut-out in background pixels, [x, y] or { x, y }; default: centred on the lower half. */
+  at?: readonly [number, number] | { x: number; y: number };
+  /** Cut-out mode: scale of the cut-out, in (0, 16] (the scaled cut-out at most maxPixels); default: about 45% of the background's short side. */
+  scale?: number;
   /** A loaded model, a model folder, or undefined for the shipped default. `null` = no GAN. */
   model?: HarmonizationModel | string | null;
   /** Output encoding (default png). */
@@ -43,7 +66,7 @@ const modelCache = new Map<string, Promise<HarmonizationModel>>();
 export function cachedModel(dir: string): Promise<HarmonizationModel> {
   let p = modelCache.get(dir);
   if (!p) {
-    p = import('./model.ts').then((m) => m.loadHarmonizationModel(dir));
+    p = importOptional(`the TensorFlow.js model folder ${dir}`, () => import('./model.ts')).then((m) => m.loadHarmonizationModel(dir));
     modelCache.set(dir, p);
     p.catch(() => modelCache.delete(dir));
   }
@@ -63,7 +86,7 @@ export async function resolveModel(model: HarmonizeOptions['model'], stage: Stag
   if (model && typeof model !== 'string') return model;
   const dir = model ?? DEFAULT_MODEL_DIR;
   if (!model && !stage && !isModelDir(dir)) return undefined; // no shipped model: intrinsic stage alone
-  const { initEngine } = await import('../engine/index.ts');
+  const { initEngine } = await importOptional(`harmonize with model ${dir} (no ONNX Runtime path for it)`, () => import('../engine/index.ts'));
   await initEngine();
   // G on ONNX Runtime when installed, unless HARMONIA_INFERENCE=tfjs (src/models/onnx.ts).
   return withOnnxRunner(dir, await cachedModel(dir));
@@ -124,14 +147,132 @@ function assertFinite(data: Float32Array, what: string, channels: number, width:
   }
 }
 
+/** The [x, y] of the `at` option, or undefined. */
+function atXY(at: HarmonizeOptions['at']): [number, number] | undefined {
+  if (at === undefined) return undefined;
+  return Array.isArray(at) ? [at[0], at[1]] : [(at as { x: number }).x, (at as { y: number }).y];
+}
+
+function checkImageArg(v: unknown, name: string): void {
+  if (typeof v === 'string') {
+    if (v === '') throw new HarmoniaError(`harmonize: ${name} must not be an empty path`);
+    return;
+  }
+  if (v instanceof Uint8Array) return;
+  if (!isFloatImage(v)) throw new HarmoniaError(`harmonize: ${name} must be a path, encoded bytes, or a FloatImage { width, height, channels: 3, data: Float32Array }, got ${v === null ? 'null' : typeof v}`);
+  assertValidImage(v, `harmonize: ${name}`);
+  if (v.channels !== 3) throw new HarmoniaError(`harmonize: ${name} must have 3 channels (RGB), got ${v.channels}`);
+  assertFinite(v.data, name, v.channels, v.width);
+}
+
+/** The cut-out mode's arguments: background, foreground, at, scale (and no composite or mask). */
+function checkCutoutOptions(opts: HarmonizeOptions): void {
+  if (opts.composite !== undefined || opts.mask !== undefined) throw new HarmoniaError('harmonize: give either composite + mask or background + foreground (a cut-out), not both');
+  if (opts.background === undefined) throw new HarmoniaError('harmonize: cut-out mode needs background (a path, encoded bytes, or a FloatImage)');
+  if (opts.foreground === undefined) throw new HarmoniaError('harmonize: cut-out mode needs foreground (an RGBA cut-out: a path or encoded bytes, or { image, mask })');
+  checkImageArg(opts.background, 'background');
+  const f = opts.foreground as unknown;
+  if (typeof f === 'object' && f !== null && !(f instanceof Uint8Array)) {
+    const fm = f as { image?: unknown; mask?: unknown };
+    if (!isFloatImage(fm.image) || !isMask(fm.mask)) throw new HarmoniaError('harmonize: foreground must be a path, encoded bytes (an RGBA cut-out), or { image: FloatImage, mask: Mask }');
+    checkImageArg(fm.image, 'foreground.image');
+    const m = fm.mask;
+    if (m.width !== fm.image.width || m.height !== fm.image.height || m.data.length !== m.width * m.height) {
+      throw new HarmoniaError(`harmonize: foreground.mask is ${m.width}×${m.height} (${m.data.length} values) but foreground.image is ${fm.image.width}×${fm.image.height}`);
+    }
+    assertFinite(m.data, 'foreground.mask', 1, m.width);
+  } else checkImageArg(f, 'foreground');
+  const at = opts.at as unknown;
+  if (at !== undefined) {
+    const xy = Array.isArray(at) ? (at.length === 2 ? at : undefined) : typeof at === 'object' && at !== null ? [(at as { x?: unknown }).x, (at as { y?: unknown }).y] : undefined;
+    if (!xy || !xy.every((v) => typeof v === 'number' && Number.isFinite(v) && Math.abs(v) <= 1e6)) {
+      throw new HarmoniaError(`harmonize: at must be [x, y] or { x, y } with finite numbers (background pixels, |v| ≤ 1e6), got ${JSON.stringify(at)}`);
+    }
+  }
+  const sc = opts.scale as unknown;
+  if (sc !== undefined && !(typeof sc === 'number' && Number.isFinite(sc) && sc > 0 && sc <= 16)) {
+    throw new HarmoniaError(`harmonize: scale must be a number in (0, 16], got ${JSON.stringify(sc)}`);
+  }
+}
+
+/** Places the cut-out on the background (cut-out mode): the composite and its mask, as the CLI does. */
+async function placeCutout(opts: HarmonizeOptions): Promise<{ composite: FloatImage; mask: Mask }> {
+  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const bg = isFloatImage(opts.background) ? opts.background : await readImage(opts.background as ImageSource, { maxPixels });
+  const f = opts.foreground as ImageSource | { image: FloatImage; mask: Mask };
+  let cut: { image: FloatImage; mask: Mask };
+  if (typeof f === 'object' && !(f instanceof Uint8Array)) cut = f as { image: FloatImage; mask: Mask };
+  else {
+    if (opts.scale !== undefined) {
+      // bound the scaled cut-out by the pixel limit from the header, before decoding
+      const d = await probeImage(f);
+      const px = Math.max(1, Math.round(d.width * opts.scale)) * Math.max(1, Math.round(d.height * opts.scale));
+      if (px > maxPixels) throw new HarmoniaError(`harmonize: scale ${opts.scale} makes the ${d.width}×${d.height} cut-out ${(px / 1e6).toFixed(0)} megapixels, over the ${maxPixels / 1e6} MP limit (maxPixels)`);
+    }
+    cut = await readCutout(f, { maxPixels });
+  }
+  const place: Placement = defaultPlacement(bg, cut.image);
+  if (opts.scale !== undefined) place.scale = opts.scale;
+  const xy = atXY(opts.at);
+  if (xy) [place.x, place.y] = xy;
+  const placed = placeForeground(bg, cut.image, cut.mask, place);
+  if (!placed.mask.data.some((v) => v > 0)) {
+    throw new HarmoniaError(`harmonize: the foreground placed at ${xy ? `at [${xy.join(', ')}]` : 'the default position'} with scale ${place.scale.toFixed(3)} does not overlap the ${bg.width}×${bg.height} background`);
+  }
+  return placed;
+}
+
+let wasmNoted = false;
+const wasmModels = new Map<string, Promise<AsyncHookedModel | undefined>>();
+
+/**
+ * The generator on onnxruntime-web's WebAssembly build, for a model folder with a fresh model.onnx,
+ * when onnxruntime-node is not installed (an offline install whose postinstall failed, or one that left
+ * it out). Says so once on stderr, with the command that adds onnxruntime-node. undefined whenever
+ * that path does not apply; the caller then takes resolveModel's path as before.
+ */
+export async function resolveWasmFallbackModel(model: HarmonizeOptions['model'], stage: Stage | undefined): Promise<AsyncHookedModel | undefined> {
+  if (stage === 'intrinsic' || model === null || (model !== undefined && typeof model !== 'string')) return undefined;
+  if (process.env.HARMONIA_BACKEND || inferenceMode() === 'tfjs') return undefined;
+  const dir = model ?? DEFAULT_MODEL_DIR;
+  if (!model && !stage && !isModelDir(dir)) return undefined;
+  if (await onnxAvailable()) return undefined;
+  let p = wasmModels.get(dir);
+  if (!p) {
+    p = (async () => {
+      const file = await readOnnxModel(dir).catch(() => undefined);
+      if (!file || file.status !== 'fresh') return undefined;
+      let ort: OrtModuleLike & { InferenceSession: { create(bytes: Uint8Array, o: Record<string, unknown>): Promise<OrtSessionLike> }; env: { wasm: { numThreads?: number } } };
+      try {
+        ort = (await import('onnxruntime-web')) as unknown as typeof ort;
+      } catch {
+        return undefined;
+      }
+      if (!wasmNoted) {
+        wasmNoted = true;
+        process.stderr.write('harmonia: ONNX Runtime for Node (onnxruntime-node) is not installed, so the generator runs on onnxruntime-web\'s WebAssembly build (slower). Add it with: ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node@1.30.0\n');
+      }
+      ort.env.wasm.numThreads = 1; // the network is small (a 128² analysis copy, or G at the working size); no worker threads in Node
+      const meta = await readModelMeta(dir);
+      const session = await ort.InferenceSession.create(file.bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+      return { config: meta.generator, card: meta.card, ...sessionHooks(ort, session, meta.generator, readOnnxMetadata(file.bytes)) };
+    })();
+    wasmModels.set(dir, p);
+    p.catch(() => wasmModels.delete(dir));
+  }
+  return p;
+}
+
 /**
  * Checks every option of harmonize()/harmonizeWithReport() before any work (no file is read):
  * `format`, `quality`, `maxPixels`, `stage`, `analysisMaxSide`, `model`, and in-memory inputs
  * (shape and finite values). Throws a HarmoniaError naming the option.
  */
 export function checkHarmonizeOptions(opts: HarmonizeOptions): void {
-  if (!opts || typeof opts !== 'object') throw new HarmoniaError('harmonize: options must be an object with composite and mask');
-  if (opts.composite === undefined || opts.mask === undefined) throw new HarmoniaError('harmonize: both composite and mask are required');
+  if (!opts || typeof opts !== 'object') throw new HarmoniaError('harmonize: options must be an object with composite and mask, or background and foreground');
+  const cutout = opts.background !== undefined || opts.foreground !== undefined || opts.at !== undefined || opts.scale !== undefined;
+  if (cutout) checkCutoutOptions(opts as HarmonizeOptions);
+  else if (opts.composite === undefined || opts.mask === undefined) throw new HarmoniaError('harmonize: give composite and mask (or background and foreground for a cut-out); both composite and mask are required');
   if (opts.format !== undefined && !OUTPUT_FORMATS.includes(opts.format)) {
     throw new HarmoniaError(`harmonize: format must be ${OUTPUT_FORMATS.join(', ')}, got ${JSON.stringify(opts.format)}${String(opts.format) === 'jpg' ? ' (use "jpeg")' : ''}`);
   }
@@ -154,6 +295,7 @@ export function checkHarmonizeOptions(opts: HarmonizeOptions): void {
     if (!ok) throw new HarmoniaError('harmonize: model must be a model folder path, a loaded HarmonizationModel ({ generator, config }), or null for no GAN stage');
   }
   if (typeof m === 'string' && m === '') throw new HarmoniaError('harmonize: model must not be an empty path');
+  if (cutout) return;
   const c = opts.composite;
   if (typeof c === 'object' && c !== null && !(c instanceof Uint8Array)) {
     if (!isFloatImage(c)) throw new HarmoniaError('harmonize: composite must be a path, encoded bytes, or a FloatImage { width, height, channels, data: Float32Array }');
@@ -178,25 +320,36 @@ export function checkHarmonizeOptions(opts: HarmonizeOptions): void {
 /** Full report: result bytes plus intermediates, timings and notes. */
 export async function harmonizeWithReport(opts: HarmonizeOptions): Promise<HarmonizeReport> {
   checkHarmonizeOptions(opts);
-  const composite = isFloatImage(opts.composite) ? opts.composite : await readImage(opts.composite, { maxPixels: opts.maxPixels });
-  const what = typeof opts.composite === 'string' ? `the composite ${opts.composite}` : 'the composite';
-  const mask = isMask(opts.mask)
-    ? opts.mask
-    : await readMask(opts.mask, { maxPixels: opts.maxPixels, expect: { width: composite.width, height: composite.height, what } });
-  if (mask.width !== composite.width || mask.height !== composite.height) {
-    throw new HarmoniaError(`harmonize: mask is ${mask.width}×${mask.height} but the composite is ${composite.width}×${composite.height}`);
+  let composite: FloatImage, mask: Mask;
+  if (opts.composite === undefined) ({ composite, mask } = await placeCutout(opts));
+  else {
+    composite = isFloatImage(opts.composite) ? opts.composite : await readImage(opts.composite, { maxPixels: opts.maxPixels });
+    const what = typeof opts.composite === 'string' ? `the composite ${opts.composite}` : 'the composite';
+    mask = isMask(opts.mask)
+      ? opts.mask
+      : await readMask(opts.mask as ImageSource, { maxPixels: opts.maxPixels, expect: { width: composite.width, height: composite.height, what } });
+    if (mask.width !== composite.width || mask.height !== composite.height) {
+      throw new HarmoniaError(`harmonize: mask is ${mask.width}×${mask.height} but the composite is ${composite.width}×${composite.height}`);
+    }
   }
   let r: RefineResult;
   let model: { card?: HarmonizationModel['card'] } | undefined;
   const hooked = await resolveOnnxFirstModel(opts.model, opts.stage);
+  const loadIntrinsic = () => importOptional('the intrinsic stage', () => import('../intrinsic/index.ts'));
+  const wasm = hooked ? undefined : await resolveWasmFallbackModel(opts.model, opts.stage);
   if (hooked) {
     // G on ONNX Runtime without TensorFlow.js (the intrinsic stage, when it runs, loads its own modules)
-    const intrinsic = intrinsicRuns(hooked, opts) ? await import('../intrinsic/index.ts') : undefined;
+    const intrinsic = intrinsicRuns(hooked, opts) ? await loadIntrinsic() : undefined;
     r = harmonizeWithHooks(composite, mask, hooked, opts, intrinsic);
     model = hooked;
+  } else if (wasm) {
+    // onnxruntime-node missing: the same stages around onnxruntime-web's WebAssembly build
+    const intrinsic = intrinsicRuns(wasm, opts) ? await loadIntrinsic() : undefined;
+    r = await harmonizeWithAsyncHooks(composite, mask, wasm, opts, intrinsic);
+    model = wasm;
   } else {
     const resolved = await resolveModel(opts.model, opts.stage);
-    const { harmonizeImage } = await import('./refine.ts');
+    const { harmonizeImage } = await importOptional('harmonize with TensorFlow.js', () => import('./refine.ts'));
     r = harmonizeImage(composite, mask, resolved, opts);
     model = resolved;
   }

@@ -448,6 +448,9 @@ async function exists(p: string): Promise<boolean> {
 
 export const PROCEDURAL_SUBSET = 'Procedural';
 
+/** Training scenes use seeds from here on (src/data/stream.ts, train-light); benchmark and test seeds stay below. */
+export const PROCEDURAL_TRAINING_SEED0 = 1_000_000;
+
 /** Name of the i-th real image of a procedural dataset. */
 export function proceduralRealName(i: number): string {
   return `proc${String(i).padStart(5, '0')}`;
@@ -462,12 +465,21 @@ export function proceduralRealName(i: number): string {
  * atomic (src/data/atomic-subset.ts: built in `.Procedural.building`, renamed into place when complete)
  * and resumable (a finished sample — its composite is written last — of the same seed and size is
  * reused; samples beyond `count` are removed).
+ * `sceneSeed0` (the held-out benchmark sets, e.g. the relit set of issue 24: 1000..1199 with testFraction 1):
+ * scene i is makeProceduralComposite({ seed: sceneSeed0 + i }) itself (what bench/intrinsic.ts procedural
+ * renders) and is named proceduralRealName(sceneSeed0 + i); these seeds must stay below
+ * PROCEDURAL_TRAINING_SEED0 (training scenes use seeds from there on). Without it, scene i's seed is a hash of (seed, i).
  */
 export async function writeProceduralDataset(
   outDir: string,
-  opts: { count: number; seed: number; width?: number; height?: number; testFraction?: number; onProgress?: (done: number, total: number) => void; overwrite?: boolean },
+  opts: { count: number; seed: number; width?: number; height?: number; testFraction?: number; onProgress?: (done: number, total: number) => void; overwrite?: boolean; sceneSeed0?: number },
 ): Promise<{ train: number; test: number }> {
-  const { count, seed } = opts;
+  const { count, seed, sceneSeed0 } = opts;
+  if (sceneSeed0 !== undefined && !(Number.isInteger(sceneSeed0) && sceneSeed0 >= 0 && sceneSeed0 + count <= PROCEDURAL_TRAINING_SEED0)) {
+    throw new HarmoniaError(`writeProceduralDataset: sceneSeed0 + count must stay within [0, ${PROCEDURAL_TRAINING_SEED0}] (held out from the training seeds), got ${sceneSeed0} + ${count}`);
+  }
+  const realOf = (i: number): string => proceduralRealName(sceneSeed0 === undefined ? i : sceneSeed0 + i);
+  const sceneSeedOf = (i: number): number => (sceneSeed0 === undefined ? hashString(`procedural:${seed}:${i}`) : sceneSeed0 + i);
   const W = opts.width ?? 256, H = opts.height ?? 256;
   const tf = opts.testFraction ?? 0.1;
   if (!Number.isInteger(count) || count < 1) throw new HarmoniaError(`writeProceduralDataset: count must be a positive integer, got ${count}`);
@@ -477,7 +489,7 @@ export async function writeProceduralDataset(
   const testSet = new Set(order.slice(0, nTest));
   // atomic (src/data/atomic-subset.ts): built in <out>/.Procedural.building, renamed into place when complete;
   // files of the same seed and size are reused, files of samples beyond --count are removed
-  const recipe = JSON.stringify({ generator: 'procedural', seed, width: W, height: H });
+  const recipe = JSON.stringify({ generator: 'procedural', seed, width: W, height: H, ...(sceneSeed0 === undefined ? {} : { sceneSeed0 }) });
   return buildSubsetAtomically(outDir, PROCEDURAL_SUBSET, recipe, 'make-procedural', async (sub) => {
     for (const d of ['composite_images', 'masks', 'real_images', 'intrinsics']) await fsp.mkdir(join(sub, d), { recursive: true });
     // a resumed run first removes the temp files of writes that a killed run left unfinished
@@ -485,12 +497,12 @@ export async function writeProceduralDataset(
     for (const d of [sub, ...['composite_images', 'masks', 'real_images'].map((x) => join(sub, x)), ...scenes]) await removeStaleTempFiles(d);
     const names = { train: [] as string[], test: [] as string[] };
     for (let i = 0; i < count; i++) {
-      const real = proceduralRealName(i);
+      const real = realOf(i);
       const file = compositeFileName(real, 1, 1, '.png');
       (testSet.has(i) ? names.test : names.train).push(file);
       const compPath = join(sub, 'composite_images', file);
       if (!(await exists(compPath))) {
-        const pc = makeProceduralComposite({ seed: hashString(`procedural:${seed}:${i}`), width: W, height: H, name: `${real}_1_1` });
+        const pc = makeProceduralComposite({ seed: sceneSeedOf(i), width: W, height: H, name: `${real}_1_1` });
         const idir = join(sub, 'intrinsics', real);
         await write16(join(idir, 'albedo.png'), pc.scene.albedo.data, W, H, 3);
         await write16(join(idir, 'shading.png'), pc.scene.shading.data, W, H, 1, SHADING_SCALE);
@@ -498,6 +510,7 @@ export async function writeProceduralDataset(
         for (let k = 0; k < nEnc.length; k++) nEnc[k] = (pc.scene.normals.data[k] + 1) / 2;
         await write16(join(idir, 'normals.png'), nEnc, W, H, 3);
         const meta = {
+          sceneSeed: sceneSeedOf(i),
           light: pc.scene.light,
           foreignLight: pc.foreignLight,
           foreignAlbedoGain: pc.foreignAlbedoGain,
@@ -514,7 +527,7 @@ export async function writeProceduralDataset(
       opts.onProgress?.(i + 1, count);
     }
     // orphans: samples of an earlier, larger --count, temp files of killed writes
-    const reals = new Set(Array.from({ length: count }, (_, i) => proceduralRealName(i)));
+    const reals = new Set(Array.from({ length: count }, (_, i) => realOf(i)));
     await pruneFolder(join(sub, 'composite_images'), (n) => reals.has(n.replace(/_1_1\.png$/, '')) && n.endsWith('_1_1.png'));
     await pruneFolder(join(sub, 'masks'), (n) => reals.has(n.replace(/_1\.png$/, '')) && n.endsWith('_1.png'));
     await pruneFolder(join(sub, 'real_images'), (n) => reals.has(n.replace(/\.png$/, '')) && n.endsWith('.png'));

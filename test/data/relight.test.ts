@@ -238,3 +238,49 @@ test('relit Lalonde test photos: a visible lighting change (mean fMSE 200–3000
   const mean = f.reduce((a, b) => a + b, 0) / f.length;
   assert.ok(mean > 200 && mean < 3000, `mean fMSE ${mean.toFixed(1)} over ${f.length} photos (${f.map((x) => x.toFixed(0)).join(', ')})`);
 });
+
+test('held-out procedural relit set: make-procedural --scene-seed0 writes the bench scenes themselves, all in the test split', async () => {
+  const { writeProceduralDataset, makeProceduralComposite, PROCEDURAL_TRAINING_SEED0 } = await import('../../src/data/procedural.ts');
+  const { toUint8 } = await import('../../src/image/io.ts');
+  const { runCli } = await import('../run-cli.ts');
+  const out = tempDir('relit-proc');
+  const r = await runCli(['make-procedural', '--out', out, '--count', '3', '--scene-seed0', '1000', '--test-fraction', '1', '--size', '48', '--quiet']);
+  assert.equal(r.code, 0, r.stderr.join('\n'));
+  const test = await readIHarmonyDataset(out, { split: 'test' });
+  assert.deepEqual(test.map((s) => s.composite.split('/').pop()), ['proc01000_1_1.png', 'proc01001_1_1.png', 'proc01002_1_1.png']);
+  assert.equal((await readIHarmonyDataset(out, { split: 'train' })).length, 0);
+  for (const [k, s] of test.entries()) {
+    const pc = makeProceduralComposite({ seed: 1000 + k, width: 48, height: 48 });
+    assert.deepEqual(toUint8(await readImage(s.composite)), toUint8(pc.composite));
+    assert.deepEqual(toUint8(await readImage(s.real)), toUint8(pc.real));
+    const meta = JSON.parse(readFileSync(join(out, 'Procedural', 'intrinsics', `proc0${1000 + k}`, 'light.json'), 'utf8'));
+    assert.equal(meta.sceneSeed, 1000 + k);
+    assert.deepEqual(meta.foreignLight.direction, pc.foreignLight.direction);
+  }
+  await assert.rejects(writeProceduralDataset(tempDir('relit-proc2'), { count: 3, seed: 0, sceneSeed0: PROCEDURAL_TRAINING_SEED0 - 2 }), /held out from the training seeds/);
+  const bad = await runCli(['make-procedural', '--out', tempDir('relit-proc3'), '--count', '5', '--scene-seed0', '999998', '--quiet']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr.join('\n'), /--scene-seed0 999998 with --count 5 reaches the training seeds/);
+});
+
+test('harmonia make-composites --relit: a Relit subset by default; --illumination is refused', async () => {
+  const { runCli } = await import('../run-cli.ts');
+  const src = tempDir('relit-cli-src');
+  mkdirSync(join(src, 'real_images'));
+  mkdirSync(join(src, 'masks'));
+  for (const [k, n] of ['b1', 'b2', 'b3'].entries()) {
+    const { img, mask } = fixture(40, 40, 20, 20, 10 + k, k + 7);
+    await writeImage(join(src, 'real_images', `${n}.png`), img);
+    await writeMask(join(src, 'masks', `${n}_1.png`), mask);
+  }
+  writeFileSync(join(src, 's_train.txt'), 'b1_1_1.jpg\nb2_1_1.jpg\n');
+  writeFileSync(join(src, 's_test.txt'), 'b3_1_1.jpg\n');
+  const out = tempDir('relit-cli-out');
+  const r = await runCli(['make-composites', '--real', src, '--out', out, '--relit', '--min-fmse', '10']);
+  assert.equal(r.code, 0, r.stderr.join('\n'));
+  assert.match(r.stdout.join('\n'), /Relit \(relit \d\); \d variants rejected/, r.stdout.join('\n'));
+  assert.ok(existsSync(join(out, 'Relit', 'build.json')));
+  const bad = await runCli(['make-composites', '--real', src, '--out', tempDir('relit-cli-bad'), '--relit', '--illumination', '--quiet']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr.join('\n'), /--relit re-lights the foreground itself/);
+});

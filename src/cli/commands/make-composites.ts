@@ -2,6 +2,7 @@ import type { Command } from '../types.ts';
 import { HarmoniaError } from '../../errors.ts';
 import { Progress } from '../../util/progress.ts';
 import { makeComposites, DEFAULT_MIN_FMSE, DEFAULT_MAX_FMSE } from '../../data/composites.ts';
+import { makeRelitComposites } from '../../data/relight.ts';
 import { TRANSFER_METHODS, type TransferMethod } from '../../data/transfer/index.ts';
 import { readIHarmonyDataset } from '../../data/iharmony4.ts';
 import { compositeCopyBaseline, contactSheet } from '../../data/report.ts';
@@ -36,7 +37,7 @@ export function planMakeCompositesPaths(values: Record<string, unknown>, subset:
 export const makeCompositesCommand: Command = {
   name: 'make-composites',
   summary: 'synthesise HFlickr-style composites from real photos + masks (iHarmony4 layout out)',
-  usage: 'harmonia make-composites --real <dir> --out <dir> [--method reinhard|covariance|histogram|idt|mixed] [--variants N] [--seed S] [--illumination] [--min-fmse A --max-fmse B] [--limit N] [--format png|jpg] [--subset NAME]',
+  usage: 'harmonia make-composites --real <dir> --out <dir> [--method reinhard|covariance|histogram|idt|mixed] [--variants N] [--seed S] [--illumination] [--min-fmse A --max-fmse B] [--limit N] [--format png|jpg] [--subset NAME] [--relit]',
   options: {
     real: { type: 'string', description: 'source folder: real_images/, masks/, optional *_train.txt/*_test.txt lists and index.json categories' },
     out: { type: 'string', description: 'output root (gets <subset>/ and IHD_{train,test}.txt)' },
@@ -48,7 +49,8 @@ export const makeCompositesCommand: Command = {
     'max-fmse': { type: 'string', default: String(DEFAULT_MAX_FMSE), description: 'reject composites whose foreground MSE (0–255) is above this' },
     limit: { type: 'string', description: 'at most N real images per split' },
     format: { type: 'string', default: 'png', description: 'png (background pixel-identical to the real image) or jpg (quality 95; re-encoding alters the background)' },
-    subset: { type: 'string', default: 'Synthetic', description: 'output subset folder name' },
+    subset: { type: 'string', description: 'output subset folder name (default Synthetic; Relit with --relit)' },
+    relit: { type: 'boolean', default: false, description: 'relighting benchmark: re-shade each real foreground under a foreign light (key + fill, soft shadows; src/data/relight.ts) instead of recolouring it; the real photo is the ground truth (not with --method or --illumination)' },
     report: { type: 'boolean', default: false, description: 'print the composite-copy MSE/PSNR/fMSE of the test split (256×256 protocol)' },
     sheet: { type: 'string', description: 'write a contact sheet PNG (composite | real | mask) of the first --sheet-rows test samples' },
     'sheet-rows': { type: 'string', default: '12', description: `rows in the contact sheet, ${describeRange(R['sheet-rows'])}` },
@@ -71,7 +73,9 @@ export const makeCompositesCommand: Command = {
     if (minFmse > maxFmse) throw new HarmoniaError(`--min-fmse (${minFmse}) must not be above --max-fmse (${maxFmse})`);
     const limit = numberFlag(values, 'limit', R.limit);
     const sheetRows = requiredNumberFlag(values, 'sheet-rows', R['sheet-rows']);
-    const subset = String(values.subset);
+    const relit = Boolean(values.relit);
+    if (relit && (values.illumination || method !== 'mixed')) throw new HarmoniaError('--relit re-lights the foreground itself: it takes neither --method nor --illumination');
+    const subset = String(values.subset ?? (relit ? 'Relit' : 'Synthetic'));
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(subset)) throw new HarmoniaError(`--subset must be a plain folder name (letters, digits, _ . -), got "${subset}"`);
     // every output path before any work: never inside the source folder, the sheet never an input,
     // never a subset folder Harmonia did not build (issue 28)
@@ -80,7 +84,14 @@ export const makeCompositesCommand: Command = {
     // the subset is built in a staging folder and renamed into place only when complete
     let bar: Progress | undefined;
     let last = 0;
-    const s = await makeComposites(values.real, values.out, {
+    const onProgress = (done: number, total: number, note: string): void => {
+      bar ??= new Progress('make-composites', total, { quiet: Boolean(values.quiet) });
+      bar.tick(done - last, note);
+      last = done;
+    };
+    const s = relit
+      ? await makeRelitComposites(values.real, values.out, { variants, seed, minFmse, maxFmse, limit, format, subset, overwrite: Boolean(values.overwrite), onProgress })
+      : await makeComposites(values.real, values.out, {
       method: method as TransferMethod | 'mixed',
       variants,
       seed,
@@ -91,11 +102,7 @@ export const makeCompositesCommand: Command = {
       format,
       subset,
       overwrite: Boolean(values.overwrite),
-      onProgress: (done, total, note) => {
-        bar ??= new Progress('make-composites', total, { quiet: Boolean(values.quiet) });
-        bar.tick(done - last, note);
-        last = done;
-      },
+      onProgress,
     });
     bar?.finish();
     const methods = Object.entries(s.byMethod).map(([k, v]) => `${k} ${v}`).join(', ');

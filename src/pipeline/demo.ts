@@ -16,6 +16,8 @@ import { Progress } from '../util/progress.ts';
 import { Rng } from '../util/random.ts';
 import { CompositeSynthesizer } from '../data/stream.ts';
 import { renderDemoPage, type DemoRow } from '../report/demoPage.ts';
+import { CHART_PALETTE, type BarChart } from '../util/chart.ts';
+import { relativePath, relativizePaths } from '../util/html.ts';
 import { harmonizeImage, type HarmonizationModel } from './refine.ts';
 import { DEFAULT_MODEL_DIR, isModelDir, loadHarmonizationModel } from './model.ts';
 
@@ -82,7 +84,7 @@ async function scoreScenes(scenes: Scene[], methods: string[], model: Harmonizat
     for (const m of methods) {
       const metrics = imageMetrics(outputs[m], sc.real, sc.mask);
       per[m].push(metrics);
-      caps.push(`${m}: PSNR ${fmt(metrics.psnr)} dB, fMSE ${fmt(metrics.fmse, 1)}`);
+      caps.push(`${LABELS[m]}: PSNR ${fmt(metrics.psnr)} dB, fMSE ${fmt(metrics.fmse, 1)}`);
       if (m !== 'composite') {
         const file = `images/${sc.name}_${m}.png`;
         await writeImage(join(outDir, file), outputs[m]);
@@ -108,6 +110,23 @@ async function scoreScenes(scenes: Scene[], methods: string[], model: Harmonizat
     tableRows.push([LABELS[m], fmt(mse), fmt(psnr), fmt(fm, 1), fmt(ss, 4), worse === null ? '–' : `${(100 * worse).toFixed(1)} %`]);
   }
   return { rows, means, tableRows };
+}
+
+/** The metric charts of the report: one per metric, the sets along x, a bar per method. */
+function setCharts(sets: { label: string; means: Record<string, DemoMeans> }[], methods: string[]): BarChart[] {
+  const metrics: { title: string; yLabel: string; digits: number; value: (m: DemoMeans) => number | null; vsComposite?: boolean }[] = [
+    { title: 'MSE (lower is better)', yLabel: 'MSE (0–255 scale)', digits: 1, value: (m) => m.mse },
+    { title: 'PSNR (higher is better)', yLabel: 'PSNR (dB)', digits: 2, value: (m) => m.psnr },
+    { title: 'fMSE: MSE of the foreground (lower is better)', yLabel: 'fMSE (0–255 scale)', digits: 1, value: (m) => m.fmse },
+    { title: 'SSIM (higher is better)', yLabel: 'SSIM', digits: 4, value: (m) => m.ssim },
+    { title: 'Images whose fMSE is worse than the composite\'s (lower is better)', yLabel: 'share of images (%)', digits: 1, value: (m) => (m.worseShare === null ? null : 100 * m.worseShare), vsComposite: true },
+  ];
+  return metrics.map((mt) => ({
+    kind: 'bar', title: mt.title, yLabel: mt.yLabel, xLabel: 'set (number of composites)', digits: mt.digits,
+    categories: sets.map((s) => s.label),
+    // the composite has no "worse than itself" share: its series is left out of that chart
+    series: methods.filter((m) => !(mt.vsComposite && m === 'composite')).map((m) => ({ name: LABELS[m], color: CHART_PALETTE[methods.indexOf(m)], values: sets.map((s) => (s.means[m] ? mt.value(s.means[m]) : null)) })),
+  }));
 }
 
 /** "procedural (8): fMSE 1523.1 → 950.2 (62 % of the composite's): lower than the composite" */
@@ -154,6 +173,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     procScenes.push({ name, title: `${name} (${pc.scene.objectKinds[pc.objectIndex]})`, composite: pc.composite, mask: pc.mask, real: pc.real });
   }
   const photoRoot = opts.realPhotos === null ? undefined : opts.realPhotos ?? resolve(process.cwd(), '../shared/data/lalonde-real');
+  // the report shows paths relative to itself, never the machine's absolute folders
+  const rel = (p: string) => relativePath(resolve(p), outDir);
   const photoScenes = photoRoot && existsSync(join(photoRoot, 'real_images')) ? await realPhotoScenes(photoRoot, opts.realPhotoCount ?? 24, size, seed) : [];
   const progress = new Progress('demo', procScenes.length + photoScenes.length, { quiet: opts.quiet });
   const proc = await scoreScenes(procScenes, methods, model, outDir, progress);
@@ -162,7 +183,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
   const best = model ? 'full' : 'intrinsic';
   const summary = [summaryLine('procedural scenes', procScenes.length, proc.means, best)];
   if (photo) summary.push(summaryLine('real photos (test split, synthesised composites)', photoScenes.length, photo.means, best));
-  else summary.push(`real photos: none (no real-photo source at ${photoRoot ?? '(disabled)'}; give one with --real-photos <dir>)`);
+  else summary.push(`real photos: none (no real-photo source at ${photoRoot ? rel(photoRoot) : '(disabled)'}; give one with --real-photos <dir>)`);
   const means = proc.means;
   const tableRows = [...proc.tableRows.map((r) => [`procedural: ${r[0]}`, ...r.slice(1)]), ...(photo ? photo.tableRows.map((r) => [`real photos: ${r[0]}`, ...r.slice(1)]) : [])];
   const rows = proc.rows;
@@ -185,27 +206,31 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
       realRows.push({ title: stem, images: [{ label: 'composite', file: a }, { label: model ? LABELS.full : LABELS.intrinsic, file: b }] });
     }
   }
-  const modelNote = model ? `model: ${model.card?.name ?? modelDir} (${model.config.kind ?? 'paper'} generator, trained on ${model.card?.input === 'composite' ? 'raw composites' : 'semi-harmonized input'})` : `no GAN model found at ${modelDir}: intrinsic stage only`;
+  const modelNote = model ? `model: ${model.card?.name ?? rel(modelDir)} (${model.config.kind ?? 'paper'} generator, trained on ${model.card?.input === 'composite' ? 'raw composites' : 'semi-harmonized input'})` : `no GAN model found at ${rel(modelDir)}: intrinsic stage only`;
+  const sets = [{ label: `procedural (${procScenes.length})`, means: proc.means }, ...(photo ? [{ label: `real photos (${photoScenes.length})`, means: photo.means }] : [])];
   const html = renderDemoPage({
     title: 'Harmonia demo report',
+    warnings: model ? [] : [`No GAN model at ${rel(modelDir)}: only the intrinsic stage ran.`],
+    metricCharts: setCharts(sets, methods),
     intro: [
       ...summary.map((l) => `Summary: ${l}.`),
       `Procedural scenes with known ground truth (${count} composites, ${size}×${size}): one object per scene re-lit and recoloured as if pasted from another scene.`,
-      photo ? `Real photos with known ground truth (${photoScenes.length}, ${size}×${size}): test-split photos of ${photoRoot}, their object recoloured from another object of the same category with an HFlickr transfer method (Reinhard, covariance, histogram, IDT), seed ${seed}; none of these photos was used in training.` : 'Real photos with ground truth: not available on this machine.',
-      `Backend: ${engine.backend} (${engine.reason}); ${modelNote}.`,
-      'Protocol: images compared at their native 256×256 on the 0–255 scale; MSE over all 3·H·W values, PSNR = 10·log10(255²/MSE), fMSE over foreground pixels (mask > 127), SSIM per channel (Gaussian window 11, σ 1.5). Means are per-image means.',
+      photo ? `Real photos with known ground truth (${photoScenes.length}, ${size}×${size}): test-split photos of ${rel(photoRoot as string)}, their object recoloured from another object of the same category with an HFlickr transfer method (Reinhard, covariance, histogram, IDT), seed ${seed}; none of these photos was used in training.` : 'Real photos with ground truth: not available on this machine.',
+      relativizePaths(`Backend: ${engine.backend} (${engine.reason}); ${modelNote}.`, outDir),
+      `Protocol: images compared at their native ${size}×${size} on the 0–255 scale; MSE over all 3·H·W values, PSNR = 10·log10(255²/MSE), fMSE over foreground pixels (mask > 127), SSIM per channel (Gaussian window 11, σ 1.5). Means are per-image means.`,
     ],
     table: { header: ['set: method', 'MSE', 'PSNR (dB)', 'fMSE', 'SSIM', 'worse than composite'], rows: tableRows },
     sections: [
       { heading: 'Procedural composites', rows },
       ...(photo ? [{ heading: 'Real photos (synthesised composites, ground truth known)', rows: photo.rows }] : []),
-      ...(realRows.length ? [{ heading: 'Genuine composites (no ground truth)', note: `from ${realDir}`, rows: realRows }] : []),
+      ...(realRows.length ? [{ heading: 'Genuine composites (no ground truth)', note: `from ${rel(realDir as string)}`, rows: realRows }] : []),
     ],
     footer: [`Generated by harmonia demo at ${new Date().toISOString()}.`],
   });
   const report = join(outDir, 'index.html');
   await writeFileAtomic(report, html);
   const result: DemoSummary = { outDir, report, backend: engine.backend, model: model?.card?.name ?? null, procedural: count, realScored: photoScenes.length, real: realRows.length, means, realMeans: photo?.means ?? {}, summary };
-  await writeFileAtomic(join(outDir, 'report.json'), JSON.stringify(result, null, 2) + '\n');
+  // report.json sits beside the report: its paths are relative to it too
+  await writeFileAtomic(join(outDir, 'report.json'), JSON.stringify({ ...result, outDir: '.', report: 'index.html' }, null, 2) + '\n');
   return result;
 }

@@ -1,4 +1,9 @@
-/** HTML primitives of the report pages: escaping, the first Markdown table of a text, a small Markdown → HTML converter. */
+/**
+ * HTML primitives of the report pages: escaping, the first Markdown table of a text, a small Markdown →
+ * HTML converter, section anchors and the table of contents, and paths made relative to the report
+ * (a report never shows the machine's absolute folders).
+ */
+import { isAbsolute, relative, sep } from 'node:path';
 
 export function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -24,7 +29,7 @@ export function firstMarkdownTable(md: string): string[][] {
   return rows;
 }
 
-/** A small Markdown subset → HTML: headings, paragraphs, block quotes, pipe tables, **bold**, `code`. */
+/** A small Markdown subset → HTML: headings (with slug ids), paragraphs, block quotes, pipe tables, **bold**, `code`. */
 export function markdownToHtml(md: string): string {
   const out: string[] = [];
   const lines = md.split('\n');
@@ -43,7 +48,7 @@ export function markdownToHtml(md: string): string {
         ...body.map((r) => `<tr>${r.map((c, k) => (k === 0 ? `<th>${inline(c)}</th>` : `<td>${inline(c)}</td>`)).join('')}</tr>`), '</table>');
     } else if (/^#{1,6} /.test(line)) {
       const level = line.match(/^#+/)![0].length;
-      out.push(`<h${level}>${inline(line.slice(level + 1))}</h${level}>`);
+      out.push(`<h${level} id="${slug(line.slice(level + 1))}">${inline(line.slice(level + 1))}</h${level}>`);
     } else if (line.startsWith('> ')) {
       out.push(`<blockquote>${inline(line.slice(2))}</blockquote>`);
     } else if (line.trim()) {
@@ -51,4 +56,36 @@ export function markdownToHtml(md: string): string {
     }
   }
   return out.join('\n');
+}
+
+/** `path` as a reader of a report in `base` can follow it: relative to `base`, with "/" separators ("." for base itself). */
+export function relativePath(path: string, base: string): string {
+  if (!isAbsolute(path)) return path.split(sep).join('/');
+  return (relative(base, path) || '.').split(sep).join('/');
+}
+
+/** Rewrites every absolute POSIX path in `text` (e.g. in an error reason) relative to `base`. */
+export function relativizePaths(text: string, base: string): string {
+  return text.replace(/(^|[\s'"(=`])(\/[^\s'"()`,;]+)/g, (_m, pre: string, p: string) => {
+    const trail = /[.:]$/.exec(p)?.[0] ?? '';
+    return pre + relativePath(trail ? p.slice(0, -1) : p, base) + trail;
+  });
+}
+
+/** An id for an HTML anchor: lower-case letters, digits and dashes. */
+export function slug(text: string): string {
+  return text.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'section';
+}
+
+export interface TocEntry { id: string; label: string; children?: TocEntry[] }
+
+/** A table of contents: a <nav> with a nested list of links to the page's anchors. */
+export function tocHtml(entries: readonly TocEntry[], title = 'Contents'): string {
+  const list = (es: readonly TocEntry[]): string => `<ul>${es.map((e) => `<li><a href="#${escapeHtml(e.id)}">${escapeHtml(e.label)}</a>${e.children?.length ? list(e.children) : ''}</li>`).join('')}</ul>`;
+  return `<nav class="toc" aria-label="${escapeHtml(title)}"><strong>${escapeHtml(title)}</strong>${list(entries)}</nav>`;
+}
+
+/** The distinct lines of `lines` in their first order (a warning is shown once). */
+export function uniqueLines(lines: readonly string[]): string[] {
+  return [...new Set(lines.map((l) => l.trim()).filter(Boolean))];
 }

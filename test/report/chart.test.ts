@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { prepareChart, chartsHtml, metricCharts, cellNumber, movingAverage, renderChartPage, type LineChart } from '../../src/util/chart.ts';
+import { prepareChart, chartsHtml, metricCharts, cellNumber, movingAverage, renderChartPage, barChartSvg, type LineChart } from '../../src/util/chart.ts';
 import { firstMarkdownTable } from '../../src/util/html.ts';
 import { renderTable1Html } from '../../src/eval/table1-html.ts';
 import { renderDemoPage } from '../../src/report/demoPage.ts';
@@ -28,7 +28,7 @@ test('line charts: series aligned on the union of x, gaps for missing / non-fini
   assert.deepEqual(s.series.map((x) => [x.label, x.show]), [['a (mean of 2)', true], ['a (raw)', false]]);
   assert.deepEqual(s.data, [[0, 1, 2], [1, 2, 4], [1, 3, 5]]);
   assert.deepEqual(movingAverage([1, null, 3, 5], 2), [1, null, 2, 4]);
-  assert.throws(() => prepareChart({ kind: 'bar', title: 'x', categories: ['a'], values: [1, 2] }), HarmoniaError);
+  assert.throws(() => barChartSvg({ kind: 'bar', title: 'x', categories: ['a'], values: [1, 2] }), HarmoniaError);
 });
 
 test('metric charts come from the report tables: Table 1 (metrics as rows) and the demo (methods as rows); n/a cells are gaps', () => {
@@ -47,7 +47,8 @@ test('metric charts come from the report tables: Table 1 (metrics as rows) and t
   assert.match(html, /id="harmonia-chart-0"/);
   assert.match(html, /id="harmonia-chart-1"/);
   assert.doesNotMatch(html, /id="harmonia-chart-2"/);
-  assert.match(html, /uPlot/);
+  assert.match(html, /<svg class="harmonia-bar"/);
+  assert.doesNotMatch(html, /uPlot/, 'bar charts only: no chart script in the page');
   const page = renderDemoPage({ title: 'd', intro: [], table: { header: ['method', 'MSE'], rows: [['composite', '40']] }, sections: [], footer: [] });
   assert.match(page, /id="harmonia-chart-0"/);
 });
@@ -81,7 +82,7 @@ test('training report: the loss curves of log.jsonl as losses.html (L_G parts on
 
 const CHROMIUM = process.env.HARMONIA_CHROMIUM ?? '/usr/bin/chromium';
 
-test('the charts draw in headless Chromium: one uPlot canvas per chart, hover read-out, no page errors', { skip: existsSync(CHROMIUM) ? false : `skipped: Chromium not found at ${CHROMIUM} (apt-get install chromium)`, timeout: 120_000 }, async () => {
+test('the charts draw in headless Chromium: a uPlot canvas per line chart with hover read-out, SVG bars, no page errors', { skip: existsSync(CHROMIUM) ? false : `skipped: Chromium not found at ${CHROMIUM} (apt-get install chromium)`, timeout: 120_000 }, async () => {
   const dir = tempDir('harmonia-chart-page-');
   const file = join(dir, 'charts.html');
   writeFileSync(file, renderChartPage('charts', [
@@ -95,7 +96,8 @@ test('the charts draw in headless Chromium: one uPlot canvas per chart, hover re
     const errors: string[] = [];
     page.on('pageerror', (e: Error) => errors.push(e.message));
     await page.goto(pathToFileURL(file).href);
-    await page.waitForFunction(() => document.querySelectorAll('.uplot canvas').length === 2, undefined, { timeout: 20_000 });
+    await page.waitForFunction(() => document.querySelectorAll('.uplot canvas').length === 1, undefined, { timeout: 20_000 });
+    assert.equal(await page.locator('#harmonia-chart-1 svg.harmonia-bar rect').count(), 2, 'one bar per method');
     const box = await page.locator('#harmonia-chart-0 .u-over').boundingBox();
     assert.ok(box && box.width > 200, 'plot area laid out');
     await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);

@@ -177,10 +177,10 @@ export function batchRecipe(opts: Pick<HarmonizeOptions, 'stage' | 'model' | 'ha
 /** The differences between the recipe an output was made with and this run's, in words ('' when none). */
 export function recipeDifference(was: Partial<BatchRecipe> | undefined, now: BatchRecipe): string {
   if (!was) return 'it was made by an older version (no options recorded)';
-  const show = (v: unknown): string => (v === null || v === undefined ? 'default' : typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v));
+  const show = (v: unknown, k: keyof BatchRecipe): string => (v === null || v === undefined ? (k === 'model' ? 'none' : 'default') : typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v));
   const diffs: string[] = [];
   for (const k of Object.keys(RECIPE_FLAGS) as (keyof BatchRecipe)[]) {
-    if ((was[k] ?? null) !== (now[k] ?? null)) diffs.push(`${RECIPE_FLAGS[k]} ${show(now[k])}, was ${show(was[k])}`);
+    if ((was[k] ?? null) !== (now[k] ?? null)) diffs.push(`${RECIPE_FLAGS[k]} ${show(now[k], k)}, was ${show(was[k], k)}`);
   }
   return diffs.join('; ');
 }

@@ -9,11 +9,11 @@
  *     optimizer.bin   Adam moments m, v of G then D (little-endian float32, in state.json's order)
  *     state.json      step, epoch, batch position, Adam step counts, config, run notes
  */
-import { promises as fsp, existsSync, mkdirSync, statSync } from 'node:fs';
+import { promises as fsp, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
-import { writeFileAtomic, describeFsError, describeMkdirError, acquireLock } from '../util/atomic.ts';
+import { writeFileAtomic, describeFsError, describeMkdirError, acquireLock, pidAlive } from '../util/atomic.ts';
 import { saveModel, loadModel } from '../models/index.ts';
 import type { AdamState } from '../engine/parallel/adam.ts';
 import { validateTrainConfig, type TrainConfig } from './config.ts';
@@ -133,6 +133,19 @@ export function lockRunFolder(runDir: string): () => void {
   }
   const p = join(runDir, RUN_LOCK);
   return acquireLock(p, (pid) => `--out: another harmonia train${pid ? ` (pid ${pid})` : ''} is training into ${runDir}; one run folder takes one run at a time (wait for it, or choose another --out; delete ${p} only if that process is not training)`);
+}
+
+/**
+ * Refuses, without taking it, a run folder whose lock is held by another live process: the CLI's
+ * first check, before it reads the checkpoint (which a running train rewrites).
+ */
+export function checkRunLock(runDir: string): void {
+  const p = join(runDir, RUN_LOCK);
+  let pid = NaN;
+  try { pid = Number(readFileSync(p, 'utf8').trim()); } catch { return; }
+  if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
+    throw new HarmoniaError(`--out: another harmonia train (pid ${pid}) is training into ${runDir}; one run folder takes one run at a time (wait for it, or choose another --out; delete ${p} only if that process is not training)`, { file: p });
+  }
 }
 
 /** True when `runDir` holds a finished run: its final generator/ folder (whether or not checkpoint/ is still there). */

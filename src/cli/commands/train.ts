@@ -5,7 +5,7 @@ import type { BackendRequest } from '../../engine/index.ts';
 import { join } from 'node:path';
 import { getPreset, settingConfig, PRESET_NAMES } from '../../train/presets.ts';
 import { mergeTrainConfig, validateTrainConfig, type TrainConfig } from '../../train/config.ts';
-import { checkRunFolder, lockRunFolder, readCheckpointState } from '../../train/checkpoint.ts';
+import { checkRunFolder, checkRunLock, lockRunFolder, readCheckpointState } from '../../train/checkpoint.ts';
 import { checkOutputs, type SafetyInput, type SafetyOutput } from '../../util/output-safety.ts';
 import { FLAG_RANGES, TRAIN_LOSS_WEIGHT_RANGE, TRAIN_MAX_STEP_PIXELS, numberFlag } from '../flags.ts';
 import type { PartialTrainConfig } from '../../train/config.ts';
@@ -222,6 +222,7 @@ export const trainCommand: Command = {
     const maxSteps = num(values, 'max-steps');
     // every flag and the run folder's checkpoint are checked before the engine, the data or the cache
     checkTrainFlags(cfg, realDir ? { imageSize: size ?? cfg.size, imageFlag: size !== undefined ? '--size' : `the --config ${String(values.config)} sample size` } : { imageSize: preset.evalSize, imageFlag: `--config ${String(values.config)}` });
+    checkRunLock(out); // another train in --out: say so before reading the checkpoint it rewrites
     await checkResume(out, cfg, Boolean(values.resume), Boolean(values.overwrite));
     checkTrainOutputs(values, out, realDir ?? data); // the output rule (issue 28): its files, never an input, a model or a dataset
     const unlock = lockRunFolder(out); // one writer per run folder: a second train into --out fails here

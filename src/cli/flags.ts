@@ -86,6 +86,9 @@ export const FLAG_RANGES = {
     'body-limit': { min: 0.01, max: 64, why: 'megabytes; each accepted request holds its body (memory)' },
     'max-pixels': { min: 1, max: 100_000_000, integer: true, why: 'the library\'s 100 MP input limit' },
     timeout: { min: 1, max: 3600, why: 'seconds' },
+    'body-timeout': { min: 1, max: 3600, why: 'seconds' },
+    'idle-timeout': { min: 1, max: 3600, why: 'seconds' },
+    drain: { min: 0, max: 3600, why: 'seconds' },
   },
   worker: {
     concurrency: { min: 1, max: 16, integer: true, why: 'jobs at once in one process, each holding its images (memory); scale with processes' },

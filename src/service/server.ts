@@ -9,9 +9,21 @@
  *
  * Work runs on a bounded pool of worker threads (pool.ts) with the models loaded once per thread.
  * Over capacity the answer is 503 with Retry-After, at once. Every error is a 4xx/5xx with a
- * one-line JSON body `{"error": "..."}`, never a stack trace.
+ * one-line JSON body `{"error": "..."}`, never a stack trace; a malformed request is a 4xx, never a 500.
+ *
+ * Deadlines (docs/SERVICE.md § Deadlines), enforced by Node's HTTP server, which checks its open
+ * connections every `checkIntervalMs(…)` (at most 1 s, and at most 1/30 of the shortest deadline):
+ * - request deadline (`bodyTimeoutMs`): a request's headers and body must have arrived within it of the
+ *   request's first byte, else 408 and the connection is closed (a client dribbling its body);
+ * - idle timeout (`idleTimeoutMs`): a connection must send a complete request head within it (of opening,
+ *   or of starting the request), else 408 and closed; a kept-alive connection with no request is closed after it.
+ * A request whose body has arrived is never cut by these (its run time is bounded by `timeoutMs`).
+ * close(drainMs): stop taking work (503 + `Connection: close`; /health answers 503 "draining"), let the
+ * requests in flight finish for at most drainMs, then close every connection left and stop the threads.
  */
 import { existsSync, statSync } from 'node:fs';
+import { createServer as createHttpServer, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { isAbsolute, resolve, sep } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
@@ -40,6 +52,10 @@ export interface ServeOptions {
   maxPixels?: number;
   /** A request running longer fails with 503 and its thread is replaced (default 120 s). */
   timeoutMs?: number;
+  /** Request deadline: headers + body must arrive within this of the request's first byte, else 408 (default 120 s). */
+  bodyTimeoutMs?: number;
+  /** Idle timeout: a connection must send a request head within this, and is closed after this long idle between requests (default 30 s). */
+  idleTimeoutMs?: number;
 }
 
 /** Thrown for requests the server refuses with a given 4xx status. */
@@ -56,6 +72,16 @@ const OPTION_FIELDS = ['stage', 'model', 'format', 'quality', 'at', 'scale', 'ha
 
 export const DEFAULT_BODY_LIMIT = 32 * 1024 * 1024;
 export const DEFAULT_SERVE_MAX_PIXELS = 40_000_000;
+export const DEFAULT_BODY_TIMEOUT_MS = 120_000;
+export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+export const DEFAULT_DRAIN_MS = 25_000;
+/** Largest request head (request line + headers), bytes: Node's default; more gets 431. */
+export const MAX_HEADER_BYTES = 16 * 1024;
+
+/** How often the HTTP server looks for connections past a deadline: 1/30 of the shortest deadline, in [50 ms, 1 s]. */
+export function checkIntervalMs(bodyTimeoutMs: number, idleTimeoutMs: number): number {
+  return Math.max(50, Math.min(1000, Math.floor(Math.min(bodyTimeoutMs, idleTimeoutMs) / 30)));
+}
 
 interface Metrics {
   registry: Registry;
@@ -68,7 +94,14 @@ export interface HarmoniaServer {
   pool: HarmonizePool;
   /** Model names → folders the threads loaded. */
   models: Record<string, string>;
-  close(): Promise<void>;
+  /**
+   * Stops the server: from now on new work gets 503 (`Connection: close`) and /health answers 503
+   * `"draining"`; requests in flight may finish for at most `drainMs` (default 0); then every
+   * connection left (slow uploads included) is closed and the threads are stopped. Never waits longer.
+   */
+  close(drainMs?: number): Promise<void>;
+  /** True once close() was called. */
+  readonly draining: boolean;
 }
 
 /** One line, the root folder named as "<root>" (never the server's absolute paths). */
@@ -103,6 +136,11 @@ function parseBool(v: unknown, name: string): boolean | undefined {
 export async function createServer(opts: ServeOptions = {}): Promise<HarmoniaServer> {
   const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
   if (!(Number.isSafeInteger(bodyLimit) && bodyLimit >= 1024)) throw new HarmoniaError(`bodyLimit must be an integer ≥ 1024 bytes, got ${bodyLimit}`);
+  const bodyTimeoutMs = opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+  const idleTimeoutMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  for (const [k, v] of [['bodyTimeoutMs', bodyTimeoutMs], ['idleTimeoutMs', idleTimeoutMs]] as const) {
+    if (!(Number.isFinite(v) && v >= 100 && v <= 3_600_000)) throw new HarmoniaError(`${k} must be in [100, 3600000] ms, got ${v}`);
+  }
   const maxPixels = opts.maxPixels ?? DEFAULT_SERVE_MAX_PIXELS;
   let root: string | undefined;
   if (opts.root !== undefined) {
@@ -136,19 +174,70 @@ export async function createServer(opts: ServeOptions = {}): Promise<HarmoniaSer
   const modelsGauge = registry.gauge('harmonia_model_loaded', 'models loaded by every worker thread (1 = loaded)');
   for (const name of Object.keys(models)) modelsGauge.set(1, { model: name });
   registry.gauge('harmonia_jobs_completed', 'requests harmonized since start').set(() => pool.completed);
+  const clientErrors = registry.counter('harmonia_client_errors_total', 'connections closed before a route ran: 408 past a deadline, 431 headers too large, 400 malformed HTTP');
 
-  const app = Fastify({ logger: false, bodyLimit, requestTimeout: 120_000 }); // a request must arrive within 2 min (slow uploads)
+  /** Connection-level errors (before any route): one line of JSON, then the connection is closed. */
+  function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    let status: number, text: string, error: string;
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      [status, text] = [408, 'Request Timeout'];
+      error = `request timeout: the request head must arrive within ${idleTimeoutMs / 1000} s and the whole request within ${bodyTimeoutMs / 1000} s`;
+    } else if (err.code === 'HPE_HEADER_OVERFLOW') {
+      [status, text] = [431, 'Request Header Fields Too Large'];
+      error = `request headers too large (the limit is ${MAX_HEADER_BYTES} bytes)`;
+    } else {
+      [status, text] = [400, 'Bad Request'];
+      error = 'malformed HTTP request';
+    }
+    clientErrors.inc({ status: String(status) });
+    const body = JSON.stringify({ error });
+    if (socket.writable) socket.write(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.destroy();
+  }
+
+  const app = Fastify({
+    logger: false, bodyLimit, forceCloseConnections: true, clientErrorHandler: clientError,
+    // Node's server enforces the deadlines: it looks at every open connection each checkIntervalMs
+    serverFactory: (handler) => {
+      const server = createHttpServer({
+        requestTimeout: bodyTimeoutMs,
+        headersTimeout: Math.min(idleTimeoutMs, bodyTimeoutMs),
+        keepAliveTimeout: idleTimeoutMs,
+        connectionsCheckingInterval: checkIntervalMs(bodyTimeoutMs, idleTimeoutMs),
+        maxHeaderSize: MAX_HEADER_BYTES,
+      }, handler);
+      server.setTimeout(0); // no inactivity cut: a request waiting for its answer is idle, not late
+      return server;
+    },
+  });
+  let draining = false;
+  let closing: Promise<void> | undefined;
+  /** Responses of POST /harmonize requests in flight (what a drain waits for). */
+  const inflight = new Set<ServerResponse>();
   app.removeContentTypeParser('text/plain'); // only multipart/form-data and application/json
   await app.register(multipart, {
     limits: { fileSize: bodyLimit, files: 4, fields: OPTION_FIELDS.length, parts: 4 + OPTION_FIELDS.length, fieldSize: 1024, headerPairs: 100 },
   });
 
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
     (req as FastifyRequest & { t0: number }).t0 = performance.now();
+    if (req.method === 'POST' && req.url.split('?')[0] === '/harmonize') {
+      if (draining) {
+        reply.header('connection', 'close');
+        throw new PoolError('the server is shutting down; retry on another instance', 503);
+      }
+      const res = reply.raw;
+      inflight.add(res);
+      res.once('close', () => inflight.delete(res));
+    }
     // over capacity: refuse before reading the body (submit() checks again once it is read)
     if (req.method === 'POST' && req.url.split('?')[0] === '/harmonize' && pool.load >= pool.threads + pool.maxQueue) {
       throw new OverCapacityError(pool.retryAfter());
     }
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    if (draining) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unknown';
@@ -214,7 +303,22 @@ export async function createServer(opts: ServeOptions = {}): Promise<HarmoniaSer
     return { job, json: response === 'json' };
   }
 
+  /**
+   * A multipart body. Whatever the parser throws on a malformed body (no or wrong boundary, truncated
+   * part, bad part headers, a client gone mid-body) is a 400 naming the problem, never a 500.
+   */
   async function readMultipart(req: FastifyRequest): Promise<{ job: ImageJob; json: boolean }> {
+    try {
+      return await readMultipartParts(req);
+    } catch (err) {
+      if (err instanceof HttpError || err instanceof HarmoniaError || err instanceof OverCapacityError || err instanceof PoolError) throw err;
+      const e = err as { statusCode?: number; message?: string };
+      if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) throw err; // limits: 413 etc.
+      throw new HttpError(400, `malformed multipart/form-data body: ${e.message ?? String(err)}`);
+    }
+  }
+
+  async function readMultipartParts(req: FastifyRequest): Promise<{ job: ImageJob; json: boolean }> {
     const files: Partial<Record<FileField, Uint8Array>> = {};
     const fields: Record<string, unknown> = {};
     let total = 0;
@@ -275,18 +379,31 @@ export async function createServer(opts: ServeOptions = {}): Promise<HarmoniaSer
       .send(Buffer.from(r.image.buffer, r.image.byteOffset, r.image.byteLength));
   });
 
-  app.get('/health', async () => {
+  app.get('/health', async (_req, reply) => {
     const s = pool.stats();
-    return { status: 'ok', backend: s.backend, threads: s.threads, busy: s.busy, queued: s.queued, maxQueue: s.maxQueue, completed: s.completed, models: Object.keys(models) };
+    if (draining) reply.code(503);
+    return { status: draining ? 'draining' : 'ok', backend: s.backend, threads: s.threads, busy: s.busy, queued: s.queued, maxQueue: s.maxQueue, completed: s.completed, models: Object.keys(models) };
   });
 
   app.get('/metrics', async (_req, reply) => reply.type(PROMETHEUS_CONTENT_TYPE).send(registry.render()));
 
+  const sleep = (ms: number) => new Promise<void>((res) => setTimeout(res, ms).unref());
   return {
     app, pool, models,
-    async close() {
-      await app.close();
-      await pool.close();
+    get draining() { return draining; },
+    close(drainMs = 0) {
+      closing ??= (async () => {
+        draining = true;
+        const deadline = performance.now() + Math.max(0, drainMs);
+        app.server.closeIdleConnections(); // kept-alive connections with no request: nothing to wait for
+        while (inflight.size > 0 && performance.now() < deadline) await sleep(Math.min(50, Math.max(1, deadline - performance.now())));
+        // the drain is over: stop listening and close every connection left (slow uploads included)
+        const closed = app.close();
+        app.server.closeAllConnections();
+        await Promise.race([closed, sleep(1000)]);
+        await Promise.race([pool.close(), sleep(2000)]);
+      })();
+      return closing;
     },
   };
 }

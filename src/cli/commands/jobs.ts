@@ -58,7 +58,7 @@ export const jobsCommand: Command = {
         console.log(`missing outputs: ${p.missing} done job(s) whose output file is gone (${(p.missingNames ?? []).map((n) => JSON.stringify(n)).join(', ')}${p.missing > (p.missingNames ?? []).length ? ', …' : ''}): ` +
           'run the same harmonia enqueue again with --redo-missing to make them again');
       }
-      for (const f of p.failures) console.log(`failed ${f.name} (${f.id.slice(0, 12)}, ${f.attempts} tries): ${f.error}`);
+      for (const f of p.failures) console.log(`failed ${/^[\w./-]+$/.test(f.name) ? f.name : JSON.stringify(f.name)} (${f.id.slice(0, 12)}, ${f.attempts} tries): ${f.error}`);
     }
     return 0;
   },

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { HarmoniaError } from '../../errors.ts';
 import type { Command } from '../types.ts';
 import { FLAG_RANGES, numberFlag, describeRange } from '../flags.ts';
-import { createServer, DEFAULT_BODY_LIMIT, DEFAULT_SERVE_MAX_PIXELS } from '../../service/server.ts';
+import { createServer, DEFAULT_BODY_LIMIT, DEFAULT_SERVE_MAX_PIXELS, DEFAULT_BODY_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_DRAIN_MS } from '../../service/server.ts';
 import { isModelDir } from '../../pipeline/model.ts';
 import { availableParallelism } from 'node:os';
 
@@ -35,6 +35,9 @@ export const serveCommand: Command = {
     'body-limit': { type: 'string', default: String(DEFAULT_BODY_LIMIT / 1024 / 1024), description: `largest request body in MB, ${describeRange(RANGES['body-limit'])}` },
     'max-pixels': { type: 'string', default: String(DEFAULT_SERVE_MAX_PIXELS), description: `largest input image in pixels, ${describeRange(RANGES['max-pixels'])}` },
     timeout: { type: 'string', default: '120', description: `seconds a request may run before it fails with 503, ${describeRange(RANGES.timeout)}` },
+    'body-timeout': { type: 'string', default: String(DEFAULT_BODY_TIMEOUT_MS / 1000), description: `request deadline: seconds from a request's first byte until its headers and body have all arrived; later gets 408 and the connection is closed, ${describeRange(RANGES['body-timeout'])}` },
+    'idle-timeout': { type: 'string', default: String(DEFAULT_IDLE_TIMEOUT_MS / 1000), description: `seconds a connection may take to send a request head (then 408, closed), and may stay open idle between requests, ${describeRange(RANGES['idle-timeout'])}` },
+    drain: { type: 'string', default: String(DEFAULT_DRAIN_MS / 1000), description: `on SIGTERM/SIGINT, seconds the requests in flight may take to finish before every connection is closed; the process exits within this + 1 s, ${describeRange(RANGES.drain)}` },
     model: { type: 'string', multiple: true, description: 'a model to load, as name=<folder> (repeatable; requests pick one with "model": name); "default" is the shipped model' },
   },
   async run({ values, positionals }) {
@@ -47,10 +50,13 @@ export const serveCommand: Command = {
     const bodyLimit = Math.round((numberFlag(values, 'body-limit', RANGES['body-limit']) as number) * 1024 * 1024);
     const maxPixels = numberFlag(values, 'max-pixels', RANGES['max-pixels']);
     const timeoutMs = (numberFlag(values, 'timeout', RANGES.timeout) as number) * 1000;
+    const bodyTimeoutMs = (numberFlag(values, 'body-timeout', RANGES['body-timeout']) as number) * 1000;
+    const idleTimeoutMs = (numberFlag(values, 'idle-timeout', RANGES['idle-timeout']) as number) * 1000;
+    const drainMs = (numberFlag(values, 'drain', RANGES.drain) as number) * 1000;
     const root = typeof values.root === 'string' ? values.root : undefined;
     if (root !== undefined && (!existsSync(root) || !statSync(root).isDirectory())) throw new HarmoniaError(`--root must be an existing folder: "${root}"`);
     const models = parseModels(values.model);
-    const server = await createServer({ root, threads, maxQueue, bodyLimit, models, maxPixels, timeoutMs });
+    const server = await createServer({ root, threads, maxQueue, bodyLimit, models, maxPixels, timeoutMs, bodyTimeoutMs, idleTimeoutMs });
     let address: string;
     try {
       address = await server.app.listen({ port, host });
@@ -60,19 +66,31 @@ export const serveCommand: Command = {
     }
     const s = server.pool.stats();
     console.log(`harmonia serve: listening on ${address} (${s.threads} worker thread(s), queue ${s.maxQueue}, backend ${s.backend}, models: ${Object.keys(server.models).join(', ') || 'none (intrinsic stage)'}, loaded in ${(s.loadMs / 1000).toFixed(1)} s${root ? `, root ${root}` : ''})`);
-    await new Promise<void>((done) => {
-      const stop = (sig: string) => {
-        console.log(`harmonia serve: ${sig}, closing`);
-        process.off('SIGINT', onInt);
-        process.off('SIGTERM', onTerm);
-        done();
-      };
-      const onInt = () => stop('SIGINT');
-      const onTerm = () => stop('SIGTERM');
-      process.on('SIGINT', onInt);
-      process.on('SIGTERM', onTerm);
+    const sig = await new Promise<string>((done) => {
+      const onInt = () => done('SIGINT');
+      const onTerm = () => done('SIGTERM');
+      process.once('SIGINT', onInt);
+      process.once('SIGTERM', onTerm);
     });
-    await server.close();
+    console.log(`harmonia serve: ${sig}, draining: requests in flight may finish within ${drainMs / 1000} s, then every connection left is closed (send it again to exit at once)`);
+    const again = () => {
+      console.log('harmonia serve: second signal, exiting now');
+      process.exit(130);
+    };
+    process.once('SIGINT', again);
+    process.once('SIGTERM', again);
+    // the drain is bounded by construction; this only guards against a bug keeping the process alive
+    const backstop = setTimeout(() => {
+      console.error(`harmonia serve: still closing ${drainMs / 1000 + 1} s after ${sig}; exiting`);
+      process.exit(1);
+    }, drainMs + 1000);
+    backstop.unref();
+    const t0 = performance.now();
+    await server.close(drainMs);
+    console.log(`harmonia serve: closed ${((performance.now() - t0) / 1000).toFixed(1)} s after ${sig}`);
+    process.off('SIGINT', again);
+    process.off('SIGTERM', again);
+    setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref(); // nothing of the server may keep the process alive
     return 0;
   },
 };

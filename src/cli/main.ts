@@ -1,75 +1,180 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { HarmoniaError } from '../errors.ts';
 import { commandList, findCommand } from './commands/index.ts';
 import type { Command } from './types.ts';
+import { UsageError, checkFlags, commandHelp, commandOptions, didYouMean, formatUsageError, beginOutput, output } from './usage.ts';
+
+/** The package version (package.json beside src/ or dist/). */
+export function version(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
 
 function help(): string {
   const w = Math.max(...commandList.map((c) => c.name.length));
   return [
-    'harmonia: image harmonization (Intrinsic Compositing + GAN refinement) on TensorFlow.js',
+    `harmonia ${version()}: image harmonization (a learned colour harmonizer on ONNX Runtime or TensorFlow.js, optionally after the Intrinsic Compositing stage)`,
     '',
     'usage: harmonia <command> [options]',
     '',
     ...commandList.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
     '',
-    'harmonia <command> --help shows the options of a command.',
+    'harmonia help <command> (or harmonia <command> --help) shows the options of a command.',
+    'Every command takes --quiet (only errors and warnings) and --json (one JSON document on stdout).',
+    'harmonia --version prints the version.',
   ].join('\n');
 }
 
-function commandHelp(c: Command): string {
-  const lines = [`usage: ${c.usage}`, '', c.summary, ''];
-  for (const [name, o] of Object.entries(c.options)) {
-    const flag = `--${name}${o.short ? `, -${o.short}` : ''}${o.type === 'string' ? ' <value>' : ''}`;
-    lines.push(`  ${flag.padEnd(30)} ${o.description}${o.default !== undefined ? ` (default: ${o.default})` : ''}`);
-  }
-  return lines.join('\n');
+/** The "unknown command" message, with a did-you-mean. */
+function unknownCommand(name: string): string {
+  const guess = didYouMean(name, commandList.map((c) => c.name));
+  return `harmonia: unknown command "${name}"${guess ? ` (did you mean "${guess}"?)` : ''}\nRun "harmonia --help" for the list of commands.`;
 }
 
-/** Parses a command's arguments exactly as main() does (strict: unknown flags are a HarmoniaError). */
+/**
+ * Parses a command's arguments exactly as main() does: its own options plus --quiet and --json, strict.
+ * Every mistake (unknown flag, missing value, a value given to a switch) is a UsageError naming the flag
+ * as typed.
+ */
 export function parseCommandArgs(cmd: Command, args: string[]): { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] } {
+  const specs = commandOptions(cmd);
+  checkFlags(specs, args);
   const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean; default?: string | boolean }> = {};
-  for (const [k, o] of Object.entries(cmd.options)) {
+  for (const [k, o] of Object.entries(specs)) {
     options[k] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}), ...(o.default !== undefined ? { default: o.default } : {}) };
   }
   let parsed;
   try {
     parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new HarmoniaError(`${(err as Error).message}\n\n${commandHelp(cmd)}`);
+    // checkFlags catches what parseArgs refuses; this is the net under it, without parseArgs' own wording
+    const m = /'(-[^']*)'/.exec((err as Error).message);
+    throw new UsageError(`cannot read the arguments${m ? ` at ${m[1]}` : ''}`);
   }
   return { values: parsed.values as Record<string, string | boolean | string[] | undefined>, positionals: parsed.positionals };
 }
 
-/** Runs the CLI; returns the exit code. Errors a user can fix print one line, never a stack trace. */
+/** --quiet / --json given before `--` (read before parsing, for errors in parsing itself). */
+function flagGiven(args: readonly string[], flag: string): boolean {
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).includes(flag);
+}
+
+/** Runs the CLI; returns the exit code. Errors a user can fix print one line (usage errors: plus the usage), never a stack trace. */
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  // --quiet / --json may also come before the command
+  let k = 0;
+  while (k < argv.length && (argv[k] === '--quiet' || argv[k] === '--json')) k++;
+  const lead = argv.slice(0, k);
+  const [name, ...restArgs] = argv.slice(k);
+  const rest = [...restArgs, ...lead];
+  if (!name) {
     console.log(help());
-    return name ? 0 : 1;
+    return argv.length ? 0 : 1;
+  }
+  if (name === '--help' || name === '-h') {
+    console.log(help());
+    return 0;
+  }
+  if (name === '--version' || name === '-V' || name === '-v') {
+    console.log(`harmonia ${version()}`);
+    return 0;
+  }
+  if (name === 'help') {
+    const topic = rest.find((a) => !a.startsWith('-'));
+    if (!topic) {
+      console.log(help());
+      return 0;
+    }
+    const entry = findCommand(topic);
+    if (!entry) {
+      console.error(unknownCommand(topic));
+      return 2;
+    }
+    console.log(commandHelp(await entry.load()));
+    return 0;
+  }
+  if (name.startsWith('-')) {
+    const guess = didYouMean(name.replace(/^-+/, ''), ['help', 'version']);
+    console.error(`harmonia: unknown flag ${name}${guess ? ` (did you mean --${guess}?)` : ''}\nusage: harmonia <command> [options]  |  harmonia --version  |  harmonia --help`);
+    return 2;
   }
   const entry = findCommand(name);
   if (!entry) {
-    console.error(`harmonia: unknown command "${name}"\n\n${help()}`);
+    console.error(unknownCommand(name));
     return 2;
   }
+  let cmd: Command | undefined;
+  // the command prints its own JSON when it has a --json option of its own; main wraps the others
+  let wrapJson = false;
+  const lines: string[] = [];
+  const log = console.log;
+  const info = console.info;
+  const quietEnv = process.env.HARMONIA_QUIET;
+  const restore = (): void => {
+    console.log = log;
+    console.info = info;
+    if (quietEnv === undefined) delete process.env.HARMONIA_QUIET;
+    else process.env.HARMONIA_QUIET = quietEnv;
+  };
+  const document = (exitCode: number, error?: string): void => {
+    if (!wrapJson) return;
+    log(JSON.stringify({ command: name, exitCode, ...(error !== undefined ? { error } : {}), output: lines, notes: output.notes }));
+  };
   try {
     // only the chosen command's module (and what it imports) is loaded
-    const cmd = await entry.load();
-    if (rest.includes('--help') || rest.includes('-h')) {
+    cmd = await entry.load();
+    const end = rest.indexOf('--');
+    if ((end < 0 ? rest : rest.slice(0, end)).some((a) => a === '--help' || a === '-h')) {
       console.log(commandHelp(cmd));
       return 0;
     }
+    wrapJson = flagGiven(rest, '--json') && !('json' in cmd.options);
     const parsed = parseCommandArgs(cmd, rest);
-    return await cmd.run(parsed);
-  } catch (err) {
-    if (err instanceof HarmoniaError) {
-      console.error(`harmonia ${name}: ${err.message}`);
-      return err.exitCode;
+    const quiet = Boolean(parsed.values.quiet);
+    const json = Boolean(parsed.values.json);
+    if (json && parsed.values.output === '-') throw new UsageError('--json prints a JSON document on stdout, so -o - (the image on stdout) cannot go with it');
+    beginOutput(quiet, json);
+    if (quiet) {
+      // only errors and warnings: no summary lines, notes or progress bars (util/progress.ts reads HARMONIA_QUIET)
+      console.log = () => {};
+      console.info = () => {};
+      process.env.HARMONIA_QUIET = '1';
+    } else if (wrapJson) {
+      console.log = (...a: unknown[]) => void lines.push(a.map(String).join(' '));
+      console.info = console.log;
     }
-    const e = err as Error;
-    console.error(`harmonia ${name}: internal error: ${e?.message ?? String(err)}`);
-    if (process.env.HARMONIA_DEBUG) console.error(e?.stack);
-    else console.error('(set HARMONIA_DEBUG=1 for a stack trace; please report this)');
-    return 70;
+    const code = await cmd.run(parsed);
+    restore();
+    document(code);
+    return code;
+  } catch (err) {
+    restore();
+    let code: number;
+    let message: string;
+    if (err instanceof UsageError) {
+      message = err.message;
+      console.error(cmd ? formatUsageError(name, cmd.usage, err.message) : `harmonia ${name}: ${err.message}`);
+      code = err.exitCode;
+    } else if (err instanceof HarmoniaError) {
+      message = err.message;
+      console.error(`harmonia ${name}: ${err.message}`);
+      code = err.exitCode;
+    } else {
+      const e = err as Error;
+      message = `internal error: ${e?.message ?? String(err)}`;
+      console.error(`harmonia ${name}: ${message}`);
+      if (process.env.HARMONIA_DEBUG) console.error(e?.stack);
+      else console.error('(set HARMONIA_DEBUG=1 for a stack trace; please report this)');
+      code = 70;
+    }
+    document(code, message);
+    return code;
+  } finally {
+    beginOutput(false, false);
   }
 }

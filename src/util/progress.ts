@@ -33,7 +33,7 @@ export class Progress {
     this.base = done;
   }
   finish(note = ''): void {
-    if (this.opts.quiet) return;
+    if (this.opts.quiet || process.env.HARMONIA_QUIET) return; // --quiet on any command (src/cli/main.ts)
     if (this.drawnAt === this.done && !this.tty && !note) return; // the last tick already printed this line
     this.draw(note, true);
   }
@@ -49,7 +49,7 @@ export class Progress {
       `${formatDuration(elapsed)} elapsed, ETA ${Number.isFinite(eta) ? formatDuration(eta) : '?'}${note ? ` ${note}` : ''}`;
   }
   private draw(note: string, final = false): void {
-    if (this.opts.quiet) return;
+    if (this.opts.quiet || process.env.HARMONIA_QUIET) return; // --quiet on any command (src/cli/main.ts)
     const stream = this.opts.stream ?? process.stderr;
     const line = this.render(note);
     this.drawnAt = this.done;

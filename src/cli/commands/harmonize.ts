@@ -7,6 +7,7 @@ import { writeFileAtomic } from '../../util/atomic.ts';
 import { formatFromPath, readImage, readCutout, probeImage, DEFAULT_MAX_PIXELS, type OutputFormat } from '../../image/io.ts';
 import { canonicalPath, checkOutputs, prepareOutputs, type SafetyInput, type SafetyOutput } from '../../util/output-safety.ts';
 import { FLAG_RANGES, numberFlag, requiredNumberFlag, describeRange } from '../flags.ts';
+import { UsageError, note, output as cliOutput } from '../usage.ts';
 import { harmonizeWithReport } from '../../pipeline/harmonize.ts';
 import { harmonizeBatch, pairFolderDetailed, planBatch, batchRecipe, MANIFEST_NAME, type BatchItem, type SkippedFile } from '../../pipeline/batch.ts';
 import { placeForeground, defaultPlacement } from '../../pipeline/compose.ts';
@@ -45,6 +46,10 @@ export type HarmonizePlan = {
  * of folder mode are checked later, once resume has decided which outputs are redone.
  */
 export function planHarmonize(values: Values, positionals: string[], dataset?: BatchItem[]): HarmonizePlan {
+  // the missing input first (issue 26): `harmonia harmonize` alone says what to give
+  if (!positionals[0] && !dataset && !str(values.background) && !str(values.foreground)) {
+    throw new UsageError('give a composite image (or a folder of them, or - for stdin) with --mask, or --background with --foreground');
+  }
   const out = str(values.output);
   if (!out) throw new HarmoniaError('-o/--output is required');
   const stage = values.stage as Stage | undefined;
@@ -60,6 +65,7 @@ export function planHarmonize(values: Values, positionals: string[], dataset?: B
   const input = positionals[0];
   if (positionals.length > 1) throw new HarmoniaError(`expected one composite (or folder), got ${positionals.length}: ${positionals.join(' ')}`);
   const folderMode = !!input && existsSync(input) && statSync(input).isDirectory();
+  if (out === '-' && (folderMode || dataset)) throw new UsageError('-o - (stdout) is for one image; a folder run writes a folder');
   // the report's folder must exist, unless it is the folder that -o creates anyway
   const reportMkdir = !!report && canonicalPath(dirname(report)) === canonicalPath(folderMode ? out : dirname(out));
   const reportOut: SafetyOutput[] = report ? [{ path: report, flag: '--report', kind: 'file', mkdir: reportMkdir }] : [];
@@ -89,8 +95,9 @@ export function planHarmonize(values: Values, positionals: string[], dataset?: B
     checkOutputs(inputs, outputs.slice(1), { overwrite: true });
     return { ...base, mode: 'folder', input, maskDir, items, skipped, inputs, outputs };
   }
-  const format = formatFromPath(out);
-  const outputs: SafetyOutput[] = [{ path: out, flag: '-o', kind: 'file', mkdir: true }, ...reportOut];
+  // -o - writes the PNG to stdout; - as the composite or the mask reads it from stdin
+  const format = out === '-' ? 'png' : formatFromPath(out);
+  const outputs: SafetyOutput[] = [...(out === '-' ? [] : [{ path: out, flag: '-o', kind: 'file', mkdir: true } as SafetyOutput]), ...reportOut];
   if (values.background || values.foreground) {
     const background = str(values.background), foreground = str(values.foreground);
     if (!background || !foreground) throw new HarmoniaError('cut-out mode needs both --background and --foreground');
@@ -103,9 +110,25 @@ export function planHarmonize(values: Values, positionals: string[], dataset?: B
   const mask = str(values.mask);
   if (!mask) throw new HarmoniaError('--mask is required with a composite');
   if (scale !== undefined || at) throw new HarmoniaError('--scale and --at are for cut-out mode (--background/--foreground)');
-  const inputs: SafetyInput[] = [{ path: input, what: 'composite' }, { path: mask, what: 'mask' }];
+  if (input === '-' && mask === '-') throw new UsageError('only one of the composite and --mask can come from stdin (-)');
+  const inputs: SafetyInput[] = [{ path: input, what: 'composite' }, { path: mask, what: 'mask' }].filter((i) => i.path !== '-');
   checkOutputs(inputs, outputs, { overwrite });
   return { ...base, mode: 'single', composite: input, mask, format, inputs, outputs };
+}
+
+/** All of stdin (`-` as an input), refusing a terminal and an empty stream. */
+async function readStdin(what: string): Promise<Uint8Array> {
+  if (process.stdin.isTTY) throw new UsageError(`${what} is - (stdin), but stdin is a terminal: pipe an image in`);
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  const bytes = Buffer.concat(chunks);
+  if (bytes.byteLength === 0) throw new HarmoniaError(`stdin (-): ${what} is empty (0 bytes)`);
+  return bytes;
+}
+
+/** Writes the encoded result to stdout (`-o -`), waiting until it is flushed. */
+function writeStdout(bytes: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => process.stdout.write(bytes, (err) => (err ? reject(new HarmoniaError(`-o -: cannot write to stdout (${err.message})`)) : resolve())));
 }
 
 function folderItemOutputs(items: readonly BatchItem[]): SafetyOutput[] {
@@ -190,15 +213,18 @@ export const harmonizeCommand: Command = {
       composite = placed.composite;
       mask = placed.mask;
     } else {
-      composite = plan.composite;
-      mask = plan.mask;
+      composite = plan.composite === '-' ? await readStdin('the composite') : plan.composite;
+      mask = plan.mask === '-' ? await readStdin('the mask') : plan.mask;
     }
     prepareOutputs(plan.outputs);
     const r = await harmonizeWithReport({ ...common, composite, mask, format: plan.format });
-    await writeFileAtomic(out, r.image);
+    if (out === '-') await writeStdout(r.image);
+    else await writeFileAtomic(out, r.image);
     const t = Object.entries(r.timings).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ');
-    console.log(`wrote ${out} (${r.width}×${r.height}, stage ${r.stage}${r.model ? `, model ${r.model}` : ''}; ${t})`);
-    for (const n of r.notes) console.log(`note: ${n}`);
+    const summary = `wrote ${out === '-' ? 'the PNG to stdout' : out} (${r.width}×${r.height}, stage ${r.stage}${r.model ? `, model ${r.model}` : ''}; ${t})`;
+    if (out !== '-') console.log(summary);
+    else if (!cliOutput.quiet) console.error(summary); // stdout carries the image
+    for (const n of r.notes) note(n); // stderr, once (--quiet: none)
     if (report) {
       await writeFileAtomic(report, JSON.stringify({ images: [{ name: out, width: r.width, height: r.height, stage: r.stage, model: r.model ?? null, stages: r.timings, notes: r.notes }] }, null, 2) + '\n');
     }

@@ -42,7 +42,7 @@ export async function inferenceEngineInfo(modelDir: string = DEFAULT_MODEL_DIR):
   if (mode === 'tfjs') return tfjs('HARMONIA_INFERENCE=tfjs');
   const version = ortVersion();
   if (version === undefined) {
-    return tfjs(`${ORT_PACKAGE} (optional dependency) is not installed; reinstall with the project's .npmrc (onnxruntime-node-install=skip), otherwise its install script tries to download CUDA libraries, fails offline, and npm drops the package`);
+    return tfjs(`${ORT_PACKAGE} (optional dependency) is not installed; add it with \`ONNXRUNTIME_NODE_INSTALL=skip npm install ${ORT_PACKAGE}\` (the variable keeps its install script from downloading CUDA libraries, which fails offline)`);
   }
   try {
     const spec: string = ORT_PACKAGE;
@@ -88,17 +88,25 @@ export async function inferenceEngineInfo(modelDir: string = DEFAULT_MODEL_DIR):
 export const info: Command = {
   name: 'info',
   summary: 'show the TensorFlow.js backend and the inference engine of the generator Harmonia picks, and why',
-  usage: 'harmonia info [--backend auto|tensorflow|native|wasm|cpu] [--model <folder>]',
+  usage: 'harmonia info [--backend auto|tensorflow|native|wasm|cpu] [--model <folder>] [--json]',
   options: {
     backend: { type: 'string', default: 'auto', description: 'backend to initialise' },
     model: { type: 'string', description: 'model folder whose generator is checked (default: the shipped model)' },
+    json: { type: 'boolean', default: false, description: 'print the same facts as one JSON document' },
   },
   async run({ values }) {
-    const e = await initEngine({ backend: values.backend as 'auto' });
+    const e = await initEngine({ backend: values.backend as 'auto', quiet: true });
+    const inf = await inferenceEngineInfo(typeof values.model === 'string' ? values.model : DEFAULT_MODEL_DIR);
+    if (values.json) {
+      console.log(JSON.stringify({
+        backend: e.backend, backendReason: e.reason, threadsPerOp: e.threads, projectKernels: e.kernels,
+        inference: inf, tfjs: tf.version.tfjs, onnxruntimeNode: inf.ortVersion ?? null, node: process.version,
+      }));
+      return 0;
+    }
     console.log(`backend: ${e.backend} (${e.reason})`);
     console.log(`threads per op: ${e.threads}`);
     if (e.kernels.length) console.log(`project kernels: ${e.kernels.join(', ')}`);
-    const inf = await inferenceEngineInfo(typeof values.model === 'string' ? values.model : DEFAULT_MODEL_DIR);
     console.log(`inference engine (generator): ${inf.engine}${inf.engine === 'ONNX Runtime' ? ` ${inf.ortVersion}` : ''} (${inf.reason})`);
     console.log(`tfjs: ${tf.version.tfjs}`);
     if (inf.ortVersion) console.log(`onnxruntime-node: ${inf.ortVersion}`);

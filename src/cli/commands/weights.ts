@@ -22,14 +22,16 @@ async function checkLin(s: WeightStatus): Promise<string> {
 export const weightsCommand: Command = {
   name: 'weights',
   summary: 'where to put pretrained weights (LPIPS, VGG-19) and which are present and verified',
-  usage: 'harmonia weights [--dir <dir>] [--no-hash]',
+  usage: 'harmonia weights [--dir <dir>] [--no-hash] [--json]',
   options: {
     dir: { type: 'string', description: 'weights folder (default $HARMONIA_WEIGHTS or ~/.cache/harmonia/weights)' },
     'no-hash': { type: 'boolean', default: false, description: 'skip the SHA-256 check of present files (it reads ~1.4 GB when all are there)' },
+    json: { type: 'boolean', default: false, description: 'print the table as one JSON document ({ dir, weights: [...], failed })' },
   },
   async run({ values }) {
     const dir = weightsDir(typeof values.dir === 'string' ? values.dir : undefined);
-    console.log(`weights folder: ${dir}`);
+    const json: { file: string; present: boolean; bytes: number | null; check: string; usedFor: string; path: string; url: string }[] = [];
+    if (!values.json) console.log(`weights folder: ${dir}`);
     const rows: string[][] = [];
     const missing: WeightStatus[] = [];
     let bad = 0;
@@ -42,6 +44,12 @@ export const weightsCommand: Command = {
       else check = s.hashOk ? `sha256 ${s.sha256!.slice(0, 8)}… ok` : `MISMATCH: sha256 ${s.sha256!.slice(0, 8)}…, name says ${spec.sha256Prefix}`;
       if (check.startsWith('MISMATCH') || check.startsWith('BAD')) bad++;
       rows.push([spec.file, s.present ? `present (${mb(s.bytes!)})` : 'missing', check, spec.usedFor]);
+      json.push({ file: spec.file, present: s.present, bytes: s.present ? s.bytes! : null, check, usedFor: spec.usedFor, path: s.path, url: spec.url });
+    }
+    if (values.json) {
+      console.log(JSON.stringify({ dir, weights: json, failed: bad }));
+      if (bad > 0) console.error(`harmonia weights: ${bad} file(s) failed verification; re-download them`);
+      return bad > 0 ? 1 : 0;
     }
     console.log(markdownTable(['File', 'Status', 'Check', 'Used for'], rows));
     if (missing.length > 0) {

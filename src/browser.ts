@@ -10,14 +10,16 @@
  *  - `createHarmonizer(options)`: (background, foreground + mask, placement) or (composite, mask) → image;
  *    `preview()` for live feedback while placing, `intermediates()` for the intrinsic stage on demand.
  *  - image helpers: canvas RGBA ↔ FloatImage/Mask, placing a cut-out, resizing.
- * The TensorFlow.js side (TF.js models, the synchronous pipeline, the generator, the intrinsic stage's
- * functions) is `harmonia/browser/tfjs`.
+ *  - `semiHarmonize`: the intrinsic stage alone (no network).
+ * The TensorFlow.js side (TF.js models, the synchronous pipeline, the generator) is `harmonia/browser/tfjs`.
  */
 export { loadModel, resolveModelUrl, summarizeEngineError, ORT_WEB_VERSION } from './browser/loader.ts';
 export type { LoadModelOptions, LoadedModel, LoadProgress, ExecutionProvider } from './browser/loader.ts';
 export { createHarmonizer, loadIntrinsicStage } from './browser/harmonizer.ts';
 export type { Harmonizer, HarmonizerOptions, HarmonizeRequest, HarmonizeOutput, Intermediates } from './browser/harmonizer.ts';
 export { harmonizeWithAsyncHooks } from './pipeline/hooks-async.ts';
+export { semiHarmonize, DEFAULT_INTRINSIC_ANALYSIS_SIDE } from './intrinsic/index.ts';
+export type { IntrinsicOptions, SemiHarmonizeResult, LightInfo } from './intrinsic/index.ts';
 export type { AsyncHookedModel } from './pipeline/hooks-async.ts';
 export type { RefineOptions, RefineResult, Stage } from './pipeline/stages.ts';
 export type { ModelCard } from './models/harmonization.ts';

@@ -499,7 +499,7 @@ export {
 } from './light.ts';
 export type { LightCoeffs, LightStats, OfficialFitResult, ShadingLightEstimate, ShadingLightOptions } from './light.ts';
 export {
-  lightFeatures, runLightModel, estimateLightLearned, lightTargets, buildLightNet, foldStandardization, lightModelFromLayers,
+  lightFeatures, runLightModel, estimateLightLearned, lightTargets, lightModelFromLayers,
   mirrorHorizontal, LIGHT_FEATURE_COUNT, LIGHT_FEATURE_GRID, LIGHT_NET_OUTPUTS, LIGHT_NET_INPUT_SIDE,
 } from './light-net.ts';
 export type { LightModel, DenseLayer, LearnedLightEstimate } from './light-net.ts';

@@ -3,7 +3,7 @@
  * feature vector of the decomposed background shading (a learned Pentland / Lee–Rosenfeld estimator,
  * trained on procedural scenes by `harmonia train-light`; weights in models/light/ in the TF.js layers
  * format). Browser-safe: the forward pass is plain TypeScript on typed arrays (synchronous, so
- * semiHarmonize can use it); TensorFlow.js is only needed to build/train the model and to convert a
+ * semiHarmonize can use it); TensorFlow.js is only needed to build/train the model (light-net-tf.ts) and to convert a
  * loaded tf.LayersModel (tf.loadLayersModel in a browser, src/models/light.ts in Node).
  *
  * Features (LIGHT_FEATURE_COUNT values) of s = log S − median(log S) on a GRID×GRID resampling of the
@@ -18,7 +18,7 @@
  * log(r / m) and log(c / m) with m = the median background shading, so r and c follow the shading scale.
  */
 import { HarmoniaError } from '../errors.ts';
-import { tf } from '../engine/tf.ts';
+import type { tf } from '../engine/tf.ts';
 import type { LightCoeffs } from './light.ts';
 
 export const LIGHT_FEATURE_GRID = 48;
@@ -209,53 +209,8 @@ export function lightTargets(direction: readonly number[], strength: number, amb
   return Float32Array.from([direction[0], direction[1], direction[2], Math.log(Math.max(1e-4, strength) / m), Math.log(Math.max(1e-4, ambient) / m)]);
 }
 
-/**
- * The MLP as a tf.Sequential of dense layers (relu hidden layers, linear output), optionally with
- * dropout after each hidden layer (training only; skipped by lightModelFromLayers) and an L2 penalty
- * on the kernels.
- */
-export function buildLightNet(hidden: readonly number[] = [64, 64], seed = 0, opts: { dropout?: number; l2?: number } = {}): tf.Sequential {
-  const model = tf.sequential();
-  const reg = opts.l2 ? tf.regularizers.l2({ l2: opts.l2 }) : undefined;
-  hidden.forEach((units, i) => {
-    model.add(tf.layers.dense({
-      units, activation: 'relu', name: `light_dense${i}`,
-      ...(i === 0 ? { inputShape: [LIGHT_FEATURE_COUNT] } : {}),
-      kernelInitializer: tf.initializers.heNormal({ seed: seed + i }),
-      ...(reg ? { kernelRegularizer: reg } : {}),
-    }));
-    if (opts.dropout) model.add(tf.layers.dropout({ rate: opts.dropout, seed: seed + 50 + i, name: `light_dropout${i}` }));
-  });
-  model.add(tf.layers.dense({ units: LIGHT_NET_OUTPUTS, activation: 'linear', name: 'light_out', kernelInitializer: tf.initializers.glorotNormal({ seed: seed + 99 }) }));
-  return model;
-}
-
-/**
- * Folds a feature standardisation (x − mean) / std into the first dense layer, so the saved model
- * takes raw features: W' = W / std (per input row), b' = b − Σ_i (mean_i / std_i)·W_i.
- * std = ∞ drops an input (its row becomes 0).
- */
-export function foldStandardization(model: tf.LayersModel, mean: Float32Array, std: Float32Array): void {
-  const first = model.layers[0];
-  const [kernel, bias] = first.getWeights();
-  const [nin, nout] = kernel.shape;
-  if (nin !== mean.length || nin !== std.length) throw new HarmoniaError(`foldStandardization: ${nin} inputs, ${mean.length} means, ${std.length} stds`);
-  const W = kernel.dataSync();
-  const b = Float32Array.from(bias.dataSync());
-  const W2 = new Float32Array(W.length);
-  for (let i = 0; i < nin; i++) {
-    for (let o = 0; o < nout; o++) {
-      if (std[i] === Infinity) continue;
-      W2[i * nout + o] = W[i * nout + o] / std[i];
-      b[o] -= (mean[i] / std[i]) * W[i * nout + o];
-    }
-  }
-  const k2 = tf.tensor2d(W2, [nin, nout]);
-  const b2 = tf.tensor1d(b);
-  first.setWeights([k2, b2]);
-  k2.dispose();
-  b2.dispose();
-}
+// buildLightNet and foldStandardization (TensorFlow.js at run time) are in light-net-tf.ts, so the
+// intrinsic stage needs no TensorFlow.js: this file only names its types.
 
 /** Converts a loaded tf.LayersModel of dense layers (relu / linear) into a LightModel. */
 export function lightModelFromLayers(model: tf.LayersModel): LightModel {

@@ -13,9 +13,10 @@ import { makeProceduralComposite } from '../data/procedural.ts';
 import { resizeImage } from '../image/resize.ts';
 import { angleBetweenDeg } from './light.ts';
 import {
-  buildLightNet, foldStandardization, lightFeatures, lightModelFromLayers, lightTargets, mirrorHorizontal, runLightModel,
+  lightFeatures, lightModelFromLayers, lightTargets, mirrorHorizontal, runLightModel,
   LIGHT_FEATURE_COUNT, LIGHT_NET_OUTPUTS, LIGHT_NET_INPUT_SIDE,
 } from './light-net.ts';
+import { buildLightNet, foldStandardization } from './light-net-tf.ts';
 import { backgroundShading } from './index.ts';
 
 /** Values per training row: the features, then the targets. */

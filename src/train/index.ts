@@ -31,3 +31,5 @@ export type { GanModuleOptions } from './step-module.ts';
 // The data-parallel worker pool (src/engine/parallel) that runs GAN_STEP_MODULE on several cores
 export { DataParallelPool, adamUpdate } from '../engine/parallel/index.ts';
 export type { PoolOptions, PhaseReport, OptimizerState, StepModule, StepOptions, PhaseContext, PhaseResult, BatchArray } from '../engine/parallel/index.ts';
+// The light network's TensorFlow.js side (training): moved out of harmonia/intrinsic so the intrinsic stage needs no TF.js
+export { buildLightNet, foldStandardization } from '../intrinsic/light-net-tf.ts';

@@ -8,9 +8,10 @@ import { writeImage, writeMask } from '../../src/image/io.ts';
 import { tf } from '../../src/engine/tf.ts';
 import { initEngine } from '../../src/engine/index.ts';
 import {
-  lightFeatures, runLightModel, buildLightNet, foldStandardization, lightModelFromLayers, estimateLightLearned, mirrorHorizontal,
+  lightFeatures, runLightModel, lightModelFromLayers, estimateLightLearned, mirrorHorizontal,
   semiHarmonize, angleBetweenDeg, LIGHT_FEATURE_COUNT, LIGHT_NET_OUTPUTS, CAPTURE_ALBEDO_STRENGTHS, intrinsicProfile,
 } from '../../src/intrinsic/index.ts';
+import { buildLightNet, foldStandardization } from '../../src/intrinsic/light-net-tf.ts';
 import { loadLightModel, DEFAULT_LIGHT_MODEL_DIR } from '../../src/models/light.ts';
 import { loadModel } from '../../src/models/io.ts';
 import { makeProceduralComposite } from '../../src/data/procedural.ts';

@@ -15,7 +15,7 @@ import { initEngine } from '../../src/engine/index.ts';
 import { buildGenerator, type GeneratorConfig } from '../../src/models/generator.ts';
 import { saveHarmonizationModel } from '../../src/models/folder.ts';
 import { saveModel } from '../../src/models/io.ts';
-import { buildLightNet } from '../../src/intrinsic/light-net.ts';
+import { buildLightNet } from '../../src/intrinsic/light-net-tf.ts';
 import { onnxChecks } from '../../src/cli/commands/export-onnx.ts';
 import { planTrainLight, lightFolderKind } from '../../src/cli/commands/train-light.ts';
 import { readManifest, batchRecipe, recipeDifference } from '../../src/pipeline/batch.ts';

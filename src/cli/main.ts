@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { HarmoniaError } from '../errors.ts';
+import { installCommand, missingOptionalPackage } from '../util/optional.ts';
 import { commandList, findCommand } from './commands/index.ts';
 import type { Command } from './types.ts';
 import { UsageError, checkFlags, commandHelp, commandOptions, didYouMean, formatUsageError, beginOutput, output } from './usage.ts';
@@ -152,8 +153,11 @@ export async function main(argv: string[]): Promise<number> {
     restore();
     document(code);
     return code;
-  } catch (err) {
+  } catch (caught) {
     restore();
+    // an optional extra (TF.js, the service stack) that is not installed: one line naming it and the install command
+    const missing = missingOptionalPackage(caught);
+    const err = missing ? new HarmoniaError(`needs ${missing.name}, which is not installed (an optional extra for ${missing.extra.purpose}): ${installCommand(missing.extra)}`) : caught;
     let code: number;
     let message: string;
     if (err instanceof UsageError) {

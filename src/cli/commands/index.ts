@@ -102,7 +102,7 @@ export const commandList: readonly CommandEntry[] = [
   },
   {
     name: 'jobs',
-    summary: 'progress of a batch queue: done, failed, waiting, throughput (and the failed jobs with their error)',
+    summary: 'progress of a batch queue: done, failed, waiting, missing outputs, throughput over busy time (and the failed jobs with their error)',
     load: async () => (await import('./jobs.ts')).jobsCommand,
   },
 ];

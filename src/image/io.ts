@@ -141,6 +141,43 @@ async function decode(src: ImageSource, maxPixels: number): Promise<Decoded> {
   }
 }
 
+/**
+ * Where read-time announcements go — what a read changes about an input that the caller may not
+ * expect: a 16-bit input (read at full precision, but results are written with 8 bits per channel),
+ * transparency dropped when an RGBA image is read as RGB. Default: stderr, once per kind per process
+ * (no silent lossy conversion, issue 28). `setImageNotices(fn)` redirects them, `null` silences them.
+ */
+let noticeHandler: ((message: string) => void) | null = (m) => console.error(`harmonia: warning: ${m}`);
+const noticed = new Set<string>();
+
+/** Redirects (or with null silences) the read-time announcements; each kind is announced again once after a call. */
+export function setImageNotices(handler: ((message: string) => void) | null): void {
+  noticeHandler = handler;
+  noticed.clear();
+}
+
+function notice(kind: string, message: string): void {
+  if (noticed.has(kind)) return;
+  noticed.add(kind);
+  noticeHandler?.(message);
+}
+
+function alphaVaries(d: Decoded): boolean {
+  if (!d.hasAlpha) return false;
+  const px = d.width * d.height;
+  for (let i = 0; i < px; i++) if (d.data[i * d.channels + d.channels - 1] < 1) return true;
+  return false;
+}
+
+/** Announces what reading `d` as `want` channels loses (16-bit output precision; transparency for RGB). */
+function announceLoss(src: ImageSource, d: Decoded, want: 3 | 4): void {
+  const what = typeof src === 'string' ? src : 'an input image';
+  if (d.bits === 16) notice('16-bit', `${what} has 16 bits per channel: it is read at full precision, but results are written with 8 bits per channel`);
+  if (want === 3 && alphaVaries(d)) {
+    notice('alpha', `${what} has transparent pixels: its alpha channel is dropped and it is read as opaque RGB (to place a cut-out, give it as the foreground)`);
+  }
+}
+
 function toChannels(d: Decoded, want: 3 | 4): FloatImage {
   const px = d.width * d.height;
   const out = new Float32Array(px * want);
@@ -163,10 +200,14 @@ function toChannels(d: Decoded, want: 3 | 4): FloatImage {
 /**
  * Reads an image file (or encoded bytes) as a float image in [0,1]: JPEG/PNG/WebP/TIFF/GIF/AVIF,
  * 8 or 16 bit, grayscale or colour, EXIF orientation applied. RGB by default; `channels: 4` keeps alpha.
+ * A 16-bit input, or transparency dropped for RGB, is announced once (setImageNotices).
  */
 export async function readImage(src: ImageSource, opts: ReadOptions = {}): Promise<FloatImage> {
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
-  return toChannels(await decode(src, maxPixels), opts.channels ?? 3);
+  const d = await decode(src, maxPixels);
+  const want = opts.channels ?? 3;
+  announceLoss(src, d, want);
+  return toChannels(d, want);
 }
 
 /**
@@ -219,6 +260,7 @@ export async function readCutout(src: ImageSource, opts: { maxPixels?: number } 
   if (!d.hasAlpha) {
     throw new HarmoniaError('foreground cut-out has no alpha channel; give an RGBA PNG/WebP, or an image plus --mask', { file: label(src) });
   }
+  announceLoss(src, d, 4); // the alpha becomes the mask: only the bit depth is announced
   const image = toChannels(d, 3);
   const px = d.width * d.height;
   const m = new Float32Array(px);

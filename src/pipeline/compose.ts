@@ -146,6 +146,33 @@ export function applyChangeAtFullResolution(full: FloatImage, mask: Mask, work: 
 
 export { maskBounds } from '../image/bounds.ts';
 
+/** How much of a placed cut-out's foreground (alpha > 0.5) is on the background. */
+export interface PlacedShare {
+  /** Foreground pixels of the cut-out at its own size. */
+  cutoutArea: number;
+  /** Foreground pixels the cut-out would have at `placement.scale` (cutoutArea · scale²). */
+  scaledArea: number;
+  /** Foreground pixels of the placed mask (on the background). */
+  placedArea: number;
+  /** placedArea / scaledArea, in [0, 1] (0 when the cut-out has no foreground). */
+  share: number;
+}
+
+/**
+ * Measures a placement done by placeForeground (`placed` is the mask it returned), so callers can
+ * refuse one that does nothing useful — a fully transparent cut-out, or one placed entirely off the
+ * background — and warn when part of it is cut off. Placement itself never refuses (the web app
+ * drags objects across the edge).
+ */
+export function placedShare(fgMask: Mask, placement: Placement, placed: Mask): PlacedShare {
+  let cutoutArea = 0;
+  for (let i = 0; i < fgMask.data.length; i++) if (fgMask.data[i] > 0.5) cutoutArea++;
+  let placedArea = 0;
+  for (let i = 0; i < placed.data.length; i++) if (placed.data[i] > 0.5) placedArea++;
+  const scaledArea = cutoutArea * placement.scale * placement.scale;
+  return { cutoutArea, scaledArea, placedArea, share: scaledArea > 0 ? Math.min(1, placedArea / scaledArea) : 0 };
+}
+
 /** Initial placement: the foreground scaled to about `share` of the background's short side, centred low. */
 export function defaultPlacement(bg: { width: number; height: number }, fg: { width: number; height: number }, share = 0.45): Placement {
   const scale = (share * Math.min(bg.width, bg.height)) / Math.max(fg.width, fg.height);

@@ -10,7 +10,7 @@ import { FLAG_RANGES, numberFlag, requiredNumberFlag, describeRange } from '../f
 import { UsageError, note, output as cliOutput } from '../usage.ts';
 import { harmonizeWithReport } from '../../pipeline/harmonize.ts';
 import { harmonizeBatch, pairFolderDetailed, planBatch, batchRecipe, MANIFEST_NAME, type BatchItem, type SkippedFile } from '../../pipeline/batch.ts';
-import { placeForeground, defaultPlacement } from '../../pipeline/compose.ts';
+import { placeForeground, defaultPlacement, placedShare } from '../../pipeline/compose.ts';
 import type { Stage } from '../../pipeline/refine.ts';
 
 function str(v: unknown): string | undefined {
@@ -210,6 +210,12 @@ export const harmonizeCommand: Command = {
       if (scale !== undefined) place.scale = scale;
       if (at) [place.x, place.y] = at;
       const placed = placeForeground(bg, cut.image, cut.mask, place);
+      // a placement that harmonizes nothing is an error, a partly cut-off one a note (issue 28)
+      const on = placedShare(cut.mask, place, placed.mask);
+      const where = `the ${cut.image.width}×${cut.image.height} cut-out at ${at ? `--at ${at.join(',')}` : 'its default place'}${scale !== undefined ? ` --scale ${String(values.scale)}` : ''}`;
+      if (on.cutoutArea === 0) throw new HarmoniaError('the foreground cut-out is fully transparent (no alpha above 127/255): nothing to harmonize', { file: plan.foreground });
+      if (on.placedArea === 0) throw new HarmoniaError(`${where} lies outside the ${bg.width}×${bg.height} background: nothing to harmonize (choose --at inside it)`);
+      if (on.share < 0.99) note(`only ${(on.share * 100).toFixed(0)} % of ${where} lies on the ${bg.width}×${bg.height} background; the rest is cut off`);
       composite = placed.composite;
       mask = placed.mask;
     } else {

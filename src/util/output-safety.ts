@@ -48,6 +48,8 @@ export interface SafetyOutput {
    * dataset writer's --out a 'dataset').
    */
   rebuilds?: { path: string; kinds: readonly ArtifactKind[] };
+  /** What to do instead, in refusals (default: "choose another <flag>"), for outputs whose path the user does not type. */
+  hint?: string;
   /** Accepted extensions (lower case, with the dot) and the format's name, for files: `{ list: ['.onnx'], format: 'ONNX' }`. */
   ext?: { list: readonly string[]; format: string };
 }
@@ -70,17 +72,18 @@ const isFileAt = (p: string): boolean => { try { return statSync(p).isFile(); } 
 const isDirAt = (p: string): boolean => { try { return statSync(p).isDirectory(); } catch { return false; } };
 
 /**
- * What project artifact `dir` is, from its marker files, or undefined: a training run folder
- * (log.jsonl, checkpoint/state.json, or config.json + generator/), a model folder (model.json,
- * weights.bin or harmonia.json), a dataset (IHD_train.txt / IHD_test.txt, a subset's composite_images/
+ * What project artifact `dir` is, from its marker files, or undefined: a model folder (model.json,
+ * weights.bin or harmonia.json), a training run folder (log.jsonl, checkpoint/state.json, or
+ * config.json + generator/), a dataset (IHD_train.txt / IHD_test.txt, a subset's composite_images/
  * + masks/, or the build.json of a subset built by Harmonia).
  */
 export function artifactAt(dir: string): Artifact | undefined {
   const has = (m: string): boolean => isFileAt(join(dir, m));
+  // model files at the top make a model folder (a run keeps its models in generator/ and checkpoint/)
+  for (const m of ['model.json', 'weights.bin', 'harmonia.json']) if (has(m)) return { kind: 'model', dir, marker: m };
   if (has('log.jsonl')) return { kind: 'run', dir, marker: 'log.jsonl' };
   if (has(join('checkpoint', 'state.json'))) return { kind: 'run', dir, marker: 'checkpoint/state.json' };
   if (has('config.json') && isDirAt(join(dir, 'generator'))) return { kind: 'run', dir, marker: 'config.json + generator/' };
-  for (const m of ['model.json', 'weights.bin', 'harmonia.json']) if (has(m)) return { kind: 'model', dir, marker: m };
   for (const m of ['IHD_train.txt', 'IHD_test.txt', 'build.json']) if (has(m)) return { kind: 'dataset', dir, marker: m };
   if (isDirAt(join(dir, 'composite_images')) && isDirAt(join(dir, 'masks'))) return { kind: 'dataset', dir, marker: 'composite_images/ + masks/' };
   return undefined;
@@ -271,10 +274,7 @@ export function checkOutputs(inputs: readonly SafetyInput[], outputs: readonly S
   for (const out of outputs) {
     checkPathString(out.path, out.flag);
     const fail = (problem: string): never => { throw new HarmoniaError(`${out.flag} ${problem}`, { file: out.path }); };
-    if (out.ext && out.kind === 'file') {
-      const e = extname(out.path).toLowerCase();
-      if (!out.ext.list.includes(e)) fail(`must end in ${out.ext.list.join(' or ')} (it is written as ${out.ext.format}), got ${e ? `"${e}"` : 'no extension'}`);
-    }
+    const another = out.hint ?? `choose another ${out.flag}`;
     const canon = canonicalPath(out.path);
     const st = statOrUndefined(canon);
     // 1. never an input
@@ -282,29 +282,34 @@ export function checkOutputs(inputs: readonly SafetyInput[], outputs: readonly S
       if (r.kind === 'folder') {
         if (isInside(canon, r.canon) || (st && r.stat && st.dev === r.stat.dev && st.ino === r.stat.ino)) {
           fail(canon === r.canon || (st && r.stat && st.ino === r.stat.ino && st.dev === r.stat.dev)
-            ? `is the ${r.input.what} ${r.input.path}; refusing to write into an input folder (choose another ${out.flag})`
-            : `is inside the ${r.input.what} ${r.input.path}; refusing to write into an input folder (choose another ${out.flag})`);
+            ? `is the ${r.input.what} ${r.input.path}; refusing to write into an input folder (${another})`
+            : `is inside the ${r.input.what} ${r.input.path}; refusing to write into an input folder (${another})`);
         }
         if (st && st.isFile() && st.nlink > 1 && r.stat?.isDirectory()) {
           const hit = findInode(r.canon, st.dev, st.ino);
-          if (hit) fail(`is a hard link to ${hit} in the ${r.input.what} ${r.input.path}; refusing to overwrite an input (choose another ${out.flag})`);
+          if (hit) fail(`is a hard link to ${hit} in the ${r.input.what} ${r.input.path}; refusing to overwrite an input (${another})`);
         }
       } else {
         const same = canon === r.canon || (!!st && !!r.stat && st.dev === r.stat.dev && st.ino === r.stat.ino);
-        if (same) fail(`is the same file as the input ${r.input.what} ${r.input.path}; refusing to overwrite an input (choose another ${out.flag})`);
+        if (same) fail(`is the same file as the input ${r.input.what} ${r.input.path}; refusing to overwrite an input (${another})`);
       }
     }
     // 1b. never a file of a model, dataset or run this output does not rebuild
     const owner = owningArtifact(canon, out.kind, artifacts, out.rebuilds);
     if (owner) {
       fail(canon === owner.dir
-        ? `is ${ARTICLE[owner.kind]} (${owner.dir} has ${owner.marker}); refusing to write into it (choose another ${out.flag})`
-        : `is inside ${ARTICLE[owner.kind]}, ${owner.dir} (it has ${owner.marker}); refusing to write over its files (choose another ${out.flag})`);
+        ? `is ${ARTICLE[owner.kind]} (${owner.dir} has ${owner.marker}); refusing to write into it (${another})`
+        : `is inside ${ARTICLE[owner.kind]}, ${owner.dir} (it has ${owner.marker}); refusing to write over its files (${another})`);
     }
     // 2. never two outputs on one file
     const prev = seen.get(canon);
     if (prev) fail(`is the same path as ${prev.flag} ${prev.path}; give each output its own path`);
     seen.set(canon, out);
+    // 2b. the extension matches the format written
+    if (out.ext && out.kind === 'file') {
+      const e = extname(out.path).toLowerCase();
+      if (!out.ext.list.includes(e)) fail(`must end in ${out.ext.list.join(' or ')} (it is written as ${out.ext.format}), got ${e ? `"${e}"` : 'no extension'}`);
+    }
     // 3. the thing itself
     if (st) {
       if (out.kind === 'file') {
@@ -314,7 +319,7 @@ export function checkOutputs(inputs: readonly SafetyInput[], outputs: readonly S
           fail(`exists and is read-only; refusing to replace it (pass ${opts.overwriteFlag ?? '--overwrite'} to replace it; its permissions are kept)`);
         }
       } else {
-        if (!st.isDirectory()) fail('is a file, not a folder');
+        if (!st.isDirectory()) fail(st.isFile() ? 'is a file, not a folder' : 'is a device, FIFO or socket, not a folder');
         if (!writable(canon)) fail('is a folder that is not writable (permission denied)');
         continue;
       }

@@ -13,7 +13,7 @@ import {
   chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, statSync, symlinkSync, utimesSync, writeFileSync,
 } from 'node:fs';
 import { deflateSync } from 'node:zlib';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HarmoniaError } from '../../src/errors.ts';
 import { harmonize } from '../../src/pipeline/harmonize.ts';
@@ -85,7 +85,8 @@ function snapshot(d: string): Tree {
       const rel = relative(d, f);
       if (st.isSymbolicLink()) t.set(rel, `link:${readlinkSync(f)}`);
       else if (st.isDirectory()) { t.set(rel + '/', `dir:${(st.mode & 0o777).toString(8)}`); walk(f); }
-      else t.set(rel, `${createHash('sha256').update(readFileSync(f)).digest('hex')}:${(st.mode & 0o777).toString(8)}`);
+      else if (st.isFile()) t.set(rel, `${createHash('sha256').update(readFileSync(f)).digest('hex')}:${(st.mode & 0o777).toString(8)}`);
+      else t.set(rel, 'special'); // FIFO, device: never read
     }
   };
   walk(d);
@@ -669,4 +670,162 @@ test('make-procedural builds atomically too: a smaller --count leaves no orphans
   assert.equal((await run(p, 6, 2)).code, 0);
   assert.equal((await run(join(d, 'q'), 6, 2)).code, 0);
   assert.deepEqual(diff(snapshot(join(d, 'q')), snapshot(p)), { created: [], changed: [], removed: [] }, 'seed 2 over seed 1 = a fresh seed-2 build');
+});
+
+
+/**
+ * The output-rule matrix of issue 28: every output option of every command that writes, through every
+ * hostile target — a symbolic link, a hard link, a path through `..`, a trailing slash, a case variant,
+ * a device node, a FIFO, a read-only file, an input, a model file (and a new file inside a model
+ * folder). Each row runs through main() in a fresh fixture and must be refused with one clean line
+ * (exit 2) with nothing created, changed or removed — except the case-variant rows of file outputs: on
+ * a case-sensitive file system `C.PNG` is another file, so they may also succeed, creating only new
+ * files, never changing one.
+ */
+interface Writer {
+  name: string;
+  kind: 'file' | 'folder';
+  /** File outputs: the extension of the format written. */
+  ext?: string;
+  /** An input file of the command (file outputs) or an input folder (folder outputs; default: the model folder). */
+  input: string;
+  /** Folder outputs: a file the command writes inside (the read-only and hard-link rows), or null. */
+  inner?: string | null;
+  /** The input file the hard link of a folder output's inner file points to. */
+  innerLink?: string;
+  args: (target: string) => string[];
+}
+
+const WRITERS: Writer[] = [
+  { name: 'harmonize -o (file)', kind: 'file', ext: '.png', input: '@/c.png', args: (t) => ['harmonize', '@/c.png', '-m', '@/m.png', '-o', t, ...I] },
+  { name: 'harmonize --report', kind: 'file', ext: '.json', input: '@/m.png', args: (t) => ['harmonize', '@/c.png', '-m', '@/m.png', '-o', '@/o.png', '--report', t, ...I] },
+  { name: 'harmonize -o (folder mode)', kind: 'folder', input: '@/f/m', inner: 'a.png', innerLink: '@/f/c/a.jpg', args: (t) => ['harmonize', '@/f/c', '-m', '@/f/m', '-o', t, ...I] },
+  { name: 'intrinsic -o', kind: 'file', ext: '.png', input: '@/c.png', args: (t) => ['intrinsic', '@/c.png', '-m', '@/m.png', '-o', t] },
+  { name: 'intrinsic --intermediates', kind: 'folder', input: '@/model', inner: 'albedo.png', innerLink: '@/c.png', args: (t) => ['intrinsic', '@/c.png', '-m', '@/m.png', '-o', '@/o.png', '--intermediates', t] },
+  { name: 'intrinsic --cache', kind: 'folder', input: '@/ds', inner: null, args: (t) => ['intrinsic', '--data', '@/ds', '--cache', t] },
+  { name: 'evaluate --out', kind: 'folder', input: '@/ds', inner: 'table.md', innerLink: '@/ds/Sub/x.png', args: (t) => ['evaluate', '--data', '@/ds', '--out', t, '--lpips', 'none', '--quiet'] },
+  { name: 'export-onnx --out', kind: 'file', ext: '.onnx', input: '@/model/weights.bin', args: (t) => ['export-onnx', '@/model', '--out', t] },
+  { name: 'train --out', kind: 'folder', input: '@/ds', inner: 'config.json', innerLink: '@/ds/Sub/x.png', args: (t) => ['train', '--config', 'smoke', '--data', '@/ds', '--out', t] },
+  { name: 'train-light --out', kind: 'folder', input: '@/model', inner: 'weights.bin', innerLink: '@/model/weights.bin', args: (t) => ['train-light', '--out', t, '--count', '20', '--epochs', '1', '--quiet'] },
+  { name: 'train-light --features', kind: 'file', ext: '.bin', input: '@/model/weights.bin', args: (t) => ['train-light', '--out', '@/lt', '--features', t, '--count', '20', '--epochs', '1', '--quiet'] },
+  { name: 'make-composites --out', kind: 'folder', input: '@/ds', inner: 'Synthetic/x.png', innerLink: '@/ds/Sub/x.png', args: (t) => ['make-composites', '--real', '@/ds', '--out', t, '--quiet'] },
+  { name: 'make-composites --sheet', kind: 'file', ext: '.png', input: '@/ds/Sub/x.png', args: (t) => ['make-composites', '--real', '@/ds', '--out', '@/mc', '--sheet', t, '--quiet'] },
+  { name: 'make-procedural --out', kind: 'folder', input: '@/model', inner: 'Procedural/x.png', innerLink: '@/c.png', args: (t) => ['make-procedural', '--out', t, '--count', '2', '--size', '32', '--quiet'] },
+  { name: 'demo -o', kind: 'folder', input: '@/model', inner: 'index.html', innerLink: '@/model/harmonia.json', args: (t) => ['demo', '-o', t, '--no-real', '--model', '@/model', '--count', '1', '--size', '32'] },
+  { name: 'sweep --out', kind: 'folder', input: '@/ds', inner: 'sweep.md', innerLink: '@/ds/Sub/x.png', args: (t) => ['sweep', '--config', 'smoke', '--data', '@/ds', '--out', t] },
+  { name: 'experiment --out', kind: 'folder', input: '@/ds', inner: 'table1.md', innerLink: '@/ds/Sub/x.png', args: (t) => ['experiment', '--config', 'smoke', '--data', '@/ds', '--out', t] },
+];
+
+const HOSTILE = ['symlink', 'hard link', '..', 'trailing slash', 'case variant', 'device node', 'FIFO', 'read-only file', 'an input', 'a model file', 'inside a model folder'] as const;
+type Hostile = typeof HOSTILE[number];
+
+/** A model folder (model.json, weights.bin, harmonia.json) and a training run folder (log.jsonl) in the fixture. */
+function artifacts(d: string): void {
+  mkdirSync(join(d, 'model'));
+  writeFileSync(join(d, 'model/model.json'), '{"modelTopology":{}}');
+  writeFileSync(join(d, 'model/weights.bin'), Buffer.alloc(64, 3));
+  writeFileSync(join(d, 'model/harmonia.json'), '{"kind":"paper"}');
+  mkdirSync(join(d, 'run'));
+  writeFileSync(join(d, 'run/log.jsonl'), '{"type":"step","step":1,"epoch":0,"losses":{"G":1}}\n{"type":"step","step":2,"epoch":0,"losses":{"G":0.5}}\n');
+}
+const mkfifoAt = (p: string): void => { assert.equal(spawnSync('mkfifo', [p]).status, 0, `mkfifo ${p}`); };
+const at = (d: string, p: string): string => p.replace(/^@(?=\/)/, d);
+
+/** Arranges the hostile target of a row and returns its path as typed (`@/…`). */
+function hostileTarget(w: Writer, h: Hostile, d: string): string {
+  const ext = w.ext ?? '';
+  if (w.kind === 'file') {
+    switch (h) {
+      case 'symlink': symlinkSync(at(d, w.input), join(d, `lnk${ext}`)); return `@/lnk${ext}`;
+      case 'hard link': linkSync(at(d, w.input), join(d, `hard${ext}`)); return `@/hard${ext}`;
+      case '..': return `@/f/../${w.input.slice(2)}`;
+      case 'trailing slash': return `${w.input}/`;
+      case 'case variant': { const i = w.input.lastIndexOf('/'); return w.input.slice(0, i + 1) + w.input.slice(i + 1).toUpperCase(); }
+      case 'device node': symlinkSync('/dev/null', join(d, `null${ext}`)); return `@/null${ext}`;
+      case 'FIFO': mkfifoAt(join(d, `fifo${ext}`)); return `@/fifo${ext}`;
+      case 'read-only file': writeFileSync(join(d, `ro${ext}`), 'old'); chmodSync(join(d, `ro${ext}`), 0o444); return `@/ro${ext}`;
+      case 'an input': return w.input;
+      case 'a model file': return '@/model/weights.bin';
+      case 'inside a model folder': return `@/model/out${ext}`;
+    }
+  }
+  const inner = w.inner;
+  switch (h) {
+    case 'symlink': symlinkSync(at(d, w.input), join(d, 'lnkdir')); return '@/lnkdir';
+    case 'hard link': {
+      if (!inner) { linkSync(at(d, '@/ds/Sub/x.png'), join(d, 'hard.png')); return '@/hard.png'; } // a hard link where the folder goes
+      mkdirSync(dirname(join(d, 'hl', inner)), { recursive: true });
+      linkSync(at(d, w.innerLink as string), join(d, 'hl', inner));
+      return '@/hl';
+    }
+    case '..': return `@/f/../${w.input.slice(2)}`;
+    case 'trailing slash': return `${w.input}/`;
+    case 'case variant': return `@/MODEL/../${w.input.slice(2)}`;
+    case 'device node': symlinkSync('/dev/null', join(d, 'devdir')); return '@/devdir';
+    case 'FIFO': mkfifoAt(join(d, 'fifodir')); return '@/fifodir';
+    case 'read-only file': {
+      if (!inner) { writeFileSync(join(d, 'rofile'), 'old'); chmodSync(join(d, 'rofile'), 0o444); return '@/rofile'; }
+      mkdirSync(dirname(join(d, 'rodir', inner)), { recursive: true });
+      writeFileSync(join(d, 'rodir', inner), 'old');
+      chmodSync(join(d, 'rodir', inner), 0o444);
+      return '@/rodir';
+    }
+    case 'an input': return w.input;
+    case 'a model file': return '@/model/weights.bin';
+    case 'inside a model folder': return '@/model/sub';
+  }
+}
+
+test(`output-rule matrix (issue 28): ${WRITERS.length} output options × ${HOSTILE.length} hostile targets + report, each a clean refusal that changes nothing`, { timeout: 600_000 }, async () => {
+  let rows = 0, caseOk = 0;
+  const run = async (name: string, flag: string, args: string[], d: string, allowSuccess: boolean): Promise<void> => {
+    const before = snapshot(d);
+    const r = await runCli(expand(args, d));
+    const where = `${name}: exit ${r.code}: ${r.stderr.join(' | ')}`;
+    const changes = diff(before, snapshot(d));
+    rows++;
+    if (allowSuccess && r.code === 0) {
+      caseOk++;
+      assert.deepEqual({ changed: changes.changed, removed: changes.removed }, { changed: [], removed: [] }, where);
+      return;
+    }
+    assert.equal(r.code, 2, where);
+    assert.equal(r.stderr.length, 1, where);
+    assert.ok(r.stderr[0].startsWith(`harmonia ${args[0]}: `), where);
+    assert.doesNotMatch(r.stderr[0], /internal error|\n\s+at |TypeError|ENOENT|EACCES|ENOTDIR|ELOOP/, where);
+    assert.deepEqual(changes, { created: [], changed: [], removed: [] }, where);
+    if (process.env.MATRIX_MESSAGES) console.log(`${name}: ${r.stderr[0].split(d).join('@')}`);
+    // refused by the output rule itself (naming the flag), or by the format or content check of that same path
+    assert.ok(r.stderr[0].includes(` ${flag} `) || r.stderr[0].includes(` ${flag}:`) || /unknown output format|not a feature cache|not built by Harmonia|no log\.jsonl here/.test(r.stderr[0]), `${where}: not refused by the output rule for ${flag}`);
+  };
+  for (const w of WRITERS) {
+    for (const h of HOSTILE) {
+      const d = await fixture();
+      artifacts(d);
+      const target = hostileTarget(w, h, d);
+      await run(`${w.name} → ${h} (${target})`, w.name.split(' ')[1], w.args(target), d, h === 'case variant' && w.kind === 'file');
+    }
+  }
+  // report <run>: its one output is <run>/losses.html, made hostile in place
+  const reportRows: [Hostile, (d: string) => void, string][] = [
+    ['symlink', (d) => symlinkSync(join(d, 'run/log.jsonl'), join(d, 'run/losses.html')), '@/run'],
+    ['hard link', (d) => linkSync(join(d, 'run/log.jsonl'), join(d, 'run/losses.html')), '@/run'],
+    ['..', (d) => symlinkSync('../model/model.json', join(d, 'run/losses.html')), '@/f/../run'],
+    ['trailing slash', (d) => symlinkSync(join(d, 'run/log.jsonl'), join(d, 'run/losses.html')), '@/run/'],
+    ['case variant', () => undefined, '@/RUN/../run/../RUN'],
+    ['device node', (d) => symlinkSync('/dev/null', join(d, 'run/losses.html')), '@/run'],
+    ['FIFO', (d) => mkfifoAt(join(d, 'run/losses.html')), '@/run'],
+    ['read-only file', (d) => { writeFileSync(join(d, 'run/losses.html'), 'old'); chmodSync(join(d, 'run/losses.html'), 0o444); }, '@/run'],
+    ['an input', (d) => symlinkSync('log.jsonl', join(d, 'run/losses.html')), '@/run'],
+    ['a model file', (d) => symlinkSync(join(d, 'model/weights.bin'), join(d, 'run/losses.html')), '@/run'],
+    ['inside a model folder', (d) => writeFileSync(join(d, 'model/log.jsonl'), readFileSync(join(d, 'run/log.jsonl'))), '@/model'],
+  ];
+  for (const [h, prep, dir] of reportRows) {
+    const d = await fixture();
+    artifacts(d);
+    prep(d);
+    await run(`report → ${h}`, 'the report', ['report', dir], d, false);
+  }
+  assert.equal(rows, WRITERS.length * HOSTILE.length + HOSTILE.length);
+  assert.ok(caseOk <= WRITERS.filter((w) => w.kind === 'file').length);
 });

@@ -83,9 +83,10 @@ test('fault 2: export-onnx --out never replaces a model file, a read-only file, 
   symlinkSync(d, join(d, 'here'));
   const before = tree(d);
   // the issue's cases: the weights, model.json and harmonia.json of the model itself
-  await refused(['export-onnx', m, '--out', join(m, 'weights.bin')], /^@\/m\/weights\.bin: --out must end in \.onnx \(it is written as ONNX\), got "\.bin"$/, d);
-  await refused(['export-onnx', m, '--out', join(m, 'model.json')], /--out must end in \.onnx/, d);
-  await refused(['export-onnx', m, '--out', join(m, 'harmonia.json'), '--overwrite'], /--out must end in \.onnx/, d);
+  await refused(['export-onnx', m, '--out', join(m, 'weights.bin')], /^@\/m\/weights\.bin: --out is the same file as the input model file @\/m\/weights\.bin; refusing to overwrite an input/, d);
+  await refused(['export-onnx', m, '--out', join(m, 'model.json')], /--out is the same file as the input model file/, d);
+  await refused(['export-onnx', m, '--out', join(m, 'harmonia.json'), '--overwrite'], /--out is the same file as the input model file/, d);
+  await refused(['export-onnx', m, '--out', join(d, 'new.bin')], /^@\/new\.bin: --out must end in \.onnx \(it is written as ONNX\), got "\.bin"$/, d);
   await refused(['export-onnx', m, '--out', join(m, 'other.onnx')], /^@\/m\/other\.onnx: --out is inside a model folder, @\/m \(it has model\.json\); refusing to write over its files/, d);
   await refused(['export-onnx', m, '--out', join(d, 'x.jpg')], /^@\/x\.jpg: --out must end in \.onnx .*got "\.jpg"$/, d);
   await refused(['export-onnx', m, '--out', join(d, 'ro.onnx')], /^@\/ro\.onnx: --out exists and is read-only; refusing to replace it \(pass --overwrite/, d);

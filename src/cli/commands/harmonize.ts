@@ -68,7 +68,7 @@ export function planHarmonize(values: Values, positionals: string[], dataset?: B
   if (out === '-' && (folderMode || dataset)) throw new UsageError('-o - (stdout) is for one image; a folder run writes a folder');
   // the report's folder must exist, unless it is the folder that -o creates anyway
   const reportMkdir = !!report && canonicalPath(dirname(report)) === canonicalPath(folderMode ? out : dirname(out));
-  const reportOut: SafetyOutput[] = report ? [{ path: report, flag: '--report', kind: 'file', mkdir: reportMkdir }] : [];
+  const reportOut: SafetyOutput[] = report ? [{ path: report, flag: '--report', kind: 'file', mkdir: reportMkdir, ext: { list: ['.json'], format: 'JSON' } }] : [];
   const base = { common, overwrite, report, out };
   if (dataset) {
     const root = str(values.data) as string;

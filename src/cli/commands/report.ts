@@ -16,7 +16,7 @@ export function planReport(values: Record<string, unknown>, positionals: readonl
   for (const dir of positionals) {
     if (!existsSync(join(dir, 'log.jsonl'))) throw new HarmoniaError('no log.jsonl here: not a training run folder', { file: dir });
     inputs.push({ path: join(dir, 'log.jsonl'), what: 'training log' });
-    outputs.push({ path: join(dir, 'losses.html'), flag: 'the report', kind: 'file', rebuilds: { path: dir, kinds: ['run'] }, ext: { list: ['.html'], format: 'HTML' } });
+    outputs.push({ path: join(dir, 'losses.html'), flag: 'the report', hint: 'move it away first', kind: 'file', rebuilds: { path: dir, kinds: ['run'] }, ext: { list: ['.html'], format: 'HTML' } });
   }
   checkOutputs(inputs, outputs, { overwrite: Boolean(values.overwrite) });
   return { inputs, outputs };

@@ -11,6 +11,7 @@ import { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
 import { engineInfo } from '../engine/index.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
+import { relativePath, relativizePaths } from '../util/html.ts';
 import { writeImage } from '../image/io.ts';
 import type { FloatImage } from '../image/types.ts';
 import { maskBounds } from '../image/bounds.ts';
@@ -212,15 +213,19 @@ function fmt(v: number | null, digits: number): string {
   return v === null || !Number.isFinite(v) ? 'n/a' : v.toFixed(digits);
 }
 
-/** Table 1 as Markdown (metrics as rows, methods as columns, like the paper). */
-export function table1Markdown(t: Table1): string {
+/**
+ * Table 1 as Markdown (metrics as rows, methods as columns, like the paper). With `base` (the folder the
+ * file is written to), the data and run folders are shown relative to it, not as the machine's absolute paths.
+ */
+export function table1Markdown(t: Table1, base?: string): string {
   const cols = t.columns;
+  const where = (p: string) => (base ? relativePath(p, base) : p);
   const row = (label: string, f: (c: Table1Column) => string) => `| ${label} | ${cols.map(f).join(' | ')} |`;
   const lines = [
     `# Table 1: harmonization results (preset \`${t.preset}\`)`,
     '',
     ...t.notes.flatMap((n) => [`> **Note:** ${n}`, '']),
-    `Data: \`${t.data}\`: ${t.trainImages} training and ${t.testImages} test images, evaluated at ${t.evalSize}×${t.evalSize}. Backend: ${t.backend}. Preset: ${t.presetDescription}.`,
+    `Data: \`${where(t.data)}\`: ${t.trainImages} training and ${t.testImages} test images, evaluated at ${t.evalSize}×${t.evalSize}. Backend: ${t.backend}. Preset: ${t.presetDescription}.`,
     '',
     `| Metric | ${cols.map((c) => c.method).join(' | ')} |`,
     `|---|${cols.map(() => '---').join('|')}|`,
@@ -240,7 +245,7 @@ export function table1Markdown(t: Table1): string {
     '',
     '| Setting | Status | Steps | Time (s) | Final epoch mean losses | Run folder |',
     '|---|---|---|---|---|---|',
-    ...t.runs.map((r) => `| ${r.setting} | ${r.status} | ${r.steps < 0 ? '(earlier run)' : r.steps} | ${r.seconds.toFixed(0)} | ${Object.entries(r.lastLosses).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ') || '–'} | \`${r.runDir}\` |`),
+    ...t.runs.map((r) => `| ${r.setting} | ${r.status} | ${r.steps < 0 ? '(earlier run)' : r.steps} | ${r.seconds.toFixed(0)} | ${Object.entries(r.lastLosses).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ') || '–'} | \`${where(r.runDir)}\` |`),
     '',
   ];
   return lines.join('\n');
@@ -331,9 +336,11 @@ async function writeReport(out: string, table: Table1, test: readonly PreparedSa
     rows.push({ id: s.id, cells });
     k++;
   }
-  await writeFileAtomic(join(out, 'table1.md'), table1Markdown(table), { mkdir: true });
+  // the pages show paths relative to themselves (or ~/…), never the machine's absolute folders
+  const md = relativizePaths(table1Markdown(table, out), out);
+  await writeFileAtomic(join(out, 'table1.md'), md, { mkdir: true });
   await writeFileAtomic(join(out, 'table1.json'), JSON.stringify(table, null, 1));
-  await writeFileAtomic(join(out, 'table1.html'), renderTable1Html(table, table1Markdown(table), rows));
+  await writeFileAtomic(join(out, 'table1.html'), renderTable1Html({ preset: table.preset, notes: table.notes.map((n) => relativizePaths(n, out)) }, md, rows));
 }
 
 export interface SweepOptions {
@@ -356,14 +363,15 @@ export interface SweepOptions {
 export interface SweepRow { weights: Record<string, number>; summary: Table1Column; run: RunSummary }
 export interface SweepTable { preset: string; setting: LossSetting; data: string; notes: string[]; lpips: string; baseline: Table1Column[]; rows: SweepRow[]; protocol: string }
 
-export function sweepMarkdown(t: SweepTable): string {
+/** The sweep table as Markdown; with `base` (its folder) the data folder is shown relative to it. */
+export function sweepMarkdown(t: SweepTable, base?: string): string {
   const keys = t.rows.length ? Object.keys(t.rows[0].weights) : [];
   const line = (label: string, c: Table1Column) => `| ${label} | ${fmt(c.psnr, 2)} | ${c.lpips === null ? 'n/a' : c.lpips.toFixed(4)} | ${fmt(c.mse, 2)} | ${fmt(c.fmse, 1)} | ${fmt(c.ssim, 4)} | ${c.fmseWorseThanComposite === null ? '–' : `${(100 * c.fmseWorseThanComposite).toFixed(1)}%`} |`;
   return [
     `# Loss-weight sweep: setting \`${t.setting}\`, preset \`${t.preset}\``,
     '',
     ...t.notes.flatMap((n) => [`> **Note:** ${n}`, '']),
-    `Data: \`${t.data}\`. LPIPS: ${t.lpips}.`,
+    `Data: \`${base ? relativePath(t.data, base) : t.data}\`. LPIPS: ${t.lpips}.`,
     '',
     '| Weights | PSNR ↑ | LPIPS ↓ | MSE ↓ | fMSE ↓ | SSIM ↑ | fMSE worse than composite ↓ |',
     '|---|---|---|---|---|---|---|',
@@ -416,7 +424,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepTable> {
       preset: p.name, setting: opts.setting, data: resolve(opts.data), notes, lpips: lpipsLabel(r).label, protocol: r.protocol, rows,
       baseline: [tableColumn('Composite', r.summary[COMPOSITE_METHOD].All), tableColumn(INTRINSIC_COLUMN, r.summary[INTRINSIC_COLUMN].All)],
     };
-    await writeFileAtomic(join(out, 'sweep.md'), sweepMarkdown(table), { mkdir: true });
+    await writeFileAtomic(join(out, 'sweep.md'), sweepMarkdown(table, out), { mkdir: true });
     await writeFileAtomic(join(out, 'sweep.json'), JSON.stringify(table, null, 1));
     return table;
   } finally {

@@ -76,16 +76,20 @@ export const CPU_PRESET: ExperimentPreset = {
   figureCount: 6,
 };
 
-/** Under 2 minutes end to end (tests): tiny G/D, 64² images, 32² crops, a handful of samples. */
+/**
+ * Under 2 minutes end to end (tests): tiny G/D, 64² images, 32² crops, a handful of samples. Runs
+ * anywhere: without the VGG-19 weights the feature setting uses a seeded random VGG-19
+ * (allowRandomFeatures), and the run's notes say so (RANDOM_FEATURES_NOTE, once per output).
+ */
 export const SMOKE_PRESET: ExperimentPreset = {
   name: 'smoke',
-  description: 'CI smoke run: tiny G/D (base 8), 64² images, 32² crops, 12 train / 4 test samples, 2 epochs each',
+  description: 'CI smoke run: tiny G/D (base 8), 64² images, 32² crops, 12 train / 4 test samples, 2 epochs each; random VGG-19 features when the weights are missing',
   train: mergeTrainConfig(DEFAULT_TRAIN, {
     generator: { base: 8, unet: true, maskInput: true, residual: true },
     discriminator: { base: 8, kind: 'patch', maskInput: true },
     loss: { ...DEFAULT_LOSS, lambdaMask: 500, lambdaUnmask: 100, featureLayers: ['relu1_2'] },
     optimizer: { lr: 1e-3, beta1: 0.5, beta2: 0.999, eps: 1e-8 },
-    batchSize: 4, size: 64, crop: 32, flip: true, checkpointEvery: 2, workers: 1, sampleCount: 2,
+    batchSize: 4, size: 64, crop: 32, flip: true, checkpointEvery: 2, workers: 1, sampleCount: 2, allowRandomFeatures: true,
   }),
   epochs: { content: 2, mask: 2, feature: 2 },
   trainLimit: 12,

@@ -181,7 +181,7 @@ const BOOT = `(function () {
 })();`;
 
 /** Bar-chart geometry (SVG user units; the SVG scales to its container). */
-const BAR = { width: 720, font: 12, charW: 6.8, lineH: 14, left: 64, right: 16, top: 34, bottom: 20, swatch: 12 } as const;
+const BAR = { width: 600, font: 12, charW: 6.8, lineH: 14, left: 64, right: 16, top: 34, bottom: 20, swatch: 12 } as const;
 
 /** 1, 2, 2.5 or 5 × 10^k ticks from 0 to at least `max` (about 5 of them). */
 export function niceTicks(max: number): number[] {
@@ -364,15 +364,17 @@ export function cellNumber(cell: string): number | null {
  */
 export function metricCharts(header: readonly string[], rows: readonly (readonly string[])[], byRow: boolean): BarChart[] {
   const charts: BarChart[] = [];
-  const push = (metric: string, categories: string[], values: (number | null)[]) => {
-    if (values.some((v) => v !== null)) charts.push({ kind: 'bar', title: metric, categories, values });
+  // the values over the bars keep the decimals of the table's cells
+  const decimals = (cells: readonly string[]) => Math.max(0, ...cells.filter((c) => cellNumber(c) !== null).map((c) => /\.(\d+)/.exec(c)?.[1].length ?? 0));
+  const push = (metric: string, categories: string[], values: (number | null)[], cells: string[]) => {
+    if (values.some((v) => v !== null)) charts.push({ kind: 'bar', title: metric, categories, values, xLabel: 'method', yLabel: metric.replace(/\s*[↑↓]\s*$/, ''), digits: decimals(cells) });
   };
   if (byRow) {
     const methods = header.slice(1).map(String);
-    for (const r of rows) push(r[0], methods, methods.map((_, k) => cellNumber(r[k + 1] ?? '')));
+    for (const r of rows) push(r[0], methods, methods.map((_, k) => cellNumber(r[k + 1] ?? '')), r.slice(1).map(String));
   } else {
     const methods = rows.map((r) => r[0]);
-    header.slice(1).forEach((metric, k) => push(metric, methods, rows.map((r) => cellNumber(r[k + 1] ?? ''))));
+    header.slice(1).forEach((metric, k) => push(metric, methods, rows.map((r) => cellNumber(r[k + 1] ?? '')), rows.map((r) => r[k + 1] ?? '')));
   }
   return charts;
 }

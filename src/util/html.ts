@@ -3,6 +3,7 @@
  * HTML converter, section anchors and the table of contents, and paths made relative to the report
  * (a report never shows the machine's absolute folders).
  */
+import { homedir } from 'node:os';
 import { isAbsolute, relative, sep } from 'node:path';
 
 export function escapeHtml(s: string): string {
@@ -29,7 +30,7 @@ export function firstMarkdownTable(md: string): string[][] {
   return rows;
 }
 
-/** A small Markdown subset → HTML: headings (with slug ids), paragraphs, block quotes, pipe tables, **bold**, `code`. */
+/** A small Markdown subset → HTML: headings (with slug ids), paragraphs, "- " lists, block quotes, pipe tables, **bold**, `code`. */
 export function markdownToHtml(md: string): string {
   const out: string[] = [];
   const lines = md.split('\n');
@@ -49,6 +50,11 @@ export function markdownToHtml(md: string): string {
     } else if (/^#{1,6} /.test(line)) {
       const level = line.match(/^#+/)![0].length;
       out.push(`<h${level} id="${slug(line.slice(level + 1))}">${inline(line.slice(level + 1))}</h${level}>`);
+    } else if (line.startsWith('- ')) {
+      const items: string[] = [];
+      while (i < lines.length && lines[i].startsWith('- ')) items.push(`<li>${inline(lines[i++].slice(2))}</li>`);
+      i--;
+      out.push(`<ul>${items.join('')}</ul>`);
     } else if (line.startsWith('> ')) {
       out.push(`<blockquote>${inline(line.slice(2))}</blockquote>`);
     } else if (line.trim()) {
@@ -58,10 +64,16 @@ export function markdownToHtml(md: string): string {
   return out.join('\n');
 }
 
-/** `path` as a reader of a report in `base` can follow it: relative to `base`, with "/" separators ("." for base itself). */
+/**
+ * `path` as a reader of a report in `base` can follow it: relative to `base`, with "/" separators ("." for
+ * base itself); a path outside `base` but under the home folder is shown as ~/… instead.
+ */
 export function relativePath(path: string, base: string): string {
   if (!isAbsolute(path)) return path.split(sep).join('/');
-  return (relative(base, path) || '.').split(sep).join('/');
+  const rel = relative(base, path) || '.';
+  const home = homedir();
+  if (rel.startsWith('..') && home && home !== sep && path.startsWith(home + sep)) return `~/${relative(home, path).split(sep).join('/')}`;
+  return rel.split(sep).join('/');
 }
 
 /** Rewrites every absolute POSIX path in `text` (e.g. in an error reason) relative to `base`. */
@@ -88,4 +100,17 @@ export function tocHtml(entries: readonly TocEntry[], title = 'Contents'): strin
 /** The distinct lines of `lines` in their first order (a warning is shown once). */
 export function uniqueLines(lines: readonly string[]): string[] {
   return [...new Set(lines.map((l) => l.trim()).filter(Boolean))];
+}
+
+/**
+ * Markdown without what a page's warning banner already shows: a note, paragraph or list item that
+ * only repeats a warning (`> **Note:** …`, or "LPIPS: n/a (no weights): …" when a warning says LPIPS
+ * was not computed), so each warning appears once.
+ */
+export function withoutRepeatedNotes(markdown: string, notes: readonly string[]): string {
+  const repeats = (line: string): boolean => {
+    const text = line.replace(/^(>|-)\s*(\*\*Note:\*\*\s*)?/, '').replace(/^[A-Za-z ]+:\s*/, '').replace(/\.$/, '').trim();
+    return text.length > 0 && notes.some((n) => n.includes(text));
+  };
+  return markdown.split('\n').filter((l) => l.startsWith('|') || l.startsWith('#') || !repeats(l)).join('\n');
 }

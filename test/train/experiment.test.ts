@@ -10,6 +10,7 @@ import type { Table1 } from '../../src/eval/experiment.ts';
 import { SMOKE_PRESET } from '../../src/train/presets.ts';
 import { RANDOM_FEATURES_NOTE } from '../../src/train/features.ts';
 import { HarmoniaError } from '../../src/errors.ts';
+import { relativizePaths } from '../../src/util/html.ts';
 import { loadHarmonizationModel } from '../../src/pipeline/model.ts';
 
 await initEngine();
@@ -17,11 +18,12 @@ const root = mkdtempSync(join(tmpdir(), 'harmonia-experiment-'));
 const data = join(root, 'data');
 await writeProceduralDataset(data, { count: 16, seed: 5, width: 64, height: 64, testFraction: 0.25 });
 
-test('the feature setting refuses to run without VGG-19 weights unless random features are allowed', async () => {
+test('the feature setting refuses to run without VGG-19 weights unless random features are allowed (the smoke preset allows them)', async () => {
   const prev = process.env.HARMONIA_VGG19;
   process.env.HARMONIA_VGG19 = join(root, 'missing-vgg19.pth');
   try {
-    await assert.rejects(runExperiment({ preset: SMOKE_PRESET, data, out: join(root, 'refuse'), settings: ['feature'], quiet: true }),
+    assert.equal(SMOKE_PRESET.train.allowRandomFeatures, true);
+    await assert.rejects(runExperiment({ preset: SMOKE_PRESET, data, out: join(root, 'refuse'), settings: ['feature'], overrides: { allowRandomFeatures: false }, quiet: true }),
       (e: unknown) => e instanceof HarmoniaError && /VGG-19 weights not found/.test(e.message) && /--allow-random-features/.test(e.message));
     assert.ok(!existsSync(join(root, 'refuse', 'runs')), 'nothing trained');
   } finally {
@@ -32,7 +34,8 @@ test('the feature setting refuses to run without VGG-19 weights unless random fe
 test('smoke experiment end to end: intrinsic cache, three settings, Table 1 with all five columns (md, json, html)', async () => {
   const out = join(root, 'exp');
   process.env.HARMONIA_VGG19 = join(root, 'missing-vgg19.pth');
-  const t = await runExperiment({ preset: SMOKE_PRESET, data, out, overrides: { allowRandomFeatures: true }, quiet: true });
+  // the smoke preset runs anywhere: no weights, no flag
+  const t = await runExperiment({ preset: SMOKE_PRESET, data, out, quiet: true });
   delete process.env.HARMONIA_VGG19;
   assert.deepEqual(t.columns.map((c) => c.method), methodColumns());
   for (const c of t.columns) {
@@ -46,6 +49,7 @@ test('smoke experiment end to end: intrinsic cache, three settings, Table 1 with
   for (const c of t.columns.slice(1)) assert.ok(c.fmseWorseThanComposite !== null && c.fmseWorseThanComposite >= 0 && c.fmseWorseThanComposite <= 1);
   assert.deepEqual(t.runs.map((r) => [r.setting, r.status, r.steps]), [['content', 'done', 6], ['mask', 'done', 6], ['feature', 'done', 6]]);
   assert.ok(t.notes.includes(RANDOM_FEATURES_NOTE), 'random features are announced');
+  assert.equal(t.notes.filter((n) => n === RANDOM_FEATURES_NOTE).length, 1, 'once');
   const md = readFileSync(join(out, 'table1.md'), 'utf8');
   assert.match(md, /\| Metric \| Composite \| Intrinsic Compositing \| GAN \+ Content \| GAN \+ Mask \| GAN \+ Feature \|/);
   assert.match(md, /\| PSNR \(dB\) ↑ \| \d+\.\d\d \| \d+\.\d\d \| \d+\.\d\d \| \d+\.\d\d \| \d+\.\d\d \|/);
@@ -54,6 +58,12 @@ test('smoke experiment end to end: intrinsic cache, three settings, Table 1 with
   assert.equal(json.columns.length, 5);
   const html = readFileSync(join(out, 'table1.html'), 'utf8');
   assert.match(html, /RANDOMLY INITIALISED VGG-19/);
+  // each warning once, a table of contents, relative paths only, every image linking to its full-size file
+  for (const n of t.notes) assert.equal(html.split(relativizePaths(n, out).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')).length - 1, 1, `once: ${n}`);
+  assert.match(html, /<nav class="toc"[^>]*>.*href="#charts".*href="#training-runs".*href="#fig4"/s);
+  assert.ok(!html.includes(root) && !md.includes(root), 'no absolute paths of the machine');
+  assert.match(md, /\| content \| done \| 6 \| \d+ \| .* \| `runs\/content` \|/);
+  assert.match(html, /<a href="figures\/0-composite\.png"[^>]*><img src="figures\/0-composite\.png"/);
   assert.equal((html.match(/<img /g) ?? []).length, 2 * 6 * SMOKE_PRESET.figureCount, 'full + zoomed image per method and real, per figure row');
   assert.equal(readdirSync(join(out, 'figures')).length, 2 * 6 * SMOKE_PRESET.figureCount);
   for (const s of ['content', 'mask', 'feature']) {

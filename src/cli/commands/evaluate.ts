@@ -1,4 +1,5 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../../util/atomic.ts';
 import type { Command } from '../types.ts';
 import { HarmoniaError } from '../../errors.ts';
 import { checkOutputs, type SafetyInput, type SafetyOutput } from '../../util/output-safety.ts';
@@ -9,6 +10,8 @@ import { markdownTable, formatNumber } from '../../util/table.ts';
 
 /** The files `--out` gets (src/eval/evaluate.ts writeEvalReport). */
 export const EVAL_REPORT_FILES = ['per_image.csv', 'summary.json', 'table.md'] as const;
+/** The HTML report `--html` adds to --out (src/report/evalPage.ts). */
+export const EVAL_HTML_FILE = 'report.html';
 
 /**
  * Validates the output paths of `harmonia evaluate` before any compute: --out and the report files
@@ -23,9 +26,11 @@ export function planEvaluatePaths(values: Record<string, unknown>): { inputs: Sa
   const pred = str(values.pred), list = str(values.list), out = str(values.out);
   if (pred) inputs.push({ path: pred, what: 'prediction folder', kind: 'folder' });
   if (list) inputs.push({ path: list, what: 'list file' });
+  if (values.html && !out) throw new HarmoniaError(`--html: needs --out <dir> (the HTML report is written there as ${EVAL_HTML_FILE}, beside table.md)`);
   if (!out) return { inputs, outputs: [] };
   const outputs: SafetyOutput[] = [{ path: out, flag: '--out', kind: 'folder', mkdir: true },
-    ...EVAL_REPORT_FILES.map((f): SafetyOutput => ({ path: join(out, f), flag: `--out (${f})`, kind: 'file', mkdir: true }))];
+    ...EVAL_REPORT_FILES.map((f): SafetyOutput => ({ path: join(out, f), flag: `--out (${f})`, kind: 'file', mkdir: true })),
+    ...(values.html ? [{ path: join(out, EVAL_HTML_FILE), flag: `--html (${EVAL_HTML_FILE})`, kind: 'file', mkdir: true } as SafetyOutput] : [])];
   checkOutputs(inputs, outputs, { overwrite: Boolean(values.overwrite) });
   return { inputs, outputs };
 }
@@ -33,13 +38,14 @@ export function planEvaluatePaths(values: Record<string, unknown>): { inputs: Sa
 export const evaluateCommand: Command = {
   name: 'evaluate',
   summary: 'metrics (MSE, PSNR, fMSE, fPSNR, bMSE, SSIM, LPIPS) of predictions vs the composite baseline',
-  usage: 'harmonia evaluate --data <dir> [--list <file>] [--pred <dir>] [--out <dir>] [--lpips alex|vgg|squeeze|none] [--name NAME]',
+  usage: 'harmonia evaluate --data <dir> [--list <file>] [--pred <dir>] [--out <dir> [--html]] [--lpips alex|vgg|squeeze|none] [--name NAME]',
   options: {
     data: { type: 'string', description: 'dataset root or subset folder (iHarmony4 layout)' },
     list: { type: 'string', description: 'list of composites to evaluate (e.g. HFlickr_test.txt); default: the test lists' },
     pred: { type: 'string', description: 'folder of predictions named like the composites (<base>.png|.jpg|.jpeg|.webp, optionally under <subset>/); without it only the composite baseline is evaluated' },
     name: { type: 'string', default: 'prediction', description: 'name of the predictions in the tables' },
     out: { type: 'string', description: 'write per_image.csv, summary.json and table.md here' },
+    html: { type: 'boolean', default: false, description: `also write an HTML report (${EVAL_HTML_FILE}: tables, charts by subset) into --out` },
     lpips: { type: 'string', default: 'alex', description: 'LPIPS backbone: alex, vgg, squeeze or none (no weight files → "n/a (no weights)")' },
     weights: { type: 'string', description: 'weights folder (default $HARMONIA_WEIGHTS or ~/.cache/harmonia/weights)' },
     size: { type: 'string', default: '256', description: `evaluation size, ${describeRange(FLAG_RANGES.evaluate.size)} (the protocol uses 256)` },
@@ -80,6 +86,12 @@ export const evaluateCommand: Command = {
         { align: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'] }));
     }
     if (r.files) console.log(`wrote ${r.files.csv}, ${r.files.json}, ${r.files.markdown}`);
+    if (values.html && typeof values.out === 'string') {
+      const { renderEvalPage } = await import('../../report/evalPage.ts');
+      const file = join(values.out, EVAL_HTML_FILE);
+      await writeFileAtomic(file, renderEvalPage(r, { base: resolve(values.out), data: resolve(values.data), list: typeof values.list === 'string' ? resolve(values.list) : undefined, files: [...EVAL_REPORT_FILES] }), { mkdir: true });
+      console.log(`wrote ${file}`);
+    }
     console.log(`evaluated in ${r.seconds.toFixed(1)} s`);
     return 0;
   },

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { Command } from '../types.ts';
+import { choiceFlag } from '../usage.ts';
 import { initEngine } from '../../engine/index.ts';
 import { tf } from '../../engine/tf.ts';
 import { createOnnxGenerator, createOnnxColorTransform, inferenceMode, ortThreads } from '../../models/onnx.ts';
@@ -95,7 +96,8 @@ export const info: Command = {
     json: { type: 'boolean', default: false, description: 'print the same facts as one JSON document' },
   },
   async run({ values }) {
-    const e = await initEngine({ backend: values.backend as 'auto', quiet: true });
+    const backend = choiceFlag(values, 'backend', ['auto', 'tensorflow', 'native', 'wasm', 'cpu'] as const) ?? 'auto';
+    const e = await initEngine({ backend, quiet: true });
     const inf = await inferenceEngineInfo(typeof values.model === 'string' ? values.model : DEFAULT_MODEL_DIR);
     if (values.json) {
       console.log(JSON.stringify({

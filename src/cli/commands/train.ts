@@ -8,6 +8,7 @@ import { mergeTrainConfig, validateTrainConfig, type TrainConfig } from '../../t
 import { checkRunFolder, checkRunLock, lockRunFolder, readCheckpointState } from '../../train/checkpoint.ts';
 import { checkOutputs, type SafetyInput, type SafetyOutput } from '../../util/output-safety.ts';
 import { FLAG_RANGES, TRAIN_LOSS_WEIGHT_RANGE, TRAIN_MAX_STEP_PIXELS, numberFlag } from '../flags.ts';
+import { choiceFlag } from '../usage.ts';
 import type { PartialTrainConfig } from '../../train/config.ts';
 import { prepareSplit, toMemorySamples } from '../../train/dataset.ts';
 import { memorySource, makeBatch } from '../../data/memory.ts';
@@ -177,7 +178,7 @@ export function checkTrainOutputs(values: Values, out: string, data: string): { 
 }
 
 export async function startEngine(v: Values): Promise<void> {
-  const e = await initEngine({ backend: (v.backend as BackendRequest | undefined) ?? 'auto' });
+  const e = await initEngine({ backend: choiceFlag<BackendRequest>(v, 'backend', ['auto', 'tensorflow', 'native', 'wasm', 'cpu']) ?? 'auto' });
   if (!v.quiet) console.error(`backend: ${e.backend} (${e.reason})`);
 }
 

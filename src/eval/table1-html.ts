@@ -52,7 +52,7 @@ export function renderTable1Html(meta: { preset: string; notes: string[] }, mark
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1400px;color:#222;padding:0 16px}
 table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px;text-align:center}
 th{background:#f4f4f4}.warn{background:#fff3cd;border:1px solid #e0c060;padding:.5em 1em;margin:.5em 0;font-weight:600}
-img{width:192px;height:auto;image-rendering:auto;display:block}img.zoom{image-rendering:pixelated}
+img{width:160px;height:auto;image-rendering:auto;display:block}img.zoom{image-rendering:pixelated}
 .id{text-align:left;font-weight:normal;font-family:monospace;background:#fafafa}.na{color:#999}
 .toc{background:#f7f7f7;border:1px solid #ddd;padding:8px 16px;margin:12px 0;display:inline-block}.toc ul{margin:4px 0;padding-left:20px}
 </style></head><body>

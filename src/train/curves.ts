@@ -23,7 +23,7 @@ export function trainingCharts(records: readonly LogRecord[], notes: readonly st
   const note = notes.length ? ` (${notes.join('; ')})` : '';
   return [
     { title: `generator loss${note}`, xLabel: 'step', yLabel: 'loss', logY: true, smooth, series: series(gKeys), height: 300 },
-    { title: 'discriminator loss and mean logits', xLabel: 'step', smooth, series: series(dKeys), height: 240 },
+    { title: 'discriminator loss and mean logits', xLabel: 'step', yLabel: 'loss / mean logit', smooth, series: series(dKeys), height: 240 },
   ];
 }
 

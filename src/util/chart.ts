@@ -99,6 +99,8 @@ export interface PreparedChart {
   xLabel: string;
   yLabel: string;
   logY: boolean;
+  /** Every x is an integer (steps): the x axis ticks only integers. */
+  integerX: boolean;
   height: number;
   series: { label: string; stroke: string; width: number; show: boolean; dash?: number[] }[];
   /** [xs, ys of each series]; null = gap. */
@@ -132,7 +134,7 @@ export function prepareChart(c: LineChart): PreparedChart {
     series.push({ label: w > 1 ? `${s.name} (raw)` : s.name, stroke, width: 1, show: w === 1, ...(w > 1 ? { dash: [4, 3] } : {}) });
     data.push(aligned[i].map(round));
   });
-  return { kind: 'line', title: c.title, xLabel: c.xLabel ?? '', yLabel: c.yLabel ?? '', logY, height: c.height ?? 300, series, data };
+  return { kind: 'line', title: c.title, xLabel: c.xLabel ?? '', yLabel: c.yLabel ?? '', logY, integerX: xs.every(Number.isInteger), height: c.height ?? 300, series, data };
 }
 
 let assets: { js: string; css: string } | undefined;
@@ -163,13 +165,15 @@ const esc = (s: string): string => s.replace(/[&<>"]/g, (ch) => ({ '&': '&amp;',
 const BOOT = `(function () {
   var charts = JSON.parse(document.getElementById('harmonia-chart-data').textContent);
   var plots = [];
+  var INT_INCRS = [];
+  for (var e = 1; e <= 1e9; e *= 10) INT_INCRS.push(e, 2 * e, 5 * e);
   charts.forEach(function (c) {
     var el = document.getElementById('harmonia-chart-' + c.index);
     var width = function () { return Math.max(280, Math.min(el.parentNode.clientWidth || 720, 960)); };
     var opts = {
       title: c.title, width: width(), height: c.height,
       scales: { x: { time: false }, y: { distr: c.logY ? 3 : 1 } },
-      axes: [{ label: c.xLabel }, { label: c.yLabel }],
+      axes: [c.integerX ? { label: c.xLabel, incrs: INT_INCRS } : { label: c.xLabel }, { label: c.yLabel }],
       cursor: { drag: { x: true, y: false } },
       series: [{ label: c.xLabel || 'x' }].concat(c.series.map(function (s) {
         return { label: s.label, stroke: s.stroke, width: s.width, show: s.show, dash: s.dash, spanGaps: false, points: { show: false } };

@@ -18,7 +18,7 @@ export type { LoadModelOptions, LoadedModel, LoadProgress, ExecutionProvider } f
 export { createHarmonizer, loadIntrinsicStage } from './browser/harmonizer.ts';
 export type { Harmonizer, HarmonizerOptions, HarmonizeRequest, HarmonizeOutput, Intermediates } from './browser/harmonizer.ts';
 export { harmonizeWithAsyncHooks } from './pipeline/hooks-async.ts';
-export { semiHarmonize, DEFAULT_INTRINSIC_ANALYSIS_SIDE } from './intrinsic/index.ts';
+export { semiHarmonize, renderLightSphere, DEFAULT_INTRINSIC_ANALYSIS_SIDE } from './intrinsic/index.ts';
 export type { IntrinsicOptions, SemiHarmonizeResult, LightInfo } from './intrinsic/index.ts';
 export type { AsyncHookedModel } from './pipeline/hooks-async.ts';
 export type { RefineOptions, RefineResult, Stage } from './pipeline/stages.ts';

@@ -1,11 +1,11 @@
 /**
- * Vite config for the Harmonia browser app (root: web/). The app imports the library straight from
- * ../src (Vite compiles the .ts files). Two project-specific plugins:
+ * Vite config for the Harmonia browser app (root: web/). The app imports the library's public browser
+ * API, `harmonia/browser`, aliased to ../src/browser.ts (Vite compiles the .ts files). Two project-specific plugins:
  *  - `harmonia-no-node`: fails the build when any file of ours (src/ or web/) imports a Node built-in,
  *    so nothing node-only is ever bundled silently (dependencies map theirs away via "browser").
  *  - `harmonia-models`: serves <repo>/models/default/ at ./models/default/ in dev and preview, and copies
  *    it into the build when it exists (model.onnx included). Without it the app runs the intrinsic stage only.
- *  - `harmonia-ort`: serves ONNX Runtime Web's wasm runtime (the JSEP build: WebGPU + wasm SIMD/threads)
+ *  - `harmonia-ort`: serves ONNX Runtime Web's wasm runtime (the asyncify build of onnxruntime-web/webgpu: WebGPU + wasm SIMD/threads)
  *    at ./ort/ in dev and preview and copies it into the build: nothing is fetched from a CDN.
  * Every response carries COOP/COEP (cross-origin isolation), so ONNX Runtime Web can use wasm threads.
  */
@@ -45,7 +45,7 @@ export const ISOLATION_HEADERS = { 'Cross-Origin-Opener-Policy': 'same-origin', 
 
 const ortDist = resolve(repoRoot, 'node_modules', 'onnxruntime-web', 'dist');
 /** The runtime files ONNX Runtime Web loads at run time from env.wasm.wasmPaths (web/src/ort.ts sets it to ./ort/). */
-const ORT_FILES = ['ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.jsep.wasm'];
+const ORT_FILES = ['ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm'];
 
 function sendFile(res: ServerResponse, file: string): void {
   const ext = file.slice(file.lastIndexOf('.'));
@@ -112,9 +112,15 @@ export default defineConfig({
   root: webRoot,
   base: './',
   plugins: [noNodeBuiltins(), models(), ortRuntime()],
-  // ONNX Runtime Web's build that loads its wasm runtime from env.wasm.wasmPaths (the app's ./ort/)
-  // instead of inlining it: its thread workers then start from that file, not from the app's bundle
-  resolve: { alias: [{ find: /^onnxruntime-web$/, replacement: join(ortDist, 'ort.min.mjs') }] },
+  // ONNX Runtime Web's WebGPU + wasm build that loads its wasm runtime from env.wasm.wasmPaths (the app's
+  // ./ort/) instead of inlining it: its thread workers then start from that file, not from the app's bundle
+  // The app imports the library as a user would, `harmonia/browser` (here: its source).
+  resolve: {
+    alias: [
+      { find: /^harmonia\/browser$/, replacement: resolve(repoRoot, 'src', 'browser.ts') },
+      { find: /^onnxruntime-web\/webgpu$/, replacement: join(ortDist, 'ort.webgpu.min.mjs') },
+    ],
+  },
   worker: { format: 'es' },
   server: { port: 5173, strictPort: true, host: '127.0.0.1', fs: { allow: [repoRoot] }, headers: ISOLATION_HEADERS },
   preview: { port: 4173, strictPort: true, host: '127.0.0.1', headers: ISOLATION_HEADERS },

@@ -50,7 +50,11 @@ export interface Harmonizer {
   readonly model: LoadedModel | undefined;
   /** Full-resolution harmonization. */
   harmonize(req: HarmonizeRequest, opts?: RefineOptions): Promise<HarmonizeOutput>;
-  /** The same pipeline on the scene scaled to a long side of at most `maxSide` (default 512): for live feedback while placing. */
+  /**
+   * The same pipeline on the scene scaled to a long side of at most `maxSide` (default 512), for live
+   * feedback while placing: the scaled background is kept between calls, and a colour-transform
+   * generator runs once (flipAverage false) unless the options say otherwise.
+   */
   preview(req: HarmonizeRequest, opts?: RefineOptions & { maxSide?: number }): Promise<HarmonizeOutput>;
   /** The intrinsic stage's intermediates (albedo, shading, normals, light, semi-harmonized) of a composite; computed only when called. */
   intermediates(composite: FloatImage, mask: Mask, opts?: { analysisMaxSide?: number }): Promise<Intermediates>;
@@ -109,6 +113,13 @@ export async function createHarmonizer(opts: HarmonizerOptions = {}): Promise<Ha
     return { image: r.result, composite, mask, stages, label: describe(stages, model), timings: { ...r.timings, total: performance.now() - t0 }, notes: r.notes, semiHarmonized: r.semiHarmonized };
   }
 
+  /** The background scaled for previews, kept while the same background object comes back. */
+  let scaledBg: { src: FloatImage; w: number; h: number; img: FloatImage } | undefined;
+  function scaledBackground(bg: FloatImage, w: number, h: number): FloatImage {
+    if (!scaledBg || scaledBg.src !== bg || scaledBg.w !== w || scaledBg.h !== h) scaledBg = { src: bg, w, h, img: resizeImage(bg, w, h, 'area') };
+    return scaledBg.img;
+  }
+
   function scene(req: HarmonizeRequest, k: number): { composite: FloatImage; mask: Mask } {
     if (req.composite !== undefined) {
       if (k === 1) return { composite: req.composite, mask: req.mask };
@@ -119,7 +130,7 @@ export async function createHarmonizer(opts: HarmonizerOptions = {}): Promise<Ha
     const p = req.placement ?? defaultPlacement(req.background, req.foreground);
     if (k === 1) return placeForeground(req.background, req.foreground, req.mask, p);
     const w = Math.max(1, Math.round(req.background.width * k)), h = Math.max(1, Math.round(req.background.height * k));
-    const bg = resizeImage(req.background, w, h, 'area');
+    const bg = scaledBackground(req.background, w, h);
     return placeForeground(bg, req.foreground, req.mask, { x: p.x * k, y: p.y * k, scale: p.scale * k });
   }
 
@@ -137,7 +148,7 @@ export async function createHarmonizer(opts: HarmonizerOptions = {}): Promise<Ha
       const full = req.composite ?? req.background;
       const fit = fitWithin(full.width, full.height, maxSide);
       const { composite, mask } = scene(req, fit.width === full.width && fit.height === full.height ? 1 : fit.width / full.width);
-      return run(composite, mask, o);
+      return run(composite, mask, { flipAverage: false, ...o });
     },
     async intermediates(composite, mask, o = {}) {
       checkRequest({ composite, mask }, 'intermediates');

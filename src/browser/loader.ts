@@ -7,7 +7,7 @@
  * Asset paths (docs/WEB.md):
  *  - the model folder, `modelUrl` (default `models/default/`, relative to the page or worker): copy
  *    `node_modules/harmonia/models/default/harmonia.json` and `model.onnx` there;
- *  - ONNX Runtime Web's runtime, `wasmPaths`: `ort-wasm-simd-threaded.jsep.mjs` and `.wasm` from
+ *  - ONNX Runtime Web's runtime, `wasmPaths`: `ort-wasm-simd-threaded.asyncify.mjs` and `.wasm` from
  *    `node_modules/onnxruntime-web/dist/`. Without `wasmPaths`, ONNX Runtime finds them itself (a
  *    bundler such as Vite emits the .wasm as an asset of the build).
  */
@@ -34,7 +34,7 @@ export interface LoadProgress {
 export interface LoadModelOptions {
   /** 'auto' (default): WebGPU when navigator.gpu gives an adapter, else WebAssembly. */
   device?: ExecutionProvider | 'auto';
-  /** URL of the folder holding ort-wasm-simd-threaded.jsep.{mjs,wasm} (see the header); default: ONNX Runtime's own lookup. */
+  /** URL of the folder holding ort-wasm-simd-threaded.asyncify.{mjs,wasm} (see the header); default: ONNX Runtime's own lookup. */
   wasmPaths?: string;
   /** WebAssembly threads; default min(4, hardwareConcurrency) when cross-origin isolated (SharedArrayBuffer), else 1. */
   threads?: number;
@@ -217,6 +217,8 @@ export async function loadModel(modelUrl = 'models/default/', opts: LoadModelOpt
       used = ep;
       break;
     } catch (err) {
+      // the full text goes to the console; the caller gets a summary (no adapter dumps or browser flags)
+      console.warn(`harmonia: ONNX Runtime Web on ${ep} failed:`, err);
       errors.push(`${ep}: ${summarizeEngineError(err)}`);
       if (ep === 'webgpu') fallback = summarizeEngineError(err);
     }

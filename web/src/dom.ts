@@ -1,6 +1,5 @@
 /** Small DOM helpers: element lookup, FloatImage ↔ canvas, file decoding. */
-import type { FloatImage, Mask } from '../../src/image/types.ts';
-import { imageToRgba } from './composite.ts';
+import { imageToRgba, type FloatImage, type Mask } from 'harmonia/browser';
 
 /** The element with `id`; throws naming the id when the page lacks it. */
 export function byId<T extends HTMLElement>(id: string): T {

@@ -1,17 +1,14 @@
 /**
- * The Harmonia browser app: choose a background and a foreground (RGBA cut-out, or image + mask),
- * drag and scale it into place, harmonize client-side, compare before/after, look at the
- * intermediates and download the result. The page only handles the UI: the pipeline (intrinsic
- * stage, then the generator's network on ONNX Runtime Web when models/default/ is served) runs in a
- * web worker (worker.ts), which reports progress while the page keeps drawing.
+ * The Harmonia browser app, built on the public browser API (`harmonia/browser`): choose a background
+ * and a foreground (RGBA cut-out, or image + mask), drag and scale it into place while a live preview
+ * re-harmonizes every frame it can (frame rate shown), harmonize at full resolution, compare
+ * before/after, open the intrinsic stage's intermediates (computed only then) and download the result.
+ * The page handles the UI; createHarmonizer runs in a web worker (worker.ts).
  */
-import type { FloatImage, Mask } from '../../src/image/types.ts';
-import { maskArea } from '../../src/image/types.ts';
-import { byId, decodeFile, drawImage, imageCanvas, nextFrame } from './dom.ts';
-import { defaultPlacement, hasTransparency, placeForeground, rgbaToImage, rgbaToMask, snapCoverage, type Placement } from './composite.ts';
+import { defaultPlacement, hasTransparency, maskArea, rgbaToImage, rgbaToMask, type FloatImage, type Mask, type Placement } from 'harmonia/browser';
+import { byId, decodeFile, imageCanvas, nextFrame } from './dom.ts';
 import { demoBackground, demoForeground } from './demo.ts';
-import type { PipelineResult } from './pipeline.ts';
-import type { ExecutionProvider, FromWorker, ToWorker } from './protocol.ts';
+import type { ExecutionProvider, FromWorker, Rgba, RunResult, ToWorker, View } from './protocol.ts';
 
 interface Foreground {
   image: FloatImage;
@@ -26,13 +23,19 @@ interface AppState {
   /** RGB of the last foreground file, kept so a mask chosen afterwards can be applied to it. */
   fgRgb?: { image: FloatImage; rgba: Uint8ClampedArray; name: string };
   placement: Placement;
+  /** Bumped whenever the images change; the worker keeps the scene under this id. */
+  scene: number;
+  /** The scene id the worker has. */
+  sentScene: number;
   engineReady: boolean;
   busy: boolean;
-  result?: PipelineResult;
+  result?: RunResult;
   downloadUrl?: string;
 }
 
-const state: AppState = { placement: { x: 0, y: 0, scale: 1 }, engineReady: false, busy: false };
+const state: AppState = { placement: { x: 0, y: 0, scale: 1 }, scene: 0, sentScene: 0, engineReady: false, busy: false };
+/** Long side of the live preview (the scene scaled down to it). */
+const PREVIEW_SIDE = 384;
 
 const stage = byId<HTMLCanvasElement>('stage');
 const runStatus = byId<HTMLParagraphElement>('run-status');
@@ -43,6 +46,11 @@ const scaleOut = byId<HTMLOutputElement>('scale-out');
 const split = byId<HTMLInputElement>('split');
 const tabPlace = byId<HTMLButtonElement>('tab-place');
 const tabCompare = byId<HTMLButtonElement>('tab-compare');
+const live = byId<HTMLInputElement>('live');
+const fps = byId<HTMLParagraphElement>('fps');
+const progress = byId<HTMLProgressElement>('progress');
+const panel = byId<HTMLDetailsElement>('intermediates-panel');
+byId('preview-size').textContent = String(PREVIEW_SIDE);
 
 function setStatus(el: HTMLElement, text: string, st: string): void {
   el.textContent = text;
@@ -59,7 +67,19 @@ function updateButtons(): void {
   harmonizeBtn.disabled = !(state.engineReady && state.bg && state.fg) || state.busy;
 }
 
-// ---------------------------------------------------------------- placement canvas
+function rgbaCanvas(img: Rgba, canvas = document.createElement('canvas')): HTMLCanvasElement {
+  canvas.width = img.width;
+  canvas.height = img.height;
+  const ctx = canvas.getContext('2d');
+  if (!ctx) throw new Error('canvas 2D context unavailable');
+  ctx.putImageData(new ImageData(img.data, img.width, img.height), 0, 0);
+  return canvas;
+}
+
+// ---------------------------------------------------------------- placement canvas and live preview
+
+/** The last preview, drawn instead of the plain paste while it matches the current placement's scene. */
+let preview: { canvas: HTMLCanvasElement; scene: number } | undefined;
 
 function drawStage(): void {
   const ctx = stage.getContext('2d');
@@ -76,17 +96,24 @@ function drawStage(): void {
     stage.width = state.bg.width;
     stage.height = state.bg.height;
   }
-  ctx.drawImage(state.bgCanvas, 0, 0);
-  if (state.fg) {
-    const { x, y, scale } = state.placement;
-    const w = state.fg.image.width * scale, h = state.fg.image.height * scale;
+  const { x, y, scale } = state.placement;
+  if (state.fg && live.checked && preview && preview.scene === state.scene) {
+    // the harmonized preview (scene at PREVIEW_SIDE), scaled up to the canvas
     ctx.imageSmoothingQuality = 'high';
-    ctx.drawImage(state.fg.canvas, Math.round(x), Math.round(y), Math.round(w), Math.round(h));
+    ctx.drawImage(preview.canvas, 0, 0, stage.width, stage.height);
+  } else {
+    ctx.drawImage(state.bgCanvas, 0, 0);
+    if (state.fg) {
+      ctx.imageSmoothingQuality = 'high';
+      ctx.drawImage(state.fg.canvas, Math.round(x), Math.round(y), Math.round(state.fg.image.width * scale), Math.round(state.fg.image.height * scale));
+    }
+  }
+  if (state.fg) {
     ctx.save();
     ctx.setLineDash([6, 4]);
     ctx.strokeStyle = 'rgba(255,255,255,0.6)';
     ctx.lineWidth = Math.max(1, state.bg.width / 600);
-    ctx.strokeRect(Math.round(x), Math.round(y), Math.round(w), Math.round(h));
+    ctx.strokeRect(Math.round(x), Math.round(y), Math.round(state.fg.image.width * scale), Math.round(state.fg.image.height * scale));
     ctx.restore();
   }
 }
@@ -100,6 +127,53 @@ function queueDraw(): void {
     drawStage();
   });
 }
+
+/** Live preview: one request in flight; when it returns and the placement moved, the next one goes out. */
+const live$ = { inFlight: false, dirty: false, frames: [] as number[], total: 0, lastMs: 0 };
+
+function sendScene(): void {
+  if (!state.bg || !state.fg || state.sentScene === state.scene) return;
+  // copies go to the worker (structured clone); the page keeps its own for drawing
+  send({ type: 'scene', scene: state.scene, background: state.bg, foreground: state.fg.image, mask: state.fg.mask });
+  state.sentScene = state.scene;
+}
+
+function requestPreview(): void {
+  if (!live.checked || !state.engineReady || !state.bg || !state.fg) return;
+  if (live$.inFlight) {
+    live$.dirty = true;
+    return;
+  }
+  sendScene();
+  live$.inFlight = true;
+  live$.dirty = false;
+  const id = nextId++;
+  const scene = state.scene;
+  const t0 = performance.now();
+  previews.set(id, (image, workerMs = 0, ganMs = 0) => {
+    live$.inFlight = false;
+    if (image && scene === state.scene) {
+      preview = { canvas: rgbaCanvas(image, preview?.canvas), scene };
+      const now = performance.now();
+      live$.frames.push(now);
+      live$.total++;
+      live$.lastMs = now - t0;
+      while (live$.frames.length && now - live$.frames[0] > 1000) live$.frames.shift();
+      const rate = live$.frames.length > 1 ? ((live$.frames.length - 1) * 1000) / (now - live$.frames[0]) : 0;
+      fps.textContent = `Live preview: ${rate.toFixed(0)} frames/s (${image.width}×${image.height}; ${live$.lastMs.toFixed(0)} ms per frame, ${workerMs.toFixed(0)} in the worker, generator ${ganMs.toFixed(0)})`;
+      fps.dataset.fps = rate.toFixed(1);
+      fps.dataset.frames = String(live$.total);
+      queueDraw();
+    }
+    if (live$.dirty) requestPreview();
+  });
+  send({ type: 'preview', id, scene, placement: state.placement, maxSide: PREVIEW_SIDE });
+}
+live.addEventListener('change', () => {
+  if (live.checked) requestPreview();
+  else fps.textContent = '';
+  queueDraw();
+});
 
 function canvasPoint(ev: { clientX: number; clientY: number }): { x: number; y: number } {
   const r = stage.getBoundingClientRect();
@@ -116,6 +190,7 @@ function placementChanged(): void {
   scaleInput.value = String(state.placement.scale);
   scaleOut.textContent = `${state.placement.scale.toFixed(2)}×`;
   invalidateResult();
+  requestPreview();
   queueDraw();
 }
 
@@ -175,15 +250,28 @@ stage.addEventListener('keydown', (ev) => {
 
 // ---------------------------------------------------------------- inputs
 
+/** New images: a new scene, and nothing of the previous run stays on screen. */
+function newScene(): void {
+  state.scene++;
+  preview = undefined;
+  invalidateResult();
+  byId('timings').replaceChildren();
+  byId('stage-label').textContent = '';
+  fps.textContent = '';
+  fps.dataset.fps = '0';
+  live$.frames = [];
+}
+
 function setBackground(img: FloatImage): void {
   state.bg = img;
   state.bgCanvas = imageCanvas(img);
-  invalidateResult();
+  newScene();
 }
 
 function setForeground(image: FloatImage, mask: Mask): void {
   if (maskArea(mask) === 0) throw new Error('the foreground mask is empty (no pixel above 50%): white or opaque marks the object');
   state.fg = { image, mask, canvas: imageCanvas(image, mask) };
+  newScene();
   fitPlacement();
 }
 
@@ -209,12 +297,17 @@ function applyForegroundFile(maskRgba?: { rgba: Uint8ClampedArray; width: number
     mask = rgbaToMask(f.rgba, f.image.width, f.image.height);
   } else {
     state.fg = undefined;
+    newScene();
     throw new Error(`${f.name}: the foreground has no transparency; choose a mask file too (white = object)`);
   }
   setForeground(f.image, mask);
 }
 
 let pendingMask: { rgba: Uint8ClampedArray; width: number; height: number; name: string } | undefined;
+
+function sizeText(img: { width: number; height: number }): string {
+  return `${img.width}×${img.height}`;
+}
 
 byId<HTMLInputElement>('bg-file').addEventListener('change', async (ev) => {
   const file = (ev.target as HTMLInputElement).files?.[0];
@@ -223,7 +316,7 @@ byId<HTMLInputElement>('bg-file').addEventListener('change', async (ev) => {
     const d = await decodeFile(file);
     setBackground(rgbaToImage(d.rgba, d.width, d.height));
     fitPlacement();
-    setStatus(runStatus, state.fg ? 'Ready: drag the object, then harmonize.' : 'Now choose a foreground.', 'idle');
+    setStatus(runStatus, state.fg ? `Background ${sizeText(d)} loaded. Drag the object, then harmonize.` : `Background ${sizeText(d)} loaded. Now choose a foreground.`, 'idle');
   } catch (err) {
     fail(err);
   }
@@ -238,7 +331,7 @@ byId<HTMLInputElement>('fg-file').addEventListener('change', async (ev) => {
     const d = await decodeFile(file);
     state.fgRgb = { image: rgbaToImage(d.rgba, d.width, d.height), rgba: d.rgba, name: file.name };
     applyForegroundFile(pendingMask);
-    setStatus(runStatus, state.bg ? 'Ready: drag the object, then harmonize.' : 'Now choose a background.', 'idle');
+    setStatus(runStatus, state.bg ? `Foreground ${sizeText(d)} loaded. Drag the object, then harmonize.` : `Foreground ${sizeText(d)} loaded. Now choose a background.`, 'idle');
   } catch (err) {
     fail(err);
   }
@@ -272,7 +365,7 @@ byId<HTMLButtonElement>('demo').addEventListener('click', async () => {
     setForeground(fg.image, fg.mask);
     state.placement = { x: size * 0.22, y: size * 0.48, scale: 0.75 };
     placementChanged();
-    setStatus(runStatus, 'Demo loaded: drag the ball, then harmonize.', 'idle');
+    setStatus(runStatus, `Demo loaded (${size}×${size}): drag the ball, then harmonize.`, 'idle');
   } catch (err) {
     fail(err);
   }
@@ -291,6 +384,9 @@ tabPlace.addEventListener('click', () => showTab('place'));
 tabCompare.addEventListener('click', () => showTab('compare'));
 
 function invalidateResult(): void {
+  byId('intermediates').replaceChildren();
+  byId('intermediates-status').textContent = '';
+  panel.open = false;
   if (!state.result) return;
   state.result = undefined;
   tabCompare.disabled = true;
@@ -314,33 +410,28 @@ byId('compare').addEventListener('pointermove', (ev) => {
   setSplit(pct);
 });
 
-function showResult(res: PipelineResult): void {
-  drawImage(byId<HTMLCanvasElement>('before'), res.composite);
-  drawImage(byId<HTMLCanvasElement>('after'), res.result);
-  setSplit(Number(split.value));
-  byId('stage-label').textContent = [res.stageLabel, ...res.notes].join(' · ');
-  const grid = byId('intermediates');
-  grid.replaceChildren();
-  for (const v of res.views) {
-    const fig = document.createElement('figure');
-    const c = imageCanvas(v.image);
-    c.dataset.name = v.name;
-    const cap = document.createElement('figcaption');
-    cap.textContent = v.label;
-    fig.append(c, cap);
-    grid.append(fig);
-  }
+function showTimings(rows: { name: string; label: string; ms: number }[]): void {
   const dl = byId('timings');
   dl.replaceChildren();
-  for (const t of res.timings) {
+  for (const t of rows) {
     const dt = document.createElement('dt');
     dt.textContent = t.label;
     const dd = document.createElement('dd');
-    dd.textContent = `${t.ms.toFixed(0)} ms`;
+    dd.textContent = t.ms >= 1000 ? `${(t.ms / 1000).toFixed(2)} s` : `${t.ms.toFixed(0)} ms`;
     dd.dataset.name = t.name;
     dd.dataset.ms = t.ms.toFixed(1);
     dl.append(dt, dd);
   }
+}
+
+function showResult(res: RunResult, clickMs: number): void {
+  rgbaCanvas(res.composite, byId<HTMLCanvasElement>('before'));
+  rgbaCanvas(res.result, byId<HTMLCanvasElement>('after'));
+  rgbaCanvas(res.mask, byId<HTMLCanvasElement>('mask-view'));
+  setSplit(Number(split.value));
+  // the label already says when the intrinsic stage was skipped; the CLI-worded note about it is left out
+  byId('stage-label').textContent = [res.label, ...res.notes.filter((n) => !/trained on raw composites/.test(n))].join(' · ');
+  showTimings([...res.timings, { name: 'click', label: 'click to result', ms: clickMs }]);
   byId<HTMLCanvasElement>('after').toBlob((blob) => {
     if (!blob || state.result !== res) return;
     state.downloadUrl = URL.createObjectURL(blob);
@@ -353,23 +444,16 @@ function showResult(res: PipelineResult): void {
 
 harmonizeBtn.addEventListener('click', async () => {
   if (!state.bg || !state.fg || state.busy) return;
+  const t0 = performance.now();
   state.busy = true;
   updateButtons();
   try {
-    setStatus(runStatus, 'Compositing…', 'running');
-    await nextFrame();
-    const placed = placeForeground(state.bg, state.fg.image, state.fg.mask, state.placement);
-    const { composite, mask } = snapCoverage(placed.composite, placed.mask, state.bg);
-    if (maskArea(mask) === 0) throw new Error('the object is outside the background: drag it back into view');
-    const workingSize = Number(byId<HTMLSelectElement>('work-size').value);
-    const t0 = performance.now();
-    const res = await runInWorker(composite, mask, workingSize);
-    const roundTrip = performance.now() - t0;
-    res.timings.push({ name: 'roundtrip', label: 'page → worker → page', ms: roundTrip });
+    setStatus(runStatus, `Harmonizing ${sizeText(state.bg)} in the worker…`, 'running');
+    const res = await runInWorker();
+    const clickMs = performance.now() - t0;
     state.result = res;
-    showResult(res);
-    const total = res.timings.find((t) => t.name === 'total');
-    setStatus(runStatus, `Done in ${((total?.ms ?? 0) / 1000).toFixed(2)} s in the worker (${res.workSize.width}×${res.workSize.height} working size; ${(roundTrip / 1000).toFixed(2)} s from click to result).`, 'done');
+    showResult(res, clickMs);
+    setStatus(runStatus, `Done: ${sizeText(res.result)} result in ${(clickMs / 1000).toFixed(2)} s from click to result (${res.stages.map((s) => (s === 'gan' ? 'generator' : 'intrinsic stage')).join(' + ') || 'nothing to do'}).`, 'done');
   } catch (err) {
     fail(err);
   } finally {
@@ -379,16 +463,44 @@ harmonizeBtn.addEventListener('click', async () => {
   }
 });
 
+panel.addEventListener('toggle', () => {
+  if (!panel.open || !state.result || byId('intermediates').childElementCount) return;
+  const status = byId('intermediates-status');
+  status.textContent = 'Computing the intrinsic stage…';
+  const id = nextId++;
+  const result = state.result;
+  views.set(id, (v, ms, err) => {
+    if (state.result !== result) return;
+    if (err || !v) {
+      status.textContent = err ?? 'failed';
+      return;
+    }
+    status.textContent = `Computed in ${ms.toFixed(0)} ms, at the analysis size ${v[0]?.image.width}×${v[0]?.image.height}.`;
+    const grid = byId('intermediates');
+    for (const view of v) {
+      const fig = document.createElement('figure');
+      const c = rgbaCanvas(view.image);
+      c.dataset.name = view.name;
+      const cap = document.createElement('figcaption');
+      cap.textContent = view.label;
+      fig.append(c, cap);
+      grid.append(fig);
+    }
+  });
+  send({ type: 'intermediates', id, scene: state.scene });
+});
+
 // ---------------------------------------------------------------- worker
 
 const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'harmonia' });
-const progress = byId<HTMLProgressElement>('progress');
 let nextId = 1;
-const pending = new Map<number, { resolve: (r: PipelineResult) => void; reject: (e: Error) => void; label: string; t0: number }>();
+const pending = new Map<number, { resolve: (r: RunResult) => void; reject: (e: Error) => void; t0: number }>();
+const previews = new Map<number, (image: Rgba | undefined, ms?: number, gan?: number) => void>();
+const views = new Map<number, (v: View[] | undefined, ms: number, err?: string) => void>();
 let onReady: ((msg: Extract<FromWorker, { type: 'ready' }>) => void) | undefined;
 
-function send(msg: ToWorker, transfer: Transferable[] = []): void {
-  worker.postMessage(msg, transfer);
+function send(msg: ToWorker): void {
+  worker.postMessage(msg);
 }
 
 worker.onmessage = (ev: MessageEvent<FromWorker>) => {
@@ -397,46 +509,62 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
     onReady?.(msg);
     return;
   }
+  if (msg.type === 'progress') {
+    setStatus(byId('model-status'), `Model: ${msg.text} (${Math.round(msg.fraction * 100)}%)`, 'checking');
+    return;
+  }
+  if (msg.type === 'preview') {
+    previews.get(msg.id)?.(msg.image, msg.ms, msg.gan);
+    previews.delete(msg.id);
+    return;
+  }
+  if (msg.type === 'intermediates') {
+    views.get(msg.id)?.(msg.views, msg.ms);
+    views.delete(msg.id);
+    return;
+  }
+  if (msg.type === 'error') {
+    if (previews.has(msg.id)) {
+      previews.get(msg.id)?.(undefined);
+      previews.delete(msg.id);
+      return;
+    }
+    if (views.has(msg.id)) {
+      views.get(msg.id)?.(undefined, 0, msg.message);
+      views.delete(msg.id);
+      return;
+    }
+  }
   const job = pending.get(msg.id);
   if (!job) return;
-  if (msg.type === 'progress') {
-    job.label = msg.label;
-    progress.max = msg.steps;
-    progress.value = msg.step;
-    setStatus(runStatus, `Harmonizing in the worker (step ${msg.step + 1} of ${msg.steps}): ${msg.label}…`, 'running');
-  } else if (msg.type === 'result') {
-    pending.delete(msg.id);
-    job.resolve(msg.result);
-  } else if (msg.type === 'error') {
-    pending.delete(msg.id);
-    job.reject(new Error(msg.message));
-  }
+  pending.delete(msg.id);
+  if (msg.type === 'result') job.resolve(msg.result);
+  else if (msg.type === 'error') job.reject(new Error(msg.message));
 };
 worker.onerror = (ev) => {
   const err = new Error(`the harmonization worker failed: ${ev.message || 'unknown error'}`);
   for (const job of pending.values()) job.reject(err);
   pending.clear();
-  setStatus(byId('engine-status'), `Engine: ${err.message}`, 'error');
+  setStatus(byId('engine-status'), 'Engine: the harmonization worker failed (see the console)', 'error');
 };
 
-/** Runs the pipeline in the worker; while it runs the page only animates the elapsed time. */
-function runInWorker(composite: FloatImage, mask: Mask, workingSize: number): Promise<PipelineResult> {
+/** The full-resolution run in the worker; while it runs the page only animates the elapsed time. */
+function runInWorker(): Promise<RunResult> {
+  sendScene();
   const id = nextId++;
   progress.hidden = false;
   progress.removeAttribute('value');
   document.body.dataset.phase = 'worker';
-  return new Promise<PipelineResult>((resolve, reject) => {
-    const job = { resolve, reject, label: 'starting', t0: performance.now() };
+  return new Promise<RunResult>((resolve, reject) => {
+    const job = { resolve, reject, t0: performance.now() };
     pending.set(id, job);
     const tick = () => {
       if (!pending.has(id)) return;
-      const s = ((performance.now() - job.t0) / 1000).toFixed(1);
-      byId('elapsed').textContent = `${s} s`;
+      byId('elapsed').textContent = `${((performance.now() - job.t0) / 1000).toFixed(1)} s`;
       requestAnimationFrame(tick);
     };
     requestAnimationFrame(tick);
-    // the buffers move to the worker (no copy); the page keeps its own background and foreground
-    send({ type: 'run', id, composite, mask, workingSize }, [composite.data.buffer as ArrayBuffer, mask.data.buffer as ArrayBuffer]);
+    send({ type: 'run', id, scene: state.scene, placement: state.placement });
   }).finally(() => {
     delete document.body.dataset.phase;
     byId('elapsed').textContent = '';
@@ -468,6 +596,7 @@ async function start(): Promise<void> {
     engineStatus.dataset.backend = ready.engine.backend;
     setStatus(modelStatus, ready.model.text, ready.model.state);
     document.body.dataset.worker = 'true';
+    requestPreview();
   } catch (err) {
     setStatus(engineStatus, `Engine: ${(err as Error).message}`, 'error');
   }

@@ -1,18 +1,21 @@
 /** Messages between the page (main.ts) and the harmonization worker (worker.ts). */
-import type { FloatImage, Mask } from '../../src/image/types.ts';
-import type { PipelineResult } from './pipeline.ts';
+import type { FloatImage, Mask, Placement } from 'harmonia/browser';
 
 /** ONNX Runtime Web execution provider: WebGPU, or WebAssembly (SIMD, + threads when cross-origin isolated). */
 export type ExecutionProvider = 'webgpu' | 'wasm';
 
 export type ToWorker =
   | { type: 'init'; base: string; ep: ExecutionProvider | 'auto' }
-  | { type: 'run'; id: number; composite: FloatImage; mask: Mask; workingSize: number };
+  /** The scene: kept by the worker, so that previews and runs only send a placement. */
+  | { type: 'scene'; scene: number; background: FloatImage; foreground: FloatImage; mask: Mask }
+  | { type: 'preview'; id: number; scene: number; placement: Placement; maxSide: number }
+  | { type: 'run'; id: number; scene: number; placement: Placement }
+  | { type: 'intermediates'; id: number; scene: number };
 
 export interface EngineState {
   /** What runs the generator's network: an execution provider, or 'none' when no model is served. */
   backend: ExecutionProvider | 'none';
-  /** The header's engine line. */
+  /** The header's engine line (a summary: no raw adapter or browser-flag text). */
   text: string;
 }
 
@@ -23,15 +26,35 @@ export interface ModelState {
   name?: string;
 }
 
+/** A harmonized image as canvas bytes. */
+export interface Rgba {
+  width: number;
+  height: number;
+  data: Uint8ClampedArray<ArrayBuffer>;
+}
+
+export interface RunResult {
+  composite: Rgba;
+  mask: Rgba;
+  result: Rgba;
+  /** The stages that ran, in words (e.g. 'GAN refinement (…) on the raw composite; intrinsic stage skipped'). */
+  label: string;
+  stages: ('intrinsic' | 'gan')[];
+  timings: { name: string; label: string; ms: number }[];
+  notes: string[];
+}
+
+export interface View {
+  name: string;
+  label: string;
+  image: Rgba;
+}
+
 export type FromWorker =
   | { type: 'ready'; engine: EngineState; model: ModelState }
-  | { type: 'progress'; id: number; label: string; step: number; steps: number }
-  | { type: 'result'; id: number; result: PipelineResult }
+  | { type: 'progress'; id: number; fraction: number; text: string }
+  /** ms: the preview's time in the worker; gan: the generator's part of it (network + colour transform) */
+  | { type: 'preview'; id: number; image: Rgba; ms: number; gan: number }
+  | { type: 'result'; id: number; result: RunResult }
+  | { type: 'intermediates'; id: number; views: View[]; ms: number }
   | { type: 'error'; id: number; message: string };
-
-/** ArrayBuffers of a result, to transfer them to the page instead of copying. */
-export function transferables(r: PipelineResult): ArrayBuffer[] {
-  const set = new Set<ArrayBuffer>();
-  for (const img of [r.composite, r.mask, r.result, ...r.views.map((v) => v.image)]) set.add(img.data.buffer as ArrayBuffer);
-  return [...set];
-}

@@ -192,7 +192,9 @@ export async function createServer(opts: ServeOptions = {}): Promise<HarmoniaSer
     }
     clientErrors.inc({ status: String(status) });
     const body = JSON.stringify({ error });
-    if (socket.writable) socket.write(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    // as Node's own handler: never write a second answer after one has started on this connection
+    const answering = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+    if (socket.writable && !answering) socket.write(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     socket.destroy();
   }
 

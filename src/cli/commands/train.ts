@@ -12,7 +12,7 @@ import { choiceFlag } from '../usage.ts';
 import type { PartialTrainConfig } from '../../train/config.ts';
 import { prepareSplit, toMemorySamples } from '../../train/dataset.ts';
 import { memorySource, makeBatch } from '../../data/memory.ts';
-import { train } from '../../train/trainer.ts';
+import { train, stopOnSignals } from '../../train/trainer.ts';
 import type { BatchSource } from '../../train/trainer.ts';
 import type { TrainBatch } from '../../train/step.ts';
 import { ADVERSARIAL_KINDS, allLossWeights, allLossLists, lossSettingNames, assertLossSetting } from '../../losses/index.ts';
@@ -244,19 +244,22 @@ export const trainCommand: Command = {
     }
     } catch (err) { unlock(); await stream?.dispose(); throw err; }
     let r: Awaited<ReturnType<typeof train>>;
+    // Ctrl-C / SIGTERM: stop after the step in progress with a checkpoint and a usable generator/ (a second one quits at once)
+    const stop = stopOnSignals((sig) => console.error(`\n${sig}: stopping after this step, saving the checkpoint and ${join(out, 'generator')} (${sig} again quits at once)`));
     try {
       r = await train({
         config: cfg, runDir: out, data: source, samples, resume: Boolean(values.resume), overwrite: Boolean(values.overwrite),
         quiet: Boolean(values.quiet), maxSteps, trainedOn: data, input: realDir ? 'composite' : 'semiHarmonized',
-        initGenerator: typeof values.init === 'string' ? values.init : undefined,
+        initGenerator: typeof values.init === 'string' ? values.init : undefined, signal: stop.signal,
       });
     } finally {
+      stop.dispose();
       await stream?.dispose();
       unlock();
     }
     r.generator.dispose();
     for (const n of r.notes) console.error(`NOTE: ${n}`);
     console.log(r.message);
-    return r.status === 'nonfinite' ? 3 : 0;
+    return r.status === 'nonfinite' ? 3 : r.status === 'interrupted' ? 130 : 0;
   },
 };

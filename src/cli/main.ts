@@ -141,11 +141,15 @@ export async function main(argv: string[]): Promise<number> {
     if (json && parsed.values.output === '-') throw new UsageError('--json prints a JSON document on stdout, so -o - (the image on stdout) cannot go with it');
     beginOutput(quiet, json);
     if (quiet) {
-      // only errors and warnings: no summary lines, notes or progress bars (util/progress.ts reads HARMONIA_QUIET)
-      console.log = () => {};
-      console.info = () => {};
+      // only errors and warnings: no notes or progress bars (util/progress.ts reads HARMONIA_QUIET), and no
+      // summary lines unless the command has a --quiet of its own (then its help says what it keeps)
+      if (!('quiet' in cmd.options)) {
+        console.log = () => {};
+        console.info = () => {};
+      }
       process.env.HARMONIA_QUIET = '1';
-    } else if (wrapJson) {
+    }
+    if (wrapJson && console.log === log) {
       console.log = (...a: unknown[]) => void lines.push(a.map(String).join(' '));
       console.info = console.log;
     }

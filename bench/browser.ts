@@ -48,7 +48,7 @@ async function measure(page: Page, url: string, backend: string, size: number): 
   if ((await page.getAttribute('#engine-status', 'data-state')) !== 'ready') throw new Error(`backend ${backend}: ${engine}`);
   const stage = ((await page.textContent('#model-status')) ?? '').includes('loaded') ? 'intrinsic + GAN' : 'intrinsic';
   await page.selectOption('#demo-size', String(size));
-  await page.selectOption('#work-size', '0');
+  // the app always harmonizes at the background's full resolution (no working-size control)
   await page.click('#demo');
   await page.waitForFunction(() => !(document.querySelector('#harmonize') as HTMLButtonElement).disabled);
   const row: Row = { backend, size, stage, intrinsic: [], gan: [], total: [] };

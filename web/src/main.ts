@@ -187,6 +187,7 @@ function insideForeground(p: { x: number; y: number }): boolean {
 }
 
 function placementChanged(): void {
+  stage.dataset.placement = JSON.stringify(state.placement);
   scaleInput.value = String(state.placement.scale);
   scaleOut.textContent = `${state.placement.scale.toFixed(2)}×`;
   invalidateResult();
@@ -211,7 +212,11 @@ stage.addEventListener('pointerdown', (ev) => {
   const p = canvasPoint(ev);
   if (!insideForeground(p) || state.busy) return;
   drag = { dx: p.x - state.placement.x, dy: p.y - state.placement.y, id: ev.pointerId };
-  stage.setPointerCapture(ev.pointerId);
+  try {
+    stage.setPointerCapture(ev.pointerId);
+  } catch {
+    // a pointer that is no longer active (or a synthetic event): the drag still follows pointermove on the canvas
+  }
   stage.classList.add('dragging');
 });
 stage.addEventListener('pointermove', (ev) => {

@@ -23,8 +23,15 @@ let queue: Promise<void> = Promise.resolve();
 function rgba(img: FloatImage, alpha?: Mask): Rgba {
   return { width: img.width, height: img.height, data: imageToRgba(img, alpha) };
 }
+/** The mask as grey bytes; any coverage above 0 shows as at least 1, so that 0 means exactly the pixels the object does not touch. */
 function maskRgba(m: Mask): Rgba {
-  return rgba({ width: m.width, height: m.height, channels: 3, data: Float32Array.from({ length: m.data.length * 3 }, (_, i) => m.data[Math.floor(i / 3)]) });
+  const data = new Uint8ClampedArray(m.data.length * 4);
+  for (let p = 0; p < m.data.length; p++) {
+    const v = m.data[p] > 0 ? Math.max(1, Math.round(m.data[p] * 255)) : 0;
+    data[p * 4] = data[p * 4 + 1] = data[p * 4 + 2] = v;
+    data[p * 4 + 3] = 255;
+  }
+  return { width: m.width, height: m.height, data };
 }
 
 async function init(base: string, want: 'auto' | 'webgpu' | 'wasm'): Promise<void> {

@@ -173,6 +173,7 @@ export function checkTrainOutputs(values: Values, out: string, data: string): { 
   const rebuilds = { path: out, kinds: ['run'] as const };
   const outputs: SafetyOutput[] = [{ path: out, flag: '--out', kind: 'folder', mkdir: true, rebuilds },
     ...RUN_FILES.map((f): SafetyOutput => ({ path: join(out, f), flag: `--out (${f})`, kind: 'file', mkdir: true, rebuilds }))];
+  if (typeof values.cache === 'string') outputs.push({ path: values.cache, flag: '--cache', kind: 'folder', mkdir: true }); // the intrinsic cache it fills
   checkOutputs(inputs, outputs, { overwrite: Boolean(values.overwrite) });
   return { inputs, outputs };
 }

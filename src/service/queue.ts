@@ -15,7 +15,8 @@
  * Confinement (names.ts): a job's name is checked at enqueue and again in the worker, before anything
  * is created or written; the output path must resolve, through symbolic links, inside `-o`. A worker
  * never replaces a file it did not make: an existing output is replaced only when the queue's record
- * (`harmonia:<queue>:output-sha`) says this queue wrote exactly those bytes; otherwise the job fails
+ * (`harmonia:<queue>:output-sha`, or `…:output-sha-started` for a write whose worker was killed before
+ * recording it) says this queue wrote exactly those bytes; otherwise the job fails
  * with a reason naming the file. Lost outputs: `enqueue --redo-missing` re-enqueues done jobs whose
  * output file is gone, and `queueProgress({ checkOutputs })` counts them.
  */
@@ -146,22 +147,25 @@ const RELEASE_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis
 
 /**
  * Takes the write lock of an output (KEYS[1]) and returns {1, its recorded job hash or '', the recorded
- * SHA-256 of its bytes or ''}, or {0, '', ''}.
+ * SHA-256 of its bytes or '', the SHA-256 of a write that was started but not recorded (its worker
+ * was killed between the two) or ''}, or {0, '', '', ''}.
  */
 const ACQUIRE_WRITE = `if redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then
   local h = redis.call('hget', KEYS[2], ARGV[3]) if not h then h = '' end
   local s = redis.call('hget', KEYS[3], ARGV[3]) if not s then s = '' end
-  return {1, h, s} end
-return {0, '', ''}`;
+  local p = redis.call('hget', KEYS[4], ARGV[3]) if not p then p = '' end
+  return {1, h, s, p} end
+return {0, '', '', ''}`;
 
 /**
  * Records a real write (ARGV[4] = '1') as the member "<hash>:<token>" of the writes set (idempotent:
  * a script re-sent after a lost connection counts once), records output → hash and output → SHA-256 of
- * its bytes (ARGV[5]), releases the lock if still ours.
+ * its bytes (ARGV[5]), clears the started-write record (KEYS[5]), releases the lock if still ours.
  */
 const FINISH_WRITE = `if ARGV[4] == '1' then redis.call('sadd', KEYS[1], ARGV[1] .. ':' .. ARGV[3]) end
 redis.call('hset', KEYS[2], ARGV[2], ARGV[1])
 redis.call('hset', KEYS[4], ARGV[2], ARGV[5])
+redis.call('hdel', KEYS[5], ARGV[2])
 if redis.call('get', KEYS[3]) == ARGV[3] then redis.call('del', KEYS[3]) end
 return 1`;
 
@@ -330,6 +334,8 @@ export async function startBatchWorker(opts: WorkerOptions): Promise<BatchWorker
   redis.on('error', () => undefined); // reconnects by itself; commands wait for it
   const outputsKey = `harmonia:${queueName}:outputs`;
   const outputShaKey = `harmonia:${queueName}:output-sha`;
+  /** output → SHA-256 of a write started under the lock (set before the rename, cleared once recorded). */
+  const startedKey = `harmonia:${queueName}:output-sha-started`;
   const writesKey = `harmonia:${queueName}:writes`;
   const lockMs = opts.lockMs ?? 30_000;
   const writeLockMs = Math.max(5000, 2 * lockMs);
@@ -423,16 +429,23 @@ export async function startBatchWorker(opts: WorkerOptions): Promise<BatchWorker
     const token = `${HOST}|${process.pid}|${job.id}|${Math.random().toString(36).slice(2)}`;
     const lockKey = lockKeyOf(out);
     const tLock = Date.now();
-    let recordedHash: string, recordedSha: string;
+    let recordedHash: string, recordedSha: string, startedSha: string;
     for (;;) {
-      const [ok, rec, recSha] = (await redis.eval(ACQUIRE_WRITE, 3, lockKey, outputsKey, outputShaKey, token, String(writeLockMs), out)) as [number, string, string];
-      if (ok === 1) { recordedHash = rec; recordedSha = recSha; break; }
+      const [ok, rec, recSha, started] = (await redis.eval(ACQUIRE_WRITE, 4, lockKey, outputsKey, outputShaKey, startedKey, token, String(writeLockMs), out)) as [number, string, string, string];
+      if (ok === 1) { recordedHash = rec; recordedSha = recSha; startedSha = started; break; }
       if (Date.now() - tLock > 2 * writeLockMs) throw new HarmoniaError(`timed out waiting for another worker writing ${out}`);
       if (await releaseIfDead(lockKey)) continue; // its holder was killed on this machine
       await new Promise((res) => setTimeout(res, 25));
     }
     let written = false;
     let sha = '';
+    const newSha = sha256(r.image);
+    /** Records the write before it happens, so that a worker killed between the rename and FINISH_WRITE leaves a file the queue knows. */
+    const write = async () => {
+      await redis.hset(startedKey, out, newSha);
+      await writeFileAtomic(out, r.image);
+      written = true;
+    };
     try {
       // Never replace a file this queue did not make: an existing output is kept when it already holds
       // the result (a retry), and replaced only when the record says this queue wrote exactly its bytes.
@@ -442,20 +455,16 @@ export async function startBatchWorker(opts: WorkerOptions): Promise<BatchWorker
         const existing = await readFile(out);
         const same = r.image.equals(existing);
         sha = sha256(existing);
-        const ours = recordedSha !== '' && recordedSha === sha;
+        const ours = sha === recordedSha || sha === startedSha; // '' never equals a SHA-256
         if (!same && !ours) {
           throw fatal(`${out}: -o: the output exists and was not written by this queue (or was changed since); refusing to replace it: move it away and retry the job (harmonia enqueue … --retry-failed), or use another -o`);
         }
-        if (!same && recordedHash !== hash) {
-          await writeFileAtomic(out, r.image); // this queue's output of an earlier job of the same name
-          written = true;
-        }
+        if (!same && recordedHash !== hash) await write(); // this queue's output of an earlier job of the same name
       } else {
-        await writeFileAtomic(out, r.image);
-        written = true;
+        await write();
       }
-      if (written) sha = sha256(r.image);
-      await redis.eval(FINISH_WRITE, 4, writesKey, outputsKey, lockKey, outputShaKey, hash, out, token, written ? '1' : '0', sha);
+      if (written) sha = newSha;
+      await redis.eval(FINISH_WRITE, 5, writesKey, outputsKey, lockKey, outputShaKey, startedKey, hash, out, token, written ? '1' : '0', sha);
     } catch (err) {
       await redis.eval(RELEASE_LOCK, 1, lockKey, token).catch(() => undefined);
       throw err;

@@ -181,6 +181,40 @@ test('fault 1: hostile jobs put straight into Redis fail in the worker with a cl
   assert.match(r.stdout.join('\n'), /failed "a\\u0000b" \(/, 'a name with a control character is printed quoted');
 });
 
+test('the worker replaces its own earlier output (recorded, or started by a worker killed before recording it), never a changed one', { skip, timeout: 120_000 }, async () => {
+  const q = 'own';
+  const out = join(dir, 'out-own');
+  mkdirSync(out, { recursive: true });
+  const { Redis } = await import('ioredis');
+  const { createHash } = await import('node:crypto');
+  const r = new Redis(parseRedisUrl(redis!.url));
+  const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
+  // a.png: written by a killed worker after it noted the write, before it recorded it; b.png: recorded; c.png: recorded, then changed by someone
+  writeFileSync(join(out, 'a.png'), 'bytes of an earlier job, write started');
+  await r.hset(`harmonia:${q}:output-sha-started`, join(out, 'a.png'), sha('bytes of an earlier job, write started'));
+  writeFileSync(join(out, 'b.png'), 'bytes of an earlier job, recorded');
+  await r.hset(`harmonia:${q}:output-sha`, join(out, 'b.png'), sha('bytes of an earlier job, recorded'));
+  await r.hset(`harmonia:${q}:outputs`, join(out, 'b.png'), 'f'.repeat(64));
+  writeFileSync(join(out, 'c.png'), 'changed by someone after the queue wrote it');
+  await r.hset(`harmonia:${q}:output-sha`, join(out, 'c.png'), sha('what the queue wrote'));
+  r.disconnect();
+  for (const n of ['a', 'b', 'c']) await addRaw(q, fixtures[2], n);
+  const w = await startBatchWorker({ redis: redis!.url, queue: q, output: out, lockMs: 2000 });
+  let p: Progress;
+  try {
+    p = await settle(q, 3);
+  } finally {
+    await w.close();
+  }
+  const ref = await harmonize({ composite: fixtures[2].compositeBytes, mask: fixtures[2].maskBytes });
+  assert.ok(readFileSync(join(out, 'a.png')).equals(ref), 'a.png replaced');
+  assert.ok(readFileSync(join(out, 'b.png')).equals(ref), 'b.png replaced');
+  assert.equal(readFileSync(join(out, 'c.png'), 'utf8'), 'changed by someone after the queue wrote it', 'c.png kept');
+  assert.equal(p.done, 2);
+  assert.equal(p.failed, 1);
+  assert.match(p.failures[0].error, /c\.png: -o: the output exists and was not written by this queue \(or was changed since\); refusing to replace it/);
+});
+
 test('fault 8: outputs deleted after the jobs were done are reported by jobs and made again by enqueue --redo-missing', { skip, timeout: 180_000 }, async () => {
   const q = 'q8';
   const out = join(dir, 'out8');

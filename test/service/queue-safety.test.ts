@@ -278,7 +278,7 @@ test('issue 26 point 10: jobs reports throughput over busy time, not averaged ov
   assert.equal(p.sampled, 6);
   assert.ok(p.windowS - p.busyS >= 2.9, `the 3 s idle gap is left out: busy ${p.busyS} s of ${p.windowS} s`);
   assert.ok(Math.abs(p.throughput - 6 / p.busyS) < 1e-9);
-  assert.ok(p.throughput > 6 / p.windowS * 1.5, `busy-time throughput ${p.throughput} vs wall ${6 / p.windowS}`);
+  assert.ok(p.throughput > 6 / p.windowS, `busy-time throughput ${p.throughput} is above the idle-averaged ${6 / p.windowS}`);
   const r = await runCli(['jobs', '--redis', redis!.url, '--queue', q]);
   assert.match(r.stdout[0], /throughput (\d+\.\d\d) jobs\/s of busy time \(the last 6 done jobs over \d+\.\d\d s busy: the union of their start-to-finish intervals, idle gaps left out; \d+\.\d s from first start to last finish\)/);
 });

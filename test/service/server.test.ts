@@ -272,6 +272,9 @@ test('harmonia serve: flags are checked before any work, errors name the flag', 
     [['serve', '--root', join(root, 'nope')], /--root must be an existing folder/],
     [['serve', '--model', 'x=/tmp'], /--model x: no model/],
     [['serve', 'extra'], /serve takes no arguments/],
+    [['serve', '--body-timeout', '0'], /--body-timeout must be in \[1, 3600\]/],
+    [['serve', '--idle-timeout', 'soon'], /--idle-timeout must be/],
+    [['serve', '--drain=-1'], /--drain must be in \[0, 3600\]/],
   ];
   for (const [args, re] of cases) {
     const r = await runCli(args);
@@ -282,4 +285,5 @@ test('harmonia serve: flags are checked before any work, errors name the flag', 
   const h = await runCli(['serve', '--help']);
   assert.equal(h.code, 0);
   assert.match(h.stdout.join('\n'), /--max-queue/);
+  assert.match(h.stdout.join('\n'), /--body-timeout[\s\S]*--idle-timeout[\s\S]*--drain/);
 });

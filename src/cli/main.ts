@@ -143,7 +143,7 @@ export async function main(argv: string[]): Promise<number> {
     if (quiet) {
       // only errors and warnings: no notes or progress bars (util/progress.ts reads HARMONIA_QUIET), and no
       // summary lines unless the command has a --quiet of its own (then its help says what it keeps)
-      if (!('quiet' in cmd.options)) {
+      if (!('quiet' in cmd.options) && !json) { // --json: the document is the output asked for
         console.log = () => {};
         console.info = () => {};
       }

@@ -150,6 +150,9 @@ test('--quiet prints nothing on success; --json prints one JSON document (result
   assert.equal(info.backend, 'cpu');
   assert.equal(info.node, process.version);
   assert.ok(['ONNX Runtime', 'TensorFlow.js'].includes(info.inference.engine));
+  // --json wins over --quiet: the document is what was asked for
+  const iq = await runCli(['info', '--json', '--quiet', '--backend', 'cpu']);
+  assert.equal((JSON.parse(iq.stdout.join('\n')) as { backend: string }).backend, 'cpu');
   // and --quiet/--json may come before the command
   const lead = await runCli(['--quiet', 'harmonize', comp, '--mask', mask, '-o', join(dir, 'lead.png'), '--stage', 'intrinsic']);
   assert.deepEqual([lead.code, lead.stdout, lead.stderr], [0, [], []]);

@@ -174,13 +174,23 @@ test('fault 10: train-light --features <an image> and demo -o <a file> are one-l
   assert.deepEqual(readFileSync(comp), before, 'the file given as -o is untouched');
 });
 
-test('fault 6 in serve: `harmonia serve --model <bad>` refuses to start with the message, exit non-zero', async (t) => {
+test('faults 6 and 10 in serve: `harmonia serve --model <bad>` refuses to start with the message, exit 2', async (t) => {
   if (!shipped) return t.skip(noShipped);
-  const bad = existsSync(join(dir, 'nan')) ? join(dir, 'nan') : copyWithWeights('nan-serve', (w) => { w[5] = NaN; });
+  const nan = existsSync(join(dir, 'nan')) ? join(dir, 'nan') : copyWithWeights('nan-serve', (w) => { w[5] = NaN; });
+  const paper = existsSync(join(dir, 'as-paper')) ? join(dir, 'as-paper') : copyWithConfig('as-paper', { kind: 'paper' });
+  const disc = join(dir, 'disc-meta');
   mkdirSync(join(dir, 'serve-root'), { recursive: true });
-  const r = spawnSync(process.execPath, [BIN, 'serve', '--model', bad, '--port', '0', '--threads', '1', '--root', join(dir, 'serve-root')], { encoding: 'utf8', timeout: 120_000 });
-  assert.notEqual(r.status, 0, `serve must not start: ${r.stdout}${r.stderr}`);
-  assert.equal(r.status, 2, r.stderr);
-  assert.match(r.stderr, new RegExp(`${bad}: not a usable harmonization model: weight "g_enc1/kernel" holds a non-finite value \\(NaN at index 5\\)`));
-  assert.doesNotMatch(r.stdout, /listening/i);
+  const cases: [string, RegExp][] = [
+    [nan, /weight "g_enc1\/kernel" holds a non-finite value \(NaN at index 5\)/],
+    [paper, /harmonia\.json describes a "paper" generator, but model\.json holds another network/],
+    ...(existsSync(disc) ? [[disc, /model\.json holds a discriminator/] as [string, RegExp]] : []),
+  ];
+  for (const [bad, re] of cases) {
+    const r = spawnSync(process.execPath, [BIN, 'serve', '--model', bad, '--port', '0', '--threads', '1', '--root', join(dir, 'serve-root')], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 2, `serve must not start: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`${bad}: not a usable harmonization model: `));
+    assert.match(r.stderr, re);
+    assert.doesNotMatch(r.stderr, /internal error|\n\s+at /);
+    assert.doesNotMatch(r.stdout, /listening/i);
+  }
 });

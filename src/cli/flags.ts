@@ -73,6 +73,14 @@ export const FLAG_RANGES = {
     'batches-per-epoch': { min: 1, max: 10_000_000, integer: true },
     illumination: { min: 0, max: 1, why: 'a probability' },
     procedural: { min: 0, max: 1, why: 'a share of the samples' },
+    identity: { min: 0, max: 1, why: 'a share of the samples' },
+    mild: { min: 0, max: 1, why: 'a share of the samples' },
+    'analysis-size': { min: 32, max: 256, integer: true, why: 'a multiple of 16: side of the colour-transform generator\'s analysis copy' },
+    width: { min: 1, max: 256, integer: true, why: 'channels of the first generator layer' },
+    hidden: { min: 1, max: 4096, integer: true, why: 'width of the colour-transform generator\'s MLP' },
+    'mlp-layers': { min: 1, max: 4, integer: true, why: 'hidden layers of the colour-transform generator\'s MLP' },
+    histogram: { min: 0, max: 64, integer: true, why: 'bins per channel (0 = off)' },
+    'log-ratio-floor': { min: 0, max: 10000, minExclusive: true, why: 'fMSE on the 0–255 scale' },
   },
   /**
    * The service commands. Memory: each `serve` thread holds its own engine and models and works on one

@@ -85,6 +85,8 @@ async function isDir(p: string): Promise<boolean> {
 
 /** File names of a folder, cached per read (one readdir per folder, not one stat per sample). */
 class DirCache {
+  /** Identity mode: the real photos are the inputs (no composite files needed; see readIHarmonyDataset). */
+  constructor(readonly identity = false) {}
   private readonly cache = new Map<string, Promise<Set<string>>>();
   list(dir: string): Promise<Set<string>> {
     let p = this.cache.get(dir);
@@ -168,7 +170,7 @@ async function resolveSample(
   const subset = basename(resolve(subsetDir));
   const compDir = join(subsetDir, 'composite_images');
   const composite = join(compDir, file);
-  if (!(await cache.list(compDir)).has(file)) {
+  if (!cache.identity && !(await cache.list(compDir)).has(file)) {
     throw new HarmoniaError(`"${file}" points nowhere: composite ${composite} does not exist`, { file: where });
   }
   const maskDir = join(subsetDir, 'masks');
@@ -184,7 +186,7 @@ async function resolveSample(
   return {
     id: `${subset}/${stem}`,
     subset,
-    composite,
+    composite: cache.identity ? real : composite,
     mask: join(maskDir, maskName),
     real,
     ...parsed,
@@ -282,18 +284,23 @@ export async function checkSampleSizes(samples: HarmonizationSample[], concurren
  * every composite in composite_images/. Every line must resolve to an existing composite, mask and real
  * image; errors name `<list>:<line>`. `check: true` also reads the image headers and rejects masks or
  * real images whose size differs from the composite.
+ * `identity: true` reads the real photos themselves as the inputs (do-no-harm evaluation): every sample's
+ * `composite` is its real image, so no composite file is needed, and a folder of real photos with masks and
+ * lists (real_images/, masks/, `<name>_{train,test}.txt`, e.g. ../shared/data/lalonde-real) is a subset.
  */
 export async function readIHarmonyDataset(
   root: string,
-  opts: { split?: Split; list?: string; subsets?: string[]; check?: boolean } = {},
+  opts: { split?: Split; list?: string; subsets?: string[]; check?: boolean; identity?: boolean } = {},
 ): Promise<HarmonizationSample[]> {
   if (!(await isDir(root))) throw new HarmoniaError('dataset folder does not exist', { file: root });
-  const cache = new DirCache();
+  const cache = new DirCache(Boolean(opts.identity));
+  // a subset folder: composite_images/, or in identity mode real_images/ (a folder of real photos + masks + lists)
+  const isSubset = async (dir: string) => (await isDir(join(dir, 'composite_images'))) || (cache.identity && (await isDir(join(dir, 'real_images'))));
   let samples: HarmonizationSample[];
   if (opts.list) {
     const p = (await exists(opts.list)) ? opts.list : join(root, opts.list);
     samples = await samplesFromList(p, cache, opts.split ?? splitFromListName(p));
-  } else if (await isDir(join(root, 'composite_images'))) {
+  } else if (await isSubset(root)) {
     samples = await readSubset(root, opts.split, cache);
   } else {
     const rootLists = [];
@@ -310,7 +317,7 @@ export async function readIHarmonyDataset(
       let subsetsFound = 0;
       for (const e of entries) {
         const dir = join(root, e);
-        if (!(await isDir(join(dir, 'composite_images')))) continue;
+        if (!(await isSubset(dir))) continue;
         subsetsFound++;
         samples.push(...(await readSubset(dir, opts.split, cache)));
       }

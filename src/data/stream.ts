@@ -65,6 +65,17 @@ export interface StreamOptions {
    * Procedural seeds start at 1,000,000, apart from the demo's and the tests' scenes.
    */
   procedural?: number;
+  /**
+   * Share of samples that are **identity** samples: the real crop is both G's input and the target, so
+   * the model learns to leave an already harmonious foreground alone (do no harm). Default 0.
+   */
+  identity?: number;
+  /**
+   * Share of samples that are **mild** composites: a composite pulled back toward its real photo so that
+   * its foreground MSE (0–255 scale) is drawn log-uniformly from [MILD_MIN_FMSE, minFmse), below the range
+   * of ordinary composites. Default 0.
+   */
+  mild?: number;
   /** Which split of the source the photos come from (default 'train'; references come from the same split). */
   split?: 'train' | 'test';
   /** Batches computed ahead in the worker (0 = synthesise in this thread). Default 3. */
@@ -74,6 +85,36 @@ export interface StreamOptions {
 interface Photo { entry: RealEntry; real: FloatImage; mask: Mask; refColors: Float32Array }
 
 const MAX_REF_PIXELS = 4096;
+/** The lower end of the mild composites' foreground MSE (0–255 scale): barely visible changes. */
+export const MILD_MIN_FMSE = 4;
+
+/** What a photo sample is: an ordinary composite, an identity sample or a mild composite. */
+export type SampleKind = 'composite' | 'identity' | 'mild';
+
+/**
+ * The kind of sample i of batch b of an epoch, drawn from its own seeded stream (independent of the
+ * procedural draw, so runs without identity or mild samples replay exactly as before).
+ */
+export function sampleKind(seed: number, epoch: number, b: number, i: number, identity: number, mild: number): SampleKind {
+  if (identity <= 0 && mild <= 0) return 'composite';
+  const u = new Rng(seed).fork(`kind:${epoch}:${b}:${i}`).next();
+  if (u < identity) return 'identity';
+  if (u < identity + mild) return 'mild';
+  return 'composite';
+}
+
+/**
+ * Pulls a composite back toward its real photo along the straight line between them, so that its
+ * foreground MSE becomes `target` (fMSE scales with the square of the step). Returns the composite
+ * itself when it is already within the target.
+ */
+export function pullToward(real: FloatImage, composite: FloatImage, currentFmse: number, target: number): FloatImage {
+  if (!(currentFmse > target)) return composite;
+  const t = Math.sqrt(target / currentFmse);
+  const data = new Float32Array(real.data.length);
+  for (let k = 0; k < data.length; k++) data[k] = real.data[k] + t * (composite.data[k] - real.data[k]);
+  return { ...composite, data };
+}
 const ATTEMPTS = 6;
 
 export function checkStreamOptions(o: StreamOptions): Required<Omit<StreamOptions, 'limit' | 'batchesPerEpoch'>> & Pick<StreamOptions, 'limit' | 'batchesPerEpoch'> {
@@ -96,9 +137,14 @@ export function checkStreamOptions(o: StreamOptions): Required<Omit<StreamOption
   if (methods.length === 0 || methods.some((m) => !TRANSFER_METHODS.includes(m))) throw new HarmoniaError(`stream.methods: must be among ${TRANSFER_METHODS.join(', ')}`);
   const procedural = o.procedural ?? 0;
   if (!(procedural >= 0 && procedural <= 1)) throw new HarmoniaError(`stream.procedural: must be a share in [0, 1], got ${o.procedural}`);
+  const identity = o.identity ?? 0, mild = o.mild ?? 0;
+  if (!(identity >= 0 && identity <= 1)) throw new HarmoniaError(`stream.identity: must be a share in [0, 1], got ${o.identity}`);
+  if (!(mild >= 0 && mild <= 1)) throw new HarmoniaError(`stream.mild: must be a share in [0, 1], got ${o.mild}`);
+  if (identity + mild > 1) throw new HarmoniaError(`stream.identity + stream.mild: the shares add up to ${identity + mild}, more than 1`);
+  if (mild > 0 && minFmse <= MILD_MIN_FMSE) throw new HarmoniaError(`stream.mild: needs stream.minFmse above ${MILD_MIN_FMSE} (mild composites lie below it), got ${minFmse}`);
   const prefetch = o.prefetch ?? 3;
   int(prefetch, 'prefetch', 0, 64);
-  return { ...o, flip: o.flip ?? true, minCrop, illumination, minFmse, maxFmse, methods, prefetch, procedural, split: o.split ?? 'train' };
+  return { ...o, flip: o.flip ?? true, minCrop, illumination, minFmse, maxFmse, methods, prefetch, procedural, identity, mild, split: o.split ?? 'train' };
 }
 
 /** The synthesis itself (this thread): photos decoded once, then any (epoch, batch) on demand. */
@@ -136,7 +182,7 @@ export class CompositeSynthesizer {
   }
 
   /** One sample: composite, real and mask at size×size. */
-  sample(photoIndex: number, rng: Rng): { input: FloatImage; real: FloatImage; mask: Mask; id: string } {
+  sample(photoIndex: number, rng: Rng, kind: SampleKind = 'composite'): { input: FloatImage; real: FloatImage; mask: Mask; id: string } {
     const p = this.photos[photoIndex];
     const s = this.o.size;
     // a random square crop that keeps some foreground
@@ -155,6 +201,8 @@ export class CompositeSynthesizer {
       mask = resizeMask(mask, s, s, 'area');
     }
     if (this.o.flip && rng.next() < 0.5) { real = flipImage(real); mask = flipImage(mask as unknown as FloatImage) as unknown as Mask; }
+    const name = `${p.entry.realName}_${p.entry.maskIndex}`;
+    if (kind === 'identity') return { input: real, real, mask, id: `${name}:identity` };
     let composite = real;
     let method: TransferMethod = this.o.methods[0];
     const hasForeground = foregroundPixels(real, mask).index.length > 0;
@@ -169,9 +217,16 @@ export class CompositeSynthesizer {
       const img = synthesizeComposite(real, mask, ref.refColors, method, r.fork('transfer'), illum);
       composite = img;
       const f = foregroundMse255(img, real, mask);
+      if (kind === 'mild') {
+        // any visible change will do: pull it back to a log-uniform target below the ordinary range
+        if (f < MILD_MIN_FMSE) continue;
+        const target = Math.exp(rng.fork('mild').uniform(Math.log(MILD_MIN_FMSE), Math.log(this.o.minFmse)));
+        composite = pullToward(real, img, f, target);
+        return { input: composite, real, mask, id: `${name}:${method}:mild` };
+      }
       if (f >= this.o.minFmse && f <= this.o.maxFmse) break;
     }
-    return { input: composite, real, mask, id: `${p.entry.realName}_${p.entry.maskIndex}:${method}` };
+    return { input: composite, real, mask, id: `${name}:${method}` };
   }
 
   /** Batch `b` of `epoch`, deterministic in (seed, epoch, b). */
@@ -185,7 +240,7 @@ export class CompositeSynthesizer {
       const proc = this.o.procedural > 0 ? new Rng(this.o.seed).fork(`procedural:${epoch}:${b}:${i}`) : undefined;
       const smp = proc && proc.next() < this.o.procedural
         ? proceduralSample(1_000_000 + proc.int(0, 0x3fffffff), s)
-        : this.sample(idx, new Rng(this.o.seed).fork(`stream:${epoch}:${b}:${i}`));
+        : this.sample(idx, new Rng(this.o.seed).fork(`stream:${epoch}:${b}:${i}`), sampleKind(this.o.seed, epoch, b, i, this.o.identity, this.o.mild));
       out.input.set(smp.input.data, i * px * 3);
       out.real.set(smp.real.data, i * px * 3);
       out.mask.set(smp.mask.data, i * px);

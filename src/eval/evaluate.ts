@@ -9,6 +9,7 @@
  * Table 1 experiment and the sweep use it); `evaluateDataset` is the file-based shell behind
  * `harmonia evaluate`.
  */
+import { damageSummary, DAMAGE_THRESHOLDS, type DamageSummary } from './damage.ts';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { HarmoniaError } from '../errors.ts';
@@ -94,6 +95,11 @@ export interface EvalResult {
   rows: ImageRow[];
   summary: Record<string, MethodSummary>;
   seconds: number;
+  /**
+   * Do-no-harm mode (`identity`): the inputs were the real photos themselves, and this is each method's
+   * damage (the distribution of its per-image fMSE, src/eval/damage.ts).
+   */
+  damage?: Record<string, DamageSummary | null>;
 }
 
 export interface EvaluateOptions {
@@ -304,6 +310,22 @@ function metricCells(g: GroupSummary, lpips: LpipsStatus): Cell[] {
   ];
 }
 
+/** The result with each method's do-no-harm damage statistics (its per-image fMSE distribution). */
+export function withDamage(r: EvalResult): EvalResult {
+  const damage: Record<string, DamageSummary | null> = {};
+  for (const m of r.methods) damage[m] = damageSummary(r.rows.filter((x) => x.method === m).map((x) => x.fmse));
+  return { ...r, damage };
+}
+
+/** The do-no-harm table: per method, mean / median / 99th percentile of the fMSE on real photos, shares above the thresholds. */
+export function damageMarkdown(damage: Record<string, DamageSummary | null>): string {
+  const rows = Object.entries(damage).map(([m, d]) => (d
+    ? [m, d.n, formatNumber(d.mean, 1), formatNumber(d.median, 1), formatNumber(d.p99, 1), ...d.above.map((a) => `${formatPercent(a.share)} (${a.count})`)]
+    : [m, 0, '–', '–', '–', ...DAMAGE_THRESHOLDS.map(() => '–')]));
+  return markdownTable(['Method', 'N', 'mean fMSE ↓', 'median ↓', 'p99 ↓', ...DAMAGE_THRESHOLDS.map((t) => `> ${t} ↓`)], rows,
+    { align: ['l', 'r', 'r', 'r', 'r', ...DAMAGE_THRESHOLDS.map(() => 'r' as const)] });
+}
+
 /** The Markdown report: protocol statement, All, per subset, per foreground-ratio bin. */
 export function resultMarkdown(r: EvalResult, title = 'Evaluation'): string {
   const lpipsHead = r.lpips.available ? `LPIPS (${r.lpips.net}) ↓` : 'LPIPS ↓';
@@ -311,6 +333,9 @@ export function resultMarkdown(r: EvalResult, title = 'Evaluation'): string {
   const all = r.methods.map((m) => [m, ...metricCells(r.summary[m].All, r.lpips)]);
   const parts: string[] = [`# ${title}`, '', r.protocol, ''];
   const base = r.summary[COMPOSITE_METHOD].All;
+  if (r.damage) {
+    parts.push(`## Do no harm (${r.images} real photos as inputs: every unit of fMSE is damage)`, '', damageMarkdown(r.damage), '');
+  }
   parts.push(`## All (${r.images} images)`, '', markdownTable(['Method', ...headers], all, { align: ['l', ...headers.map(() => 'r' as const)] }));
   const notes: string[] = [];
   if (base.fmseCount < r.images) notes.push(`${r.images - base.fmseCount} image(s) have an empty foreground: no fMSE/fPSNR, excluded from those means`);
@@ -394,18 +419,24 @@ export interface EvaluateDatasetOptions extends EvaluateOptions {
   name?: string;
   /** Where to write per_image.csv, summary.json and table.md (nothing written when absent). */
   out?: string;
+  /**
+   * Do no harm: the real photos of the list are the inputs (the predictions are of the real photos, named
+   * like the list's composites) and the result carries each method's damage statistics.
+   */
+  identity?: boolean;
 }
 
 /** `harmonia evaluate` as an API: reads the dataset, evaluates, writes the report when `out` is given. */
 export async function evaluateDataset(o: EvaluateDatasetOptions): Promise<EvalResult & { files?: EvalFiles }> {
-  const samples = await readIHarmonyDataset(o.data, { list: o.list, split: o.list ? o.split : (o.split ?? 'test') });
+  const samples = await readIHarmonyDataset(o.data, { list: o.list, split: o.list ? o.split : (o.split ?? 'test'), identity: o.identity });
   const methods: Record<string, Predictor> = {};
   if (o.pred) {
     const pred = resolve(o.pred);
     if (!existsSync(pred)) throw new HarmoniaError('prediction folder does not exist', { file: pred });
     methods[o.name ?? 'prediction'] = predictionsFromFolder(pred);
   }
-  const r = await evaluateSamples(samples, methods, o);
+  let r = await evaluateSamples(samples, methods, o);
+  if (o.identity) r = withDamage(r);
   if (!o.out) return r;
   return { ...r, files: await writeEvalReport(r, o.out) };
 }

@@ -85,7 +85,25 @@ export function exportColorTransformToOnnx(model: tf.LayersModel, cfg: Generator
           const v = g.add('Relu', [g.add('Sub', [ex2, g.add('Mul', [mean, mean], `${name}/${tag}/m2`)], `${name}/${tag}/var`)], `${name}/${tag}/relu`);
           return g.add('Sqrt', [g.add('Add', [v, tiny], `${name}/${tag}/eps`)], `${name}/${tag}`);
         };
-        out = g.add('Concat', [pool(f, fm, 'feat_fg'), pool(f, fminv, 'feat_bg'), meanFg, std(meanFg, m, 'std_fg'), meanBg, std(meanBg, minv, 'std_bg')], name, { axis: 1 });
+        const parts = [pool(f, fm, 'feat_fg'), pool(f, fminv, 'feat_bg'), meanFg, std(meanFg, m, 'std_fg'), meanBg, std(meanBg, minv, 'std_bg')];
+        const bins = typeof cfgL.bins === 'number' ? cfgL.bins : 0;
+        if (bins > 0) {
+          // colour histograms (color-transform.ts colorHistograms): triangular bins on [N,3,K,S,S], weighted means over H, W
+          const x5 = g.add('Unsqueeze', [rgb, g.int64s(`${name}/hist/ax2`, [2])], `${name}/hist/x5`);
+          const scaled = g.add('Mul', [x5, g.constant(`${name}/hist/k1`, bins - 1)], `${name}/hist/scaled`);
+          const centres = g.floats(`${name}/hist/centres`, [1, 1, bins, 1, 1], Float32Array.from({ length: bins }, (_, k) => k));
+          const dist = g.add('Abs', [g.add('Sub', [scaled, centres], `${name}/hist/diff`)], `${name}/hist/abs`);
+          const kernel = g.add('Relu', [g.add('Sub', [one, dist], `${name}/hist/tri`)], `${name}/hist/kernel`);
+          const hist = (w: string, tag: string) => {
+            const w5 = g.add('Unsqueeze', [w, g.int64s(`${name}/${tag}/ax2`, [2])], `${name}/${tag}/w5`);
+            const num = g.add('ReduceSum', [g.add('Mul', [kernel, w5], `${name}/${tag}/kw`), g.int64s(`${name}/${tag}/axes`, [3, 4])], `${name}/${tag}/num`, { keepdims: 0 });
+            const wsum = g.add('ReduceSum', [w, g.int64s(`${name}/${tag}/waxes`, [1, 2, 3])], `${name}/${tag}/wsum`, { keepdims: 0 });
+            const den = g.add('Unsqueeze', [g.add('Add', [wsum, eps], `${name}/${tag}/den1`), g.int64s(`${name}/${tag}/ax12`, [1, 2])], `${name}/${tag}/den`);
+            return g.add('Flatten', [g.add('Div', [num, den], `${name}/${tag}/div`)], `${name}/${tag}`, { axis: 1 });
+          };
+          parts.push(hist(m, 'hist_fg'), hist(minv, 'hist_bg'));
+        }
+        out = g.add('Concat', parts, name, { axis: 1 });
         break;
       }
       case 'Dense':

@@ -131,3 +131,8 @@ export function foregroundLogRatio(x: Tensor, target: Tensor, input: Tensor, mas
     return tf.mean(worseOnly ? tf.relu(ratio) : ratio) as Scalar;
   });
 }
+
+/** The log-ratio terms' ε on the 0–1 scale: a floor given as an fMSE on the 0–255 scale, or 1e-5 (0.65 on that scale). */
+export function logRatioEps(c: { logRatioFloor?: number }): number {
+  return c.logRatioFloor === undefined ? 1e-5 : c.logRatioFloor / (255 * 255);
+}

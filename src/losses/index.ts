@@ -42,7 +42,14 @@ export interface LossConfig {
   logRatioWeight?: number;
   /** Beyond the paper: weight of the hinge max(0, ln(fMSE(G(x))/fMSE(x))) on images made worse (0 = off). */
   worseLogWeight?: number;
+  /**
+   * The floor ε added to both fMSEs of the log-ratio terms, on the 0–255² scale (default 0.65, i.e. 1e-5 on
+   * the 0–1 scale). A floor near the visibility threshold (e.g. 25) keeps identity samples (input fMSE 0) from
+   * dominating: ln(1 + fMSE/ε) then grows like the visible damage, not like ln of a near-zero number.
+   */
+  logRatioFloor?: number;
 }
+
 
 export const DEFAULT_LOSS: LossConfig = {
   setting: 'content',
@@ -70,6 +77,7 @@ export function validateLossConfig(c: LossConfig, where = 'loss'): void {
     if (v !== undefined || weight.default === undefined) check(weight.key, v);
   }
   if (!(c.fnMseMinArea > 0 && c.fnMseMinArea <= 1)) throw new HarmoniaError(`${where}.fnMseMinArea: must be in (0, 1], got ${c.fnMseMinArea}`);
+  if (c.logRatioFloor !== undefined && !(c.logRatioFloor > 0 && c.logRatioFloor <= 10000)) throw new HarmoniaError(`${where}.logRatioFloor: must be in (0, 10000] (fMSE on the 0–255 scale), got ${c.logRatioFloor}`);
   lossSetting(c.setting).validate?.(c, where);
 }
 

@@ -38,6 +38,10 @@ export interface ColorTransformConfig {
   hidden?: number;
   /** Initial blend gate α = sigmoid(gateBias). Default 2 (α ≈ 0.88). */
   gateBias?: number;
+  /** Bins per channel of the foreground/background colour histograms fed to the MLP (0 = off, the v3 layout). Default 0. */
+  histogramBins?: number;
+  /** Hidden layers of the MLP (1 = the v3 layout, 2 = one more of the same width). Default 1. */
+  mlpLayers?: number;
   seed?: number;
 }
 
@@ -80,19 +84,26 @@ export function areaDownscale(x: tf.Tensor4D, size: number): tf.Tensor4D {
 }
 
 /**
- * Foreground/background pooling: inputs [F [N,h,w,C], small [N,S,S,4]] → [N, 2C + 12]: the mean of F
- * over the foreground and over the background (mask resized to h×w by box averaging), then the
- * foreground and background RGB mean and standard deviation of the S×S copy.
+ * Foreground/background pooling: inputs [F [N,h,w,C], small [N,S,S,4]] → [N, 2C + 12 (+ 6·bins)]: the mean
+ * of F over the foreground and over the background (mask resized to h×w by box averaging), then the
+ * foreground and background RGB mean and standard deviation of the S×S copy, then (when `bins` > 0) the
+ * foreground and background colour histograms of the S×S copy: per channel, `bins` triangular bins with
+ * centres k/(bins − 1) (a partition of unity on [0, 1], so each histogram sums to 1), laid out channel-major.
+ * The histograms are the explicit colour statistics that let the MLP compare the object with its scene.
  */
 export class MaskedStats extends tf.layers.Layer {
   static className = 'HarmoniaMaskedStats';
-  constructor(config: { name?: string } = {}) {
+  readonly bins: number;
+  constructor(config: { name?: string; bins?: number } = {}) {
     super({ name: config.name, trainable: false });
+    const bins = config.bins ?? 0;
+    if (!Number.isInteger(bins) || bins < 0 || bins === 1 || bins > 64) throw new HarmoniaError(`MaskedStats: bins must be 0 (off) or an integer in 2..64, got ${config.bins}`);
+    this.bins = bins;
   }
   override computeOutputShape(inputShape: Shape | Shape[]): Shape {
     const [f] = inputShape as Shape[];
     const c = f[3];
-    return [f[0], c === null ? null : 2 * c + 12];
+    return [f[0], c === null ? null : 2 * c + 12 + 6 * this.bins];
   }
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     if (!Array.isArray(inputs) || inputs.length !== 2) throw new HarmoniaError('MaskedStats: expects [features, small input]');
@@ -106,9 +117,28 @@ export class MaskedStats extends tf.layers.Layer {
       const meanFg = pool(rgb, m), meanBg = pool(rgb, inv(m));
       const sq = tf.square(rgb) as tf.Tensor4D;
       const std = (mean: tf.Tensor2D, w: tf.Tensor4D) => tf.sqrt(tf.relu(tf.sub(pool(sq, w), tf.square(mean))).add(1e-6));
-      return tf.concat([pool(f, fm), pool(f, inv(fm)), meanFg, std(meanFg, m), meanBg, std(meanBg, inv(m))], 1);
+      const parts: tf.Tensor[] = [pool(f, fm), pool(f, inv(fm)), meanFg, std(meanFg, m), meanBg, std(meanBg, inv(m))];
+      if (this.bins > 0) parts.push(...colorHistograms(rgb, m, this.bins));
+      return tf.concat(parts, 1);
     });
   }
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), ...(this.bins > 0 ? { bins: this.bins } : {}) };
+  }
+}
+
+/**
+ * Masked colour histograms of rgb [N,S,S,3] with weights m [N,S,S,1]: [foreground [N,3·bins], background
+ * [N,3·bins]], each bin the weighted mean of the triangular kernel relu(1 − |x·(bins − 1) − k|).
+ */
+export function colorHistograms(rgb: tf.Tensor4D, m: tf.Tensor4D, bins: number): [tf.Tensor2D, tf.Tensor2D] {
+  return tf.tidy(() => {
+    const [n, h, w] = rgb.shape;
+    const centres = tf.range(0, bins, 1, 'float32');
+    const kernel = tf.relu(tf.sub(1, tf.abs(tf.sub(tf.mul(rgb.reshape([n, h, w, 3, 1]), bins - 1), centres)))); // [N,S,S,3,K]
+    const hist = (wt: tf.Tensor4D) => tf.div(tf.sum(tf.mul(kernel, wt.reshape([n, h, w, 1, 1])), [1, 2]), tf.add(tf.sum(wt, [1, 2, 3]).reshape([n, 1, 1]), 1e-4)).reshape([n, 3 * bins]) as tf.Tensor2D;
+    return [hist(m), hist(tf.sub(1, m) as tf.Tensor4D)];
+  });
 }
 
 /** Box average by the integer factors ⌊H/h⌋, ⌊W/w⌋, then bilinear to h×w (returns `m` itself when nothing changes). */
@@ -194,7 +224,7 @@ export class BroadcastVector extends tf.layers.Layer {
 
 for (const c of [AreaDownscale, MaskedStats, ColorTransformApply, BroadcastVector]) tf.serialization.registerClass(c);
 
-interface Resolved { kind: 'global' | 'pct'; analysisSize: number; base: number; hidden: number; gateBias: number; seed: number }
+interface Resolved { kind: 'global' | 'pct'; analysisSize: number; base: number; hidden: number; gateBias: number; histogramBins: number; mlpLayers: number; seed: number }
 
 export function resolveColorTransform(cfg: ColorTransformConfig): Resolved {
   const analysisSize = cfg.analysisSize ?? 128;
@@ -208,7 +238,11 @@ export function resolveColorTransform(cfg: ColorTransformConfig): Resolved {
   const gateBias = cfg.gateBias ?? 2;
   if (!Number.isFinite(gateBias) || Math.abs(gateBias) > 20) throw new HarmoniaError(`generator.gateBias: must be a finite number in [-20, 20], got ${cfg.gateBias}`);
   if (cfg.kind !== 'global' && cfg.kind !== 'pct') throw new HarmoniaError(`generator.kind: must be global or pct, got "${String(cfg.kind)}"`);
-  return { kind: cfg.kind, analysisSize, base, hidden, gateBias, seed: cfg.seed ?? 0 };
+  const histogramBins = cfg.histogramBins ?? 0;
+  if (!Number.isInteger(histogramBins) || histogramBins < 0 || histogramBins === 1 || histogramBins > 64) throw new HarmoniaError(`generator.histogramBins: must be 0 (off) or an integer in 2..64, got ${cfg.histogramBins}`);
+  const mlpLayers = cfg.mlpLayers ?? 1;
+  if (!Number.isInteger(mlpLayers) || mlpLayers < 1 || mlpLayers > 4) throw new HarmoniaError(`generator.mlpLayers: must be an integer in 1..4, got ${cfg.mlpLayers}`);
+  return { kind: cfg.kind, analysisSize, base, hidden, gateBias, histogramBins, mlpLayers, seed: cfg.seed ?? 0 };
 }
 
 /** Builds a `global` or `pct` generator: input [N,H,W,4] (any H, W), output [N,H,W,3]. */
@@ -223,8 +257,11 @@ export function buildColorTransformGenerator(cfg: ColorTransformConfig): tf.Laye
     const name = `g_enc${i + 1}`;
     h = tf.layers.conv2d({ filters, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: he(name), name }).apply(h) as tf.SymbolicTensor;
   });
-  const stats = new MaskedStats({ name: 'g_pool' }).apply([h, small]) as tf.SymbolicTensor;
-  const hid = tf.layers.dense({ units: c.hidden, activation: 'relu', kernelInitializer: he('g_mlp1'), name: 'g_mlp1' }).apply(stats) as tf.SymbolicTensor;
+  const stats = new MaskedStats({ name: 'g_pool', bins: c.histogramBins }).apply([h, small]) as tf.SymbolicTensor;
+  let hid = stats;
+  for (let k = 1; k <= c.mlpLayers; k++) {
+    hid = tf.layers.dense({ units: c.hidden, activation: 'relu', kernelInitializer: he(`g_mlp${k}`), name: `g_mlp${k}` }).apply(hid) as tf.SymbolicTensor;
+  }
   const theta = tf.layers.dense({
     units: TRANSFORM_PARAMS, kernelInitializer: 'zeros', biasInitializer: tf.initializers.constant({ value: 0 }), name: 'g_theta',
   }).apply(hid) as tf.SymbolicTensor;

@@ -25,6 +25,10 @@ export interface GeneratorConfig {
   analysisSize?: number;
   /** Colour-transform generators: MLP width. Default 128. */
   hidden?: number;
+  /** Colour-transform generators: bins per channel of the foreground/background colour histograms fed to the MLP (0 = off). Default 0. */
+  histogramBins?: number;
+  /** Colour-transform generators: hidden layers of the MLP. Default 1. */
+  mlpLayers?: number;
   /** Colour-transform generators: initial blend-gate logit. Default 2. */
   gateBias?: number;
   /** Channels of the first layer; the encoder has base, 2·base, 4·base. Default 32. */

@@ -75,7 +75,7 @@ function colorTransformEntry(kind: 'global' | 'pct', description: string): Gener
   return {
     name: kind,
     description,
-    build: (cfg) => buildColorTransformGenerator({ kind, analysisSize: cfg.analysisSize, base: cfg.base, hidden: cfg.hidden, gateBias: cfg.gateBias, seed: cfg.seed }),
+    build: (cfg) => buildColorTransformGenerator({ kind, analysisSize: cfg.analysisSize, base: cfg.base, hidden: cfg.hidden, gateBias: cfg.gateBias, histogramBins: cfg.histogramBins, mlpLayers: cfg.mlpLayers, seed: cfg.seed }),
     stride: 1,
     inputChannels: () => 4,
     // the parameter network (analysis copy → θ, + the pct field) exports; the apply stays in JavaScript

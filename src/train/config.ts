@@ -31,6 +31,20 @@ export interface TrainConfig {
   vggWeights?: string;
   /** Let the feature setting run on a randomly initialised VGG-19 when the weights are missing. */
   allowRandomFeatures: boolean;
+  /**
+   * On-the-fly training data (`train --real`): the sample mix, recorded so that `--resume` replays the
+   * same data and refuses a different mix. Absent for fixed data sets.
+   */
+  stream?: StreamMix;
+}
+
+/** The mix of on-the-fly samples (data/stream.ts): shares of identity, mild and procedural samples, re-lighting probability. */
+export interface StreamMix {
+  identity: number;
+  mild: number;
+  procedural: number;
+  illumination: number;
+  batchesPerEpoch?: number;
 }
 
 export const DEFAULT_TRAIN: TrainConfig = {

@@ -331,9 +331,9 @@ test('model.onnx: written by saveHarmonizationModel with the source digest; a st
 });
 
 /** A colour-transform generator with every weight seeded random (the last layers start at zero, which would test nothing). */
-function seededColorTransform(kind: 'global' | 'pct', seed: number): { generator: tf.LayersModel; config: GeneratorConfig } {
-  const config: GeneratorConfig = { kind, analysisSize: 64, base: 8, hidden: 16, gateBias: 2, seed };
-  const generator = buildColorTransformGenerator({ kind, analysisSize: 64, base: 8, hidden: 16, gateBias: 2, seed });
+function seededColorTransform(kind: 'global' | 'pct', seed: number, extra: { histogramBins?: number; mlpLayers?: number } = {}): { generator: tf.LayersModel; config: GeneratorConfig } {
+  const config: GeneratorConfig = { kind, analysisSize: 64, base: 8, hidden: 16, gateBias: 2, seed, ...extra };
+  const generator = buildColorTransformGenerator({ kind, analysisSize: 64, base: 8, hidden: 16, gateBias: 2, seed, ...extra });
   let k = seed * 100;
   for (const layer of generator.layers) {
     const ws = layer.getWeights();
@@ -345,9 +345,11 @@ function seededColorTransform(kind: 'global' | 'pct', seed: number): { generator
   return { generator, config };
 }
 
-test('colour-transform generators (global, pct): the parameter network exports to ONNX; ORT θ and field match TF.js (≤ 1e-6), and harmonizeImage through the ORT hook matches the TF.js path (≤ 1e-6)', async (t) => {
-  for (const kind of ['global', 'pct'] as const) {
-    const { generator, config } = seededColorTransform(kind, kind === 'global' ? 3 : 4);
+test('colour-transform generators (global, pct, global with colour histograms and a 2-layer MLP): the parameter network exports to ONNX; ORT θ and field match TF.js (≤ 1e-6), and harmonizeImage through the ORT hook matches the TF.js path (≤ 1e-6)', async (t) => {
+  const variants = [['global', {}], ['pct', {}], ['global', { histogramBins: 8, mlpLayers: 2 }]] as const;
+  for (const [kind, extra] of variants) {
+    const { generator, config } = seededColorTransform(kind, kind === 'global' ? 3 : 4, extra);
+    if ('histogramBins' in extra) assert.equal(generator.getLayer('g_pool').outputShape[1], 2 * 32 + 12 + 6 * 8, 'the histograms widen the pooled statistics');
     const bytes = exportModelToOnnx({ generator, config });
     const s = readOnnxSummary(bytes);
     assert.deepEqual(s.inputs, ['input']);

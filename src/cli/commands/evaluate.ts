@@ -4,7 +4,7 @@ import type { Command } from '../types.ts';
 import { HarmoniaError } from '../../errors.ts';
 import { checkOutputs, type SafetyInput, type SafetyOutput } from '../../util/output-safety.ts';
 import { FLAG_RANGES, requiredNumberFlag, describeRange } from '../flags.ts';
-import { evaluateDataset, resultMarkdown, COMPOSITE_METHOD } from '../../eval/evaluate.ts';
+import { evaluateDataset, resultMarkdown, damageMarkdown, COMPOSITE_METHOD } from '../../eval/evaluate.ts';
 import { isLpipsNet, type LpipsNet } from '../../models/lpips.ts';
 import { markdownTable, formatNumber } from '../../util/table.ts';
 
@@ -51,6 +51,7 @@ export const evaluateCommand: Command = {
     size: { type: 'string', default: '256', description: `evaluation size, ${describeRange(FLAG_RANGES.evaluate.size)} (the protocol uses 256)` },
     overwrite: { type: 'boolean', default: false, description: 'replace read-only existing report files in --out (their permissions are kept)' },
     full: { type: 'boolean', default: false, description: 'print the per-subset and per-foreground-ratio tables too' },
+    identity: { type: 'boolean', default: false, description: 'do no harm: the real photos of the list are the inputs (predictions from `harmonia harmonize --data … --identity`); reports the damage: mean, median, 99th percentile of fMSE and the shares above 100, 300 and 1000' },
     quiet: { type: 'boolean', default: false, description: 'no progress bar' },
   },
   async run({ values }) {
@@ -63,6 +64,7 @@ export const evaluateCommand: Command = {
     const r = await evaluateDataset({
       data: values.data,
       list: typeof values.list === 'string' ? values.list : undefined,
+      identity: Boolean(values.identity),
       pred: typeof values.pred === 'string' ? values.pred : undefined,
       name: String(values.name),
       out: typeof values.out === 'string' ? values.out : undefined,
@@ -71,6 +73,10 @@ export const evaluateCommand: Command = {
       size,
       quiet: Boolean(values.quiet),
     });
+    if (r.damage && !values.full) {
+      console.log(`do no harm: ${r.images} real photos as inputs (every unit of fMSE is damage)`);
+      console.log(damageMarkdown(r.damage));
+    }
     if (values.full) {
       console.log(resultMarkdown(r));
     } else {

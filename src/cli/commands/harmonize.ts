@@ -156,6 +156,7 @@ export const harmonizeCommand: Command = {
     data: { type: 'string', description: 'dataset mode: an iHarmony4-layout folder; harmonizes the composites of its test lists (or --list) into -o, named like the composites (what `harmonia evaluate --pred` reads)' },
     list: { type: 'string', description: 'dataset mode: a list file of composites (default: the test lists)' },
     'keep-going': { type: 'boolean', default: false, description: 'folder and dataset mode: report a bad image and go on with the rest; the exit code is 1 at the end when any failed, and the summary lists them' },
+    identity: { type: 'boolean', default: false, description: 'dataset mode, do no harm: harmonize the real photos of the list themselves (with their masks), named like the listed composites; `harmonia evaluate --identity` then reports the damage' },
   },
   async run({ values, positionals }) {
     // 1. every flag and every output path, before any compute
@@ -163,10 +164,13 @@ export const harmonizeCommand: Command = {
     if (typeof values.data === 'string') {
       const out = str(values.output);
       if (!out) throw new HarmoniaError('-o/--output is required');
-      const samples = await readIHarmonyDataset(values.data, { split: 'test', list: str(values.list), check: false });
+      const samples = await readIHarmonyDataset(values.data, { split: 'test', list: str(values.list), check: false, identity: Boolean(values.identity) });
       if (samples.length === 0) throw new HarmoniaError('no composites listed', { file: values.data });
-      dataset = samples.map((smp) => ({ name: basename(smp.composite, extname(smp.composite)), composite: smp.composite, mask: smp.mask, output: join(out, `${basename(smp.composite, extname(smp.composite))}.png`) }));
+      // named by the listed composite (the sample id's stem), which is what `evaluate --pred` looks up
+      const stem = (id: string) => id.slice(id.lastIndexOf('/') + 1);
+      dataset = samples.map((smp) => ({ name: stem(smp.id), composite: smp.composite, mask: smp.mask, output: join(out, `${stem(smp.id)}.png`) }));
     } else if (values.list !== undefined) throw new HarmoniaError('--list needs --data');
+    else if (values.identity) throw new HarmoniaError('--identity needs --data (it harmonizes the real photos of a dataset\'s list)');
     const plan = planHarmonize(values, positionals, dataset);
     if (values['keep-going'] && plan.mode !== 'folder') throw new HarmoniaError('--keep-going: only for folder runs (a folder of composites, or --data)');
     const { common, overwrite, report, out } = plan;

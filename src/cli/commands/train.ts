@@ -49,6 +49,7 @@ const TRAIN_OPTIONS_BASE: Record<string, OptionSpec> = {
   workers: { type: 'string', description: 'data-parallel workers: 1 or 2' },
   'checkpoint-every': { type: 'string', description: 'checkpoint every N steps' },
   adversarial: { type: 'string', description: `adversarial loss: ${ADVERSARIAL_KINDS.join(', ')}` },
+  'log-ratio-floor': { type: 'string', description: 'floor ε of the --log-ratio and --worse-log terms, as an fMSE on the 0–255 scale (default 0.65); ~25 keeps identity samples from dominating' },
 };
 
 const TRAIN_OPTIONS_TAIL: Record<string, OptionSpec> = {
@@ -57,6 +58,11 @@ const TRAIN_OPTIONS_TAIL: Record<string, OptionSpec> = {
   'mask-input': { type: 'string', description: 'mask as a 4th input channel of G: on|off' },
   residual: { type: 'string', description: 'residual G output blended by the mask: on|off' },
   'patch-d': { type: 'string', description: 'PatchGAN discriminator conditioned on the mask: on|off' },
+  'analysis-size': { type: 'string', description: 'colour-transform generators (global, pct): side of the analysis copy, a multiple of 16 in 32..256' },
+  width: { type: 'string', description: 'channels of the first generator layer (the encoder doubles them)' },
+  hidden: { type: 'string', description: 'colour-transform generators: width of the MLP' },
+  'mlp-layers': { type: 'string', description: 'colour-transform generators: hidden layers of the MLP (default 1)' },
+  histogram: { type: 'string', description: 'colour-transform generators: bins per channel of the foreground/background colour histograms fed to the MLP (0 = off, default)' },
   vgg19: { type: 'string', description: 'path of torchvision vgg19-dcbb9e9d.pth (default $HARMONIA_VGG19 or the weights folder)' },
   'allow-random-features': { type: 'boolean', description: 'run the feature setting on a random VGG-19 when the weights are missing (every output says so)' },
   overwrite: { type: 'boolean', description: 'start over, deleting existing checkpoints in the output folder' },
@@ -104,6 +110,8 @@ export function trainOverrides(v: Values): PartialTrainConfig {
     if (!(ADVERSARIAL_KINDS as readonly string[]).includes(v.adversarial)) throw new HarmoniaError(`--adversarial: must be one of ${ADVERSARIAL_KINDS.join(', ')}, got "${v.adversarial}"`);
     loss.adversarial = v.adversarial as AdversarialKind;
   }
+  const floor = num(v, 'log-ratio-floor');
+  if (floor !== undefined) loss.logRatioFloor = floor;
   const lossFields = loss as Record<string, unknown>;
   for (const { weight } of allLossWeights()) {
     const w = numberFlag(v, weight.flag, TRAIN_LOSS_WEIGHT_RANGE);
@@ -123,6 +131,12 @@ export function trainOverrides(v: Values): PartialTrainConfig {
     if (!generatorNames().includes(v.generator)) throw new HarmoniaError(`--generator: unknown generator "${v.generator}" (choose ${generatorNames().join(', ')})`);
     o.generator = { ...generatorConfig(v.generator), ...o.generator };
   }
+  const analysisSize = num(v, 'analysis-size'), width = num(v, 'width'), hidden = num(v, 'hidden');
+  const mlpLayers = num(v, 'mlp-layers'), histogramBins = num(v, 'histogram');
+  if (analysisSize !== undefined && analysisSize % 16 !== 0) throw new HarmoniaError(`--analysis-size: must be a multiple of 16, got ${analysisSize}`);
+  if (histogramBins === 1) throw new HarmoniaError('--histogram: must be 0 (off) or at least 2 bins, got 1');
+  const arch = { analysisSize, base: width, hidden, mlpLayers, histogramBins };
+  for (const [k, val] of Object.entries(arch)) if (val !== undefined) o.generator = { ...o.generator, [k]: val };
   if (patch !== undefined) o.discriminator = { kind: patch ? 'patch' : 'global', maskInput: patch };
   if (typeof v.vgg19 === 'string') o.vggWeights = v.vgg19;
   if (v['allow-random-features']) o.allowRandomFeatures = true;
@@ -197,6 +211,8 @@ export const trainCommand: Command = {
       illumination: { type: 'string', description: 'with --real: probability that a composite is also re-lit (default 0.2)' },
       'batches-per-epoch': { type: 'string', description: 'with --real: batches per epoch (default: training photos / batch size)' },
       procedural: { type: 'string', description: 'with --real: share of samples that are procedural scenes (re-lit objects with known ground truth), in [0, 1]; default 0' },
+      identity: { type: 'string', description: 'with --real: share of identity samples (the real photo is input and target: teaches G to leave a harmonious foreground alone), in [0, 1]; default 0' },
+      mild: { type: 'string', description: 'with --real: share of mild composites (foreground MSE 4–100, below the ordinary range), in [0, 1]; default 0' },
       init: { type: 'string', description: 'start G from this generator folder (fine-tuning; same --generator and options); D and Adam start fresh' },
       setting: { type: 'string', description: `loss setting: ${lossSettingNames().join(', ')} (default: the preset's, content for the paper presets)` },
       resume: { type: 'boolean', description: 'continue the checkpoint in --out exactly (same data order and optimizer state)' },
@@ -220,6 +236,11 @@ export const trainCommand: Command = {
     if (procedural !== undefined && !realDir) throw new HarmoniaError('--procedural: only with --real');
     const bpe = num(values, 'batches-per-epoch');
     if (bpe !== undefined && !realDir) throw new HarmoniaError('--batches-per-epoch: only with --real');
+    const identity = num(values, 'identity'), mild = num(values, 'mild');
+    if (identity !== undefined && !realDir) throw new HarmoniaError('--identity: only with --real');
+    if (mild !== undefined && !realDir) throw new HarmoniaError('--mild: only with --real');
+    if ((identity ?? 0) + (mild ?? 0) > 1) throw new HarmoniaError(`--identity ${identity ?? 0} + --mild ${mild ?? 0}: the shares add up to more than 1`);
+    if (realDir) over.stream = { identity: identity ?? 0, mild: mild ?? 0, procedural: procedural ?? 0, illumination: illumination ?? 0.2, ...(bpe !== undefined ? { batchesPerEpoch: bpe } : {}) };
     const cfg = mergeTrainConfig(settingConfig(preset, setting), over);
     const maxSteps = num(values, 'max-steps');
     // every flag and the run folder's checkpoint are checked before the engine, the data or the cache
@@ -232,7 +253,8 @@ export const trainCommand: Command = {
     try { // the lock is released on an error before train() (and by the finally below after it)
     await startEngine(values);
     if (realDir) {
-      stream = await CompositeStream.create({ real: realDir, size: cfg.crop, batchSize: cfg.batchSize, seed: cfg.seed, flip: cfg.flip, illumination, procedural, batchesPerEpoch: bpe });
+      const mix = cfg.stream as NonNullable<TrainConfig['stream']>;
+      stream = await CompositeStream.create({ real: realDir, size: cfg.crop, batchSize: cfg.batchSize, seed: cfg.seed, flip: cfg.flip, ...mix });
       if (!values.quiet) console.error(`data: composites synthesised on the fly from ${stream.photoCount} training photos in ${realDir} (${stream.batchesPerEpoch} batches per epoch)`);
       source = stream;
       const first = stream.batch(0, 0);

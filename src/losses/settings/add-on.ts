@@ -5,7 +5,7 @@
  * worse (the worse-than-composite share).
  */
 import type { Tensor4D } from '../../engine/tf.ts';
-import { foregroundNormalizedMse, noWorsePenalty, foregroundLogRatio } from '../content.ts';
+import { foregroundNormalizedMse, noWorsePenalty, foregroundLogRatio, logRatioEps } from '../content.ts';
 import type { LossTermEntry } from '../registry.ts';
 
 export const ADD_ON_TERMS: readonly LossTermEntry[] = [
@@ -25,12 +25,12 @@ export const ADD_ON_TERMS: readonly LossTermEntry[] = [
     name: 'logratio',
     weight: { key: 'logRatioWeight', flag: 'log-ratio', description: 'weight of the foreground log-ratio ln(fMSE(out)/fMSE(in)) (the fPSNR gain itself); 0 = off', default: 0 },
     needsInput: true,
-    compute: (cfg, t) => foregroundLogRatio(t.fake, t.real, t.input as Tensor4D, t.mask, cfg.fnMseMinArea),
+    compute: (cfg, t) => foregroundLogRatio(t.fake, t.real, t.input as Tensor4D, t.mask, cfg.fnMseMinArea, logRatioEps(cfg)),
   },
   {
     name: 'worselog',
     weight: { key: 'worseLogWeight', flag: 'worse-log', description: 'weight of the hinge max(0, ln(fMSE(out)/fMSE(in))) on images made worse (the worse-than-composite share); 0 = off', default: 0 },
     needsInput: true,
-    compute: (cfg, t) => foregroundLogRatio(t.fake, t.real, t.input as Tensor4D, t.mask, cfg.fnMseMinArea, 1e-5, true),
+    compute: (cfg, t) => foregroundLogRatio(t.fake, t.real, t.input as Tensor4D, t.mask, cfg.fnMseMinArea, logRatioEps(cfg), true),
   },
 ];

@@ -85,13 +85,16 @@ async function readJsonFile(file: string): Promise<unknown> {
 export async function readModelMeta(dir: string = DEFAULT_MODEL_DIR): Promise<ModelMeta> {
   const metaPath = join(dir, MODEL_META);
   if (!existsSync(join(dir, MODEL_JSON))) {
-    throw new HarmoniaError(`no model here (model.json missing)${dir === DEFAULT_MODEL_DIR ? '; the default model has not been trained into models/default yet: use --stage intrinsic' : ''}`, { file: dir });
+    // a training run or its checkpoint folder: name the model folder inside it
+    const inner = existsSync(join(dir, 'generator', MODEL_JSON)) ? join(dir, 'generator') : undefined;
+    throw new HarmoniaError(`no model here (model.json missing)${inner ? `; the generator is in ${inner}` : ''}${dir === DEFAULT_MODEL_DIR ? '; the default model has not been trained into models/default yet: use --stage intrinsic' : ''}`, { file: dir });
   }
   if (!existsSync(metaPath)) {
     // say what the folder is when it is a discriminator (its checkpoint folder has no harmonia.json either)
     const json = await readJsonFile(join(dir, MODEL_JSON)).catch(() => undefined);
     const d = json && typeof json === 'object' ? discriminatorProblem(json as TopologyJson) : undefined;
     if (d) throw new ModelCheckError(dir, d);
+    throw new HarmoniaError(`${MODEL_META} is missing: model.json alone is a TensorFlow.js network without Harmonia's description (generator config and model card); a training run's model folder is <run>/generator`, { file: metaPath });
   }
   let meta: ModelMeta;
   try {

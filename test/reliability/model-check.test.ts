@@ -152,6 +152,18 @@ test('fault 10: a discriminator folder given as a generator is a clean error (wi
   }
   const { loadHarmonizationModel } = await import('../../src/pipeline/model.ts');
   await assert.rejects(loadHarmonizationModel(withMeta), /holds a discriminator/);
+  // the checkpoint folder itself names the generator inside it; a bare TF.js generator says what is missing
+  const { buildGenerator } = await import('../../src/models/generator.ts');
+  const g = buildGenerator({ base: 8 });
+  await saveModel(g, join(dir, 'run', 'checkpoint', 'generator'));
+  g.dispose();
+  const ck = join(dir, 'run', 'checkpoint');
+  const r = await runCli(['harmonize', comp, '--mask', mask, '-o', join(dir, 'ck.png'), '--model', ck]);
+  assert.equal(r.code, 2);
+  assert.deepEqual(r.stderr, [`harmonia harmonize: ${ck}: no model here (model.json missing); the generator is in ${join(ck, 'generator')}`]);
+  const bareG = await runCli(['harmonize', comp, '--mask', mask, '-o', join(dir, 'ck.png'), '--model', join(ck, 'generator')]);
+  assert.equal(bareG.code, 2);
+  assert.match(bareG.stderr[0], /checkpoint\/generator\/harmonia\.json: harmonia\.json is missing: model\.json alone is a TensorFlow\.js network without Harmonia's description/);
 });
 
 test('fault 10: train-light --features <an image> and demo -o <a file> are one-line errors (exit 2), not rc 70', async () => {

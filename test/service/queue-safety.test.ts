@@ -13,8 +13,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
@@ -179,6 +179,47 @@ test('fault 1: hostile jobs put straight into Redis fail in the worker with a cl
   const r = await runCli(['jobs', '--redis', redis!.url, '--queue', 'q2']);
   assert.match(r.stdout.join('\n'), /failed \.\.\/\.\.\/victim \([\w-]+, 1 tries\): .*"\.\." segment/);
   assert.match(r.stdout.join('\n'), /failed "a\\u0000b" \(/, 'a name with a control character is printed quoted');
+});
+
+test('the worker\'s outputs through the hostile targets: FIFO, read-only file, hard link to an input, the input itself: refused, nothing changed', { skip, timeout: 120_000 }, async () => {
+  const base = join(dir, 'hostile');
+  const out = join(base, 'out');
+  mkdirSync(out, { recursive: true });
+  const f = fixtures[3];
+  spawnSync('mkfifo', [join(out, 'fifo.png')]);
+  writeFileSync(join(out, 'readonly.png'), 'read-only');
+  chmodSync(join(out, 'readonly.png'), 0o444);
+  linkSync(f.composite, join(out, 'hardlink.png')); // a hard link to the job's own composite
+  const inputsBefore = snapshot(join(dir, 'in'));
+  const outBefore = snapshot(base);
+  const cases: [string, RegExp][] = [
+    ['fifo', /fifo\.png: -o exists and is not a regular file \(device, FIFO or socket\)/],
+    ['readonly', /readonly\.png: -o exists and is read-only; refusing to replace it/],
+    ['hardlink', /hardlink\.png: -o is the same file as the input composite/],
+  ];
+  for (const [n] of cases) await addRaw('hostile', f, n);
+  let w = await startBatchWorker({ redis: redis!.url, queue: 'hostile', output: out, lockMs: 2000 });
+  let p: Progress;
+  try {
+    p = await settle('hostile', cases.length);
+  } finally {
+    await w.close();
+  }
+  assert.equal(p.failed, cases.length);
+  for (const [n, re] of cases) assert.match(p.failures.find((x) => x.name === n)?.error ?? 'not failed', re, n);
+  // a template whose output is the job's own composite
+  await addRaw('hostile-input', f, f.name);
+  w = await startBatchWorker({ redis: redis!.url, queue: 'hostile-input', output: join(dir, 'in', 'composites', '{name}.{ext}'), lockMs: 2000 });
+  try {
+    p = await settle('hostile-input', 1);
+  } finally {
+    await w.close();
+  }
+  assert.equal(p.failed, 1);
+  assert.match(p.failures[0].error, /is the same file as the input composite .*Nothing was written/);
+  assert.deepEqual(snapshot(join(dir, 'in')), inputsBefore, 'inputs unchanged');
+  assert.deepEqual(snapshot(base), outBefore, 'the hostile targets unchanged');
+  assert.equal(readFileSync(join(out, 'readonly.png'), 'utf8'), 'read-only');
 });
 
 test('the worker replaces its own earlier output (recorded, or started by a worker killed before recording it), never a changed one', { skip, timeout: 120_000 }, async () => {

@@ -209,13 +209,17 @@ const ARCHITECTURE_KEYS = ['kind', 'base', 'unet', 'maskInput', 'residual', 'res
 
 /**
  * Compares two generator configs field by field (those that change the network; kind defaults to
- * paper): undefined when they agree, else the differences ("kind: "paper" vs "global"").
+ * paper, the switches to false, residualScale to 1): undefined when they agree, else the differences
+ * ("kind: "paper" vs "global"").
  */
 export function generatorConfigDifference(a: GeneratorConfig, b: GeneratorConfig): string | undefined {
   const diffs: string[] = [];
+  // the switches default to off and the residual scale to 1 in every generator; other sizes are compared where both give one
+  const norm = (c: GeneratorConfig, k: (typeof ARCHITECTURE_KEYS)[number]): unknown =>
+    k === 'kind' ? (c.kind ?? 'paper') : k === 'unet' || k === 'maskInput' || k === 'residual' ? (c[k] ?? false) : k === 'residualScale' ? (c[k] ?? 1) : c[k];
   for (const k of ARCHITECTURE_KEYS) {
-    const va = k === 'kind' ? (a.kind ?? 'paper') : a[k];
-    const vb = k === 'kind' ? (b.kind ?? 'paper') : b[k];
+    const va = norm(a, k);
+    const vb = norm(b, k);
     if (va !== undefined && vb !== undefined && va !== vb) diffs.push(`${k}: ${JSON.stringify(va)} vs ${JSON.stringify(vb)}`);
   }
   return diffs.length ? diffs.join(', ') : undefined;

@@ -131,8 +131,26 @@ test('fault 10: model.json of one architecture with harmonia.json of another is 
     const gate = copyWithConfig('as-gate', { kind: 'global', base: 32, analysisSize: 64, hidden: 128, gateBias: 5 });
     await assertCliRefuses(gate, /model\.onnx holds another generator than harmonia\.json describes \(gateBias: 2 vs 5\)/);
   }
-  const { loadHarmonizationModel } = await import('../../src/pipeline/model.ts');
+  const { loadHarmonizationModel, saveHarmonizationModel } = await import('../../src/pipeline/model.ts');
   await assert.rejects(loadHarmonizationModel(paper), /not a usable harmonization model: harmonia\.json describes a "paper" generator/);
+  // the other way: a paper G's model.json with a colour-transform harmonia.json; and a mask-input flag that changes the input channels
+  const { initEngine } = await import('../../src/engine/index.ts');
+  await initEngine({ quiet: true });
+  const { buildGenerator } = await import('../../src/models/generator.ts');
+  const g = buildGenerator({ base: 8, seed: 1 });
+  const pg = join(dir, 'paper-g');
+  await saveHarmonizationModel(pg, g, { kind: 'paper', base: 8, seed: 1 }, { name: 'p', input: 'composite' });
+  g.dispose();
+  const meta = JSON.parse(readFileSync(join(pg, MODEL_META), 'utf8')) as { generator: Record<string, unknown> };
+  writeFileSync(join(pg, MODEL_META), JSON.stringify({ ...meta, generator: { kind: 'global', base: 8, analysisSize: 64 } }));
+  await assertCliRefuses(pg, /harmonia\.json describes a "global" generator, but model\.json holds another network/);
+  writeFileSync(join(pg, MODEL_META), JSON.stringify({ ...meta, generator: { kind: 'paper', base: 8, seed: 1, maskInput: true } }));
+  await assertCliRefuses(pg, /"paper" generator whose weight shapes differ from model\.json's: g_enc1\/kernel is 4×4×3×8 in model\.json, 4×4×4×8 in that generator/);
+  // export-onnx reads the folder the same way: a clean error, nothing written
+  const ex = await runCli(['export-onnx', paper, '--out', join(dir, 'x.onnx')]);
+  assert.equal(ex.code, 2, ex.stderr.join('\n'));
+  assert.match(ex.stderr.join('\n'), /not a usable harmonization model/);
+  assert.ok(!existsSync(join(dir, 'x.onnx')));
 });
 
 test('fault 10: a discriminator folder given as a generator is a clean error (with or without a harmonia.json)', async () => {

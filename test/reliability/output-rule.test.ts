@@ -277,7 +277,7 @@ test('fault 7 and 11: one train per run folder (a second one fails fast), a fini
   assert.equal(b.code, 2, b.stderr.join(' | '));
   assert.match(b.stderr[0], new RegExp(`^harmonia train: .*${RUN_LOCK}: --out: another harmonia train \\(pid ${a.pid}\\) is training into .*run; one run folder takes one run at a time`));
   // "fails fast" (the issue's acceptance): before the engine, the data or the cache; the first train needs
-  // minutes on this machine, so 60 s is a generous bound on a loaded 2-core box (typically well under 5 s)
+  // is still running (it trains for about 15 s here), so 60 s is a generous bound on a loaded 2-core box
   assert.ok(ms < 60_000, `refused before any work (${ms} ms)`);
   assert.equal(await exited, 0, errA);
   assert.ok(!existsSync(join(run, RUN_LOCK)), 'the lock is released at the end');

@@ -101,6 +101,9 @@ export function checkFlags(options: Readonly<Record<string, OptionSpec>>, args: 
       }
       continue;
     }
+    // a long name after one dash (-mask) would read as -m with the value "ask": say what was meant
+    const bare = a.slice(1).split('=')[0];
+    if (bare.length > 1 && options[bare]) throw new UsageError(`${a.split('=')[0]}: did you mean --${bare}? (one dash takes one-letter flags${options[bare].short ? `: -${options[bare].short}` : ''})`);
     // short flags: -o value, -ovalue, or grouped switches -qv
     for (let j = 1; j < a.length; j++) {
       const s = a[j];

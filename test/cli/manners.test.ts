@@ -100,6 +100,7 @@ test('flag mistakes are one usage-error format naming the flag as typed, on ever
   assertUsageError(await runCli(['harmonize', comp, '--maks=m.png']), 'harmonize', 'unknown flag --maks (did you mean --mask?)');
   assertUsageError(await runCli(['harmonize', comp, '-Z']), 'harmonize', 'unknown flag -Z');
   assertUsageError(await runCli(['harmonize', comp, '--mask', mask, '-o']), 'harmonize', '-o needs a value');
+  assertUsageError(await runCli(['harmonize', comp, '-mask', mask, '-o', 'x.png']), 'harmonize', '-mask: did you mean --mask? (one dash takes one-letter flags: -m)');
   assertUsageError(await runCli(['harmonize', comp, '--overwrite=yes']), 'harmonize', '--overwrite is a switch and takes no value (got "yes")');
   assertUsageError(await runCli(['train', '--lr', '-1']), 'train', 'train: --lr needs a value, but the next argument is "-1" (for a value that starts with "-", write --lr=-1)'.replace(/^train: /, ''));
   for (const c of commandList) {

@@ -33,7 +33,7 @@ function help(): string {
 /** The "unknown command" message, with a did-you-mean. */
 function unknownCommand(name: string): string {
   const guess = didYouMean(name, commandList.map((c) => c.name));
-  return `harmonia: unknown command "${name}"${guess ? ` (did you mean "${guess}"?)` : ''}\nRun "harmonia --help" for the list of commands.`;
+  return `harmonia: unknown command "${name}"${guess ? ` (did you mean "${guess}"?)` : ''}; see "harmonia --help" for the commands`;
 }
 
 /**
@@ -65,7 +65,7 @@ function flagGiven(args: readonly string[], flag: string): boolean {
   return (end < 0 ? args : args.slice(0, end)).includes(flag);
 }
 
-/** Runs the CLI; returns the exit code. Errors a user can fix print one line (usage errors: plus the usage), never a stack trace. */
+/** Runs the CLI; returns the exit code. Errors a user can fix print one line, never a stack trace. */
 export async function main(argv: string[]): Promise<number> {
   // --quiet / --json may also come before the command
   let k = 0;
@@ -101,7 +101,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (name.startsWith('-')) {
     const guess = didYouMean(name.replace(/^-+/, ''), ['help', 'version']);
-    console.error(`harmonia: unknown flag ${name}${guess ? ` (did you mean --${guess}?)` : ''}\nusage: harmonia <command> [options]  |  harmonia --version  |  harmonia --help`);
+    console.error(`harmonia: unknown flag ${name}${guess ? ` (did you mean --${guess}?)` : ''}; usage: harmonia <command> [options], harmonia --version, harmonia --help`);
     return 2;
   }
   const entry = findCommand(name);
@@ -166,7 +166,7 @@ export async function main(argv: string[]): Promise<number> {
     let message: string;
     if (err instanceof UsageError) {
       message = err.message;
-      console.error(cmd ? formatUsageError(name, cmd.usage, err.message) : `harmonia ${name}: ${err.message}`);
+      console.error(formatUsageError(name, err.message));
       code = err.exitCode;
     } else if (err instanceof HarmoniaError) {
       message = err.message;

@@ -2,8 +2,8 @@
  * The CLI's manners, shared by every command (main.ts applies them; no command module is loaded here):
  *  - the options every command has: `--quiet` (only errors and warnings) and `--json` (one JSON
  *    document on stdout), added to each command's own options (GLOBAL_OPTIONS);
- *  - usage errors in one format (UsageError: `harmonia <command>: <problem>`, the usage line, and where
- *    the full help is), flags named exactly as the user typed them, with a did-you-mean for commands
+ *  - usage errors in the one error format (UsageError: `harmonia <command>: <problem>; see "harmonia help
+ *    <command>"`, one line), flags named exactly as the user typed them, with a did-you-mean for commands
  *    and flags (checkFlags runs before node's parseArgs, so its raw messages never reach the user);
  *  - notes (`note()`): said once per command run on stderr (in the document with --json), silenced by --quiet.
  */
@@ -132,9 +132,12 @@ export function choiceFlag<T extends string>(values: Record<string, unknown>, na
   throw new UsageError(`--${name} must be one of ${choices.join(', ')}: got "${String(v)}"${guess ? ` (did you mean ${guess}?)` : ''}`);
 }
 
-/** The usage error text: the problem, the command's usage line and where its full help is. */
-export function formatUsageError(commandName: string, usage: string, message: string): string {
-  return `harmonia ${commandName}: ${message}\nusage: ${usage}\nRun "harmonia help ${commandName}" for every option.`;
+/**
+ * The usage error text, one line like every CLI error (`harmonia <command>: <problem>`), ending with
+ * where the command's usage and options are.
+ */
+export function formatUsageError(commandName: string, message: string): string {
+  return `harmonia ${commandName}: ${message}; see "harmonia help ${commandName}"`;
 }
 
 /** The help of one command: usage, summary, and its options (the global ones last). */

@@ -933,6 +933,326 @@ napi_value CurveGrad(napi_env env, napi_callback_info info) {
   });
 }
 
+// ---------------------------------------------------------------------------------------------
+// The colour transform of the `global` generator (src/models/color-transform.ts applyColorTransform)
+// as one pass per pixel, forward and backward, for training. theta [n, 3K + 13] per image: K log-slopes
+// per channel, the 3x3 affine delta (row-major), 3 offsets and the gate logit; x [n, pixels, 4] is
+// RGB + mask. Float arithmetic in the order tfjs's ops use (the matmul's 3-term sum in double, as the
+// cpu backend's), so the forward matches the term-by-term ops to float rounding:
+//   s = exp(clip(log-slope, -4, 4)), c = curves(rgb), o = c + c*dA^T + b, g = sigmoid(gate logit),
+//   t = rgb + g*(o - rgb), v = clip(t, 0, 1), y = rgb + m*(v - rgb).
+// ---------------------------------------------------------------------------------------------
+struct ApplyDims {
+  int64_t n, p, k;
+};
+ApplyDims applyDims(napi_env env, napi_value v) {
+  auto d = intsArg(env, v, "colorApply dims", 3);
+  for (int64_t x : d) if (x < 1) throw JsError("colorApply dims: sizes must be >= 1");
+  return {d[0], d[1], d[2]};
+}
+
+// The per-image constants derived from theta (float, as tfjs computes them).
+struct ApplyTheta {
+  float s[3][32];
+  float a[9], b[3], g, thetaGate;
+  bool sIn[3][32];  // -4 <= log-slope <= 4 (ClipByValue passes the gradient)
+};
+void applyTheta(const float* th, int64_t K, ApplyTheta& t) {
+  for (int64_t c = 0; c < 3; c++) {
+    for (int64_t k = 0; k < K; k++) {
+      const float v = th[c * K + k];
+      const float cl = v > 4.f ? 4.f : (v < -4.f ? -4.f : v);
+      t.s[c][k] = float(std::exp(double(cl)));
+      t.sIn[c][k] = v >= -4.f && v <= 4.f;
+    }
+  }
+  for (int i = 0; i < 9; i++) t.a[i] = th[3 * K + i];
+  for (int i = 0; i < 3; i++) t.b[i] = th[3 * K + 9 + i];
+  t.thetaGate = th[3 * K + 12];
+  t.g = float(1.0 / (1.0 + std::exp(-double(t.thetaGate))));
+}
+
+inline float curveValue(float v, const float* s, int64_t K) {
+  const float step = 1.f / float(K);
+  float acc = 0.f;
+  for (int64_t k = 0; k < K; k++) {
+    const float seg = std::min(std::max(v - float(k) / float(K), 0.f), step);
+    acc = acc + seg * s[k];
+  }
+  return acc;
+}
+
+// The forward pass of one pixel: curved c, affine o, pre-clip t, clipped v, output y.
+struct ApplyPixel {
+  float c[3], o[3], t[3], v[3], y[3];
+};
+inline void applyPixel(const float* px, const ApplyTheta& th, int64_t K, ApplyPixel& r) {
+  for (int c = 0; c < 3; c++) r.c[c] = curveValue(px[c], th.s[c], K);
+  for (int c = 0; c < 3; c++) {
+    const float mm = float(double(r.c[0]) * double(th.a[c * 3]) + double(r.c[1]) * double(th.a[c * 3 + 1]) + double(r.c[2]) * double(th.a[c * 3 + 2]));
+    r.o[c] = (r.c[c] + mm) + th.b[c];
+  }
+  const float m = px[3];
+  for (int c = 0; c < 3; c++) {
+    const float x = px[c];
+    r.t[c] = x + th.g * (r.o[c] - x);
+    const float t = r.t[c];
+    r.v[c] = t > 1.f ? 1.f : (t < 0.f ? 0.f : t);
+    r.y[c] = x + m * (r.v[c] - x);
+  }
+}
+
+// colorApply(x [n,p,4], theta [n,3K+13], y [n,p,3], dims [n, p, K])
+napi_value ColorApply(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 4);
+    F32 X = f32Arg(env, a[0], "colorApply x"), T = f32Arg(env, a[1], "colorApply theta"), Y = f32Arg(env, a[2], "colorApply y");
+    const ApplyDims d = applyDims(env, a[3]);
+    if (d.k > 32) throw JsError("colorApply: at most 32 knots");
+    const int64_t P = 3 * d.k + 13;
+    need(X, size_t(d.n * d.p * 4), "colorApply x");
+    need(T, size_t(d.n * P), "colorApply theta");
+    need(Y, size_t(d.n * d.p * 3), "colorApply y");
+    std::vector<ApplyTheta> th(size_t(d.n));
+    for (int64_t b = 0; b < d.n; b++) applyTheta(T.data + b * P, d.k, th[size_t(b)]);
+    const int64_t rows = d.n * d.p;
+#pragma omp parallel for schedule(static) if (rows * 3 > kParallelMin)
+    for (int64_t r = 0; r < rows; r++) {
+      ApplyPixel px;
+      applyPixel(X.data + r * 4, th[size_t(r / d.p)], d.k, px);
+      float* y = Y.data + r * 3;
+      y[0] = px.y[0];
+      y[1] = px.y[1];
+      y[2] = px.y[2];
+    }
+    return undefinedValue(env);
+  });
+}
+
+// colorApplyGrad(dy [n,p,3], x, theta, dtheta [n,3K+13] | null, dx [n,p,4] | null, dims): the gradients
+// of sum(y * dy) w.r.t. theta (accumulated in double over fixed blocks of pixels, then summed in
+// block order: the same result for any thread count) and w.r.t. x (RGB and mask), in one pass.
+napi_value ColorApplyGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 6);
+    F32 DY = f32Arg(env, a[0], "colorApplyGrad dy"), X = f32Arg(env, a[1], "colorApplyGrad x"), T = f32Arg(env, a[2], "colorApplyGrad theta");
+    F32 DT = f32Arg(env, a[3], "colorApplyGrad dtheta", true), DX = f32Arg(env, a[4], "colorApplyGrad dx", true);
+    const ApplyDims d = applyDims(env, a[5]);
+    if (d.k > 32) throw JsError("colorApply: at most 32 knots");
+    const int64_t K = d.k, P = 3 * K + 13;
+    need(DY, size_t(d.n * d.p * 3), "colorApplyGrad dy");
+    need(X, size_t(d.n * d.p * 4), "colorApplyGrad x");
+    need(T, size_t(d.n * P), "colorApplyGrad theta");
+    if (DT.data) need(DT, size_t(d.n * P), "colorApplyGrad dtheta");
+    if (DX.data) need(DX, size_t(d.n * d.p * 4), "colorApplyGrad dx");
+    std::vector<ApplyTheta> th(size_t(d.n));
+    for (int64_t b = 0; b < d.n; b++) applyTheta(T.data + b * P, K, th[size_t(b)]);
+    // per block: [3K slope sums (d/ds), 9 dA, 3 db, 1 dg]
+    const int64_t block = 2048, perImage = (d.p + block - 1) / block, blocks = d.n * perImage;
+    const int64_t nAcc = 3 * K + 13;
+    std::vector<double> acc(DT.data ? size_t(blocks * nAcc) : 0, 0.0);
+    const float step = 1.f / float(K);
+#pragma omp parallel for schedule(static) if (d.n * d.p * 3 > kParallelMin)
+    for (int64_t bl = 0; bl < blocks; bl++) {
+      const int64_t b = bl / perImage, p0 = (bl % perImage) * block, p1 = std::min(d.p, p0 + block);
+      const ApplyTheta& t = th[size_t(b)];
+      double* ac = DT.data ? acc.data() + bl * nAcc : nullptr;
+      for (int64_t p = p0; p < p1; p++) {
+        const int64_t r = b * d.p + p;
+        const float* px = X.data + r * 4;
+        const float* dy = DY.data + r * 3;
+        ApplyPixel f;
+        applyPixel(px, t, K, f);
+        const float m = px[3];
+        float dm = 0.f, dRgb[3], dOut[3];
+        for (int c = 0; c < 3; c++) {
+          const float x = px[c];
+          // y = x + m*(v - x)
+          const float dv = dy[c] * m;
+          dm = dm + dy[c] * (f.v[c] - x);
+          dRgb[c] = dy[c] - dv;
+          // v = clip(t, 0, 1); t = x + g*(o - x)
+          const float dt = (f.t[c] >= 0.f && f.t[c] <= 1.f) ? dv : 0.f;
+          dOut[c] = dt * t.g;
+          dRgb[c] = dRgb[c] + (dt - dOut[c]);
+          if (ac) ac[3 * K + 12] += double(dt) * double(f.o[c] - x);
+        }
+        // o = c + c*dA^T + b
+        float dCurved[3];
+        for (int j = 0; j < 3; j++) {
+          dCurved[j] = float(double(dOut[j]) + (double(dOut[0]) * double(t.a[j]) + double(dOut[1]) * double(t.a[3 + j]) + double(dOut[2]) * double(t.a[6 + j])));
+        }
+        if (ac) {
+          for (int c = 0; c < 3; c++) {
+            ac[3 * K + 9 + c] += double(dOut[c]);
+            for (int j = 0; j < 3; j++) ac[3 * K + c * 3 + j] += double(dOut[c]) * double(f.c[j]);
+          }
+        }
+        // curves
+        for (int c = 0; c < 3; c++) {
+          const float v = px[c], g = dCurved[c];
+          float gx = 0.f;
+          for (int64_t k = 0; k < K; k++) {
+            const float tt = v - float(k) / float(K);
+            const float seg = std::min(std::max(tt, 0.f), step);
+            if (ac) ac[c * K + k] += double(g) * double(seg);
+            if (tt >= 0.f && tt <= step) gx = gx + g * t.s[c][k];
+          }
+          dRgb[c] = dRgb[c] + gx;
+        }
+        if (DX.data) {
+          float* dx = DX.data + r * 4;
+          dx[0] = dRgb[0];
+          dx[1] = dRgb[1];
+          dx[2] = dRgb[2];
+          dx[3] = dm;
+        }
+      }
+    }
+    if (DT.data) {
+      for (int64_t b = 0; b < d.n; b++) {
+        const ApplyTheta& t = th[size_t(b)];
+        float* out = DT.data + b * P;
+        std::vector<double> sum(size_t(nAcc), 0.0);
+        for (int64_t q = 0; q < perImage; q++) {
+          const double* ac = acc.data() + (b * perImage + q) * nAcc;
+          for (int64_t i = 0; i < nAcc; i++) sum[size_t(i)] += ac[i];
+        }
+        for (int64_t c = 0; c < 3; c++) {
+          for (int64_t k = 0; k < K; k++) {
+            // s = exp(clip(θ)): ds/dθ = s where -4 <= θ <= 4
+            out[c * K + k] = t.sIn[c][k] ? float(sum[size_t(c * K + k)] * double(t.s[c][k])) : 0.f;
+          }
+        }
+        for (int i = 0; i < 12; i++) out[3 * K + i] = float(sum[size_t(3 * K + i)]);
+        out[3 * K + 12] = float(sum[size_t(3 * K + 12)] * double(t.g) * (1.0 - double(t.g)));
+      }
+    }
+    return undefinedValue(env);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The same transform at full resolution for inference (src/models/color-transform-apply.ts
+// applyColorTransformArrays), in double precision, operation for operation as the JavaScript loop
+// (built with -ffp-contract=off: no fused multiply-adds), so the outputs are bit-identical. The
+// curves use prefix sums: with x in segment j (j/K <= x <= (j+1)/K), the loop's sum is exactly
+// prefix[j] + seg_j * s_j (the earlier segments add 1/K * s_k in order, the later ones add 0).
+//   coef: [3K slopes (float-rounded), 3(K+1) prefix sums, 9 dA, 3 b, gate]; rgb [h,w,3], mask [h,w]
+//   field (pct, or null): [fh, fw, 12] with the bilinear taps ix [4*w: x0, x1] / iy and fx [w] / fy [h].
+// Pixels whose mask is not > 0 are left as they are in out (the caller copied rgb there).
+// ---------------------------------------------------------------------------------------------
+
+const int32_t* i32Arg(napi_env env, napi_value v, const char* what, size_t want) {
+  bool isTa = false;
+  NAPI_OK(napi_is_typedarray(env, v, &isTa));
+  if (!isTa) throw JsError(std::string(what) + ": expected an Int32Array");
+  napi_typedarray_type type;
+  size_t length;
+  void* data;
+  napi_value ab;
+  size_t offset;
+  NAPI_OK(napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset));
+  if (type != napi_int32_array || length != want) throw JsError(std::string(what) + ": expected an Int32Array of " + std::to_string(want) + " values");
+  return static_cast<const int32_t*>(data);
+}
+
+inline double jsMin(double a, double b) { return (a != a || b != b) ? NAN : (a < b ? a : (b < a ? b : (std::signbit(a) ? a : b))); }
+inline double jsMax(double a, double b) { return (a != a || b != b) ? NAN : (a > b ? a : (b > a ? b : (std::signbit(a) ? b : a))); }
+
+// colorApplyImage(rgb, mask, out, dims [w, h, K, fw, fh], coef Float64Array, field | null, ix Int32Array | null, iy | null, fx | null, fy | null)
+napi_value ColorApplyImage(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 10);
+    F32 RGB = f32Arg(env, a[0], "colorApplyImage rgb"), M = f32Arg(env, a[1], "colorApplyImage mask"), O = f32Arg(env, a[2], "colorApplyImage out");
+    auto dims = intsArg(env, a[3], "colorApplyImage dims", 5);
+    const int64_t w = dims[0], h = dims[1], K = dims[2], fw = dims[3], fh = dims[4];
+    if (w < 1 || h < 1 || K < 1 || K > 32 || (K & (K - 1)) != 0) throw JsError("colorApplyImage: bad dims (K must be a power of two <= 32)");
+    need(RGB, size_t(w * h * 3), "colorApplyImage rgb");
+    need(M, size_t(w * h), "colorApplyImage mask");
+    need(O, size_t(w * h * 3), "colorApplyImage out");
+    bool isTa = false;
+    NAPI_OK(napi_is_typedarray(env, a[4], &isTa));
+    if (!isTa) throw JsError("colorApplyImage coef: expected a Float64Array");
+    napi_typedarray_type ct;
+    size_t clen;
+    void* cdata;
+    napi_value cab;
+    size_t coff;
+    NAPI_OK(napi_get_typedarray_info(env, a[4], &ct, &clen, &cdata, &cab, &coff));
+    if (ct != napi_float64_array || clen != size_t(3 * K + 3 * (K + 1) + 13)) throw JsError("colorApplyImage coef: expected a Float64Array of 6K + 16 values");
+    const double* coef = static_cast<const double*>(cdata);
+    const double* slope = coef;
+    const double* prefix = coef + 3 * K;
+    const double* A = prefix + 3 * (K + 1);
+    const double* B = A + 9;
+    const double gate = B[3];
+    F32 FIELD = f32Arg(env, a[5], "colorApplyImage field", true);
+    const int32_t *ix = nullptr, *iy = nullptr;
+    F32 FX, FY;
+    if (FIELD.data) {
+      if (fw < 1 || fh < 1) throw JsError("colorApplyImage: bad field size");
+      need(FIELD, size_t(fw * fh * 12), "colorApplyImage field");
+      ix = i32Arg(env, a[6], "colorApplyImage ix", size_t(2 * w));
+      iy = i32Arg(env, a[7], "colorApplyImage iy", size_t(2 * h));
+      FX = f32Arg(env, a[8], "colorApplyImage fx");
+      FY = f32Arg(env, a[9], "colorApplyImage fy");
+      need(FX, size_t(w), "colorApplyImage fx");
+      need(FY, size_t(h), "colorApplyImage fy");
+      for (int64_t i = 0; i < 2 * w; i++) if (ix[i] < 0 || ix[i] >= fw) throw JsError("colorApplyImage ix: out of range");
+      for (int64_t i = 0; i < 2 * h; i++) if (iy[i] < 0 || iy[i] >= fh) throw JsError("colorApplyImage iy: out of range");
+    }
+    const double invK = 1.0 / double(K);
+    const float* rgb = RGB.data;
+    const float* mask = M.data;
+    float* out = O.data;
+    const float* field = FIELD.data;
+#pragma omp parallel for schedule(static) if (w * h > (1 << 16))
+    for (int64_t py = 0; py < h; py++) {
+      double fv[12];
+      for (int64_t px = 0; px < w; px++) {
+        const int64_t pi = py * w + px;
+        const double m = mask[pi];
+        if (!(m > 0)) continue;
+        const int64_t o = pi * 3;
+        double y[3];
+        for (int c = 0; c < 3; c++) {
+          const double x = rgb[o + c];
+          if (x >= 0 && x <= 1e30) {
+            double jd = std::floor(x * double(K));
+            if (jd > double(K - 1)) jd = double(K - 1);
+            const int64_t j = int64_t(jd);
+            const double seg = jsMin(jsMax(x - double(j) / double(K), 0), invK);
+            y[c] = prefix[c * (K + 1) + j] + seg * slope[c * K + j];
+          } else {
+            double acc = 0;
+            for (int64_t k = 0; k < K; k++) acc += jsMin(jsMax(x - double(k) / double(K), 0), invK) * slope[c * K + k];
+            y[c] = acc;
+          }
+        }
+        if (field) {
+          const int64_t x0 = ix[px], x1 = ix[w + px], y0 = iy[py], y1 = iy[h + py];
+          const double fx = FX.data[px], fy = FY.data[py];
+          for (int k = 0; k < 12; k++) {
+            const double a00 = field[(y0 * fw + x0) * 12 + k], a01 = field[(y0 * fw + x1) * 12 + k];
+            const double a10 = field[(y1 * fw + x0) * 12 + k], a11 = field[(y1 * fw + x1) * 12 + k];
+            const double top = a00 + (a01 - a00) * fx, bot = a10 + (a11 - a10) * fx;
+            fv[k] = double(float(top + (bot - top) * fy));
+          }
+        }
+        for (int c = 0; c < 3; c++) {
+          double v = y[c] + A[c * 3] * y[0] + A[c * 3 + 1] * y[1] + A[c * 3 + 2] * y[2] + B[c];
+          if (field) v += fv[c * 3] * y[0] + fv[c * 3 + 1] * y[1] + fv[c * 3 + 2] * y[2] + fv[9 + c];
+          const double x = rgb[o + c];
+          const double moved = jsMin(1, jsMax(0, x + gate * (v - x)));
+          out[o + c] = float(x + m * (moved - x));
+        }
+      }
+    }
+    return undefinedValue(env);
+  });
+}
+
 uint8_t* u8Arg(napi_env env, napi_value v, const char* what, size_t& length) {
   bool isTa = false;
   NAPI_OK(napi_is_typedarray(env, v, &isTa));
@@ -1311,6 +1631,9 @@ napi_value Init(napi_env env, napi_value exports) {
       {"clipGrad", nullptr, ClipGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"curve", nullptr, Curve, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"curveGrad", nullptr, CurveGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"colorApply", nullptr, ColorApply, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"colorApplyGrad", nullptr, ColorApplyGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"colorApplyImage", nullptr, ColorApplyImage, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"select", nullptr, Select, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reduce", nullptr, Reduce, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"tuneAllocator", nullptr, TuneAllocator, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -131,6 +131,9 @@ export const LEAKY_RELU_GRAD_KERNEL = 'HarmoniaLeakyReluGrad';
 export const CLIP_GRAD_KERNEL = 'HarmoniaClipByValueGrad';
 export const CURVE_KERNEL = 'HarmoniaCurve';
 export const CURVE_GRAD_KERNEL = 'HarmoniaCurveGrad';
+export const COLOR_APPLY_KERNEL = 'HarmoniaColorApply';
+export const COLOR_APPLY_GRAD_KERNEL = 'HarmoniaColorApplyGrad';
+export const CONV_LEAKY_KERNEL = 'HarmoniaConv2DLeakyRelu';
 
 function hasKernel(name: string): boolean {
   return tf.getKernel(name, tf.getBackend()) !== undefined;
@@ -162,6 +165,8 @@ export function clipByValueGrad(dy: tf.Tensor, x: tf.Tensor, lo: number, hi: num
 
 let fusedGradients = false;
 
+interface ConvLeakyAttrs { strides: [number, number]; pad: 'same' | 'valid'; alpha: number }
+
 /**
  * Points tfjs's Relu, LeakyRelu and ClipByValue gradients at `reluGrad` / `leakyReluGrad` /
  * `clipByValueGrad` (idempotent). The values are those of tfjs's own gradients on every backend; a
@@ -188,6 +193,61 @@ export function useFusedActivationGradients(): void {
       return { x: () => clipByValueGrad(dy as tf.Tensor, saved[0], clipValueMin, clipValueMax) };
     },
   });
+  // The fused kernels below run only where a backend registers them (native); their gradients are
+  // lazy per input, so tfjs computes only those it needs (e.g. no input gradient of a first layer).
+  tf.registerGradient({
+    kernelName: COLOR_APPLY_KERNEL,
+    inputsToSave: ['x', 'theta'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, theta] = saved;
+      const K = Number((attrs as { K: number }).K);
+      const grad = (wrt: 'x' | 'theta') => () => tf.engine().runKernel(COLOR_APPLY_GRAD_KERNEL, { dy: dy as tf.Tensor, x, theta }, { K, wrt }) as tf.Tensor;
+      return { x: grad('x'), theta: grad('theta') };
+    },
+  });
+  tf.registerGradient({
+    kernelName: CONV_LEAKY_KERNEL,
+    inputsToSave: ['x', 'filter'],
+    outputsToSave: [true],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, filter, y] = saved;
+      const { strides, pad, alpha } = attrs as unknown as ConvLeakyAttrs;
+      // y > 0 exactly where the pre-activation is (alpha > 0): one pass gives the pre-activation's gradient
+      const dz = leakyReluGrad(dy as tf.Tensor, y, alpha) as tf.Tensor4D;
+      return {
+        x: () => tf.conv2dTranspose(dz, filter as tf.Tensor4D, x.shape as [number, number, number, number], strides, pad),
+        filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dz }, { strides, pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: filter.shape }) as tf.Tensor,
+        bias: () => tf.sum(dz, [0, 1, 2]),
+      };
+    },
+  });
+}
+
+/**
+ * leakyRelu(conv2d(x, filter) + bias, alpha), NHWC, dilation 1: a layer of the discriminators. Where
+ * the backend registers the fused kernel (native: one oneDNN convolution with the bias and the
+ * activation as post-ops; a gradient that computes only the inputs' gradients tfjs asks for), one
+ * kernel; elsewhere exactly what tfjs layers run (a fused conv2d with the bias, then leakyRelu).
+ */
+export function conv2dBiasLeakyRelu(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, strides: [number, number], pad: 'same' | 'valid', alpha: number): tf.Tensor4D {
+  if (hasKernel(CONV_LEAKY_KERNEL) && x.dtype === 'float32' && filter.dtype === 'float32' && bias.dtype === 'float32' && alpha > 0) {
+    return tf.engine().runKernel(CONV_LEAKY_KERNEL, { x, filter, bias }, { strides, pad, alpha } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  }
+  return tf.tidy(() => tf.leakyRelu(tf.fused.conv2d({ x, filter, strides, pad, dataFormat: 'NHWC', bias }), alpha));
+}
+
+/**
+ * The colour transform of the `global` generator in one kernel where the backend registers it
+ * (native: one pass per pixel forward, one backward for θ or the input), or undefined: the caller
+ * then runs its term-by-term ops (src/models/color-transform.ts applyColorTransform, whose values
+ * the kernel reproduces to float rounding). x [N,H,W,4] (RGB + mask), theta [N, 3K + 13].
+ */
+export function fusedColorApply(x: tf.Tensor4D, theta: tf.Tensor2D, K: number): tf.Tensor4D | undefined {
+  if (!hasKernel(COLOR_APPLY_KERNEL) || !hasKernel(COLOR_APPLY_GRAD_KERNEL) || x.dtype !== 'float32' || theta.dtype !== 'float32') return undefined;
+  if (x.shape[3] !== 4 || theta.shape[0] !== x.shape[0] || theta.shape[1] !== 3 * K + 13) {
+    throw new HarmoniaError(`fusedColorApply: expected x [N,H,W,4] and theta [N, ${3 * K + 13}], got [${x.shape.join(', ')}] and [${theta.shape.join(', ')}]`);
+  }
+  return tf.engine().runKernel(COLOR_APPLY_KERNEL, { x, theta }, { K }) as tf.Tensor4D;
 }
 
 /**

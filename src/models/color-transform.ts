@@ -19,7 +19,7 @@
 import { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
 import { layerSeed } from './seed.ts';
-import { piecewiseLinearCurves, sliceChannels as channels } from '../engine/ops.ts';
+import { fusedColorApply, piecewiseLinearCurves, sliceChannels as channels } from '../engine/ops.ts';
 import { CURVE_KNOTS, TRANSFORM_PARAMS, FIELD_CHANNELS, type ColorTransformParams } from './color-transform-apply.ts';
 
 // θ's layout and the array apply live in color-transform-apply.ts (no TensorFlow.js), for inference
@@ -178,6 +178,10 @@ export function applyColorTransform(x: tf.Tensor4D, theta: tf.Tensor2D, field?: 
   return tf.tidy(() => {
     if (x.shape[3] !== 4) throw new HarmoniaError(`applyColorTransform: input needs 4 channels (RGB + mask), got ${x.shape[3]}`);
     if (theta.shape[1] !== TRANSFORM_PARAMS) throw new HarmoniaError(`applyColorTransform: expected ${TRANSFORM_PARAMS} parameters, got ${theta.shape[1]}`);
+    // the global transform as one kernel where the backend has it (native: one pass forward, one for
+    // θ's gradient); elsewhere, and with a field (pct), the ops below (same values to float rounding)
+    const fused = field ? undefined : fusedColorApply(x, theta, CURVE_KNOTS);
+    if (fused) return fused;
     const n = x.shape[0];
     const rgb = channels(x, 0, 3);
     const m = channels(x, 3, 1);

@@ -13,6 +13,55 @@
 import { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
 import { layerSeed } from './generator.ts';
+import { conv2dBiasLeakyRelu } from '../engine/ops.ts';
+
+type Shape = (number | null)[];
+
+/**
+ * A 'same'-padded convolution with bias followed by a leaky ReLU, as one layer: the weights
+ * (`<name>/kernel` HWIO, `<name>/bias`), their initialisation and the values are those of
+ * tf.layers.conv2d + tf.layers.leakyReLU, but on the native backend it is one fused kernel whose
+ * gradient computes only what is asked for (src/engine/ops.ts conv2dBiasLeakyRelu).
+ */
+export class ConvLeakyReLU extends tf.layers.Layer {
+  static className = 'HarmoniaConvLeakyReLU';
+  readonly filters: number;
+  readonly kernelSize: number;
+  readonly strides: number;
+  readonly alpha: number;
+  private readonly kernelInitializer: tf.initializers.Initializer;
+  private kernel?: tf.LayerVariable;
+  private bias?: tf.LayerVariable;
+  constructor(config: { filters: number; kernelSize: number; strides: number; alpha: number; kernelInitializer?: tf.initializers.Initializer; name?: string }) {
+    super({ name: config.name });
+    this.filters = config.filters;
+    this.kernelSize = config.kernelSize;
+    this.strides = config.strides;
+    this.alpha = config.alpha;
+    this.kernelInitializer = config.kernelInitializer ?? tf.initializers.glorotUniform({});
+  }
+  override build(inputShape: Shape | Shape[]): void {
+    const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+    const inC = s[s.length - 1];
+    if (inC === null) throw new HarmoniaError(`${this.name}: the number of input channels must be known`);
+    this.kernel = this.addWeight('kernel', [this.kernelSize, this.kernelSize, inC, this.filters], 'float32', this.kernelInitializer, undefined, true);
+    this.bias = this.addWeight('bias', [this.filters], 'float32', tf.initializers.zeros(), undefined, true);
+    this.built = true;
+  }
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+    const out = (v: number | null) => (v === null ? null : Math.ceil(v / this.strides));
+    return [s[0], out(s[1]), out(s[2]), this.filters];
+  }
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+    return tf.tidy(() => conv2dBiasLeakyRelu(x.dtype === 'float32' ? x : tf.cast(x, 'float32'), this.kernel!.read() as tf.Tensor4D, this.bias!.read() as tf.Tensor1D, [this.strides, this.strides], 'same', this.alpha));
+  }
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), filters: this.filters, kernelSize: this.kernelSize, strides: this.strides, alpha: this.alpha };
+  }
+}
+tf.serialization.registerClass(ConvLeakyReLU);
 
 export interface DiscriminatorConfig {
   /** Channels of the first layer (base, 2b, 4b, 8b). Default 32. */
@@ -44,8 +93,8 @@ export function buildDiscriminator(cfg: DiscriminatorConfig = {}): tf.LayersMode
   widths.forEach((filters, i) => {
     const name = `d_conv${i + 1}`;
     const strides = kind === 'patch' && i === 3 ? 1 : 2;
-    h = tf.layers.conv2d({ filters, kernelSize: 4, strides, padding: 'same', kernelInitializer: he(name), name }).apply(h) as tf.SymbolicTensor;
-    h = tf.layers.leakyReLU({ alpha: 0.2, name: `d_lrelu${i + 1}` }).apply(h) as tf.SymbolicTensor;
+    // conv 4×4 'same' + bias, then leaky ReLU 0.2 (one fused layer; the weights of tf.layers.conv2d)
+    h = new ConvLeakyReLU({ filters, kernelSize: 4, strides, alpha: 0.2, kernelInitializer: he(name), name }).apply(h) as tf.SymbolicTensor;
   });
   if (kind === 'global') {
     h = tf.layers.globalAveragePooling2d({ name: 'd_pool' }).apply(h) as tf.SymbolicTensor;

@@ -2,12 +2,29 @@
  * Loads the optional native addon (native/build/harmonia_native.node, built by `npm run build:native`
  * from native/harmonia_native.cc on oneDNN). Nothing here throws at import time: `loadNativeAddon()`
  * returns the addon or the reason it is unavailable, so the engine can fall back to wasm.
+ *
+ * No static node:* imports (Node's built-ins come from process.getBuiltinModule when called): the
+ * TF.js-free colour-transform apply (src/models/color-transform-apply.ts), which the browser bundle
+ * also includes, uses the addon when it runs in Node; in a browser loadNativeAddon() says "not Node".
  */
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { isMainThread } from 'node:worker_threads';
-import { fileURLToPath } from 'node:url';
+type NodeModules = {
+  module: typeof import('node:module');
+  fs: typeof import('node:fs');
+  os: typeof import('node:os');
+  worker: typeof import('node:worker_threads');
+  url: typeof import('node:url');
+};
+let nodeModules: NodeModules | null | undefined;
+function node(): NodeModules | null {
+  if (nodeModules !== undefined) return nodeModules;
+  const p = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  if (typeof p?.getBuiltinModule !== 'function') return (nodeModules = null);
+  const get = <T>(id: string) => p.getBuiltinModule!(id) as T;
+  nodeModules = { module: get('node:module'), fs: get('node:fs'), os: get('node:os'), worker: get('node:worker_threads'), url: get('node:url') };
+  return nodeModules;
+}
+/** The addon's place relative to this file (not a literal in `new URL`, which bundlers would copy as an asset). */
+const ADDON_RELATIVE = ['..', '..', '..', 'native', 'build', 'harmonia_native.node'].join('/');
 
 /** Activation codes understood by the addon (must match `enum Act` in native/harmonia_native.cc). */
 export const ACTIVATIONS: Readonly<Record<string, number>> = {
@@ -52,6 +69,13 @@ export interface NativeAddon {
   curve(x: Float32Array, slopes: Float32Array, y: Float32Array, dims: Int32Array): void;
   /** The curves' gradient for x and for the slopes, in one pass. */
   curveGrad(dy: Float32Array, x: Float32Array, slopes: Float32Array, dx: Float32Array, dslopes: Float32Array, dims: Int32Array): void;
+  /** The global generator's colour transform (training): y [n,p,3] from x [n,p,4] (RGB + mask) and theta [n,3K+13]; dims [n, p, K]. */
+  colorApply(x: Float32Array, theta: Float32Array, y: Float32Array, dims: Int32Array): void;
+  /** Its gradient w.r.t. theta and/or x (either may be null), one pass. */
+  colorApplyGrad(dy: Float32Array, x: Float32Array, theta: Float32Array, dtheta: Float32Array | null, dx: Float32Array | null, dims: Int32Array): void;
+  /** The transform at full resolution for inference, in double precision, bit-identical to the JS loop; dims [w, h, K (a power of two), fw, fh]. */
+  colorApplyImage(rgb: Float32Array, mask: Float32Array, out: Float32Array, dims: Int32Array, coef: Float64Array, field: Float32Array | null,
+    ix: Int32Array | null, iy: Int32Array | null, fx: Float32Array | null, fy: Float32Array | null): void;
   /** out = cond ? t : e; cond has out's length or one value per leading index. */
   select(cond: Uint8Array, t: Float32Array, e: Float32Array, out: Float32Array): void;
   /** y[o, i] = reduce over k of x[o, k, i]; op 0 sum, 1 mean, 2 max, 3 min. */
@@ -66,7 +90,9 @@ export type AddonLoad = { ok: true; addon: NativeAddon; path: string } | { ok: f
 
 /** Where the addon is looked for: HARMONIA_NATIVE_ADDON, else native/build/harmonia_native.node in the repository. */
 export function nativeAddonPath(): string {
-  return process.env.HARMONIA_NATIVE_ADDON ?? fileURLToPath(new URL('../../../native/build/harmonia_native.node', import.meta.url));
+  const n = node();
+  const rel = new URL(ADDON_RELATIVE, import.meta.url);
+  return (n ? process.env.HARMONIA_NATIVE_ADDON : undefined) ?? (n ? n.url.fileURLToPath(rel) : decodeURIComponent(rel.pathname));
 }
 
 let cached: AddonLoad | undefined;
@@ -77,8 +103,9 @@ let cached: AddonLoad | undefined;
  * per thread (OpenMP's nthreads is a per-thread value), as are the addon's primitive caches.
  */
 export function nativeThreads(): number {
-  const env = process.env.HARMONIA_NATIVE_THREADS;
-  const fallback = isMainThread ? availableParallelism() : 1;
+  const nm = node();
+  const env = nm ? process.env.HARMONIA_NATIVE_THREADS : undefined;
+  const fallback = !nm ? 1 : nm.worker.isMainThread ? nm.os.availableParallelism() : 1;
   const n = env ? Number(env) : fallback;
   return Number.isInteger(n) && n >= 1 ? n : fallback;
 }
@@ -86,8 +113,13 @@ export function nativeThreads(): number {
 /** Loads the addon once per process; never throws. */
 export function loadNativeAddon(): AddonLoad {
   if (cached) return cached;
+  const n = node();
+  if (!n) {
+    cached = { ok: false, path: '', reason: 'native addon: not running in Node' };
+    return cached;
+  }
   const path = nativeAddonPath();
-  if (!existsSync(path)) {
+  if (!n.fs.existsSync(path)) {
     cached = { ok: false, path, reason: `native addon not built (${path} missing; run npm run build:native)` };
     return cached;
   }
@@ -100,8 +132,8 @@ export function loadNativeAddon(): AddonLoad {
   // when it loads (below); OMP_WAIT_POLICY or GOMP_SPINCOUNT set by the user win.
   if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) process.env.GOMP_SPINCOUNT = '10000';
   try {
-    const addon = createRequire(import.meta.url)(path) as NativeAddon;
-    for (const fn of ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'matMul', 'maxPool', 'maxPoolGrad', 'binary', 'binaryStrided', 'compare', 'unary', 'activationGrad', 'adam', 'clip', 'tuneAllocator', 'addN', 'concat', 'clipGrad', 'curve', 'curveGrad', 'select', 'reduce', 'setThreads', 'info'] as const) {
+    const addon = n.module.createRequire(import.meta.url)(path) as NativeAddon;
+    for (const fn of ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'matMul', 'maxPool', 'maxPoolGrad', 'binary', 'binaryStrided', 'compare', 'unary', 'activationGrad', 'adam', 'clip', 'tuneAllocator', 'addN', 'concat', 'clipGrad', 'curve', 'curveGrad', 'colorApply', 'colorApplyGrad', 'colorApplyImage', 'select', 'reduce', 'setThreads', 'info'] as const) {
       if (typeof addon[fn] !== 'function') throw new Error(`${path} does not export ${fn}() (stale build? run npm run build:native -- --force)`);
     }
     addon.setThreads(nativeThreads());

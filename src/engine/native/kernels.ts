@@ -12,6 +12,7 @@ import { resizeBilinearGradInto } from '../kernels/resize-bilinear-grad.ts';
 import { scatterNearestInto } from '../kernels/resize-nearest-neighbor-grad.ts';
 import { Unsupported, attrs, f32, inp, outputF32, sizeOf, type Args, type CpuLikeBackend, type Kernel } from './common.ts';
 import { ELEMENTWISE_KERNELS, OWN_KERNEL_FALLBACKS, elementwiseKernels } from './elementwise.ts';
+import { COLOR_APPLY_GRAD_KERNEL, COLOR_APPLY_KERNEL, CONV_LEAKY_KERNEL } from '../ops.ts';
 
 type Conv2DInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
 type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
@@ -225,6 +226,54 @@ function makeResizeNearestNeighborGrad(forward: tf.KernelFunc): Kernel {
   };
 }
 
+/** The attributes of FusedConv2D for the project's conv + bias + leaky-ReLU kernel (ops.ts conv2dBiasLeakyRelu). */
+function convLeakyAsFused(a: Args): Args {
+  const at = attrs<{ strides: [number, number]; pad: 'same' | 'valid'; alpha: number }>(a);
+  return { ...a, attrs: { strides: at.strides, pad: at.pad, dataFormat: 'NHWC', dilations: [1, 1], activation: 'leakyrelu', leakyreluAlpha: at.alpha } as unknown as tf.NamedAttrMap };
+}
+
+/** The `global` generator's colour transform (ops.ts fusedColorApply): x [N,H,W,4], theta [N,3K+13] → [N,H,W,3]. */
+function colorApplyShapes(a: Args, name: string): { x: tf.TensorInfo; theta: tf.TensorInfo; K: number; n: number; h: number; w: number } {
+  const x = inp(a, 'x', name), theta = inp(a, 'theta', name);
+  const { K } = attrs<{ K: number }>(a);
+  if (x.shape.length !== 4 || x.shape[3] !== 4) throw new HarmoniaError(`native ${name}: x must be [N,H,W,4], got [${x.shape.join(', ')}]`);
+  if (!Number.isInteger(K) || K < 1 || K > 32 || theta.shape.length !== 2 || theta.shape[0] !== x.shape[0] || theta.shape[1] !== 3 * K + 13) {
+    throw new HarmoniaError(`native ${name}: theta must be [${x.shape[0]}, 3K + 13] with K in 1..32, got [${theta.shape.join(', ')}] and K ${K}`);
+  }
+  return { x, theta, K, n: x.shape[0], h: x.shape[1], w: x.shape[2] };
+}
+
+function makeColorApply(addon: NativeAddon): Kernel {
+  return (a) => {
+    const backend = a.backend as CpuLikeBackend;
+    const { x, theta, K, n, h, w } = colorApplyShapes(a, COLOR_APPLY_KERNEL);
+    const y = outputF32(n * h * w * 3);
+    addon.colorApply(f32(backend, x), f32(backend, theta), y, Int32Array.from([n, h * w, K]));
+    return backend.makeTensorInfo([n, h, w, 3], 'float32', y);
+  };
+}
+
+/** The gradient of the colour transform w.r.t. `wrt` (attribute): 'theta' [N,3K+13] or 'x' [N,H,W,4]. */
+function makeColorApplyGrad(addon: NativeAddon): Kernel {
+  return (a) => {
+    const backend = a.backend as CpuLikeBackend;
+    const { x, theta, K, n, h, w } = colorApplyShapes(a, COLOR_APPLY_GRAD_KERNEL);
+    const dy = inp(a, 'dy', COLOR_APPLY_GRAD_KERNEL);
+    if (dy.shape.join() !== [n, h, w, 3].join()) throw new HarmoniaError(`native ${COLOR_APPLY_GRAD_KERNEL}: dy must be [${[n, h, w, 3].join(', ')}], got [${dy.shape.join(', ')}]`);
+    const { wrt } = attrs<{ wrt: 'x' | 'theta' }>(a);
+    const dims = Int32Array.from([n, h * w, K]);
+    if (wrt === 'x') {
+      const dx = outputF32(n * h * w * 4);
+      addon.colorApplyGrad(f32(backend, dy), f32(backend, x), f32(backend, theta), null, dx, dims);
+      return backend.makeTensorInfo([n, h, w, 4], 'float32', dx);
+    }
+    if (wrt !== 'theta') throw new HarmoniaError(`native ${COLOR_APPLY_GRAD_KERNEL}: wrt must be x or theta, got ${String(wrt)}`);
+    const dt = new Float32Array(n * (3 * K + 13));
+    addon.colorApplyGrad(f32(backend, dy), f32(backend, x), f32(backend, theta), dt, null, dims);
+    return backend.makeTensorInfo([n, 3 * K + 13], 'float32', dt);
+  };
+}
+
 /** Why each kernel is replaced on the native backend (shown by `harmonia info` and the docs). */
 export const NATIVE_KERNELS: Readonly<Record<string, string>> = {
   Conv2D: 'oneDNN convolution (NHWC, blocked filter)',
@@ -238,6 +287,9 @@ export const NATIVE_KERNELS: Readonly<Record<string, string>> = {
   ResizeBilinearGrad: 'exact adjoint (the cpu kernel ignores halfPixelCenters, fails on non-square inputs)',
   ResizeNearestNeighborGrad: 'exact adjoint via an index image (the cpu kernel is wrong for batch > 1)',
   ...Object.fromEntries(ELEMENTWISE_KERNELS.map((k) => [k, 'C++/OpenMP elementwise (any broadcast) or reduction (one contiguous run of axes)'])),
+  [CONV_LEAKY_KERNEL]: 'conv + bias + leaky ReLU as one oneDNN convolution (post-ops); lazy per-input gradients',
+  [COLOR_APPLY_KERNEL]: 'the global generator\'s colour transform, one C++/OpenMP pass per pixel',
+  [COLOR_APPLY_GRAD_KERNEL]: 'its gradient w.r.t. theta or the input, one pass',
 };
 
 /**
@@ -258,9 +310,20 @@ export function nativeKernelFuncs(addon: NativeAddon, cpuKernel: (name: string) 
     ResizeNearestNeighborGrad: makeResizeNearestNeighborGrad(cpuKernel('ResizeNearestNeighbor')),
     ...elementwiseKernels(addon),
   };
+  const fusedConv = impl.FusedConv2D;
+  impl[CONV_LEAKY_KERNEL] = (a) => fusedConv(convLeakyAsFused(a));
+  impl[COLOR_APPLY_KERNEL] = makeColorApply(addon);
+  impl[COLOR_APPLY_GRAD_KERNEL] = makeColorApplyGrad(addon);
+  const cpuFusedConv = cpuKernel('FusedConv2D');
+  const ownFallbacks: Record<string, Kernel> = {
+    ...OWN_KERNEL_FALLBACKS,
+    [CONV_LEAKY_KERNEL]: (a) => cpuFusedConv(convLeakyAsFused(a) as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo,
+    [COLOR_APPLY_KERNEL]: () => { throw new HarmoniaError(`native ${COLOR_APPLY_KERNEL}: inputs the addon does not take (float32 only)`); },
+    [COLOR_APPLY_GRAD_KERNEL]: () => { throw new HarmoniaError(`native ${COLOR_APPLY_GRAD_KERNEL}: inputs the addon does not take (float32 only)`); },
+  };
   const out: Record<string, tf.KernelFunc> = {};
   for (const [name, fn] of Object.entries(impl)) {
-    const own = OWN_KERNEL_FALLBACKS[name];
+    const own = ownFallbacks[name];
     const fallback = own ? (own as unknown as tf.KernelFunc) : cpuKernel(name);
     out[name] = ((a: Args) => {
       try {

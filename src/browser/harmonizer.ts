@@ -120,6 +120,34 @@ export async function createHarmonizer(opts: HarmonizerOptions = {}): Promise<Ha
     return scaledBg.img;
   }
 
+  /**
+   * The foreground shrunk to its size in a preview (premultiplied area resize), kept while the same
+   * foreground comes back at the same size: a drag then places a small cut-out instead of resampling
+   * the full-size one every frame.
+   */
+  let shrunkFg: { src: FloatImage; w: number; h: number; image: FloatImage; mask: Mask } | undefined;
+  function shrunkForeground(fg: FloatImage, m: Mask, w: number, h: number): { image: FloatImage; mask: Mask } {
+    if (shrunkFg && shrunkFg.src === fg && shrunkFg.w === w && shrunkFg.h === h) return shrunkFg;
+    const n = fg.width * fg.height;
+    const pre = new Float32Array(n * 4);
+    for (let p = 0; p < n; p++) {
+      const a = m.data[p];
+      pre[p * 4] = fg.data[p * 3] * a;
+      pre[p * 4 + 1] = fg.data[p * 3 + 1] * a;
+      pre[p * 4 + 2] = fg.data[p * 3 + 2] * a;
+      pre[p * 4 + 3] = a;
+    }
+    const small = resizeImage({ width: fg.width, height: fg.height, channels: 4, data: pre }, w, h, 'area').data;
+    const image = new Float32Array(w * h * 3), mask = new Float32Array(w * h);
+    for (let p = 0; p < w * h; p++) {
+      const a = Math.min(1, Math.max(0, small[p * 4 + 3]));
+      mask[p] = a;
+      if (a > 1e-6) for (let c = 0; c < 3; c++) image[p * 3 + c] = Math.min(1, Math.max(0, small[p * 4 + c] / a));
+    }
+    shrunkFg = { src: fg, w, h, image: { width: w, height: h, channels: 3, data: image }, mask: { width: w, height: h, data: mask } };
+    return shrunkFg;
+  }
+
   function scene(req: HarmonizeRequest, k: number): { composite: FloatImage; mask: Mask } {
     if (req.composite !== undefined) {
       if (k === 1) return { composite: req.composite, mask: req.mask };
@@ -131,6 +159,11 @@ export async function createHarmonizer(opts: HarmonizerOptions = {}): Promise<Ha
     if (k === 1) return placeForeground(req.background, req.foreground, req.mask, p);
     const w = Math.max(1, Math.round(req.background.width * k)), h = Math.max(1, Math.round(req.background.height * k));
     const bg = scaledBackground(req.background, w, h);
+    const fw = Math.max(1, Math.round(req.foreground.width * p.scale * k)), fh = Math.max(1, Math.round(req.foreground.height * p.scale * k));
+    if (fw < req.foreground.width && fh < req.foreground.height) {
+      const small = shrunkForeground(req.foreground, req.mask, fw, fh);
+      return placeForeground(bg, small.image, small.mask, { x: p.x * k, y: p.y * k, scale: 1 });
+    }
     return placeForeground(bg, req.foreground, req.mask, { x: p.x * k, y: p.y * k, scale: p.scale * k });
   }
 

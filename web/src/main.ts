@@ -98,8 +98,8 @@ function drawStage(): void {
   }
   const { x, y, scale } = state.placement;
   if (state.fg && live.checked && preview && preview.scene === state.scene) {
-    // the harmonized preview (scene at PREVIEW_SIDE), scaled up to the canvas
-    ctx.imageSmoothingQuality = 'high';
+    // the harmonized preview (scene at PREVIEW_SIDE), scaled up to the canvas; plain bilinear: this runs every frame
+    ctx.imageSmoothingQuality = 'low';
     ctx.drawImage(preview.canvas, 0, 0, stage.width, stage.height);
   } else {
     ctx.drawImage(state.bgCanvas, 0, 0);

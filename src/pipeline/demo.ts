@@ -18,6 +18,7 @@ import { CompositeSynthesizer } from '../data/stream.ts';
 import { renderDemoPage, type DemoRow } from '../report/demoPage.ts';
 import { CHART_PALETTE, type BarChart } from '../util/chart.ts';
 import { relativePath, relativizePaths } from '../util/html.ts';
+import { damageSummary, type DamageSummary } from '../eval/damage.ts';
 import { harmonizeImage, type HarmonizationModel } from './refine.ts';
 import { DEFAULT_MODEL_DIR, isModelDir, loadHarmonizationModel } from './model.ts';
 
@@ -60,7 +61,12 @@ export interface DemoSummary {
   means: Record<string, DemoMeans>;
   /** Mean metrics per method over the real-photo composites (empty when none). */
   realMeans: Record<string, DemoMeans>;
-  /** One line per set: the model's fMSE against the composite's, and whether it is lower. */
+  /**
+   * Do no harm: the model on the real photos themselves (the same test-split photos, unchanged), where every
+   * unit of fMSE is damage (null without real photos or without a model).
+   */
+  damage: DamageSummary | null;
+  /** One line per set: the model's fMSE against the composite's, and whether it is lower; then the do-no-harm line. */
   summary: string[];
 }
 
@@ -184,8 +190,15 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
   const summary = [summaryLine('procedural scenes', procScenes.length, proc.means, best)];
   if (photo) summary.push(summaryLine('real photos (test split, synthesised composites)', photoScenes.length, photo.means, best));
   else summary.push(`real photos: none (no real-photo source at ${photoRoot ? rel(photoRoot) : '(disabled)'}; give one with --real-photos <dir>)`);
+  // do no harm: the same photos, unchanged, as inputs; any change the model makes is damage
+  let damage: DamageSummary | null = null;
+  if (model && photoScenes.length) {
+    damage = damageSummary(photoScenes.map((sc) => imageMetrics(harmonizeImage(sc.real, sc.mask, model, { stage: 'full' }).result, sc.real, sc.mask).fmse));
+    if (damage) summary.push(`do no harm: ${LABELS.full} on the ${damage.n} real photos themselves (nothing to fix): mean fMSE ${damage.mean.toFixed(1)}, median ${damage.median.toFixed(1)}, 99th percentile ${damage.p99.toFixed(1)}; above 1000 (a visible recolour): ${(100 * damage.above[2].share).toFixed(1)} %`);
+  }
   const means = proc.means;
   const tableRows = [...proc.tableRows.map((r) => [`procedural: ${r[0]}`, ...r.slice(1)]), ...(photo ? photo.tableRows.map((r) => [`real photos: ${r[0]}`, ...r.slice(1)]) : [])];
+  if (damage) tableRows.push([`do no harm (the ${damage.n} real photos unchanged): ${LABELS.full}`, '–', '–', `${fmt(damage.mean, 1)} (median ${fmt(damage.median, 1)}, p99 ${fmt(damage.p99, 1)})`, '–', `${(100 * damage.above[2].share).toFixed(1)} % above 1000`]);
   const rows = proc.rows;
   // Genuine composites (no ground truth): visual check only.
   const realRows: DemoRow[] = [];
@@ -229,7 +242,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
   });
   const report = join(outDir, 'index.html');
   await writeFileAtomic(report, html);
-  const result: DemoSummary = { outDir, report, backend: engine.backend, model: model?.card?.name ?? null, procedural: count, realScored: photoScenes.length, real: realRows.length, means, realMeans: photo?.means ?? {}, summary };
+  const result: DemoSummary = { outDir, report, backend: engine.backend, model: model?.card?.name ?? null, procedural: count, realScored: photoScenes.length, real: realRows.length, means, realMeans: photo?.means ?? {}, damage, summary };
   // report.json sits beside the report: its paths are relative to it too
   await writeFileAtomic(join(outDir, 'report.json'), JSON.stringify({ ...result, outDir: '.', report: 'index.html' }, null, 2) + '\n');
   return result;

@@ -228,6 +228,63 @@ async function serveTf(backend: 'native' | 'wasm'): Promise<void> {
 }
 
 // ------------------------------------------------------------------------------------------------
+// Issue 25's fused kernels on and off, in one process (`--ab-fused 64x16,256x4`)
+// ------------------------------------------------------------------------------------------------
+/**
+ * The `global` recipe's training step (LocalEngine, as the trainer and the `global` rows above) on
+ * the native backend with the fused kernels registered (the colour transform, the D's conv + bias +
+ * leaky ReLU) and unregistered (the term-by-term ops they replaced: what ran before issue 25),
+ * alternating round by round in one process so load changes hit both alike; min and median per side.
+ */
+async function abFused(spec: string, rounds: number, reps: number): Promise<void> {
+  const info = await initEngine({ backend: 'native' });
+  const { CONV_LEAKY_KERNEL, COLOR_APPLY_KERNEL, COLOR_APPLY_GRAD_KERNEL } = await import('../src/engine/ops.ts');
+  const saved = [CONV_LEAKY_KERNEL, COLOR_APPLY_KERNEL, COLOR_APPLY_GRAD_KERNEL].map((k) => {
+    const cfg = tf.getKernel(k, 'native');
+    if (!cfg) throw new Error(`kernel ${k} is not registered on native (stale addon? npm run build:native)`);
+    return cfg;
+  });
+  const setFused = (on: boolean) => {
+    for (const cfg of saved) {
+      const has = tf.getKernel(cfg.kernelName, 'native') !== undefined;
+      if (on && !has) tf.registerKernel(cfg);
+      if (!on && has) tf.unregisterKernel(cfg.kernelName, 'native');
+    }
+  };
+  const recipe = globalRecipe();
+  console.log(`# --ab-fused ${spec}, ${new Date().toISOString()}, native ${info.threads} threads, load average ${fmtLoad(loadavg())}`);
+  for (const s of spec.split(',')) {
+    const m = /^(\d+)x(\d+)$/.exec(s);
+    if (!m) throw new Error(`--ab-fused: expected SIDExBATCH (e.g. 64x16), got "${s}"`);
+    const h = Number(m[1]), n = Number(m[2]);
+    const batch = globalBatch(n, h);
+    const engines = { on: new LocalEngine(new GanStep(recipe.step), recipe.optimizer), off: new LocalEngine(new GanStep(recipe.step), recipe.optimizer) };
+    const times: Record<'on' | 'off', number[]> = { on: [], off: [] };
+    const cpuTimes: Record<'on' | 'off', number[]> = { on: [], off: [] };
+    const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+    const run = async (side: 'on' | 'off', record: boolean) => {
+      setFused(side === 'on');
+      for (let i = 0; i < reps; i++) {
+        const t0 = performance.now(), c0 = cpuMs();
+        const r = await engines[side].step(batch);
+        if (!r.ok) throw new Error(`${s} fused ${side}: step failed (${r.phase}: ${r.detail})`);
+        if (record) {
+          times[side].push(performance.now() - t0);
+          cpuTimes[side].push(cpuMs() - c0);
+        }
+      }
+    };
+    for (const side of ['on', 'off'] as const) await run(side, false);
+    for (let r = 0; r < rounds; r++) for (const side of (r % 2 ? ['off', 'on'] : ['on', 'off']) as ('on' | 'off')[]) await run(side, true);
+    const f = (t: Record<'on' | 'off', number[]>, side: 'on' | 'off') => `min ${Math.min(...t[side]).toFixed(1)}, median ${median(t[side]).toFixed(1)} ms`;
+    console.log(`global G step ${h}² b${n} (${times.on.length} steps each): wall fused ${f(times, 'on')} | unfused ${f(times, 'off')} | ratio of medians ${(median(times.on) / median(times.off)).toFixed(2)}, of minima ${(Math.min(...times.on) / Math.min(...times.off)).toFixed(2)}`);
+    console.log(`  process CPU time per step: fused ${f(cpuTimes, 'on')} | unfused ${f(cpuTimes, 'off')} | ratio of medians ${(median(cpuTimes.on) / median(cpuTimes.off)).toFixed(2)}`);
+  }
+  setFused(true);
+  console.log(`# load average at end: ${fmtLoad(loadavg())}`);
+}
+
+// ------------------------------------------------------------------------------------------------
 // The global twin against the tfjs model with the same weights (`--verify-global`)
 // ------------------------------------------------------------------------------------------------
 async function verifyGlobal(): Promise<void> {
@@ -515,9 +572,11 @@ async function main(): Promise<void> {
       configs: { type: 'string', default: 'native-1t,native-2t,wasm,pt1,pt2,pt2p' },
       json: { type: 'string' },
       check: { type: 'boolean', default: false },
+      'ab-fused': { type: 'string' },
     },
   });
   if (values.serve) return serveTf(values.serve as 'native' | 'wasm');
+  if (values['ab-fused']) return abFused(values['ab-fused'], Number(values.rounds), Number(values.reps));
   if (values['verify-global']) return verifyGlobal();
   const loadStart = loadavg();
   const date = new Date().toISOString();

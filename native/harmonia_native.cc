@@ -954,6 +954,7 @@ ApplyDims applyDims(napi_env env, napi_value v) {
 // The per-image constants derived from theta (float, as tfjs computes them).
 struct ApplyTheta {
   float s[3][32];
+  float pre[3][33];  // pre[c][j]: the curve loop's float sum over the first j (full) segments, in order
   float a[9], b[3], g, thetaGate;
   bool sIn[3][32];  // -4 <= log-slope <= 4 (ClipByValue passes the gradient)
 };
@@ -965,6 +966,13 @@ void applyTheta(const float* th, int64_t K, ApplyTheta& t) {
       t.s[c][k] = float(std::exp(double(cl)));
       t.sIn[c][k] = v >= -4.f && v <= 4.f;
     }
+    const float step = 1.f / float(K);
+    float acc = 0.f;
+    t.pre[c][0] = 0.f;
+    for (int64_t k = 0; k < K; k++) {
+      acc = acc + step * t.s[c][k];
+      t.pre[c][k + 1] = acc;
+    }
   }
   for (int i = 0; i < 9; i++) t.a[i] = th[3 * K + i];
   for (int i = 0; i < 3; i++) t.b[i] = th[3 * K + 9 + i];
@@ -972,11 +980,37 @@ void applyTheta(const float* th, int64_t K, ApplyTheta& t) {
   t.g = float(1.0 / (1.0 + std::exp(-double(t.thetaGate))));
 }
 
-inline float curveValue(float v, const float* s, int64_t K) {
-  const float step = 1.f / float(K);
+// Knots k/K as floats (tfjs subtracts the float k/K), computed once per call.
+struct Knots {
+  float at[32];
+  float step;
+  explicit Knots(int64_t K) : step(1.f / float(K)) {
+    for (int64_t k = 0; k < K && k < 32; k++) at[k] = float(k) / float(K);
+  }
+};
+
+// KT > 0: the number of knots known at compile time (the generators use 8); 0: K at run time.
+// The segment of v for a power-of-two KT: j = floor(v*KT) clamped to [0, KT-1] (v*KT is exact); -1 when
+// v is negative, NaN or huge (the plain loop then). For 0 <= v, k/KT <= v exactly for k <= j, so the
+// loop's terms are step*s[k] for k < j, its partial term at j, and exact zeros after.
+template <int KT>
+inline int segmentOf(float v) {
+  if (!(v >= 0.f && v <= 1e30f)) return -1;
+  const float f = std::floor(v * float(KT));
+  return f > float(KT - 1) ? KT - 1 : int(f);
+}
+
+template <int KT>
+inline float curveValue(float v, const float* s, const Knots& kn, int64_t Kr, const float* pre) {
+  if (KT > 0 && (KT & (KT - 1)) == 0) {
+    const int j = segmentOf<KT>(v);
+    // prefix + partial: the same float operations, in the same order, as the loop below
+    if (j >= 0) return pre[j] + std::min(std::max(v - kn.at[j], 0.f), kn.step) * s[j];
+  }
+  const int64_t K = KT > 0 ? KT : Kr;
   float acc = 0.f;
   for (int64_t k = 0; k < K; k++) {
-    const float seg = std::min(std::max(v - float(k) / float(K), 0.f), step);
+    const float seg = std::min(std::max(v - kn.at[k], 0.f), kn.step);
     acc = acc + seg * s[k];
   }
   return acc;
@@ -986,8 +1020,9 @@ inline float curveValue(float v, const float* s, int64_t K) {
 struct ApplyPixel {
   float c[3], o[3], t[3], v[3], y[3];
 };
-inline void applyPixel(const float* px, const ApplyTheta& th, int64_t K, ApplyPixel& r) {
-  for (int c = 0; c < 3; c++) r.c[c] = curveValue(px[c], th.s[c], K);
+template <int KT>
+inline void applyPixel(const float* px, const ApplyTheta& th, const Knots& kn, int64_t K, ApplyPixel& r) {
+  for (int c = 0; c < 3; c++) r.c[c] = curveValue<KT>(px[c], th.s[c], kn, K, th.pre[c]);
   for (int c = 0; c < 3; c++) {
     const float mm = float(double(r.c[0]) * double(th.a[c * 3]) + double(r.c[1]) * double(th.a[c * 3 + 1]) + double(r.c[2]) * double(th.a[c * 3 + 2]));
     r.o[c] = (r.c[c] + mm) + th.b[c];
@@ -999,6 +1034,20 @@ inline void applyPixel(const float* px, const ApplyTheta& th, int64_t K, ApplyPi
     const float t = r.t[c];
     r.v[c] = t > 1.f ? 1.f : (t < 0.f ? 0.f : t);
     r.y[c] = x + m * (r.v[c] - x);
+  }
+}
+
+template <int KT>
+void colorApplyRows(const float* X, const std::vector<ApplyTheta>& th, float* Y, int64_t rows, int64_t P, int64_t K) {
+  const Knots kn(K);
+#pragma omp parallel for schedule(static) if (rows * 3 > kParallelMin)
+  for (int64_t r = 0; r < rows; r++) {
+    ApplyPixel px;
+    applyPixel<KT>(X + r * 4, th[size_t(r / P)], kn, K, px);
+    float* y = Y + r * 3;
+    y[0] = px.y[0];
+    y[1] = px.y[1];
+    y[2] = px.y[2];
   }
 }
 
@@ -1015,18 +1064,90 @@ napi_value ColorApply(napi_env env, napi_callback_info info) {
     need(Y, size_t(d.n * d.p * 3), "colorApply y");
     std::vector<ApplyTheta> th(size_t(d.n));
     for (int64_t b = 0; b < d.n; b++) applyTheta(T.data + b * P, d.k, th[size_t(b)]);
-    const int64_t rows = d.n * d.p;
-#pragma omp parallel for schedule(static) if (rows * 3 > kParallelMin)
-    for (int64_t r = 0; r < rows; r++) {
-      ApplyPixel px;
-      applyPixel(X.data + r * 4, th[size_t(r / d.p)], d.k, px);
-      float* y = Y.data + r * 3;
-      y[0] = px.y[0];
-      y[1] = px.y[1];
-      y[2] = px.y[2];
-    }
+    if (d.k == 8) colorApplyRows<8>(X.data, th, Y.data, d.n * d.p, d.p, d.k);
+    else colorApplyRows<0>(X.data, th, Y.data, d.n * d.p, d.p, d.k);
     return undefinedValue(env);
   });
+}
+
+// The backward pass over pixels [p0, p1) of image b: dx (when asked) and the block's theta sums in
+// `ac` (when asked): [3K slope sums (d/ds), 9 dA, 3 db, 1 dg], accumulated in double locally.
+template <int KT>
+void colorApplyGradBlock(const float* DY, const float* X, const ApplyTheta& t, const Knots& kn, int64_t K, int64_t r0, int64_t r1,
+                         float* DX, double* ac) {
+  const int64_t nAcc = 3 * K + 13;
+  double loc[3 * 32 + 13], full[3][33];
+  for (int64_t i = 0; i < nAcc; i++) loc[i] = 0.0;
+  for (int c = 0; c < 3; c++) for (int k = 0; k < 33; k++) full[c][k] = 0.0;
+  for (int64_t r = r0; r < r1; r++) {
+    const float* px = X + r * 4;
+    const float* dy = DY + r * 3;
+    ApplyPixel f;
+    applyPixel<KT>(px, t, kn, K, f);
+    const float m = px[3];
+    float dm = 0.f, dRgb[3], dOut[3];
+    for (int c = 0; c < 3; c++) {
+      const float x = px[c];
+      // y = x + m*(v - x)
+      const float dv = dy[c] * m;
+      dm = dm + dy[c] * (f.v[c] - x);
+      dRgb[c] = dy[c] - dv;
+      // v = clip(t, 0, 1); t = x + g*(o - x)
+      const float dt = (f.t[c] >= 0.f && f.t[c] <= 1.f) ? dv : 0.f;
+      dOut[c] = dt * t.g;
+      dRgb[c] = dRgb[c] + (dt - dOut[c]);
+      loc[3 * K + 12] += double(dt) * double(f.o[c] - x);
+    }
+    // o = c + c*dA^T + b
+    float dCurved[3];
+    for (int j = 0; j < 3; j++) {
+      dCurved[j] = float(double(dOut[j]) + (double(dOut[0]) * double(t.a[j]) + double(dOut[1]) * double(t.a[3 + j]) + double(dOut[2]) * double(t.a[6 + j])));
+    }
+    for (int c = 0; c < 3; c++) {
+      loc[3 * K + 9 + c] += double(dOut[c]);
+      for (int j = 0; j < 3; j++) loc[3 * K + c * 3 + j] += double(dOut[c]) * double(f.c[j]);
+    }
+    // curves: d/ds_k += g * seg_k; dx += g * sum of s_k where 0 <= x - k/K <= 1/K (inclusive, as ClipByValue's gradient)
+    const int64_t KK = KT > 0 ? KT : K;
+    for (int c = 0; c < 3; c++) {
+      const float v = px[c], g = dCurved[c];
+      float gx = 0.f;
+      const int j = (KT > 0 && (KT & (KT - 1)) == 0) ? segmentOf<KT>(v) : -1;
+      if (j >= 0) {
+        // k < j: full segments (seg = step), counted once here and spread over k < j at the end
+        full[c][j] += double(g);
+        const float tt = v - kn.at[j];
+        const float seg = std::min(std::max(tt, 0.f), kn.step);
+        loc[c * KK + j] += double(g * seg);
+        if (j > 0 && tt == 0.f) gx = gx + g * t.s[c][j - 1];  // v on knot j: segment j-1 ends there (tt = step)
+        if (tt >= 0.f && tt <= kn.step) gx = gx + g * t.s[c][j];
+      } else {
+        for (int64_t k = 0; k < KK; k++) {
+          const float tt = v - kn.at[k];
+          const float seg = std::min(std::max(tt, 0.f), kn.step);
+          loc[c * KK + k] += double(g * seg);
+          if (tt >= 0.f && tt <= kn.step) gx = gx + g * t.s[c][k];
+        }
+      }
+      dRgb[c] = dRgb[c] + gx;
+    }
+    if (DX) {
+      float* dx = DX + r * 4;
+      dx[0] = dRgb[0];
+      dx[1] = dRgb[1];
+      dx[2] = dRgb[2];
+      dx[3] = dm;
+    }
+  }
+  // full[c][j] counted g for every k < j: add step * (sum over j > k) to slope k
+  for (int c = 0; c < 3; c++) {
+    double above = 0.0;
+    for (int64_t k = K - 1; k >= 0; k--) {
+      above += full[c][k + 1];
+      loc[c * K + k] += above * double(kn.step);
+    }
+  }
+  if (ac) for (int64_t i = 0; i < nAcc; i++) ac[i] = loc[i];
 }
 
 // colorApplyGrad(dy [n,p,3], x, theta, dtheta [n,3K+13] | null, dx [n,p,4] | null, dims): the gradients
@@ -1047,67 +1168,16 @@ napi_value ColorApplyGrad(napi_env env, napi_callback_info info) {
     if (DX.data) need(DX, size_t(d.n * d.p * 4), "colorApplyGrad dx");
     std::vector<ApplyTheta> th(size_t(d.n));
     for (int64_t b = 0; b < d.n; b++) applyTheta(T.data + b * P, K, th[size_t(b)]);
-    // per block: [3K slope sums (d/ds), 9 dA, 3 db, 1 dg]
+    const Knots kn(K);
     const int64_t block = 2048, perImage = (d.p + block - 1) / block, blocks = d.n * perImage;
     const int64_t nAcc = 3 * K + 13;
     std::vector<double> acc(DT.data ? size_t(blocks * nAcc) : 0, 0.0);
-    const float step = 1.f / float(K);
-#pragma omp parallel for schedule(static) if (d.n * d.p * 3 > kParallelMin)
+#pragma omp parallel for schedule(static) if (d.n * d.p * 3 > kParallelMin / 4)
     for (int64_t bl = 0; bl < blocks; bl++) {
       const int64_t b = bl / perImage, p0 = (bl % perImage) * block, p1 = std::min(d.p, p0 + block);
-      const ApplyTheta& t = th[size_t(b)];
       double* ac = DT.data ? acc.data() + bl * nAcc : nullptr;
-      for (int64_t p = p0; p < p1; p++) {
-        const int64_t r = b * d.p + p;
-        const float* px = X.data + r * 4;
-        const float* dy = DY.data + r * 3;
-        ApplyPixel f;
-        applyPixel(px, t, K, f);
-        const float m = px[3];
-        float dm = 0.f, dRgb[3], dOut[3];
-        for (int c = 0; c < 3; c++) {
-          const float x = px[c];
-          // y = x + m*(v - x)
-          const float dv = dy[c] * m;
-          dm = dm + dy[c] * (f.v[c] - x);
-          dRgb[c] = dy[c] - dv;
-          // v = clip(t, 0, 1); t = x + g*(o - x)
-          const float dt = (f.t[c] >= 0.f && f.t[c] <= 1.f) ? dv : 0.f;
-          dOut[c] = dt * t.g;
-          dRgb[c] = dRgb[c] + (dt - dOut[c]);
-          if (ac) ac[3 * K + 12] += double(dt) * double(f.o[c] - x);
-        }
-        // o = c + c*dA^T + b
-        float dCurved[3];
-        for (int j = 0; j < 3; j++) {
-          dCurved[j] = float(double(dOut[j]) + (double(dOut[0]) * double(t.a[j]) + double(dOut[1]) * double(t.a[3 + j]) + double(dOut[2]) * double(t.a[6 + j])));
-        }
-        if (ac) {
-          for (int c = 0; c < 3; c++) {
-            ac[3 * K + 9 + c] += double(dOut[c]);
-            for (int j = 0; j < 3; j++) ac[3 * K + c * 3 + j] += double(dOut[c]) * double(f.c[j]);
-          }
-        }
-        // curves
-        for (int c = 0; c < 3; c++) {
-          const float v = px[c], g = dCurved[c];
-          float gx = 0.f;
-          for (int64_t k = 0; k < K; k++) {
-            const float tt = v - float(k) / float(K);
-            const float seg = std::min(std::max(tt, 0.f), step);
-            if (ac) ac[c * K + k] += double(g) * double(seg);
-            if (tt >= 0.f && tt <= step) gx = gx + g * t.s[c][k];
-          }
-          dRgb[c] = dRgb[c] + gx;
-        }
-        if (DX.data) {
-          float* dx = DX.data + r * 4;
-          dx[0] = dRgb[0];
-          dx[1] = dRgb[1];
-          dx[2] = dRgb[2];
-          dx[3] = dm;
-        }
-      }
+      if (K == 8) colorApplyGradBlock<8>(DY.data, X.data, th[size_t(b)], kn, K, b * d.p + p0, b * d.p + p1, DX.data, ac);
+      else colorApplyGradBlock<0>(DY.data, X.data, th[size_t(b)], kn, K, b * d.p + p0, b * d.p + p1, DX.data, ac);
     }
     if (DT.data) {
       for (int64_t b = 0; b < d.n; b++) {

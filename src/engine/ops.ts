@@ -102,12 +102,17 @@ export function sliceChannels(x: tf.Tensor4D, begin: number, size: number): tf.T
 
 /**
  * Concatenation of NHWC tensors along channels as a sum of selector products: exactly the values of
- * tf.concat(…, 3), but its gradient is two MatMuls instead of the cpu backend's slow SplitV.
+ * tf.concat(…, 3), but its gradient is two MatMuls instead of the cpu backend's slow SplitV. On the
+ * native backend, whose Concat and SplitV are row copies, tf.concat itself (one kernel each way).
  */
 export function concatChannels(parts: readonly tf.Tensor4D[]): tf.Tensor4D {
   if (parts.length === 0) throw new HarmoniaError('concatChannels: nothing to concatenate');
   const [n, h, w] = parts[0].shape;
   const total = parts.reduce((a, p) => a + p.shape[3], 0);
+  if (tf.getBackend() === 'native') {
+    for (const p of parts) if (p.shape[0] !== n || p.shape[1] !== h || p.shape[2] !== w) throw new HarmoniaError('concatChannels: parts must share N, H and W');
+    return parts.length === 1 ? parts[0].clone() : tf.concat(parts as tf.Tensor4D[], 3);
+  }
   return tf.tidy(() => {
     let off = 0;
     const terms = parts.map((p) => {
@@ -216,7 +221,7 @@ export function useFusedActivationGradients(): void {
       const dz = leakyReluGrad(dy as tf.Tensor, y, alpha) as tf.Tensor4D;
       return {
         x: () => tf.conv2dTranspose(dz, filter as tf.Tensor4D, x.shape as [number, number, number, number], strides, pad),
-        filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dz }, { strides, pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: filter.shape }) as tf.Tensor,
+        filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dz }, { strides, pad, dataFormat: 'NHWC', filterShape: filter.shape }) as tf.Tensor,
         bias: () => tf.sum(dz, [0, 1, 2]),
       };
     },

@@ -16,6 +16,7 @@ import { layerSeed } from './generator.ts';
 import { conv2dBiasLeakyRelu } from '../engine/ops.ts';
 
 type Shape = (number | null)[];
+type Initializer = ReturnType<typeof tf.initializers.heUniform>;
 
 /**
  * A 'same'-padded convolution with bias followed by a leaky ReLU, as one layer: the weights
@@ -29,10 +30,10 @@ export class ConvLeakyReLU extends tf.layers.Layer {
   readonly kernelSize: number;
   readonly strides: number;
   readonly alpha: number;
-  private readonly kernelInitializer: tf.initializers.Initializer;
+  private readonly kernelInitializer: Initializer;
   private kernel?: tf.LayerVariable;
   private bias?: tf.LayerVariable;
-  constructor(config: { filters: number; kernelSize: number; strides: number; alpha: number; kernelInitializer?: tf.initializers.Initializer; name?: string }) {
+  constructor(config: { filters: number; kernelSize: number; strides: number; alpha: number; kernelInitializer?: Initializer; name?: string }) {
     super({ name: config.name });
     this.filters = config.filters;
     this.kernelSize = config.kernelSize;

@@ -61,6 +61,10 @@ const CASES: (Case & { kernels: string[] })[] = [
     name: 'conv 4x4 s1 same + bias + leaky ReLU 0.2', inputs: [awayFromZero([1, 6, 5, 8], 6), rand([4, 4, 8, 3], 7, 0.3), rand([3], 8, 0.1)],
     f: (x, w, b) => conv2dBiasLeakyRelu(x as tf.Tensor4D, w as tf.Tensor4D, b as tf.Tensor1D, [1, 1], 'same', 0.2), kernels: [CONV_LEAKY_KERNEL],
   },
+  {
+    name: 'concat along axis 1 of rank-2 and rank-4 tensors (gradient: SplitV as row copies)', inputs: [rand([3, 5], 9), rand([3, 7], 10), rand([2, 3, 4, 2], 11), rand([2, 3, 4, 3], 12)],
+    f: (a, b, c, d) => tf.add(tf.sum(tf.mul(tf.concat([a, b, a], 1), 1.5)), tf.sum(tf.square(tf.concat([c, d], 3)))), kernels: ['SplitV'],
+  },
 ];
 
 test('fused kernels: native forward and gradients agree with the cpu backend\'s term-by-term ops, natively computed', { skip }, async (t) => {

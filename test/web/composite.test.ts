@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { placeForeground, applyChangeAtFullResolution, rgbaToImage, rgbaToMask, imageToRgba, hasTransparency, maskBounds, defaultPlacement } from '../../web/src/composite.ts';
+import { placeForeground, applyChangeAtFullResolution, rgbaToImage, rgbaToMask, imageToRgba, hasTransparency, maskBounds, defaultPlacement } from '../../src/pipeline/compose.ts';
 import { demoBackground, demoForeground } from '../../web/src/demo.ts';
 import { createImage, createMask, maskArea } from '../../src/image/types.ts';
 import { HarmoniaError } from '../../src/errors.ts';

@@ -5,6 +5,9 @@
  *   node --import tsx bench/intrinsic.ts procedural [--count 200] [--seed0 1000] [--size 256] [--light-model models/light]
  *   node --import tsx bench/intrinsic.ts analysis [--count 8] [--seed0 2000]   # analysis side 256/512/1024 at full resolution
  *   node --import tsx bench/intrinsic.ts dataset --data <iHarmony4 root> --split test|train [--limit N] [--configs name,...] [--options JSON] [--light-model models/light]
+ *     the relighting benchmarks of issue 24 (docs/INTRINSIC.md § Relighting benchmark): --data data/relit
+ *     (`harmonia make-composites --real ../shared/data/lalonde-real --out data/relit --relit`) and --data data/relit-proc
+ *     (`harmonia make-procedural --out data/relit-proc --scene-seed0 1000 --count 200 --test-fraction 1`)
  *
  * The learned light estimator (models/light/, `harmonia train-light`, training seeds ≥ 1,000,000) is
  * loaded from --light-model (default: the shipped one); the evaluation seeds here start at 1000: the procedural

@@ -12,6 +12,12 @@
  * and the min–max range. The machine may be shared: read medians, not single calls. Outputs of all
  * engines are compared on the same input (max abs difference against tfjs).
  * The weights are the seeded paper G (random biases), identical in every engine.
+ *
+ * First (issue 25), the full-resolution colour transform of the `global` generator on arrays
+ * (applyColorTransformArrays, what every harmonize with the shipped model runs at the input's size),
+ * at 12 MP (2832×4256, `--apply 2832x4256`; `--apply none` skips it): the loop it replaced (copied
+ * below), the new JavaScript loop and the native addon (C++/OpenMP row bands), alternating, with a
+ * bit-for-bit comparison of their outputs.
  */
 import { parseArgs } from 'node:util';
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
@@ -31,6 +37,8 @@ import { harmonizeImage, type HarmonizationModel } from '../src/pipeline/refine.
 import { encodeImage } from '../src/image/io.ts';
 import { makeProceduralComposite } from '../src/data/procedural.ts';
 import { Rng } from '../src/util/random.ts';
+import { applyColorTransformArrays, CURVE_KNOTS, TRANSFORM_PARAMS, type ColorTransformParams } from '../src/models/color-transform-apply.ts';
+import { loadNativeAddon } from '../src/engine/native/addon.ts';
 
 const { values } = parseArgs({
   options: {
@@ -40,6 +48,8 @@ const { values } = parseArgs({
     'no-torch': { type: 'boolean', default: false },
     'no-full': { type: 'boolean', default: false },
     'full-rounds': { type: 'string', default: '3' },
+    apply: { type: 'string', default: '2832x4256' },
+    'apply-only': { type: 'boolean', default: false },
     json: { type: 'string' },
   },
 });
@@ -176,9 +186,94 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
+/** applyColorTransformArrays before issue 25 (commit f9758ca), `global` (no field): the baseline. */
+function applyBefore(rgb: Float32Array, mask: Float32Array, width: number, height: number, p: ColorTransformParams): Float32Array {
+  const K = CURVE_KNOTS, th = p.theta;
+  const slope = new Float32Array(3 * K);
+  for (let i = 0; i < 3 * K; i++) slope[i] = Math.fround(Math.exp(Math.min(4, Math.max(-4, th[i]))));
+  const A = th.subarray(3 * K, 3 * K + 9), b = th.subarray(3 * K + 9, 3 * K + 12);
+  const gate = 1 / (1 + Math.exp(-th[3 * K + 12]));
+  const out = new Float32Array(rgb);
+  const y = [0, 0, 0];
+  for (let py = 0; py < height; py++) {
+    for (let px = 0; px < width; px++) {
+      const pi = py * width + px;
+      const m = mask[pi];
+      if (!(m > 0)) continue;
+      const o = pi * 3;
+      for (let c = 0; c < 3; c++) {
+        const x = rgb[o + c];
+        let acc = 0;
+        for (let k = 0; k < K; k++) acc += Math.min(Math.max(x - k / K, 0), 1 / K) * slope[c * K + k];
+        y[c] = acc;
+      }
+      for (let c = 0; c < 3; c++) {
+        const v = y[c] + A[c * 3] * y[0] + A[c * 3 + 1] * y[1] + A[c * 3 + 2] * y[2] + b[c];
+        const x = rgb[o + c];
+        out[o + c] = x + m * (Math.min(1, Math.max(0, x + gate * (v - x))) - x);
+      }
+    }
+  }
+  return out;
+}
+
+/** The full-resolution apply: before / JavaScript / native, alternating rounds, median and min, bit-identity. */
+function applyBench(spec: string): unknown {
+  const m = /^(\d+)x(\d+)$/.exec(spec);
+  if (!m) throw new Error(`--apply: expected WIDTHxHEIGHT (e.g. 2832x4256) or none, got "${spec}"`);
+  const width = Number(m[1]), height = Number(m[2]), n = width * height;
+  const r = new Rng('bench-apply');
+  const rgb = new Float32Array(n * 3);
+  for (let i = 0; i < rgb.length; i++) rgb[i] = Math.round(r.next() * 255) / 255; // decoded 8-bit values
+  // a soft-edged ellipse covering ~40 % of the image (the foreground of a composite)
+  const mask = new Float32Array(n);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
+    const d = Math.hypot((x - width / 2) / (0.36 * width), (y - height / 2) / (0.36 * height));
+    mask[y * width + x] = Math.min(1, Math.max(0, (1.05 - d) * 10));
+  }
+  const theta = Float32Array.from({ length: TRANSFORM_PARAMS }, (_, i) => (i < 3 * CURVE_KNOTS ? r.uniform(-0.5, 0.5) : i < TRANSFORM_PARAMS - 1 ? r.uniform(-0.1, 0.1) : 2));
+  const p: ColorTransformParams = { theta };
+  const native = loadNativeAddon();
+  const engines: [string, () => Float32Array][] = [
+    ['before (JS, loop over 8 segments)', () => applyBefore(rgb, mask, width, height, p)],
+    ['JS, one segment per value', () => applyColorTransformArrays(rgb, mask, width, height, p, 'js')],
+  ];
+  if (native.ok) engines.push([`native (${native.addon.info().threads} threads)`, () => applyColorTransformArrays(rgb, mask, width, height, p, 'native')]);
+  else console.log(`native addon unavailable (${native.reason}): native column skipped`);
+  const ref = engines[0][1]();
+  const same: Record<string, boolean> = {};
+  for (const [name, f] of engines) {
+    const o = f();
+    same[name] = Buffer.from(o.buffer, o.byteOffset, o.byteLength).equals(Buffer.from(ref.buffer, ref.byteOffset, ref.byteLength));
+  }
+  const times: Record<string, number[]> = Object.fromEntries(engines.map(([k]) => [k, []]));
+  const rounds = Math.max(3, ROUNDS);
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < engines.length; i++) {
+      const [name, f] = engines[(i + round) % engines.length];
+      const t0 = performance.now();
+      f();
+      times[name].push(performance.now() - t0);
+    }
+  }
+  const fg = mask.reduce((a, v) => a + (v > 0 ? 1 : 0), 0) / n;
+  console.log(`\nFull-resolution colour transform (global), ${width}×${height} = ${(n / 1e6).toFixed(1)} MP, ${(100 * fg).toFixed(0)} % of pixels in the mask; ${rounds} alternating rounds; ms`);
+  console.log('| engine | median | min | MP/s (median) | bit-identical to before |\n|---|---|---|---|---|');
+  const out: Record<string, unknown> = {};
+  for (const [name] of engines) {
+    const t = times[name];
+    out[name] = { median: median(t), min: Math.min(...t), all: t, identical: same[name] };
+    console.log(`| ${name} | ${fmt(median(t))} | ${fmt(Math.min(...t))} | ${(n / 1e3 / median(t)).toFixed(0)} | ${same[name] ? 'yes' : 'NO'} |`);
+  }
+  if (Object.values(same).some((v) => !v)) process.exitCode = 1;
+  return { width, height, foreground: fg, engines: out };
+}
+
 async function main(): Promise<void> {
+  const applyResult = values.apply === 'none' ? undefined : applyBench(values.apply);
+  if (values['apply-only']) return;
   const info = await initEngine({ backend: 'wasm' });
-  const results: Record<string, unknown> = { date: new Date().toISOString(), backend: info, rounds: ROUNDS, node: process.version };
+  const results: Record<string, unknown> = { date: new Date().toISOString(), backend: info, rounds: ROUNDS, node: process.version, apply: applyResult };
   const g = seededPaperG();
   const bytes = exportGeneratorToOnnx(g, CFG);
   const engines: Engine[] = [tfjsEngine(g)];

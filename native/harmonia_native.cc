@@ -1210,7 +1210,8 @@ napi_value ColorApplyGrad(napi_env env, napi_callback_info info) {
 // prefix[j] + seg_j * s_j (the earlier segments add 1/K * s_k in order, the later ones add 0).
 //   coef: [3K slopes (float-rounded), 3(K+1) prefix sums, 9 dA, 3 b, gate]; rgb [h,w,3], mask [h,w]
 //   field (pct, or null): [fh, fw, 12] with the bilinear taps ix [4*w: x0, x1] / iy and fx [w] / fy [h].
-// Pixels whose mask is not > 0 are left as they are in out (the caller copied rgb there).
+// Every pixel of out is written (those whose mask is not > 0 get rgb's values): one pass, the output's
+// pages first touched by the thread that writes them.
 // ---------------------------------------------------------------------------------------------
 
 const int32_t* i32Arg(napi_env env, napi_value v, const char* what, size_t want) {
@@ -1283,8 +1284,13 @@ napi_value ColorApplyImage(napi_env env, napi_callback_info info) {
       for (int64_t px = 0; px < w; px++) {
         const int64_t pi = py * w + px;
         const double m = mask[pi];
-        if (!(m > 0)) continue;
         const int64_t o = pi * 3;
+        if (!(m > 0)) {
+          out[o] = rgb[o];
+          out[o + 1] = rgb[o + 1];
+          out[o + 2] = rgb[o + 2];
+          continue;
+        }
         double y[3];
         for (int c = 0; c < 3; c++) {
           const double x = rgb[o + c];
@@ -1292,7 +1298,9 @@ napi_value ColorApplyImage(napi_env env, napi_callback_info info) {
             double jd = std::floor(x * double(K));
             if (jd > double(K - 1)) jd = double(K - 1);
             const int64_t j = int64_t(jd);
-            const double seg = jsMin(jsMax(x - double(j) / double(K), 0), invK);
+            // d = x - j/K >= 0 exactly (+0 on a knot), so Math.min(Math.max(d, 0), 1/K) is this
+            const double dd = x - double(j) * invK;  // j/K: exact, K a power of two
+            const double seg = dd < invK ? dd : invK;
             y[c] = prefix[c * (K + 1) + j] + seg * slope[c * K + j];
           } else {
             double acc = 0;
@@ -1314,7 +1322,9 @@ napi_value ColorApplyImage(napi_env env, napi_callback_info info) {
           double v = y[c] + A[c * 3] * y[0] + A[c * 3 + 1] * y[1] + A[c * 3 + 2] * y[2] + B[c];
           if (field) v += fv[c * 3] * y[0] + fv[c * 3 + 1] * y[1] + fv[c * 3 + 2] * y[2] + fv[9 + c];
           const double x = rgb[o + c];
-          const double moved = jsMin(1, jsMax(0, x + gate * (v - x)));
+          // Math.min(1, Math.max(0, t)): NaN stays NaN, -0 becomes +0
+          const double t = x + gate * (v - x);
+          const double moved = t != t ? t : (t > 1 ? 1.0 : (t <= 0 ? 0.0 : t));
           out[o + c] = float(x + m * (moved - x));
         }
       }

@@ -89,17 +89,18 @@ export function applyColorTransformArrays(rgb: Float32Array, mask: Float32Array,
     throw new HarmoniaError(`applyColorTransformArrays: the field must hold ${FIELD_CHANNELS} values per pixel of ${field.width}×${field.height}`);
   }
   const c = coefficients(p.theta);
-  const out = new Float32Array(rgb);
   const tx = field ? taps(field.width, width) : undefined, ty = field ? taps(field.height, height) : undefined;
   const useNative = engine === 'native' || (engine === 'auto' && width * height >= NATIVE_MIN_PIXELS);
   const addon = useNative ? loadNativeAddon() : undefined;
   if (addon?.ok) {
+    const out = new Float32Array(rgb.length); // the addon writes every pixel (the unmasked ones copied)
     const both = (t: { i0: Int32Array; i1: Int32Array }) => { const a = new Int32Array(2 * t.i0.length); a.set(t.i0); a.set(t.i1, t.i0.length); return a; };
     addon.addon.colorApplyImage(rgb, mask, out, Int32Array.from([width, height, c.K, field?.width ?? 0, field?.height ?? 0]), c.coef,
       field ? field.data : null, tx ? both(tx) : null, ty ? both(ty) : null, tx ? tx.f : null, ty ? ty.f : null);
     return out;
   }
   if (engine === 'native') throw new HarmoniaError(`applyColorTransformArrays: the native addon is not available (${addon ? addon.reason : 'not loaded'})`);
+  const out = new Float32Array(rgb);
   applyRowsJs(rgb, mask, out, width, 0, height, c, field, tx, ty);
   return out;
 }

@@ -97,9 +97,12 @@ export const FLAG_RANGES = {
     'body-timeout': { min: 1, max: 3600, why: 'seconds' },
     'idle-timeout': { min: 1, max: 3600, why: 'seconds' },
     drain: { min: 0, max: 3600, why: 'seconds' },
+    'png-level': { min: 0, max: 9, integer: true, why: 'zlib level of PNG answers' },
+    pipeline: { min: 1, max: 4, integer: true, why: 'requests a thread holds at once, each holding its images (memory)' },
   },
   worker: {
-    concurrency: { min: 1, max: 16, integer: true, why: 'jobs at once in one process, each holding its images (memory); scale with processes' },
+    threads: { min: 1, max: 32, integer: true, why: 'each thread holds its own engine and models (memory)' },
+    concurrency: { min: 1, max: 16, integer: true, why: 'jobs at once in one process, each holding its images (memory)' },
     'lock-ms': { min: 500, max: 3_600_000, integer: true, why: 'milliseconds' },
     'max-stalled': { min: 0, max: 1000, integer: true },
     'exit-after': { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true },

@@ -31,8 +31,10 @@ import { writeFileAtomic, pidAlive } from '../util/atomic.ts';
 import { checkOutputs, prepareOutputs } from '../util/output-safety.ts';
 import type { OutputFormat } from '../image/io.ts';
 import type { Stage } from '../pipeline/refine.ts';
-import { readImage, readMask } from '../image/io.ts';
-import { harmonizeWithReport, OUTPUT_FORMATS } from '../pipeline/harmonize.ts';
+import { OUTPUT_FORMATS } from '../pipeline/harmonize.ts';
+import { DEFAULT_MODEL_DIR, isModelDir } from '../pipeline/model.ts';
+import { runImageJob, type ImageJob, type JobResult } from './job.ts';
+import { HarmonizePool } from './pool.ts';
 import { checkConfinedOutput, checkJobName, jobNameProblem, JOB_NAME_RULE } from './names.ts';
 
 export const DEFAULT_QUEUE = 'harmonia';
@@ -178,11 +180,6 @@ function fatal(message: string): UnrecoverableError {
   return new UnrecoverableError(message);
 }
 
-/** A decoding error of job bytes, named by the input's path. */
-function inputError(e: unknown, file: string): unknown {
-  if (!(e instanceof HarmoniaError)) return e;
-  return new HarmoniaError(e.message.replace(/^<buffer>: /, ''), { file, cause: e });
-}
 
 export interface EnqueueOptions extends BatchOptions {
   redis: string;
@@ -310,8 +307,14 @@ export interface WorkerOptions {
   queue?: string;
   /** Output folder or path template ({name}, {hash}, {ext}). */
   output: string;
-  /** Jobs run at once by this process (default 1). */
+  /** Jobs run at once by this process (default 1 without threads, 2 per thread with them). */
   concurrency?: number;
+  /**
+   * Worker threads that decode, harmonize and encode (pool.ts, each loading the models once); this
+   * thread then only checks, reads, hashes and writes, overlapping them with the threads' work.
+   * 0 (the default) runs everything on this thread. `harmonia worker` uses one per core.
+   */
+  threads?: number;
   /** How long a job's lock lasts without renewal; a killed worker's job is retried after it (default 30 s). */
   lockMs?: number;
   /** Times a job may be found stalled (its worker died) before it fails (default 5). */
@@ -322,6 +325,8 @@ export interface WorkerOptions {
 
 export interface BatchWorker {
   worker: Worker<BatchJobData, BatchJobResult>;
+  /** The threads' engine backend (`threads` > 0), or "main thread". */
+  backend: string;
   /** Lets the running job(s) finish (at most `graceMs`, default 30 s), then disconnects; never hangs. */
   close(graceMs?: number): Promise<void>;
 }
@@ -340,6 +345,20 @@ export async function startBatchWorker(opts: WorkerOptions): Promise<BatchWorker
   const lockMs = opts.lockMs ?? 30_000;
   const writeLockMs = Math.max(5000, 2 * lockMs);
   const lockKeyOf = (out: string) => `harmonia:${queueName}:writing:${out}`;
+  const threads = opts.threads ?? 0;
+  if (!(Number.isInteger(threads) && threads >= 0 && threads <= 32)) throw new HarmoniaError(`threads must be an integer in [0, 32], got ${threads}`);
+  const concurrency = opts.concurrency ?? (threads > 0 ? 2 * threads : 1);
+  // the threads load the shipped model at start-up (others when a job names them); a job never waits
+  // for a thread beyond its lock (the pool's queue holds at most `concurrency` jobs)
+  const pool = threads > 0
+    ? await HarmonizePool.create({ threads, maxQueue: concurrency, models: isModelDir(DEFAULT_MODEL_DIR) ? [DEFAULT_MODEL_DIR] : [], timeoutMs: 3_600_000 })
+    : undefined;
+  /** Decode (both inputs at once), harmonize, encode (the library's bytes): on a pool thread, or here. */
+  const harmonizeJob = async (job: ImageJob): Promise<JobResult> => {
+    if (!pool) return runImageJob(job);
+    const r = await pool.submit(job, { transfer: true }); // the bytes were hashed: moved, not copied
+    return r;
+  };
 
   /**
    * A write lock whose holder was a worker of this machine that is gone (killed) is released; one
@@ -418,12 +437,12 @@ export async function startBatchWorker(opts: WorkerOptions): Promise<BatchWorker
     if (hash !== d.hash) throw new HarmoniaError(`the inputs changed since the job was enqueued (content hash differs); enqueue it again`, { file: d.composite });
     // decode here so that an error names the file (the bytes are the ones hashed above)
     step('check');
-    const composite = await readImage(c).catch((e: unknown) => { throw inputError(e, d.composite); });
-    const mask = await readMask(m, { expect: { width: composite.width, height: composite.height, what: `the composite ${d.composite}` } })
-      .catch((e: unknown) => { throw inputError(e, d.mask); });
-    step('decode');
-    const r = await harmonizeWithReport({ composite, mask, stage: d.stage, model: d.model, format: d.format, quality: d.quality });
-    step('harmonize');
+    const h = await harmonizeJob({
+      composite: c, mask: m, stage: d.stage, model: d.model, format: d.format, quality: d.quality, labels: { composite: d.composite, mask: d.mask },
+    });
+    const r = { image: Buffer.from(h.image.buffer, h.image.byteOffset, h.image.byteLength), width: h.width, height: h.height };
+    steps.decode = h.timings.decode;
+    step('harmonize'); // decode, harmonize and encode (and the wait for a thread)
     // One writer per output at a time (two deliveries of one job may overlap after a lost lock); under
     // the lock, the output's record and bytes decide whether to write. Two Redis round trips per job.
     const token = `${HOST}|${process.pid}|${job.id}|${Math.random().toString(36).slice(2)}`;
@@ -477,7 +496,7 @@ export async function startBatchWorker(opts: WorkerOptions): Promise<BatchWorker
   const worker = new Worker<BatchJobData, BatchJobResult>(queueName, processor, {
     connection: connection(opts.redis),
     name: `harmonia-worker-${process.pid}`, // recorded as each job's processedBy
-    concurrency: opts.concurrency ?? 1,
+    concurrency,
     lockDuration: lockMs,
     stalledInterval: Math.max(500, Math.min(30_000, lockMs)),
     maxStalledCount: opts.maxStalled ?? 5,
@@ -490,15 +509,22 @@ export async function startBatchWorker(opts: WorkerOptions): Promise<BatchWorker
     const final = err instanceof UnrecoverableError || err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
     opts.onJob?.({ id: String(job.id), name: job.name, ok: false, error: err.message.split('\n')[0], attempt: job.attemptsMade, final });
   });
-  await worker.waitUntilReady();
+  try {
+    await worker.waitUntilReady();
+  } catch (err) {
+    await pool?.close();
+    throw err;
+  }
   return {
     worker,
+    backend: pool?.backend ?? 'main thread',
     async close(graceMs = 30_000) {
       // the running job may finish (up to graceMs); never wait for ever (e.g. while Redis is down)
       const within = <T>(p: Promise<T>, ms: number) => Promise.race([p.then(() => true, () => true), new Promise<boolean>((res) => setTimeout(() => res(false), ms).unref())]);
       if (!(await within(worker.close(), graceMs))) await within(worker.close(true), 2000);
       for (const dir of swept.keys()) await within(sweep(dir), 2000);
       redis.disconnect();
+      if (pool) await within(pool.close(), 5000);
     },
   };
 }

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { HarmoniaError } from '../../errors.ts';
 import type { Command } from '../types.ts';
 import { FLAG_RANGES, numberFlag, describeRange } from '../flags.ts';
-import { createServer, DEFAULT_BODY_LIMIT, DEFAULT_SERVE_MAX_PIXELS, DEFAULT_BODY_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_DRAIN_MS } from '../../service/server.ts';
+import { createServer, DEFAULT_BODY_LIMIT, DEFAULT_SERVE_MAX_PIXELS, DEFAULT_BODY_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_DRAIN_MS, DEFAULT_SERVE_PNG_LEVEL } from '../../service/server.ts';
 import { isModelDir } from '../../pipeline/model.ts';
 import { availableParallelism } from 'node:os';
 
@@ -38,6 +38,8 @@ export const serveCommand: Command = {
     'body-timeout': { type: 'string', default: String(DEFAULT_BODY_TIMEOUT_MS / 1000), description: `request deadline: seconds from a request's first byte until its headers and body have all arrived; later gets 408 and the connection is closed, ${describeRange(RANGES['body-timeout'])}` },
     'idle-timeout': { type: 'string', default: String(DEFAULT_IDLE_TIMEOUT_MS / 1000), description: `seconds a connection may take to send a request head (then 408, closed), and may stay open idle between requests, ${describeRange(RANGES['idle-timeout'])}` },
     drain: { type: 'string', default: String(DEFAULT_DRAIN_MS / 1000), description: `on SIGTERM/SIGINT, seconds the requests in flight may take to finish before every connection is closed; the process exits within this + 1 s, ${describeRange(RANGES.drain)}` },
+    'png-level': { type: 'string', default: String(DEFAULT_SERVE_PNG_LEVEL), description: `zlib level of PNG answers, ${describeRange(RANGES['png-level'])}: 1 is fast, 6 gives the bytes of harmonia harmonize (the pixels are the same at every level)` },
+    pipeline: { type: 'string', default: '2', description: `requests a worker thread holds at once (the next one decodes while the current one computes; images over 4 MP run one at a time), ${describeRange(RANGES.pipeline)}` },
     model: { type: 'string', multiple: true, description: 'a model to load, as name=<folder> (repeatable; requests pick one with "model": name); "default" is the shipped model' },
   },
   async run({ values, positionals }) {
@@ -53,10 +55,12 @@ export const serveCommand: Command = {
     const bodyTimeoutMs = (numberFlag(values, 'body-timeout', RANGES['body-timeout']) as number) * 1000;
     const idleTimeoutMs = (numberFlag(values, 'idle-timeout', RANGES['idle-timeout']) as number) * 1000;
     const drainMs = (numberFlag(values, 'drain', RANGES.drain) as number) * 1000;
+    const pngLevel = numberFlag(values, 'png-level', RANGES['png-level']);
+    const pipeline = numberFlag(values, 'pipeline', RANGES.pipeline);
     const root = typeof values.root === 'string' ? values.root : undefined;
     if (root !== undefined && (!existsSync(root) || !statSync(root).isDirectory())) throw new HarmoniaError(`--root must be an existing folder: "${root}"`);
     const models = parseModels(values.model);
-    const server = await createServer({ root, threads, maxQueue, bodyLimit, models, maxPixels, timeoutMs, bodyTimeoutMs, idleTimeoutMs });
+    const server = await createServer({ root, threads, maxQueue, bodyLimit, models, maxPixels, timeoutMs, bodyTimeoutMs, idleTimeoutMs, pngLevel, pipeline });
     let address: string;
     try {
       address = await server.app.listen({ port, host });
@@ -65,7 +69,7 @@ export const serveCommand: Command = {
       throw new HarmoniaError(`--port ${port} / --host ${host}: cannot listen: ${(err as Error).message}`);
     }
     const s = server.pool.stats();
-    console.log(`harmonia serve: listening on ${address} (${s.threads} worker thread(s), queue ${s.maxQueue}, backend ${s.backend}, models: ${Object.keys(server.models).join(', ') || 'none (intrinsic stage)'}, loaded in ${(s.loadMs / 1000).toFixed(1)} s${root ? `, root ${root}` : ''})`);
+    console.log(`harmonia serve: listening on ${address} (${s.threads} worker thread(s) × ${server.pool.pipeline} request(s) each, queue ${s.maxQueue}, backend ${s.backend}, models: ${Object.keys(server.models).join(', ') || 'none (intrinsic stage)'}, loaded in ${(s.loadMs / 1000).toFixed(1)} s${root ? `, root ${root}` : ''})`);
     const sig = await new Promise<string>((done) => {
       const onInt = () => done('SIGINT');
       const onTerm = () => done('SIGTERM');

@@ -13,7 +13,7 @@
  */
 import * as ort from 'onnxruntime-web/webgpu';
 import { HarmoniaError } from '../errors.ts';
-import { META_SOURCE } from '../export/onnx-meta.ts';
+import { META_SOURCE } from '../onnx/meta.ts';
 import type { GeneratorConfig } from '../models/generator.ts';
 import type { ModelCard } from '../models/harmonization.ts';
 import type { AsyncHookedModel } from '../pipeline/hooks-async.ts';
@@ -131,7 +131,7 @@ function hex(buf: ArrayBuffer): string {
   return [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** SHA-256 of model.json followed by its weight files: the digest the export records in model.onnx (src/export/cache.ts). */
+/** SHA-256 of model.json followed by its weight files: the digest the export records in model.onnx (src/models/folder-onnx.ts). */
 async function sourceDigest(f: typeof fetch, folder: string, progress: (file: string, loaded: number, total?: number) => void): Promise<string> {
   const jsonUrl = new URL('model.json', folder).href;
   const json = await fetchWithProgress(f, jsonUrl, (l, t) => progress('model.json', l, t));

@@ -16,17 +16,15 @@
  */
 import { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
-import type { GeneratorConfig } from '../models/generator.ts';
-import { TRANSFORM_PARAMS, FIELD_CHANNELS } from '../models/color-transform.ts';
-import { DT_FLOAT, ONNX_OPSET, encodeOnnxModel } from './onnx-proto.ts';
+import { DT_FLOAT, ONNX_OPSET, encodeOnnxModel } from '../onnx/proto.ts';
 import { OnnxGraph, walkLayers, concatChannels } from './graph.ts';
-import { ONNX_THETA, ONNX_FIELD, COLOR_TRANSFORM_GRAPH } from './onnx-meta.ts';
-import { ONNX_EXPORTER_VERSION, ONNX_INPUT, META_CONFIG, META_EXPORTER, META_GRAPH, META_LAYOUT, type ExportOptions } from './generator.ts';
+import { ONNX_THETA, ONNX_FIELD, COLOR_TRANSFORM_GRAPH } from '../onnx/meta.ts';
+import { ONNX_EXPORTER_VERSION, ONNX_INPUT, META_CONFIG, META_EXPORTER, META_GRAPH, META_LAYOUT, type ExportConfig, type ExportOptions } from './generator.ts';
 
-export { ONNX_THETA, ONNX_FIELD, COLOR_TRANSFORM_GRAPH }; // defined in onnx-meta.ts (no TensorFlow.js), for the readers
+export { ONNX_THETA, ONNX_FIELD, COLOR_TRANSFORM_GRAPH }; // defined in src/onnx/meta.ts (no TensorFlow.js), for the readers
 
 /** Exports the parameter network of a `global` / `pct` generator (θ, and the field for pct) to ONNX ModelProto bytes. */
-export function exportColorTransformToOnnx(model: tf.LayersModel, cfg: GeneratorConfig, opts: ExportOptions = {}): Uint8Array {
+export function exportColorTransformToOnnx(model: tf.LayersModel, cfg: ExportConfig, opts: ExportOptions = {}): Uint8Array {
   const analysis = model.layers.find((l) => l.getClassName() === 'HarmoniaAreaDownscale');
   if (!analysis) throw new HarmoniaError(`ONNX export: model "${model.name}" has no HarmoniaAreaDownscale layer: not a colour-transform generator`);
   const S = (analysis as unknown as { size: number }).size;
@@ -35,6 +33,9 @@ export function exportColorTransformToOnnx(model: tf.LayersModel, cfg: Generator
   const sizeOf = new Map<string, [number, number]>(); // spatial size of 4-D values
   let theta: string | undefined;
   let field: string | undefined;
+  // θ's length and the field's channels, read from the model's layers (their layout: src/models/color-transform-apply.ts)
+  let thetaParams = 0;
+  let fieldChannels = 0;
 
   walkLayers(model, (layer, ins, cfgL) => {
     const cls = layer.getClassName();
@@ -111,9 +112,10 @@ export function exportColorTransformToOnnx(model: tf.LayersModel, cfg: Generator
         break;
       case 'HarmoniaGateBias': {
         const bias = cfgL.bias as number;
-        const add = new Float32Array(TRANSFORM_PARAMS);
-        add[TRANSFORM_PARAMS - 1] = bias;
-        out = g.add('Add', [ins[0], g.floats(`${name}/bias`, [1, TRANSFORM_PARAMS], add)], name);
+        thetaParams = lastDim(layer);
+        const add = new Float32Array(thetaParams);
+        add[thetaParams - 1] = bias;
+        out = g.add('Add', [ins[0], g.floats(`${name}/bias`, [1, thetaParams], add)], name);
         theta = out;
         break;
       }
@@ -137,16 +139,19 @@ export function exportColorTransformToOnnx(model: tf.LayersModel, cfg: Generator
       default:
         throw new HarmoniaError(`ONNX export: layer "${name}" of class ${cls} is not supported in a colour-transform generator (Conv2D, Dense, Concatenate, HarmoniaAreaDownscale, HarmoniaMaskedStats, HarmoniaGateBias, HarmoniaBroadcastVector)`);
     }
-    if (name === 'g_field') field = out;
+    if (name === 'g_field') {
+      field = out;
+      fieldChannels = lastDim(layer);
+    }
     return out;
   });
   if (!theta) throw new HarmoniaError(`ONNX export: model "${model.name}" has no HarmoniaGateBias layer (θ)`);
   g.add('Identity', [theta], ONNX_THETA);
-  const outputs = [{ name: ONNX_THETA, elemType: DT_FLOAT, shape: ['batch', TRANSFORM_PARAMS] as (number | string)[] }];
+  const outputs = [{ name: ONNX_THETA, elemType: DT_FLOAT, shape: ['batch', thetaParams] as (number | string)[] }];
   if (field) {
     g.add('Transpose', [field], ONNX_FIELD, { perm: [0, 2, 3, 1] });
     const fs = sizeOf.get(field) as [number, number];
-    outputs.push({ name: ONNX_FIELD, elemType: DT_FLOAT, shape: ['batch', fs[0], fs[1], FIELD_CHANNELS] });
+    outputs.push({ name: ONNX_FIELD, elemType: DT_FLOAT, shape: ['batch', fs[0], fs[1], fieldChannels] });
   }
   return encodeOnnxModel({
     graphName: opts.name ?? `${model.name}_parameters`,
@@ -156,7 +161,7 @@ export function exportColorTransformToOnnx(model: tf.LayersModel, cfg: Generator
     outputs,
     producerName: 'harmonia',
     producerVersion: `exporter ${ONNX_EXPORTER_VERSION}; TensorFlow.js ${tf.version_layers}`,
-    docString: `Harmonia colour-transform generator (${cfg.kind ?? '?'}), parameter network: input NHWC [N,${S},${S},4] (the area-downscaled RGB + mask in [0,1]) → theta [N,${TRANSFORM_PARAMS}]${field ? ` and field NHWC [N,h,w,${FIELD_CHANNELS}]` : ''}. The transform is applied outside the graph (applyColorTransformArrays).`,
+    docString: `Harmonia colour-transform generator (${cfg.kind ?? '?'}), parameter network: input NHWC [N,${S},${S},4] (the area-downscaled RGB + mask in [0,1]) → theta [N,${thetaParams}]${field ? ` and field NHWC [N,h,w,${fieldChannels}]` : ''}. The transform is applied outside the graph (applyColorTransformArrays).`,
     opset: ONNX_OPSET,
     metadata: {
       [META_EXPORTER]: ONNX_EXPORTER_VERSION,
@@ -166,4 +171,12 @@ export function exportColorTransformToOnnx(model: tf.LayersModel, cfg: Generator
       ...opts.metadata,
     },
   });
+}
+
+/** The last dimension of a layer's (single) output shape. */
+function lastDim(layer: tf.layers.Layer): number {
+  const shape = layer.outputShape as (number | null)[];
+  const n = shape[shape.length - 1];
+  if (typeof n !== 'number') throw new HarmoniaError(`ONNX export: layer "${layer.name}": output channels unknown`);
+  return n;
 }

@@ -16,32 +16,50 @@
  */
 import { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
-import { generatorInputChannels, modelInputChannels, type GeneratorConfig } from '../models/generator.ts';
-import { DT_FLOAT, ONNX_OPSET, encodeOnnxModel } from './onnx-proto.ts';
+import { DT_FLOAT, ONNX_OPSET, encodeOnnxModel } from '../onnx/proto.ts';
 import { OnnxGraph, walkLayers, concatChannels } from './graph.ts';
-import { ONNX_EXPORTER_VERSION, ONNX_INPUT, ONNX_OUTPUT, META_EXPORTER, META_CONFIG, META_LAYOUT, META_SOURCE, META_GRAPH } from './onnx-meta.ts';
+import { ONNX_EXPORTER_VERSION, ONNX_INPUT, ONNX_OUTPUT, META_EXPORTER, META_CONFIG, META_LAYOUT, META_SOURCE, META_GRAPH } from '../onnx/meta.ts';
 
-// the exporter version, tensor names and metadata keys live in onnx-meta.ts (no TensorFlow.js), for the readers
+// the exporter version, tensor names and metadata keys live in src/onnx/meta.ts (no TensorFlow.js), for the readers
 export { ONNX_EXPORTER_VERSION, ONNX_INPUT, ONNX_OUTPUT, META_EXPORTER, META_CONFIG, META_LAYOUT, META_SOURCE, META_GRAPH };
 
 export interface ExportOptions {
-  /** Extra metadata_props (e.g. the source digest written by the cache). */
+  /** Extra metadata_props (e.g. the source digest of the TF.js files, written by src/models/folder-onnx.ts). */
   metadata?: Record<string, string>;
   /** Graph / doc name. Default: the model's name. */
   name?: string;
+  /** The input channels the config implies (the registry entry's inputChannels); checked against the model's. */
+  inputChannels?: number;
+}
+
+/**
+ * The generator config an export records in its metadata (a GeneratorConfig; typed structurally so
+ * that export/ stays below models/ in the layers: the registry entries call the exporters).
+ */
+export interface ExportConfig {
+  readonly kind?: string;
+  readonly analysisSize?: number;
+}
+
+/** Channel count of a model's (first) input. */
+function inputChannelsOf(model: tf.LayersModel): number {
+  const shape = model.inputs[0].shape;
+  const c = shape[shape.length - 1];
+  if (typeof c !== 'number') throw new HarmoniaError(`model "${model.name}": input channel count is not fixed`);
+  return c;
 }
 
 export { permute4, convTransposeSamePads } from './graph.ts';
 
 /**
  * Exports a generator LayersModel to ONNX ModelProto bytes. `cfg` is the config it was built with
- * (recorded in the metadata and checked against the model's input channels).
+ * (recorded in the metadata); `opts.inputChannels`, when given, is checked against the model's.
  */
-export function exportGeneratorToOnnx(model: tf.LayersModel, cfg: GeneratorConfig, opts: ExportOptions = {}): Uint8Array {
+export function exportGeneratorToOnnx(model: tf.LayersModel, cfg: ExportConfig, opts: ExportOptions = {}): Uint8Array {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) throw new HarmoniaError(`ONNX export: model "${model.name}" must have one input and one output, has ${model.inputs.length} and ${model.outputs.length}`);
-  const inC = modelInputChannels(model);
-  const cfgC = generatorInputChannels(cfg);
-  if (cfgC !== inC) throw new HarmoniaError(`ONNX export: config implies ${cfgC} input channels but model "${model.name}" takes ${inC}`);
+  const inC = inputChannelsOf(model);
+  const cfgC = opts.inputChannels;
+  if (cfgC !== undefined && cfgC !== inC) throw new HarmoniaError(`ONNX export: config implies ${cfgC} input channels but model "${model.name}" takes ${inC}`);
 
   const g = new OnnxGraph();
   const valueOf = walkLayers(model, (layer, ins, cfgL) => {

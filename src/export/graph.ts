@@ -14,7 +14,7 @@
  */
 import type { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
-import type { OnnxInitializer, OnnxNode } from './onnx-proto.ts';
+import type { OnnxInitializer, OnnxNode } from '../onnx/proto.ts';
 
 /** Structural view of tfjs-layers' Node (public fields, not exported as a type by the tf namespace). */
 export interface InboundNode {

@@ -4,52 +4,13 @@ import { HarmoniaError } from '../errors.ts';
 import { generatorAdversarialLoss, discriminatorAdversarialLoss, assertAdversarialKind } from './adversarial.ts';
 import type { AdversarialKind } from './adversarial.ts';
 import { assertLossSetting, allLossWeights, lossSetting, lossTerms, lossWeight } from './registry.ts';
-import type { LossInputs } from './registry.ts';
+import type { LossConfig, LossInputs } from './types.ts';
 
 export * from './adversarial.ts';
 export * from './content.ts';
 export * from './feature.ts';
 export * from './registry.ts';
-
-/** A loss setting's name: one registered in registry.ts (the paper's three: content, mask, feature). */
-export type LossSetting = string;
-
-/** Everything that defines the generator's and discriminator's objectives. */
-export interface LossConfig {
-  /** A registered loss setting (registry.ts). */
-  setting: LossSetting;
-  /** Adversarial loss family (paper: bce). */
-  adversarial: AdversarialKind;
-  /** Weight of L_adv in L_G (paper: 1). */
-  adversarialWeight: number;
-  /** Weight of L1(x, X) in the content and feature settings (paper: 100). */
-  l1Weight: number;
-  /** Mask setting: weight of L1 on the foreground, λ_mask. */
-  lambdaMask: number;
-  /** Mask setting: weight of L1 on the background, λ_unmask. */
-  lambdaUnmask: number;
-  /** Feature setting: weight of the VGG-19 feature MSE (paper: 10). */
-  featureWeight: number;
-  /** Feature setting: VGG-19 layers whose maps are compared (e.g. relu2_2, relu3_1). */
-  featureLayers: string[];
-  /** Beyond the paper: weight of the foreground-normalised MSE added to L_G (0 = off). */
-  fnMseWeight: number;
-  /** Minimum foreground area for the FN-MSE, as a fraction of the image (iS²AM: 100 px at 256²). */
-  fnMseMinArea: number;
-  /** Beyond the paper: weight of the penalty on making the foreground worse than G's input (0 = off). */
-  noWorseWeight?: number;
-  /** Beyond the paper: weight of the foreground log-ratio ln(fMSE(G(x))/fMSE(x)), the fPSNR gain itself (0 = off). */
-  logRatioWeight?: number;
-  /** Beyond the paper: weight of the hinge max(0, ln(fMSE(G(x))/fMSE(x))) on images made worse (0 = off). */
-  worseLogWeight?: number;
-  /**
-   * The floor ε added to both fMSEs of the log-ratio terms, on the 0–255² scale (default 0.65, i.e. 1e-5 on
-   * the 0–1 scale). A floor near the visibility threshold (e.g. 25) keeps identity samples (input fMSE 0) from
-   * dominating: ln(1 + fMSE/ε) then grows like the visible damage, not like ln of a near-zero number.
-   */
-  logRatioFloor?: number;
-}
-
+export type * from './types.ts';
 
 export const DEFAULT_LOSS: LossConfig = {
   setting: 'content',

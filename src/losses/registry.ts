@@ -8,72 +8,16 @@
  * The trainer, the experiment, the sweep, the presets and the CLI flags all read these entries.
  * Adding a setting: one file in settings/ plus one `registerLossSetting` line at the end of this file.
  */
-import type { Scalar, Tensor, Tensor4D } from '../engine/tf.ts';
+import type { Scalar } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
-import type { FeatureExtractor } from './feature.ts';
-import type { LossConfig } from './index.ts';
+import type { LossConfig, LossInputs, LossWeight, LossListOption, LossSettingEntry, LossTermEntry } from './types.ts';
 import { CONTENT_SETTING } from './settings/content.ts';
 import { MASK_SETTING } from './settings/mask.ts';
 import { FEATURE_SETTING } from './settings/feature.ts';
 import { ADD_ON_TERMS } from './settings/add-on.ts';
 
-/** What a loss term sees: `fake` = G(x), `real` = X, `mask` N×H×W×1, D's logits on G(x), G's input. */
-export interface LossInputs {
-  fake: Tensor4D;
-  real: Tensor4D;
-  mask: Tensor4D;
-  fakeLogits: Tensor;
-  /** VGG-19 feature maps (settings with `needsFeatures`). */
-  features?: FeatureExtractor;
-  /** What G was given (terms with `needsInput`). */
-  input?: Tensor4D;
-}
-
-/** A numeric LossConfig field a setting or term reads, with its CLI flag. */
-export interface LossWeight {
-  /** LossConfig field (a new setting may add its own field: it travels in the saved config). */
-  key: string;
-  /** CLI flag without the dashes, e.g. `lambda-mask`. */
-  flag: string;
-  description: string;
-  /** Value when the config does not have the field (a setting added after a config was saved). */
-  default?: number;
-  /** `harmonia sweep` takes a list of values for it (default true). */
-  sweep?: boolean;
-}
-
-/** A string-list LossConfig field with its CLI flag (comma-separated), e.g. the feature taps. */
-export interface LossListOption {
-  key: string;
-  flag: string;
-  description: string;
-}
-
-export interface LossSettingEntry {
-  name: string;
-  description: string;
-  /** Column of Table 1 (`harmonia experiment`). */
-  column: string;
-  /** The terms need a FeatureExtractor (VGG-19): the trainer builds one and the experiment checks the weights first. */
-  needsFeatures: boolean;
-  weights: readonly LossWeight[];
-  lists?: readonly LossListOption[];
-  /** The content terms, each already weighted, named as the log's loss parts (in summation order). */
-  terms(cfg: LossConfig, t: LossInputs): Record<string, Scalar>;
-  /** Checks beyond "every weight is a finite number ≥ 0". */
-  validate?(cfg: LossConfig, where: string): void;
-}
-
-/** A term added to L_G of every setting when its weight is > 0. */
-export interface LossTermEntry {
-  /** Loss-part name in the log (e.g. `fnmse`). */
-  name: string;
-  weight: LossWeight;
-  /** The term needs G's input (`LossInputs.input`). */
-  needsInput: boolean;
-  /** The unweighted term. */
-  compute(cfg: LossConfig, t: LossInputs): Scalar;
-}
+// the entry types live in types.ts (settings/ import them from there)
+export type { LossInputs, LossWeight, LossListOption, LossSettingEntry, LossTermEntry } from './types.ts';
 
 const SETTINGS = new Map<string, LossSettingEntry>();
 const TERMS = new Map<string, LossTermEntry>();

@@ -11,9 +11,10 @@ import { HarmoniaError } from '../errors.ts';
 import { describeFsError } from '../util/atomic.ts';
 import type { GeneratorConfig } from './generator.ts';
 import type { ModelCard } from './harmonization.ts';
+import { MODEL_JSON } from '../onnx/file.ts';
 
-/** The TF.js layers-format files (io.ts). */
-export const MODEL_JSON = 'model.json';
+/** The TF.js layers-format files (io.ts); MODEL_JSON is named in src/onnx/file.ts, which digests it. */
+export { MODEL_JSON };
 export const WEIGHTS_BIN = 'weights.bin';
 /** The model description. */
 export const MODEL_META = 'harmonia.json';

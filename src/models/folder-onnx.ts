@@ -7,19 +7,23 @@
  * Loading never exports: `readOnnxModel` returns the file only while both match, and otherwise says
  * why not (missing, stale, other exporter, unreadable) with the one command that re-exports it, so a
  * stale model.onnx is never used silently and no ONNX is encoded on the request path.
+ *
+ * This file writes (through the exporters of src/export/, picked by the generator registry); the
+ * reading and checking is src/onnx/file.ts (no TensorFlow.js).
  */
 import { join } from 'node:path';
 import type { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
-import { generatorEntry } from '../models/registry.ts';
-import type { GeneratorConfig } from '../models/generator.ts';
-import { exportGeneratorToOnnx, META_SOURCE } from './generator.ts';
-import { exportColorTransformToOnnx } from './color-transform.ts';
-import { ONNX_FILE, modelSourceDigest, readOnnxModel } from './onnx-file.ts';
+import { generatorEntry } from './registry.ts';
+import type { GeneratorConfig } from './generator.ts';
+import { exportGeneratorToOnnx } from '../export/generator.ts';
+import { exportColorTransformToOnnx } from '../export/color-transform.ts';
+import { META_SOURCE } from '../onnx/meta.ts';
+import { ONNX_FILE, modelSourceDigest, readOnnxModel } from '../onnx/file.ts';
 
-// reading and checking model.onnx lives in onnx-file.ts (no TensorFlow.js), for ONNX Runtime inference
-export { ONNX_FILE, modelSourceDigest, readOnnxModel, reexportCommand, type OnnxFileState } from './onnx-file.ts';
+// reading and checking model.onnx lives in src/onnx/file.ts (no TensorFlow.js), for ONNX Runtime inference
+export { ONNX_FILE, modelSourceDigest, readOnnxModel, reexportCommand, type OnnxFileState } from '../onnx/file.ts';
 
 /** What an export needs: the TF.js generator and the config it was built with. */
 export interface ExportableModel {
@@ -55,7 +59,8 @@ export function exportModelToOnnx(model: ExportableModel, digest?: string): Uint
   const entry = generatorEntry(kind);
   if (!entry.onnx) throw new HarmoniaError(`ONNX export: generator "${kind}" has no ONNX export (registry)`);
   const metadata = digest ? { [META_SOURCE]: digest } : undefined;
-  return entry.fullResolution ? exportColorTransformToOnnx(model.generator, model.config, { metadata }) : exportGeneratorToOnnx(model.generator, model.config, { metadata });
+  const opts = { metadata, inputChannels: entry.inputChannels(model.config) };
+  return entry.fullResolution ? exportColorTransformToOnnx(model.generator, model.config, opts) : exportGeneratorToOnnx(model.generator, model.config, opts);
 }
 
 /** Exports `model` (the TF.js files already saved in `dir`) and writes `dir`/model.onnx atomically. */

@@ -3,7 +3,7 @@
  * (model.json + weights.bin, loadable in Node and browsers; the source of truth), `harmonia.json`,
  * which records the generator config and the model card, and — for generators with an ONNX export —
  * `model.onnx`, derived from the TF.js files when the folder is saved and tagged with their SHA-256
- * (src/export/cache.ts; checked on load, `harmonia export-onnx <folder>` re-exports it). The default
+ * (src/models/folder-onnx.ts; checked on load, `harmonia export-onnx <folder>` re-exports it). The default
  * model ships in the repository at models/default/. In models/ (not pipeline/) so the trainer saves its
  * generator without importing the pipeline; src/pipeline/model.ts re-exports it.
  */
@@ -15,7 +15,7 @@ import { loadModel, saveModel } from './io.ts';
 import type { GeneratorConfig } from './generator.ts';
 import { tf } from '../engine/tf.ts';
 import type { HarmonizationModel, ModelCard } from './harmonization.ts';
-import { hasOnnxExport, writeOnnxModel, ONNX_FILE } from '../export/cache.ts';
+import { hasOnnxExport, writeOnnxModel, ONNX_FILE } from './folder-onnx.ts';
 import { generatorEntry } from './registry.ts';
 import {
   MODEL_META, DEFAULT_MODEL_DIR, readModelMeta, checkModelFiles, checkFiniteOutput, smokeInput, ModelCheckError,

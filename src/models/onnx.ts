@@ -1,6 +1,6 @@
 /**
  * Fast CPU inference with ONNX Runtime (onnxruntime-node, an optional dependency), from a model
- * folder's model.onnx (written when the folder is saved; src/export/cache.ts). Node only; the web app
+ * folder's model.onnx (written when the folder is saved; src/models/folder-onnx.ts). Node only; the web app
  * uses onnxruntime-web (web/src/worker.ts).
  *  - paper-style generators: G itself. Same contract as runGenerator: any H×W, reflect padding to a
  *    multiple of 8 (replicate when a side is too small), the mask appended as a 4th channel when the
@@ -21,9 +21,9 @@ import { HarmoniaError } from '../errors.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
 // no module here imports TensorFlow.js (the ONNX Runtime path of `harmonia harmonize` runs without it);
 // the registry, which does, is loaded by withOnnxRunner, whose model is a TF.js one anyway
-import { readOnnxModel, type OnnxFileState } from '../export/onnx-file.ts';
-import { readOnnxSummary } from '../export/onnx-proto.ts';
-import { META_CONFIG, META_GRAPH, ONNX_INPUT, ONNX_OUTPUT, COLOR_TRANSFORM_GRAPH, ONNX_FIELD, ONNX_THETA } from '../export/onnx-meta.ts';
+import { readOnnxModel, type OnnxFileState } from '../onnx/file.ts';
+import { readOnnxSummary } from '../onnx/proto.ts';
+import { META_CONFIG, META_GRAPH, ONNX_INPUT, ONNX_OUTPUT, COLOR_TRANSFORM_GRAPH, ONNX_FIELD, ONNX_THETA } from '../onnx/meta.ts';
 import type { GeneratorConfig, PadMode } from './generator.ts';
 import { padGeneratorInput, cropRgb } from './pad.ts';
 import { TRANSFORM_PARAMS, type ColorTransformParams } from './color-transform-apply.ts';

@@ -1,18 +1,21 @@
 /**
- * A model folder's model.onnx against its TF.js files (cache.ts says why the file is derived, never a
- * source): `readOnnxModel` returns the file only while its recorded exporter version and SHA-256 of
- * model.json + weights match. No TensorFlow.js here, so ONNX Runtime inference (src/models/onnx.ts)
- * loads without it; cache.ts, which also exports, re-exports these.
+ * A model folder's model.onnx against its TF.js files (src/models/folder-onnx.ts says why the file is
+ * derived, never a source): `readOnnxModel` returns the file only while its recorded exporter version
+ * and SHA-256 of model.json + weights match. The read side of ONNX (with meta.ts and proto.ts): no
+ * TensorFlow.js and nothing from models/ or export/, so both import it and ONNX Runtime inference
+ * (src/models/onnx.ts) loads without TF.js.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { HarmoniaError } from '../errors.ts';
 import { describeFsError } from '../util/atomic.ts';
-import { MODEL_JSON } from '../models/folder-meta.ts';
-import { readOnnxSummary } from './onnx-proto.ts';
-import { ONNX_EXPORTER_VERSION, META_EXPORTER, META_SOURCE } from './onnx-meta.ts';
+import { readOnnxSummary } from './proto.ts';
+import { ONNX_EXPORTER_VERSION, META_EXPORTER, META_SOURCE } from './meta.ts';
 
+/** A model folder's TF.js layers-format model (the source model.onnx is derived from). */
+export const MODEL_JSON = 'model.json';
+/** A model folder's ONNX export. */
 export const ONNX_FILE = 'model.onnx';
 
 /** The state of a folder's model.onnx against its TF.js files. */

@@ -1,8 +1,8 @@
 /**
- * The names Harmonia's ONNX exports share with their readers (ONNX Runtime in Node: src/models/onnx.ts,
- * in the browser: web/src/ort.ts; the model.onnx freshness check: onnx-file.ts): the exporter version,
- * tensor names and metadata keys. No TensorFlow.js here, so readers load without it; the exporters
- * (generator.ts, color-transform.ts) re-export them.
+ * The names Harmonia's ONNX exports (src/export/) share with their readers (ONNX Runtime in Node:
+ * src/models/onnx.ts and src/pipeline/ort-hooks.ts, in the browser: src/browser/; the model.onnx
+ * freshness check: file.ts): the exporter version, tensor names and metadata keys. No TensorFlow.js
+ * here, so readers load without it.
  */
 
 /** Bumped whenever the exporter's output for the same model changes (part of the cache key). */

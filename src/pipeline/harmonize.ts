@@ -15,7 +15,7 @@ import type { HarmonizationModel, RefineOptions, RefineResult, Stage } from './r
 import { harmonizeWithHooks, intrinsicRuns, type HookedModel } from './stages.ts';
 import { isModelDir, readModelMeta, DEFAULT_MODEL_DIR } from '../models/folder-meta.ts';
 import { inferenceMode, onnxAvailable, onnxHookIfReady, withOnnxRunner } from '../models/onnx.ts';
-import { readOnnxModel } from '../export/onnx-file.ts';
+import { readOnnxModel } from '../onnx/file.ts';
 import { importOptional } from '../util/optional.ts';
 import { defaultPlacement, placeForeground, type Placement } from './compose.ts';
 import { harmonizeWithAsyncHooks, type AsyncHookedModel } from './hooks-async.ts';

@@ -7,7 +7,7 @@
  */
 import { HarmoniaError } from '../errors.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
-import { COLOR_TRANSFORM_GRAPH, META_GRAPH, ONNX_FIELD, ONNX_INPUT, ONNX_OUTPUT, ONNX_THETA } from '../export/onnx-meta.ts';
+import { COLOR_TRANSFORM_GRAPH, META_GRAPH, ONNX_FIELD, ONNX_INPUT, ONNX_OUTPUT, ONNX_THETA } from '../onnx/meta.ts';
 import type { ColorTransformParams } from '../models/color-transform-apply.ts';
 import type { GeneratorConfig } from '../models/generator.ts';
 import { cropRgb, padGeneratorInput } from '../models/pad.ts';

@@ -10,8 +10,8 @@ import { Rng } from '../../src/util/random.ts';
 import { buildGenerator, runGenerator, PAPER_GENERATOR, type GeneratorConfig } from '../../src/models/generator.ts';
 import { exportGeneratorToOnnx, permute4, convTransposeSamePads, META_SOURCE } from '../../src/export/generator.ts';
 import onnxProto from 'onnx-proto';
-import { readOnnxSummary, encodeOnnxModel, ONNX_OPSET, ONNX_IR_VERSION, DT_FLOAT, DT_INT64 } from '../../src/export/onnx-proto.ts';
-import { ensureOnnxModel, exportModelToOnnx, modelSourceDigest, readOnnxModel, ONNX_FILE } from '../../src/export/cache.ts';
+import { readOnnxSummary, encodeOnnxModel, ONNX_OPSET, ONNX_IR_VERSION, DT_FLOAT, DT_INT64 } from '../../src/onnx/proto.ts';
+import { ensureOnnxModel, exportModelToOnnx, modelSourceDigest, readOnnxModel, ONNX_FILE } from '../../src/models/folder-onnx.ts';
 import { onnxAvailable, createOnnxGenerator, createOnnxColorTransform, loadOnnxGenerator, onnxRunner, onnxTransformParams, withOnnxRunner, inferenceMode, ortThreads, padIndexMap } from '../../src/models/onnx.ts';
 import { buildColorTransformGenerator, predictColorTransform } from '../../src/models/color-transform.ts';
 import { saveModel } from '../../src/models/io.ts';
@@ -178,7 +178,10 @@ test('exporter refuses unsupported layers and config/model mismatches with a Har
   assert.throws(() => exportGeneratorToOnnx(m, {}), (e: Error) => e instanceof HarmoniaError && /my_bn/.test(e.message) && /BatchNormalization/.test(e.message));
   const elu = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', activation: 'elu', name: 'elu_conv' }).apply(inp) as tf.SymbolicTensor;
   assert.throws(() => exportGeneratorToOnnx(tf.model({ inputs: inp, outputs: elu }), {}), /elu_conv.*activation "elu"/);
-  assert.throws(() => exportGeneratorToOnnx(buildGenerator({}), { residual: true }), /config implies 4 input channels/);
+  const residual: GeneratorConfig = { residual: true };
+  assert.throws(() => exportGeneratorToOnnx(buildGenerator({}), residual, { inputChannels: 4 }), /config implies 4 input channels/);
+  // through the registry entry, the config's channels are always checked
+  assert.throws(() => exportModelToOnnx({ generator: buildGenerator({}), config: { residual: true } }), /config implies 4 input channels/);
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -107,7 +107,7 @@ test('fault 6, ONNX Runtime first: a folder saved with NaN weights (model.onnx f
   good.generator.setWeights(good.generator.getWeights().map((w, i) => (i === 0 ? tf.fill(w.shape, NaN) : w)));
   await saveHarmonizationModel(d, good.generator, good.config, good.card!);
   good.generator.dispose();
-  const { readOnnxModel } = await import('../../src/export/onnx-file.ts');
+  const { readOnnxModel } = await import('../../src/onnx/file.ts');
   assert.equal((await readOnnxModel(d)).status, 'fresh', 'model.onnx is tied to these (broken) weights');
   await assertCliRefuses(d, /weight "g_enc1\/kernel" holds a non-finite value \(NaN at index 0\)/);
   // the hook alone (what harmonize's ONNX-first path uses) gives no runner for it

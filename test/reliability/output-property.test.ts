@@ -53,7 +53,7 @@ import { buildGenerator, type GeneratorConfig } from '../../src/models/generator
 import { saveHarmonizationModel } from '../../src/models/folder.ts';
 import { saveModel } from '../../src/models/io.ts';
 import { buildLightNet } from '../../src/intrinsic/light-net-tf.ts';
-import { readOnnxSummary } from '../../src/export/onnx-proto.ts';
+import { readOnnxSummary } from '../../src/onnx/proto.ts';
 import { Rng } from '../../src/util/random.ts';
 import { patternRgb, rawToPng, rawToJpeg } from '../fixtures-gen/images.ts';
 import { tempDirFactory } from '../helpers.ts';

@@ -17,8 +17,8 @@ import { generatorEntry } from '../../models/registry.ts';
 import { createOnnxGenerator, createOnnxColorTransform, onnxAvailable } from '../../models/onnx.ts';
 import { predictColorTransform } from '../../models/color-transform.ts';
 import { Rng } from '../../util/random.ts';
-import { ensureOnnxModel } from '../../export/cache.ts';
-import { readOnnxSummary } from '../../export/onnx-proto.ts';
+import { ensureOnnxModel } from '../../models/folder-onnx.ts';
+import { readOnnxSummary } from '../../onnx/proto.ts';
 import { canonicalPath, checkOutputs, type SafetyInput, type SafetyOutput } from '../../util/output-safety.ts';
 
 /** The files of a model folder that export-onnx reads: never an output. */

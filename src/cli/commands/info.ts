@@ -6,7 +6,7 @@ import { choiceFlag } from '../usage.ts';
 import { initEngine } from '../../engine/index.ts';
 import { tf } from '../../engine/tf.ts';
 import { createOnnxGenerator, createOnnxColorTransform, inferenceMode, ortThreads } from '../../models/onnx.ts';
-import { readOnnxModel } from '../../export/cache.ts';
+import { readOnnxModel } from '../../onnx/file.ts';
 import { DEFAULT_MODEL_DIR, loadHarmonizationModel } from '../../pipeline/model.ts';
 import { generatorEntry } from '../../models/registry.ts';
 

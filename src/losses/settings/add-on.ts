@@ -6,7 +6,7 @@
  */
 import type { Tensor4D } from '../../engine/tf.ts';
 import { foregroundNormalizedMse, noWorsePenalty, foregroundLogRatio, logRatioEps } from '../content.ts';
-import type { LossTermEntry } from '../registry.ts';
+import type { LossTermEntry } from '../types.ts';
 
 export const ADD_ON_TERMS: readonly LossTermEntry[] = [
   {

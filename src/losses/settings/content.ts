@@ -2,7 +2,7 @@
 import { tf } from '../../engine/tf.ts';
 import type { Scalar } from '../../engine/tf.ts';
 import { l1Loss } from '../content.ts';
-import type { LossSettingEntry, LossWeight } from '../registry.ts';
+import type { LossSettingEntry, LossWeight } from '../types.ts';
 
 export const L1_WEIGHT: LossWeight = { key: 'l1Weight', flag: 'l1-weight', description: 'L1 weight (paper 100)' };
 

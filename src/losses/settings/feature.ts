@@ -4,7 +4,7 @@ import type { Scalar } from '../../engine/tf.ts';
 import { HarmoniaError } from '../../errors.ts';
 import { l1Loss } from '../content.ts';
 import { featureLoss } from '../feature.ts';
-import type { LossSettingEntry } from '../registry.ts';
+import type { LossSettingEntry } from '../types.ts';
 import { L1_WEIGHT } from './content.ts';
 
 export const FEATURE_SETTING: LossSettingEntry = {

@@ -1,7 +1,7 @@
 /** The paper's mask setting: L_G = L_adv + λ_mask·L1 on the foreground + λ_unmask·L1 on the background. */
 import type { Scalar } from '../../engine/tf.ts';
 import { maskedContentLoss } from '../content.ts';
-import type { LossSettingEntry } from '../registry.ts';
+import type { LossSettingEntry } from '../types.ts';
 
 export const MASK_SETTING: LossSettingEntry = {
   name: 'mask',

@@ -13,70 +13,22 @@
  */
 import { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
-import { layerSeed } from './seed.ts';
 import { generatorEntry } from './registry.ts';
-import { ChannelSlice, ResidualBlend } from './layers.ts';
-import { GENERATOR_STRIDE } from './pad.ts';
+import type { PadMode } from './pad.ts';
 
-export interface GeneratorConfig {
-  /** Registered generator name (src/models/registry.ts): 'paper' (default), 'global', 'pct', … */
-  kind?: string;
-  /** Colour-transform generators: side of the square analysis copy the backbone sees. Default 128. */
-  analysisSize?: number;
-  /** Colour-transform generators: MLP width. Default 128. */
-  hidden?: number;
-  /** Colour-transform generators: bins per channel of the foreground/background colour histograms fed to the MLP (0 = off). Default 0. */
-  histogramBins?: number;
-  /** Colour-transform generators: hidden layers of the MLP. Default 1. */
-  mlpLayers?: number;
-  /** Colour-transform generators: initial blend-gate logit. Default 2. */
-  gateBias?: number;
-  /** Channels of the first layer; the encoder has base, 2·base, 4·base. Default 32. */
-  base?: number;
-  /** U-Net skip connections (encoder features concatenated into the decoder). Default false. */
-  unet?: boolean;
-  /** The mask is a 4th input channel seen by the convolutions. Default false. */
-  maskInput?: boolean;
-  /**
-   * Output = input + scale·tanh(delta), clipped to [0,1], blended by the mask so pixels with
-   * mask 0 are returned unchanged. Needs the mask (the model input then has 4 channels even when
-   * `maskInput` is false; the convolutions then see RGB only). Default false.
-   */
-  residual?: boolean;
-  /** Largest change the residual output can make (tanh scale). Default 1. */
-  residualScale?: number;
-  /** Seed for the weight initialisers: the same config and seed give identical weights. Default 0. */
-  seed?: number;
-}
+// the config type is in generator-config.ts (no TensorFlow.js), for the registry and the folder description
+export type { GeneratorConfig } from './generator-config.ts';
+import type { GeneratorConfig } from './generator-config.ts';
 
 export const PAPER_GENERATOR: Readonly<GeneratorConfig> = Object.freeze({ base: 32, unet: false, maskInput: false, residual: false });
 
 export { GENERATOR_STRIDE } from './pad.ts'; // defined there (no TensorFlow.js), for ONNX Runtime inference
 
-export type PadMode = 'reflect' | 'replicate';
+export type { PadMode } from './pad.ts';
 
 export interface RunGeneratorOptions extends GeneratorConfig {
   /** How runGenerator pads to a multiple of 8. Default 'reflect' (replicate when a side is too small). */
   pad?: PadMode;
-}
-
-interface ResolvedGenerator {
-  base: number;
-  unet: boolean;
-  maskInput: boolean;
-  residual: boolean;
-  residualScale: number;
-  seed: number;
-}
-
-function resolve(cfg: GeneratorConfig = {}): ResolvedGenerator {
-  const base = cfg.base ?? 32;
-  if (!Number.isInteger(base) || base < 1 || base > 1024) throw new HarmoniaError(`buildGenerator: base must be an integer in 1..1024, got ${cfg.base}`);
-  const residualScale = cfg.residualScale ?? 1;
-  if (!(residualScale > 0 && residualScale <= 1)) throw new HarmoniaError(`buildGenerator: residualScale must be in (0, 1], got ${cfg.residualScale}`);
-  const seed = cfg.seed ?? 0;
-  if (!Number.isFinite(seed)) throw new HarmoniaError(`buildGenerator: seed must be a finite number, got ${cfg.seed}`);
-  return { base, unet: cfg.unet ?? false, maskInput: cfg.maskInput ?? false, residual: cfg.residual ?? false, residualScale, seed };
 }
 
 /** Input channels of a generator built from `cfg` (paper G: 4 when the mask is an input or the output is residual). */
@@ -84,44 +36,13 @@ export function generatorInputChannels(cfg: GeneratorConfig = {}): 3 | 4 {
   return generatorEntry(cfg.kind ?? 'paper').inputChannels(cfg);
 }
 
-/** Input channels of the paper's G. */
-export function paperInputChannels(cfg: GeneratorConfig = {}): 3 | 4 {
-  return cfg.maskInput || cfg.residual ? 4 : 3;
-}
-
 export { layerSeed } from './seed.ts';
+// the paper's G (its builder; the registry entry is in registry.ts)
+export { buildPaperGenerator, paperInputChannels } from './paper.ts';
 
 /** Builds the generator named by `cfg.kind` (default 'paper') from the registry. */
 export function buildGenerator(cfg: GeneratorConfig = {}): tf.LayersModel {
   return generatorEntry(cfg.kind ?? 'paper').build(cfg);
-}
-
-/** Builds the paper's G. Input [N,H,W,3|4] in [0,1] (4th channel = mask), H and W multiples of 8; output [N,H,W,3] in [0,1]. */
-export function buildPaperGenerator(cfg: GeneratorConfig = {}): tf.LayersModel {
-  const c = resolve(cfg);
-  const inC = generatorInputChannels(c);
-  const he = (name: string) => tf.initializers.heUniform({ seed: layerSeed(c.seed, name) });
-  const glorot = (name: string) => tf.initializers.glorotUniform({ seed: layerSeed(c.seed, name) });
-  const input = tf.input({ shape: [null, null, inC], name: 'g_input' });
-  let h: tf.SymbolicTensor = input;
-  if (inC === 4 && !c.maskInput) h = new ChannelSlice({ begin: 0, size: 3, name: 'g_rgb' }).apply(h) as tf.SymbolicTensor;
-  const widths = [c.base, 2 * c.base, 4 * c.base];
-  const skips: tf.SymbolicTensor[] = [];
-  widths.forEach((filters, i) => {
-    const name = `g_enc${i + 1}`;
-    h = tf.layers.conv2d({ filters, kernelSize: 4, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: he(name), name }).apply(h) as tf.SymbolicTensor;
-    skips.push(h);
-  });
-  const decWidths = [2 * c.base, c.base];
-  decWidths.forEach((filters, i) => {
-    const name = `g_dec${i + 1}`;
-    h = tf.layers.conv2dTranspose({ filters, kernelSize: 4, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: he(name), name }).apply(h) as tf.SymbolicTensor;
-    if (c.unet) h = tf.layers.concatenate({ axis: -1, name: `g_skip${i + 1}` }).apply([h, skips[1 - i]]) as tf.SymbolicTensor;
-  });
-  const outAct = c.residual ? 'linear' : 'sigmoid';
-  h = tf.layers.conv2dTranspose({ filters: 3, kernelSize: 4, strides: 2, padding: 'same', activation: outAct, kernelInitializer: glorot('g_out'), name: 'g_out' }).apply(h) as tf.SymbolicTensor;
-  if (c.residual) h = new ResidualBlend({ scale: c.residualScale, name: 'g_residual' }).apply([input, h]) as tf.SymbolicTensor;
-  return tf.model({ inputs: input, outputs: h, name: 'generator' });
 }
 
 /** Total number of weights (trainable and not) of a model. */

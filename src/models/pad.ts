@@ -3,7 +3,8 @@
  * NHWC arrays (browser-safe): what runGenerator does with tensors, for ONNX Runtime (Node:
  * src/models/onnx.ts; browser: web/src/worker.ts).
  */
-import type { PadMode } from './generator.ts';
+/** How a generator's input is padded to a multiple of its stride. */
+export type PadMode = 'reflect' | 'replicate';
 
 /** The downsampling factor of the paper's G: the model needs H and W to be multiples of this. */
 export const GENERATOR_STRIDE = 8;

@@ -7,8 +7,8 @@
  */
 import type { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
-import type { GeneratorConfig } from './generator.ts';
-import { buildPaperGenerator, paperInputChannels } from './generator.ts';
+import type { GeneratorConfig } from './generator-config.ts';
+import { buildPaperGenerator, paperInputChannels } from './paper.ts';
 import { buildColorTransformGenerator } from './color-transform.ts';
 
 export interface GeneratorEntry {

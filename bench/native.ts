@@ -39,9 +39,12 @@
  * Usage: node --import tsx bench/native.ts [--rounds 5] [--reps 2] [--sizes 128,256] [--global 256x4,64x16]
  *          [--infer 256,1024] [--vgg 256] [--configs native-1t,native-2t,wasm,pt1,pt2,pt2p] [--json out.json] [--check]
  *        node --import tsx bench/native.ts --verify-global     # the global twin against the tfjs model, same weights
+ *        node --import tsx bench/native.ts --ab-fused 64x16,256x4   # issue 25's fused kernels on/off, one process
+ *        node --import tsx bench/native.ts --configs native-2t,base-native-2t --baseline DIR …
+ *                                        # against another checkout's server (e.g. `git archive <commit> bench src package.json tsconfig.json`)
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -508,6 +511,9 @@ for line in sys.stdin:
 interface Hello { backend: string; threads: number; tfjs?: string; dnnl?: string | null; torch?: string; capability?: string | null; blas?: string[]; blasThreads?: number | null; blasProvider?: string | null }
 interface Server { name: string; proc: ChildProcessWithoutNullStreams; lines: AsyncIterator<string>; desc: string; hello: Hello }
 
+/** Another checkout whose server the `base-…` configurations run (`--baseline DIR`). */
+let baselineDir: string | undefined;
+
 async function startServer(name: string): Promise<Server> {
   const self = fileURLToPath(import.meta.url);
   let proc: ChildProcessWithoutNullStreams;
@@ -524,6 +530,17 @@ async function startServer(name: string): Promise<Server> {
     const env = { ...process.env, ...(passive ? { OMP_WAIT_POLICY: 'passive' } : {}), OPENBLAS_NUM_THREADS: b ?? process.env.OPENBLAS_NUM_THREADS ?? n };
     const torchDir = fileURLToPath(new URL('torch', import.meta.url));
     proc = spawn('/usr/bin/python3', ['-c', TORCH_SERVER, n, torchDir, JSON.stringify({ ...globalRecipe().step, optimizer: globalRecipe().optimizer })], { stdio: 'pipe', env });
+  } else if (name.startsWith('base-')) {
+    // base-native-Nt: this benchmark's server from another checkout (--baseline DIR, e.g. the commit before a
+    // change, extracted with git archive), with the addon this checkout built unless the baseline has its own
+    if (!baselineDir) throw new Error(`${name}: give the other checkout with --baseline DIR`);
+    const [, backend, t] = name.split('-');
+    const ownAddon = join(baselineDir, 'native', 'build', 'harmonia_native.node');
+    const env = {
+      ...process.env, HARMONIA_BACKEND: backend, ...(t ? { HARMONIA_NATIVE_THREADS: t.replace('t', '') } : {}),
+      HARMONIA_NATIVE_ADDON: process.env.HARMONIA_NATIVE_ADDON ?? (existsSync(ownAddon) ? ownAddon : fileURLToPath(new URL('../native/build/harmonia_native.node', import.meta.url))),
+    };
+    proc = spawn(process.execPath, ['--import', 'tsx', join(baselineDir, 'bench', 'native.ts'), '--serve', backend], { stdio: 'pipe', env, cwd: baselineDir });
   } else {
     const [backend, t] = name.split('-');
     const env = { ...process.env, HARMONIA_BACKEND: backend, ...(t ? { HARMONIA_NATIVE_THREADS: t.replace('t', '') } : {}) };
@@ -573,8 +590,10 @@ async function main(): Promise<void> {
       json: { type: 'string' },
       check: { type: 'boolean', default: false },
       'ab-fused': { type: 'string' },
+      baseline: { type: 'string' },
     },
   });
+  baselineDir = values.baseline;
   if (values.serve) return serveTf(values.serve as 'native' | 'wasm');
   if (values['ab-fused']) return abFused(values['ab-fused'], Number(values.rounds), Number(values.reps));
   if (values['verify-global']) return verifyGlobal();

@@ -13,7 +13,7 @@
  *   npm run bench                               # the ratio table (with the contamination check)
  *   npm run bench -- inference                  # one benchmark
  *   npm run bench -- engine intrinsic           # some
- *   npm run bench -- all                        # every one (service only with --data)
+ *   npm run bench -- all                        # every one
  *   npm run bench -- --json out.json            # options other than names go to the chosen benchmark(s)
  *   npm run bench -- ratio --rounds 5 --json out.json
  */
@@ -35,7 +35,7 @@ const BENCHES: Bench[] = [
   { name: 'intrinsic', file: 'intrinsic.ts', args: ['speed'], what: 'intrinsic stage at 1024²' },
   { name: 'large', file: 'large-input.ts', args: [], what: 'peak memory of harmonize on large inputs' },
   { name: 'browser', file: 'browser.ts', args: [], what: 'harmonize in headless Chromium at 512² and 1024²' },
-  { name: 'service', file: 'service.ts', args: [], what: 'batch throughput of 1 vs 2 harmonia workers on BullMQ', needs: '--data' },
+  { name: 'service', file: 'service.ts', args: [], what: 'harmonia serve: requests/s and p50/p95/p99 latency, 8 clients on 256² and 2 on 12 MP; the harmonia worker queue on BullMQ' },
 ];
 
 /** Splits the command line into benchmark names and the options passed on to them. */

@@ -348,17 +348,6 @@ export async function startBatchWorker(opts: WorkerOptions): Promise<BatchWorker
   const threads = opts.threads ?? 0;
   if (!(Number.isInteger(threads) && threads >= 0 && threads <= 32)) throw new HarmoniaError(`threads must be an integer in [0, 32], got ${threads}`);
   const concurrency = opts.concurrency ?? (threads > 0 ? 2 * threads : 1);
-  // the threads load the shipped model at start-up (others when a job names them); a job never waits
-  // for a thread beyond its lock (the pool's queue holds at most `concurrency` jobs)
-  const pool = threads > 0
-    ? await HarmonizePool.create({ threads, maxQueue: concurrency, models: isModelDir(DEFAULT_MODEL_DIR) ? [DEFAULT_MODEL_DIR] : [], timeoutMs: 3_600_000 })
-    : undefined;
-  /** Decode (both inputs at once), harmonize, encode (the library's bytes): on a pool thread, or here. */
-  const harmonizeJob = async (job: ImageJob): Promise<JobResult> => {
-    if (!pool) return runImageJob(job);
-    const r = await pool.submit(job, { transfer: true }); // the bytes were hashed: moved, not copied
-    return r;
-  };
 
   /**
    * A write lock whose holder was a worker of this machine that is gone (killed) is released; one
@@ -398,6 +387,48 @@ export async function startBatchWorker(opts: WorkerOptions): Promise<BatchWorker
         await unlink(join(dir, name));
       } catch {
         /* raced with its writer or another sweeper: leave it */
+      }
+    }
+  }
+
+  // temp files of killed workers first (before the threads' start-up, which takes a while)
+  if (!opts.output.includes('{')) await sweep(resolve(opts.output));
+  // the threads load the shipped model at start-up (others when a job names them); the pool's queue
+  // holds every job this worker runs at once, so submit() never refuses one
+  const pool = threads > 0
+    ? await HarmonizePool.create({ threads, maxQueue: concurrency, models: isModelDir(DEFAULT_MODEL_DIR) ? [DEFAULT_MODEL_DIR] : [], timeoutMs: 3_600_000 })
+    : undefined;
+  /** Decode (both inputs at once), harmonize, encode (the library's bytes): on a pool thread, or here. */
+  const harmonizeJob = async (job: ImageJob): Promise<JobResult> => {
+    if (!pool) return runImageJob(job);
+    const r = await pool.submit(job, { transfer: true }); // the bytes were hashed: moved, not copied
+    return r;
+  };
+
+  /**
+   * Called holding `out`'s write lock when the queue's record says a write of it was started and never
+   * recorded (its worker was killed, maybe mid-write): that write's temp files are removed now. The
+   * sweep may have skipped them while another worker held the lock for the retry, and with several
+   * jobs at once a killed worker can leave several. Nobody else writes `out` under our lock; a temp
+   * file of a live process of this machine is kept for a minute, as the sweep does.
+   */
+  async function sweepOutput(out: string): Promise<void> {
+    const dir = dirname(out), base = basename(out);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const m = /^\.(.+)\.(\d+)\.\d+\.\d+\.tmp$/.exec(name);
+      if (!m || m[1] !== base || Number(m[2]) === process.pid) continue;
+      try {
+        const st = await stat(join(dir, name));
+        if (!st.isFile() || (pidAlive(Number(m[2])) && Date.now() - st.mtimeMs < 60_000)) continue;
+        await unlink(join(dir, name));
+      } catch {
+        /* gone already */
       }
     }
   }
@@ -459,6 +490,7 @@ export async function startBatchWorker(opts: WorkerOptions): Promise<BatchWorker
     let written = false;
     let sha = '';
     const newSha = sha256(r.image);
+    if (startedSha) await sweepOutput(out).catch(() => undefined);
     /** Records the write before it happens, so that a worker killed between the rename and FINISH_WRITE leaves a file the queue knows. */
     const write = async () => {
       await redis.hset(startedKey, out, newSha);
@@ -492,7 +524,6 @@ export async function startBatchWorker(opts: WorkerOptions): Promise<BatchWorker
     return { output: out, written, width: r.width, height: r.height, ms: Math.round(performance.now() - t0), steps };
   };
 
-  if (!opts.output.includes('{')) await sweep(resolve(opts.output));
   const worker = new Worker<BatchJobData, BatchJobResult>(queueName, processor, {
     connection: connection(opts.redis),
     name: `harmonia-worker-${process.pid}`, // recorded as each job's processedBy

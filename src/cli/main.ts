@@ -5,6 +5,7 @@ import { installCommand, missingOptionalPackage } from '../util/optional.ts';
 import { commandList, findCommand } from './commands/index.ts';
 import type { Command } from './types.ts';
 import { UsageError, checkFlags, commandHelp, commandOptions, didYouMean, formatUsageError, beginOutput, output } from './usage.ts';
+import { env } from '../config/index.ts';
 
 /** The package version (package.json beside src/ or dist/). */
 export function version(): string {
@@ -115,12 +116,11 @@ export async function main(argv: string[]): Promise<number> {
   const lines: string[] = [];
   const log = console.log;
   const info = console.info;
-  const quietEnv = process.env.HARMONIA_QUIET;
+  const quietBefore = env.quiet;
   const restore = (): void => {
     console.log = log;
     console.info = info;
-    if (quietEnv === undefined) delete process.env.HARMONIA_QUIET;
-    else process.env.HARMONIA_QUIET = quietEnv;
+    env.quiet = quietBefore;
   };
   const document = (exitCode: number, error?: string): void => {
     if (!wrapJson) return;
@@ -141,13 +141,13 @@ export async function main(argv: string[]): Promise<number> {
     if (json && parsed.values.output === '-') throw new UsageError('--json prints a JSON document on stdout, so -o - (the image on stdout) cannot go with it');
     beginOutput(quiet, json);
     if (quiet) {
-      // only errors and warnings: no notes or progress bars (util/progress.ts reads HARMONIA_QUIET), and no
+      // only errors and warnings: no notes or progress bars (util/progress.ts reads env.quiet), and no
       // summary lines unless the command has a --quiet of its own (then its help says what it keeps)
       if (!('quiet' in cmd.options) && !json) { // --json: the document is the output asked for
         console.log = () => {};
         console.info = () => {};
       }
-      process.env.HARMONIA_QUIET = '1';
+      env.quiet = true;
     }
     if (wrapJson && console.log === log) {
       console.log = (...a: unknown[]) => void lines.push(a.map(String).join(' '));
@@ -176,7 +176,7 @@ export async function main(argv: string[]): Promise<number> {
       const e = err as Error;
       message = `internal error: ${e?.message ?? String(err)}`;
       console.error(`harmonia ${name}: ${message}`);
-      if (process.env.HARMONIA_DEBUG) console.error(e?.stack);
+      if (env.debug) console.error(e?.stack);
       else console.error('(set HARMONIA_DEBUG=1 for a stack trace; please report this)');
       code = 70;
     }

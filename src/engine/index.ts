@@ -1,9 +1,10 @@
 import { availableParallelism } from 'node:os';
 import { tf } from './tf.ts';
 import { HarmoniaError } from '../errors.ts';
+import { env, BACKENDS, BACKEND_REQUESTS, isOneOf, listWords, type BackendName, type BackendRequest } from '../config/index.ts';
 
-export type BackendName = 'tensorflow' | 'native' | 'wasm' | 'cpu';
-export type BackendRequest = BackendName | 'auto';
+// the backend names are listed once, in src/config/index.ts
+export type { BackendName, BackendRequest } from '../config/index.ts';
 
 export interface EngineInfo {
   /** The backend TensorFlow.js runs on. */
@@ -16,14 +17,11 @@ export interface EngineInfo {
   kernels: string[];
 }
 
-const BACKENDS: readonly BackendRequest[] = ['auto', 'tensorflow', 'native', 'wasm', 'cpu'];
 let current: EngineInfo | undefined;
 
 function parseRequest(value: string, source: string): BackendRequest {
-  if (!(BACKENDS as readonly string[]).includes(value)) {
-    throw new HarmoniaError(`${source}: backend must be auto, tensorflow, native, wasm or cpu, got "${value}"`);
-  }
-  return value as BackendRequest;
+  if (!isOneOf(BACKEND_REQUESTS, value)) throw new HarmoniaError(`${source}: backend must be ${listWords(BACKEND_REQUESTS)}, got "${value}"`);
+  return value;
 }
 
 /**
@@ -36,15 +34,15 @@ function parseRequest(value: string, source: string): BackendRequest {
 export async function initEngine(opts: { backend?: BackendRequest; quiet?: boolean } = {}): Promise<EngineInfo> {
   let want = parseRequest(opts.backend ?? 'auto', 'initEngine');
   let source = opts.backend && opts.backend !== 'auto' ? 'requested' : 'auto';
-  const env = process.env.HARMONIA_BACKEND;
-  if (want === 'auto' && env) {
-    want = parseRequest(env, 'HARMONIA_BACKEND');
+  const fromEnv = env.backend;
+  if (want === 'auto' && fromEnv) {
+    want = parseRequest(fromEnv, 'HARMONIA_BACKEND'); // checked again: code may assign env.backend
     source = 'HARMONIA_BACKEND';
   }
   const active = tf.getBackend() as string | undefined;
   if (current && current.backend === active && (want === 'auto' || want === current.backend)) return current;
   const tried: string[] = [];
-  const order: BackendName[] = want === 'auto' ? ['tensorflow', 'native', 'wasm', 'cpu'] : [want];
+  const order: readonly BackendName[] = want === 'auto' ? BACKENDS : [want];
   for (const name of order) {
     try {
       const kernels = await activate(name);
@@ -52,7 +50,7 @@ export async function initEngine(opts: { backend?: BackendRequest; quiet?: boole
         ? `auto: ${tried.length ? tried.join('; ') : `${name} is the first choice`}`
         : source === 'HARMONIA_BACKEND' ? `HARMONIA_BACKEND=${name}` : 'requested';
       current = { backend: name, reason, threads: await threadsOf(name), kernels };
-      if (!opts.quiet && process.env.HARMONIA_DEBUG) console.error(`harmonia: backend ${name} (${reason})`);
+      if (!opts.quiet && env.debug) console.error(`harmonia: backend ${name} (${reason})`);
       return current;
     } catch (err) {
       const msg = (err as Error).message.split('\n')[0];

@@ -3,9 +3,10 @@
  * `import { tf } from '../engine/tf.ts'`, so the backend choice stays in engine/.
  */
 import * as tf from '@tensorflow/tfjs';
+import { env } from '../config/index.ts';
 // no TF.js console banners ("Hi, looks like you are running TensorFlow.js in Node.js…", platform notes):
 // PROD only silences TF.js's console.warn calls; HARMONIA_DEBUG=1 keeps them
-if (!(typeof process !== 'undefined' && process.env?.HARMONIA_DEBUG)) tf.env().set('PROD', true);
+if (!env.debug) tf.env().set('PROD', true);
 export { tf };
 export type Tensor = tf.Tensor;
 export type Tensor4D = tf.Tensor4D;

@@ -29,6 +29,7 @@ import { padGeneratorInput, cropRgb } from './pad.ts';
 import { TRANSFORM_PARAMS, type ColorTransformParams } from './color-transform-apply.ts';
 import type { HarmonizationModel } from './harmonization.ts';
 import { readModelMeta, checkModelFiles, generatorConfigDifference, checkFiniteOutput, smokeInput, ModelCheckError, MODEL_META } from './folder-meta.ts';
+import { env, parseInference, type InferenceMode } from '../config/index.ts';
 
 const ORT_PACKAGE = 'onnxruntime-node';
 
@@ -341,22 +342,16 @@ export function onnxTransformParams(c: OnnxColorTransform): (input: Float32Array
   };
 }
 
-export type InferenceMode = 'auto' | 'onnx' | 'tfjs';
+export type { InferenceMode } from '../config/index.ts';
 
-/** The inference engine requested by HARMONIA_INFERENCE: 'tfjs', 'onnx', or 'auto' (default: ONNX Runtime when installed). */
-export function inferenceMode(env: string | undefined = process.env.HARMONIA_INFERENCE): InferenceMode {
-  const v = (env ?? '').trim().toLowerCase();
-  if (v === '' || v === 'auto') return 'auto';
-  if (v === 'onnx' || v === 'tfjs') return v;
-  throw new HarmoniaError(`HARMONIA_INFERENCE must be auto, onnx or tfjs, got "${env}"`);
+/** The inference engine: `value` parsed as HARMONIA_INFERENCE would be, or the configured one (env.inference, src/config). */
+export function inferenceMode(value?: string): InferenceMode {
+  return value === undefined ? env.inference : parseInference(value);
 }
 
-/** Intra-op threads from HARMONIA_ORT_THREADS (a positive integer), or undefined for the default (available parallelism). */
-export function ortThreads(env: string | undefined = process.env.HARMONIA_ORT_THREADS): number | undefined {
-  if (env === undefined || env.trim() === '') return undefined;
-  const n = Number(env);
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new HarmoniaError(`HARMONIA_ORT_THREADS must be an integer in 1..256, got "${env}"`);
-  return n;
+/** ONNX Runtime intra-op threads (env.ortThreads: HARMONIA_ORT_THREADS), or undefined for the default (available parallelism). */
+export function ortThreads(): number | undefined {
+  return env.ortThreads;
 }
 
 type Hook = Pick<HarmonizationModel, 'runner' | 'transformParams'> & { threads: number; source: string };
@@ -454,7 +449,7 @@ export async function withOnnxRunner(dir: string, model: HarmonizationModel, mod
       } catch (err) {
         // a model that fails its checks is not used on any engine
         if (mode === 'onnx' || err instanceof ModelCheckError) throw err;
-        if (process.env.HARMONIA_DEBUG) console.error(`harmonia: ONNX Runtime not used for ${dir} (${(err as Error).message}); using TensorFlow.js`);
+        if (env.debug) console.error(`harmonia: ONNX Runtime not used for ${dir} (${(err as Error).message}); using TensorFlow.js`);
         return null;
       }
     })();
@@ -462,7 +457,7 @@ export async function withOnnxRunner(dir: string, model: HarmonizationModel, mod
     p.catch(() => hooks.delete(dir));
   }
   const h = await p;
-  if (process.env.HARMONIA_DEBUG && h) console.error(`harmonia: generator on ONNX Runtime (${h.threads} threads, ${h.source})`);
+  if (env.debug && h) console.error(`harmonia: generator on ONNX Runtime (${h.threads} threads, ${h.source})`);
   if (!h) return model;
   return h.runner ? { ...model, runner: h.runner } : { ...model, transformParams: h.transformParams };
 }
@@ -492,6 +487,6 @@ export async function onnxHookIfReady(dir: string, fullResolution: boolean): Pro
     }
     h = await p;
   }
-  if (h && process.env.HARMONIA_DEBUG) console.error(`harmonia: generator on ONNX Runtime (${h.threads} threads, ${h.source})`);
+  if (h && env.debug) console.error(`harmonia: generator on ONNX Runtime (${h.threads} threads, ${h.source})`);
   return h;
 }

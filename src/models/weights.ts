@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { HarmoniaError } from '../errors.ts';
+import { env } from '../config/index.ts';
 
 export type WeightId = 'alexnet' | 'vgg16' | 'squeezenet1_1' | 'vgg19' | 'lpips-alex' | 'lpips-vgg' | 'lpips-squeeze';
 
@@ -44,8 +45,7 @@ export const KNOWN_WEIGHTS: readonly WeightSpec[] = [
 /** The weights folder: explicit dir, else $HARMONIA_WEIGHTS, else ~/.cache/harmonia/weights. */
 export function weightsDir(dir?: string): string {
   if (dir) return resolve(dir);
-  const env = process.env.HARMONIA_WEIGHTS;
-  if (env) return resolve(env);
+  if (env.weights) return resolve(env.weights);
   return join(homedir(), '.cache', 'harmonia', 'weights');
 }
 

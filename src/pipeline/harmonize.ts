@@ -20,6 +20,7 @@ import { importOptional } from '../util/optional.ts';
 import { defaultPlacement, placeForeground, type Placement } from './compose.ts';
 import { harmonizeWithAsyncHooks, type AsyncHookedModel } from './hooks-async.ts';
 import { readOnnxMetadata, sessionHooks, type OrtModuleLike, type OrtSessionLike } from './ort-hooks.ts';
+import { env, STAGES, isOneOf, listWords } from '../config/index.ts';
 // TensorFlow.js (the engine, refine.ts, the TF.js model loader) is imported only when it runs: a model
 // folder whose generator runs on ONNX Runtime (the shipped one, by default) is harmonized without it
 
@@ -111,7 +112,7 @@ const hookedCache = new Map<string, HookedModel>();
  */
 export async function resolveOnnxFirstModel(model: HarmonizeOptions['model'], stage: Stage | undefined): Promise<HookedModel | undefined> {
   if (stage === 'intrinsic' || model === null || (model !== undefined && typeof model !== 'string')) return undefined;
-  if (process.env.HARMONIA_BACKEND) return undefined;
+  if (env.backend) return undefined;
   const dir = model ?? DEFAULT_MODEL_DIR;
   try {
     if (!model && !stage && !isModelDir(dir)) return undefined;
@@ -233,7 +234,7 @@ const wasmModels = new Map<string, Promise<AsyncHookedModel | undefined>>();
  */
 export async function resolveWasmFallbackModel(model: HarmonizeOptions['model'], stage: Stage | undefined): Promise<AsyncHookedModel | undefined> {
   if (stage === 'intrinsic' || model === null || (model !== undefined && typeof model !== 'string')) return undefined;
-  if (process.env.HARMONIA_BACKEND || inferenceMode() === 'tfjs') return undefined;
+  if (env.backend || inferenceMode() === 'tfjs') return undefined;
   const dir = model ?? DEFAULT_MODEL_DIR;
   if (!model && !stage && !isModelDir(dir)) return undefined;
   if (await onnxAvailable()) return undefined;
@@ -282,8 +283,8 @@ export function checkHarmonizeOptions(opts: HarmonizeOptions): void {
   if (opts.maxPixels !== undefined && !(Number.isSafeInteger(opts.maxPixels) && opts.maxPixels >= 1)) {
     throw new HarmoniaError(`harmonize: maxPixels must be a positive integer, got ${JSON.stringify(opts.maxPixels)}`);
   }
-  if (opts.stage !== undefined && !['intrinsic', 'gan', 'full'].includes(opts.stage)) {
-    throw new HarmoniaError(`harmonize: stage must be intrinsic, gan or full, got ${JSON.stringify(opts.stage)}`);
+  if (opts.stage !== undefined && !isOneOf(STAGES, opts.stage)) {
+    throw new HarmoniaError(`harmonize: stage must be ${listWords(STAGES)}, got ${JSON.stringify(opts.stage)}`);
   }
   if (opts.analysisMaxSide !== undefined && !(Number.isInteger(opts.analysisMaxSide) && opts.analysisMaxSide >= 16 && opts.analysisMaxSide <= 4096)) {
     throw new HarmoniaError(`harmonize: analysisMaxSide must be an integer in [16, 4096], got ${JSON.stringify(opts.analysisMaxSide)}`);

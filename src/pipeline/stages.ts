@@ -15,8 +15,9 @@ import type { IntrinsicOptions, SemiHarmonizeResult, semiHarmonize } from '../in
 import { applyColorTransformArrays, type ColorTransformParams } from '../models/color-transform-apply.ts';
 import type { HarmonizationModel } from '../models/harmonization.ts';
 import { applyCorrection } from './apply.ts';
+import { STAGES, isOneOf, listWords, type Stage } from '../config/index.ts';
 
-export type Stage = 'intrinsic' | 'gan' | 'full';
+export type { Stage } from '../config/index.ts';
 
 export interface RefineOptions {
   /** Which stages run: 'intrinsic' only, 'gan' only (G on the raw composite), or 'full' (default). */
@@ -145,7 +146,7 @@ export function intrinsicRuns(model: { card?: HarmonizationModel['card'] } | und
 /** The checks, then the intrinsic stage when it runs (`intrinsic` is needed when intrinsicRuns says so): what comes before the generator. */
 export function prepare(composite: FloatImage, mask: Mask, model: { card?: HarmonizationModel['card'] } | undefined, opts: RefineOptions, intrinsic: IntrinsicStage | undefined): Prepared {
   const stage = opts.stage ?? (model ? 'full' : 'intrinsic');
-  if (!['intrinsic', 'gan', 'full'].includes(stage)) throw new HarmoniaError(`harmonize: stage must be intrinsic, gan or full, got "${stage}"`);
+  if (!isOneOf(STAGES, stage)) throw new HarmoniaError(`harmonize: stage must be ${listWords(STAGES)}, got "${stage}"`);
   if (composite.channels !== 3) throw new HarmoniaError(`harmonize: composite must be RGB (3 channels), got ${composite.channels}`);
   assertSameSize(composite, mask, 'mask');
   if ((stage === 'gan' || stage === 'full') && !model) {

@@ -11,6 +11,7 @@ import { initEngine } from '../engine/index.ts';
 import { resolveModel, resolveOnnxFirstModel } from '../pipeline/harmonize.ts';
 import { harmonizeDecoded, encodeResult, runImageJob, type ImageJob } from './job.ts';
 import type { ThreadInit, ToThread, FromThread } from './pool.ts';
+import { env } from '../config/index.ts';
 
 const port = parentPort;
 if (!port) throw new Error('src/service/thread.ts runs as a worker thread of HarmonizePool');
@@ -35,7 +36,7 @@ async function start(): Promise<void> {
   try {
     // one pool thread per core: ONNX Runtime gets one thread here (its default, one spin-waiting thread per
     // core in every pool thread, oversubscribes the cores); HARMONIA_ORT_THREADS overrides
-    process.env.HARMONIA_ORT_THREADS ??= '1';
+    env.ortThreads ??= 1;
     const engine = await initEngine({ quiet: true });
     const { composite, mask } = warmupInputs();
     for (const dir of init.models) {

@@ -7,6 +7,7 @@ import { HarmoniaError } from '../errors.ts';
 import { loadVgg19Features, createRandomVgg19 } from '../models/vgg.ts';
 import { weightPath } from '../models/weights.ts';
 import type { FeatureExtractor } from '../losses/index.ts';
+import { env } from '../config/index.ts';
 
 export interface FeatureSpec {
   /** Path of vgg19-dcbb9e9d.pth (default: $HARMONIA_VGG19). */
@@ -20,7 +21,7 @@ export const RANDOM_FEATURES_NOTE = 'feature loss uses a RANDOMLY INITIALISED VG
 
 /** Where the VGG-19 weights are looked for when none is given: $HARMONIA_VGG19, else the weights folder (models/weights.ts). */
 export function defaultVggPath(): string {
-  return process.env.HARMONIA_VGG19 || weightPath('vgg19');
+  return env.vgg19 ?? weightPath('vgg19');
 }
 
 /** Decides which VGG-19 the feature setting will use; throws when no weights and random is not allowed. */

@@ -2,6 +2,7 @@
  * A progress bar for long work: count, rate, ETA. Draws in place on a TTY, prints a line every
  * few seconds otherwise (CI logs), and stays silent with `quiet`.
  */
+import { env } from '../config/index.ts';
 export class Progress {
   private done = 0;
   /** The count when timing began (set() before any tick: work resumed from an earlier run), excluded from the rate. */
@@ -33,7 +34,7 @@ export class Progress {
     this.base = done;
   }
   finish(note = ''): void {
-    if (this.opts.quiet || process.env.HARMONIA_QUIET) return; // --quiet on any command (src/cli/main.ts)
+    if (this.opts.quiet || env.quiet) return; // --quiet on any command (src/cli/main.ts)
     if (this.drawnAt === this.done && !this.tty && !note) return; // the last tick already printed this line
     this.draw(note, true);
   }
@@ -49,7 +50,7 @@ export class Progress {
       `${formatDuration(elapsed)} elapsed, ETA ${Number.isFinite(eta) ? formatDuration(eta) : '?'}${note ? ` ${note}` : ''}`;
   }
   private draw(note: string, final = false): void {
-    if (this.opts.quiet || process.env.HARMONIA_QUIET) return; // --quiet on any command (src/cli/main.ts)
+    if (this.opts.quiet || env.quiet) return; // --quiet on any command (src/cli/main.ts)
     const stream = this.opts.stream ?? process.stderr;
     const line = this.render(note);
     this.drawnAt = this.done;

@@ -3,7 +3,7 @@
  * may name a file of its own layer or of a layer below it, never one above. The order, bottom to
  * top (the same list is in DEVELOPERS.md § Layers):
  *
- *   util, errors.ts → engine → image, metrics → data → intrinsic → onnx → export → models, losses
+ *   util, errors.ts, config → engine → image, metrics → data → intrinsic → onnx → export → models, losses
  *   → train → eval → report → pipeline → service → cli and the entry files (index.ts, browser.ts)
  *
  * Files of one layer may import each other, but no two top-level folders (or files) of src/ import
@@ -21,7 +21,7 @@ const SRC = join(ROOT, 'src');
 
 /** Layer of each top-level entry of src/ (a folder or a file), bottom = 0. */
 export const LAYERS: readonly (readonly string[])[] = [
-  ['util', 'errors.ts'],
+  ['util', 'errors.ts', 'config'],
   ['engine'],
   ['image', 'metrics'],
   ['data'],

@@ -16,18 +16,18 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { distinct, maxAbsDiff, rand } from './gradcheck.ts';
+import { env, type BackendRequest } from '../../src/config/index.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
+/** Runs `fn` with env.backend (HARMONIA_BACKEND, src/config) set to `value` (any string: bad ones are rejected by initEngine). */
 async function withEnv<T>(value: string | undefined, fn: () => Promise<T>): Promise<T> {
-  const old = process.env.HARMONIA_BACKEND;
-  if (value === undefined) delete process.env.HARMONIA_BACKEND;
-  else process.env.HARMONIA_BACKEND = value;
+  const old = env.backend;
+  env.backend = value as BackendRequest | undefined;
   try {
     return await fn();
   } finally {
-    if (old === undefined) delete process.env.HARMONIA_BACKEND;
-    else process.env.HARMONIA_BACKEND = old;
+    env.backend = old;
   }
 }
 

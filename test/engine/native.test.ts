@@ -22,6 +22,7 @@ import { Rng } from '../../src/util/random.ts';
 import { RELU_GRAD_KERNEL, LEAKY_RELU_GRAD_KERNEL, CLIP_GRAD_KERNEL, CURVE_KERNEL, CURVE_GRAD_KERNEL, CONV_LEAKY_KERNEL, piecewiseLinearCurves } from '../../src/engine/ops.ts';
 import { convRelu } from '../../src/models/torch/convert.ts';
 import { BACKEND_TOL, awayFromZero, distinct, evaluate, finiteDiffError, maxAbs, maxAbsDiff, rand, type Case } from './gradcheck.ts';
+import { env } from '../../src/config/index.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const load = loadNativeAddon();
@@ -319,15 +320,14 @@ test('initEngine: native explicitly and through HARMONIA_BACKEND', { skip }, asy
   assert.deepEqual(info.kernels, Object.keys(NATIVE_KERNELS));
   assert.ok(info.threads >= 1);
   await initEngine({ backend: 'cpu' });
-  const old = process.env.HARMONIA_BACKEND;
-  process.env.HARMONIA_BACKEND = 'native';
+  const old = env.backend;
+  env.backend = 'native';
   try {
     const e = await initEngine();
     assert.equal(e.backend, 'native');
     assert.equal(e.reason, 'HARMONIA_BACKEND=native');
   } finally {
-    if (old === undefined) delete process.env.HARMONIA_BACKEND;
-    else process.env.HARMONIA_BACKEND = old;
+    env.backend = old;
   }
   assert.equal(engineInfo()?.backend, 'native');
 });

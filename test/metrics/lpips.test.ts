@@ -17,6 +17,7 @@ import { writeSplit } from './fixtures.ts';
 import { main } from '../../src/cli/main.ts';
 import { sha256File, weightsDir } from '../../src/models/weights.ts';
 import { needsTorch, runPython } from './python.ts';
+import { env } from '../../src/config/index.ts';
 
 /** A fresh temp folder, removed when the file's tests end. */
 const tempDir = tempDirFactory();
@@ -122,14 +123,14 @@ test('weights folder resolution and SHA-256 of a known input', async () => {
   const f = join(dir, 'abc.txt');
   writeFileSync(f, 'abc');
   assert.equal(await sha256File(f), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
-  const saved = process.env.HARMONIA_WEIGHTS;
-  process.env.HARMONIA_WEIGHTS = dir;
+  const saved = env.weights;
+  env.weights = dir;
   try {
     assert.equal(weightsDir(), dir);
     assert.equal(weightsDir('/x/y'), '/x/y');
-    delete process.env.HARMONIA_WEIGHTS;
+    env.weights = undefined;
     assert.match(weightsDir(), /\.cache\/harmonia\/weights$/);
   } finally {
-    if (saved === undefined) delete process.env.HARMONIA_WEIGHTS; else process.env.HARMONIA_WEIGHTS = saved;
+    env.weights = saved;
   }
 });

@@ -18,6 +18,7 @@ import { harmonizeImage } from '../../src/pipeline/refine.ts';
 import { writeImage, writeMask } from '../../src/image/io.ts';
 import { makeProceduralComposite } from '../../src/data/procedural.ts';
 import { cliModulesLoaded } from '../helpers.ts';
+import { env } from '../../src/config/index.ts';
 
 const skip = async (): Promise<string | false> => {
   if (!(await onnxAvailable())) return 'onnxruntime-node is not installed';
@@ -55,13 +56,12 @@ test('the shipped model without TensorFlow.js gives exactly what the TF.js-loade
   assert.equal(await resolveOnnxFirstModel(undefined, 'intrinsic'), undefined);
   assert.equal(await resolveOnnxFirstModel(null, undefined), undefined);
   assert.equal(await resolveOnnxFirstModel(loaded, undefined), undefined);
-  const old = process.env.HARMONIA_INFERENCE;
-  process.env.HARMONIA_INFERENCE = 'tfjs';
+  const old = env.inference;
+  env.inference = 'tfjs';
   try {
     assert.equal(await resolveOnnxFirstModel(undefined, undefined), undefined);
   } finally {
-    if (old === undefined) delete process.env.HARMONIA_INFERENCE;
-    else process.env.HARMONIA_INFERENCE = old;
+    env.inference = old;
   }
 });
 

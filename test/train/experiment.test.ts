@@ -12,6 +12,7 @@ import { RANDOM_FEATURES_NOTE } from '../../src/train/features.ts';
 import { HarmoniaError } from '../../src/errors.ts';
 import { relativizePaths } from '../../src/util/html.ts';
 import { loadHarmonizationModel } from '../../src/pipeline/model.ts';
+import { env } from '../../src/config/index.ts';
 
 await initEngine();
 const root = mkdtempSync(join(tmpdir(), 'harmonia-experiment-'));
@@ -19,24 +20,24 @@ const data = join(root, 'data');
 await writeProceduralDataset(data, { count: 16, seed: 5, width: 64, height: 64, testFraction: 0.25 });
 
 test('the feature setting refuses to run without VGG-19 weights unless random features are allowed (the smoke preset allows them)', async () => {
-  const prev = process.env.HARMONIA_VGG19;
-  process.env.HARMONIA_VGG19 = join(root, 'missing-vgg19.pth');
+  const prev = env.vgg19;
+  env.vgg19 = join(root, 'missing-vgg19.pth');
   try {
     assert.equal(SMOKE_PRESET.train.allowRandomFeatures, true);
     await assert.rejects(runExperiment({ preset: SMOKE_PRESET, data, out: join(root, 'refuse'), settings: ['feature'], overrides: { allowRandomFeatures: false }, quiet: true }),
       (e: unknown) => e instanceof HarmoniaError && /VGG-19 weights not found/.test(e.message) && /--allow-random-features/.test(e.message));
     assert.ok(!existsSync(join(root, 'refuse', 'runs')), 'nothing trained');
   } finally {
-    if (prev === undefined) delete process.env.HARMONIA_VGG19; else process.env.HARMONIA_VGG19 = prev;
+    env.vgg19 = prev;
   }
 });
 
 test('smoke experiment end to end: intrinsic cache, three settings, Table 1 with all five columns (md, json, html)', async () => {
   const out = join(root, 'exp');
-  process.env.HARMONIA_VGG19 = join(root, 'missing-vgg19.pth');
+  env.vgg19 = join(root, 'missing-vgg19.pth');
   // the smoke preset runs anywhere: no weights, no flag
   const t = await runExperiment({ preset: SMOKE_PRESET, data, out, quiet: true });
-  delete process.env.HARMONIA_VGG19;
+  env.vgg19 = undefined;
   assert.deepEqual(t.columns.map((c) => c.method), methodColumns());
   for (const c of t.columns) {
     assert.equal(c.images, 4, c.method);

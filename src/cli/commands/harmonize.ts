@@ -12,6 +12,7 @@ import { harmonizeWithReport } from '../../pipeline/harmonize.ts';
 import { harmonizeBatch, pairFolderDetailed, planBatch, batchRecipe, MANIFEST_NAME, type BatchItem, type SkippedFile } from '../../pipeline/batch.ts';
 import { placeForeground, defaultPlacement, placedShare } from '../../pipeline/compose.ts';
 import type { Stage } from '../../pipeline/refine.ts';
+import { STAGES, isOneOf, listWords } from '../../config/index.ts';
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
@@ -53,7 +54,7 @@ export function planHarmonize(values: Values, positionals: string[], dataset?: B
   const out = str(values.output);
   if (!out) throw new HarmoniaError('-o/--output is required');
   const stage = values.stage as Stage | undefined;
-  if (stage && !['intrinsic', 'gan', 'full'].includes(stage)) throw new HarmoniaError(`--stage must be intrinsic, gan or full, got "${stage}"`);
+  if (stage && !isOneOf(STAGES, stage)) throw new HarmoniaError(`--stage must be ${listWords(STAGES)}, got "${stage}"`);
   const R = FLAG_RANGES.harmonize;
   const maxSide = requiredNumberFlag(values, 'max-side', R['max-side']);
   const quality = numberFlag(values, 'quality', R.quality);

@@ -4,6 +4,7 @@ import { FLAG_RANGES, numberFlag, describeRange } from '../flags.ts';
 import { startBatchWorker, parseRedisUrl, redactRedisUrl, checkQueueName, checkOutputTemplate, DEFAULT_QUEUE } from '../../service/queue.ts';
 import { setImageThreads } from '../../image/io.ts';
 import { availableParallelism } from 'node:os';
+import { env } from '../../config/index.ts';
 
 const RANGES = FLAG_RANGES.worker;
 
@@ -40,9 +41,9 @@ export const workerCommand: Command = {
     // libvips with one thread per image operation (several run at once), unless HARMONIA_NATIVE_THREADS /
     // HARMONIA_ORT_THREADS / VIPS_CONCURRENCY say otherwise: ORT's default (one spin-waiting thread per
     // core, per thread) oversubscribes the cores (docs/BENCHMARKS.md § Service)
-    process.env.HARMONIA_NATIVE_THREADS ??= '1';
-    process.env.HARMONIA_ORT_THREADS ??= '1';
-    if (process.env.VIPS_CONCURRENCY === undefined) setImageThreads(1);
+    env.nativeThreads ??= 1;
+    env.ortThreads ??= 1;
+    if (env.vipsConcurrency === undefined) setImageThreads(1);
     let n = 0, failedForGood = 0;
     let finish: () => void = () => undefined;
     const finished = new Promise<void>((res) => { finish = res; });

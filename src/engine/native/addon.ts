@@ -7,6 +7,7 @@
  * TF.js-free colour-transform apply (src/models/color-transform-apply.ts), which the browser bundle
  * also includes, uses the addon when it runs in Node; in a browser loadNativeAddon() says "not Node".
  */
+import { env, passToLibgomp } from '../../config/index.ts';
 type NodeModules = {
   module: typeof import('node:module');
   fs: typeof import('node:fs');
@@ -92,7 +93,7 @@ export type AddonLoad = { ok: true; addon: NativeAddon; path: string } | { ok: f
 export function nativeAddonPath(): string {
   const n = node();
   const rel = new URL(ADDON_RELATIVE, import.meta.url);
-  return (n ? process.env.HARMONIA_NATIVE_ADDON : undefined) ?? (n ? n.url.fileURLToPath(rel) : decodeURIComponent(rel.pathname));
+  return (n ? env.nativeAddon : undefined) ?? (n ? n.url.fileURLToPath(rel) : decodeURIComponent(rel.pathname));
 }
 
 let cached: AddonLoad | undefined;
@@ -104,10 +105,8 @@ let cached: AddonLoad | undefined;
  */
 export function nativeThreads(): number {
   const nm = node();
-  const env = nm ? process.env.HARMONIA_NATIVE_THREADS : undefined;
   const fallback = !nm ? 1 : nm.worker.isMainThread ? nm.os.availableParallelism() : 1;
-  const n = env ? Number(env) : fallback;
-  return Number.isInteger(n) && n >= 1 ? n : fallback;
+  return (nm ? env.nativeThreads : undefined) ?? fallback;
 }
 
 /** Loads the addon once per process; never throws. */
@@ -130,7 +129,7 @@ export function loadNativeAddon(): AddonLoad {
   // the paper GAN step took 253-259 ms (median) against 197-212 ms with a short spin of 10k
   // iterations (tens of microseconds), which wastes next to nothing under load. libgomp reads this
   // when it loads (below); OMP_WAIT_POLICY or GOMP_SPINCOUNT set by the user win.
-  if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) process.env.GOMP_SPINCOUNT = '10000';
+  if (env.ompWaitPolicy === undefined && env.gompSpinCount === undefined) passToLibgomp('GOMP_SPINCOUNT', '10000');
   try {
     const addon = n.module.createRequire(import.meta.url)(path) as NativeAddon;
     for (const fn of ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'matMul', 'maxPool', 'maxPoolGrad', 'binary', 'binaryStrided', 'compare', 'unary', 'activationGrad', 'adam', 'clip', 'tuneAllocator', 'addN', 'concat', 'clipGrad', 'curve', 'curveGrad', 'colorApply', 'colorApplyGrad', 'colorApplyImage', 'select', 'reduce', 'setThreads', 'info'] as const) {

@@ -4,6 +4,7 @@
  */
 import { tf } from '../tf.ts';
 import { HarmoniaError } from '../../errors.ts';
+import { env } from '../../config/index.ts';
 
 /** The slice of tfjs-backend-cpu's MathBackendCPU the kernels use (tensor data in JS typed arrays). */
 export interface CpuLikeBackend {
@@ -77,10 +78,7 @@ const owned = new WeakMap<ArrayBufferLike, Float32Array>();
 /** Arrays handed out by outputF32 and not yet registered as a tensor's data. */
 const fresh = new WeakSet<Float32Array>();
 let pooledBytes = 0;
-const POOL_LIMIT = (() => {
-  const mb = Number(process.env.HARMONIA_NATIVE_POOL_MB ?? 256);
-  return Number.isFinite(mb) && mb >= 0 ? mb * 1024 * 1024 : 256 * 1024 * 1024;
-})();
+const POOL_LIMIT = env.nativePoolMb * 1024 * 1024;
 
 /**
  * A Float32Array for a kernel output that the addon overwrites completely: a recycled buffer of

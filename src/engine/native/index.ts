@@ -11,6 +11,7 @@ import { loadNativeAddon, type NativeAddon } from './addon.ts';
 import { noteExposed, noteRegistered, recycle } from './common.ts';
 import { NATIVE_KERNELS, nativeKernelFuncs } from './kernels.ts';
 import { useFusedActivationGradients } from '../ops.ts';
+import { env } from '../../config/index.ts';
 
 export { loadNativeAddon, nativeAddonPath, nativeThreads, type NativeAddon, type AddonLoad } from './addon.ts';
 export { pooledOutputBytes } from './common.ts';
@@ -81,7 +82,7 @@ export function registerNativeBackend(): string[] {
   useFusedActivationGradients();
   // Tensor buffers from glibc's heap, reused after V8 frees them, instead of a fresh mapping (and a
   // page fault per 4 KiB) per tensor: HARMONIA_NATIVE_MALLOC=default leaves the allocator alone.
-  if (process.env.HARMONIA_NATIVE_MALLOC !== 'default') load.addon.tuneAllocator(32 * 1024 * 1024, 512 * 1024 * 1024);
+  if (env.nativeMalloc !== 'default') load.addon.tuneAllocator(32 * 1024 * 1024, 512 * 1024 * 1024);
   registered = load.addon;
   return Object.keys(NATIVE_KERNELS);
 }

@@ -11,13 +11,14 @@
  */
 import { HarmoniaError } from '../../errors.ts';
 import { loadNativeAddon, type NativeAddon } from '../native/addon.ts';
+import { env } from '../../config/index.ts';
 
 /** Arrays from this length on go to the native addon when it is built (same bits, one pass in C++ on every thread). */
 const NATIVE_MIN = 4096;
 let addon: NativeAddon | null | undefined;
 function nativeAdam(): NativeAddon | null {
   if (addon === undefined) {
-    const load = process.env.HARMONIA_BACKEND === 'wasm' || process.env.HARMONIA_BACKEND === 'cpu' ? undefined : loadNativeAddon();
+    const load = env.backend === 'wasm' || env.backend === 'cpu' ? undefined : loadNativeAddon();
     addon = load?.ok ? load.addon : null;
   }
   return addon;

@@ -36,6 +36,7 @@ import type { Stage } from '../pipeline/refine.ts';
 import { HarmonizePool, OverCapacityError, PoolError } from './pool.ts';
 import { checkJob, type ImageJob, type JobResult } from './job.ts';
 import { Registry, PROMETHEUS_CONTENT_TYPE } from './metrics.ts';
+import { STAGES, isOneOf, listWords } from '../config/index.ts';
 
 export interface ServeOptions {
   /** Folder that JSON requests' paths are resolved in and may never leave. Without it, JSON path inputs are refused. */
@@ -298,7 +299,7 @@ export async function createServer(opts: ServeOptions = {}): Promise<HarmoniaSer
 
   function options(src: Record<string, unknown>): { job: Omit<ImageJob, FileField>; json: boolean } {
     const stage = src.stage;
-    if (stage !== undefined && !['intrinsic', 'gan', 'full'].includes(stage as string)) throw new HttpError(400, `stage must be intrinsic, gan or full, got ${JSON.stringify(stage)}`);
+    if (stage !== undefined && !isOneOf(STAGES, stage)) throw new HttpError(400, `stage must be ${listWords(STAGES)}, got ${JSON.stringify(stage)}`);
     const format = src.format;
     if (format !== undefined && !OUTPUT_FORMATS.includes(format as OutputFormat)) throw new HttpError(400, `format must be ${OUTPUT_FORMATS.join(', ')}, got ${JSON.stringify(format)}`);
     let model: string | null | undefined;

@@ -11,6 +11,7 @@ import type { OutputFormat } from '../../image/io.ts';
 import type { Stage } from '../../pipeline/refine.ts';
 import { enqueueBatch, parseRedisUrl, checkQueueName, nameOf, DEFAULT_QUEUE, type BatchItemInput } from '../../service/queue.ts';
 import { checkJobName } from '../../service/names.ts';
+import { STAGES, isOneOf, listWords } from '../../config/index.ts';
 
 const RANGES = FLAG_RANGES.enqueue;
 
@@ -64,7 +65,7 @@ export const enqueueCommand: Command = {
     parseRedisUrl(redis);
     const queue = checkQueueName(String(values.queue));
     const stage = values.stage as Stage | undefined;
-    if (stage !== undefined && !['intrinsic', 'gan', 'full'].includes(stage)) throw new HarmoniaError(`--stage must be intrinsic, gan or full, got "${stage}"`);
+    if (stage !== undefined && !isOneOf(STAGES, stage)) throw new HarmoniaError(`--stage must be ${listWords(STAGES)}, got "${stage}"`);
     const format = String(values.format) as OutputFormat;
     if (!OUTPUT_FORMATS.includes(format)) throw new HarmoniaError(`--format must be ${OUTPUT_FORMATS.join(', ')}, got "${format}"`);
     const quality = numberFlag(values, 'quality', RANGES.quality);

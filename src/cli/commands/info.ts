@@ -9,6 +9,7 @@ import { createOnnxGenerator, createOnnxColorTransform, inferenceMode, ortThread
 import { readOnnxModel } from '../../onnx/file.ts';
 import { DEFAULT_MODEL_DIR, loadHarmonizationModel } from '../../pipeline/model.ts';
 import { generatorEntry } from '../../models/registry.ts';
+import { BACKEND_REQUESTS, listWords } from '../../config/index.ts';
 
 const ORT_PACKAGE = 'onnxruntime-node';
 
@@ -89,14 +90,14 @@ export async function inferenceEngineInfo(modelDir: string = DEFAULT_MODEL_DIR):
 export const info: Command = {
   name: 'info',
   summary: 'show the TensorFlow.js backend and the inference engine of the generator Harmonia picks, and why',
-  usage: 'harmonia info [--backend auto|tensorflow|native|wasm|cpu] [--model <folder>] [--json]',
+  usage: `harmonia info [--backend ${BACKEND_REQUESTS.join('|')}] [--model <folder>] [--json]`,
   options: {
-    backend: { type: 'string', default: 'auto', description: 'backend to initialise' },
+    backend: { type: 'string', default: 'auto', description: `TensorFlow.js backend to initialise: ${listWords(BACKEND_REQUESTS)}` },
     model: { type: 'string', description: 'model folder whose generator is checked (default: the shipped model)' },
     json: { type: 'boolean', default: false, description: 'print the same facts as one JSON document' },
   },
   async run({ values }) {
-    const backend = choiceFlag(values, 'backend', ['auto', 'tensorflow', 'native', 'wasm', 'cpu'] as const) ?? 'auto';
+    const backend = choiceFlag(values, 'backend', BACKEND_REQUESTS) ?? 'auto';
     const e = await initEngine({ backend, quiet: true });
     const inf = await inferenceEngineInfo(typeof values.model === 'string' ? values.model : DEFAULT_MODEL_DIR);
     if (values.json) {

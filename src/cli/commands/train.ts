@@ -19,6 +19,7 @@ import { ADVERSARIAL_KINDS, allLossWeights, allLossLists, lossSettingNames, asse
 import { CompositeStream } from '../../data/stream.ts';
 import { generatorNames, generatorConfig } from '../../models/registry.ts';
 import type { AdversarialKind } from '../../losses/index.ts';
+import { BACKEND_REQUESTS, listWords } from '../../config/index.ts';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -67,7 +68,7 @@ const TRAIN_OPTIONS_TAIL: Record<string, OptionSpec> = {
   'allow-random-features': { type: 'boolean', description: 'run the feature setting on a random VGG-19 when the weights are missing (every output says so)' },
   overwrite: { type: 'boolean', description: 'start over, deleting existing checkpoints in the output folder' },
   cache: { type: 'string', description: 'intrinsic-stage cache folder (default <out>/cache)' },
-  backend: { type: 'string', default: 'auto', description: 'TensorFlow.js backend: auto, wasm, cpu, tensorflow' },
+  backend: { type: 'string', default: 'auto', description: `TensorFlow.js backend: ${listWords(BACKEND_REQUESTS)}` },
   quiet: { type: 'boolean', description: 'no progress bar' },
 };
 
@@ -193,7 +194,7 @@ export function checkTrainOutputs(values: Values, out: string, data: string): { 
 }
 
 export async function startEngine(v: Values): Promise<void> {
-  const e = await initEngine({ backend: choiceFlag<BackendRequest>(v, 'backend', ['auto', 'tensorflow', 'native', 'wasm', 'cpu']) ?? 'auto' });
+  const e = await initEngine({ backend: choiceFlag<BackendRequest>(v, 'backend', BACKEND_REQUESTS) ?? 'auto' });
   if (!v.quiet) console.error(`backend: ${e.backend} (${e.reason})`);
 }
 

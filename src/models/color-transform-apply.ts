@@ -105,6 +105,11 @@ export function applyColorTransformArrays(rgb: Float32Array, mask: Float32Array,
   return out;
 }
 
+/** Math.min(1, Math.max(0, t)), the same value in every case (NaN stays NaN, −0 becomes +0). */
+function clip01(t: number): number {
+  return t !== t ? t : t > 1 ? 1 : t <= 0 ? 0 : t;
+}
+
 /** The JavaScript loop over rows [y0, y1) (what the C++ kernel does, operation for operation). */
 function applyRowsJs(rgb: Float32Array, mask: Float32Array, out: Float32Array, width: number, y0: number, y1: number, cf: Coefficients,
   field: ColorTransformParams['field'], tx: ReturnType<typeof taps> | undefined, ty: ReturnType<typeof taps> | undefined): void {
@@ -119,7 +124,8 @@ function applyRowsJs(rgb: Float32Array, mask: Float32Array, out: Float32Array, w
     if (x >= 0 && x <= 1e30) {
       let j = Math.floor(x * K);
       if (j > K - 1) j = K - 1;
-      return prefix[c * K1 + j] + Math.min(Math.max(x - j / K, 0), invK) * slope[c * K + j];
+      const d = x - j / K; // ≥ 0 exactly (+0 on a knot): Math.min(Math.max(d, 0), 1/K) is this
+      return prefix[c * K1 + j] + (d < invK ? d : invK) * slope[c * K + j];
     }
     let acc = 0; // negative, NaN or huge: the plain loop
     for (let k = 0; k < K; k++) acc += Math.min(Math.max(x - k / K, 0), invK) * slope[c * K + k];
@@ -149,9 +155,9 @@ function applyRowsJs(rgb: Float32Array, mask: Float32Array, out: Float32Array, w
         v1 += fv[3] * y0c + fv[4] * y1c + fv[5] * y2c + fv[10];
         v2 += fv[6] * y0c + fv[7] * y1c + fv[8] * y2c + fv[11];
       }
-      out[o] = x0 + m * (Math.min(1, Math.max(0, x0 + gate * (v0 - x0))) - x0);
-      out[o + 1] = x1 + m * (Math.min(1, Math.max(0, x1 + gate * (v1 - x1))) - x1);
-      out[o + 2] = x2 + m * (Math.min(1, Math.max(0, x2 + gate * (v2 - x2))) - x2);
+      out[o] = x0 + m * (clip01(x0 + gate * (v0 - x0)) - x0);
+      out[o + 1] = x1 + m * (clip01(x1 + gate * (v1 - x1)) - x1);
+      out[o + 2] = x2 + m * (clip01(x2 + gate * (v2 - x2)) - x2);
     }
   }
 }

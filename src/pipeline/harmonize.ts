@@ -17,7 +17,7 @@ import { isModelDir, readModelMeta, DEFAULT_MODEL_DIR } from '../models/folder-m
 import { inferenceMode, onnxAvailable, onnxHookIfReady, withOnnxRunner } from '../models/onnx.ts';
 import { readOnnxModel } from '../onnx/file.ts';
 import { importOptional } from '../util/optional.ts';
-import { defaultPlacement, placeForeground, type Placement } from './compose.ts';
+import { defaultPlacement, placeForeground, placedShare, type Placement } from './compose.ts';
 import { harmonizeWithAsyncHooks, type AsyncHookedModel } from './hooks-async.ts';
 import { readOnnxMetadata, sessionHooks, type OrtModuleLike, type OrtSessionLike } from './ort-hooks.ts';
 import { env, STAGES, isOneOf, listWords } from '../config/index.ts';
@@ -197,7 +197,7 @@ function checkCutoutOptions(opts: HarmonizeOptions): void {
 }
 
 /** Places the cut-out on the background (cut-out mode): the composite and its mask, as the CLI does. */
-async function placeCutout(opts: HarmonizeOptions): Promise<{ composite: FloatImage; mask: Mask }> {
+async function placeCutout(opts: HarmonizeOptions): Promise<{ composite: FloatImage; mask: Mask; notes: string[] }> {
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   const bg = isFloatImage(opts.background) ? opts.background : await readImage(opts.background as ImageSource, { maxPixels });
   const f = opts.foreground as ImageSource | { image: FloatImage; mask: Mask };
@@ -217,10 +217,13 @@ async function placeCutout(opts: HarmonizeOptions): Promise<{ composite: FloatIm
   const xy = atXY(opts.at);
   if (xy) [place.x, place.y] = xy;
   const placed = placeForeground(bg, cut.image, cut.mask, place);
-  if (!placed.mask.data.some((v) => v > 0)) {
-    throw new HarmoniaError(`harmonize: the foreground placed at ${xy ? `at [${xy.join(', ')}]` : 'the default position'} with scale ${place.scale.toFixed(3)} does not overlap the ${bg.width}×${bg.height} background`);
-  }
-  return placed;
+  // a placement that harmonizes nothing is an error, a partly cut-off one a note (issue 28; as the CLI's --at/--scale)
+  const on = placedShare(cut.mask, place, placed.mask);
+  const where = `the ${cut.image.width}×${cut.image.height} cut-out placed ${xy ? `with at [${xy.join(', ')}]` : 'at its default position (no at)'} and scale ${opts.scale !== undefined ? String(opts.scale) : `${place.scale.toFixed(3)} (the default)`}`;
+  if (on.cutoutArea === 0) throw new HarmoniaError('harmonize: the foreground cut-out is fully transparent (no alpha above 0.5): nothing to harmonize');
+  if (on.placedArea === 0) throw new HarmoniaError(`harmonize: ${where} lies outside the ${bg.width}×${bg.height} background: nothing to harmonize (choose at and scale that put it on the background)`);
+  const notes = on.share < 0.99 ? [`only ${(on.share * 100).toFixed(0)} % of ${where} lies on the ${bg.width}×${bg.height} background; the rest is cut off`] : [];
+  return { ...placed, notes };
 }
 
 let wasmNoted = false;
@@ -322,7 +325,8 @@ export function checkHarmonizeOptions(opts: HarmonizeOptions): void {
 export async function harmonizeWithReport(opts: HarmonizeOptions): Promise<HarmonizeReport> {
   checkHarmonizeOptions(opts);
   let composite: FloatImage, mask: Mask;
-  if (opts.composite === undefined) ({ composite, mask } = await placeCutout(opts));
+  let placementNotes: string[] = [];
+  if (opts.composite === undefined) ({ composite, mask, notes: placementNotes } = await placeCutout(opts));
   else {
     composite = isFloatImage(opts.composite) ? opts.composite : await readImage(opts.composite, { maxPixels: opts.maxPixels });
     const what = typeof opts.composite === 'string' ? `the composite ${opts.composite}` : 'the composite';
@@ -356,7 +360,7 @@ export async function harmonizeWithReport(opts: HarmonizeOptions): Promise<Harmo
   }
   const format = opts.format ?? 'png';
   const image = await encodeImage(r.result, format, { quality: opts.quality });
-  return { ...r, image, width: composite.width, height: composite.height, format, model: model?.card?.name };
+  return { ...r, notes: [...placementNotes, ...r.notes], image, width: composite.width, height: composite.height, format, model: model?.card?.name };
 }
 
 /** Harmonizes a composite and returns the encoded result (PNG unless `format` says otherwise). */

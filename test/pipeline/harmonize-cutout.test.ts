@@ -104,7 +104,7 @@ test('cut-out mode: each argument is validated by name', async () => {
     [{ background: bgPng, foreground: { image: sc.fg } }, /foreground must be a path, encoded bytes \(an RGBA cut-out\), or \{ image: FloatImage, mask: Mask \}/],
     [{ background: bgPng, foreground: { image: sc.fg, mask: { width: 3, height: 3, data: new Float32Array(9) } } }, /foreground\.mask is 3×3/],
     [{ background: bgPng, foreground: opaque }, /opaque\.png: foreground cut-out has no alpha channel/],
-    [{ background: bgPng, foreground: cutPng, at: [500, 500] }, /does not overlap the 120×90 background/],
+    [{ background: bgPng, foreground: cutPng, at: [500, 500] }, /cut-out placed with at \[500, 500\] and scale .* lies outside the 120×90 background/],
     [{ background: join(dir, 'missing.png'), foreground: cutPng }, /missing\.png/],
   ];
   for (const [opts, re] of cases) {

@@ -3,7 +3,7 @@
  * a 16-bit input and transparency dropped from an RGB read are announced once (stderr by default,
  * setImageNotices redirects); a cut-out placed off the background, or fully transparent, is an error
  * naming the flag as typed; a partly cut-off one a note; an empty mask a note on stderr (exit 0,
- * output = input, as documented).
+ * output = input, as documented). The Node API's cut-out mode refuses and notes the same way, naming at/scale.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -106,4 +106,30 @@ test('CLI: a cut-out off the background or fully transparent is an error naming 
   assert.equal(q.code, 0, q.stderr.join('\n'));
   assert.equal(seen.length, 1);
   assert.match(seen[0], /q16\.png has 16 bits per channel/);
+});
+
+test('Node API: harmonize({ background, foreground, at, scale }) refuses a cut-out entirely off the background or fully transparent, naming at and scale; a partly cut-off one is a note in the result', async () => {
+  const { harmonize, harmonizeWithReport } = await import('../../src/pipeline/harmonize.ts');
+  const { HarmoniaError } = await import('../../src/errors.ts');
+  const bg = join(dir, 'api-bg.png');
+  writeFileSync(bg, await rawToPng(patternRgb(W, H), W, H, 3));
+  const cut = await cutout(join(dir, 'api-cut.png'), 20, 10, (x) => (x > 3 && x < 16 ? 255 : 0));
+  const clear = await cutout(join(dir, 'api-clear.png'), 20, 10, () => 0);
+  const refused: [Record<string, unknown>, RegExp][] = [
+    [{ at: [100, 100], scale: 1 }, /^harmonize: the 20×10 cut-out placed with at \[100, 100\] and scale 1 lies outside the 32×24 background: nothing to harmonize \(choose at and scale that put it on the background\)$/],
+    [{ at: { x: -40, y: 0 }, scale: 1 }, /with at \[-40, 0\] and scale 1 lies outside the 32×24 background/],
+    // a half-size cut-out whose top edge is below the background
+    [{ at: [0, 30], scale: 0.5 }, /with at \[0, 30\] and scale 0\.5 lies outside/],
+  ];
+  for (const [extra, re] of refused) {
+    await assert.rejects(harmonize({ background: bg, foreground: cut, stage: 'intrinsic', ...extra } as never), (e: unknown) => e instanceof HarmoniaError && re.test(e.message), JSON.stringify(extra));
+  }
+  await assert.rejects(harmonize({ background: bg, foreground: clear, stage: 'intrinsic' }), (e: unknown) => e instanceof HarmoniaError && /fully transparent .*nothing to harmonize/.test(e.message));
+  // partly off: harmonized, and the result says how much was cut off (the CLI prints the same note)
+  const part = await harmonizeWithReport({ background: bg, foreground: cut, at: [26, 2], scale: 1, stage: 'intrinsic' });
+  assert.equal(part.width, W);
+  assert.ok(part.notes.includes('only 17 % of the 20×10 cut-out placed with at [26, 2] and scale 1 lies on the 32×24 background; the rest is cut off'), part.notes.join(' | '));
+  // wholly on the background: no such note
+  const whole = await harmonizeWithReport({ background: bg, foreground: cut, at: [2, 2], scale: 1, stage: 'intrinsic' });
+  assert.ok(!whole.notes.some((n) => /cut off/.test(n)), whole.notes.join(' | '));
 });

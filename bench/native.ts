@@ -236,13 +236,14 @@ async function serveTf(backend: 'native' | 'wasm'): Promise<void> {
 /**
  * The `global` recipe's training step (LocalEngine, as the trainer and the `global` rows above) on
  * the native backend with the fused kernels registered (the colour transform, the D's conv + bias +
- * leaky ReLU) and unregistered (the term-by-term ops they replaced: what ran before issue 25),
+ * leaky ReLU, the broadcast of the Sum/Mean gradients) and unregistered (the ops they replaced, as
+ * before issue 25; the native SplitV and concatChannels stay on in both),
  * alternating round by round in one process so load changes hit both alike; min and median per side.
  */
 async function abFused(spec: string, rounds: number, reps: number): Promise<void> {
   const info = await initEngine({ backend: 'native' });
-  const { CONV_LEAKY_KERNEL, COLOR_APPLY_KERNEL, COLOR_APPLY_GRAD_KERNEL } = await import('../src/engine/ops.ts');
-  const saved = [CONV_LEAKY_KERNEL, COLOR_APPLY_KERNEL, COLOR_APPLY_GRAD_KERNEL].map((k) => {
+  const { CONV_LEAKY_KERNEL, COLOR_APPLY_KERNEL, COLOR_APPLY_GRAD_KERNEL, BROADCAST_KERNEL } = await import('../src/engine/ops.ts');
+  const saved = [CONV_LEAKY_KERNEL, COLOR_APPLY_KERNEL, COLOR_APPLY_GRAD_KERNEL, BROADCAST_KERNEL].map((k) => {
     const cfg = tf.getKernel(k, 'native');
     if (!cfg) throw new Error(`kernel ${k} is not registered on native (stale addon? npm run build:native)`);
     return cfg;

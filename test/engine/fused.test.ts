@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { tf } from '../../src/engine/tf.ts';
 import { initEngine } from '../../src/engine/index.ts';
 import { loadNativeAddon, nativeKernelStats, resetNativeKernelStats } from '../../src/engine/native/index.ts';
-import { COLOR_APPLY_GRAD_KERNEL, COLOR_APPLY_KERNEL, CONV_LEAKY_KERNEL, conv2dBiasLeakyRelu } from '../../src/engine/ops.ts';
+import { BROADCAST_KERNEL, COLOR_APPLY_GRAD_KERNEL, COLOR_APPLY_KERNEL, CONV_LEAKY_KERNEL, conv2dBiasLeakyRelu } from '../../src/engine/ops.ts';
 import { applyColorTransform, applyColorTransformArrays, CURVE_KNOTS, FIELD_CHANNELS, TRANSFORM_PARAMS, type ColorTransformParams } from '../../src/models/color-transform.ts';
 import { buildDiscriminator } from '../../src/models/discriminator.ts';
 import { Rng } from '../../src/util/random.ts';
@@ -64,6 +64,11 @@ const CASES: (Case & { kernels: string[] })[] = [
   {
     name: 'concat along axis 1 of rank-2 and rank-4 tensors (gradient: SplitV as row copies)', inputs: [rand([3, 5], 9), rand([3, 7], 10), rand([2, 3, 4, 2], 11), rand([2, 3, 4, 3], 12)],
     f: (a, b, c, d) => tf.add(tf.sum(tf.mul(tf.concat([a, b, a], 1), 1.5)), tf.sum(tf.square(tf.concat([c, d], 3)))), kernels: ['SplitV'],
+  },
+  {
+    name: 'sum and mean over various axes (gradients: one strided broadcast instead of a ones array)', inputs: [rand([2, 5, 4, 3], 13), rand([3, 1], 14), rand([4], 15)],
+    f: (x, y, z) => tf.addN([tf.sum(tf.mul(tf.sum(x, [1, 2]), tf.mean(x, [0, 1, 2]))), tf.mean(tf.square(x)), tf.sum(tf.mul(tf.mean(x, 3, true), 0.5)), tf.sum(y, 1).sum(), tf.mean(z)]),
+    kernels: [BROADCAST_KERNEL],
   },
 ];
 

@@ -11,8 +11,8 @@ import { ACTIVATIONS, type NativeAddon } from './addon.ts';
 import { resizeBilinearGradInto } from '../kernels/resize-bilinear-grad.ts';
 import { scatterNearestInto } from '../kernels/resize-nearest-neighbor-grad.ts';
 import { Unsupported, attrs, f32, inp, outputF32, sizeOf, type Args, type CpuLikeBackend, type Kernel } from './common.ts';
-import { ELEMENTWISE_KERNELS, OWN_KERNEL_FALLBACKS, elementwiseKernels } from './elementwise.ts';
-import { COLOR_APPLY_GRAD_KERNEL, COLOR_APPLY_KERNEL, CONV_LEAKY_KERNEL } from '../ops.ts';
+import { ELEMENTWISE_KERNELS, OWN_KERNEL_FALLBACKS, elementwiseKernels, stridedPlan } from './elementwise.ts';
+import { BROADCAST_KERNEL, COLOR_APPLY_GRAD_KERNEL, COLOR_APPLY_KERNEL, CONV_LEAKY_KERNEL } from '../ops.ts';
 
 type Conv2DInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
 type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
@@ -307,6 +307,23 @@ function splitV(a: Args): tf.TensorInfo[] {
   });
 }
 
+const ONE = new Float32Array([1]);
+
+/** x broadcast to attrs.shape (ops.ts broadcastTo, the Sum/Mean gradients): the addon's strided multiply by 1, one pass. */
+function makeBroadcastTo(addon: NativeAddon): Kernel {
+  return (a) => {
+    const backend = a.backend as CpuLikeBackend;
+    const x = inp(a, 'x', BROADCAST_KERNEL);
+    const { shape } = attrs<{ shape: number[] }>(a);
+    const plan = stridedPlan(x.shape, shape);
+    if (!plan || plan.outShape.join() !== shape.join()) throw new HarmoniaError(`native ${BROADCAST_KERNEL}: [${x.shape.join(', ')}] does not broadcast to [${shape.join(', ')}]`);
+    const out = outputF32(sizeOf(shape));
+    if (plan.dims.length === 0) out[0] = f32(backend, x)[0] * 1; // one element
+    else addon.binaryStrided(2, false, f32(backend, x), ONE, out, Int32Array.from(plan.dims), Int32Array.from(plan.aStrides), new Int32Array(plan.dims.length));
+    return backend.makeTensorInfo([...shape], 'float32', out);
+  };
+}
+
 /** Why each kernel is replaced on the native backend (shown by `harmonia info` and the docs). */
 export const NATIVE_KERNELS: Readonly<Record<string, string>> = {
   Conv2D: 'oneDNN convolution (NHWC, blocked filter)',
@@ -321,6 +338,7 @@ export const NATIVE_KERNELS: Readonly<Record<string, string>> = {
   ResizeNearestNeighborGrad: 'exact adjoint via an index image (the cpu kernel is wrong for batch > 1)',
   ...Object.fromEntries(ELEMENTWISE_KERNELS.map((k) => [k, 'C++/OpenMP elementwise (any broadcast) or reduction (one contiguous run of axes)'])),
   SplitV: 'row copies (the cpu kernel loops over every element)',
+  [BROADCAST_KERNEL]: 'broadcast as one strided pass (the Sum and Mean gradients; tfjs multiplies by a ones array built in JS)',
   [CONV_LEAKY_KERNEL]: 'conv + bias + leaky ReLU as one oneDNN convolution (post-ops); lazy per-input gradients',
   [COLOR_APPLY_KERNEL]: 'the global generator\'s colour transform, one C++/OpenMP pass per pixel',
   [COLOR_APPLY_GRAD_KERNEL]: 'its gradient w.r.t. theta or the input, one pass',
@@ -347,12 +365,24 @@ export function nativeKernelFuncs(addon: NativeAddon, cpuKernel: (name: string) 
   const fusedConv = impl.FusedConv2D;
   impl[CONV_LEAKY_KERNEL] = (a) => fusedConv(convLeakyAsFused(a));
   impl.SplitV = splitV as unknown as Kernel;
+  impl[BROADCAST_KERNEL] = makeBroadcastTo(addon);
   impl[COLOR_APPLY_KERNEL] = makeColorApply(addon);
   impl[COLOR_APPLY_GRAD_KERNEL] = makeColorApplyGrad(addon);
   const cpuFusedConv = cpuKernel('FusedConv2D');
   const ownFallbacks: Record<string, Kernel> = {
     ...OWN_KERNEL_FALLBACKS,
     [CONV_LEAKY_KERNEL]: (a) => cpuFusedConv(convLeakyAsFused(a) as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo,
+    [BROADCAST_KERNEL]: (a) => {
+      const backend = a.backend as CpuLikeBackend;
+      const x = inp(a, 'x', BROADCAST_KERNEL);
+      const { shape } = attrs<{ shape: number[] }>(a);
+      const ones = cpuKernel('Fill')({ inputs: {}, backend: a.backend as tf.KernelBackend, attrs: { shape, value: 1, dtype: 'float32' } }) as tf.TensorInfo;
+      try {
+        return cpuKernel('Multiply')({ inputs: { a: x, b: ones }, backend: a.backend as tf.KernelBackend, attrs: {} }) as tf.TensorInfo;
+      } finally {
+        backend.disposeIntermediateTensorInfo(ones);
+      }
+    },
     [COLOR_APPLY_KERNEL]: () => { throw new HarmoniaError(`native ${COLOR_APPLY_KERNEL}: inputs the addon does not take (float32 only)`); },
     [COLOR_APPLY_GRAD_KERNEL]: () => { throw new HarmoniaError(`native ${COLOR_APPLY_GRAD_KERNEL}: inputs the addon does not take (float32 only)`); },
   };

@@ -299,7 +299,49 @@ export function checkOutputTemplate(output: string): void {
   if (!output) throw new HarmoniaError('-o/--output is required (a folder, or a template like out/{name}.{ext})');
   const probe = outputPath(output, { name: 'probe', hash: '0'.repeat(64), format: 'png' });
   if (output.includes('{') && !/\{(name|hash)\}/.test(output)) throw new HarmoniaError(`-o: the template "${output}" must contain {name} or {hash} (one file per job)`);
-  checkOutputs([], [{ path: output.includes('{') ? probe : join(output, 'probe.png'), flag: '-o', kind: 'file', mkdir: true }]);
+  if (output.includes('{') && /[/\\]$/.test(output)) throw new HarmoniaError(`-o: the template "${output}" ends in a slash, so it names a folder, but each job writes one file (drop the slash, or give the folder alone)`);
+  // a file the worker would write there stands for every job's output; a refusal names -o as typed, not that file
+  const probePath = output.includes('{') ? probe : join(output, 'probe.png');
+  try {
+    checkOutputs([], [{ path: probePath, flag: '-o', kind: 'file', mkdir: true }]);
+  } catch (err) {
+    if (err instanceof HarmoniaError && err.file === probePath) throw new HarmoniaError(err.message.slice(probePath.length + 2), { file: output, cause: err });
+    throw err;
+  }
+}
+
+/** The extensions a job's output may have for its format (a template may fix one, e.g. `out/{name}.jpg`). */
+export const JOB_OUTPUT_EXTENSIONS: Readonly<Record<OutputFormat, readonly string[]>> = { png: ['.png'], jpeg: ['.jpg', '.jpeg'], webp: ['.webp'], tiff: ['.tif', '.tiff'] };
+
+/**
+ * The worker's checks of one job before anything is created or written (issue 28, fault 1 and the
+ * output rule): the job's fields (name, hash, format, absolute input paths), its name (names.ts), its
+ * output path confined to `-o` (checkConfinedOutput), then the project's output rule (`checkOutputs`:
+ * never an input, a file of a model, dataset or run, a device, FIFO or read-only file, and the
+ * extension of the job's format). Returns the output path; throws a HarmoniaError naming the job and
+ * the problem (the worker fails the job at once, no retry). A file already there that passes is
+ * still replaced only when the queue's record says the queue wrote it (checked under the write lock).
+ */
+export function planJobOutput(output: string, data: unknown, id: string): string {
+  const d = data as BatchJobData;
+  if (!d || typeof d !== 'object' || typeof d.composite !== 'string' || typeof d.mask !== 'string' || typeof d.name !== 'string' || typeof d.hash !== 'string') {
+    throw new HarmoniaError(`job ${id}: not a harmonia job (missing composite, mask, name or hash)`);
+  }
+  const nameProblem = jobNameProblem(d.name);
+  if (nameProblem) throw new HarmoniaError(`job ${id}: the job name ${JSON.stringify(d.name)} ${nameProblem}; ${JOB_NAME_RULE}. Nothing was written`);
+  if (!/^[0-9a-f]{64}$/.test(d.hash)) throw new HarmoniaError(`job ${id}: its hash must be 64 hex digits (a SHA-256), got ${JSON.stringify(d.hash.slice(0, 80))}. Nothing was written`);
+  if (!OUTPUT_FORMATS.includes(d.format)) throw new HarmoniaError(`job ${id}: format must be ${OUTPUT_FORMATS.join(', ')}, got ${JSON.stringify(d.format)}. Nothing was written`);
+  if (!isAbsolute(d.composite) || !isAbsolute(d.mask)) throw new HarmoniaError(`job ${id}: input paths must be absolute`);
+  try {
+    const out = outputPath(output, d);
+    checkConfinedOutput(out, output, d.name);
+    // the same output-safety rule as the CLI: never an input, a device, a FIFO or a read-only file
+    checkOutputs([{ path: d.composite, what: 'composite' }, { path: d.mask, what: 'mask' }], [{ path: out, flag: '-o', kind: 'file', mkdir: true, ext: { list: JOB_OUTPUT_EXTENSIONS[d.format], format: d.format.toUpperCase() } }],
+      { readOnlyHint: 'the worker never replaces a read-only file: move it away or make it writable, then retry the job' });
+    return out;
+  } catch (err) {
+    throw new HarmoniaError(`job ${id} (${JSON.stringify(d.name)}): ${(err as Error).message}. Nothing was written`, { cause: err });
+  }
 }
 
 export interface WorkerOptions {
@@ -436,22 +478,12 @@ export async function startBatchWorker(opts: WorkerOptions): Promise<BatchWorker
   const processor = async (job: Job<BatchJobData, BatchJobResult>): Promise<BatchJobResult> => {
     const t0 = performance.now();
     const d = job.data;
-    // 1. the job itself, before anything is created or written (anyone with Redis access can add one)
-    if (!d || typeof d !== 'object' || typeof d.composite !== 'string' || typeof d.mask !== 'string' || typeof d.name !== 'string' || typeof d.hash !== 'string') {
-      throw fatal(`job ${job.id}: not a harmonia job (missing composite, mask, name or hash)`);
-    }
-    const nameProblem = jobNameProblem(d.name);
-    if (nameProblem) throw fatal(`job ${job.id}: the job name ${JSON.stringify(d.name)} ${nameProblem}; ${JOB_NAME_RULE}. Nothing was written`);
-    if (!/^[0-9a-f]{64}$/.test(d.hash)) throw fatal(`job ${job.id}: its hash must be 64 hex digits (a SHA-256), got ${JSON.stringify(d.hash.slice(0, 80))}. Nothing was written`);
-    if (!OUTPUT_FORMATS.includes(d.format)) throw fatal(`job ${job.id}: format must be ${OUTPUT_FORMATS.join(', ')}, got ${JSON.stringify(d.format)}. Nothing was written`);
-    if (!isAbsolute(d.composite) || !isAbsolute(d.mask)) throw fatal(`job ${job.id}: input paths must be absolute`);
-    const out = outputPath(opts.output, d);
+    // 1. the job itself and its output path, before anything is created or written (anyone with Redis access can add one)
+    let out: string;
     try {
-      checkConfinedOutput(out, opts.output, d.name);
-      // the same output-safety rule as the CLI: never an input, a device, a FIFO or a read-only file
-      checkOutputs([{ path: d.composite, what: 'composite' }, { path: d.mask, what: 'mask' }], [{ path: out, flag: '-o', kind: 'file', mkdir: true }]);
+      out = planJobOutput(opts.output, d, String(job.id));
     } catch (err) {
-      throw fatal(`job ${job.id} (${JSON.stringify(d.name)}): ${(err as Error).message}. Nothing was written`);
+      throw fatal((err as Error).message);
     }
     const dir = dirname(out);
     prepareOutputs([{ path: out, flag: '-o', kind: 'file', mkdir: true }]);

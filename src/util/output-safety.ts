@@ -123,6 +123,8 @@ export interface SafetyOptions {
   overwrite?: boolean;
   /** The flag that allows it, named in the refusal (default `--overwrite`). */
   overwriteFlag?: string;
+  /** What to do about a read-only output, for writers that never replace one (no such flag); replaces "pass --overwrite …". */
+  readOnlyHint?: string;
 }
 
 function statOrUndefined(p: string): Stats | undefined {
@@ -316,7 +318,7 @@ export function checkOutputs(inputs: readonly SafetyInput[], outputs: readonly S
         if (st.isDirectory()) fail('is a folder, not a file');
         if (!st.isFile()) fail('exists and is not a regular file (device, FIFO or socket); refusing to replace it');
         if (isReadOnly(canon, st) && !opts.overwrite) {
-          fail(`exists and is read-only; refusing to replace it (pass ${opts.overwriteFlag ?? '--overwrite'} to replace it; its permissions are kept)`);
+          fail(`exists and is read-only; refusing to replace it (${opts.readOnlyHint ?? `pass ${opts.overwriteFlag ?? '--overwrite'} to replace it; its permissions are kept`})`);
         }
       } else {
         if (!st.isDirectory()) fail(st.isFile() ? 'is a file, not a folder' : 'is a device, FIFO or socket, not a folder');
@@ -328,14 +330,14 @@ export function checkOutputs(inputs: readonly SafetyInput[], outputs: readonly S
     const parent = dirname(canon);
     const pst = statOrUndefined(parent);
     if (pst) {
-      if (!pst.isDirectory()) fail(`cannot be written: ${parent} is a file, not a folder`);
+      if (!pst.isDirectory()) fail(`cannot be written: ${parent} is ${pst.isFile() ? 'a file' : 'a device, FIFO or socket'}, not a folder`);
       if (!writable(parent)) fail(`cannot be written: the folder ${parent} is not writable (permission denied)`);
       continue;
     }
     const near = nearestExisting(canon);
     if (!near) fail('has no existing ancestor folder');
     const { dir, stat } = near as { dir: string; stat: Stats };
-    if (!stat.isDirectory()) fail(`cannot be written: ${dir} is a file, not a folder`);
+    if (!stat.isDirectory()) fail(`cannot be written: ${dir} is ${stat.isFile() ? 'a file' : 'a device, FIFO or socket'}, not a folder`);
     if (!out.mkdir) fail(`cannot be written: the folder ${parent} does not exist (create it first)`);
     if (!writable(dir)) fail(`cannot be written: cannot create ${parent}: the folder ${dir} is not writable (permission denied)`);
   }

@@ -17,8 +17,8 @@
  *       [--workers 1x1,1,2x1] [--repo <checkout>] [--serve-args "--png-level 6"] [--json out.json] [--check]
  *
  * Composites: `--data` (an iHarmony4-layout folder: its test split), or else `harmonia make-composites`
- * from `--real` (default ../shared/data/lalonde-real: 256×256 photos) into a temp folder, JPEG, `--limit`
- * per split. The 12 MP case: ../shared/data/iharmony4-sample (2832×4256 JPEG + mask) unless --large.
+ * from `--real` (default ../shared/data/lalonde-real, or $HARMONIA_SHARED/data/…: 256×256 photos) into a temp
+ * folder, JPEG, `--limit` per split. The 12 MP case: ../shared/data/iharmony4-sample (2832×4256 JPEG + mask) unless --large.
  * `--repo` runs another checkout's bin/harmonia.mjs (an A/B against older code: same clients, same data).
  * `--workers`: each entry P or PxT = P worker processes, each with `--threads T` (P alone: their defaults).
  *
@@ -69,7 +69,8 @@ if (!['serve', 'queue', 'both'].includes(mode)) throw new Error(`--mode must be 
 const HERE = fileURLToPath(new URL('..', import.meta.url));
 const REPO = resolve(values.repo ?? HERE);
 const BIN = join(REPO, 'bin', 'harmonia.mjs');
-const SHARED = join(HERE, '..', 'shared', 'data');
+/** The shared data folder (../shared beside the repository, or HARMONIA_SHARED, as the tests). */
+const SHARED = join(process.env.HARMONIA_SHARED ?? join(HERE, '..', 'shared'), 'data');
 const tmp = mkdtempSync(join(tmpdir(), 'harmonia-bench-service-'));
 const loadStart = loadavg();
 const series: RunSeries[] = [];

@@ -84,7 +84,7 @@ export const FLAG_RANGES = {
   },
   /**
    * The service commands. Memory: each `serve` thread holds its own engine and models and works on one
-   * image at a time, and every accepted request (running or queued) holds its body: at the maxima, 32 threads
+   * image at a time (or up to --pipeline small ones, together at most 4 MP), and every accepted request (running or queued) holds its body: at the maxima, 32 threads
    * + 256 queued bodies of 64 MB stay within the 24 GB machine for inputs of the usual size.
    */
   serve: {

@@ -22,13 +22,22 @@
  *   Lines of the commands that train or render for minutes (train, train-light, demo, sweep,
  *   experiment) run for real only when their validation refuses them (the run must refuse too, changing
  *   nothing); their accepted lines are covered by the validation above.
+ * - The queue worker (second test): 600 random `-o` targets (folders and templates, from the same pool)
+ *   and job names (plain, nested, hostile: `..`, absolute, case variants, links, FIFO, device link,
+ *   read-only, inputs, model/run/dataset files) through the worker's own checks (`checkOutputTemplate`,
+ *   then `planJobOutput`), each accepted output held to the same oracle plus the worker's own rules
+ *   (inside `-o` after links, never itself a link, the job format's extension); then 30 of them run for
+ *   real on a redis-server (each a fresh queue, so no file there was made by it) and 3 as `harmonia
+ *   worker --exit-after 1` processes: no input and no pre-existing file changes (the worker has no
+ *   --overwrite), a job is done only with its output new, complete and decodable in its format, and a
+ *   process exits 0 only then.
  */
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, extname, join, relative, sep } from 'node:path';
+import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main, parseCommandArgs } from '../../src/cli/main.ts';
 import { harmonizeCommand, planHarmonize } from '../../src/cli/commands/harmonize.ts';
@@ -43,6 +52,10 @@ import { makeProcedural, planMakeProcedural } from '../../src/cli/commands/make-
 import { demoCommand, planDemo } from '../../src/cli/commands/demo.ts';
 import { sweepCommand, SWEEP_FILES } from '../../src/cli/commands/sweep.ts';
 import { experimentCommand, planStudy, EXPERIMENT_FILES } from '../../src/cli/commands/experiment.ts';
+import { workerCommand } from '../../src/cli/commands/worker.ts';
+import { checkOutputTemplate, planJobOutput, jobHash, parseRedisUrl, queueProgress, startBatchWorker, type BatchJobData, type BatchJobResult } from '../../src/service/queue.ts';
+import { needsRedis, startRedis, type RedisHandle } from '../service/helpers.ts';
+import { Queue } from 'bullmq';
 import type { Command } from '../../src/cli/types.ts';
 import { HarmoniaError } from '../../src/errors.ts';
 import { readImage } from '../../src/image/io.ts';
@@ -126,6 +139,10 @@ async function buildPool(): Promise<void> {
   assert.equal(spawnSync('mkfifo', [P('fifo.png')]).status, 0);
   assert.equal(spawnSync('mkfifo', [P('fifo.onnx')]).status, 0);
 }
+
+let pooled: Promise<void> | undefined;
+/** Builds the pool once per process (the worker's test reuses it, with whatever the first test wrote there). */
+const ensurePool = (): Promise<void> => (pooled ??= buildPool());
 
 const POOL = {
   file: ['c.png', 'm.png', 'lc.png', 'hm.png', 'hca.jpg', 'f/c/a.jpg', 'f/m/b.png', 'here/c.png', 'lmdir/a.png', 'ro.png', 'o1.png', 'o2.jpg', 'exist/o.png', 'new/o.png', 'f/c/x.png', 'ds/x.png', 'plain.txt', 'fifo.png', 'null.png', 'model/o.png', 'run/o.png', 'ihd/o.png', 'model/weights.bin'],
@@ -363,7 +380,7 @@ async function runInProcess(args: string[]): Promise<{ code: number; stderr: str
 const ALL = ['harmonize', 'intrinsic', 'evaluate', 'export-onnx', 'report', 'train', 'train-light', 'make-composites', 'make-procedural', 'demo', 'sweep', 'experiment'];
 
 test(`output rule property: ${VALIDATIONS} random command lines of every writing command validated, ${IN_PROCESS_RUNS} + ${SPAWNED_RUNS} run; no input or other file ever changes, no exit-0 run lacks a complete claimed output`, { timeout: 1_500_000 }, async () => {
-  await buildPool();
+  await ensurePool();
   const rng = new Rng('issue-28-output-property');
   let refused = 0, accepted = 0;
   const byCommand = new Map<string, number>(), acceptedBy = new Map<string, number>();
@@ -436,4 +453,166 @@ test(`output rule property: ${VALIDATIONS} random command lines of every writing
   }
   for (const c of ['train', 'train-light', 'demo', 'sweep', 'experiment']) assert.ok((runsByCommand.get(c) ?? 0) >= 10, `${c}: ${runsByCommand.get(c)} refused lines run`);
   assert.ok(ok >= 50, `only ${ok} runs succeeded`);
+});
+
+
+/** The worker's random lines: an -o (folder or template), a job (name, format, inputs). */
+const WORKER_DIRS = ['out', 'exist', 'f/c', 'f/m', 'lmdir', 'here', 'here/f/m', 'new/deeper', 'model', 'model/sub', 'light', 'run', 'runro', 'ds', 'ihd', 'src', 'plain.txt', 'fifo.png', 'null.png', 'c.png', '.'];
+const WORKER_TEMPLATES = ['{name}.{ext}', '{name}.{ext}', 'h-{name}.{ext}', '{hash}.{ext}', '{name}.png', '{name}.jpg', '{name}', '{name}.{ext}/', 'sub/{name}.{ext}'];
+const WORKER_NAMES = ['o1', 'o2', 'c', 'm', 'lc', 'hm', 'hca', 'ro', 'fifo', 'null', 'exist/o', 'new/o', 'f/c/x', 'f/m/b', 'f/m/a', 'model/o', 'model/weights', 'run/o', 'run/log', 'ihd/o', 'ds/x', 'here/c', 'here/o', 'lmdir/a', 'sub/deep/o', 'C', 'RO', 'O1',
+  '../c', '../../x', 'a/../c', '/tmp/harmonia-property-abs', 'a//b', 'theirs/', '.', './o', 'x\0y', 'a\\b', 'C:x'];
+const EXTS: Record<string, string[]> = { png: ['.png'], jpeg: ['.jpg', '.jpeg'], webp: ['.webp'], tiff: ['.tif', '.tiff'] };
+type WorkerLine = { output: string; data: BatchJobData; inputs: string[] };
+
+async function workerLine(rng: Rng): Promise<WorkerLine> {
+  const dir = rng.pick(WORKER_DIRS);
+  const output = rng.next() < 0.45
+    ? P(dir) + (rng.next() < 0.1 ? '/' : '')
+    : `${P(dir)}/${rng.pick(WORKER_TEMPLATES)}`;
+  const c = rng.pick([P('c.png'), P('lc.png'), P('f/c/a.jpg'), P('hca.jpg')]), m = rng.pick([P('m.png'), P('hm.png'), P('f/m/a.png')]);
+  const format = rng.next() < 0.6 ? 'png' : rng.pick(['jpeg', 'webp', 'tiff'] as const);
+  const name = rng.pick(WORKER_NAMES);
+  const hash = jobHash(readFileSync(c), readFileSync(m), { format }, name);
+  return { output, inputs: [c, m], data: { name, composite: c, mask: m, format, hash } };
+}
+
+/** The worker's own checks, as the worker runs them: -o at start-up, then the job. */
+function planWorker(l: WorkerLine): string | HarmoniaError {
+  try {
+    checkOutputTemplate(l.output);
+    return planJobOutput(l.output, l.data, 'property');
+  } catch (e) {
+    if (e instanceof HarmoniaError) return e;
+    throw e;
+  }
+}
+
+/** The oracle for an accepted worker line: the shared one (inputs, artifacts, devices, read-only) plus the worker's own rules. */
+function workerViolation(l: WorkerLine, out: string): string | undefined {
+  const g: Gen = { cmd: workerCommand, args: ['--redis', 'redis://127.0.0.1:6379', '-o', l.output], inputs: l.inputs };
+  const v = violation(g, { inputs: [], outputs: [{ path: out, flag: '-o', kind: 'file' }], overwrite: false });
+  if (v) return v;
+  const i = l.output.indexOf('{');
+  const prefix = i < 0 ? l.output : l.output.slice(0, i);
+  const rootDir = i < 0 || prefix.endsWith('/') ? prefix : dirname(prefix);
+  const r = real(out), rr = real(resolve(rootDir));
+  if (r === rr || !under(r, rr)) return `${out} is not inside -o ${l.output} (${rr}) once links are followed`;
+  if (lstatSync(out, { throwIfNoEntry: false })?.isSymbolicLink()) return `${out} is a symbolic link`;
+  if (l.data.name.split('/').some((seg) => seg === '..' || seg === '.' || seg === '') || l.data.name.startsWith('/') || /[\u0000-\u001f\\]/.test(l.data.name)) return `the job name ${JSON.stringify(l.data.name)} is not a plain relative path`;
+  if (!EXTS[l.data.format].includes(extname(out).toLowerCase())) return `${out} does not end in the extension of ${l.data.format}`;
+  return undefined;
+}
+
+const WORKER_VALIDATIONS = 600, WORKER_RUNS = 30, WORKER_SPAWNED = 3;
+const redisSkip = needsRedis();
+let redis: RedisHandle | undefined;
+after(async () => { await redis?.stop(); });
+
+test(`output rule property, the queue worker: ${WORKER_VALIDATIONS} random -o targets and job names through the worker's own checks, ${WORKER_RUNS} + ${WORKER_SPAWNED} run on redis-server; no input or pre-existing file changes, no done job or exit 0 without a complete, decodable output`, { skip: redisSkip, timeout: 900_000 }, async () => {
+  await ensurePool();
+  const rng = new Rng('issue-28-output-property-worker');
+  let refused = 0, accepted = 0;
+  const acceptedNames = new Set<string>();
+  for (let k = 0; k < WORKER_VALIDATIONS; k++) {
+    const l = await workerLine(rng);
+    const r = planWorker(l);
+    const label = `worker -o ${l.output.split(root).join('@')} job ${JSON.stringify(l.data.name)} (${l.data.format}, ${l.inputs.map((p) => relative(root, p)).join(' ')})`;
+    if (r instanceof HarmoniaError) {
+      refused++;
+      assert.doesNotMatch(r.message, /internal error|undefined|\[object|probe\./, `${label}: ${r.message}`);
+      assert.match(r.message, /-o|job name/, `${label}: ${r.message}`);
+      continue;
+    }
+    accepted++;
+    acceptedNames.add(l.data.name);
+    assert.equal(workerViolation(l, r), undefined, label);
+  }
+  assert.ok(refused > 100 && accepted > 60, `refused ${refused}, accepted ${accepted}`);
+  assert.ok(acceptedNames.size >= 8, `accepted names: ${[...acceptedNames].join(', ')}`);
+
+  // real runs: each line on a fresh queue (no record: nothing in the pool was made by it), in-process or as `harmonia worker`
+  redis = await startRedis(tempDir('harmonia-property-redis-'));
+  let runs = 0, done = 0, refusedAtStart = 0;
+  for (let k = 0; runs < WORKER_RUNS + WORKER_SPAWNED; k++) {
+    const l = await workerLine(rng);
+    const planned = planWorker(l);
+    const label = `worker run ${runs}: -o ${l.output.split(root).join('@')} job ${JSON.stringify(l.data.name)} (${l.data.format})`;
+    // keep the sample varied: at most a third of the runs on lines refused before the worker starts
+    let startOk = true;
+    try { checkOutputTemplate(l.output); } catch { startOk = false; }
+    if (!startOk && refusedAtStart >= (WORKER_RUNS + WORKER_SPAWNED) / 3) continue;
+    const t0 = tree();
+    const inputsBefore = hashes(l.inputs);
+    const queue = `wprop${k}`;
+    let outFile: string | undefined, jobDone = false, code: number | undefined;
+    if (runs >= WORKER_RUNS || !startOk) {
+      // as a real process: exit 0 only with the job done
+      if (startOk) {
+        const q = new Queue<BatchJobData>(queue, { connection: parseRedisUrl(redis.url) });
+        await q.add(l.data.name.slice(0, 50), l.data, { jobId: 'j', attempts: 2, backoff: { type: 'fixed', delay: 50 } });
+        await q.close();
+      }
+      if (runs >= WORKER_RUNS) {
+        const r = spawnSync(process.execPath, [BIN, 'worker', '--redis', redis.url, '--queue', queue, '-o', l.output, '--threads', '1', '--exit-after', '1', '--lock-ms', '2000'], { encoding: 'utf8', timeout: 180_000 });
+        code = r.status ?? -1;
+        assert.doesNotMatch(r.stderr, /\n\s+at /, `${label}: stack trace`);
+        if (!startOk) assert.equal(r.stderr.trim().split('\n').filter((x) => !/^npm warn/i.test(x)).length, 1, `${label}: ${r.stderr}`);
+      } else {
+        const r = await runInProcess(['worker', '--redis', redis.url, '--queue', queue, '-o', l.output, '--exit-after', '1']);
+        code = r.code;
+        assert.equal(r.stderr.length, 1, `${label}: ${r.stderr.join(' | ')}`);
+        assert.match(r.stderr[0], /^harmonia worker: .*-o/, label);
+      }
+      if (!startOk) {
+        refusedAtStart++;
+        assert.equal(code, 2, `${label}: refused at start but exit ${code}`);
+      } else {
+        assert.ok(code === 0 || code === 1, `${label}: exit ${code}`);
+      }
+    } else {
+      const q = new Queue<BatchJobData>(queue, { connection: parseRedisUrl(redis.url) });
+      await q.add(l.data.name.slice(0, 50), l.data, { jobId: 'j', attempts: 2, backoff: { type: 'fixed', delay: 50 } });
+      const w = await startBatchWorker({ redis: redis.url, queue, output: l.output, lockMs: 2000 });
+      try {
+        for (const t = Date.now(); ;) {
+          const p = await queueProgress(redis.url, queue);
+          if (p.done + p.failed >= 1 && p.waiting + p.active + p.delayed === 0) break;
+          assert.ok(Date.now() - t < 120_000, `${label}: not settled: ${JSON.stringify(p)}`);
+          await new Promise((res) => setTimeout(res, 50));
+        }
+      } finally {
+        await w.close();
+      }
+      await q.close();
+    }
+    if (startOk) {
+      const q = new Queue<BatchJobData, BatchJobResult>(queue, { connection: parseRedisUrl(redis.url) });
+      const j = await q.getJob('j');
+      jobDone = (await j?.getState()) === 'completed';
+      outFile = j?.returnvalue?.output;
+      await q.close();
+      if (code !== undefined) assert.equal(code, jobDone ? 0 : 1, `${label}: exit ${code} with the job ${jobDone ? 'done' : 'failed'}`);
+    }
+    runs++;
+    assert.deepEqual(hashes(l.inputs), inputsBefore, `${label}: an input changed`);
+    const t1 = tree();
+    const changed = [...t0.keys()].filter((f) => t1.get(f) !== t0.get(f));
+    assert.deepEqual(changed.map((f) => relative(root, f)), [], `${label}: a pre-existing file changed or vanished`);
+    const created = [...t1.keys()].filter((f) => !t0.has(f));
+    if (jobDone) {
+      done++;
+      assert.ok(!(planned instanceof HarmoniaError), `${label}: done, but the worker's checks refuse it: ${(planned as HarmoniaError).message}`);
+      assert.equal(outFile, planned, label);
+      assert.deepEqual(created.map(real), [real(planned as string)], `${label}: created ${created.map((f) => relative(root, f)).join(', ')}`);
+      const img = await readImage(planned as string);
+      assert.ok(img.width > 0 && img.height > 0, label);
+      const magic = readFileSync(planned as string).subarray(0, 4).toString('hex');
+      const want = { png: /^89504e47/, jpeg: /^ffd8ff/, webp: /^52494646/, tiff: /^(49492a00|4d4d002a)/ }[l.data.format];
+      assert.match(magic, want, `${label}: the output is not ${l.data.format}`);
+    } else {
+      assert.deepEqual(created.map((f) => relative(root, f)), [], `${label}: the job failed but wrote files`);
+    }
+  }
+  if (process.env.PROPERTY_STATS) console.log(JSON.stringify({ refused, accepted, acceptedNames: [...acceptedNames], runs, done, refusedAtStart }));
+  assert.ok(done >= 5 && done <= runs - 5, `${done} of ${runs} worker runs done: the sample should hold both outcomes`);
 });

@@ -34,7 +34,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join, relative, resolve, sep } from 'node:path';
@@ -532,6 +532,7 @@ test(`output rule property, the queue worker: ${WORKER_VALIDATIONS} random -o ta
 
   // real runs: each line on a fresh queue (no record: nothing in the pool was made by it), in-process or as `harmonia worker`
   redis = await startRedis(tempDir('harmonia-property-redis-'));
+  const url: string = redis.url;
   let runs = 0, done = 0, refusedAtStart = 0;
   for (let k = 0; runs < WORKER_RUNS + WORKER_SPAWNED; k++) {
     const l = await workerLine(rng);
@@ -548,17 +549,17 @@ test(`output rule property, the queue worker: ${WORKER_VALIDATIONS} random -o ta
     if (runs >= WORKER_RUNS || !startOk) {
       // as a real process: exit 0 only with the job done
       if (startOk) {
-        const q = new Queue<BatchJobData>(queue, { connection: parseRedisUrl(redis.url) });
+        const q = new Queue<BatchJobData>(queue, { connection: parseRedisUrl(url) });
         await q.add(l.data.name.slice(0, 50), l.data, { jobId: 'j', attempts: 2, backoff: { type: 'fixed', delay: 50 } });
         await q.close();
       }
       if (runs >= WORKER_RUNS) {
-        const r = spawnSync(process.execPath, [BIN, 'worker', '--redis', redis.url, '--queue', queue, '-o', l.output, '--threads', '1', '--exit-after', '1', '--lock-ms', '2000'], { encoding: 'utf8', timeout: 180_000 });
+        const r: SpawnSyncReturns<string> = spawnSync(process.execPath, [BIN, 'worker', '--redis', url, '--queue', queue, '-o', l.output, '--threads', '1', '--exit-after', '1', '--lock-ms', '2000'], { encoding: 'utf8', timeout: 180_000 });
         code = r.status ?? -1;
         assert.doesNotMatch(r.stderr, /\n\s+at /, `${label}: stack trace`);
-        if (!startOk) assert.equal(r.stderr.trim().split('\n').filter((x) => !/^npm warn/i.test(x)).length, 1, `${label}: ${r.stderr}`);
+        if (!startOk) assert.equal(r.stderr.trim().split('\n').filter((x: string) => !/^npm warn/i.test(x)).length, 1, `${label}: ${r.stderr}`);
       } else {
-        const r = await runInProcess(['worker', '--redis', redis.url, '--queue', queue, '-o', l.output, '--exit-after', '1']);
+        const r = await runInProcess(['worker', '--redis', url, '--queue', queue, '-o', l.output, '--exit-after', '1']);
         code = r.code;
         assert.equal(r.stderr.length, 1, `${label}: ${r.stderr.join(' | ')}`);
         assert.match(r.stderr[0], /^harmonia worker: .*-o/, label);
@@ -570,12 +571,12 @@ test(`output rule property, the queue worker: ${WORKER_VALIDATIONS} random -o ta
         assert.ok(code === 0 || code === 1, `${label}: exit ${code}`);
       }
     } else {
-      const q = new Queue<BatchJobData>(queue, { connection: parseRedisUrl(redis.url) });
+      const q = new Queue<BatchJobData>(queue, { connection: parseRedisUrl(url) });
       await q.add(l.data.name.slice(0, 50), l.data, { jobId: 'j', attempts: 2, backoff: { type: 'fixed', delay: 50 } });
-      const w = await startBatchWorker({ redis: redis.url, queue, output: l.output, lockMs: 2000 });
+      const w = await startBatchWorker({ redis: url, queue, output: l.output, lockMs: 2000 });
       try {
         for (const t = Date.now(); ;) {
-          const p = await queueProgress(redis.url, queue);
+          const p = await queueProgress(url, queue);
           if (p.done + p.failed >= 1 && p.waiting + p.active + p.delayed === 0) break;
           assert.ok(Date.now() - t < 120_000, `${label}: not settled: ${JSON.stringify(p)}`);
           await new Promise((res) => setTimeout(res, 50));
@@ -586,7 +587,7 @@ test(`output rule property, the queue worker: ${WORKER_VALIDATIONS} random -o ta
       await q.close();
     }
     if (startOk) {
-      const q = new Queue<BatchJobData, BatchJobResult>(queue, { connection: parseRedisUrl(redis.url) });
+      const q = new Queue<BatchJobData, BatchJobResult>(queue, { connection: parseRedisUrl(url) });
       const j = await q.getJob('j');
       jobDone = (await j?.getState()) === 'completed';
       outFile = j?.returnvalue?.output;

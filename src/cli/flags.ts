@@ -62,7 +62,7 @@ export const FLAG_RANGES = {
   train: {
     epochs: { min: 1, max: 100_000, integer: true },
     batch: { min: 1, max: 256, integer: true, why: 'and --batch × --crop² at most 16,777,216 pixels a step (memory)' },
-    crop: { min: 8, max: 1024, integer: true, why: 'a multiple of 8; G downsamples 3 times' },
+    crop: { min: 8, max: 1024, integer: true, why: 'a multiple of the generator\'s stride' },
     size: { min: 8, max: 1024, integer: true, why: 'side of the on-the-fly samples' },
     lr: { min: 0, max: 1, minExclusive: true },
     beta1: { min: 0, max: 1, maxExclusive: true },

@@ -26,7 +26,8 @@ function help(): string {
     ...commandList.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
     '',
     'harmonia help <command> (or harmonia <command> --help) shows the options of a command.',
-    'Every command takes --quiet (only errors and warnings) and --json (one JSON document on stdout).',
+    'Every command takes --quiet (only errors and warnings), --json (one JSON document on stdout) and --import <file>',
+    '(a module that registers a generator or a loss setting; training workers import it too).',
     'harmonia --version prints the version.',
   ].join('\n');
 }
@@ -66,6 +67,30 @@ function flagGiven(args: readonly string[], flag: string): boolean {
   return (end < 0 ? args : args.slice(0, end)).includes(flag);
 }
 
+/**
+ * Takes `--import <file>` / `--import=<file>` (any command, repeatable; before `--`) out of `args`:
+ * user modules that register generators or loss settings (src/config/modules.ts).
+ */
+export function takeImports(args: readonly string[]): { imports: string[]; rest: string[] } {
+  const imports: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--') {
+      rest.push(...args.slice(i));
+      break;
+    }
+    if (a === '--import') {
+      const v = args[i + 1];
+      if (v === undefined || v.startsWith('-')) throw new UsageError('--import needs a module file (one that registers a generator or a loss setting)');
+      imports.push(v);
+      i++;
+    } else if (a.startsWith('--import=')) imports.push(a.slice('--import='.length));
+    else rest.push(a);
+  }
+  return { imports, rest };
+}
+
 /** Runs the CLI; returns the exit code. Errors a user can fix print one line, never a stack trace. */
 export async function main(argv: string[]): Promise<number> {
   // --quiet / --json may also come before the command
@@ -73,7 +98,7 @@ export async function main(argv: string[]): Promise<number> {
   while (k < argv.length && (argv[k] === '--quiet' || argv[k] === '--json')) k++;
   const lead = argv.slice(0, k);
   const [name, ...restArgs] = argv.slice(k);
-  const rest = [...restArgs, ...lead];
+  let rest = [...restArgs, ...lead];
   if (!name) {
     console.log(help());
     return argv.length ? 0 : 1;
@@ -127,6 +152,13 @@ export async function main(argv: string[]): Promise<number> {
     log(JSON.stringify({ command: name, exitCode, ...(error !== undefined ? { error } : {}), output: lines, notes: output.notes }));
   };
   try {
+    // user modules first (--import): the command's flags and checks then see what they register
+    const taken = takeImports(rest);
+    rest = taken.rest;
+    if (taken.imports.length) {
+      const { importUserModules } = await import('../config/modules.ts');
+      await importUserModules(taken.imports);
+    }
     // only the chosen command's module (and what it imports) is loaded
     cmd = await entry.load();
     const end = rest.indexOf('--');

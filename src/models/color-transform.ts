@@ -21,6 +21,9 @@ import { HarmoniaError } from '../errors.ts';
 import { layerSeed } from './seed.ts';
 import { fusedColorApply, piecewiseLinearCurves, sliceChannels as channels } from '../engine/ops.ts';
 import { CURVE_KNOTS, TRANSFORM_PARAMS, FIELD_CHANNELS, type ColorTransformParams } from './color-transform-apply.ts';
+import type { GeneratorImplementation } from './registry.ts';
+import type { GeneratorConfig } from './generator-config.ts';
+import { exportColorTransformToOnnx } from '../export/color-transform.ts';
 
 // θ's layout and the array apply live in color-transform-apply.ts (no TensorFlow.js), for inference
 export { CURVE_KNOTS, TRANSFORM_PARAMS, FIELD_CHANNELS, applyColorTransformArrays, type ColorTransformParams } from './color-transform-apply.ts';
@@ -28,8 +31,8 @@ export { CURVE_KNOTS, TRANSFORM_PARAMS, FIELD_CHANNELS, applyColorTransformArray
 type Shape = (number | null)[];
 
 export interface ColorTransformConfig {
-  /** 'global' (one transform) or 'pct' (+ per-pixel affine field). */
-  kind: 'global' | 'pct';
+  /** With the per-pixel affine field (the `pct` entry) or without (one transform: `global`). */
+  field: boolean;
   /** Side of the square analysis copy the backbone sees (≤ 256). Default 128. */
   analysisSize?: number;
   /** Channels of the first backbone layer (then 2×, 4×, 4×). Default 32. */
@@ -228,7 +231,7 @@ export class BroadcastVector extends tf.layers.Layer {
 
 for (const c of [AreaDownscale, MaskedStats, ColorTransformApply, BroadcastVector]) tf.serialization.registerClass(c);
 
-interface Resolved { kind: 'global' | 'pct'; analysisSize: number; base: number; hidden: number; gateBias: number; histogramBins: number; mlpLayers: number; seed: number }
+interface Resolved { field: boolean; analysisSize: number; base: number; hidden: number; gateBias: number; histogramBins: number; mlpLayers: number; seed: number }
 
 export function resolveColorTransform(cfg: ColorTransformConfig): Resolved {
   const analysisSize = cfg.analysisSize ?? 128;
@@ -241,12 +244,12 @@ export function resolveColorTransform(cfg: ColorTransformConfig): Resolved {
   if (!Number.isInteger(hidden) || hidden < 1 || hidden > 4096) throw new HarmoniaError(`generator.hidden: must be an integer in 1..4096, got ${cfg.hidden}`);
   const gateBias = cfg.gateBias ?? 2;
   if (!Number.isFinite(gateBias) || Math.abs(gateBias) > 20) throw new HarmoniaError(`generator.gateBias: must be a finite number in [-20, 20], got ${cfg.gateBias}`);
-  if (cfg.kind !== 'global' && cfg.kind !== 'pct') throw new HarmoniaError(`generator.kind: must be global or pct, got "${String(cfg.kind)}"`);
+  if (typeof cfg.field !== 'boolean') throw new HarmoniaError(`colour-transform generator: field must be true or false, got ${JSON.stringify(cfg.field)}`);
   const histogramBins = cfg.histogramBins ?? 0;
   if (!Number.isInteger(histogramBins) || histogramBins < 0 || histogramBins === 1 || histogramBins > 64) throw new HarmoniaError(`generator.histogramBins: must be 0 (off) or an integer in 2..64, got ${cfg.histogramBins}`);
   const mlpLayers = cfg.mlpLayers ?? 1;
   if (!Number.isInteger(mlpLayers) || mlpLayers < 1 || mlpLayers > 4) throw new HarmoniaError(`generator.mlpLayers: must be an integer in 1..4, got ${cfg.mlpLayers}`);
-  return { kind: cfg.kind, analysisSize, base, hidden, gateBias, histogramBins, mlpLayers, seed: cfg.seed ?? 0 };
+  return { field: cfg.field, analysisSize, base, hidden, gateBias, histogramBins, mlpLayers, seed: cfg.seed ?? 0 };
 }
 
 /** Builds a `global` or `pct` generator: input [N,H,W,4] (any H, W), output [N,H,W,3]. */
@@ -271,7 +274,7 @@ export function buildColorTransformGenerator(cfg: ColorTransformConfig): tf.Laye
   }).apply(hid) as tf.SymbolicTensor;
   const withGate = new GateBias({ bias: c.gateBias, name: 'g_gate' }).apply(theta) as tf.SymbolicTensor;
   let out: tf.SymbolicTensor;
-  if (c.kind === 'pct') {
+  if (c.field) {
     const ctx = new BroadcastVector({ name: 'g_context' }).apply([h, hid]) as tf.SymbolicTensor;
     const joined = tf.layers.concatenate({ axis: -1, name: 'g_field_in' }).apply([h, ctx]) as tf.SymbolicTensor;
     const f1 = tf.layers.conv2d({ filters: 2 * c.base, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: he('g_field1'), name: 'g_field1' }).apply(joined) as tf.SymbolicTensor;
@@ -333,4 +336,15 @@ export function predictColorTransform(model: tf.LayersModel, small: tf.Tensor4D)
   } finally {
     tf.dispose(list);
   }
+}
+
+/**
+ * The implementation of the colour-transform entries (src/models/registry.ts: `global`, and `pct`
+ * with `field`): the builder and the parameter-network ONNX exporter.
+ */
+export function colorTransformImplementation(field: boolean): GeneratorImplementation {
+  return {
+    build: (cfg: GeneratorConfig) => buildColorTransformGenerator({ field, analysisSize: cfg.analysisSize, base: cfg.base, hidden: cfg.hidden, gateBias: cfg.gateBias, histogramBins: cfg.histogramBins, mlpLayers: cfg.mlpLayers, seed: cfg.seed }),
+    exportOnnx: (model, cfg, opts) => exportColorTransformToOnnx(model, cfg, opts),
+  };
 }

@@ -12,6 +12,7 @@ import { describeFsError } from '../util/atomic.ts';
 import type { GeneratorConfig } from './generator.ts';
 import type { ModelCard } from './harmonization.ts';
 import { MODEL_JSON } from '../onnx/file.ts';
+import { architectureKeys, normalizedGeneratorConfig } from './registry.ts';
 
 /** The TF.js layers-format files (io.ts); MODEL_JSON is named in src/onnx/file.ts, which digests it. */
 export { MODEL_JSON };
@@ -205,22 +206,19 @@ export async function checkModelFiles(dir: string): Promise<ModelFiles> {
   return { specs, modelName: model, layers };
 }
 
-/** The GeneratorConfig fields that change the network (seed only changes the initial weights). */
-const ARCHITECTURE_KEYS = ['kind', 'base', 'unet', 'maskInput', 'residual', 'residualScale', 'analysisSize', 'hidden', 'gateBias'] as const;
-
 /**
- * Compares two generator configs field by field (those that change the network; kind defaults to
- * paper, the switches to false, residualScale to 1): undefined when they agree, else the differences
- * ("kind: "paper" vs "global"").
+ * Compares two generator configs field by field: the kind, then the options of its registry entry
+ * that change the network (seed only changes the initial weights), each absent one taken at its
+ * default: undefined when they agree, else the differences ("kind: "paper" vs "global"").
  */
 export function generatorConfigDifference(a: GeneratorConfig, b: GeneratorConfig): string | undefined {
+  const na = normalizedGeneratorConfig(a) as Record<string, unknown>;
+  const nb = normalizedGeneratorConfig(b) as Record<string, unknown>;
+  if (na.kind !== nb.kind) return `kind: ${JSON.stringify(na.kind)} vs ${JSON.stringify(nb.kind)}`;
   const diffs: string[] = [];
-  // the switches default to off and the residual scale to 1 in every generator; other sizes are compared where both give one
-  const norm = (c: GeneratorConfig, k: (typeof ARCHITECTURE_KEYS)[number]): unknown =>
-    k === 'kind' ? (c.kind ?? 'paper') : k === 'unet' || k === 'maskInput' || k === 'residual' ? (c[k] ?? false) : k === 'residualScale' ? (c[k] ?? 1) : c[k];
-  for (const k of ARCHITECTURE_KEYS) {
-    const va = norm(a, k);
-    const vb = norm(b, k);
+  for (const k of architectureKeys(a)) {
+    const va = na[k];
+    const vb = nb[k];
     if (va !== undefined && vb !== undefined && va !== vb) diffs.push(`${k}: ${JSON.stringify(va)} vs ${JSON.stringify(vb)}`);
   }
   return diffs.length ? diffs.join(', ') : undefined;

@@ -15,10 +15,9 @@ import { join } from 'node:path';
 import type { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
-import { generatorEntry } from './registry.ts';
+import { generatorEntryOf } from './registry.ts';
+import { generatorImplementation } from './generator.ts';
 import type { GeneratorConfig } from './generator.ts';
-import { exportGeneratorToOnnx } from '../export/generator.ts';
-import { exportColorTransformToOnnx } from '../export/color-transform.ts';
 import { META_SOURCE } from '../onnx/meta.ts';
 import { ONNX_FILE, modelSourceDigest, readOnnxModel } from '../onnx/file.ts';
 
@@ -46,21 +45,20 @@ export interface OnnxArtifact {
 
 /** True when the generator `config` names has an ONNX export (registry `onnx`). */
 export function hasOnnxExport(config: GeneratorConfig): boolean {
-  return generatorEntry(config.kind ?? 'paper').onnx;
+  return generatorEntryOf(config).onnx;
 }
 
 /**
- * The ONNX export of a generator: the whole G for paper-style generators, the parameter network
- * (θ, and the field) for colour-transform generators (registry `fullResolution`). `digest` is recorded
- * as the source hash.
+ * The ONNX export of a generator, by its registry entry's exporter (the whole G for the paper's, the
+ * parameter network, θ and the field, for the colour-transform ones). `digest` is recorded as the
+ * source hash.
  */
 export function exportModelToOnnx(model: ExportableModel, digest?: string): Uint8Array {
-  const kind = model.config.kind ?? 'paper';
-  const entry = generatorEntry(kind);
-  if (!entry.onnx) throw new HarmoniaError(`ONNX export: generator "${kind}" has no ONNX export (registry)`);
+  const entry = generatorEntryOf(model.config);
+  const exporter = entry.onnx ? generatorImplementation(entry.name).exportOnnx : undefined;
+  if (!exporter) throw new HarmoniaError(`ONNX export: generator "${entry.name}" has no ONNX export (registry)`);
   const metadata = digest ? { [META_SOURCE]: digest } : undefined;
-  const opts = { metadata, inputChannels: entry.inputChannels(model.config) };
-  return entry.fullResolution ? exportColorTransformToOnnx(model.generator, model.config, opts) : exportGeneratorToOnnx(model.generator, model.config, opts);
+  return exporter(model.generator, model.config, { metadata, inputChannels: entry.inputChannels(model.config) });
 }
 
 /** Exports `model` (the TF.js files already saved in `dir`) and writes `dir`/model.onnx atomically. */

@@ -12,11 +12,11 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { HarmoniaError } from '../errors.ts';
 import { loadModel, saveModel } from './io.ts';
-import type { GeneratorConfig } from './generator.ts';
+import { buildGenerator, type GeneratorConfig } from './generator.ts';
 import { tf } from '../engine/tf.ts';
 import type { HarmonizationModel, ModelCard } from './harmonization.ts';
 import { hasOnnxExport, writeOnnxModel, ONNX_FILE } from './folder-onnx.ts';
-import { generatorEntry } from './registry.ts';
+import { generatorConfig, generatorKind } from './registry.ts';
 import {
   MODEL_META, DEFAULT_MODEL_DIR, readModelMeta, checkModelFiles, checkFiniteOutput, smokeInput, ModelCheckError,
   type ModelMeta, type ModelFiles,
@@ -39,11 +39,10 @@ function listed(items: readonly string[]): string {
  * input's size. Throws a ModelCheckError naming the folder and the problem.
  */
 function checkGenerator(dir: string, meta: ModelMeta, files: ModelFiles, generator: tf.LayersModel): void {
-  const kind = meta.generator.kind ?? 'paper';
+  const kind = generatorKind(meta.generator);
   let expected: tf.LayersModel;
   try {
-    const entry = generatorEntry(kind);
-    expected = entry.build({ ...entry.defaults, ...meta.generator });
+    expected = buildGenerator(generatorConfig(kind, meta.generator));
   } catch (err) {
     throw new ModelCheckError(dir, `${MODEL_META} describes a generator that cannot be built (${(err as Error).message})`, err);
   }

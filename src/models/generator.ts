@@ -9,11 +9,17 @@
  * into the decoder), the mask as a 4th input channel, and a residual output blended by the mask
  * so the background is untouched.
  *
- * The model itself needs H, W multiples of 8; `runGenerator` takes any size (pads, then crops).
+ * The model itself needs H, W multiples of its registry entry's stride; `runGenerator` takes any size
+ * (pads, then crops). buildGenerator and runGenerator ask the registry (src/models/registry.ts), whose
+ * built-in implementations this file provides, so importing it makes them build synchronously.
  */
 import { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
-import { generatorEntry } from './registry.ts';
+import { generatorEntryOf, generatorImplementation, generatorKind, provideGeneratorImplementation } from './registry.ts';
+// with the built-in implementations provided (below): what TF.js-side code asks for a generator's build/exporter
+export { generatorImplementation };
+import { PAPER_IMPLEMENTATION } from './paper.ts';
+import { colorTransformImplementation } from './color-transform.ts';
 import type { PadMode } from './pad.ts';
 
 // the config type is in generator-config.ts (no TensorFlow.js), for the registry and the folder description
@@ -22,27 +28,29 @@ import type { GeneratorConfig } from './generator-config.ts';
 
 export const PAPER_GENERATOR: Readonly<GeneratorConfig> = Object.freeze({ base: 32, unet: false, maskInput: false, residual: false });
 
-export { GENERATOR_STRIDE } from './pad.ts'; // defined there (no TensorFlow.js), for ONNX Runtime inference
-
 export type { PadMode } from './pad.ts';
 
 export interface RunGeneratorOptions extends GeneratorConfig {
-  /** How runGenerator pads to a multiple of 8. Default 'reflect' (replicate when a side is too small). */
+  /** How runGenerator pads to a multiple of the generator's stride. Default 'reflect' (replicate when a side is too small). */
   pad?: PadMode;
 }
 
-/** Input channels of a generator built from `cfg` (paper G: 4 when the mask is an input or the output is residual). */
-export function generatorInputChannels(cfg: GeneratorConfig = {}): 3 | 4 {
-  return generatorEntry(cfg.kind ?? 'paper').inputChannels(cfg);
-}
+// the built-in entries' implementations, so that buildGenerator works synchronously once this file is loaded
+provideGeneratorImplementation('paper', PAPER_IMPLEMENTATION);
+provideGeneratorImplementation('global', colorTransformImplementation(false));
+provideGeneratorImplementation('pct', colorTransformImplementation(true));
+
+// input channels are a registry fact (no TensorFlow.js): re-exported for the TF.js callers
+export { generatorInputChannels } from './registry.ts';
+import { generatorInputChannels } from './registry.ts';
 
 export { layerSeed } from './seed.ts';
 // the paper's G (its builder; the registry entry is in registry.ts)
 export { buildPaperGenerator, paperInputChannels } from './paper.ts';
 
-/** Builds the generator named by `cfg.kind` (default 'paper') from the registry. */
+/** Builds the generator named by `cfg.kind` (the default generator when none) with its registry entry's implementation. */
 export function buildGenerator(cfg: GeneratorConfig = {}): tf.LayersModel {
-  return generatorEntry(cfg.kind ?? 'paper').build(cfg);
+  return generatorImplementation(generatorKind(cfg)).build(cfg);
 }
 
 /** Total number of weights (trainable and not) of a model. */
@@ -109,7 +117,9 @@ export function runGenerator(model: tf.LayersModel, input: tf.Tensor4D, mask?: t
   const [n, hgt, wid] = input.shape;
   const want = modelInputChannels(model);
   if (want !== 3 && want !== 4) throw new HarmoniaError(`runGenerator: model "${model.name}" takes ${want} channels; expected 3 or 4`);
-  const cfgChannels = opts.kind !== undefined || opts.maskInput !== undefined || opts.residual !== undefined ? generatorInputChannels(opts) : undefined;
+  // checked when the options describe the network (a kind, or one of its entry's options)
+  const describes = opts.kind !== undefined || generatorEntryOf(opts).options.some((o) => opts[o.key] !== undefined);
+  const cfgChannels = describes ? generatorInputChannels(opts) : undefined;
   if (cfgChannels !== undefined && cfgChannels !== want) {
     throw new HarmoniaError(`runGenerator: config implies ${cfgChannels} input channels but model "${model.name}" takes ${want}`);
   }
@@ -121,7 +131,7 @@ export function runGenerator(model: tf.LayersModel, input: tf.Tensor4D, mask?: t
   }
   const mode = opts.pad ?? 'reflect';
   if (mode !== 'reflect' && mode !== 'replicate') throw new HarmoniaError(`runGenerator: pad must be reflect or replicate, got "${String(mode)}"`);
-  const stride = generatorEntry(opts.kind ?? 'paper').stride;
+  const stride = generatorEntryOf(opts).stride;
   return tf.tidy(() => {
     let x: tf.Tensor4D = want === 4 ? tf.concat([input, mask as tf.Tensor4D], 3) : input;
     const ph = (stride - (hgt % stride)) % stride;

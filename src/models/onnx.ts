@@ -19,8 +19,8 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { HarmoniaError } from '../errors.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
-// no module here imports TensorFlow.js (the ONNX Runtime path of `harmonia harmonize` runs without it);
-// the registry, which does, is loaded by withOnnxRunner, whose model is a TF.js one anyway
+// no module here imports TensorFlow.js (the ONNX Runtime path of `harmonia harmonize` runs without it;
+// the generator registry's descriptions do not either)
 import { readOnnxModel, type OnnxFileState } from '../onnx/file.ts';
 import { readOnnxSummary } from '../onnx/proto.ts';
 import { META_CONFIG, META_GRAPH, ONNX_INPUT, ONNX_OUTPUT, COLOR_TRANSFORM_GRAPH, ONNX_FIELD, ONNX_THETA } from '../onnx/meta.ts';
@@ -30,6 +30,7 @@ import { TRANSFORM_PARAMS, type ColorTransformParams } from './color-transform-a
 import type { HarmonizationModel } from './harmonization.ts';
 import { readModelMeta, checkModelFiles, generatorConfigDifference, checkFiniteOutput, smokeInput, ModelCheckError, MODEL_META } from './folder-meta.ts';
 import { env, parseInference, type InferenceMode } from '../config/index.ts';
+import { analysisSizeOf, generatorEntryOf, type InferenceFamily } from './registry.ts';
 
 const ORT_PACKAGE = 'onnxruntime-node';
 
@@ -212,7 +213,8 @@ export async function createOnnxGenerator(bytes: Uint8Array, opts: OnnxGenerator
   if (!(await loadOrt())) throw new HarmoniaError(`ONNX Runtime is not available (install the optional dependency ${ORT_PACKAGE}, or set HARMONIA_INFERENCE=tfjs)`);
   const { config, graph } = readExportMeta(bytes, source);
   if (graph !== 'generator') throw new HarmoniaError(`this ONNX file computes "${graph}", not a generator G(x) (use createOnnxColorTransform)`, { file: source });
-  const inputChannels: 3 | 4 = config.maskInput || config.residual ? 4 : 3;
+  const entry = generatorEntryOf(config);
+  const inputChannels = entry.inputChannels(config);
   const pad = opts.pad ?? 'reflect';
   if (pad !== 'reflect' && pad !== 'replicate') throw new HarmoniaError(`ONNX generator: pad must be reflect or replicate, got "${String(pad)}"`);
   const session = await openSession(bytes, opts, source);
@@ -223,7 +225,7 @@ export async function createOnnxGenerator(bytes: Uint8Array, opts: OnnxGenerator
 
   const prepare = (input: Float32Array, mask: Float32Array | undefined, h: number, w: number) => {
     checkArgs(input, mask, h, w, inputChannels);
-    return padGeneratorInput(input, mask, h, w, inputChannels, pad);
+    return padGeneratorInput(input, mask, h, w, inputChannels, pad, entry.stride);
   };
   const finish = (y: Float32Array, p: { height: number; width: number; top: number; left: number }, h: number, w: number): Float32Array =>
     p.height === h && p.width === w ? y : cropRgb(y, p.width, p.top, p.left, h, w);
@@ -275,9 +277,9 @@ export async function createOnnxColorTransform(bytes: Uint8Array, opts: Pick<Onn
   if (!(await loadOrt())) throw new HarmoniaError(`ONNX Runtime is not available (install the optional dependency ${ORT_PACKAGE}, or set HARMONIA_INFERENCE=tfjs)`);
   const { config, graph } = readExportMeta(bytes, source);
   if (graph !== COLOR_TRANSFORM_GRAPH) throw new HarmoniaError(`this ONNX file computes "${graph}", not colour-transform parameters`, { file: source });
-  const size = config.analysisSize ?? 128;
+  const size = analysisSizeOf(config);
   const session = await openSession(bytes, opts, source);
-  const outputs = config.kind === 'pct' ? [ONNX_THETA, ONNX_FIELD] : [ONNX_THETA];
+  const outputs = generatorEntryOf(config).field ? [ONNX_THETA, ONNX_FIELD] : [ONNX_THETA];
   const feeds = (input: Float32Array) => {
     if (!(input instanceof Float32Array) || input.length !== size * size * 4) throw new HarmoniaError(`ONNX colour transform: input must be a Float32Array of ${size}×${size}×4 = ${size * size * 4} values, got ${input?.length}`);
     return { [ONNX_INPUT]: new session.ort.Tensor('float32', input, [1, size, size, 4]) };
@@ -362,10 +364,10 @@ const attempts = new Map<string, Promise<Hook | null>>();
 
 /**
  * Makes the ONNX Runtime hook of model folder `dir` from its model.onnx: `transformParams` for a
- * colour-transform generator (`fullResolution`), else `runner`. Throws when ONNX Runtime is missing,
+ * generator of the 'analysis-apply' family, else `runner`. Throws when ONNX Runtime is missing,
  * model.onnx is not fresh (after `onNotFresh`), or no synchronous session is available.
  */
-async function createHook(dir: string, fullResolution: boolean, threads: number | undefined, onNotFresh?: (file: Exclude<OnnxFileState, { status: 'fresh' }>) => void): Promise<Hook> {
+async function createHook(dir: string, family: InferenceFamily, threads: number | undefined, onNotFresh?: (file: Exclude<OnnxFileState, { status: 'fresh' }>) => void): Promise<Hook> {
   if (!(await onnxAvailable())) throw new HarmoniaError(`ONNX Runtime is not available (install the optional dependency ${ORT_PACKAGE})`);
   const file = await readOnnxModel(dir);
   if (file.status !== 'fresh') {
@@ -380,7 +382,7 @@ async function createHook(dir: string, fullResolution: boolean, threads: number 
   const exported = readExportMeta(file.bytes, file.path).config;
   const diff = generatorConfigDifference(exported, meta.generator);
   if (diff) throw new ModelCheckError(dir, `model.onnx holds another generator than ${MODEL_META} describes (${diff}): model.json and ${MODEL_META} come from different models`);
-  if (fullResolution) {
+  if (family === 'analysis-apply') {
     const c = await createOnnxColorTransform(file.bytes, { threads }, file.path);
     if (!c.syncAvailable) {
       c.dispose();
@@ -428,11 +430,9 @@ async function createHook(dir: string, fullResolution: boolean, threads: number 
  */
 export async function withOnnxRunner(dir: string, model: HarmonizationModel, mode: InferenceMode = inferenceMode()): Promise<HarmonizationModel> {
   if (mode === 'tfjs' || model.runner || model.transformParams) return model;
-  const kind = model.config.kind ?? 'paper';
-  const { generatorEntry } = await import('./registry.ts');
-  const entry = generatorEntry(kind);
+  const entry = generatorEntryOf(model.config);
   if (!entry.onnx) {
-    if (mode === 'onnx') throw new HarmoniaError(`generator "${kind}" has no ONNX export; run it with TensorFlow.js`);
+    if (mode === 'onnx') throw new HarmoniaError(`generator "${entry.name}" has no ONNX export; run it with TensorFlow.js`);
     return model;
   }
   const threads = ortThreads();
@@ -440,7 +440,7 @@ export async function withOnnxRunner(dir: string, model: HarmonizationModel, mod
   if (!p) {
     p = (async (): Promise<Hook | null> => {
       try {
-        return await createHook(dir, entry.fullResolution, threads, (file) => {
+        return await createHook(dir, entry.family, threads, (file) => {
           if (file.status !== 'missing' && mode === 'auto' && !warned.has(dir)) {
             warned.add(dir);
             console.error(`harmonia: ${file.reason}; the generator runs on TensorFlow.js meanwhile`);
@@ -464,13 +464,13 @@ export async function withOnnxRunner(dir: string, model: HarmonizationModel, mod
 
 /**
  * The ONNX Runtime hook of folder `dir` when it works right now, without TensorFlow.js: the one
- * withOnnxRunner made (or this made) earlier, or a new one, kept for both. `fullResolution` is the
- * generator's registry flag (the caller knows its kind). null when there is none — ONNX Runtime
+ * withOnnxRunner made (or this made) earlier, or a new one, kept for both. `family` is the
+ * generator's registry family (the caller knows its kind). null when there is none — ONNX Runtime
  * missing, model.onnx missing or stale, no synchronous session, an earlier withOnnxRunner found none —
  * with nothing printed or remembered, so the caller's TensorFlow.js path (withOnnxRunner) reports why
  * exactly as before. The mode (HARMONIA_INFERENCE) is the caller's to check. Threads: HARMONIA_ORT_THREADS.
  */
-export async function onnxHookIfReady(dir: string, fullResolution: boolean): Promise<Pick<HarmonizationModel, 'runner' | 'transformParams'> | null> {
+export async function onnxHookIfReady(dir: string, family: InferenceFamily): Promise<Pick<HarmonizationModel, 'runner' | 'transformParams'> | null> {
   const known = hooks.get(dir);
   let h: Hook | null;
   if (known) h = await known.catch(() => null);
@@ -478,7 +478,7 @@ export async function onnxHookIfReady(dir: string, fullResolution: boolean): Pro
     // concurrent callers share one attempt; only a hook is kept for withOnnxRunner, never a failure
     let p = attempts.get(dir);
     if (!p) {
-      p = createHook(dir, fullResolution, ortThreads()).catch(() => null);
+      p = createHook(dir, family, ortThreads()).catch(() => null);
       attempts.set(dir, p);
       void p.then((made) => {
         attempts.delete(dir);

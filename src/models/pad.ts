@@ -6,9 +6,6 @@
 /** How a generator's input is padded to a multiple of its stride. */
 export type PadMode = 'reflect' | 'replicate';
 
-/** The downsampling factor of the paper's G: the model needs H and W to be multiples of this. */
-export const GENERATOR_STRIDE = 8;
-
 /** Row (or column) source indices for padding a side of length n by before/after, like padAxis. */
 export function padIndexMap(n: number, before: number, after: number, mode: PadMode): Int32Array {
   const map = new Int32Array(n + before + after);
@@ -23,16 +20,19 @@ export function padIndexMap(n: number, before: number, after: number, mode: PadM
 }
 
 /** Split of the padding to the next multiple of `stride` (centred, extra at the end), as runGenerator does. */
-export function padAmounts(size: number, stride = GENERATOR_STRIDE): [number, number] {
+export function padAmounts(size: number, stride: number): [number, number] {
   const total = (stride - (size % stride)) % stride;
   const before = Math.floor(total / 2);
   return [before, total - before];
 }
 
-/** Builds the padded NHWC model input (RGB, plus the mask channel when `channels` is 4); returns `input` itself when nothing is to be added. */
-export function padGeneratorInput(input: Float32Array, mask: Float32Array | undefined, h: number, w: number, channels: 3 | 4, mode: PadMode): { data: Float32Array; height: number; width: number; top: number; left: number } {
-  const [top, bottom] = padAmounts(h);
-  const [left, right] = padAmounts(w);
+/**
+ * Builds the padded NHWC model input (RGB, plus the mask channel when `channels` is 4) for a generator
+ * of registry stride `stride`; returns `input` itself when nothing is to be added.
+ */
+export function padGeneratorInput(input: Float32Array, mask: Float32Array | undefined, h: number, w: number, channels: 3 | 4, mode: PadMode, stride: number): { data: Float32Array; height: number; width: number; top: number; left: number } {
+  const [top, bottom] = padAmounts(h, stride);
+  const [left, right] = padAmounts(w, stride);
   if (channels === 3 && top + bottom + left + right === 0) return { data: input, height: h, width: w, top: 0, left: 0 };
   const rows = padIndexMap(h, top, bottom, mode);
   const cols = padIndexMap(w, left, right, mode);

@@ -2,13 +2,15 @@
  * The paper's G (PAPER_GENERATOR in generator.ts): conv 3→32→64→128 (4×4, stride 2, 'same', bias,
  * ReLU), then conv2dTranspose 128→64→32→3 (4×4, stride 2, 'same', bias; ReLU, ReLU, sigmoid), with the
  * switches beyond the paper (base width, U-Net skips, mask input, residual output). Its registry
- * entry (stride, input channels, options) is in registry.ts.
+ * entry (stride, input channels, options) is in registry.ts; PAPER_IMPLEMENTATION is what it loads.
  */
 import { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
 import { layerSeed } from './seed.ts';
 import { ChannelSlice, ResidualBlend } from './layers.ts';
 import type { GeneratorConfig } from './generator-config.ts';
+import type { GeneratorImplementation } from './registry.ts';
+import { exportGeneratorToOnnx } from '../export/generator.ts';
 
 interface ResolvedGenerator {
   base: number;
@@ -61,3 +63,9 @@ export function buildPaperGenerator(cfg: GeneratorConfig = {}): tf.LayersModel {
   if (c.residual) h = new ResidualBlend({ scale: c.residualScale, name: 'g_residual' }).apply([input, h]) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: h, name: 'generator' });
 }
+
+/** The paper entry's implementation (src/models/registry.ts loads it): the builder and the whole-G ONNX exporter. */
+export const PAPER_IMPLEMENTATION: GeneratorImplementation = {
+  build: (cfg) => buildPaperGenerator(cfg),
+  exportOnnx: (model, cfg, opts) => exportGeneratorToOnnx(model, cfg, opts),
+};

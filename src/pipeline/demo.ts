@@ -21,6 +21,7 @@ import { relativePath, relativizePaths } from '../util/html.ts';
 import { damageSummary, type DamageSummary } from '../eval/damage.ts';
 import { harmonizeImage, type HarmonizationModel } from './refine.ts';
 import { DEFAULT_MODEL_DIR, isModelDir, loadHarmonizationModel } from './model.ts';
+import { generatorKind } from '../models/registry.ts';
 
 export interface DemoOptions {
   outDir?: string;
@@ -219,7 +220,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
       realRows.push({ title: stem, images: [{ label: 'composite', file: a }, { label: model ? LABELS.full : LABELS.intrinsic, file: b }] });
     }
   }
-  const modelNote = model ? `model: ${model.card?.name ?? rel(modelDir)} (${model.config.kind ?? 'paper'} generator, trained on ${model.card?.input === 'composite' ? 'raw composites' : 'semi-harmonized input'})` : `no GAN model found at ${rel(modelDir)}: intrinsic stage only`;
+  const modelNote = model ? `model: ${model.card?.name ?? rel(modelDir)} (${generatorKind(model.config)} generator, trained on ${model.card?.input === 'composite' ? 'raw composites' : 'semi-harmonized input'})` : `no GAN model found at ${rel(modelDir)}: intrinsic stage only`;
   const sets = [{ label: `procedural (${procScenes.length})`, means: proc.means }, ...(photo ? [{ label: `real photos (${photoScenes.length})`, means: photo.means }] : [])];
   const html = renderDemoPage({
     title: 'Harmonia demo report',

@@ -21,6 +21,7 @@ import { defaultPlacement, placeForeground, placedShare, type Placement } from '
 import { harmonizeWithAsyncHooks, type AsyncHookedModel } from './hooks-async.ts';
 import { readOnnxMetadata, sessionHooks, type OrtModuleLike, type OrtSessionLike } from './ort-hooks.ts';
 import { env, STAGES, isOneOf, listWords } from '../config/index.ts';
+import { generatorEntryOf } from '../models/registry.ts';
 // TensorFlow.js (the engine, refine.ts, the TF.js model loader) is imported only when it runs: a model
 // folder whose generator runs on ONNX Runtime (the shipped one, by default) is harmonized without it
 
@@ -93,13 +94,6 @@ export async function resolveModel(model: HarmonizeOptions['model'], stage: Stag
   return withOnnxRunner(dir, await cachedModel(dir));
 }
 
-/**
- * The registry's `fullResolution` flag of the built-in generator kinds (src/models/registry.ts, which
- * loads TensorFlow.js, so it is not imported here; test/pipeline/onnx-first.test.ts checks the two
- * agree). A kind not listed takes the TensorFlow.js path.
- */
-export const ONNX_FIRST_KINDS: Readonly<Record<string, boolean>> = { paper: false, global: true, pct: true };
-
 const hookedCache = new Map<string, HookedModel>();
 
 /**
@@ -107,7 +101,7 @@ const hookedCache = new Map<string, HookedModel>();
  * TensorFlow.js: the folder's description (harmonia.json) + the ONNX Runtime hook from its fresh
  * model.onnx (once per folder and process, shared with withOnnxRunner). undefined whenever that is not
  * certain — no model or a loaded one, stage intrinsic, HARMONIA_INFERENCE=tfjs, HARMONIA_BACKEND set
- * (initEngine honours and checks it), a kind not in ONNX_FIRST_KINDS, any error, no hook — and the
+ * (initEngine honours and checks it), a kind without an ONNX export, any error, no hook — and the
  * caller then takes resolveModel's path, which behaves (and fails, and reports) exactly as before.
  */
 export async function resolveOnnxFirstModel(model: HarmonizeOptions['model'], stage: Stage | undefined): Promise<HookedModel | undefined> {
@@ -120,9 +114,10 @@ export async function resolveOnnxFirstModel(model: HarmonizeOptions['model'], st
     const known = hookedCache.get(dir);
     if (known) return known;
     const meta = await readModelMeta(dir);
-    const fullResolution = ONNX_FIRST_KINDS[meta.generator.kind ?? 'paper'];
-    if (fullResolution === undefined) return undefined;
-    const h = await onnxHookIfReady(dir, fullResolution);
+    // the registry's description of the kind (no TensorFlow.js); an unknown kind takes the TF.js path
+    const entry = generatorEntryOf(meta.generator);
+    if (!entry.onnx) return undefined;
+    const h = await onnxHookIfReady(dir, entry.family);
     if (!h) return undefined;
     const hooked: HookedModel = h.transformParams
       ? { config: meta.generator, card: meta.card, transformParams: h.transformParams }

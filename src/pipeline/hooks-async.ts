@@ -15,6 +15,7 @@ import {
   analysisCopy, averageParams, finishCorrection, finishTransform, generatorInputs, mirrorCopy, now, prepare, runnerDelta,
   type IntrinsicStage, type RefineOptions, type RefineResult,
 } from './stages.ts';
+import { analysisSizeOf } from '../models/registry.ts';
 
 /** A model whose generator is an asynchronous hook: `transformParams` (colour-transform generators) or `run` (paper-style G). */
 export interface AsyncHookedModel {
@@ -37,7 +38,7 @@ export async function harmonizeWithAsyncHooks(composite: FloatImage, mask: Mask,
   const m = model as AsyncHookedModel;
   const t = now();
   if (m.transformParams) {
-    const s = m.config.analysisSize ?? 128;
+    const s = analysisSizeOf(m.config);
     const input = analysisCopy(p.base, mask, s);
     let params = await m.transformParams(input, s);
     if (opts.flipAverage ?? true) params = averageParams(params, await m.transformParams(mirrorCopy(input, s), s));

@@ -12,6 +12,7 @@ import type { ColorTransformParams } from '../models/color-transform-apply.ts';
 import type { GeneratorConfig } from '../models/generator.ts';
 import { cropRgb, padGeneratorInput } from '../models/pad.ts';
 import type { AsyncHookedModel } from './hooks-async.ts';
+import { generatorEntryOf } from '../models/registry.ts';
 
 /** The parts of ONNX Runtime's JavaScript API used here (structural, so neither runtime is imported). */
 export interface OrtTensorLike {
@@ -109,10 +110,11 @@ export function sessionHooks(ort: OrtModuleLike, session: OrtSessionLike, config
       },
     };
   }
-  const channels: 3 | 4 = config.maskInput || config.residual ? 4 : 3;
+  const entry = generatorEntryOf(config);
+  const channels = entry.inputChannels(config);
   return {
     run: async (x: FloatImage, mask: Mask): Promise<FloatImage> => {
-      const p = padGeneratorInput(x.data, mask.data, x.height, x.width, channels, 'reflect');
+      const p = padGeneratorInput(x.data, mask.data, x.height, x.width, channels, 'reflect', entry.stride);
       const out = await session.run({ [ONNX_INPUT]: new ort.Tensor('float32', p.data, [1, p.height, p.width, channels]) });
       const y = float32(out, ONNX_OUTPUT).data;
       const data = p.height === x.height && p.width === x.width ? new Float32Array(y) : cropRgb(y, p.width, p.top, p.left, x.height, x.width);

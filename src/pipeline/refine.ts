@@ -15,7 +15,7 @@ import { HarmoniaError } from '../errors.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
 import { semiHarmonize, DEFAULT_INTRINSIC_ANALYSIS_SIDE } from '../intrinsic/index.ts';
 import { runGenerator } from '../models/generator.ts';
-import { generatorEntry } from '../models/registry.ts';
+import { analysisSizeOf, generatorEntryOf } from '../models/registry.ts';
 import { predictColorTransform, applyColorTransformArrays, type ColorTransformParams } from '../models/color-transform.ts';
 import type { HarmonizationModel } from '../models/harmonization.ts';
 import { resizeImage } from '../image/resize.ts';
@@ -60,14 +60,14 @@ export function predictParamsTfjs(model: HarmonizationModel, input: Float32Array
 }
 
 /**
- * A colour-transform generator (registry `fullResolution`): its parameters are predicted from an
- * area-downscaled analysis copy (analysisSize², 128 by default) — by `model.transformParams` (ONNX
+ * An 'analysis-apply' generator (registry `family`): its parameters are predicted from an
+ * area-downscaled analysis copy (the entry's analysisSize²) — by `model.transformParams` (ONNX
  * Runtime) when set, else by the TF.js generator — and the transform is applied to every pixel of `x`
  * at its own resolution in JavaScript; pixels with mask 0 are copied exactly.
  */
 export function transformAtFullResolution(model: HarmonizationModel, x: FloatImage, mask: Mask, opts: { flipAverage?: boolean } = {}): FloatImage {
   const predict = model.transformParams ?? ((input: Float32Array, size: number) => predictParamsTfjs(model, input, size));
-  return transformWith(x, mask, model.config.analysisSize ?? 128, predict, opts.flipAverage);
+  return transformWith(x, mask, analysisSizeOf(model.config), predict, opts.flipAverage);
 }
 
 /** Runs G at ≤ maxSide and returns the correction G(x) − x at the full size of `x`. */
@@ -82,7 +82,7 @@ export function harmonizeImage(composite: FloatImage, mask: Mask, model: Harmoni
   if (p.done) return p.done;
   const m = model as HarmonizationModel;
   const t = now();
-  if (generatorEntry(m.config.kind ?? 'paper').fullResolution) {
+  if (generatorEntryOf(m.config).family === 'analysis-apply') {
     return finishTransform(p, transformAtFullResolution(m, p.base, mask, { flipAverage: opts.flipAverage ?? true }), t, opts);
   }
   return finishCorrection(p, composite, mask, generatorDelta(m, p.base, mask, p.maxSide), t, opts);
@@ -106,9 +106,9 @@ export async function harmonizeImageAsync(composite: FloatImage, mask: Mask, mod
   if (p.done) return p.done;
   const m = model as AsyncHarmonizationModel;
   const t = now();
-  if (generatorEntry(m.config.kind ?? 'paper').fullResolution) {
+  if (generatorEntryOf(m.config).family === 'analysis-apply') {
     if (!m.transformParams) throw new HarmoniaError(`harmonize: the "${m.config.kind}" generator needs transformParams`);
-    const s = m.config.analysisSize ?? 128;
+    const s = analysisSizeOf(m.config);
     const input = analysisCopy(p.base, mask, s);
     let params = await m.transformParams(input, s);
     if (opts.flipAverage ?? true) params = averageParams(params, await m.transformParams(mirrorCopy(input, s), s));

@@ -16,6 +16,7 @@ import { applyColorTransformArrays, type ColorTransformParams } from '../models/
 import type { HarmonizationModel } from '../models/harmonization.ts';
 import { applyCorrection } from './apply.ts';
 import { STAGES, isOneOf, listWords, type Stage } from '../config/index.ts';
+import { analysisSizeOf } from '../models/registry.ts';
 
 export type { Stage } from '../config/index.ts';
 
@@ -206,8 +207,8 @@ export type HookedModel = Pick<HarmonizationModel, 'config' | 'card' | 'runner' 
 
 /**
  * harmonizeImage (refine.ts) for a model whose generator is a hook, without TensorFlow.js: the same
- * stages and arithmetic. `transformParams` means a colour-transform generator (registry
- * `fullResolution`), `runner` a paper-style one; the caller makes sure the hook matches the kind.
+ * stages and arithmetic. `transformParams` means an 'analysis-apply' generator (registry
+ * `family`), `runner` a 'full-image' one; the caller makes sure the hook matches the kind.
  * `intrinsic` is needed when intrinsicRuns(model, opts).
  */
 export function harmonizeWithHooks(composite: FloatImage, mask: Mask, model: HookedModel, opts: RefineOptions, intrinsic?: IntrinsicStage): RefineResult {
@@ -215,7 +216,7 @@ export function harmonizeWithHooks(composite: FloatImage, mask: Mask, model: Hoo
   if (p.done) return p.done;
   const t = now();
   if (model.transformParams) {
-    return finishTransform(p, transformWith(p.base, mask, model.config.analysisSize ?? 128, model.transformParams, opts.flipAverage ?? true), t, opts);
+    return finishTransform(p, transformWith(p.base, mask, analysisSizeOf(model.config), model.transformParams, opts.flipAverage ?? true), t, opts);
   }
   if (!model.runner) throw new HarmoniaError('harmonize: the model has neither a runner nor transformParams');
   const { xs, ms } = generatorInputs(p.base, mask, p.maxSide);

@@ -4,6 +4,7 @@ import { DEFAULT_LOSS, validateLossConfig } from '../losses/index.ts';
 import type { LossConfig } from '../losses/index.ts';
 import { DEFAULT_ADAM, validateAdam } from '../engine/parallel/adam.ts';
 import type { AdamConfig } from '../engine/parallel/adam.ts';
+import { generatorEntryOf, generatorKind } from '../models/registry.ts';
 
 /** Everything one GAN training run needs. Plain data (JSON-serialisable); stored in every checkpoint. */
 export interface TrainConfig {
@@ -73,7 +74,8 @@ export function validateTrainConfig(c: TrainConfig): void {
     if (!posInt(c[k])) throw new HarmoniaError(`train.${k}: must be a positive integer, got ${c[k]}`);
   }
   if (c.crop > c.size) throw new HarmoniaError(`train.crop: ${c.crop} is larger than train.size ${c.size}`);
-  if (c.crop % 8 !== 0) throw new HarmoniaError(`train.crop: must be a multiple of 8 (the generator downsamples 3 times), got ${c.crop}`);
+  const stride = generatorEntryOf(c.generator).stride;
+  if (c.crop % stride !== 0) throw new HarmoniaError(`train.crop: must be a multiple of ${stride} (the "${generatorKind(c.generator)}" generator's stride), got ${c.crop}`);
   if (c.workers !== 1 && c.workers !== 2) throw new HarmoniaError(`train.workers: must be 1 or 2, got ${c.workers}`);
   if (c.workers === 2 && c.batchSize % 2 !== 0) throw new HarmoniaError(`train.batchSize: must be even with 2 workers (each takes half), got ${c.batchSize}`);
   if (!Number.isInteger(c.seed)) throw new HarmoniaError(`train.seed: must be an integer, got ${c.seed}`);

@@ -14,6 +14,7 @@ import type { GanStep, TrainBatch, StepConfig } from './step.ts';
 import { checkBatch } from './step.ts';
 import type { FeatureSpec } from './features.ts';
 import type { GanModuleOptions } from './step-module.ts';
+import { userModules } from '../config/modules.ts';
 
 export interface EngineState {
   weights: { G: Float32Array[]; D: Float32Array[] };
@@ -79,7 +80,8 @@ export class PoolEngine implements TrainEngine {
   }
 
   static async create(cfg: { step: StepConfig; optimizer: AdamConfig; workers: number; features?: FeatureSpec; sizes: { G: number[]; D: number[] } }): Promise<PoolEngine> {
-    const options: GanModuleOptions = { step: cfg.step, features: cfg.features };
+    // the user modules this process loaded (--import) register the same generators and loss settings in each worker
+    const options: GanModuleOptions = { step: cfg.step, features: cfg.features, modules: userModules() };
     const pool = await DataParallelPool.create({
       module: new URL('./step-module.ts', import.meta.url),
       workers: cfg.workers,

@@ -18,10 +18,13 @@ import { DEFAULT_LOSS, lossSetting } from '../losses/index.ts';
 import type { LossConfig } from '../losses/index.ts';
 import { createFeatureExtractor } from './features.ts';
 import type { FeatureSpec } from './features.ts';
+import { importUserModules } from '../config/modules.ts';
 
 export interface GanModuleOptions {
   step: StepConfig;
   features?: FeatureSpec;
+  /** User modules (src/config/modules.ts) the worker imports before building: the generators and loss settings they register. */
+  modules?: readonly string[];
 }
 
 export const phases: Record<string, readonly string[]> = { G: ['G'], D: ['D'] };
@@ -49,6 +52,7 @@ let step: GanStep | undefined;
 
 export async function createModels(options: StepOptions): Promise<Record<string, tf.LayersModel>> {
   const o = options as unknown as GanModuleOptions;
+  await importUserModules(o.modules ?? []);
   const features = lossSetting(o.step.loss.setting).needsFeatures && o.features ? await createFeatureExtractor(o.features) : undefined;
   step = new GanStep(o.step, features?.extract);
   return { G: step.generator, D: step.discriminator };

@@ -337,7 +337,7 @@ test('model.onnx: written by saveHarmonizationModel with the source digest; a st
 /** A colour-transform generator with every weight seeded random (the last layers start at zero, which would test nothing). */
 function seededColorTransform(kind: 'global' | 'pct', seed: number, extra: { histogramBins?: number; mlpLayers?: number } = {}): { generator: tf.LayersModel; config: GeneratorConfig } {
   const config: GeneratorConfig = { kind, analysisSize: 64, base: 8, hidden: 16, gateBias: 2, seed, ...extra };
-  const generator = buildColorTransformGenerator({ kind, analysisSize: 64, base: 8, hidden: 16, gateBias: 2, seed, ...extra });
+  const generator = buildColorTransformGenerator({ field: kind === 'pct', analysisSize: 64, base: 8, hidden: 16, gateBias: 2, seed, ...extra });
   let k = seed * 100;
   for (const layer of generator.layers) {
     const ws = layer.getWeights();

@@ -57,7 +57,9 @@ test('registry: paper, global and pct are registered; unknown names list the kno
   assert.deepEqual(generatorNames().slice(0, 3), ['paper', 'global', 'pct']);
   assert.equal(generatorEntry('paper').stride, 8);
   assert.equal(generatorEntry('global').stride, 1);
-  assert.equal(generatorEntry('global').fullResolution, true);
+  assert.equal(generatorEntry('global').family, 'analysis-apply');
+  assert.equal(generatorEntry('paper').family, 'full-image');
+  assert.equal(generatorEntry('pct').field, true);
   assert.throws(() => generatorEntry('nope'), (e: unknown) => e instanceof HarmoniaError && /unknown kind "nope".*paper, global, pct/.test(e.message));
   assert.throws(() => registerGenerator({ ...generatorEntry('global'), name: 'global' }), /already registered/);
 });

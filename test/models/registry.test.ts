@@ -18,16 +18,17 @@ test('a toy generator registered by name trains for a step through `harmonia tra
   registerGenerator({
     name: 'toy',
     description: 'a 1×1 convolution on [RGB, mask], residual and mask-blended',
-    build: (cfg) => {
+    family: 'full-image',
+    options: [],
+    implementation: { build: (cfg) => {
       const input = tf.input({ shape: [null, null, 4], name: 'g_input' });
       const delta = tf.layers.conv2d({ filters: 3, kernelSize: 1, kernelInitializer: tf.initializers.glorotUniform({ seed: cfg.seed ?? 0 }), name: 'toy_conv' }).apply(input) as tf.SymbolicTensor;
       const out = new ResidualBlend({ scale: 0.5, name: 'toy_blend' }).apply([input, delta]) as tf.SymbolicTensor;
       return tf.model({ inputs: input, outputs: out, name: 'generator' });
-    },
+    } },
     stride: 1,
     inputChannels: () => 4,
     onnx: false,
-    fullResolution: false,
     defaults: {},
   });
   assert.ok(generatorNames().includes('toy'));

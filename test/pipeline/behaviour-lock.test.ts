@@ -34,7 +34,7 @@ before(async () => {
   await saveHarmonizationModel(PAPER, g, paperCfg, { name: 'lock-paper', input: 'composite' });
   g.dispose();
   const pctCfg = { kind: 'pct', base: 8, analysisSize: 32, hidden: 16, gateBias: 0, seed: 5 };
-  const p = buildColorTransformGenerator({ kind: 'pct', base: 8, analysisSize: 32, hidden: 16, gateBias: 0, seed: 5 });
+  const p = buildColorTransformGenerator({ field: true, base: 8, analysisSize: 32, hidden: 16, gateBias: 0, seed: 5 });
   perturb(p, 8, 0.05);
   await saveHarmonizationModel(PCT, p, pctCfg, { name: 'lock-pct', input: 'composite' });
   p.dispose();

@@ -112,7 +112,7 @@ test('fault 6, ONNX Runtime first: a folder saved with NaN weights (model.onnx f
   await assertCliRefuses(d, /weight "g_enc1\/kernel" holds a non-finite value \(NaN at index 0\)/);
   // the hook alone (what harmonize's ONNX-first path uses) gives no runner for it
   const { onnxHookIfReady } = await import('../../src/models/onnx.ts');
-  assert.equal(await onnxHookIfReady(d, true), null);
+  assert.equal(await onnxHookIfReady(d, 'analysis-apply'), null);
 });
 
 test('fault 10: model.json of one architecture with harmonia.json of another is a clean error (both ways, and config fields)', async (t) => {

@@ -13,7 +13,7 @@ import { tf } from '../../engine/tf.ts';
 import { writeFileAtomic } from '../../util/atomic.ts';
 import { loadHarmonizationModel } from '../../pipeline/model.ts';
 import { runGenerator } from '../../models/generator.ts';
-import { generatorEntry } from '../../models/registry.ts';
+import { analysisSizeOf, generatorEntryOf } from '../../models/registry.ts';
 import { createOnnxGenerator, createOnnxColorTransform, onnxAvailable } from '../../models/onnx.ts';
 import { predictColorTransform } from '../../models/color-transform.ts';
 import { Rng } from '../../util/random.ts';
@@ -103,20 +103,21 @@ export const exportOnnxCommand: Command = {
     const { dir, target, explicitOut } = planExportOnnx(values, positionals);
     await initEngine();
     const model = await loadHarmonizationModel(dir);
-    const entry = generatorEntry(model.config.kind ?? 'paper');
+    const entry = generatorEntryOf(model.config);
     if (!entry.onnx) throw new HarmoniaError(`export-onnx: generator "${entry.name}" has no ONNX export`, { file: dir });
     // exported in memory; written (and so tagged fresh) only after --check passed
     const art = await ensureOnnxModel(dir, model, { write: false });
     const write = explicitOut || art.regenerated;
     const where = write ? target : art.path;
     const s = readOnnxSummary(art.bytes);
-    const io = entry.fullResolution
-      ? `input NHWC [N,${model.config.analysisSize ?? 128},${model.config.analysisSize ?? 128},4] (analysis copy) → ${s.outputs.join(' + ')} (the transform is applied in JavaScript)`
-      : `input NHWC [N,H,W,${model.generator.inputs[0].shape[3]}] (H, W multiples of 8)`;
+    const analysis = entry.family === 'analysis-apply';
+    const io = analysis
+      ? `input NHWC [N,${analysisSizeOf(model.config)},${analysisSizeOf(model.config)},4] (analysis copy) → ${s.outputs.join(' + ')} (the transform is applied in JavaScript)`
+      : `input NHWC [N,H,W,${model.generator.inputs[0].shape[3]}]${entry.stride > 1 ? ` (H, W multiples of ${entry.stride})` : ''}`;
     if (values.check) {
       if (!(await onnxAvailable())) throw new HarmoniaError('export-onnx --check needs onnxruntime-node (optional dependency)');
-      const d = entry.fullResolution ? await onnxChecks.colorTransform(art.bytes, model.generator) : await onnxChecks.generator(art.bytes, model.generator);
-      console.log(`  check: max |ONNX Runtime − TensorFlow.js| = ${d.toExponential(2)} ${entry.fullResolution ? 'on θ of a random analysis copy' : 'on a 67×45 image'}`);
+      const d = analysis ? await onnxChecks.colorTransform(art.bytes, model.generator) : await onnxChecks.generator(art.bytes, model.generator);
+      console.log(`  check: max |ONNX Runtime − TensorFlow.js| = ${d.toExponential(2)} ${analysis ? 'on θ of a random analysis copy' : 'on a 67×45 image'}`);
       if (!(d <= 1e-4)) {
         console.error(`export-onnx: the export does not match TensorFlow.js (max abs diff > 1e-4); nothing written${write ? ` (${target} left as it was)` : ''}`);
         return 1;

@@ -8,7 +8,7 @@ import { tf } from '../../engine/tf.ts';
 import { createOnnxGenerator, createOnnxColorTransform, inferenceMode, ortThreads } from '../../models/onnx.ts';
 import { readOnnxModel } from '../../onnx/file.ts';
 import { DEFAULT_MODEL_DIR, loadHarmonizationModel } from '../../pipeline/model.ts';
-import { generatorEntry } from '../../models/registry.ts';
+import { generatorEntryOf } from '../../models/registry.ts';
 import { BACKEND_REQUESTS, listWords } from '../../config/index.ts';
 
 const ORT_PACKAGE = 'onnxruntime-node';
@@ -59,15 +59,15 @@ export async function inferenceEngineInfo(modelDir: string = DEFAULT_MODEL_DIR):
   let model;
   try {
     model = await loadHarmonizationModel(modelDir);
-    const kind = model.config.kind ?? 'paper';
-    const entry = generatorEntry(kind);
+    const entry = generatorEntryOf(model.config);
+    const kind = entry.name;
     if (!entry.onnx) return tfjs(`the "${kind}" generator of ${modelDir} has no ONNX export`, version);
     const file = await readOnnxModel(modelDir);
     if (file.status !== 'fresh') {
       if (mode === 'onnx') throw new Error(file.reason);
       return tfjs(file.reason, version);
     }
-    if (entry.fullResolution) {
+    if (entry.family === 'analysis-apply') {
       const c = await createOnnxColorTransform(file.bytes, { threads: ortThreads() }, file.path);
       const { syncAvailable, threads, size } = c;
       c.dispose();

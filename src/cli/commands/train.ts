@@ -17,7 +17,7 @@ import type { BatchSource } from '../../train/trainer.ts';
 import type { TrainBatch } from '../../train/step.ts';
 import { ADVERSARIAL_KINDS, allLossWeights, allLossLists, lossSettingNames, assertLossSetting } from '../../losses/index.ts';
 import { CompositeStream } from '../../data/stream.ts';
-import { generatorNames, generatorConfig } from '../../models/registry.ts';
+import { generatorNames, generatorConfig, generatorEntryOf, generatorKind } from '../../models/registry.ts';
 import type { AdversarialKind } from '../../losses/index.ts';
 import { BACKEND_REQUESTS, listWords } from '../../config/index.ts';
 
@@ -43,7 +43,7 @@ const TRAIN_OPTIONS_BASE: Record<string, OptionSpec> = {
   out: { type: 'string', description: 'output folder' },
   epochs: { type: 'string', description: 'epochs per loss setting (replaces the preset value)' },
   batch: { type: 'string', description: 'batch size' },
-  crop: { type: 'string', description: 'training crop size (multiple of 8)' },
+  crop: { type: 'string', description: 'training crop size (a multiple of the generator\'s stride: 8 for paper)' },
   lr: { type: 'string', description: 'Adam learning rate (paper 2e-4)' },
   beta1: { type: 'string', description: 'Adam β1 (paper 0.5)' },
   seed: { type: 'string', description: 'seed for weights and data order' },
@@ -146,12 +146,13 @@ export function trainOverrides(v: Values): PartialTrainConfig {
 
 /**
  * The checks that depend on several flags, before any work (issue 17), each naming the flags as typed:
- * --crop a multiple of 8 and within the training images (--size with --real, the preset's image size
+ * --crop a multiple of the generator's stride and within the training images (--size with --real, the preset's image size
  * otherwise), --batch × --crop² within TRAIN_MAX_STEP_PIXELS, --batch even with --workers 2; then the
  * merged config as a whole. Exported for experiment/sweep.
  */
 export function checkTrainFlags(cfg: TrainConfig, opts: { imageSize: number; imageFlag: string }): void {
-  if (cfg.crop % 8 !== 0) throw new HarmoniaError(`--crop must be a multiple of 8 (G downsamples 3 times): got ${cfg.crop}`);
+  const stride = generatorEntryOf(cfg.generator).stride;
+  if (cfg.crop % stride !== 0) throw new HarmoniaError(`--crop must be a multiple of ${stride} (the "${generatorKind(cfg.generator)}" generator's stride): got ${cfg.crop}`);
   if (cfg.crop > opts.imageSize) throw new HarmoniaError(`--crop ${cfg.crop} is larger than the ${opts.imageSize}×${opts.imageSize} training images (${opts.imageFlag})`);
   const px = cfg.batchSize * cfg.crop * cfg.crop;
   if (px > TRAIN_MAX_STEP_PIXELS) {

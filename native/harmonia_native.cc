@@ -1592,6 +1592,18 @@ napi_value Reduce(napi_env env, napi_callback_info info) {
           for (int64_t k = 0; k < r; k++) s += p[k];
           y[o] = float(s * scale);
         }
+      } else if (inner <= 16 && outer >= 2) {
+        // A few values per row (per-image sums of NHWC images over H, W): one task per outer index, each
+        // accumulating its rows contiguously in double, k in order (the same sums as the branch below)
+#pragma omp parallel for schedule(static) if (outer * r * inner > kParallelMin)
+        for (int64_t o = 0; o < outer; o++) {
+          double acc[16] = {0};
+          const float* p = x + o * r * inner;
+          for (int64_t k = 0; k < r; k++, p += inner) {
+            for (int64_t i = 0; i < inner; i++) acc[i] += p[i];
+          }
+          for (int64_t i = 0; i < inner; i++) y[o * inner + i] = float(acc[i] * scale);
+        }
       } else {
         // Threads own disjoint slices of the inner axis; each accumulates rows in double.
 #pragma omp parallel if (outer * r * inner > kParallelMin)

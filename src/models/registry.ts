@@ -42,6 +42,11 @@ export interface GeneratorOption {
   default: number | boolean;
   /** Changes the network's layers or shapes (compared between harmonia.json and model.onnx). Default true. */
   architecture?: boolean;
+  /** The CLI's range for a number (inclusive). */
+  min?: number;
+  max?: number;
+  /** A check beyond the range: the problem in words ("must be a multiple of 16"), or undefined. */
+  check?(value: number): string | undefined;
 }
 
 /** What builds and exports the network (TensorFlow.js); loaded when needed. */
@@ -181,6 +186,19 @@ export function architectureKeys(cfg: GeneratorConfig): string[] {
   return e.options.filter((o) => o.architecture !== false).map((o) => o.key);
 }
 
+/** Every generator option by CLI flag, with the generators that have it (options of several entries share a flag). */
+export function generatorOptionsByFlag(): Map<string, { option: GeneratorOption; kinds: string[] }> {
+  const out = new Map<string, { option: GeneratorOption; kinds: string[] }>();
+  for (const e of GENERATORS.values()) {
+    for (const o of e.options) {
+      const known = out.get(o.flag);
+      if (known) known.kinds.push(e.name);
+      else out.set(o.flag, { option: o, kinds: [e.name] });
+    }
+  }
+  return out;
+}
+
 // --- the built-in generators -----------------------------------------------------------------
 
 const PAPER: GeneratorEntry = {
@@ -192,11 +210,11 @@ const PAPER: GeneratorEntry = {
   family: 'full-image',
   onnx: true,
   options: [
-    { key: 'base', flag: 'width', type: 'integer', default: 32, description: 'channels of the first generator layer (the encoder doubles them)' },
+    { key: 'base', flag: 'width', type: 'integer', default: 32, min: 1, max: 256, description: 'channels of the first generator layer (the encoder doubles them)' },
     { key: 'unet', flag: 'unet', type: 'boolean', default: false, description: 'U-Net skip connections in G' },
     { key: 'maskInput', flag: 'mask-input', type: 'boolean', default: false, description: 'mask as a 4th input channel of G' },
     { key: 'residual', flag: 'residual', type: 'boolean', default: false, description: 'residual G output blended by the mask' },
-    { key: 'residualScale', flag: 'residual-scale', type: 'number', default: 1, description: 'largest change the residual output makes (tanh scale, in (0, 1])' },
+    { key: 'residualScale', flag: 'residual-scale', type: 'number', default: 1, min: 0, max: 1, check: (v) => (v > 0 ? undefined : 'must be in (0, 1]'), description: 'largest change the residual output makes (tanh scale, in (0, 1])' },
   ],
   defaults: { base: 32, unet: false, maskInput: false, residual: false },
   // implementation: PAPER_IMPLEMENTATION (paper.ts), provided by generator.ts
@@ -206,12 +224,12 @@ const PAPER: GeneratorEntry = {
 export const DEFAULT_GENERATOR: string = PAPER.name;
 
 const COLOR_TRANSFORM_OPTIONS: readonly GeneratorOption[] = [
-  { key: 'analysisSize', flag: 'analysis-size', type: 'integer', default: 128, description: 'side of the analysis copy, a multiple of 16 in 32..256' },
-  { key: 'base', flag: 'width', type: 'integer', default: 32, description: 'channels of the first backbone layer (then 2×, 4×, 4×)' },
-  { key: 'hidden', flag: 'hidden', type: 'integer', default: 128, description: 'width of the MLP' },
-  { key: 'mlpLayers', flag: 'mlp-layers', type: 'integer', default: 1, description: 'hidden layers of the MLP' },
-  { key: 'histogramBins', flag: 'histogram', type: 'integer', default: 0, description: 'bins per channel of the foreground/background colour histograms fed to the MLP (0 = off)' },
-  { key: 'gateBias', flag: 'gate-bias', type: 'number', default: 2, description: 'initial blend-gate logit', architecture: true },
+  { key: 'analysisSize', flag: 'analysis-size', type: 'integer', default: 128, min: 32, max: 256, check: (v) => (v % 16 === 0 ? undefined : 'must be a multiple of 16'), description: 'side of the analysis copy, a multiple of 16 in 32..256' },
+  { key: 'base', flag: 'width', type: 'integer', default: 32, min: 1, max: 256, description: 'channels of the first backbone layer (then 2×, 4×, 4×)' },
+  { key: 'hidden', flag: 'hidden', type: 'integer', default: 128, min: 1, max: 4096, description: 'width of the MLP' },
+  { key: 'mlpLayers', flag: 'mlp-layers', type: 'integer', default: 1, min: 1, max: 4, description: 'hidden layers of the MLP' },
+  { key: 'histogramBins', flag: 'histogram', type: 'integer', default: 0, min: 0, max: 64, check: (v) => (v === 1 ? 'must be 0 (off) or at least 2 bins' : undefined), description: 'bins per channel of the foreground/background colour histograms fed to the MLP (0 = off)' },
+  { key: 'gateBias', flag: 'gate-bias', type: 'number', default: 2, min: -20, max: 20, description: 'initial blend-gate logit' },
 ];
 
 /** The registry entry of a colour-transform generator (`global`, or `pct` with its per-pixel field). */

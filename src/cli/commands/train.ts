@@ -7,7 +7,7 @@ import { getPreset, settingConfig, PRESET_NAMES } from '../../train/presets.ts';
 import { mergeTrainConfig, validateTrainConfig, type TrainConfig } from '../../train/config.ts';
 import { checkRunFolder, checkRunLock, lockRunFolder, readCheckpointState } from '../../train/checkpoint.ts';
 import { checkOutputs, type SafetyInput, type SafetyOutput } from '../../util/output-safety.ts';
-import { FLAG_RANGES, TRAIN_LOSS_WEIGHT_RANGE, TRAIN_MAX_STEP_PIXELS, numberFlag } from '../flags.ts';
+import { FLAG_RANGES, TRAIN_LOSS_WEIGHT_RANGE, TRAIN_MAX_STEP_PIXELS, numberFlag, type FlagRange } from '../flags.ts';
 import { choiceFlag } from '../usage.ts';
 import type { PartialTrainConfig } from '../../train/config.ts';
 import { prepareSplit, toMemorySamples } from '../../train/dataset.ts';
@@ -17,7 +17,8 @@ import type { BatchSource } from '../../train/trainer.ts';
 import type { TrainBatch } from '../../train/step.ts';
 import { ADVERSARIAL_KINDS, allLossWeights, allLossLists, lossSettingNames, assertLossSetting } from '../../losses/index.ts';
 import { CompositeStream } from '../../data/stream.ts';
-import { generatorNames, generatorConfig, generatorEntryOf, generatorKind } from '../../models/registry.ts';
+import { generatorNames, generatorConfig, generatorEntryOf, generatorKind, generatorOptionsByFlag } from '../../models/registry.ts';
+import type { GeneratorConfig } from '../../models/generator-config.ts';
 import type { AdversarialKind } from '../../losses/index.ts';
 import { BACKEND_REQUESTS, listWords } from '../../config/index.ts';
 
@@ -34,7 +35,35 @@ export function lossOptions(): Record<string, OptionSpec> {
 
 /** Options shared by train, experiment and sweep: preset overrides (the loss flags come from the loss registry). */
 export function trainOptions(): Record<string, OptionSpec> {
-  return { ...TRAIN_OPTIONS_BASE, ...lossOptions(), ...TRAIN_OPTIONS_TAIL };
+  return { ...TRAIN_OPTIONS_BASE, ...lossOptions(), ...TRAIN_OPTIONS_TAIL, ...generatorOptions() };
+}
+
+/** The generator options' flags, from the registry entries (a user module's generator adds its own). */
+function generatorOptions(): Record<string, OptionSpec> {
+  const out: Record<string, OptionSpec> = {};
+  for (const [flag, { option, kinds }] of generatorOptionsByFlag()) {
+    out[flag] = { type: 'string', description: `${kinds.join('/')} generator${kinds.length > 1 ? 's' : ''}: ${option.description}${option.type === 'boolean' ? ': on|off' : ''}` };
+  }
+  return out;
+}
+
+/** The generator options given on the command line, as GeneratorConfig fields. */
+function givenGeneratorOptions(v: Values): GeneratorConfig {
+  const out: Record<string, unknown> = {};
+  for (const [flag, { option }] of generatorOptionsByFlag()) {
+    if (option.type === 'boolean') {
+      const b = onOff(v, flag);
+      if (b !== undefined) out[option.key] = b;
+      continue;
+    }
+    const range = (R as Record<string, FlagRange>)[flag] ?? { min: option.min ?? -Number.MAX_VALUE, max: option.max ?? Number.MAX_VALUE, integer: option.type === 'integer' };
+    const n = numberFlag(v, flag, range);
+    if (n === undefined) continue;
+    const problem = option.check?.(n);
+    if (problem) throw new HarmoniaError(`--${flag}: ${problem}, got ${n}`);
+    out[option.key] = n;
+  }
+  return out as GeneratorConfig;
 }
 
 const TRAIN_OPTIONS_BASE: Record<string, OptionSpec> = {
@@ -43,7 +72,7 @@ const TRAIN_OPTIONS_BASE: Record<string, OptionSpec> = {
   out: { type: 'string', description: 'output folder' },
   epochs: { type: 'string', description: 'epochs per loss setting (replaces the preset value)' },
   batch: { type: 'string', description: 'batch size' },
-  crop: { type: 'string', description: 'training crop size (a multiple of the generator\'s stride: 8 for paper)' },
+  crop: { type: 'string', description: 'training crop size (a multiple of the generator\'s stride)' },
   lr: { type: 'string', description: 'Adam learning rate (paper 2e-4)' },
   beta1: { type: 'string', description: 'Adam β1 (paper 0.5)' },
   seed: { type: 'string', description: 'seed for weights and data order' },
@@ -55,15 +84,7 @@ const TRAIN_OPTIONS_BASE: Record<string, OptionSpec> = {
 
 const TRAIN_OPTIONS_TAIL: Record<string, OptionSpec> = {
   generator: { type: 'string', description: `generator by name: ${generatorNames().join(', ')} (replaces the preset's generator)` },
-  unet: { type: 'string', description: 'U-Net skip connections in G: on|off' },
-  'mask-input': { type: 'string', description: 'mask as a 4th input channel of G: on|off' },
-  residual: { type: 'string', description: 'residual G output blended by the mask: on|off' },
   'patch-d': { type: 'string', description: 'PatchGAN discriminator conditioned on the mask: on|off' },
-  'analysis-size': { type: 'string', description: 'colour-transform generators (global, pct): side of the analysis copy, a multiple of 16 in 32..256' },
-  width: { type: 'string', description: 'channels of the first generator layer (the encoder doubles them)' },
-  hidden: { type: 'string', description: 'colour-transform generators: width of the MLP' },
-  'mlp-layers': { type: 'string', description: 'colour-transform generators: hidden layers of the MLP (default 1)' },
-  histogram: { type: 'string', description: 'colour-transform generators: bins per channel of the foreground/background colour histograms fed to the MLP (0 = off, default)' },
   vgg19: { type: 'string', description: 'path of torchvision vgg19-dcbb9e9d.pth (default $HARMONIA_VGG19 or the weights folder)' },
   'allow-random-features': { type: 'boolean', description: 'run the feature setting on a random VGG-19 when the weights are missing (every output says so)' },
   overwrite: { type: 'boolean', description: 'start over, deleting existing checkpoints in the output folder' },
@@ -124,20 +145,14 @@ export function trainOverrides(v: Values): PartialTrainConfig {
     if (typeof s === 'string') lossFields[list.key] = s.split(',').map((x) => x.trim()).filter(Boolean);
   }
   if (Object.keys(loss).length) o.loss = loss;
-  const unet = onOff(v, 'unet'), mi = onOff(v, 'mask-input'), res = onOff(v, 'residual'), patch = onOff(v, 'patch-d');
-  if (unet !== undefined || mi !== undefined || res !== undefined) {
-    o.generator = { ...(unet !== undefined ? { unet } : {}), ...(mi !== undefined ? { maskInput: mi } : {}), ...(res !== undefined ? { residual: res } : {}) };
-  }
+  const patch = onOff(v, 'patch-d');
+  // the generator's own options (registry entries: flags and checks), over the config its --generator name stands for
+  const given = givenGeneratorOptions(v);
+  if (Object.keys(given).length) o.generator = given;
   if (typeof v.generator === 'string') {
     if (!generatorNames().includes(v.generator)) throw new HarmoniaError(`--generator: unknown generator "${v.generator}" (choose ${generatorNames().join(', ')})`);
     o.generator = { ...generatorConfig(v.generator), ...o.generator };
   }
-  const analysisSize = num(v, 'analysis-size'), width = num(v, 'width'), hidden = num(v, 'hidden');
-  const mlpLayers = num(v, 'mlp-layers'), histogramBins = num(v, 'histogram');
-  if (analysisSize !== undefined && analysisSize % 16 !== 0) throw new HarmoniaError(`--analysis-size: must be a multiple of 16, got ${analysisSize}`);
-  if (histogramBins === 1) throw new HarmoniaError('--histogram: must be 0 (off) or at least 2 bins, got 1');
-  const arch = { analysisSize, base: width, hidden, mlpLayers, histogramBins };
-  for (const [k, val] of Object.entries(arch)) if (val !== undefined) o.generator = { ...o.generator, [k]: val };
   if (patch !== undefined) o.discriminator = { kind: patch ? 'patch' : 'global', maskInput: patch };
   if (typeof v.vgg19 === 'string') o.vggWeights = v.vgg19;
   if (v['allow-random-features']) o.allowRandomFeatures = true;

@@ -254,7 +254,7 @@ const REFUSALS: Row[] = [
   { name: 'train --batch 0 (was memorySource: batchSize, after the cache)', args: [...T, '--batch', '0'], msg: /^--batch must be an integer in \[1, 256\]: got "0"/ },
   { name: 'train --batch 257 (max + 1)', args: [...T, '--batch', '257'], msg: /^--batch must be an integer in \[1, 256\]: got "257"/ },
   { name: 'train --crop 1025 (max + 1)', args: [...T, '--crop', '1025'], msg: /^--crop must be an integer in \[8, 1024\]: got "1025"/ },
-  { name: 'train --crop 60 (not a multiple of 8)', args: [...T, '--crop', '60'], msg: /^--crop must be a multiple of 8 \(G downsamples 3 times\): got 60$/ },
+  { name: 'train --crop 60 (not a multiple of 8)', args: [...T, '--crop', '60'], msg: /^--crop must be a multiple of 8 \(the "paper" generator's stride\): got 60$/ },
   { name: 'train --crop 512 larger than the preset images', args: [...T, '--crop', '512'], msg: /^--crop 512 is larger than the 64×64 training images \(--config smoke\)$/ },
   { name: 'train --real --size 1025 (max + 1)', args: [...TR, '--size', '1025'], msg: /^--size must be an integer in \[8, 1024\]: got "1025"/ },
   { name: 'train --batch 64 × --crop 1024² (over the pixels-a-step budget)', args: [...TR, '--size', '1024', '--batch', '64'], msg: /^--batch 64 × --crop 1024² = 67,108,864 pixels a step is over the 16,777,216 limit \(memory\): lower --batch or --crop$/ },

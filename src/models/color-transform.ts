@@ -21,7 +21,7 @@ import { HarmoniaError } from '../errors.ts';
 import { layerSeed } from './seed.ts';
 import { fusedColorApply, piecewiseLinearCurves, sliceChannels as channels } from '../engine/ops.ts';
 import { CURVE_KNOTS, TRANSFORM_PARAMS, FIELD_CHANNELS, type ColorTransformParams } from './color-transform-apply.ts';
-import type { GeneratorImplementation } from './registry.ts';
+import { DEFAULT_ANALYSIS_SIZE, type GeneratorImplementation } from './registry.ts';
 import type { GeneratorConfig } from './generator-config.ts';
 import { exportColorTransformToOnnx } from '../export/color-transform.ts';
 
@@ -234,7 +234,7 @@ for (const c of [AreaDownscale, MaskedStats, ColorTransformApply, BroadcastVecto
 interface Resolved { field: boolean; analysisSize: number; base: number; hidden: number; gateBias: number; histogramBins: number; mlpLayers: number; seed: number }
 
 export function resolveColorTransform(cfg: ColorTransformConfig): Resolved {
-  const analysisSize = cfg.analysisSize ?? 128;
+  const analysisSize = cfg.analysisSize ?? DEFAULT_ANALYSIS_SIZE;
   if (!Number.isInteger(analysisSize) || analysisSize < 32 || analysisSize > 256 || analysisSize % 16 !== 0) {
     throw new HarmoniaError(`generator.analysisSize: must be a multiple of 16 in 32..256, got ${cfg.analysisSize}`);
   }

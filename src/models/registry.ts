@@ -223,8 +223,11 @@ const PAPER: GeneratorEntry = {
 /** The default generator: what a config without `kind` means. */
 export const DEFAULT_GENERATOR: string = PAPER.name;
 
+/** The colour-transform generators' analysis copy side when a config gives none. */
+export const DEFAULT_ANALYSIS_SIZE = 128;
+
 const COLOR_TRANSFORM_OPTIONS: readonly GeneratorOption[] = [
-  { key: 'analysisSize', flag: 'analysis-size', type: 'integer', default: 128, min: 32, max: 256, check: (v) => (v % 16 === 0 ? undefined : 'must be a multiple of 16'), description: 'side of the analysis copy, a multiple of 16 in 32..256' },
+  { key: 'analysisSize', flag: 'analysis-size', type: 'integer', default: DEFAULT_ANALYSIS_SIZE, min: 32, max: 256, check: (v) => (v % 16 === 0 ? undefined : 'must be a multiple of 16'), description: 'side of the analysis copy, a multiple of 16 in 32..256' },
   { key: 'base', flag: 'width', type: 'integer', default: 32, min: 1, max: 256, description: 'channels of the first backbone layer (then 2×, 4×, 4×)' },
   { key: 'hidden', flag: 'hidden', type: 'integer', default: 128, min: 1, max: 4096, description: 'width of the MLP' },
   { key: 'mlpLayers', flag: 'mlp-layers', type: 'integer', default: 1, min: 1, max: 4, description: 'hidden layers of the MLP' },
@@ -240,12 +243,12 @@ function colorTransformEntry(name: string, field: boolean, description: string):
     stride: 1,
     inputChannels: () => 4,
     family: 'analysis-apply',
-    analysisSize: (cfg) => cfg.analysisSize ?? 128,
+    analysisSize: (cfg) => cfg.analysisSize ?? DEFAULT_ANALYSIS_SIZE,
     field,
     // the parameter network (analysis copy → θ, + the field) exports; the apply stays in JavaScript
     onnx: true,
     options: COLOR_TRANSFORM_OPTIONS,
-    defaults: { base: 32, analysisSize: 128, hidden: 128, gateBias: 2 },
+    defaults: { base: 32, analysisSize: DEFAULT_ANALYSIS_SIZE, hidden: 128, gateBias: 2 },
     // implementation: colorTransformImplementation(field) (color-transform.ts), provided by generator.ts
   };
 }

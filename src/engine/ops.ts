@@ -175,8 +175,10 @@ interface ConvLeakyAttrs { strides: [number, number]; pad: 'same' | 'valid'; alp
 
 /**
  * Points tfjs's Relu, LeakyRelu and ClipByValue gradients at `reluGrad` / `leakyReluGrad` /
- * `clipByValueGrad` (idempotent). The values are those of tfjs's own gradients on every backend; a
- * backend with the fused kernels computes them in one pass. Called when the native backend registers.
+ * `clipByValueGrad`, and its Sum and Mean gradients at `broadcastTo` (idempotent). The values are
+ * those of tfjs's own gradients on every backend; a backend with the fused kernels computes them in
+ * one pass. Also registers the gradients of the project's fused kernels (colour transform, conv +
+ * leaky ReLU), which only a backend registering those kernels runs. Called when the native backend registers.
  */
 export function useFusedActivationGradients(): void {
   if (fusedGradients) return;

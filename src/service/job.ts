@@ -12,10 +12,9 @@ import { HarmoniaError } from '../errors.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
 import { readImage, readMask, readCutout, probeImage, encodeImage, DEFAULT_MAX_PIXELS, type OutputFormat } from '../image/io.ts';
 import { placeForeground, defaultPlacement } from '../pipeline/compose.ts';
-import { checkHarmonizeOptions, resolveModel, resolveOnnxFirstModel, resolveWasmFallbackModel, OUTPUT_FORMATS } from '../pipeline/harmonize.ts';
-import { harmonizeWithHooks, intrinsicRuns, type RefineResult, type Stage } from '../pipeline/stages.ts';
-import { harmonizeWithAsyncHooks } from '../pipeline/hooks-async.ts';
-import { importOptional } from '../util/optional.ts';
+import { checkHarmonizeOptions, OUTPUT_FORMATS } from '../pipeline/harmonize.ts';
+import type { RefineResult, Stage } from '../pipeline/stages.ts';
+import { resolveInference } from '../pipeline/driver.ts';
 
 export type JobInput = string | Uint8Array;
 
@@ -125,21 +124,9 @@ async function decodePair(job: ImageJob, maxPixels: number): Promise<{ composite
  * else onnxruntime-web, else TensorFlow.js, in the same order and with the same stages.
  */
 export async function harmonizeDecoded(composite: FloatImage, mask: Mask, job: Pick<ImageJob, 'model' | 'stage' | 'harmonizeBackground'>): Promise<{ r: RefineResult; model?: string }> {
-  const opts = { stage: job.stage, harmonizeBackground: job.harmonizeBackground };
-  const loadIntrinsic = () => importOptional('the intrinsic stage', () => import('../intrinsic/index.ts'));
-  const hooked = await resolveOnnxFirstModel(job.model, job.stage);
-  if (hooked) {
-    const intrinsic = intrinsicRuns(hooked, opts) ? await loadIntrinsic() : undefined;
-    return { r: harmonizeWithHooks(composite, mask, hooked, opts, intrinsic), model: hooked.card?.name };
-  }
-  const wasm = await resolveWasmFallbackModel(job.model, job.stage);
-  if (wasm) {
-    const intrinsic = intrinsicRuns(wasm, opts) ? await loadIntrinsic() : undefined;
-    return { r: await harmonizeWithAsyncHooks(composite, mask, wasm, opts, intrinsic), model: wasm.card?.name };
-  }
-  const resolved = await resolveModel(job.model, job.stage);
-  const { harmonizeImage } = await importOptional('harmonize with TensorFlow.js', () => import('../pipeline/refine.ts'));
-  return { r: harmonizeImage(composite, mask, resolved, opts), model: resolved?.card?.name };
+  // the library's one inference driver (src/pipeline/driver.ts)
+  const driver = await resolveInference(job.model, job.stage);
+  return { r: await driver.run(composite, mask, { stage: job.stage, harmonizeBackground: job.harmonizeBackground }), model: driver.name };
 }
 
 /**

@@ -1,10 +1,10 @@
 /**
  * Harmonia public API (40 names). Everything else is behind subpath exports:
  *   harmonia/intrinsic  the intrinsic stage's building blocks (decomposition, light, albedo, reshading)
- *   harmonia/train      trainer internals: config, Adam, GAN step + step module, checkpoints, presets, loss registry
+ *   harmonia/train      trainer internals: config, Adam, GAN step + step module, the data-parallel pool, checkpoints, presets, loss registry
  *   harmonia/eval       the evaluator (dataset files or images in memory), the Table 1 experiment, loss-weight sweeps
- *   harmonia/data       iHarmony4 reader, composite synthesis, procedural scenes, loader
- *   harmonia/engine     engine info, native kernels, the data-parallel pool
+ *   harmonia/data       iHarmony4 reader, composite synthesis, procedural scenes, the training data path (memorySource, CompositeStream)
+ *   harmonia/engine     initEngine and engineInfo: the TensorFlow.js backend (tensorflow, native, wasm, cpu)
  *   harmonia/metrics    per-image metrics of the evaluation protocol
  *   harmonia/browser    the browser API: model loader (ONNX Runtime Web) + createHarmonizer, no TensorFlow.js
  *

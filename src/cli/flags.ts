@@ -1,9 +1,10 @@
 /**
  * Numeric CLI options: every one has a documented range, checked before any work, with an error
- * that names the flag as the user typed it and the range: `--scale must be in (0, 16]: got "200"`.
+ * that names the flag as the user typed it and the range: `--scale must be in (0, 16], got "200"` (src/util/is.ts).
  * The ranges live here (FLAG_RANGES) so help texts, docs/RELIABILITY.md and the tests agree.
  */
 import { HarmoniaError } from '../errors.ts';
+import { describeRange, inRange, invalidParameter } from '../util/is.ts';
 
 export interface FlagRange {
   min: number;
@@ -128,26 +129,20 @@ export const TRAIN_LOSS_WEIGHT_RANGE: FlagRange = { min: 0, max: 1_000_000 };
 /** Pixels one training step may hold per tensor: --batch × --crop² (64 × 512²). */
 export const TRAIN_MAX_STEP_PIXELS = 16_777_216;
 
-/** "[1, 1000]", "(0, 16]"; "an integer in" for integers. */
-export function describeRange(r: FlagRange): string {
-  const hi = r.max === Number.MAX_SAFE_INTEGER ? '∞)' : r.maxExclusive ? `${r.max})` : `${r.max}]`;
-  return `${r.integer ? 'an integer in ' : 'in '}${r.minExclusive ? '(' : '['}${r.min}, ${hi}`;
-}
+// "[1, 1000]", "(0, 16]"; "an integer in" for integers: the predicates' (src/util/is.ts)
+export { describeRange } from '../util/is.ts';
 
 /**
  * Parses `--<name>` from a string value and checks it against `range`. Returns undefined when the
- * flag is absent (and has no default). Throws `--<name> must be <range>: got "<value>"`.
+ * flag is absent (and has no default). Throws, in the one format of src/util/is.ts,
+ * `--<name> must be <range>, got "<value>" (<why>)`.
  */
 export function numberFlag(values: Record<string, unknown>, name: string, range: FlagRange): number | undefined {
   const v = values[name];
   if (v === undefined) return undefined;
   const s = typeof v === 'string' ? v.trim() : String(v);
   const n = NUMBER_RE.test(s) ? Number(s) : NaN;
-  const bad = !Number.isFinite(n) || (range.integer && !Number.isInteger(n)) ||
-    (range.minExclusive ? n <= range.min : n < range.min) || (range.maxExclusive ? n >= range.max : n > range.max);
-  if (bad) {
-    throw new HarmoniaError(`--${name} must be ${describeRange(range)}: got "${String(v)}"${range.why ? ` (${range.why})` : ''}`);
-  }
+  if (!inRange(n, range)) throw invalidParameter(`--${name}`, describeRange(range), String(v), range.why);
   return n;
 }
 

@@ -122,14 +122,14 @@ export function checkFlags(options: Readonly<Record<string, OptionSpec>>, args: 
 
 /**
  * The value of `--<name>`, which must be one of `choices` (undefined when absent): a UsageError naming
- * the flag, the choices and the closest one otherwise (`--backend must be one of auto, …: got "wsam" (did you mean wasm?)`).
+ * the flag, the choices and the closest one otherwise (`--backend must be one of auto, …, got "wsam" (did you mean wasm?)`, the format of src/util/is.ts).
  */
 export function choiceFlag<T extends string>(values: Record<string, unknown>, name: string, choices: readonly T[]): T | undefined {
   const v = values[name];
   if (v === undefined) return undefined;
   if (typeof v === 'string' && (choices as readonly string[]).includes(v)) return v as T;
   const guess = typeof v === 'string' ? didYouMean(v, choices) : undefined;
-  throw new UsageError(`--${name} must be one of ${choices.join(', ')}: got "${String(v)}"${guess ? ` (did you mean ${guess}?)` : ''}`);
+  throw new UsageError(`--${name} must be one of ${choices.join(', ')}, got "${String(v)}"${guess ? ` (did you mean ${guess}?)` : ''}`);
 }
 
 /**

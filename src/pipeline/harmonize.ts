@@ -11,19 +11,14 @@
 import { HarmoniaError } from '../errors.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
 import { readImage, readMask, readCutout, probeImage, encodeImage, assertValidImage, DEFAULT_MAX_PIXELS, type ImageSource, type OutputFormat } from '../image/io.ts';
-import type { HarmonizationModel, RefineOptions, RefineResult, Stage } from './refine.ts';
-import { harmonizeWithHooks, intrinsicRuns, type HookedModel } from './stages.ts';
-import { isModelDir, readModelMeta, DEFAULT_MODEL_DIR } from '../models/folder-meta.ts';
-import { inferenceMode, onnxAvailable, onnxHookIfReady, withOnnxRunner } from '../models/onnx.ts';
-import { readOnnxModel } from '../onnx/file.ts';
-import { importOptional } from '../util/optional.ts';
+import type { HarmonizationModel, RefineOptions, RefineResult } from './refine.ts';
 import { defaultPlacement, placeForeground, placedShare, type Placement } from './compose.ts';
-import { harmonizeWithAsyncHooks, type AsyncHookedModel } from './hooks-async.ts';
-import { readOnnxMetadata, sessionHooks, type OrtModuleLike, type OrtSessionLike } from './ort-hooks.ts';
-import { env, STAGES, isOneOf, listWords } from '../config/index.ts';
-import { generatorEntryOf } from '../models/registry.ts';
-// TensorFlow.js (the engine, refine.ts, the TF.js model loader) is imported only when it runs: a model
-// folder whose generator runs on ONNX Runtime (the shipped one, by default) is harmonized without it
+import { STAGES } from '../config/index.ts';
+import { is } from '../util/is.ts';
+import { resolveInference } from './driver.ts';
+// which engine runs the generator (TensorFlow.js only when needed) is the driver's (driver.ts); these
+// were defined here and are re-exported for their callers
+export { cachedModel, resolveModel, resolveOnnxFirstModel, resolveWasmFallbackModel, resolveInference, type InferenceDriver, type InferenceEngine } from './driver.ts';
 
 /**
  * harmonize()'s options: a composite and its mask, or (cut-out mode) a background and a foreground
@@ -62,71 +57,11 @@ export interface HarmonizeReport extends RefineResult {
   model?: string;
 }
 
-const modelCache = new Map<string, Promise<HarmonizationModel>>();
-
-/** Loads (once per process) a model folder. */
-export function cachedModel(dir: string): Promise<HarmonizationModel> {
-  let p = modelCache.get(dir);
-  if (!p) {
-    p = importOptional(`the TensorFlow.js model folder ${dir}`, () => import('./model.ts')).then((m) => m.loadHarmonizationModel(dir));
-    modelCache.set(dir, p);
-    p.catch(() => modelCache.delete(dir));
-  }
-  return p;
-}
-
 function isFloatImage(x: unknown): x is FloatImage {
   return typeof x === 'object' && x !== null && 'data' in x && 'channels' in x && (x as FloatImage).data instanceof Float32Array;
 }
 function isMask(x: unknown): x is Mask {
   return typeof x === 'object' && x !== null && 'data' in x && !('channels' in x) && (x as Mask).data instanceof Float32Array;
-}
-
-/** Resolves which model a call uses, honouring `stage`. */
-export async function resolveModel(model: HarmonizeOptions['model'], stage: Stage | undefined): Promise<HarmonizationModel | undefined> {
-  if (stage === 'intrinsic' || model === null) return undefined;
-  if (model && typeof model !== 'string') return model;
-  const dir = model ?? DEFAULT_MODEL_DIR;
-  if (!model && !stage && !isModelDir(dir)) return undefined; // no shipped model: intrinsic stage alone
-  const { initEngine } = await importOptional(`harmonize with model ${dir} (no ONNX Runtime path for it)`, () => import('../engine/index.ts'));
-  await initEngine();
-  // G on ONNX Runtime when installed, unless HARMONIA_INFERENCE=tfjs (src/models/onnx.ts).
-  return withOnnxRunner(dir, await cachedModel(dir));
-}
-
-const hookedCache = new Map<string, HookedModel>();
-
-/**
- * The model `resolveModel` would give, when its generator runs on ONNX Runtime, made without
- * TensorFlow.js: the folder's description (harmonia.json) + the ONNX Runtime hook from its fresh
- * model.onnx (once per folder and process, shared with withOnnxRunner). undefined whenever that is not
- * certain — no model or a loaded one, stage intrinsic, HARMONIA_INFERENCE=tfjs, HARMONIA_BACKEND set
- * (initEngine honours and checks it), a kind without an ONNX export, any error, no hook — and the
- * caller then takes resolveModel's path, which behaves (and fails, and reports) exactly as before.
- */
-export async function resolveOnnxFirstModel(model: HarmonizeOptions['model'], stage: Stage | undefined): Promise<HookedModel | undefined> {
-  if (stage === 'intrinsic' || model === null || (model !== undefined && typeof model !== 'string')) return undefined;
-  if (env.backend) return undefined;
-  const dir = model ?? DEFAULT_MODEL_DIR;
-  try {
-    if (!model && !stage && !isModelDir(dir)) return undefined;
-    if (inferenceMode() === 'tfjs') return undefined;
-    const known = hookedCache.get(dir);
-    if (known) return known;
-    const meta = await readModelMeta(dir);
-    // the registry's description of the kind (no TensorFlow.js); an unknown kind takes the TF.js path
-    const entry = generatorEntryOf(meta.generator);
-    if (!entry.onnx) return undefined;
-    const h = await onnxHookIfReady(dir, entry.family);
-    if (!h) return undefined;
-    const hooked: HookedModel = h.transformParams
-      ? { config: meta.generator, card: meta.card, transformParams: h.transformParams }
-      : { config: meta.generator, card: meta.card, runner: h.runner };
-    hookedCache.set(dir, hooked);
-    return hooked;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The output formats `format` accepts. */
@@ -221,47 +156,6 @@ async function placeCutout(opts: HarmonizeOptions): Promise<{ composite: FloatIm
   return { ...placed, notes };
 }
 
-let wasmNoted = false;
-const wasmModels = new Map<string, Promise<AsyncHookedModel | undefined>>();
-
-/**
- * The generator on onnxruntime-web's WebAssembly build, for a model folder with a fresh model.onnx,
- * when onnxruntime-node is not installed (an offline install whose postinstall failed, or one that left
- * it out). Says so once on stderr, with the command that adds onnxruntime-node. undefined whenever
- * that path does not apply; the caller then takes resolveModel's path as before.
- */
-export async function resolveWasmFallbackModel(model: HarmonizeOptions['model'], stage: Stage | undefined): Promise<AsyncHookedModel | undefined> {
-  if (stage === 'intrinsic' || model === null || (model !== undefined && typeof model !== 'string')) return undefined;
-  if (env.backend || inferenceMode() === 'tfjs') return undefined;
-  const dir = model ?? DEFAULT_MODEL_DIR;
-  if (!model && !stage && !isModelDir(dir)) return undefined;
-  if (await onnxAvailable()) return undefined;
-  let p = wasmModels.get(dir);
-  if (!p) {
-    p = (async () => {
-      const file = await readOnnxModel(dir).catch(() => undefined);
-      if (!file || file.status !== 'fresh') return undefined;
-      let ort: OrtModuleLike & { InferenceSession: { create(bytes: Uint8Array, o: Record<string, unknown>): Promise<OrtSessionLike> }; env: { wasm: { numThreads?: number } } };
-      try {
-        ort = (await import('onnxruntime-web')) as unknown as typeof ort;
-      } catch {
-        return undefined;
-      }
-      if (!wasmNoted) {
-        wasmNoted = true;
-        process.stderr.write('harmonia: ONNX Runtime for Node (onnxruntime-node) is not installed, so the generator runs on onnxruntime-web\'s WebAssembly build (slower). Add it with: ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node@1.30.0\n');
-      }
-      ort.env.wasm.numThreads = 1; // the network is small (a 128² analysis copy, or G at the working size); no worker threads in Node
-      const meta = await readModelMeta(dir);
-      const session = await ort.InferenceSession.create(file.bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
-      return { config: meta.generator, card: meta.card, ...sessionHooks(ort, session, meta.generator, readOnnxMetadata(file.bytes)) };
-    })();
-    wasmModels.set(dir, p);
-    p.catch(() => wasmModels.delete(dir));
-  }
-  return p;
-}
-
 /**
  * Checks every option of harmonize()/harmonizeWithReport() before any work (no file is read):
  * `format`, `quality`, `maxPixels`, `stage`, `analysisMaxSide`, `model`, and in-memory inputs
@@ -275,18 +169,12 @@ export function checkHarmonizeOptions(opts: HarmonizeOptions): void {
   if (opts.format !== undefined && !OUTPUT_FORMATS.includes(opts.format)) {
     throw new HarmoniaError(`harmonize: format must be ${OUTPUT_FORMATS.join(', ')}, got ${JSON.stringify(opts.format)}${String(opts.format) === 'jpg' ? ' (use "jpeg")' : ''}`);
   }
-  if (opts.quality !== undefined && !(Number.isInteger(opts.quality) && opts.quality >= 1 && opts.quality <= 100)) {
-    throw new HarmoniaError(`harmonize: quality must be an integer in [1, 100], got ${JSON.stringify(opts.quality)}`);
-  }
+  if (opts.quality !== undefined) is.integer('harmonize: quality', opts.quality, { min: 1, max: 100 });
   if (opts.maxPixels !== undefined && !(Number.isSafeInteger(opts.maxPixels) && opts.maxPixels >= 1)) {
     throw new HarmoniaError(`harmonize: maxPixels must be a positive integer, got ${JSON.stringify(opts.maxPixels)}`);
   }
-  if (opts.stage !== undefined && !isOneOf(STAGES, opts.stage)) {
-    throw new HarmoniaError(`harmonize: stage must be ${listWords(STAGES)}, got ${JSON.stringify(opts.stage)}`);
-  }
-  if (opts.analysisMaxSide !== undefined && !(Number.isInteger(opts.analysisMaxSide) && opts.analysisMaxSide >= 16 && opts.analysisMaxSide <= 4096)) {
-    throw new HarmoniaError(`harmonize: analysisMaxSide must be an integer in [16, 4096], got ${JSON.stringify(opts.analysisMaxSide)}`);
-  }
+  if (opts.stage !== undefined) is.oneOf('harmonize: stage', opts.stage, STAGES);
+  if (opts.analysisMaxSide !== undefined) is.integer('harmonize: analysisMaxSide', opts.analysisMaxSide, { min: 16, max: 4096 });
   const m = opts.model;
   if (m !== undefined && m !== null && typeof m !== 'string') {
     const ok = typeof m === 'object' && !!m.config && typeof m.config === 'object' &&
@@ -332,30 +220,12 @@ export async function harmonizeWithReport(opts: HarmonizeOptions): Promise<Harmo
       throw new HarmoniaError(`harmonize: mask is ${mask.width}×${mask.height} but the composite is ${composite.width}×${composite.height}`);
     }
   }
-  let r: RefineResult;
-  let model: { card?: HarmonizationModel['card'] } | undefined;
-  const hooked = await resolveOnnxFirstModel(opts.model, opts.stage);
-  const loadIntrinsic = () => importOptional('the intrinsic stage', () => import('../intrinsic/index.ts'));
-  const wasm = hooked ? undefined : await resolveWasmFallbackModel(opts.model, opts.stage);
-  if (hooked) {
-    // G on ONNX Runtime without TensorFlow.js (the intrinsic stage, when it runs, loads its own modules)
-    const intrinsic = intrinsicRuns(hooked, opts) ? await loadIntrinsic() : undefined;
-    r = harmonizeWithHooks(composite, mask, hooked, opts, intrinsic);
-    model = hooked;
-  } else if (wasm) {
-    // onnxruntime-node missing: the same stages around onnxruntime-web's WebAssembly build
-    const intrinsic = intrinsicRuns(wasm, opts) ? await loadIntrinsic() : undefined;
-    r = await harmonizeWithAsyncHooks(composite, mask, wasm, opts, intrinsic);
-    model = wasm;
-  } else {
-    const resolved = await resolveModel(opts.model, opts.stage);
-    const { harmonizeImage } = await importOptional('harmonize with TensorFlow.js', () => import('./refine.ts'));
-    r = harmonizeImage(composite, mask, resolved, opts);
-    model = resolved;
-  }
+  // the one inference driver (src/pipeline/driver.ts): the model resolved once, on the engine that runs it
+  const driver = await resolveInference(opts.model, opts.stage);
+  const r = await driver.run(composite, mask, opts);
   const format = opts.format ?? 'png';
   const image = await encodeImage(r.result, format, { quality: opts.quality });
-  return { ...r, notes: [...placementNotes, ...r.notes], image, width: composite.width, height: composite.height, format, model: model?.card?.name };
+  return { ...r, notes: [...placementNotes, ...r.notes], image, width: composite.width, height: composite.height, format, model: driver.name };
 }
 
 /** Harmonizes a composite and returns the encoded result (PNG unless `format` says otherwise). */

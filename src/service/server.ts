@@ -36,7 +36,8 @@ import type { Stage } from '../pipeline/refine.ts';
 import { HarmonizePool, OverCapacityError, PoolError } from './pool.ts';
 import { checkJob, type ImageJob, type JobResult } from './job.ts';
 import { Registry, PROMETHEUS_CONTENT_TYPE } from './metrics.ts';
-import { STAGES, isOneOf, listWords } from '../config/index.ts';
+import { STAGES } from '../config/index.ts';
+import { is } from '../util/is.ts';
 
 export interface ServeOptions {
   /** Folder that JSON requests' paths are resolved in and may never leave. Without it, JSON path inputs are refused. */
@@ -299,7 +300,7 @@ export async function createServer(opts: ServeOptions = {}): Promise<HarmoniaSer
 
   function options(src: Record<string, unknown>): { job: Omit<ImageJob, FileField>; json: boolean } {
     const stage = src.stage;
-    if (stage !== undefined && !isOneOf(STAGES, stage)) throw new HttpError(400, `stage must be ${listWords(STAGES)}, got ${JSON.stringify(stage)}`);
+    if (stage !== undefined) is.oneOf('stage', stage, STAGES); // a HarmoniaError: 400, in the one format
     const format = src.format;
     if (format !== undefined && !OUTPUT_FORMATS.includes(format as OutputFormat)) throw new HttpError(400, `format must be ${OUTPUT_FORMATS.join(', ')}, got ${JSON.stringify(format)}`);
     let model: string | null | undefined;

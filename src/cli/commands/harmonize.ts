@@ -13,6 +13,7 @@ import { harmonizeBatch, pairFolderDetailed, planBatch, batchRecipe, MANIFEST_NA
 import { placeForeground, defaultPlacement, placedShare } from '../../pipeline/compose.ts';
 import type { Stage } from '../../pipeline/refine.ts';
 import { STAGES, isOneOf, listWords } from '../../config/index.ts';
+import { invalidParameter } from '../../util/is.ts';
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
@@ -206,7 +207,7 @@ export const harmonizeCommand: Command = {
         const fg = await probeImage(plan.foreground);
         const px = Math.max(1, Math.round(fg.width * scale)) * Math.max(1, Math.round(fg.height * scale));
         if (px > DEFAULT_MAX_PIXELS) {
-          throw new HarmoniaError(`--scale must be ${describeRange(FLAG_RANGES.harmonize.scale)}: got "${String(values.scale)}" (the ${fg.width}×${fg.height} cut-out would be ${(px / 1e6).toFixed(0)} megapixels, over the ${DEFAULT_MAX_PIXELS / 1e6} MP limit)`);
+          throw invalidParameter('--scale', describeRange(FLAG_RANGES.harmonize.scale), String(values.scale), `the ${fg.width}×${fg.height} cut-out would be ${(px / 1e6).toFixed(0)} megapixels, over the ${DEFAULT_MAX_PIXELS / 1e6} MP limit`);
         }
       }
       const bg = await readImage(plan.background);

@@ -169,7 +169,8 @@ struct Geom {
 };
 
 // Activation codes shared with src/engine/native/addon.ts.
-enum Act { ACT_LINEAR = 0, ACT_RELU = 1, ACT_LEAKY = 2, ACT_SIGMOID = 3, ACT_ELU = 4, ACT_RELU6 = 5 };
+// Act, BinOp, CmpOp, UnOp, ReduceOp: generated from src/engine/native/op-codes.ts (the one source of the op codes)
+#include "op_codes.h"
 
 dnnl::primitive_attr actAttr(int act, float alpha) {
   dnnl::primitive_attr attr;
@@ -610,12 +611,7 @@ napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
 // ---------------------------------------------------------------------------------------------
 constexpr int64_t kParallelMin = 1 << 17;
 
-enum BinOp { B_ADD = 0, B_SUB, B_MUL, B_DIV, B_MAX, B_MIN, B_SQDIFF, B_POW };
-enum CmpOp { C_GREATER = 0, C_GREATER_EQ, C_LESS, C_LESS_EQ, C_EQUAL, C_NOT_EQUAL };
-enum UnOp {
-  U_RELU = 0, U_LEAKY, U_STEP, U_SIGMOID, U_ABS, U_SQRT, U_SQUARE, U_NEG, U_EXP, U_LOG, U_LOG1P, U_TANH, U_SIGN,
-  U_RSQRT, U_RECIPROCAL, U_SOFTPLUS, U_ELU, U_RELU6
-};
+// BinOp, CmpOp, UnOp: op_codes.h (included above)
 
 template <typename F>
 void binaryLoop(const float* a, int64_t na, const float* b, int64_t nb, int64_t n, F f, float* out) {
@@ -1553,7 +1549,7 @@ napi_value Select(napi_env env, napi_callback_info info) {
   });
 }
 
-// reduce(op, x, y, outer, r, inner): y[o, i] = reduce_k x[o, k, i] (op 0 sum, 1 mean, 2 max, 3 min).
+// reduce(op, x, y, outer, r, inner): y[o, i] = reduce_k x[o, k, i] (ReduceOp: sum, mean, max, min).
 // Sums accumulate in double, like the cpu backend's JS numbers.
 napi_value Reduce(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
@@ -1567,8 +1563,8 @@ napi_value Reduce(napi_env env, napi_callback_info info) {
     need(Y, size_t(outer * inner), "reduce y");
     const float* x = X.data;
     float* y = Y.data;
-    if (op == 0 || op == 1) {
-      const double scale = op == 1 ? 1.0 / double(r) : 1.0;
+    if (op == R_SUM || op == R_MEAN) {
+      const double scale = op == R_MEAN ? 1.0 / double(r) : 1.0;
       if (inner == 1 && outer == 1 && r > kParallelMin) {
         // A full reduction: split across threads, then combine in a fixed order.
         const int nt = omp_get_max_threads();
@@ -1621,8 +1617,8 @@ napi_value Reduce(napi_env env, napi_callback_info info) {
           }
         }
       }
-    } else if (op == 2 || op == 3) {
-      const bool mx = op == 2;
+    } else if (op == R_MAX || op == R_MIN) {
+      const bool mx = op == R_MAX;
 #pragma omp parallel for schedule(static) if (outer * r * inner > kParallelMin)
       for (int64_t oi = 0; oi < outer * inner; oi++) {
         const int64_t o = oi / inner, i = oi % inner;

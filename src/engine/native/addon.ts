@@ -8,6 +8,7 @@
  * also includes, uses the addon when it runs in Node; in a browser loadNativeAddon() says "not Node".
  */
 import { env, passToLibgomp } from '../../config/index.ts';
+import { ACT_OPS, codesByName } from './op-codes.ts';
 type NodeModules = {
   module: typeof import('node:module');
   fs: typeof import('node:fs');
@@ -27,10 +28,8 @@ function node(): NodeModules | null {
 /** The addon's place relative to this file (not a literal in `new URL`, which bundlers would copy as an asset). */
 const ADDON_RELATIVE = ['..', '..', '..', 'native', 'build', 'harmonia_native.node'].join('/');
 
-/** Activation codes understood by the addon (must match `enum Act` in native/harmonia_native.cc). */
-export const ACTIVATIONS: Readonly<Record<string, number>> = {
-  linear: 0, relu: 1, leakyrelu: 2, sigmoid: 3, elu: 4, relu6: 5,
-};
+/** Activation codes understood by the addon (`enum Act`, generated from op-codes.ts, the one source). */
+export const ACTIVATIONS: Readonly<Record<string, number>> = codesByName(ACT_OPS);
 
 /** The functions exported by harmonia_native.node. All work in place on caller-allocated arrays. */
 export interface NativeAddon {

@@ -13,15 +13,13 @@ import { CLIP_GRAD_KERNEL, CURVE_GRAD_KERNEL, CURVE_KERNEL, LEAKY_RELU_GRAD_KERN
 
 export { CLIP_GRAD_KERNEL, CURVE_GRAD_KERNEL, CURVE_KERNEL, LEAKY_RELU_GRAD_KERNEL, RELU_GRAD_KERNEL };
 import { Unsupported, attrs, cpuBackend, f32, inp, outputF32, sizeOf, u8, type Kernel } from './common.ts';
+import { BINARY_OPS, COMPARE_OPS, UNARY_OPS, REDUCE_OPS, codesByName } from './op-codes.ts';
 
-/** Op codes (must match BinOp / CmpOp / UnOp in native/harmonia_native.cc). */
-const BINARY: Readonly<Record<string, number>> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, SquaredDifference: 6 };
-const COMPARE: Readonly<Record<string, number>> = { Greater: 0, GreaterEqual: 1, Less: 2, LessEqual: 3, Equal: 4, NotEqual: 5 };
-const UNARY: Readonly<Record<string, number>> = {
-  Relu: 0, LeakyRelu: 1, Step: 2, Sigmoid: 3, Abs: 4, Sqrt: 5, Square: 6, Neg: 7, Exp: 8, Log: 9, Log1p: 10, Tanh: 11,
-  Rsqrt: 13, Reciprocal: 14, Elu: 16, Relu6: 17,
-};
-const REDUCE: Readonly<Record<string, number>> = { Sum: 0, Mean: 1, Max: 2, Min: 3 };
+/** Op codes (BinOp / CmpOp / UnOp / ReduceOp): derived from op-codes.ts, which native/op_codes.h is generated from. */
+const BINARY = codesByName(BINARY_OPS);
+const COMPARE = codesByName(COMPARE_OPS);
+const UNARY = codesByName(UNARY_OPS);
+const REDUCE = codesByName(REDUCE_OPS);
 
 export interface BroadcastPlan {
   outShape: number[];

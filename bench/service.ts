@@ -9,7 +9,8 @@
  *    checked against the library (`harmonize()`): the same pixels.
  * 2. The batch queue: `harmonia worker` processes on BullMQ + a local redis-server, each configuration
  *    on a fresh queue with the workers started and ready before the jobs are enqueued (start-up not
- *    timed); throughput from BullMQ's own job timestamps.
+ *    timed); throughput from BullMQ's own job timestamps, and the worker processes' CPU time per job
+ *    (all their threads, from /proc, counted from when they are ready).
  *
  *   npm run bench -- service                                   # both, on composites it makes
  *   node --import tsx bench/service.ts [--mode serve|queue|both] [--data <iHarmony4 folder> | --real <real photos + masks>]
@@ -297,18 +298,20 @@ async function benchQueue(items: { name: string; composite: string; mask: string
     return { processes: Number(m[1]), threads: m[2] ? Number(m[2]) : undefined, label: s.trim() };
   });
   const redis = await startRedis();
-  const runs: { config: string; jobs: number; seconds: number; perS: number; load1: number; stepsMs: Record<string, number> }[] = [];
+  const runs: { config: string; jobs: number; seconds: number; perS: number; cpuMsPerJob: number; load1: number; stepsMs: Record<string, number> }[] = [];
   try {
     for (const [i, k] of configs.entries()) {
       const queue = `bench-${i}`;
       const out = join(tmp, queue);
       const workers = await Promise.all(Array.from({ length: k.processes }, () => startWorker(redis.url, queue, out, k.threads)));
+      const cpu0 = workers.reduce((a, w) => a + cpuSeconds(w.pid!), 0); // after start-up: the jobs' CPU only
       await enqueueBatch(items, { redis: redis.url, queue, format: 'png' });
       let p = await queueProgress(redis.url, queue);
       while (p.done + p.failed < items.length) {
         await new Promise((r) => setTimeout(r, 250));
         p = await queueProgress(redis.url, queue);
       }
+      const cpu = workers.reduce((a, w) => a + cpuSeconds(w.pid!), 0) - cpu0;
       for (const w of workers) w.kill('SIGTERM');
       await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once('exit', r)))));
       if (p.failed) throw new Error(`${p.failed} job(s) failed: ${JSON.stringify(p.failures)}`);
@@ -319,9 +322,9 @@ async function benchQueue(items: { name: string; composite: string; mask: string
       const steps: Record<string, number> = {};
       for (const j of done) for (const [name, ms] of Object.entries(j.returnvalue?.steps ?? {})) steps[name] = (steps[name] ?? 0) + ms / done.length;
       for (const name of Object.keys(steps)) steps[name] = +steps[name].toFixed(1);
-      const run = { config: k.label, jobs: p.done, seconds: +p.windowS.toFixed(2), perS: +p.throughput.toFixed(2), load1: +loadavg()[0].toFixed(2), stepsMs: steps };
+      const run = { config: k.label, jobs: p.done, seconds: +p.windowS.toFixed(2), perS: +p.throughput.toFixed(2), cpuMsPerJob: +((cpu / p.done) * 1000).toFixed(2), load1: +loadavg()[0].toFixed(2), stepsMs: steps };
       runs.push(run);
-      console.log(`queue ${k.processes} worker process(es)${k.threads ? ` × --threads ${k.threads}` : ' (default threads)'}: ${run.perS} jobs/s (${run.jobs} jobs in ${run.seconds} s), load ${run.load1}, steps ${JSON.stringify(steps)}`);
+      console.log(`queue ${k.processes} worker process(es)${k.threads ? ` × --threads ${k.threads}` : ' (default threads)'}: ${run.perS} jobs/s (${run.jobs} jobs in ${run.seconds} s), worker CPU ${run.cpuMsPerJob} ms per job, load ${run.load1}, steps ${JSON.stringify(steps)}`);
     }
   } finally {
     redis.proc.kill('SIGTERM');

@@ -24,6 +24,7 @@ export type { AsyncHookedModel } from './pipeline/hooks-async.ts';
 export type { RefineOptions, RefineResult, Stage } from './pipeline/stages.ts';
 export type { ModelCard } from './models/harmonization.ts';
 export type { GeneratorConfig } from './models/generator.ts';
+export { generatorKind } from './models/registry.ts';
 export { HarmoniaError } from './errors.ts';
 export * from './image/types.ts';
 export { resizeImage, resizeMask, fitWithin } from './image/resize.ts';

@@ -6,7 +6,7 @@
  * user opens them). Messages: protocol.ts.
  */
 import {
-  createHarmonizer, imageToRgba, maskBounds, renderLightSphere, ORT_WEB_VERSION,
+  createHarmonizer, generatorKind, imageToRgba, maskBounds, renderLightSphere, ORT_WEB_VERSION,
   type FloatImage, type Harmonizer, type HarmonizeOutput, type Mask,
 } from 'harmonia/browser';
 import { clampImage, visualizeNormals, visualizeScalar } from './views.ts';
@@ -53,7 +53,7 @@ async function init(base: string, want: 'auto' | 'webgpu' | 'wasm'): Promise<voi
     const m = harmonizer.model!;
     const on = m.device === 'webgpu' ? 'WebGPU' : wasmText;
     engine = { backend: m.device, text: `Engine: ONNX Runtime Web ${ORT_WEB_VERSION} on ${on}${m.fallback ? ` (${m.fallback})` : ''}, in a web worker` };
-    const kind = m.config.kind ?? 'paper';
+    const kind = generatorKind(m.config);
     model = { state: 'ready', name: m.name, text: `Model: GAN generator "${m.name}" loaded (${kind}, model.onnx, ${(m.bytes / 1e6).toFixed(1)} MB)` };
   } catch (err) {
     const msg = (err as Error).message ?? String(err);

@@ -1,6 +1,7 @@
 /**
  * `harmonia/train`: Training: the GAN trainer, its config, optimizer, checkpoints, presets, the GAN step module
- * (for the data-parallel pool of `harmonia/engine`) and the loss registry. The Table 1 experiment and
+ * (for the data-parallel pool), the loss registry and the generator registry (a user module given with
+ * `--import` registers its generator or loss setting through these). The Table 1 experiment and
  * the sweep (train, then evaluate) are in `harmonia/eval`.
  */
 export { train } from './trainer.ts';
@@ -10,6 +11,11 @@ export type { TrainConfig, PartialTrainConfig } from './config.ts';
 // Loss settings and add-on terms by name (src/losses/registry.ts)
 export { registerLossSetting, registerLossTerm, lossSetting, lossSettingNames, DEFAULT_LOSS } from '../losses/index.ts';
 export type { LossConfig, LossSettingEntry, LossTermEntry, LossWeight, LossInputs } from '../losses/index.ts';
+// Generators by name (src/models/registry.ts) and the exporters a user generator's implementation may call
+export { registerGenerator, generatorEntry, generatorNames, generatorConfig, DEFAULT_GENERATOR } from '../models/registry.ts';
+export type { GeneratorEntry, GeneratorImplementation, GeneratorOption, InferenceFamily } from '../models/registry.ts';
+export { exportGeneratorToOnnx } from '../export/generator.ts';
+export { exportColorTransformToOnnx } from '../export/color-transform.ts';
 export { DEFAULT_ADAM, adamStep, createAdamState } from '../engine/parallel/adam.ts';
 export type { AdamConfig, AdamState } from '../engine/parallel/adam.ts';
 export { GanStep } from './step.ts';

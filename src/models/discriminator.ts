@@ -5,7 +5,7 @@
  * The model returns LOGITS; the sigmoid belongs in the loss (BCE-with-logits), which is the
  * numerically stable form of the paper's sigmoid + BCE.
  *
- * Paper D (PAPER_DISCRIMINATOR, kind 'global'): conv 3→32→64→128→256 (4×4, stride 2, 'same',
+ * Paper D (PAPER_DISCRIMINATOR, kind 'image'): conv 3→32→64→128→256 (4×4, stride 2, 'same',
  * bias, LeakyReLU 0.2), global average pool, dense 256→1. 690,401 params. Output [N,1].
  * 'patch' (PatchGAN): conv base→2b→4b (stride 2) → 8b (stride 1), all LeakyReLU 0.2, then a 4×4
  * stride-1 conv to 1 channel: logits [N,⌈H/8⌉,⌈W/8⌉,1], one per overlapping patch.
@@ -64,25 +64,41 @@ export class ConvLeakyReLU extends tf.layers.Layer {
 }
 tf.serialization.registerClass(ConvLeakyReLU);
 
+/**
+ * D's kinds: 'image' (one logit per image, the paper) or 'patch' (a map of logits, PatchGAN). Not the generator
+ * registry's kinds: a generator 'global' is a colour transform, so D's per-image kind is named 'image'.
+ */
+export type DiscriminatorKind = 'image' | 'patch';
+export const DISCRIMINATOR_KINDS: readonly DiscriminatorKind[] = ['image', 'patch'];
+/** Names that configs written before the rename use for D's kinds (checkpoints keep resuming). */
+const LEGACY_DISCRIMINATOR_KINDS: Readonly<Record<string, DiscriminatorKind>> = { global: 'image' };
+
+/** A D kind from a config, legacy names mapped ('global' → 'image'); undefined stays undefined. Throws on anything else. */
+export function normalizeDiscriminatorKind(kind: unknown, where = 'discriminator'): DiscriminatorKind | undefined {
+  if (kind === undefined) return undefined;
+  const k = typeof kind === 'string' ? (LEGACY_DISCRIMINATOR_KINDS[kind] ?? kind) : kind;
+  if (!(DISCRIMINATOR_KINDS as readonly unknown[]).includes(k)) throw new HarmoniaError(`${where}: kind must be ${DISCRIMINATOR_KINDS.join(' or ')}, got "${String(kind)}"`);
+  return k as DiscriminatorKind;
+}
+
 export interface DiscriminatorConfig {
   /** Channels of the first layer (base, 2b, 4b, 8b). Default 32. */
   base?: number;
-  /** 'global' (one logit per image, the paper) or 'patch' (a map of logits). Default 'global'. */
-  kind?: 'global' | 'patch';
+  /** 'image' (one logit per image, the paper) or 'patch' (a map of logits). Default 'image'. */
+  kind?: DiscriminatorKind;
   /** The mask is a 4th input channel. Default false. */
   maskInput?: boolean;
   /** Seed for the weight initialisers: the same config and seed give identical weights. Default 0. */
   seed?: number;
 }
 
-export const PAPER_DISCRIMINATOR: Readonly<DiscriminatorConfig> = Object.freeze({ base: 32, kind: 'global', maskInput: false });
+export const PAPER_DISCRIMINATOR: Readonly<DiscriminatorConfig> = Object.freeze({ base: 32, kind: 'image', maskInput: false });
 
-/** Builds D. Input [N,H,W,3|4] (any H, W ≥ 1); output logits [N,1] ('global') or [N,h,w,1] ('patch'). */
+/** Builds D. Input [N,H,W,3|4] (any H, W ≥ 1); output logits [N,1] ('image') or [N,h,w,1] ('patch'). */
 export function buildDiscriminator(cfg: DiscriminatorConfig = {}): tf.LayersModel {
   const base = cfg.base ?? 32;
   if (!Number.isInteger(base) || base < 1 || base > 1024) throw new HarmoniaError(`buildDiscriminator: base must be an integer in 1..1024, got ${cfg.base}`);
-  const kind = cfg.kind ?? 'global';
-  if (kind !== 'global' && kind !== 'patch') throw new HarmoniaError(`buildDiscriminator: kind must be global or patch, got "${String(kind)}"`);
+  const kind = normalizeDiscriminatorKind(cfg.kind, 'buildDiscriminator') ?? 'image';
   const seed = cfg.seed ?? 0;
   if (!Number.isFinite(seed)) throw new HarmoniaError(`buildDiscriminator: seed must be a finite number, got ${cfg.seed}`);
   const inC = cfg.maskInput ? 4 : 3;
@@ -97,11 +113,11 @@ export function buildDiscriminator(cfg: DiscriminatorConfig = {}): tf.LayersMode
     // conv 4×4 'same' + bias, then leaky ReLU 0.2 (one fused layer; the weights of tf.layers.conv2d)
     h = new ConvLeakyReLU({ filters, kernelSize: 4, strides, alpha: 0.2, kernelInitializer: he(name), name }).apply(h) as tf.SymbolicTensor;
   });
-  if (kind === 'global') {
+  if (kind === 'image') {
     h = tf.layers.globalAveragePooling2d({ name: 'd_pool' }).apply(h) as tf.SymbolicTensor;
     h = tf.layers.dense({ units: 1, kernelInitializer: glorot('d_logit'), name: 'd_logit' }).apply(h) as tf.SymbolicTensor;
   } else {
     h = tf.layers.conv2d({ filters: 1, kernelSize: 4, strides: 1, padding: 'same', kernelInitializer: glorot('d_logit'), name: 'd_logit' }).apply(h) as tf.SymbolicTensor;
   }
-  return tf.model({ inputs: input, outputs: h, name: kind === 'global' ? 'discriminator' : 'patch_discriminator' });
+  return tf.model({ inputs: input, outputs: h, name: kind === 'image' ? 'discriminator' : 'patch_discriminator' });
 }

@@ -15,6 +15,7 @@ import { tf } from '../engine/tf.ts';
 import { HarmoniaError } from '../errors.ts';
 import { writeFileAtomic, describeFsError, describeMkdirError, acquireLock, pidAlive } from '../util/atomic.ts';
 import { saveModel, loadModel } from '../models/index.ts';
+import { normalizeDiscriminatorKind } from '../models/discriminator.ts';
 import type { AdamState } from '../engine/parallel/adam.ts';
 import { validateTrainConfig, type TrainConfig } from './config.ts';
 
@@ -232,7 +233,11 @@ export async function readCheckpointState(dir: string): Promise<CheckpointState>
   } catch (err) {
     throw new HarmoniaError(`cannot read checkpoint state: ${(err as Error).message} (${REFUSE})`, { file: statePath, cause: err });
   }
-  return validateCheckpointState(raw, statePath);
+  const state = validateCheckpointState(raw, statePath);
+  // configs written before D's per-image kind was renamed ('global' → 'image') resume as before
+  const d = state.config.discriminator;
+  if (d && d.kind !== undefined) d.kind = normalizeDiscriminatorKind(d.kind, `${statePath}: config.discriminator`);
+  return state;
 }
 
 /** Reads a checkpoint folder written by saveCheckpoint (state.json validated by validateCheckpointState). */

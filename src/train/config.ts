@@ -50,7 +50,7 @@ export interface StreamMix {
 
 export const DEFAULT_TRAIN: TrainConfig = {
   generator: { base: 32, unet: false, maskInput: false, residual: false },
-  discriminator: { base: 32, kind: 'global', maskInput: false },
+  discriminator: { base: 32, kind: 'image', maskInput: false },
   loss: DEFAULT_LOSS,
   optimizer: DEFAULT_ADAM,
   epochs: 50,

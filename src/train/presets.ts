@@ -38,7 +38,7 @@ export const PAPER_PRESET: ExperimentPreset = {
   description: 'the paper: paper G/D, BCE, Adam(2e-4, β1 0.5), 256² full images, 50/50/40 epochs',
   train: mergeTrainConfig(DEFAULT_TRAIN, {
     generator: { base: 32, unet: false, maskInput: false, residual: false },
-    discriminator: { base: 32, kind: 'global', maskInput: false },
+    discriminator: { base: 32, kind: 'image', maskInput: false },
     loss: { ...DEFAULT_LOSS, adversarial: 'bce', l1Weight: 100, featureWeight: 10, lambdaMask: 500, lambdaUnmask: 100, featureLayers: [...DEFAULT_VGG19_TAPS], fnMseWeight: 0 },
     optimizer: { lr: 2e-4, beta1: 0.5, beta2: 0.999, eps: 1e-8 },
     batchSize: 4, size: 256, crop: 256, flip: true, checkpointEvery: 500, workers: 2, sampleCount: 4,

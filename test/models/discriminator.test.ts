@@ -20,7 +20,7 @@ test('paper discriminator has 690,401 parameters (same as the probe and the PyTo
   assert.equal(countParams(buildDiscriminator({ kind: 'patch' })), 690_401 - 257 + 16 * 256 + 1);
 });
 
-test('global D gives one logit per image for any size; patch D a logit map', () => {
+test('image D gives one logit per image for any size; patch D a logit map', () => {
   const d = buildDiscriminator({ seed: 1 });
   const p = buildDiscriminator({ kind: 'patch', seed: 1 });
   const before = tf.memory().numTensors;
@@ -68,7 +68,7 @@ test('bad configurations throw HarmoniaError', () => {
 
 test('save/load round trip gives identical logits', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'harmonia-disc-'));
-  for (const kind of ['global', 'patch'] as const) {
+  for (const kind of ['image', 'patch'] as const) {
     const d = buildDiscriminator({ kind, seed: 4 });
     await saveModel(d, join(dir, kind));
     const back = await loadModel(join(dir, kind));
@@ -87,4 +87,16 @@ test('paper D equals its PyTorch twin (bench/torch/gan.py) with the same weights
   assert.equal(theirs.length, 3);
   for (let i = 0; i < 3; i++) assert.ok(Math.abs(ours[i] - theirs[i]) < 1e-5, `logit ${i}: tfjs ${ours[i]} torch ${theirs[i]}`);
   x.dispose();
+});
+
+test('discriminator kinds: image and patch; the legacy name "global" (configs and checkpoints written before the rename) maps to image; anything else is refused', async () => {
+  const { normalizeDiscriminatorKind } = await import('../../src/models/discriminator.ts');
+  assert.equal(normalizeDiscriminatorKind('global'), 'image');
+  assert.equal(normalizeDiscriminatorKind('image'), 'image');
+  assert.equal(normalizeDiscriminatorKind('patch'), 'patch');
+  assert.equal(normalizeDiscriminatorKind(undefined), undefined);
+  assert.throws(() => normalizeDiscriminatorKind('pct'), /discriminator: kind must be image or patch, got "pct"/);
+  const legacy = buildDiscriminator({ base: 4, kind: 'global' as unknown as 'image' });
+  assert.deepEqual(legacy.outputs[0].shape, [null, 1], 'a legacy "global" config builds the per-image D');
+  legacy.dispose();
 });

@@ -153,7 +153,7 @@ export function trainOverrides(v: Values): PartialTrainConfig {
     if (!generatorNames().includes(v.generator)) throw new HarmoniaError(`--generator: unknown generator "${v.generator}" (choose ${generatorNames().join(', ')})`);
     o.generator = { ...generatorConfig(v.generator), ...o.generator };
   }
-  if (patch !== undefined) o.discriminator = { kind: patch ? 'patch' : 'global', maskInput: patch };
+  if (patch !== undefined) o.discriminator = { kind: patch ? 'patch' : 'image', maskInput: patch };
   if (typeof v.vgg19 === 'string') o.vggWeights = v.vgg19;
   if (v['allow-random-features']) o.allowRandomFeatures = true;
   return o;

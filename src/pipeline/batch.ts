@@ -5,8 +5,9 @@
  * Resume checks what is there (docs/RELIABILITY.md, issue 17): an existing output counts as done only
  * when the manifest next to the outputs (`harmonia-manifest.jsonl`, one JSON line per output: input
  * names, sizes and mtimes, output size and SHA-256) says it came from these inputs and the file is
- * unchanged, or, without a manifest entry, when it decodes completely at the composite's size. A
- * 0-byte, truncated or wrong-size output is redone.
+ * unchanged, or, when its entry's size or SHA-256 differs, when it decodes completely at the composite's
+ * size. A 0-byte, truncated or wrong-size output is redone, and so is one without any entry when the run
+ * has a recipe (always, from harmonizeBatch): nothing says what made it.
  *
  * Outputs remember what made them (issue 28): each manifest entry also holds the recipe — the effective
  * stage, the model's identity (its folder's name and the SHA-256 of model.json, weights.bin and
@@ -280,6 +281,9 @@ export async function planBatch(items: readonly BatchItem[], opts: { overwrite?:
     const sameInputs = !!e && e.composite === facts.composite && e.compositeSize === facts.compositeSize && e.compositeMtimeMs === facts.compositeMtimeMs &&
       e.mask === facts.mask && e.maskSize === facts.maskSize && e.maskMtimeMs === facts.maskMtimeMs;
     if (e && !sameInputs) { plan.todo.push({ item: it, redo: 'the composite or mask changed since this output was written' }); continue; }
+    // no entry at all (e.g. a run killed between the output's rename and its manifest line): the options it was
+    // made with are unknown, so it is redone rather than recorded as made with this run's (issue 28)
+    if (!e && opts.recipe) { plan.todo.push({ item: it, redo: 'existing output has no manifest entry (the options it was made with are unknown)' }); continue; }
     // made with other options or another model: redone, naming the difference (an entry without a recipe: verified by decoding, options unknown)
     const diff = e && opts.recipe && e.recipe !== undefined ? recipeDifference(e.recipe, opts.recipe) : '';
     if (diff) { plan.todo.push({ item: it, redo: `made with other options: ${diff}` }); continue; }

@@ -419,6 +419,18 @@ test('CLI matrix, folder mode: non-images, broken links and x_mask.png are liste
   assert.equal(r.code, 2);
   assert.match(r.stderr[0], /a\.png: -o \(folder mode output\) exists and is read-only/);
   chmodSync(join(d, 'out/a.png'), 0o644);
+  // an output with no manifest entry (a run killed between the output's rename and its manifest line): its
+  // options are unknown, so it is redone and recorded with this run's recipe (was: kept, and recorded without
+  // one, so a resumed run's manifest differed from an uninterrupted run's: interrupt.test.ts, now and then)
+  r = await runCli(args);
+  assert.equal(r.code, 0, r.stderr.join('\n'));
+  const manifest = join(d, 'out/harmonia-manifest.jsonl');
+  const whole = readFileSync(manifest, 'utf8');
+  writeFileSync(manifest, whole.split('\n').filter((l) => !l.includes('"output":"a.png"')).join('\n'));
+  r = await runCli(args);
+  assert.equal(r.code, 0, r.stderr.join('\n'));
+  assert.ok(r.stdout.some((l) => /^redid a: existing output has no manifest entry \(the options it was made with are unknown\)$/.test(l)), r.stdout.join('\n'));
+  assert.equal(readFileSync(manifest, 'utf8'), whole, 'the manifest ends as an uninterrupted run leaves it');
   // the inputs (except the touched mtime) are byte-identical
   const after = snapshot(join(d, 'f'));
   assert.deepEqual(diff(inputs, after), { created: [], changed: [], removed: [] });

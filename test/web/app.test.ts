@@ -262,13 +262,11 @@ test('live preview: dragging in a 1024² demo re-harmonizes at ≥ 15 frames/s (
   await page.waitForFunction(() => !(document.querySelector('#harmonize') as HTMLButtonElement).disabled);
   assert.equal(await page.getAttribute('#engine-status', 'data-backend'), 'wasm', 'headless Chromium here has no WebGPU adapter: ONNX Runtime Web runs on wasm');
   assert.match(await page.textContent('#engine-status') ?? '', /wasm SIMD, 2 threads, cross-origin isolated/);
-  // Frame budget: 15 frames/s is the target on a machine whose cores are free. This machine is shared
-  // (tests, builds, training runs): the target is scaled by the share of the CPU this run can get,
-  // min(1, cores / 1-minute load average), measured just before the drag, and the test reports both.
+  // Frame budget: 15 frames/s, the issue's target, whatever the load (measured 24.6 frames/s at a load average
+  // of 12.5 on the 2-core machine, 2026-12-08). The cores and the load are reported next to the rate.
   const cores = availableParallelism();
   const load = loadavg()[0];
-  const share = Math.min(1, cores / Math.max(load, 1e-9));
-  const target = 15 * share;
+  const target = 15;
   // a 3-second drag at the display's frame rate: pointer events from inside the page (no round trips)
   const r = await page.evaluate(`new Promise((resolve) => {
     const c = document.querySelector('#stage');
@@ -288,7 +286,7 @@ test('live preview: dragging in a 1024² demo re-harmonizes at ≥ 15 frames/s (
     requestAnimationFrame(step);
   })`) as { frames: number; ms: number; moves: number; text: string };
   const rate = r.frames / (r.ms / 1000);
-  console.log(`# live preview 1024² (preview at 384 px): ${r.frames} preview updates in ${(r.ms / 1000).toFixed(2)} s = ${rate.toFixed(1)} frames/s over ${r.moves} pointer moves; target ${target.toFixed(1)} (15 × CPU share ${share.toFixed(2)}: ${cores} cores, load ${load.toFixed(1)}); ${r.text}`);
+  console.log(`# live preview 1024² (preview at 384 px): ${r.frames} preview updates in ${(r.ms / 1000).toFixed(2)} s = ${rate.toFixed(1)} frames/s over ${r.moves} pointer moves; target ${target} (${cores} cores, load ${load.toFixed(1)}); ${r.text}`);
   assert.ok(r.moves > r.frames, 'the drag produced more pointer moves than previews (the preview is the bottleneck being measured)');
   assert.ok(rate >= target, `live preview ${rate.toFixed(1)} frames/s < ${target.toFixed(1)}`);
   await page.waitForFunction(() => (document.querySelector('#stage') as HTMLCanvasElement).dataset.placement !== undefined);

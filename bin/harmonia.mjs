@@ -10,8 +10,11 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 const sources = new URL('../src/cli/main.ts', import.meta.url);
 const built = new URL('../dist/cli/main.js', import.meta.url);
+// HARMONIA_DIST=1 (a checkout that also has dist/) is read by the one configuration module, from dist/ itself
+const builtConfig = new URL('../dist/config/index.js', import.meta.url);
+const forceDist = existsSync(sources) && existsSync(builtConfig) && (await import(builtConfig.href)).env.dist;
 let main;
-if (existsSync(sources) && process.env.HARMONIA_DIST !== '1') {
+if (existsSync(sources) && !forceDist) {
   const { register } = await import('tsx/esm/api');
   register();
   ({ main } = await import(sources.href));

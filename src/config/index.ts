@@ -61,6 +61,8 @@ export interface HarmoniaEnv {
   debug: boolean;
   /** HARMONIA_QUIET: no notes or progress bars (what --quiet sets for its command). */
   quiet: boolean;
+  /** HARMONIA_DIST: '1' makes bin/harmonia.mjs run the built dist/ even in a checkout with src/ (it asks dist/config for this). */
+  dist: boolean;
   /** HARMONIA_WEIGHTS: the pretrained-weights folder; undefined = ~/.cache/harmonia/weights. */
   weights: string | undefined;
   /** HARMONIA_VGG19: path of torchvision's vgg19-dcbb9e9d.pth; undefined = the weights folder's. */
@@ -105,6 +107,7 @@ const parsers: { [K in keyof HarmoniaEnv]: (raw: string | undefined, name: strin
   vipsConcurrency: (v) => v,
   debug: (v) => Boolean(v),
   quiet: (v) => Boolean(v),
+  dist: (v) => v === '1',
   weights: (v) => v || undefined,
   vgg19: (v) => v || undefined,
 };
@@ -131,6 +134,7 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: 'VIPS_CONCURRENCY', key: 'vipsConcurrency', values: 'libvips\'s', description: 'libvips threads per image operation; unset, `harmonia worker` uses 1' },
   { name: 'HARMONIA_DEBUG', key: 'debug', values: 'any non-empty value', description: 'stack traces for internal errors; notes on the backend and the inference engine chosen' },
   { name: 'HARMONIA_QUIET', key: 'quiet', values: 'any non-empty value', description: 'no notes or progress bars (what --quiet does for one command)' },
+  { name: 'HARMONIA_DIST', key: 'dist', values: '1', description: 'run the built dist/ even in a checkout with src/ (bin/harmonia.mjs reads it through dist/config, before any source loads)' },
   { name: 'HARMONIA_WEIGHTS', key: 'weights', values: 'a folder', description: 'where pretrained weights are found and downloaded to (default ~/.cache/harmonia/weights; `harmonia weights`)' },
   { name: 'HARMONIA_VGG19', key: 'vgg19', values: 'a file', description: 'torchvision\'s vgg19-dcbb9e9d.pth for the feature loss setting (default: the weights folder\'s)' },
 ];

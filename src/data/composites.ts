@@ -27,7 +27,7 @@ import { writeFileAtomic, removeStaleTempFiles, TEMP_FILE_PATTERN } from '../uti
 import type { FloatImage, Mask } from '../image/types.ts';
 import { transferColors, regrain, type TransferMethod, TRANSFER_METHODS } from './transfer/index.ts';
 import { applyIllumination, randomIllumination, type IlluminationParams } from './illumination.ts';
-import { readRealSource, type RealEntry } from './sources.ts';
+import { readRealSource, limitPhotosPerSplit, type RealEntry } from './sources.ts';
 import { compositeFileName, maskFileName, type Split } from './iharmony4.ts';
 import { buildSubsetAtomically, pruneFolder } from './atomic-subset.ts';
 
@@ -293,17 +293,7 @@ export async function makeComposites(sourceRoot: string, outDir: string, options
   const o = checkOptions(options);
   const source = await readRealSource(sourceRoot);
   const pools = buildPools(source.entries);
-  let work = source.entries;
-  if (o.limit !== undefined) {
-    const lim = o.limit;
-    const seen: Record<Split, Set<string>> = { train: new Set(), test: new Set() };
-    work = work.filter((e) => {
-      const s = seen[e.split];
-      if (!s.has(e.realName) && s.size >= lim) return false;
-      s.add(e.realName);
-      return true;
-    });
-  }
+  const work = limitPhotosPerSplit(source.entries, o.limit);
   // bad input stops the run before anything is written
   await checkSourceHeaders(work);
   return buildSubsetAtomically(outDir, o.subset, recipeOf(o, source.name), 'make-composites', async (stage) => {

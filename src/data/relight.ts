@@ -31,7 +31,7 @@ import { readImage, readMask, writeImage, probeImage } from '../image/io.ts';
 import type { FloatImage, Mask } from '../image/types.ts';
 import { illuminantColor } from './procedural.ts';
 import { foregroundMse255, DEFAULT_MIN_FMSE, DEFAULT_MAX_FMSE } from './composites.ts';
-import { readRealSource, type RealEntry } from './sources.ts';
+import { readRealSource, limitPhotosPerSplit, type RealEntry } from './sources.ts';
 import { compositeFileName, maskFileName, type Split } from './iharmony4.ts';
 import { buildSubsetAtomically, pruneFolder } from './atomic-subset.ts';
 
@@ -446,17 +446,7 @@ export async function makeRelitComposites(sourceRoot: string, outDir: string, op
   if (!/^[A-Za-z0-9._-]+$/.test(subset)) throw new HarmoniaError(`subset name must be letters, digits, ".", "_" or "-", got "${subset}"`);
   const maxAttempts = options.maxAttempts ?? 8;
   const source = await readRealSource(sourceRoot);
-  let work = source.entries;
-  if (options.limit !== undefined) {
-    const lim = options.limit;
-    const seen: Record<Split, Set<string>> = { train: new Set(), test: new Set() };
-    work = work.filter((e) => {
-      const s = seen[e.split];
-      if (!s.has(e.realName) && s.size >= lim) return false;
-      s.add(e.realName);
-      return true;
-    });
-  }
+  const work = limitPhotosPerSplit(source.entries, options.limit);
   // bad input stops the run before anything is written
   for (const e of work) {
     const r = await probeImage(e.real);

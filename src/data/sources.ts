@@ -170,3 +170,15 @@ export async function readRealSource(root: string, opts: { testFraction?: number
   if (sorted.length === 0) throw new HarmoniaError('no real image with a mask found', { file: root });
   return { root, name: basename(resolve(root)), entries: sorted };
 }
+
+/** The entries of at most `limit` photos per split (every mask of a kept photo; source order), or all of them. */
+export function limitPhotosPerSplit(entries: readonly RealEntry[], limit: number | undefined): RealEntry[] {
+  if (limit === undefined) return [...entries];
+  const seen: Record<Split, Set<string>> = { train: new Set(), test: new Set() };
+  return entries.filter((e) => {
+    const s = seen[e.split];
+    if (!s.has(e.realName) && s.size >= limit) return false;
+    s.add(e.realName);
+    return true;
+  });
+}
